@@ -1,0 +1,345 @@
+//! The compiled outpost configuration: what the operator derives from the three CRDs and
+//! what `portcullis outpost` serves. One type, whether it is read from a file
+//! (`--config`) or from label-selected objects in the cluster.
+//!
+//! Everything here is already resolved: defaults applied, hosts lower-cased, durations in
+//! seconds. The outpost validates it once more on load ([`OutpostConfig::validate`]) so a
+//! hand-written file gets the same clear errors as an operator-written one.
+
+mod validate;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use validate::ConfigError;
+
+/// The compiled configuration of every provider and route an outpost serves.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutpostConfig {
+    /// Upstream OpenID providers, keyed by `namespace/name`.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Protected routes, in the order they are matched (most specific first).
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Where a secret value comes from. Exactly one field is set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretSource {
+    /// The value inline (only sensible in files that are themselves secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// A file whose content (trailing newline trimmed) is the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// An environment variable holding the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// A key of a Kubernetes Secret (cluster mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<SecretKeyRef>,
+}
+
+/// A key of a Secret in a namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretKeyRef {
+    /// Namespace of the Secret.
+    pub namespace: String,
+    /// Name of the Secret.
+    pub name: String,
+    /// Key within the Secret's data.
+    pub key: String,
+}
+
+/// One upstream OpenID provider and the client the outpost uses at it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// The issuer exactly as the IdP advertises it (compared byte for byte with `iss`).
+    #[serde(rename = "issuerURL")]
+    pub issuer_url: String,
+    /// OAuth client id at the IdP.
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    /// OAuth client secret (absent for public clients using PKCE only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<SecretSource>,
+    /// Scopes requested at login.
+    pub scopes: Vec<String>,
+    /// Which claims carry identity.
+    pub claims: ClaimNames,
+    /// Accepted JWS algorithms; empty means "what discovery advertises".
+    #[serde(default)]
+    pub allowed_algorithms: Vec<String>,
+    /// Leeway for `exp`/`iat`/`nbf`, in seconds.
+    pub clock_skew_seconds: u64,
+    /// Extra accepted `aud` values for bearer tokens (the client id is always accepted).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// PEM bundle of CAs trusted for the IdP's TLS, in addition to the system roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<SecretSource>,
+}
+
+/// The claim names that make up an identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClaimNames {
+    /// Claims tried in order for the username; `email` falls back to its local part.
+    pub username: Vec<String>,
+    /// The email claim.
+    pub email: String,
+    /// The groups claim (a list of strings, or one string).
+    pub groups: String,
+    /// The claim that lists `resource:action` permissions.
+    pub permissions: String,
+}
+
+impl Default for ClaimNames {
+    fn default() -> Self {
+        Self {
+            username: vec!["preferred_username".into(), "email".into()],
+            email: "email".into(),
+            groups: "groups".into(),
+            permissions: "permissions".into(),
+        }
+    }
+}
+
+/// One protected route: hosts and path prefixes that need a login.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteConfig {
+    /// `namespace/name` of the ForwardAuthRoute; appears in logs and metrics.
+    pub id: String,
+    /// Lower-case host names (an optional `:port` is part of the name).
+    pub hosts: Vec<String>,
+    /// Path prefixes that belong to the route (`/` for all).
+    pub paths: Vec<String>,
+    /// Key of the provider in [`OutpostConfig::providers`].
+    pub provider: String,
+    /// External base URL of the outpost for this route (scheme, host, optional port).
+    #[serde(rename = "authURL")]
+    pub auth_url: String,
+    /// The exact redirect URI registered at the IdP (`authURL` + `/oauth2/callback`).
+    #[serde(rename = "redirectURI")]
+    pub redirect_uri: String,
+    /// Who may pass.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// What is passed upstream.
+    #[serde(default)]
+    pub headers: HeaderConfig,
+    /// The session cookie.
+    #[serde(default)]
+    pub session: SessionConfig,
+    /// Bearer (API) tokens.
+    #[serde(default)]
+    pub bearer: BearerConfig,
+}
+
+/// Allow rules. A user passes when every non-empty rule family matches
+/// (emails/domains together form one family: either may match).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Exact email addresses (case-insensitive).
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// Email domains; `example.com` matches `a@example.com`, not `a@evil-example.com`.
+    #[serde(default)]
+    pub email_domains: Vec<String>,
+    /// Any one of these groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Claim name → accepted values (any one).
+    #[serde(default)]
+    pub claims: BTreeMap<String, Vec<String>>,
+    /// Required `resource:action` permissions (all), `*` wildcards allowed in the grant.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// Path prefixes served without a login (matched on the normalised path).
+    #[serde(default)]
+    pub public_paths: Vec<String>,
+    /// Methods served without a login (e.g. `OPTIONS`).
+    #[serde(default)]
+    pub public_methods: Vec<String>,
+    /// Let CORS preflight requests (OPTIONS with `Origin` and
+    /// `Access-Control-Request-Method`) through without a login.
+    #[serde(default)]
+    pub allow_cors_preflight: bool,
+}
+
+/// Identity headers for the upstream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeaderConfig {
+    /// Header name → identity field (`user`, `email`, `groups`, `preferred_username`,
+    /// `name`, `sub`) or `claim:<name>` for any claim.
+    pub map: BTreeMap<String, String>,
+    /// Header carrying the access token, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    /// A signed identity JWT for the upstream, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_jwt: Option<IdentityJwtConfig>,
+}
+
+impl Default for HeaderConfig {
+    fn default() -> Self {
+        Self {
+            map: HeaderPreset::OAuth2Proxy.headers(),
+            access_token: None,
+            identity_jwt: None,
+        }
+    }
+}
+
+/// The named header sets other forward-auth products use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderPreset {
+    /// `X-Auth-Request-*` (oauth2-proxy, ingress-nginx docs).
+    OAuth2Proxy,
+    /// `X-authentik-*` (Authentik's outpost).
+    Authentik,
+    /// `Remote-*` (Authelia and most apps with "remote user" support).
+    RemoteUser,
+}
+
+impl HeaderPreset {
+    /// The header → identity field map of the preset.
+    pub fn headers(self) -> BTreeMap<String, String> {
+        let pairs: &[(&str, &str)] = match self {
+            Self::OAuth2Proxy => &[
+                ("X-Auth-Request-User", "user"),
+                ("X-Auth-Request-Email", "email"),
+                ("X-Auth-Request-Groups", "groups"),
+                ("X-Auth-Request-Preferred-Username", "preferred_username"),
+            ],
+            Self::Authentik => &[
+                ("X-authentik-username", "user"),
+                ("X-authentik-email", "email"),
+                ("X-authentik-groups", "groups"),
+                ("X-authentik-name", "name"),
+                ("X-authentik-uid", "sub"),
+            ],
+            Self::RemoteUser => &[
+                ("Remote-User", "user"),
+                ("Remote-Email", "email"),
+                ("Remote-Groups", "groups"),
+                ("Remote-Name", "name"),
+            ],
+        };
+        pairs
+            .iter()
+            .map(|(h, f)| ((*h).to_string(), (*f).to_string()))
+            .collect()
+    }
+}
+
+/// A JWT the outpost signs for the upstream (verifiable at `/.well-known/jwks.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IdentityJwtConfig {
+    /// Header that carries it.
+    pub header: String,
+    /// `aud` of the token.
+    pub audience: String,
+    /// Lifetime in seconds.
+    pub lifetime_seconds: u64,
+}
+
+/// The session cookie of a route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Cookie name; `__Host-` is added when there is no domain and the URL is https,
+    /// `__Secure-` when there is a domain.
+    pub cookie_name: String,
+    /// Cookie `Domain` (for a session shared by sub-domains), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie_domain: Option<String>,
+    /// Absolute lifetime in seconds.
+    pub lifetime_seconds: u64,
+    /// Idle timeout in seconds (0: none).
+    pub idle_timeout_seconds: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            cookie_name: "portcullis".into(),
+            cookie_domain: None,
+            lifetime_seconds: 12 * 3600,
+            idle_timeout_seconds: 0,
+        }
+    }
+}
+
+/// Bearer tokens in `Authorization` instead of a cookie (for APIs and CLIs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BearerConfig {
+    /// Accept `Authorization: Bearer` JWTs from the provider.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Accepted `aud` values in addition to the provider's.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+}
+
+impl OutpostConfig {
+    /// Parses YAML (or JSON) and validates it. `origin` names the source in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: Self = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// The first route that matches host (case-insensitive) and path prefix.
+    pub fn route_for(&self, host: &str, path: &str) -> Option<&RouteConfig> {
+        let host = host.to_ascii_lowercase();
+        self.routes.iter().find(|r| {
+            r.hosts.iter().any(|h| *h == host) && r.paths.iter().any(|p| path_has_prefix(path, p))
+        })
+    }
+}
+
+/// Prefix match on path segments: `/api` matches `/api` and `/api/x`, not `/apix`.
+pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    if prefix == "/" || prefix.is_empty() {
+        return true;
+    }
+    let prefix = prefix.trim_end_matches('/');
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_matches_on_segment_boundary() {
+        assert!(path_has_prefix("/api", "/api"));
+        assert!(path_has_prefix("/api/x", "/api/"));
+        assert!(!path_has_prefix("/apix", "/api"));
+        assert!(path_has_prefix("/anything", "/"));
+    }
+
+    #[test]
+    fn presets_name_the_oauth2_proxy_headers() {
+        let map = HeaderPreset::OAuth2Proxy.headers();
+        assert_eq!(map["X-Auth-Request-User"], "user");
+        assert_eq!(map["X-Auth-Request-Groups"], "groups");
+    }
+}

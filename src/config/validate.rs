@@ -1,0 +1,225 @@
+//! Checks on a compiled configuration that serde cannot express. Every error names the
+//! source and the field path at fault.
+
+use super::{OutpostConfig, SecretSource};
+use thiserror::Error;
+use url::Url;
+
+/// Why a configuration was refused.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The text is not valid YAML or does not match the schema.
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    /// A field has a value the outpost cannot serve.
+    #[error("{origin}: {path}: {message}")]
+    Invalid {
+        origin: String,
+        path: String,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// A short label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Parse { .. } => "parse",
+            Self::Invalid { .. } => "invalid",
+        }
+    }
+}
+
+/// Parses an absolute http(s) URL with a host that a browser can be sent to.
+pub fn external_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("{value:?} is not an absolute URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{value:?} must use http or https"));
+    }
+    match url.host() {
+        None => Err(format!("{value:?} has no host")),
+        Some(url::Host::Ipv4(ip)) if ip.is_unspecified() => Err(format!(
+            "{value:?} points to the unspecified address 0.0.0.0; set the external host name browsers use"
+        )),
+        Some(url::Host::Ipv6(ip)) if ip.is_unspecified() => Err(format!(
+            "{value:?} points to the unspecified address [::]; set the external host name browsers use"
+        )),
+        Some(_) => Ok(url),
+    }
+}
+
+impl OutpostConfig {
+    /// Validates cross-references and values; `origin` names the source in errors.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |path: String, message: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            path,
+            message,
+        };
+        for (key, provider) in &self.providers {
+            let at = |field: &str| format!("providers[{key:?}].{field}");
+            external_url(&provider.issuer_url).map_err(|m| invalid(at("issuerURL"), m))?;
+            if provider.client_id.is_empty() {
+                return Err(invalid(at("clientID"), "must not be empty".into()));
+            }
+            if let Some(secret) = &provider.client_secret {
+                check_secret_source(secret).map_err(|m| invalid(at("clientSecret"), m))?;
+            }
+            if let Some(ca) = &provider.ca_bundle {
+                check_secret_source(ca).map_err(|m| invalid(at("caBundle"), m))?;
+            }
+            if provider.claims.username.is_empty() {
+                return Err(invalid(
+                    at("claims.username"),
+                    "needs at least one claim".into(),
+                ));
+            }
+        }
+        for (i, route) in self.routes.iter().enumerate() {
+            let at = |field: &str| format!("routes[{i}].{field}");
+            if !self.providers.contains_key(&route.provider) {
+                return Err(invalid(
+                    at("provider"),
+                    format!(
+                        "names provider {:?}, which is not configured",
+                        route.provider
+                    ),
+                ));
+            }
+            if route.hosts.is_empty() {
+                return Err(invalid(at("hosts"), "needs at least one host".into()));
+            }
+            for (j, host) in route.hosts.iter().enumerate() {
+                if host.is_empty() || *host != host.to_ascii_lowercase() {
+                    return Err(invalid(
+                        at(&format!("hosts[{j}]")),
+                        format!("{host:?} must be a non-empty lower-case host name"),
+                    ));
+                }
+            }
+            for (j, path) in route.paths.iter().enumerate() {
+                if !path.starts_with('/') {
+                    return Err(invalid(
+                        at(&format!("paths[{j}]")),
+                        format!("{path:?} must start with /"),
+                    ));
+                }
+            }
+            let auth = external_url(&route.auth_url).map_err(|m| invalid(at("authURL"), m))?;
+            let expected = format!("{}/oauth2/callback", auth.as_str().trim_end_matches('/'));
+            if route.redirect_uri != expected {
+                return Err(invalid(
+                    at("redirectURI"),
+                    format!(
+                        "{:?} must be {expected:?} (authURL + /oauth2/callback)",
+                        route.redirect_uri
+                    ),
+                ));
+            }
+            if route.session.cookie_name.is_empty()
+                || !route
+                    .session
+                    .cookie_name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(invalid(
+                    at("session.cookieName"),
+                    "must be letters, digits, '_' or '-'".into(),
+                ));
+            }
+            if route.session.lifetime_seconds == 0 {
+                return Err(invalid(
+                    at("session.lifetimeSeconds"),
+                    "must be greater than 0".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_secret_source(source: &SecretSource) -> Result<(), String> {
+    let set = [
+        source.value.is_some(),
+        source.file.is_some(),
+        source.env.is_some(),
+        source.secret_key_ref.is_some(),
+    ]
+    .iter()
+    .filter(|s| **s)
+    .count();
+    if set == 1 {
+        Ok(())
+    } else {
+        Err("set exactly one of value, file, env, secretKeyRef".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+providers:
+  team/idp:
+    issuerURL: https://idp.example.com/
+    clientID: portcullis
+    clientSecret: { env: CLIENT_SECRET }
+    scopes: [openid, email]
+    claims: { username: [preferred_username, email], email: email, groups: groups, permissions: permissions }
+    clockSkewSeconds: 30
+routes:
+  - id: team/app
+    hosts: [app.example.com]
+    paths: [/]
+    provider: team/idp
+    authURL: https://app.example.com
+    redirectURI: https://app.example.com/oauth2/callback
+"#;
+
+    #[test]
+    fn accepts_a_minimal_file() {
+        let config = OutpostConfig::from_yaml(VALID, "test.yaml").unwrap();
+        assert_eq!(config.routes[0].session.cookie_name, "portcullis");
+        assert!(config.route_for("APP.example.com", "/x").is_some());
+        assert!(config.route_for("other.example.com", "/x").is_none());
+    }
+
+    #[test]
+    fn refuses_the_unspecified_address_and_names_the_field() {
+        let text = VALID
+            .replace(
+                "authURL: https://app.example.com",
+                "authURL: http://0.0.0.0:4180",
+            )
+            .replace(
+                "https://app.example.com/oauth2",
+                "http://0.0.0.0:4180/oauth2",
+            );
+        let err = OutpostConfig::from_yaml(&text, "test.yaml").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("test.yaml: routes[0].authURL"), "{text}");
+        assert!(text.contains("0.0.0.0"), "{text}");
+    }
+
+    #[test]
+    fn refuses_an_unknown_provider_and_unknown_fields() {
+        let err =
+            OutpostConfig::from_yaml(&VALID.replace("provider: team/idp", "provider: x/y"), "f")
+                .unwrap_err();
+        assert!(err.to_string().contains("routes[0].provider"), "{err}");
+        let err = OutpostConfig::from_yaml(&format!("{VALID}\nextra: 1\n"), "f").unwrap_err();
+        assert!(err.to_string().contains("extra"), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_redirect_uri_that_does_not_follow_the_auth_url() {
+        let text = VALID.replace(
+            "redirectURI: https://app.example.com/oauth2/callback",
+            "redirectURI: https://app.example.com/callback",
+        );
+        let err = OutpostConfig::from_yaml(&text, "f").unwrap_err();
+        assert!(err.to_string().contains("routes[0].redirectURI"), "{err}");
+    }
+}
