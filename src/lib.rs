@@ -1,4 +1,9 @@
 //! Portcullis: a Kubernetes operator and forward-auth outpost for OpenID Connect.
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod cli;
 pub mod config;
+pub mod crdgen;
+pub mod reconcile;
+pub mod render;

@@ -11,7 +11,7 @@ mod validate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use validate::ConfigError;
+pub use validate::{ConfigError, external_url};
 
 /// The compiled configuration of every provider and route an outpost serves.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -20,12 +20,12 @@ pub struct OutpostConfig {
     /// Upstream OpenID providers, keyed by `namespace/name`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
-    /// Protected routes, in the order they are matched (most specific first).
+    /// Protected routes; a request goes to the longest matching path prefix.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
 }
 
-/// Where a secret value comes from. Exactly one field is set.
+/// Where a secret (or other referenced) value comes from. Exactly one field is set.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretSource {
@@ -41,6 +41,9 @@ pub struct SecretSource {
     /// A key of a Kubernetes Secret (cluster mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_key_ref: Option<SecretKeyRef>,
+    /// A key of a Kubernetes ConfigMap (cluster mode; for public data such as CA bundles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<SecretKeyRef>,
 }
 
 /// A key of a Secret in a namespace.
@@ -303,12 +306,25 @@ impl OutpostConfig {
         Ok(config)
     }
 
-    /// The first route that matches host (case-insensitive) and path prefix.
+    /// The route for a host (case-insensitive) and path: among routes listing the host,
+    /// the one with the longest matching path prefix, so `/api` beats `/` whatever the
+    /// order of the routes.
     pub fn route_for(&self, host: &str, path: &str) -> Option<&RouteConfig> {
         let host = host.to_ascii_lowercase();
-        self.routes.iter().find(|r| {
-            r.hosts.iter().any(|h| *h == host) && r.paths.iter().any(|p| path_has_prefix(path, p))
-        })
+        self.routes
+            .iter()
+            .filter(|r| r.hosts.contains(&host))
+            .filter_map(|r| {
+                let best = r
+                    .paths
+                    .iter()
+                    .filter(|p| path_has_prefix(path, p))
+                    .map(|p| p.trim_end_matches('/').len())
+                    .max()?;
+                Some((best, r))
+            })
+            .max_by_key(|(len, _)| *len)
+            .map(|(_, r)| r)
     }
 }
 

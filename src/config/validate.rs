@@ -145,6 +145,7 @@ fn check_secret_source(source: &SecretSource) -> Result<(), String> {
         source.file.is_some(),
         source.env.is_some(),
         source.secret_key_ref.is_some(),
+        source.config_map_key_ref.is_some(),
     ]
     .iter()
     .filter(|s| **s)
@@ -152,7 +153,7 @@ fn check_secret_source(source: &SecretSource) -> Result<(), String> {
     if set == 1 {
         Ok(())
     } else {
-        Err("set exactly one of value, file, env, secretKeyRef".into())
+        Err("set exactly one of value, file, env, secretKeyRef, configMapKeyRef".into())
     }
 }
 

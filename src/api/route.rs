@@ -1,0 +1,269 @@
+//! `ForwardAuthRoute`: hosts and paths that need a login.
+
+use super::common::{Conditions, ObjectRef, conditions_list_map, list_set};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Hosts and paths that need a login, who may pass and what reaches the application.
+// Each `printcolumn(...)` repeats `type_`; clippy reads the derive input as duplicates.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "portcullis.dev",
+    version = "v1alpha1",
+    kind = "ForwardAuthRoute",
+    doc = "Hosts and paths that need a login, who may pass and what reaches the application.",
+    plural = "forwardauthroutes",
+    singular = "forwardauthroute",
+    shortname = "far",
+    category = "portcullis",
+    namespaced,
+    status = "ForwardAuthRouteStatus",
+    derive = "PartialEq",
+    derive = "Default",
+    printcolumn(name = "Hosts", type_ = "string", json_path = ".spec.hosts"),
+    printcolumn(
+        name = "Provider",
+        type_ = "string",
+        json_path = ".spec.providerRef.name"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        priority = 1,
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ForwardAuthRouteSpec {
+    /// Host names (lower-case DNS names, optional `:port`) whose requests need a login.
+    #[schemars(
+        length(min = 1, max = 64),
+        inner(
+            length(max = 253),
+            pattern(
+                r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$"
+            )
+        )
+    )]
+    #[schemars(transform = list_set)]
+    pub hosts: Vec<String>,
+
+    /// Path prefixes (segment-wise) that belong to this route. Default: `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(pattern(r"^/")))]
+    pub paths: Option<Vec<String>>,
+
+    /// The OIDCProvider users log in with.
+    pub provider_ref: ObjectRef,
+
+    /// Who may pass. Default: every user who can log in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicySpec>,
+
+    /// Identity headers for the application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<HeadersSpec>,
+
+    /// The session cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionSpec>,
+
+    /// Bearer tokens for API clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer: Option<BearerSpec>,
+
+    /// The external URL (scheme, host, optional port) browsers reach the outpost's
+    /// `/oauth2/` paths at; the redirect URI is this plus `/oauth2/callback`.
+    /// Default: `https://<first host>`.
+    #[serde(rename = "authURL", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(url, length(max = 2048), pattern(r"^https?://[^\s/?#]+/?$"))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "isURL(self) && (url(self).getScheme() == 'https' || url(self).getHostname() in ['127.0.0.1', 'localhost', '::1'])", "message": "must be an https URL (http only on loopback) without a path"}]))]
+    pub auth_url: Option<String>,
+}
+
+/// Allow rules. Every family that is set must match; emails and email domains form one
+/// family (either may match).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicySpec {
+    /// Exact email addresses (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
+    pub emails: Option<Vec<String>>,
+    /// Email domains, matched on the whole domain; prefix with `.` to include
+    /// sub-domains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
+    pub email_domains: Option<Vec<String>>,
+    /// Any one of these groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = list_set)]
+    pub groups: Option<Vec<String>>,
+    /// Claims that must hold one of the listed values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Vec<ClaimRule>>,
+    /// Required `resource:action` permissions (all of them); the user's grants may use
+    /// `*` wildcards, e.g. `docs:*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(pattern(r"^[^:\s*]+:[^:\s*]+$")))]
+    pub permissions: Option<Vec<String>>,
+    /// Requests that need no login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public: Option<PublicSpec>,
+    /// Let CORS preflight requests through without a login. Default: false.
+    #[serde(
+        rename = "allowCORSPreflight",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub allow_cors_preflight: Option<bool>,
+}
+
+/// A claim and its accepted values.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimRule {
+    /// Claim name.
+    #[schemars(length(min = 1))]
+    pub claim: String,
+    /// Accepted values (any one; for a list claim, any element).
+    #[schemars(length(min = 1))]
+    pub values: Vec<String>,
+}
+
+/// Requests served without a login.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicSpec {
+    /// Path prefixes, matched on the normalised path (no query, `..` resolved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(pattern(r"^/")))]
+    pub paths: Option<Vec<String>>,
+    /// HTTP methods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(pattern(r"^[A-Z]+$")))]
+    pub methods: Option<Vec<String>>,
+}
+
+/// Identity headers sent to the application.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeadersSpec {
+    /// A named header set. Default: `oauth2-proxy` unless `map` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<HeaderPresetName>,
+    /// Header name → `user`, `email`, `groups`, `preferred_username`, `name`, `sub` or
+    /// `claim:<name>`; added to the preset's headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<BTreeMap<String, String>>,
+    /// Header that carries the access token. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_header: Option<String>,
+    /// A JWT signed by the outpost (keys at `/.well-known/jwks.json`).
+    #[serde(
+        rename = "identityJWT",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub identity_jwt: Option<IdentityJwtSpec>,
+}
+
+/// Header sets of other forward-auth products.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeaderPresetName {
+    /// `X-Auth-Request-User`, `-Email`, `-Groups`, `-Preferred-Username`.
+    #[default]
+    #[serde(rename = "oauth2-proxy")]
+    OAuth2Proxy,
+    /// `X-authentik-username`, `-email`, `-groups`, `-name`, `-uid`.
+    Authentik,
+    /// `Remote-User`, `Remote-Email`, `Remote-Groups`, `Remote-Name`.
+    RemoteUser,
+    /// No preset headers; only `map`.
+    None,
+}
+
+/// The signed identity JWT.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityJwtSpec {
+    /// Header name. Default: `X-Portcullis-Identity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// The token's `aud`.
+    #[schemars(length(min = 1))]
+    pub audience: String,
+    /// Lifetime. Default: `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    pub lifetime: Option<String>,
+}
+
+/// Session cookie settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSpec {
+    /// Cookie name. Default: `portcullis`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[A-Za-z0-9_-]+$"))]
+    pub cookie_name: Option<String>,
+    /// Cookie domain, to share one session across sub-domains (must contain every host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie_domain: Option<String>,
+    /// Absolute lifetime. Default: `12h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    pub lifetime: Option<String>,
+    /// Log out after this long without a request. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    pub idle_timeout: Option<String>,
+}
+
+/// Bearer token settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BearerSpec {
+    /// Accept `Authorization: Bearer <JWT>` from the provider.
+    pub enabled: bool,
+    /// Accepted `aud` values besides the provider's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audiences: Option<Vec<String>>,
+}
+
+/// What the operator derived for this route.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForwardAuthRouteStatus {
+    /// The generation the status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Accepted`, `ProviderReady`, `ClientReady`, `Programmed`, `Ready`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(transform = conditions_list_map)]
+    pub conditions: Conditions,
+    /// The resolved external URL.
+    #[serde(rename = "authURL", default, skip_serializing_if = "Option::is_none")]
+    pub auth_url: Option<String>,
+    /// Redirect URIs this route needs registered at the IdP.
+    #[serde(
+        rename = "redirectURIs",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub redirect_uris: Vec<String>,
+}

@@ -1,0 +1,254 @@
+//! The rules the CRD schemas state in CEL and patterns, checked in Rust as well: by
+//! `render` (no API server), by the operator (an API server may run without CEL), and in
+//! tests. Each error names the field path.
+
+use super::{ClientMode, ForwardAuthRoute, OAuthClient, OIDCProvider};
+use k8s_openapi::api::core::v1::Secret;
+use url::Url;
+
+/// A field path and what is wrong with it.
+pub type FieldError = (String, String);
+
+/// Checks beyond the structural schema.
+pub trait Validate {
+    /// The first problem found, if any.
+    fn validate(&self) -> Result<(), FieldError>;
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> Result<(), FieldError> {
+    Err((field.into(), message.into()))
+}
+
+/// An absolute http(s) URL.
+fn absolute_url(field: &str, value: &str) -> Result<Url, FieldError> {
+    let url = Url::parse(value).map_err(|e| {
+        (
+            field.to_string(),
+            format!("{value:?} is not an absolute URL ({e})"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err((
+            field.to_string(),
+            format!("{value:?} must be an http(s) URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A redirect URI: https, or http on loopback; no wildcard; no fragment.
+pub fn redirect_uri(field: &str, value: &str) -> Result<(), FieldError> {
+    if value.contains('*') {
+        return err(
+            field,
+            format!("{value:?} contains a wildcard; redirect URIs are matched exactly"),
+        );
+    }
+    let url = absolute_url(field, value)?;
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return err(
+            field,
+            format!("{value:?} uses http on a non-loopback host; use https"),
+        );
+    }
+    if url.fragment().is_some() {
+        return err(
+            field,
+            format!("{value:?} has a fragment, which redirect URIs must not have"),
+        );
+    }
+    Ok(())
+}
+
+/// A duration like `30s`, `15m`, `12h`, `1h30m`.
+fn duration(field: &str, value: &Option<String>) -> Result<(), FieldError> {
+    match value {
+        Some(v) => crate::reconcile::parse_duration(v)
+            .map(|_| ())
+            .map_err(|m| (field.to_string(), m)),
+        None => Ok(()),
+    }
+}
+
+/// A lower-case DNS name with an optional port.
+fn host(field: &str, value: &str) -> Result<(), FieldError> {
+    let (name, port) = value
+        .split_once(':')
+        .map_or((value, None), |(n, p)| (n, Some(p)));
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+        return err(field, format!("{value:?} is not a lower-case DNS name"));
+    }
+    if let Some(p) = port
+        && p.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return err(field, format!("{value:?} has an invalid port"));
+    }
+    Ok(())
+}
+
+impl Validate for OIDCProvider {
+    fn validate(&self) -> Result<(), FieldError> {
+        let s = &self.spec;
+        absolute_url("spec.issuerURL", &s.issuer_url)?;
+        if s.client_ref.is_some() == s.client_id.is_some() {
+            return err("spec", "set exactly one of clientRef or clientID");
+        }
+        if s.client_secret_ref.is_some() && s.client_id.is_none() {
+            return err(
+                "spec.clientSecretRef",
+                "goes with clientID; an OAuthClient in clientRef brings its own secret",
+            );
+        }
+        duration("spec.clockSkew", &s.clock_skew)
+    }
+}
+
+impl Validate for OAuthClient {
+    fn validate(&self) -> Result<(), FieldError> {
+        let s = &self.spec;
+        if s.mode == ClientMode::Static && s.credentials_secret_ref.is_none() {
+            return err(
+                "spec.credentialsSecretRef",
+                "mode Static needs credentialsSecretRef",
+            );
+        }
+        if s.mode == ClientMode::Dynamic && s.registration.is_none() {
+            return err("spec.registration", "mode Dynamic needs registration");
+        }
+        for (field, list) in [
+            ("spec.redirectURIs", &s.redirect_uris),
+            ("spec.postLogoutRedirectURIs", &s.post_logout_redirect_uris),
+        ] {
+            for (i, uri) in list.iter().flatten().enumerate() {
+                redirect_uri(&format!("{field}[{i}]"), uri)?;
+            }
+        }
+        if let Some(r) = &s.rotation {
+            duration("spec.rotation.period", &Some(r.period.clone()))?;
+            duration("spec.rotation.grace", &r.grace)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for ForwardAuthRoute {
+    fn validate(&self) -> Result<(), FieldError> {
+        let s = &self.spec;
+        if s.hosts.is_empty() {
+            return err("spec.hosts", "needs at least one host");
+        }
+        for (i, h) in s.hosts.iter().enumerate() {
+            host(&format!("spec.hosts[{i}]"), h)?;
+        }
+        for (i, p) in s.paths.iter().flatten().enumerate() {
+            if !p.starts_with('/') {
+                return err(
+                    format!("spec.paths[{i}]"),
+                    format!("{p:?} must start with /"),
+                );
+            }
+        }
+        if let Some(u) = &s.auth_url {
+            let url = absolute_url("spec.authURL", u)?;
+            if url.scheme() == "http" && !is_loopback(&url) {
+                return err(
+                    "spec.authURL",
+                    format!(
+                        "{u:?} uses http on a non-loopback host; browsers drop Secure cookies there, so logins would loop"
+                    ),
+                );
+            }
+            if url.path() != "/" || url.query().is_some() {
+                return err(
+                    "spec.authURL",
+                    format!("{u:?} must not have a path or query"),
+                );
+            }
+        }
+        if let Some(sess) = &s.session {
+            duration("spec.session.lifetime", &sess.lifetime)?;
+            duration("spec.session.idleTimeout", &sess.idle_timeout)?;
+        }
+        if let Some(j) = s.headers.as_ref().and_then(|h| h.identity_jwt.as_ref()) {
+            duration("spec.headers.identityJWT.lifetime", &j.lifetime)?;
+        }
+        for (i, p) in s
+            .policy
+            .iter()
+            .flat_map(|p| p.permissions.iter().flatten())
+            .enumerate()
+        {
+            let ok = p.split_once(':').is_some_and(|(r, a)| {
+                !r.is_empty() && !a.is_empty() && !p.contains('*') && !a.contains(':')
+            });
+            if !ok {
+                return err(
+                    format!("spec.policy.permissions[{i}]"),
+                    format!(
+                        "{p:?} must be resource:action without wildcards (wildcards belong in users' grants)"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Validate for Secret {
+    fn validate(&self) -> Result<(), FieldError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_must_be_exact_https_or_loopback_http() {
+        assert!(redirect_uri("f", "https://app.example.com/oauth2/callback").is_ok());
+        assert!(redirect_uri("f", "http://127.0.0.1:8080/cb").is_ok());
+        assert!(redirect_uri("f", "http://localhost/cb").is_ok());
+        assert!(
+            redirect_uri("f", "http://app.example.com/cb")
+                .unwrap_err()
+                .1
+                .contains("https")
+        );
+        assert!(
+            redirect_uri("f", "https://*.example.com/cb")
+                .unwrap_err()
+                .1
+                .contains("wildcard")
+        );
+        assert!(redirect_uri("f", "/relative").is_err());
+        assert!(redirect_uri("f", "https://a.example.com/cb#x").is_err());
+    }
+
+    #[test]
+    fn hosts_are_lower_case_dns_names() {
+        assert!(host("h", "app.example.com").is_ok());
+        assert!(host("h", "app.example.com:8443").is_ok());
+        assert!(host("h", "App.example.com").is_err());
+        assert!(host("h", "-bad.example.com").is_err());
+        assert!(host("h", "a..b").is_err());
+        assert!(host("h", "a.b:0").is_err());
+    }
+}

@@ -1,0 +1,193 @@
+//! The whole world → the compiled outpost configuration, every object to write and every
+//! status. This is the one function `render` prints and the operator applies.
+
+use super::conditions;
+use super::world::{World, key_of};
+use super::{Desired, client, provider, route, shard};
+use crate::api::{ForwardAuthRouteStatus, OAuthClientStatus, OIDCProviderStatus};
+use crate::config::{OutpostConfig, RouteConfig};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
+use std::collections::BTreeMap;
+
+/// Everything the operator would write.
+#[derive(Clone, Debug, Default)]
+pub struct Compiled {
+    /// The compiled outpost configuration.
+    pub config: OutpostConfig,
+    /// Secrets and ConfigMaps, in a stable order.
+    pub objects: Vec<Desired>,
+    /// Status by `namespace/name`.
+    pub provider_status: BTreeMap<String, OIDCProviderStatus>,
+    /// Status by `namespace/name`.
+    pub client_status: BTreeMap<String, OAuthClientStatus>,
+    /// Status by `namespace/name`.
+    pub route_status: BTreeMap<String, ForwardAuthRouteStatus>,
+}
+
+/// Compiles the world. `operator_namespace` receives the configuration shards; `now`
+/// stamps conditions that flipped; `mint` makes a new secret value where none exists yet.
+pub fn compile(
+    world: &World,
+    operator_namespace: &str,
+    now: Timestamp,
+    mint: &mut dyn FnMut() -> String,
+) -> Compiled {
+    let mut out = Compiled::default();
+
+    let mut providers = BTreeMap::new();
+    for p in &world.providers {
+        let (config, outcome) = provider::desired(world, p);
+        if let Some(config) = config {
+            providers.insert(key_of(p), config);
+        }
+        let mut status = outcome.status;
+        status.conditions = stamp(
+            p.status.as_ref().map(|s| s.conditions.as_slice()),
+            status.conditions,
+            p.metadata.generation,
+            now,
+        );
+        out.provider_status.insert(key_of(p), status);
+    }
+
+    // Routes: compile, then give each host+path to the oldest claimant (then by name),
+    // so a second route cannot silently take over an existing one.
+    let mut routes: Vec<_> = world.routes.iter().collect();
+    routes.sort_by(|a, b| {
+        (
+            a.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            key_of(*a),
+        )
+            .cmp(&(
+                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                key_of(*b),
+            ))
+    });
+    let mut claimed: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut compiled_routes: Vec<RouteConfig> = Vec::new();
+    let mut redirects_by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in routes {
+        let compiled = route::config(r);
+        let provider_key = route::provider_key(r);
+        let provider_obj = world.providers.iter().find(|p| key_of(*p) == provider_key);
+        let allowed = provider_obj
+            .is_some_and(|p| super::reference_allowed(p, &r.namespace_or_default()).is_ok());
+        let mut programmed = Err("not compiled".to_string());
+        if let Ok(rc) = &compiled {
+            if !providers.contains_key(&provider_key) || !allowed {
+                programmed = Err(format!(
+                    "provider {provider_key} is unusable; see ProviderReady and Accepted"
+                ));
+            } else if let Some((conflict, owner)) = rc
+                .hosts
+                .iter()
+                .flat_map(|h| rc.paths.iter().map(move |p| (h.clone(), p.clone())))
+                .find_map(|k| claimed.get(&k).map(|o| (k.clone(), o.clone())))
+            {
+                programmed = Err(format!(
+                    "host {:?} path {:?} is already served by ForwardAuthRoute {owner}",
+                    conflict.0, conflict.1
+                ));
+            } else {
+                for h in &rc.hosts {
+                    for p in &rc.paths {
+                        claimed.insert((h.clone(), p.clone()), rc.id.clone());
+                    }
+                }
+                redirects_by_provider
+                    .entry(provider_key.clone())
+                    .or_default()
+                    .push(rc.redirect_uri.clone());
+                compiled_routes.push(rc.clone());
+                programmed = Ok(());
+            }
+        }
+        let provider_conds = out
+            .provider_status
+            .get(&provider_key)
+            .map(|s| s.conditions.as_slice());
+        let mut status = route::status(world, r, &compiled, provider_conds, programmed);
+        status.conditions = stamp(
+            r.status.as_ref().map(|s| s.conditions.as_slice()),
+            status.conditions,
+            r.metadata.generation,
+            now,
+        );
+        out.route_status.insert(key_of(r), status);
+    }
+    sort_routes(&mut compiled_routes);
+
+    for c in &world.clients {
+        // The redirect URIs of every route whose provider logs in with this client.
+        let needed: Vec<String> = world
+            .providers
+            .iter()
+            .filter(|p| {
+                p.spec.client_ref.as_ref().is_some_and(|r| {
+                    let pns = p.namespace_or_default();
+                    r.name == kube::ResourceExt::name_any(c)
+                        && r.namespace_or(&pns) == c.namespace_or_default()
+                })
+            })
+            .flat_map(|p| {
+                redirects_by_provider
+                    .get(&key_of(p))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let outcome = client::desired(world, c, &needed, mint);
+        out.objects.extend(outcome.objects);
+        let mut status = outcome.status;
+        status.conditions = stamp(
+            c.status.as_ref().map(|s| s.conditions.as_slice()),
+            status.conditions,
+            c.metadata.generation,
+            now,
+        );
+        out.client_status.insert(key_of(c), status);
+    }
+
+    // Providers whose client is not Ready are not usable by outposts yet.
+    let used: std::collections::BTreeSet<&str> = compiled_routes
+        .iter()
+        .map(|r| r.provider.as_str())
+        .collect();
+    providers.retain(|k, _| used.contains(k.as_str()));
+    out.config = OutpostConfig {
+        providers,
+        routes: compiled_routes,
+    };
+    out.objects.extend(
+        shard::shards(&out.config, operator_namespace)
+            .into_iter()
+            .map(Desired::ConfigMap),
+    );
+    out
+}
+
+fn stamp(
+    previous: Option<&[Condition]>,
+    fresh: Vec<Condition>,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    conditions::merge(previous.unwrap_or_default(), fresh, generation, now)
+}
+
+/// A stable order (by id); matching picks the longest prefix, not the first route.
+pub fn sort_routes(routes: &mut [RouteConfig]) {
+    routes.sort_by(|a, b| a.id.cmp(&b.id));
+}
+
+/// `namespace()` with the empty string for cluster-scoped input.
+trait NamespaceOrDefault {
+    fn namespace_or_default(&self) -> String;
+}
+
+impl<K: kube::ResourceExt> NamespaceOrDefault for K {
+    fn namespace_or_default(&self) -> String {
+        self.namespace().unwrap_or_default()
+    }
+}

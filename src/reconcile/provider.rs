@@ -1,0 +1,190 @@
+//! OIDCProvider → its compiled [`ProviderConfig`] and status. The IdP probe (discovery,
+//! JWKS, clock) belongs to the operator; offline its conditions are `Unknown`.
+
+use super::client;
+use super::conditions::{condition, reasons, summarise, types};
+use super::world::World;
+use super::{Outcome, parse_duration};
+use crate::api::{CABundleKind, OIDCProvider, OIDCProviderStatus};
+use crate::config::{ClaimNames, ProviderConfig, SecretKeyRef, SecretSource};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
+
+/// Default skew tolerated on `exp`/`iat`/`nbf`.
+pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
+
+/// The scopes requested at login (spec, or `openid profile email`); `openid` is always
+/// first because without it there is no ID token.
+pub fn scopes(provider: &OIDCProvider) -> Vec<String> {
+    let mut scopes = provider
+        .spec
+        .scopes
+        .clone()
+        .unwrap_or_else(|| vec!["openid".into(), "profile".into(), "email".into()]);
+    scopes.retain(|s| s != "openid");
+    scopes.insert(0, "openid".into());
+    scopes
+}
+
+/// The resolved claim names.
+pub fn claim_names(provider: &OIDCProvider) -> ClaimNames {
+    let spec = provider.spec.claims.clone().unwrap_or_default();
+    let default = ClaimNames::default();
+    ClaimNames {
+        username: spec
+            .username
+            .filter(|u| !u.is_empty())
+            .unwrap_or(default.username),
+        email: spec.email.unwrap_or(default.email),
+        groups: spec.groups.unwrap_or(default.groups),
+        permissions: spec.permissions.unwrap_or(default.permissions),
+    }
+}
+
+/// The compiled provider, or the condition that says why there is none.
+pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, Condition> {
+    let ns = provider.namespace().unwrap_or_default();
+    let fail =
+        |reason: &str, message: String| condition(types::READY, Some(false), reason, message);
+    let (client_id, client_secret) = match (&provider.spec.client_ref, &provider.spec.client_id) {
+        (Some(r), _) => {
+            let client_ns = r.namespace_or(&ns);
+            let oac = world.client(client_ns, &r.name).ok_or_else(|| {
+                fail(
+                    reasons::CLIENT_NOT_FOUND,
+                    format!(
+                        "OAuthClient {client_ns}/{} not found (spec.clientRef)",
+                        r.name
+                    ),
+                )
+            })?;
+            let id = client::client_id(world, oac).ok_or_else(|| {
+                fail(
+                    reasons::DEPENDENCY_NOT_READY,
+                    format!("OAuthClient {client_ns}/{} has no client id yet", r.name),
+                )
+            })?;
+            let preset = oac
+                .spec
+                .secret
+                .as_ref()
+                .and_then(|s| s.preset)
+                .unwrap_or_default();
+            let secret = SecretSource {
+                secret_key_ref: Some(SecretKeyRef {
+                    namespace: client_ns.to_string(),
+                    name: client::target_secret_name(oac),
+                    key: super::presets::secret_key(preset).to_string(),
+                }),
+                ..Default::default()
+            };
+            (id, Some(secret))
+        }
+        (None, Some(id)) => {
+            let secret = provider
+                .spec
+                .client_secret_ref
+                .as_ref()
+                .map(|r| SecretSource {
+                    secret_key_ref: Some(SecretKeyRef {
+                        namespace: ns.clone(),
+                        name: r.name.clone(),
+                        key: r.key.clone(),
+                    }),
+                    ..Default::default()
+                });
+            (id.clone(), secret)
+        }
+        (None, None) => {
+            return Err(fail(
+                reasons::INVALID_SPEC,
+                "set spec.clientRef or spec.clientID".into(),
+            ));
+        }
+    };
+    let clock_skew_seconds = match &provider.spec.clock_skew {
+        Some(s) => parse_duration(s)
+            .map_err(|e| fail(reasons::INVALID_SPEC, format!("spec.clockSkew: {e}")))?,
+        None => DEFAULT_CLOCK_SKEW_SECONDS,
+    };
+    let ca_bundle = provider.spec.ca_bundle_ref.as_ref().map(|r| {
+        let key_ref = SecretKeyRef {
+            namespace: ns.clone(),
+            name: r.name.clone(),
+            key: r.key.clone(),
+        };
+        match r.kind {
+            CABundleKind::Secret => SecretSource {
+                secret_key_ref: Some(key_ref),
+                ..Default::default()
+            },
+            CABundleKind::ConfigMap => SecretSource {
+                config_map_key_ref: Some(key_ref),
+                ..Default::default()
+            },
+        }
+    });
+    Ok(ProviderConfig {
+        issuer_url: provider.spec.issuer_url.clone(),
+        client_id,
+        client_secret,
+        scopes: scopes(provider),
+        claims: claim_names(provider),
+        allowed_algorithms: provider
+            .spec
+            .allowed_algorithms
+            .iter()
+            .flatten()
+            .map(|a| a.as_str().to_string())
+            .collect(),
+        clock_skew_seconds,
+        audiences: provider.spec.audiences.clone().unwrap_or_default(),
+        ca_bundle,
+    })
+}
+
+/// The provider's compiled config (if any) and its status, without contacting the IdP:
+/// the IdP-facing conditions stay `Unknown` until the operator probes it.
+pub fn desired(
+    world: &World,
+    provider: &OIDCProvider,
+) -> (Option<ProviderConfig>, Outcome<OIDCProviderStatus>) {
+    let previous = provider.status.clone().unwrap_or_default();
+    let compiled = config(world, provider);
+    let mut conditions = Vec::new();
+    let pending = |t: &str| {
+        condition(
+            t,
+            None,
+            reasons::PENDING,
+            "the IdP has not been contacted yet",
+        )
+    };
+    conditions.push(pending(types::DISCOVERED));
+    conditions.push(pending(types::JWKS_AVAILABLE));
+    conditions.push(pending(types::ISSUER_MATCHES));
+    conditions.push(pending(types::CLOCK_IN_SYNC));
+    let ready = match &compiled {
+        Ok(_) => summarise(&conditions, "discovery and keys loaded"),
+        Err(c) => c.clone(),
+    };
+    conditions.push(ready);
+    let status = OIDCProviderStatus {
+        observed_generation: provider.metadata.generation,
+        conditions,
+        client_id: compiled.as_ref().ok().map(|c| c.client_id.clone()),
+        scopes: scopes(provider),
+        accepted_algorithms: compiled
+            .as_ref()
+            .map(|c| c.allowed_algorithms.clone())
+            .unwrap_or_default(),
+        ..previous
+    };
+    (
+        compiled.ok(),
+        Outcome {
+            objects: Vec::new(),
+            status,
+        },
+    )
+}

@@ -1,0 +1,282 @@
+//! ForwardAuthRoute → its compiled [`RouteConfig`], the redirect URI it needs, and its
+//! status.
+
+use super::conditions::{self, condition, reasons, summarise, types};
+use super::world::World;
+use super::{parse_duration, reference_allowed};
+use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName};
+use crate::config::{
+    BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, PolicyConfig, RouteConfig,
+    SessionConfig,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::ResourceExt;
+use std::collections::BTreeMap;
+
+/// The external URL of a route: `spec.authURL` without a trailing slash, or
+/// `https://<first host>`.
+pub fn auth_url(route: &ForwardAuthRoute) -> String {
+    match &route.spec.auth_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!(
+            "https://{}",
+            route
+                .spec
+                .hosts
+                .first()
+                .map(String::as_str)
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// The redirect URI the route needs registered at the IdP.
+pub fn redirect_uri(route: &ForwardAuthRoute) -> String {
+    format!("{}/oauth2/callback", auth_url(route))
+}
+
+/// `namespace/name` of the provider a route references.
+pub fn provider_key(route: &ForwardAuthRoute) -> String {
+    let ns = route.namespace().unwrap_or_default();
+    format!(
+        "{}/{}",
+        route.spec.provider_ref.namespace_or(&ns),
+        route.spec.provider_ref.name
+    )
+}
+
+/// The compiled route, or the reason (as an `Accepted=False` condition) it has none.
+pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
+    let invalid = |m: String| condition(types::ACCEPTED, Some(false), reasons::INVALID_SPEC, m);
+    let duration = |field: &str, value: &Option<String>, default: u64| match value {
+        Some(v) => parse_duration(v).map_err(|e| invalid(format!("{field}: {e}"))),
+        None => Ok(default),
+    };
+    let spec = &route.spec;
+    let auth = auth_url(route);
+    crate::config::external_url(&auth).map_err(|e| invalid(format!("spec.authURL: {e}")))?;
+    let policy = spec.policy.clone().unwrap_or_default();
+    let public = policy.public.clone().unwrap_or_default();
+    let headers = spec.headers.clone().unwrap_or_default();
+    let mut map = match headers.preset {
+        Some(HeaderPresetName::OAuth2Proxy) => HeaderPreset::OAuth2Proxy.headers(),
+        Some(HeaderPresetName::Authentik) => HeaderPreset::Authentik.headers(),
+        Some(HeaderPresetName::RemoteUser) => HeaderPreset::RemoteUser.headers(),
+        Some(HeaderPresetName::None) => BTreeMap::new(),
+        None if headers.map.is_some() => BTreeMap::new(),
+        None => HeaderPreset::OAuth2Proxy.headers(),
+    };
+    map.extend(headers.map.clone().unwrap_or_default());
+    let identity_jwt = match &headers.identity_jwt {
+        Some(j) => Some(IdentityJwtConfig {
+            header: j
+                .header
+                .clone()
+                .unwrap_or_else(|| "X-Portcullis-Identity".into()),
+            audience: j.audience.clone(),
+            lifetime_seconds: duration("spec.headers.identityJWT.lifetime", &j.lifetime, 300)?,
+        }),
+        None => None,
+    };
+    let session = spec.session.clone().unwrap_or_default();
+    let default_session = SessionConfig::default();
+    if let Some(domain) = &session.cookie_domain {
+        let d = domain.trim_start_matches('.').to_ascii_lowercase();
+        if let Some(host) = spec.hosts.iter().find(|h| {
+            let h = h.split(':').next().unwrap_or_default();
+            h != d && !h.ends_with(&format!(".{d}"))
+        }) {
+            // A cookie for another domain is silently dropped by the browser: the classic
+            // login loop. Refuse it here instead.
+            return Err(invalid(format!(
+                "spec.session.cookieDomain {domain:?} does not cover host {host:?}; the browser would drop the cookie and loop"
+            )));
+        }
+    }
+    Ok(RouteConfig {
+        id: format!(
+            "{}/{}",
+            route.namespace().unwrap_or_default(),
+            route.name_any()
+        ),
+        hosts: spec.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+        paths: spec
+            .paths
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| vec!["/".into()]),
+        provider: provider_key(route),
+        redirect_uri: format!("{auth}/oauth2/callback"),
+        auth_url: auth,
+        policy: PolicyConfig {
+            emails: policy.emails.unwrap_or_default(),
+            email_domains: policy.email_domains.unwrap_or_default(),
+            groups: policy.groups.unwrap_or_default(),
+            claims: policy
+                .claims
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| (r.claim, r.values))
+                .collect(),
+            permissions: policy.permissions.unwrap_or_default(),
+            public_paths: public.paths.unwrap_or_default(),
+            public_methods: public.methods.unwrap_or_default(),
+            allow_cors_preflight: policy.allow_cors_preflight.unwrap_or(false),
+        },
+        headers: HeaderConfig {
+            map,
+            access_token: headers.access_token_header,
+            identity_jwt,
+        },
+        session: SessionConfig {
+            cookie_name: session.cookie_name.unwrap_or(default_session.cookie_name),
+            cookie_domain: session.cookie_domain,
+            lifetime_seconds: duration(
+                "spec.session.lifetime",
+                &session.lifetime,
+                default_session.lifetime_seconds,
+            )?,
+            idle_timeout_seconds: duration("spec.session.idleTimeout", &session.idle_timeout, 0)?,
+        },
+        bearer: BearerConfig {
+            enabled: spec.bearer.as_ref().is_some_and(|b| b.enabled),
+            audiences: spec
+                .bearer
+                .as_ref()
+                .and_then(|b| b.audiences.clone())
+                .unwrap_or_default(),
+        },
+    })
+}
+
+/// The route's status given its inputs. `provider_ready`/`client_ready` come from the
+/// provider's and client's computed Ready conditions; `programmed` says whether the
+/// compiled configuration holds the route.
+pub fn status(
+    world: &World,
+    route: &ForwardAuthRoute,
+    compiled: &Result<RouteConfig, Condition>,
+    provider_conditions: Option<&[Condition]>,
+    programmed: Result<(), String>,
+) -> ForwardAuthRouteStatus {
+    let ns = route.namespace().unwrap_or_default();
+    let pref = &route.spec.provider_ref;
+    let provider_ns = pref.namespace_or(&ns);
+    let mut conds = Vec::new();
+    let provider = world.provider(provider_ns, &pref.name);
+    let accepted = match (compiled, provider) {
+        (Err(c), _) => c.clone(),
+        (Ok(_), Some(p)) => match reference_allowed(p, &ns) {
+            Ok(()) => condition(
+                types::ACCEPTED,
+                Some(true),
+                reasons::READY,
+                "route compiled",
+            ),
+            Err(m) => condition(
+                types::ACCEPTED,
+                Some(false),
+                reasons::REFERENCE_NOT_PERMITTED,
+                m,
+            ),
+        },
+        (Ok(_), None) => condition(
+            types::ACCEPTED,
+            Some(true),
+            reasons::READY,
+            "route compiled",
+        ),
+    };
+    conds.push(accepted);
+    let provider_ready = match (provider, provider_conditions) {
+        (None, _) => condition(
+            types::PROVIDER_READY,
+            Some(false),
+            reasons::PROVIDER_NOT_FOUND,
+            format!(
+                "OIDCProvider {provider_ns}/{} not found (spec.providerRef)",
+                pref.name
+            ),
+        ),
+        (Some(_), Some(pc)) => match conditions::find(pc, types::READY) {
+            Some(c) if c.status == "True" => condition(
+                types::PROVIDER_READY,
+                Some(true),
+                reasons::READY,
+                "provider ready",
+            ),
+            Some(c) => condition(
+                types::PROVIDER_READY,
+                if c.status == "False" {
+                    Some(false)
+                } else {
+                    None
+                },
+                &c.reason,
+                format!("OIDCProvider {provider_ns}/{}: {}", pref.name, c.message),
+            ),
+            None => condition(
+                types::PROVIDER_READY,
+                None,
+                reasons::PENDING,
+                "provider not reconciled yet",
+            ),
+        },
+        (Some(_), None) => condition(
+            types::PROVIDER_READY,
+            None,
+            reasons::PENDING,
+            "provider not reconciled yet",
+        ),
+    };
+    conds.push(provider_ready);
+    let client_ready = match provider.and_then(|p| p.spec.client_ref.as_ref().map(|r| (p, r))) {
+        Some((p, r)) => {
+            let cns = r.namespace_or(provider_ns).to_string();
+            match world.client(&cns, &r.name) {
+                Some(_) => condition(
+                    types::CLIENT_READY,
+                    Some(true),
+                    reasons::READY,
+                    format!("OAuthClient {cns}/{} exists", r.name),
+                ),
+                None => condition(
+                    types::CLIENT_READY,
+                    Some(false),
+                    reasons::CLIENT_NOT_FOUND,
+                    format!(
+                        "OAuthClient {cns}/{} (clientRef of OIDCProvider {}/{}) not found",
+                        r.name,
+                        provider_ns,
+                        p.name_any()
+                    ),
+                ),
+            }
+        }
+        None if provider.is_some() => condition(
+            types::CLIENT_READY,
+            Some(true),
+            reasons::READY,
+            "provider uses a client id set by hand",
+        ),
+        None => condition(types::CLIENT_READY, None, reasons::PENDING, "no provider"),
+    };
+    conds.push(client_ready);
+    conds.push(match programmed {
+        Ok(()) => condition(
+            types::PROGRAMMED,
+            Some(true),
+            reasons::READY,
+            "in the compiled outpost configuration",
+        ),
+        Err(m) => condition(types::PROGRAMMED, Some(false), reasons::CONFLICT, m),
+    });
+    let ready = summarise(&conds, "route is served");
+    conds.push(ready);
+    ForwardAuthRouteStatus {
+        observed_generation: route.metadata.generation,
+        conditions: conds,
+        auth_url: Some(auth_url(route)),
+        redirect_uris: vec![redirect_uri(route)],
+    }
+}

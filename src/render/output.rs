@@ -1,0 +1,139 @@
+//! Printing the compiled result as YAML, with secret values redacted by default.
+
+use super::Loaded;
+use crate::api::SecretPreset;
+use crate::reconcile::client::{CLIENT_LABEL, STATE_COOKIE_KEY, STATE_SECRET_KEY};
+use crate::reconcile::compile::compile;
+use crate::reconcile::{Desired, presets, world::key_of};
+use k8s_openapi::api::core::v1::Secret;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What redacted values print as.
+pub const REDACTED: &str = "<redacted>";
+
+/// The YAML stream `render` prints: created objects, then each resource with status.
+pub fn render(
+    loaded: &Loaded,
+    operator_namespace: &str,
+    show_secrets: bool,
+    now: k8s_openapi::jiff::Timestamp,
+    mint: &mut dyn FnMut() -> String,
+) -> String {
+    let compiled = compile(&loaded.world, operator_namespace, now, mint);
+    let sensitive = sensitive_values(&compiled.objects);
+    let mut out = String::from(
+        "# Rendered by `portcullis render`: objects the operator would write, then each resource with the status it would get.\n",
+    );
+    if loaded.ignored > 0 {
+        out.push_str(&format!(
+            "# {} document(s) of other kinds were read and left alone.\n",
+            loaded.ignored
+        ));
+    }
+    for object in &compiled.objects {
+        let value = match object {
+            Desired::Secret(s) => secret_for_display(s, &sensitive, show_secrets),
+            Desired::ConfigMap(c) => {
+                let mut v = serde_json::to_value(c).expect("serialises");
+                v["apiVersion"] = "v1".into();
+                v["kind"] = "ConfigMap".into();
+                reorder(v)
+            }
+        };
+        push_doc(&mut out, &value);
+    }
+    for p in &loaded.world.providers {
+        let mut p = p.clone();
+        p.status = compiled.provider_status.get(&key_of(&p)).cloned();
+        push_doc(&mut out, &serde_json::to_value(&p).expect("serialises"));
+    }
+    for c in &loaded.world.clients {
+        let mut c = c.clone();
+        c.status = compiled.client_status.get(&key_of(&c)).cloned();
+        push_doc(&mut out, &serde_json::to_value(&c).expect("serialises"));
+    }
+    for r in &loaded.world.routes {
+        let mut r = r.clone();
+        r.status = compiled.route_status.get(&key_of(&r)).cloned();
+        push_doc(&mut out, &serde_json::to_value(&r).expect("serialises"));
+    }
+    out
+}
+
+fn push_doc(out: &mut String, value: &serde_json::Value) {
+    out.push_str("---\n");
+    out.push_str(&serde_yaml::to_string(value).expect("YAML serialises"));
+}
+
+/// Every value that must not be printed: minted and projected client secrets, cookie
+/// secrets. A value that contains one (a template) is redacted too.
+fn sensitive_values(objects: &[Desired]) -> BTreeSet<String> {
+    let mut keys: BTreeSet<&str> = [
+        SecretPreset::Generic,
+        SecretPreset::Grafana,
+        SecretPreset::Argocd,
+        SecretPreset::OAuth2Proxy,
+    ]
+    .into_iter()
+    .map(presets::secret_key)
+    .collect();
+    keys.extend([
+        STATE_SECRET_KEY,
+        STATE_COOKIE_KEY,
+        "OAUTH2_PROXY_COOKIE_SECRET",
+    ]);
+    let mut values = BTreeSet::new();
+    for object in objects {
+        if let Desired::Secret(s) = object
+            && s.metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(CLIENT_LABEL))
+        {
+            for (k, v) in crate::reconcile::client::secret_data(s) {
+                if keys.contains(k.as_str()) && !v.is_empty() {
+                    values.insert(v);
+                }
+            }
+        }
+    }
+    values
+}
+
+/// A Secret as people read it: `stringData` in clear text, sensitive values redacted.
+fn secret_for_display(
+    secret: &Secret,
+    sensitive: &BTreeSet<String>,
+    show: bool,
+) -> serde_json::Value {
+    let data: BTreeMap<String, String> = crate::reconcile::client::secret_data(secret)
+        .into_iter()
+        .map(|(k, v)| {
+            let hide = !show && sensitive.iter().any(|s| v.contains(s.as_str()));
+            (k, if hide { REDACTED.to_string() } else { v })
+        })
+        .collect();
+    let mut s = secret.clone();
+    s.data = None;
+    s.string_data = Some(data);
+    let mut v = serde_json::to_value(&s).expect("serialises");
+    v["apiVersion"] = "v1".into();
+    v["kind"] = "Secret".into();
+    reorder(v)
+}
+
+/// Puts `apiVersion` and `kind` first, as people expect to read manifests.
+fn reorder(v: serde_json::Value) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    if let serde_json::Value::Object(o) = v {
+        for k in ["apiVersion", "kind", "metadata"] {
+            if let Some(x) = o.get(k) {
+                map.insert(k.to_string(), x.clone());
+            }
+        }
+        for (k, x) in o {
+            map.entry(k).or_insert(x);
+        }
+    }
+    serde_json::Value::Object(map)
+}
