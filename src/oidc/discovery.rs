@@ -74,8 +74,8 @@ impl Discovery {
     /// Checks the issuer (byte for byte) and that the endpoints are absolute http(s) URLs.
     pub fn check(&self, configured_issuer: &str, url: &str) -> Result<(), OidcError> {
         if self.issuer != configured_issuer {
-            let trailing_slash_only = self.issuer.trim_end_matches('/')
-                == configured_issuer.trim_end_matches('/');
+            let trailing_slash_only =
+                self.issuer.trim_end_matches('/') == configured_issuer.trim_end_matches('/');
             return Err(OidcError::DiscoveryIssuerMismatch {
                 configured: configured_issuer.to_string(),
                 advertised: self.issuer.clone(),
@@ -134,20 +134,30 @@ mod tests {
 
     #[test]
     fn issuer_must_match_byte_for_byte() {
-        assert!(doc("https://idp.example").check("https://idp.example", "u").is_ok());
+        assert!(
+            doc("https://idp.example")
+                .check("https://idp.example", "u")
+                .is_ok()
+        );
         let err = doc("https://idp.example/")
             .check("https://idp.example", "u")
             .unwrap_err();
         assert!(matches!(
             err,
-            OidcError::DiscoveryIssuerMismatch { trailing_slash_only: true, .. }
+            OidcError::DiscoveryIssuerMismatch {
+                trailing_slash_only: true,
+                ..
+            }
         ));
         let err = doc("https://other.example")
             .check("https://idp.example", "u")
             .unwrap_err();
         assert!(matches!(
             err,
-            OidcError::DiscoveryIssuerMismatch { trailing_slash_only: false, .. }
+            OidcError::DiscoveryIssuerMismatch {
+                trailing_slash_only: false,
+                ..
+            }
         ));
         assert!(!err.to_string().contains("trailing slash"));
     }

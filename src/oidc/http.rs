@@ -20,9 +20,7 @@ pub fn build_client(ca_bundle_pem: Option<&str>) -> Result<reqwest::Client, Oidc
         let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
             .map_err(|e| OidcError::Config(format!("caBundle is not a PEM bundle: {e}")))?;
         if certs.is_empty() {
-            return Err(OidcError::Config(
-                "caBundle contains no certificate".into(),
-            ));
+            return Err(OidcError::Config("caBundle contains no certificate".into()));
         }
         builder = builder.tls_certs_merge(certs);
     }

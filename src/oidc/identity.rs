@@ -151,13 +151,19 @@ mod tests {
         assert_eq!(id.username, "jane.doe");
         assert_eq!(id.email.as_deref(), Some("jane.doe@example.com"));
         let c = claims(json!({"sub": "123", "preferred_username": "jd", "email": "j@x.io"}));
-        assert_eq!(Identity::from_claims(&c, &ClaimNames::default(), &[]).username, "jd");
+        assert_eq!(
+            Identity::from_claims(&c, &ClaimNames::default(), &[]).username,
+            "jd"
+        );
     }
 
     #[test]
     fn username_falls_back_to_sub_and_skips_empty_claims() {
         let c = claims(json!({"sub": "123", "preferred_username": ""}));
-        assert_eq!(Identity::from_claims(&c, &ClaimNames::default(), &[]).username, "123");
+        assert_eq!(
+            Identity::from_claims(&c, &ClaimNames::default(), &[]).username,
+            "123"
+        );
     }
 
     #[test]
@@ -170,7 +176,10 @@ mod tests {
             ..ClaimNames::default()
         };
         let c = claims(json!({"sub": "1", "realm_access": {"roles": ["a", 7, "b"]}}));
-        assert_eq!(Identity::from_claims(&c, &names, &[]).groups, vec!["a", "b"]);
+        assert_eq!(
+            Identity::from_claims(&c, &names, &[]).groups,
+            vec!["a", "b"]
+        );
     }
 
     #[test]

@@ -136,7 +136,11 @@ fn parse_jwk(jwk: &Value) -> Option<Key> {
         ),
         ("EC", Some(crv @ ("P-256" | "P-384"))) => {
             let (x, y) = (s("x")?, s("y")?);
-            let kind = if crv == "P-256" { KeyKind::EcP256 } else { KeyKind::EcP384 };
+            let kind = if crv == "P-256" {
+                KeyKind::EcP256
+            } else {
+                KeyKind::EcP384
+            };
             (kind, DecodingKey::from_ec_components(x, y).ok()?)
         }
         ("OKP", Some("Ed25519")) => (
@@ -320,5 +324,47 @@ impl JwksCache {
         *last = Some(Instant::now());
         self.unknown_kid_refetches.fetch_add(1, Ordering::Relaxed);
         self.fetch_now().await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parse_keeps_only_supported_signature_keys() {
+        let xy = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+        let doc = json!({"keys": [
+            {"kty": "EC", "crv": "P-384", "kid": "p384", "x": xy, "y": xy},
+            {"kty": "EC", "crv": "P-521", "kid": "p521", "x": xy, "y": xy},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ops", "x": xy, "key_ops": ["encrypt"]},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": xy, "key_ops": ["verify"]},
+            {"kty": "RSA", "kid": "broken"},
+            "not an object",
+            {"kty": "RSA", "kid": "enc", "use": "enc", "n": xy, "e": "AQAB"},
+            {"kty": "RSA", "kid": "rsa", "alg": "RS256", "n": xy, "e": "AQAB"},
+        ]});
+        let set = KeySet {
+            keys: KeySet::parse(&doc).unwrap(),
+            ..KeySet::default()
+        };
+        assert_eq!(set.key_ids(), vec!["p384", "ed", "rsa"]);
+        assert_eq!(set.keys[0].kind, KeyKind::EcP384);
+        assert!(set.keys[0].accepts(Algorithm::ES384, "ES384"));
+        assert!(!set.keys[0].accepts(Algorithm::ES256, "ES256"));
+        assert!(!set.keys[2].accepts(Algorithm::PS256, "PS256"));
+        assert!(set.keys[2].accepts(Algorithm::RS256, "RS256"));
+        assert!(KeySet::parse(&json!({"nokeys": []})).is_err());
+    }
+
+    #[test]
+    fn key_kinds_fit_only_their_algorithms() {
+        assert!(KeyKind::Rsa.fits(Algorithm::PS512));
+        assert!(!KeyKind::Rsa.fits(Algorithm::ES256));
+        assert!(!KeyKind::EcP256.fits(Algorithm::RS256));
+        assert!(!KeyKind::Ed25519.fits(Algorithm::ES256));
+        assert!(!KeyKind::Rsa.fits(Algorithm::HS256));
     }
 }

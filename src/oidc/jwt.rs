@@ -48,7 +48,8 @@ pub fn parse(token: &str) -> Result<Parsed<'_>, OidcError> {
         return Err(OidcError::MalformedToken("token too large"));
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(OidcError::MalformedToken("not a compact JWS (three parts)"));
     };

@@ -86,7 +86,9 @@ impl Provider {
     /// whenever present.
     pub fn check_authorization_response_iss(&self, iss: Option<&str>) -> Result<(), OidcError> {
         let expected = &self.discovery().issuer;
-        let required = self.discovery().authorization_response_iss_parameter_supported;
+        let required = self
+            .discovery()
+            .authorization_response_iss_parameter_supported;
         match iss {
             Some(got) if got == expected => Ok(()),
             None if !required => Ok(()),
@@ -136,6 +138,9 @@ mod tests {
         let b = random_token().unwrap();
         assert_eq!(a.len(), 43);
         assert_ne!(a, b);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
     }
 }

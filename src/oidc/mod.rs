@@ -192,7 +192,14 @@ impl Provider {
         let audiences = [self.config.client_id.clone()];
         let want = self.expectations(&audiences, now);
         let aud = jwt::check_common(&claims, &want, true)?;
-        jwt::check_id_token(&claims, &aud, &self.config.client_id, alg, nonce, access_token)?;
+        jwt::check_id_token(
+            &claims,
+            &aud,
+            &self.config.client_id,
+            alg,
+            nonce,
+            access_token,
+        )?;
         Ok(claims)
     }
 

@@ -25,8 +25,8 @@ pub enum TestKey {
 }
 
 // RSA key generation is slow; every test shares these.
-pub static RSA_A: LazyLock<TestKey> = LazyLock::new(|| TestKey::rsa());
-pub static RSA_B: LazyLock<TestKey> = LazyLock::new(|| TestKey::rsa());
+pub static RSA_A: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
+pub static RSA_B: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
 pub static EC: LazyLock<TestKey> = LazyLock::new(|| {
     TestKey::Ec256(EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap())
 });
@@ -54,7 +54,9 @@ impl TestKey {
                 let point = k.public_key().as_ref();
                 json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65])})
             }
-            Self::Ed(k) => json!({"kty": "OKP", "crv": "Ed25519", "x": b64(k.public_key().as_ref())}),
+            Self::Ed(k) => {
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(k.public_key().as_ref())})
+            }
         };
         jwk["kid"] = json!(kid);
         if let Some(alg) = alg {
@@ -132,7 +134,8 @@ impl TestIdp {
             "code_challenge_methods_supported": ["S256"],
         });
         state.set_keys(keys);
-        *state.token_reply.lock().unwrap() = (200, json!({"access_token": "at-1", "token_type": "Bearer"}));
+        *state.token_reply.lock().unwrap() =
+            (200, json!({"access_token": "at-1", "token_type": "Bearer"}));
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))

@@ -51,10 +51,17 @@ async fn accepts_every_supported_key_type() {
         (&*ED, "EdDSA", "ed"),
     ] {
         let token = key.sign(&header(alg, kid), &claims);
-        let verified = id(&p, &token).await.unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let verified = id(&p, &token)
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(verified["sub"], "user-1");
     }
-    let identity = p.identity(&id(&p, &EC.sign(&header("ES256", "ec"), &claims)).await.unwrap(), &[]);
+    let identity = p.identity(
+        &id(&p, &EC.sign(&header("ES256", "ec"), &claims))
+            .await
+            .unwrap(),
+        &[],
+    );
     assert_eq!(identity.username, "jane");
 }
 
@@ -85,7 +92,12 @@ async fn none_hs256_and_unlisted_algs_are_refused() {
     let (idp, p) = setup().await;
     let claims = id_claims(&idp.base);
     let body = |h: Value| {
-        let b = |v: &Value| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, v.to_string());
+        let b = |v: &Value| {
+            base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                v.to_string(),
+            )
+        };
         format!("{}.{}.", b(&h), b(&claims))
     };
     let none = body(json!({"alg": "none"}));
@@ -136,7 +148,10 @@ async fn malformed_tokens_are_refused() {
     for token in ["", "abc", "a.b", "a.b.c.d", "!!.e30.AA", "e30.e30.AA"] {
         expect_reason(id(&p, token).await, token, "malformed_token");
     }
-    let crit = RSA_A.sign(&json!({"alg": "RS256", "kid": "rsa", "crit": ["exp"]}), &json!({}));
+    let crit = RSA_A.sign(
+        &json!({"alg": "RS256", "kid": "rsa", "crit": ["exp"]}),
+        &json!({}),
+    );
     expect_reason(id(&p, &crit).await, &crit, "malformed_token");
 }
 
@@ -153,20 +168,52 @@ async fn with_claims(edit: impl FnOnce(&mut Value)) -> (Provider, String) {
 async fn each_claim_failure_has_its_reason() {
     type Edit = fn(&mut Value);
     let cases: [(Edit, &str); 16] = [
-        (|c| c["iss"] = json!("https://evil.example"), "issuer_mismatch"),
+        (
+            |c| c["iss"] = json!("https://evil.example"),
+            "issuer_mismatch",
+        ),
         (|c| c["aud"] = json!("someone-else"), "audience_mismatch"),
         (|c| c["aud"] = json!([CLIENT_ID, "api"]), "azp_mismatch"),
-        (|c| { c["aud"] = json!([CLIENT_ID, "api"]); c["azp"] = json!("api"); }, "azp_mismatch"),
+        (
+            |c| {
+                c["aud"] = json!([CLIENT_ID, "api"]);
+                c["azp"] = json!("api");
+            },
+            "azp_mismatch",
+        ),
         (|c| c["azp"] = json!("other-client"), "azp_mismatch"),
         (|c| c["exp"] = json!(NOW - 31), "token_expired"),
-        (|c| c["exp"] = json!((NOW + 300).to_string()), "invalid_claim"),
-        (|c| { c.as_object_mut().unwrap().remove("exp"); }, "missing_claim"),
-        (|c| { c.as_object_mut().unwrap().remove("iat"); }, "missing_claim"),
-        (|c| { c.as_object_mut().unwrap().remove("sub"); }, "missing_claim"),
+        (
+            |c| c["exp"] = json!((NOW + 300).to_string()),
+            "invalid_claim",
+        ),
+        (
+            |c| {
+                c.as_object_mut().unwrap().remove("exp");
+            },
+            "missing_claim",
+        ),
+        (
+            |c| {
+                c.as_object_mut().unwrap().remove("iat");
+            },
+            "missing_claim",
+        ),
+        (
+            |c| {
+                c.as_object_mut().unwrap().remove("sub");
+            },
+            "missing_claim",
+        ),
         (|c| c["nbf"] = json!(NOW + 60), "token_not_yet_valid"),
         (|c| c["iat"] = json!(NOW + 60), "iat_in_future"),
         (|c| c["nonce"] = json!("another"), "nonce_mismatch"),
-        (|c| { c.as_object_mut().unwrap().remove("nonce"); }, "nonce_mismatch"),
+        (
+            |c| {
+                c.as_object_mut().unwrap().remove("nonce");
+            },
+            "nonce_mismatch",
+        ),
         (|c| c["aud"] = json!(7), "invalid_claim"),
         (|c| c["iat"] = json!("yesterday"), "invalid_claim"),
     ];
@@ -181,7 +228,10 @@ async fn leeway_and_azp_accept_what_they_should() {
     let accepted: [fn(&mut Value); 4] = [
         |c| c["exp"] = json!(NOW - 29),
         |c| c["nbf"] = json!(NOW + 29),
-        |c| { c["aud"] = json!([CLIENT_ID, "api"]); c["azp"] = json!(CLIENT_ID); },
+        |c| {
+            c["aud"] = json!([CLIENT_ID, "api"]);
+            c["azp"] = json!(CLIENT_ID);
+        },
         |c| c["exp"] = json!(NOW as f64 + 10.5),
     ];
     for edit in accepted {
@@ -194,11 +244,18 @@ async fn leeway_and_azp_accept_what_they_should() {
 async fn at_hash_is_checked_when_present() {
     let access_token = "ya29.access-token-value";
     let (p, token) = with_claims(|c| {
-        c["at_hash"] = json!(token_hash(jsonwebtoken::Algorithm::RS256, "ya29.access-token-value"));
+        c["at_hash"] = json!(token_hash(
+            jsonwebtoken::Algorithm::RS256,
+            "ya29.access-token-value"
+        ));
     })
     .await;
-    p.verify_id_token_at(&token, NONCE, Some(access_token), NOW).await.unwrap();
-    let err = p.verify_id_token_at(&token, NONCE, Some("another"), NOW).await;
+    p.verify_id_token_at(&token, NONCE, Some(access_token), NOW)
+        .await
+        .unwrap();
+    let err = p
+        .verify_id_token_at(&token, NONCE, Some("another"), NOW)
+        .await;
     expect_reason(err, &token, "at_hash_mismatch");
 }
 
@@ -207,7 +264,10 @@ fn at_hash_uses_the_alg_hash() {
     use jsonwebtoken::Algorithm;
     // OpenID Connect Core A.3/A.4 example: access token and its RS256 at_hash.
     assert_eq!(
-        token_hash(Algorithm::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+        token_hash(
+            Algorithm::RS256,
+            "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+        ),
         "77QmUPtjPfzWtF2AnpK9RQ"
     );
     assert_eq!(token_hash(Algorithm::ES384, "x").len(), 32);
@@ -219,12 +279,19 @@ async fn bearer_tokens_accept_configured_audiences_without_nonce() {
     let (idp, p) = setup().await;
     let mut claims = json!({"iss": idp.base, "sub": "svc", "aud": ["api", "other"], "azp": "cli", "exp": NOW + 60});
     let token = EC.sign(&header("ES256", "ec"), &claims);
-    p.verify_access_token_at(&token, &["api".into()], NOW).await.unwrap();
-    expect_reason(p.verify_access_token_at(&token, &[], NOW).await, &token, "audience_mismatch");
+    p.verify_access_token_at(&token, &["api".into()], NOW)
+        .await
+        .unwrap();
+    expect_reason(
+        p.verify_access_token_at(&token, &[], NOW).await,
+        &token,
+        "audience_mismatch",
+    );
     claims["exp"] = json!(NOW - 100);
     let expired = EC.sign(&header("ES256", "ec"), &claims);
     expect_reason(
-        p.verify_access_token_at(&expired, &["api".into()], NOW).await,
+        p.verify_access_token_at(&expired, &["api".into()], NOW)
+            .await,
         &expired,
         "token_expired",
     );
@@ -249,7 +316,10 @@ fn allowed_algorithms_never_include_symmetric_or_none() {
         allowed_algorithms(&[], &s(&["HS256", "none", "ES256", "ES512"])).unwrap(),
         vec![Algorithm::ES256]
     );
-    assert_eq!(allowed_algorithms(&[], &[]).unwrap(), vec![Algorithm::RS256]);
+    assert_eq!(
+        allowed_algorithms(&[], &[]).unwrap(),
+        vec![Algorithm::RS256]
+    );
     assert!(allowed_algorithms(&s(&["HS256"]), &[]).is_err());
     assert!(allowed_algorithms(&[], &s(&["HS256"])).is_err());
 }

@@ -36,7 +36,10 @@ impl std::fmt::Debug for TokenResponse {
         f.debug_struct("TokenResponse")
             .field("token_type", &self.token_type)
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
             .finish_non_exhaustive()
