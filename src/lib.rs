@@ -5,5 +5,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod crdgen;
+pub mod oidc;
+pub mod outpost;
 pub mod reconcile;
 pub mod render;

@@ -1,0 +1,250 @@
+//! The one error type of the OIDC relying party. Every variant maps to a stable
+//! snake_case reason code ([`OidcError::reason`]) for logs, metrics and the denied page.
+//!
+//! No variant carries a token, code, cookie or secret: only issuers, audiences, key ids,
+//! algorithm names, claim names, timestamps and (truncated, scrubbed) IdP error texts.
+
+use thiserror::Error;
+
+/// Why an OIDC operation failed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum OidcError {
+    /// The provider configuration cannot be used (bad URL, bad CA bundle, ...).
+    #[error("provider configuration: {0}")]
+    Config(String),
+    /// The IdP (discovery, JWKS or token endpoint) could not be reached.
+    #[error("{what} at {url} unreachable: {detail}")]
+    IdpUnreachable {
+        /// Which document or endpoint (`discovery`, `jwks`, `token endpoint`).
+        what: &'static str,
+        /// The URL that was requested.
+        url: String,
+        /// Transport error or HTTP status.
+        detail: String,
+    },
+    /// The IdP answered, but not with a document we can use.
+    #[error("{what} at {url} returned an invalid response: {detail}")]
+    IdpInvalidResponse {
+        /// Which document or endpoint.
+        what: &'static str,
+        /// The URL that was requested.
+        url: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// Discovery advertises another issuer than the one configured.
+    #[error(
+        "discovery issuer mismatch: the IdP advertises issuer {advertised:?} but issuerURL is {configured:?}{}",
+        if *trailing_slash_only { "; they differ only by a trailing slash: set issuerURL to exactly what the IdP advertises" } else { "" }
+    )]
+    DiscoveryIssuerMismatch {
+        /// The issuer from the provider configuration.
+        configured: String,
+        /// The `issuer` in the discovery document.
+        advertised: String,
+        /// True when the two differ only by a trailing `/`.
+        trailing_slash_only: bool,
+    },
+    /// The token is not a well-formed compact JWS with JSON header and claims.
+    #[error("malformed token: {0}")]
+    MalformedToken(&'static str),
+    /// The token's `alg` is not allowed for this provider.
+    #[error("token algorithm {alg:?} is not allowed (allowed: {allowed:?})")]
+    AlgNotAllowed {
+        /// The `alg` from the token header.
+        alg: String,
+        /// The algorithms the provider accepts.
+        allowed: Vec<String>,
+    },
+    /// No key in the provider's JWKS has the token's `kid` (even after a refresh).
+    #[error("no signing key with kid {kid:?} in the provider's JWKS{}", if *refreshed { " (refetched)" } else { " (refetch rate-limited or failed; keeping the last keys)" })]
+    UnknownKid {
+        /// The `kid` from the token header (None when the header had none).
+        kid: Option<String>,
+        /// Whether the JWKS was refetched for this lookup.
+        refreshed: bool,
+    },
+    /// The key found for the token does not fit the token's algorithm.
+    #[error("key {kid:?} ({key}) cannot verify a token signed with {alg}")]
+    KeyAlgMismatch {
+        /// The key id.
+        kid: Option<String>,
+        /// The key type and declared algorithm, e.g. `RSA alg=RS256`.
+        key: String,
+        /// The `alg` from the token header.
+        alg: String,
+    },
+    /// The signature does not verify with the provider's key.
+    #[error("token signature does not verify with key {kid:?}")]
+    BadSignature {
+        /// The key id that was tried.
+        kid: Option<String>,
+    },
+    /// The token's `iss` is not the provider's issuer.
+    #[error("token issuer {got:?} is not the provider issuer {expected:?}")]
+    IssuerMismatch {
+        /// The provider's issuer.
+        expected: String,
+        /// The token's `iss`.
+        got: String,
+    },
+    /// None of the token's audiences is accepted.
+    #[error("token audience {got:?} contains none of the accepted audiences {expected:?}")]
+    AudienceMismatch {
+        /// The accepted audiences.
+        expected: Vec<String>,
+        /// The token's `aud` values.
+        got: Vec<String>,
+    },
+    /// `azp` is missing (with several audiences) or is not the client id.
+    #[error("token authorized party (azp) {got:?} is not the client id {expected:?}")]
+    AzpMismatch {
+        /// The client id.
+        expected: String,
+        /// The token's `azp`, when present.
+        got: Option<String>,
+    },
+    /// `exp` (plus leeway) is in the past.
+    #[error("token expired at {exp} (now {now}, leeway {leeway}s)")]
+    TokenExpired {
+        /// The token's `exp`.
+        exp: i64,
+        /// The time of the check.
+        now: i64,
+        /// Allowed clock skew in seconds.
+        leeway: u64,
+    },
+    /// `nbf` (minus leeway) is in the future.
+    #[error("token not valid before {nbf} (now {now}, leeway {leeway}s); check the clocks")]
+    TokenNotYetValid {
+        /// The token's `nbf`.
+        nbf: i64,
+        /// The time of the check.
+        now: i64,
+        /// Allowed clock skew in seconds.
+        leeway: u64,
+    },
+    /// `iat` (minus leeway) is in the future.
+    #[error("token issued in the future at {iat} (now {now}, leeway {leeway}s); check the clocks")]
+    IatInFuture {
+        /// The token's `iat`.
+        iat: i64,
+        /// The time of the check.
+        now: i64,
+        /// Allowed clock skew in seconds.
+        leeway: u64,
+    },
+    /// A required claim is absent.
+    #[error("token lacks the required claim {0:?}")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong JSON type (e.g. a string `exp`).
+    #[error("token claim {claim:?} must be {expected}")]
+    InvalidClaim {
+        /// The claim name.
+        claim: &'static str,
+        /// The expected JSON type.
+        expected: &'static str,
+    },
+    /// The ID token's `nonce` is missing or not the one sent at login.
+    #[error("ID token nonce {}", if *missing { "is missing" } else { "does not match the login request" })]
+    NonceMismatch {
+        /// True when the token had no nonce at all.
+        missing: bool,
+    },
+    /// `at_hash` does not match the access token.
+    #[error("ID token at_hash does not match the access token")]
+    AtHashMismatch,
+    /// RFC 9207: the callback's `iss` parameter is missing or wrong.
+    #[error("authorization response iss {got:?} is not the provider issuer {expected:?}")]
+    CallbackIssMismatch {
+        /// The provider's issuer.
+        expected: String,
+        /// The `iss` query parameter, when present.
+        got: Option<String>,
+    },
+    /// The token endpoint rejected the client credentials.
+    #[error(
+        "the token endpoint rejected the client credentials (invalid_client{}); check the client id and client secret registered at the IdP and the token endpoint auth method",
+        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    InvalidClient {
+        /// The IdP's `error_description`, truncated and scrubbed.
+        description: Option<String>,
+    },
+    /// The code or refresh token was rejected (expired, reused, wrong redirect URI).
+    #[error(
+        "the token endpoint rejected the grant (invalid_grant{}); the code or refresh token is expired, reused or the redirect URI differs",
+        description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    )]
+    InvalidGrant {
+        /// The IdP's `error_description`, truncated and scrubbed.
+        description: Option<String>,
+    },
+    /// Any other token endpoint failure.
+    #[error("token exchange failed (HTTP {status}): {error}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    TokenExchangeFailed {
+        /// The HTTP status.
+        status: u16,
+        /// The OAuth `error` code, or a short description.
+        error: String,
+        /// The IdP's `error_description`, truncated and scrubbed.
+        description: Option<String>,
+    },
+}
+
+impl OidcError {
+    /// The stable snake_case reason code (log field and metric label).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "provider_config",
+            Self::IdpUnreachable { .. } => "idp_unreachable",
+            Self::IdpInvalidResponse { .. } => "idp_invalid_response",
+            Self::DiscoveryIssuerMismatch { .. } => "discovery_issuer_mismatch",
+            Self::MalformedToken(_) => "malformed_token",
+            Self::AlgNotAllowed { .. } => "alg_not_allowed",
+            Self::UnknownKid { .. } => "unknown_kid",
+            Self::KeyAlgMismatch { .. } => "key_alg_mismatch",
+            Self::BadSignature { .. } => "bad_signature",
+            Self::IssuerMismatch { .. } => "issuer_mismatch",
+            Self::AudienceMismatch { .. } => "audience_mismatch",
+            Self::AzpMismatch { .. } => "azp_mismatch",
+            Self::TokenExpired { .. } => "token_expired",
+            Self::TokenNotYetValid { .. } => "token_not_yet_valid",
+            Self::IatInFuture { .. } => "iat_in_future",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::InvalidClaim { .. } => "invalid_claim",
+            Self::NonceMismatch { .. } => "nonce_mismatch",
+            Self::AtHashMismatch => "at_hash_mismatch",
+            Self::CallbackIssMismatch { .. } => "callback_iss_mismatch",
+            Self::InvalidClient { .. } => "invalid_client",
+            Self::InvalidGrant { .. } => "invalid_grant",
+            Self::TokenExchangeFailed { .. } => "token_exchange_failed",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_slash_mismatch_is_explained() {
+        let e = OidcError::DiscoveryIssuerMismatch {
+            configured: "https://idp.example".into(),
+            advertised: "https://idp.example/".into(),
+            trailing_slash_only: true,
+        };
+        let text = e.to_string();
+        assert!(text.contains("\"https://idp.example/\""));
+        assert!(text.contains("\"https://idp.example\""));
+        assert!(text.contains("trailing slash"));
+        assert_eq!(e.reason(), "discovery_issuer_mismatch");
+    }
+
+    #[test]
+    fn invalid_client_tells_what_to_check() {
+        let e = OidcError::InvalidClient { description: None };
+        assert_eq!(e.reason(), "invalid_client");
+        assert!(e.to_string().contains("client secret"));
+    }
+}
