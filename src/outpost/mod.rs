@@ -8,7 +8,7 @@
 //pub mod denied_page;
 //pub mod forwarded;
 //pub mod identity_headers;
-//pub mod policy;
+pub mod policy;
 pub mod reason;
 pub mod redirect;
 //pub mod session;
