@@ -7,7 +7,7 @@
 
 //pub mod denied_page;
 //pub mod forwarded;
-//pub mod identity_headers;
+pub mod identity_headers;
 pub mod policy;
 pub mod reason;
 pub mod redirect;
