@@ -7,7 +7,7 @@
 
 pub mod cookie;
 //pub mod denied_page;
-//pub mod forwarded;
+pub mod forwarded;
 pub mod identity_headers;
 pub mod policy;
 pub mod reason;
