@@ -295,7 +295,7 @@ fn header<'h>(
     headers: &'h HeaderMap,
     name: &'static str,
 ) -> Result<Option<&'h str>, ForwardedError> {
-    match headers.get_all(name).iter().last() {
+    match headers.get_all(name).iter().next_back() {
         None => Ok(None),
         Some(v) => v
             .to_str()
@@ -321,7 +321,7 @@ fn own_path(uri: &Uri, strip_prefix: Option<&str>) -> Result<String, ForwardedEr
         .filter(|p| !p.is_empty())
     {
         Some(prefix) => match pq.strip_prefix(prefix) {
-            Some(rest) if rest.is_empty() => "/".to_string(),
+            Some("") => "/".to_string(),
             Some(rest) if rest.starts_with('?') => format!("/{rest}"),
             Some(rest) if rest.starts_with('/') => rest.to_string(),
             _ => pq.to_string(),

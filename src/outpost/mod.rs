@@ -6,7 +6,7 @@
 //! every decision can be unit-tested with plain values.
 
 pub mod cookie;
-//pub mod denied_page;
+pub mod denied_page;
 pub mod forwarded;
 pub mod identity_headers;
 pub mod policy;
