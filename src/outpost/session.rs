@@ -334,7 +334,7 @@ impl SessionManager {
             data: login,
             issued_at: now,
             last_seen: now,
-            expires_at: now + STATE_LIFETIME_SECONDS,
+            expires_at: now.saturating_add(STATE_LIFETIME_SECONDS),
         };
         let json = serde_json::to_vec(&envelope).map_err(|_| SessionError::Seal)?;
         let sealed = self.keys.seal(spec.name(), &json)?;
