@@ -1,0 +1,202 @@
+//! Identity headers for the upstream.
+//!
+//! Every configured header is emitted on every allowed request, with an empty value when
+//! the field is missing or unsafe, so a header the client sent itself can never reach
+//! the upstream looking like ours (the proxy copies our value over the client's).
+
+use super::subject::{Subject, claim_strings};
+use axum::http::{HeaderName, HeaderValue};
+use std::collections::BTreeMap;
+
+/// The headers for `subject` from a header → field map (see
+/// [`crate::config::HeaderConfig::map`]). Fields: `user`, `email`, `groups` (joined with
+/// `,`), `preferred_username`, `name`, `sub`, or `claim:<name>` (arrays joined with `,`,
+/// numbers and bools in their JSON spelling). Unknown fields give an empty value.
+/// Header names that are not valid HTTP names are skipped; configuration validation is
+/// where such a name should have been refused.
+pub fn identity_headers(
+    map: &BTreeMap<String, String>,
+    subject: &Subject,
+) -> Vec<(HeaderName, HeaderValue)> {
+    map.iter()
+        .filter_map(|(header, field)| {
+            let name = HeaderName::from_bytes(header.trim().as_bytes()).ok()?;
+            Some((name, safe_value(&field_value(field, subject))))
+        })
+        .collect()
+}
+
+/// The raw string value of one identity field.
+pub fn field_value(field: &str, subject: &Subject) -> String {
+    if let Some(claim) = field.strip_prefix("claim:") {
+        return subject
+            .claim(claim)
+            .map(claim_strings)
+            .unwrap_or_default()
+            .join(",");
+    }
+    match field {
+        "user" => subject.user.clone(),
+        "email" => subject.email.clone().unwrap_or_default(),
+        "groups" => subject.groups.join(","),
+        "name" => subject.name.clone().unwrap_or_default(),
+        "sub" => subject.sub.clone(),
+        "preferred_username" => subject
+            .claim("preferred_username")
+            .map(claim_strings)
+            .unwrap_or_default()
+            .join(","),
+        _ => String::new(),
+    }
+}
+
+/// The value as a header, or an empty header when it contains a control character
+/// (CR, LF, NUL, tab, DEL...). Dropping rather than stripping, because a value with a
+/// control character removed is a different identity. Non-ASCII UTF-8 is kept: names
+/// like `José` are legitimate and `HeaderValue` carries them as opaque bytes.
+pub fn safe_value(value: &str) -> HeaderValue {
+    if value.chars().any(char::is_control) {
+        return HeaderValue::from_static("");
+    }
+    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HeaderPreset;
+    use serde_json::json;
+
+    fn subject() -> Subject {
+        Subject {
+            user: "ada".into(),
+            email: Some("ada@example.com".into()),
+            groups: vec!["dev".into(), "ops".into()],
+            permissions: vec![],
+            name: Some("Ada Lovelace".into()),
+            sub: "u-1".into(),
+            claims: json!({
+                "preferred_username": "ada.l",
+                "tenant": "acme",
+                "level": 3,
+                "verified": true,
+                "roles": ["a", "b", 7],
+                "obj": {"k": "v"},
+                "evil": "x\r\nSet-Cookie: y",
+                "nul": "a\u{0}b",
+                "tab": "a\tb",
+                "unicode": "José"
+            })
+            .as_object()
+            .cloned()
+            .unwrap(),
+        }
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(h, f)| (h.to_string(), f.to_string()))
+            .collect()
+    }
+
+    fn as_pairs(headers: Vec<(HeaderName, HeaderValue)>) -> Vec<(String, String)> {
+        headers
+            .into_iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8(v.as_bytes().to_vec()).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn oauth2_proxy_preset_fills_every_header() {
+        let got = as_pairs(identity_headers(
+            &HeaderPreset::OAuth2Proxy.headers(),
+            &subject(),
+        ));
+        let want = [
+            ("x-auth-request-email", "ada@example.com"),
+            ("x-auth-request-groups", "dev,ops"),
+            ("x-auth-request-preferred-username", "ada.l"),
+            ("x-auth-request-user", "ada"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn missing_fields_are_present_and_empty() {
+        let bare = Subject {
+            user: "u".into(),
+            ..Subject::default()
+        };
+        let m = map(&[
+            ("Remote-Email", "email"),
+            ("Remote-Groups", "groups"),
+            ("Remote-Name", "name"),
+            ("X-Pref", "preferred_username"),
+            ("X-Tenant", "claim:tenant"),
+            ("X-Unknown", "no_such_field"),
+        ]);
+        let got = as_pairs(identity_headers(&m, &bare));
+        assert_eq!(got.len(), 6, "every configured header is emitted");
+        assert!(got.iter().all(|(_, v)| v.is_empty()), "{got:?}");
+    }
+
+    #[test]
+    fn claims_are_stringified() {
+        let s = subject();
+        let cases = [
+            ("claim:tenant", "acme"),
+            ("claim:level", "3"),
+            ("claim:verified", "true"),
+            ("claim:roles", "a,b,7"),
+            ("claim:obj", ""),
+            ("claim:obj.k", "v"),
+            ("claim:absent", ""),
+            ("sub", "u-1"),
+            ("name", "Ada Lovelace"),
+        ];
+        for (field, want) in cases {
+            assert_eq!(field_value(field, &s), want, "{field}");
+        }
+    }
+
+    #[test]
+    fn unsafe_values_become_empty_headers() {
+        let m = map(&[
+            ("X-Evil", "claim:evil"),
+            ("X-Nul", "claim:nul"),
+            ("X-Tab", "claim:tab"),
+            ("X-Unicode", "claim:unicode"),
+        ]);
+        let got: BTreeMap<String, Vec<u8>> = identity_headers(&m, &subject())
+            .into_iter()
+            .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(got["x-evil"], b"");
+        assert_eq!(got["x-nul"], b"");
+        assert_eq!(got["x-tab"], b"");
+        assert_eq!(got["x-unicode"], "José".as_bytes());
+        let user = Subject {
+            user: "ada\nX-Admin: 1".into(),
+            ..subject()
+        };
+        let got = identity_headers(&map(&[("X-User", "user")]), &user);
+        assert_eq!(got[0].1.as_bytes(), b"");
+    }
+
+    #[test]
+    fn invalid_header_names_are_skipped() {
+        let m = map(&[("Bad Header", "user"), ("X-Ok", "user"), ("", "user")]);
+        let got = as_pairs(identity_headers(&m, &subject()));
+        assert_eq!(got, vec![("x-ok".to_string(), "ada".to_string())]);
+    }
+}

@@ -1,0 +1,18 @@
+//! The pure, I/O-free pieces of the forward-auth outpost: redirect-target checks,
+//! encrypted cookie sessions, authorization policy, identity headers, reason codes, the
+//! denied page and working out the original request behind a proxy.
+//!
+//! The HTTP handlers call these; nothing here reads a clock, the network or the disk, so
+//! every decision can be unit-tested with plain values.
+
+pub mod cookie;
+pub mod denied_page;
+pub mod forwarded;
+pub mod identity_headers;
+pub mod policy;
+pub mod reason;
+pub mod redirect;
+pub mod session;
+pub mod subject;
+
+pub use subject::Subject;

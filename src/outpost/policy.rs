@@ -1,0 +1,261 @@
+//! Authorization: who may pass a route ([`evaluate`]) and which requests need no login
+//! at all ([`public_access`]).
+//!
+//! Every non-empty rule family must match; within a family one match suffices, except
+//! claims and permissions, where every listed claim and every required permission must
+//! be satisfied. An empty policy allows any signed-in user.
+
+use super::reason;
+use super::subject::{Subject, claim_strings};
+use crate::config::{PolicyConfig, path_has_prefix};
+
+/// The outcome of [`evaluate`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The subject may pass.
+    Allow,
+    /// The subject may not pass.
+    Deny {
+        /// A `policy_denied_*` code from [`reason`].
+        reason: &'static str,
+        /// The rule that failed, in words, for the denied page (contains configuration
+        /// values only, never the subject's data).
+        rule: String,
+    },
+}
+
+/// Evaluates the allow rules against a signed-in subject.
+pub fn evaluate(policy: &PolicyConfig, subject: &Subject) -> Decision {
+    if (!policy.emails.is_empty() || !policy.email_domains.is_empty())
+        && !email_allowed(policy, subject.email.as_deref())
+    {
+        let mut parts = Vec::new();
+        if !policy.emails.is_empty() {
+            parts.push(format!("one of the addresses {}", list(&policy.emails)));
+        }
+        if !policy.email_domains.is_empty() {
+            parts.push(format!("an address in {}", list(&policy.email_domains)));
+        }
+        return deny(
+            reason::POLICY_DENIED_EMAIL,
+            format!("email must be {}", parts.join(" or ")),
+        );
+    }
+    if !policy.groups.is_empty() && !policy.groups.iter().any(|g| subject.groups.contains(g)) {
+        return deny(
+            reason::POLICY_DENIED_GROUP,
+            format!("member of one of the groups {}", list(&policy.groups)),
+        );
+    }
+    for (claim, accepted) in &policy.claims {
+        let values = subject.claim(claim).map(claim_strings).unwrap_or_default();
+        if !values.iter().any(|v| accepted.contains(v)) {
+            return deny(
+                reason::POLICY_DENIED_CLAIM,
+                format!("claim {claim:?} must be one of {}", list(accepted)),
+            );
+        }
+    }
+    for required in &policy.permissions {
+        if !subject
+            .permissions
+            .iter()
+            .any(|g| grant_covers(g, required))
+        {
+            return deny(
+                reason::POLICY_DENIED_PERMISSION,
+                format!("permission {required:?} is required"),
+            );
+        }
+    }
+    Decision::Allow
+}
+
+fn deny(reason: &'static str, rule: String) -> Decision {
+    Decision::Deny { reason, rule }
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// Whether the email matches a listed address or domain (case-insensitive).
+///
+/// A domain entry `example.com` matches exactly that domain; an entry `.example.com`
+/// matches `example.com` and every sub-domain on a label boundary (the same meaning as
+/// in the redirect allow-list). `a@evil-example.com` never matches `example.com`, and an
+/// address without exactly one `@` or with an empty part never matches anything.
+pub fn email_allowed(policy: &PolicyConfig, email: Option<&str>) -> bool {
+    let Some(email) = email else { return false };
+    let email = email.trim().to_ascii_lowercase();
+    let mut parts = email.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    if local.is_empty() || domain.is_empty() {
+        return false;
+    }
+    if policy
+        .emails
+        .iter()
+        .any(|e| e.trim().eq_ignore_ascii_case(&email))
+    {
+        return true;
+    }
+    policy.email_domains.iter().any(|entry| {
+        let entry = entry.trim().to_ascii_lowercase();
+        match entry.strip_prefix('.') {
+            Some("") => false,
+            Some(parent) => {
+                domain == parent
+                    || domain
+                        .strip_suffix(parent)
+                        .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
+            }
+            None => !entry.is_empty() && domain == entry,
+        }
+    })
+}
+
+/// Whether `grant` (which may use `*` for a whole segment: `*:*`, `docs:*`, `*:read`)
+/// covers the literal permission `required`. Segment counts must agree, so a bare `*`
+/// grants nothing; a `*` in `required` is compared literally.
+pub fn grant_covers(grant: &str, required: &str) -> bool {
+    let mut g = grant.split(':');
+    let mut r = required.split(':');
+    loop {
+        match (g.next(), r.next()) {
+            (None, None) => return true,
+            (Some(gs), Some(rs)) if !rs.is_empty() && (gs == "*" || gs == rs) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The request facts [`public_access`] needs.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestFacts<'a> {
+    /// The original request method.
+    pub method: &'a str,
+    /// The original request path (query and fragment allowed; they are stripped).
+    pub raw_path: &'a str,
+    /// An `Origin` header was present.
+    pub has_origin: bool,
+    /// An `Access-Control-Request-Method` header was present.
+    pub has_acrm: bool,
+}
+
+/// When the request needs no login, the reason code (`public_method`,
+/// `cors_preflight` or `public_path`); `None` when it needs one.
+pub fn public_access(policy: &PolicyConfig, req: &RequestFacts<'_>) -> Option<&'static str> {
+    if policy
+        .public_methods
+        .iter()
+        .any(|m| m.eq_ignore_ascii_case(req.method))
+    {
+        return Some(reason::PUBLIC_METHOD);
+    }
+    if policy.allow_cors_preflight && req.method == "OPTIONS" && req.has_origin && req.has_acrm {
+        return Some(reason::CORS_PREFLIGHT);
+    }
+    if !policy.public_paths.is_empty() {
+        let path = normalize_path(req.raw_path)?;
+        if policy
+            .public_paths
+            .iter()
+            .any(|p| path_has_prefix(&path, p))
+        {
+            return Some(reason::PUBLIC_PATH);
+        }
+    }
+    None
+}
+
+/// Shorthand for `public_access(..).is_some()`.
+pub fn is_public(policy: &PolicyConfig, req: &RequestFacts<'_>) -> bool {
+    public_access(policy, req).is_some()
+}
+
+/// Normalises a request path for public-path matching, or `None` when the path is too
+/// ambiguous to match safely (then it is simply not public).
+///
+/// Strips query and fragment, decodes percent-encoded unreserved characters (so `%2e` is
+/// a dot), collapses empty segments, resolves `.` and `..` (never above the root).
+/// Refused: paths not starting with `/`; encoded `/` or `\` (`%2f`, `%5c`), whose meaning
+/// differs between upstreams; raw `\`; `;` (path parameters, which Tomcat-style servers
+/// strip so `/public/..;/admin` reaches `/admin`); `%25` (double encoding); controls,
+/// spaces and malformed escapes.
+pub fn normalize_path(raw: &str) -> Option<String> {
+    let end = raw.find(['?', '#']).unwrap_or(raw.len());
+    let raw = &raw[..end];
+    if !raw.starts_with('/') {
+        return None;
+    }
+    let decoded = decode_unreserved(raw)?;
+    let trailing = decoded.ends_with('/');
+    let mut segments: Vec<&str> = Vec::new();
+    let mut last_was_dot = false;
+    for segment in decoded.split('/') {
+        last_was_dot = matches!(segment, "." | "..");
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len());
+    for s in &segments {
+        out.push('/');
+        out.push_str(s);
+    }
+    if out.is_empty() || ((trailing || last_was_dot) && !segments.is_empty()) {
+        out.push('/');
+    }
+    Some(out)
+}
+
+/// Decodes `%XX` of unreserved characters, upper-cases the hex of the rest, and refuses
+/// the inputs [`normalize_path`] documents.
+fn decode_unreserved(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'%' => {
+                let hex = raw.get(i + 1..i + 3)?;
+                let v = u8::from_str_radix(hex, 16).ok()?;
+                if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
+                    return None;
+                }
+                match v {
+                    b'/' | b'\\' | b'%' | b';' | 0..=0x20 | 0x7f => return None,
+                    v if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') => {
+                        out.push(char::from(v));
+                    }
+                    _ => {
+                        out.push('%');
+                        out.push_str(&hex.to_ascii_uppercase());
+                    }
+                }
+                i += 3;
+            }
+            b'\\' | b';' | 0..=0x20 | 0x7f => return None,
+            _ => {
+                // Multi-byte UTF-8 is copied whole; only ASCII is special above.
+                let ch = raw[i..].chars().next()?;
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;

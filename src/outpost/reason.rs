@@ -1,0 +1,175 @@
+//! The catalogue of decision reason codes. Every auth decision carries one: in the log
+//! line, as a metric label and on the denied page. Codes are stable, lower snake case,
+//! and never contain user input, so they are safe as metric labels.
+
+/// A logged-in user with a valid session (or bearer token) passed the policy.
+pub const AUTHENTICATED: &str = "authenticated";
+/// The path is configured as public.
+pub const PUBLIC_PATH: &str = "public_path";
+/// The method is configured as public.
+pub const PUBLIC_METHOD: &str = "public_method";
+/// A CORS preflight passed through without a login.
+pub const CORS_PREFLIGHT: &str = "cors_preflight";
+/// No session cookie was sent.
+pub const NO_SESSION: &str = "no_session";
+/// The session passed its absolute lifetime.
+pub const SESSION_EXPIRED: &str = "session_expired";
+/// The session was unused for longer than the idle timeout.
+pub const SESSION_IDLE: &str = "session_idle";
+/// The session cookie could not be decrypted or parsed.
+pub const SESSION_INVALID: &str = "session_invalid";
+/// The email address is neither listed nor in an allowed domain.
+pub const POLICY_DENIED_EMAIL: &str = "policy_denied_email";
+/// The user is in none of the allowed groups.
+pub const POLICY_DENIED_GROUP: &str = "policy_denied_group";
+/// A required claim is missing or has none of the accepted values.
+pub const POLICY_DENIED_CLAIM: &str = "policy_denied_claim";
+/// A required `resource:action` permission is not granted.
+pub const POLICY_DENIED_PERMISSION: &str = "policy_denied_permission";
+/// The bearer token was refused.
+pub const BEARER_INVALID: &str = "bearer_invalid";
+/// No route is configured for the requested host and path.
+pub const ROUTE_NOT_FOUND: &str = "route_not_found";
+/// Forwarded headers came from a peer outside the trusted CIDRs and were ignored.
+pub const UNTRUSTED_FORWARDED_HEADERS: &str = "untrusted_forwarded_headers";
+/// A trusted proxy sent forwarded headers that could not be parsed.
+pub const MALFORMED_FORWARDED_HEADERS: &str = "malformed_forwarded_headers";
+/// A redirect target was refused and replaced by the route's base URL.
+pub const REDIRECT_REFUSED: &str = "redirect_refused";
+/// The login state cookie is missing, expired or does not match `state`.
+pub const STATE_INVALID: &str = "state_invalid";
+/// The token's `iss` is not the configured issuer.
+pub const ISSUER_MISMATCH: &str = "issuer_mismatch";
+/// The token's `aud` contains no accepted audience.
+pub const AUDIENCE_MISMATCH: &str = "audience_mismatch";
+/// The token names a key id absent from the provider's JWKS.
+pub const UNKNOWN_KID: &str = "unknown_kid";
+/// The token is signed with an algorithm that is not allowed.
+pub const ALG_NOT_ALLOWED: &str = "alg_not_allowed";
+
+/// Every code with its one-line human explanation, for the denied page, logs and docs.
+pub const CATALOGUE: &[(&str, &str)] = &[
+    (
+        AUTHENTICATED,
+        "Signed in and allowed by the route's policy.",
+    ),
+    (
+        PUBLIC_PATH,
+        "The path is public on this route; no sign-in needed.",
+    ),
+    (
+        PUBLIC_METHOD,
+        "The request method is public on this route; no sign-in needed.",
+    ),
+    (
+        CORS_PREFLIGHT,
+        "A CORS preflight request was let through without sign-in.",
+    ),
+    (
+        NO_SESSION,
+        "No session cookie was sent; sign-in is required.",
+    ),
+    (
+        SESSION_EXPIRED,
+        "The session reached its maximum lifetime; sign in again.",
+    ),
+    (
+        SESSION_IDLE,
+        "The session was unused longer than the idle timeout; sign in again.",
+    ),
+    (
+        SESSION_INVALID,
+        "The session cookie could not be read (tampered, truncated or from a rotated key).",
+    ),
+    (
+        POLICY_DENIED_EMAIL,
+        "Your email address is not on the route's allow-list.",
+    ),
+    (
+        POLICY_DENIED_GROUP,
+        "You are not a member of any group this route allows.",
+    ),
+    (
+        POLICY_DENIED_CLAIM,
+        "A claim this route requires is missing or has a value it does not accept.",
+    ),
+    (
+        POLICY_DENIED_PERMISSION,
+        "You lack a permission this route requires.",
+    ),
+    (BEARER_INVALID, "The bearer token was refused."),
+    (
+        ROUTE_NOT_FOUND,
+        "No route is configured for this host and path.",
+    ),
+    (
+        UNTRUSTED_FORWARDED_HEADERS,
+        "Forwarded headers came from an untrusted peer and were ignored.",
+    ),
+    (
+        MALFORMED_FORWARDED_HEADERS,
+        "The proxy's forwarded headers could not be parsed.",
+    ),
+    (
+        REDIRECT_REFUSED,
+        "The requested redirect target is not allowed; the route's home page is used instead.",
+    ),
+    (
+        STATE_INVALID,
+        "The sign-in attempt is unknown or expired; start again.",
+    ),
+    (
+        ISSUER_MISMATCH,
+        "The token was issued by a different issuer than the one configured.",
+    ),
+    (
+        AUDIENCE_MISMATCH,
+        "The token was issued for a different audience.",
+    ),
+    (
+        UNKNOWN_KID,
+        "The token was signed with a key the provider does not publish.",
+    ),
+    (
+        ALG_NOT_ALLOWED,
+        "The token was signed with an algorithm that is not allowed.",
+    ),
+];
+
+/// The human explanation of a code; unknown codes get a generic line rather than an
+/// error, because a denied page must always render.
+pub fn explain(code: &str) -> &'static str {
+    CATALOGUE
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, text)| *text)
+        .unwrap_or("The request was not allowed.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn codes_are_unique_and_metric_safe() {
+        let mut seen = BTreeSet::new();
+        for (code, text) in CATALOGUE {
+            assert!(seen.insert(*code), "duplicate code {code}");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code} is not lower snake case"
+            );
+            assert!(!text.is_empty() && !text.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn explain_finds_codes_and_tolerates_unknown_ones() {
+        assert_eq!(
+            explain(POLICY_DENIED_GROUP),
+            "You are not a member of any group this route allows."
+        );
+        assert_eq!(explain("no_such_code"), "The request was not allowed.");
+    }
+}
