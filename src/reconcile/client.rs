@@ -50,6 +50,16 @@ pub fn is_tracking_key(key: &str) -> bool {
     })
 }
 
+/// Labels or annotations requested for the Secret, minus GitOps tracking keys.
+fn without_tracking_keys(requested: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
+    requested
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !is_tracking_key(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// The name of the Secret an application reads.
 pub fn target_secret_name(client: &OAuthClient) -> String {
     client
@@ -271,27 +281,12 @@ pub fn desired(
         }
     }
 
-    let mut labels: BTreeMap<String, String> = client
-        .spec
-        .secret
-        .as_ref()
-        .and_then(|s| s.labels.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| !is_tracking_key(k))
-        .collect();
+    let secret_spec = client.spec.secret.as_ref();
+    let mut labels = without_tracking_keys(secret_spec.and_then(|s| s.labels.as_ref()));
     labels.extend(presets::labels(preset));
     labels.insert(MANAGED_BY.0.into(), MANAGED_BY.1.into());
     labels.insert(CLIENT_LABEL.into(), client.name_any());
-    let mut annotations: BTreeMap<String, String> = client
-        .spec
-        .secret
-        .as_ref()
-        .and_then(|s| s.annotations.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| !is_tracking_key(k))
-        .collect();
+    let mut annotations = without_tracking_keys(secret_spec.and_then(|s| s.annotations.as_ref()));
     annotations.insert(CONTENT_HASH.into(), content_hash(&data));
 
     let orphan = client.spec.deletion_policy == Some(crate::api::DeletionPolicy::Orphan);
@@ -448,3 +443,7 @@ pub fn secret_data(secret: &Secret) -> BTreeMap<String, String> {
         .map(|(k, _)| (k.clone(), secret_value(secret, k).unwrap_or_default()))
         .collect()
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

@@ -1,0 +1,229 @@
+//! Unit tests of `client::desired`, without a cluster or the binary.
+
+use super::*;
+use crate::api::*;
+use crate::reconcile::Desired;
+use crate::reconcile::world::{World, secret_value};
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::BTreeMap;
+
+fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        uid: Some(format!("uid-{name}")),
+        ..Default::default()
+    }
+}
+
+fn world_with(client: OAuthClient, secrets: Vec<Secret>) -> (World, OAuthClient) {
+    let provider = OIDCProvider {
+        metadata: meta("auth", "idp"),
+        spec: OIDCProviderSpec {
+            issuer_url: "https://idp.example.com".into(),
+            client_id: Some("x".into()),
+            ..Default::default()
+        },
+        status: None,
+    };
+    let world = World {
+        providers: vec![provider],
+        clients: vec![client.clone()],
+        routes: vec![],
+        secrets,
+    };
+    (world, client)
+}
+
+fn client(ns: &str, mode: ClientMode) -> OAuthClient {
+    OAuthClient {
+        metadata: meta(ns, "app"),
+        spec: OAuthClientSpec {
+            provider_ref: ObjectRef {
+                name: "idp".into(),
+                namespace: Some("auth".into()),
+            },
+            mode,
+            ..Default::default()
+        },
+        status: None,
+    }
+}
+
+fn secrets(objects: &[Desired]) -> Vec<&Secret> {
+    objects
+        .iter()
+        .filter_map(|o| {
+            if let Desired::Secret(s) = o {
+                Some(s)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn counting_mint() -> impl FnMut() -> String {
+    let mut n = 0;
+    move || {
+        n += 1;
+        format!("minted-{n}")
+    }
+}
+
+#[test]
+fn generated_mints_once_and_keeps_the_state_value_after_the_target_is_deleted() {
+    let (world, c) = world_with(client("auth", ClientMode::Generated), vec![]);
+    let mut mint = counting_mint();
+    let first = desired(&world, &c, &[], &mut mint);
+    let written = secrets(&first.objects);
+    assert_eq!(written.len(), 2, "target and state Secrets");
+    let state = written
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some("app-portcullis-state"))
+        .unwrap();
+    assert_eq!(secret_value(state, STATE_SECRET_KEY).unwrap(), "minted-1");
+    // The target Secret is gone; only the state Secret remains in the cluster.
+    let (world, c) = world_with(c.clone(), vec![(*state).clone()]);
+    let again = desired(&world, &c, &[], &mut mint);
+    let target = secrets(&again.objects)
+        .into_iter()
+        .find(|s| s.metadata.name.as_deref() == Some("app-oauth"))
+        .unwrap();
+    assert_eq!(secret_value(target, "client-secret").unwrap(), "minted-1");
+    assert_eq!(
+        again.status.secret_fingerprint,
+        first.status.secret_fingerprint
+    );
+    assert_eq!(again.status.client_id.as_deref(), Some("auth-app"));
+}
+
+#[test]
+fn static_projects_the_users_secret_and_names_it_when_missing() {
+    let mut c = client("auth", ClientMode::Static);
+    c.spec.credentials_secret_ref = Some(CredentialsSecretRef {
+        name: "mine".into(),
+        ..Default::default()
+    });
+    c.spec.secret = Some(ClientSecretSpec {
+        preset: Some(SecretPreset::OAuth2Proxy),
+        ..Default::default()
+    });
+    let (world, c) = world_with(c, vec![]);
+    let missing = desired(&world, &c, &[], &mut counting_mint());
+    assert!(missing.objects.is_empty());
+    let ready = missing
+        .status
+        .conditions
+        .iter()
+        .find(|x| x.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.reason, "SecretNotFound");
+    assert!(ready.message.contains("auth/mine"), "{}", ready.message);
+
+    let user = Secret {
+        metadata: meta("auth", "mine"),
+        string_data: Some(BTreeMap::from([
+            ("client-id".into(), "id-1".into()),
+            ("client-secret".into(), "user-secret".into()),
+        ])),
+        ..Default::default()
+    };
+    let (world, c) = world_with(c, vec![user]);
+    let out = desired(&world, &c, &[], &mut counting_mint());
+    let written = secrets(&out.objects);
+    assert_eq!(written.len(), 1, "Static has no state Secret");
+    assert_eq!(
+        secret_value(written[0], "OAUTH2_PROXY_CLIENT_SECRET").unwrap(),
+        "user-secret"
+    );
+    assert_eq!(
+        secret_value(written[0], "OAUTH2_PROXY_CLIENT_ID").unwrap(),
+        "id-1"
+    );
+    // oauth2-proxy also needs a cookie secret; it is minted, not the client secret.
+    assert_eq!(
+        secret_value(written[0], "OAUTH2_PROXY_COOKIE_SECRET").unwrap(),
+        "minted-1"
+    );
+}
+
+#[test]
+fn tracking_labels_are_dropped_and_orphan_secrets_have_no_owner() {
+    let mut c = client("auth", ClientMode::Generated);
+    c.spec.secret = Some(ClientSecretSpec {
+        labels: Some(BTreeMap::from([
+            ("app.kubernetes.io/instance".into(), "argo-app".into()),
+            ("argocd.argoproj.io/instance".into(), "x".into()),
+            ("team".into(), "a".into()),
+        ])),
+        annotations: Some(BTreeMap::from([(
+            "argocd.argoproj.io/sync-wave".into(),
+            "1".into(),
+        )])),
+        ..Default::default()
+    });
+    c.spec.deletion_policy = Some(DeletionPolicy::Orphan);
+    let (world, c) = world_with(c, vec![]);
+    let out = desired(&world, &c, &[], &mut counting_mint());
+    let target = secrets(&out.objects)
+        .into_iter()
+        .find(|s| s.metadata.name.as_deref() == Some("app-oauth"))
+        .unwrap();
+    let labels = target.metadata.labels.as_ref().unwrap();
+    assert_eq!(labels.get("team").map(String::as_str), Some("a"));
+    assert!(
+        labels
+            .keys()
+            .all(|k| !is_tracking_key(k) || k == "app.kubernetes.io/managed-by"),
+        "{labels:?}"
+    );
+    assert!(
+        !target
+            .metadata
+            .annotations
+            .as_ref()
+            .unwrap()
+            .contains_key("argocd.argoproj.io/sync-wave")
+    );
+    assert!(target.metadata.owner_references.is_none());
+}
+
+#[test]
+fn a_cross_namespace_client_needs_the_providers_permission() {
+    let (world, c) = world_with(client("other", ClientMode::Generated), vec![]);
+    let out = desired(&world, &c, &[], &mut counting_mint());
+    assert!(out.objects.is_empty());
+    let ready = out
+        .status
+        .conditions
+        .iter()
+        .find(|x| x.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.reason, "RefNotPermitted");
+    assert!(ready.message.contains("allowedNamespaces"));
+}
+
+#[test]
+fn route_redirect_uris_join_the_clients_own() {
+    let mut c = client("auth", ClientMode::Generated);
+    c.spec.redirect_uris = Some(vec!["https://b.example.com/cb".into()]);
+    let (world, c) = world_with(c, vec![]);
+    let out = desired(
+        &world,
+        &c,
+        &[
+            "https://a.example.com/oauth2/callback".into(),
+            "https://b.example.com/cb".into(),
+        ],
+        &mut counting_mint(),
+    );
+    assert_eq!(
+        out.status.redirect_uris,
+        vec![
+            "https://a.example.com/oauth2/callback",
+            "https://b.example.com/cb"
+        ]
+    );
+}
