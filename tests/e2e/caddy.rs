@@ -108,7 +108,6 @@ pub fn render(opts: &CaddyOptions, port: u16) -> String {
         r#"{{
 	admin off
 	auto_https off
-	persist_config off
 }}
 
 http://:{port} {{

@@ -40,6 +40,17 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 
 import Provider from 'oidc-provider';
+// A deep import (the package has no "exports" map and the version is pinned): the default
+// in-memory adapter gets a private store per Provider instance, but key rotation builds a
+// new instance and sessions, grants, tokens and registered clients must survive it.
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+
+/** The in-memory adapter on its module-wide store, shared by every Provider instance. */
+class SharedMemoryAdapter extends MemoryAdapter {
+  constructor(model) {
+    super(model, undefined, 0);
+  }
+}
 
 const raw = process.argv[2] ?? process.env.IDP_CONFIG;
 if (!raw) {
@@ -133,6 +144,7 @@ function buildProvider(issuer) {
     clients: (config.clients ?? []).map(clientMetadata),
     jwks: { keys: signingKeys },
     findAccount,
+    adapter: SharedMemoryAdapter,
     cookies: { keys: cookieKeys },
     claims: {
       openid: ['sub'],
@@ -289,7 +301,7 @@ async function admin(state, req, res, path) {
     const fresh = algorithms.map(generateKey);
     signingKeys = input.keep_old === false ? fresh : [...fresh, ...signingKeys];
     // The keystore is fixed at construction, so rotation builds a new provider. Sessions,
-    // grants, tokens and dynamic clients live in the (module-wide) memory adapter and the
+    // grants, tokens and dynamic clients live in the shared memory adapter and the
     // cookie keys are kept, so nothing but the keys changes.
     setProvider(buildProvider(state.issuer));
     console.error(`idp: rotated signing keys, current: ${fresh.map((k) => k.kid).join(',')}`);
