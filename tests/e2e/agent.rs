@@ -11,8 +11,7 @@ use super::form::{Form, parse_forms};
 use super::{HarnessError, Result};
 
 /// The `Accept` header a browser sends for a navigation.
-pub const BROWSER_ACCEPT: &str =
-    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+pub const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 /// One request/response in a navigation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,8 +230,8 @@ impl UserAgent {
         body: Option<String>,
         follow: bool,
     ) -> Result<Response> {
-        let mut url = Url::parse(url)
-            .map_err(|e| HarnessError::Unexpected(format!("bad URL {url}: {e}")))?;
+        let mut url =
+            Url::parse(url).map_err(|e| HarnessError::Unexpected(format!("bad URL {url}: {e}")))?;
         let (mut method, mut extra, mut body) = (method, extra, body);
         let mut hops: Vec<Hop> = Vec::new();
         loop {

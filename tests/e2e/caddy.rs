@@ -72,7 +72,10 @@ impl Caddy {
             .env("XDG_DATA_HOME", dir.path().join("data"))
             .env("XDG_CONFIG_HOME", dir.path().join("config"));
         let mut child = ManagedChild::spawn("caddy", cmd, dir.path().join("caddy.log"))?;
-        child.wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), opts.startup_timeout)?;
+        child.wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            opts.startup_timeout,
+        )?;
         Ok(Caddy {
             port,
             config,

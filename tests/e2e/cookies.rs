@@ -98,7 +98,11 @@ impl CookieJar {
             if !domain_matches(&host, &domain) {
                 return Err(format!("Domain={domain} does not match host {host}"));
             }
-            if domain != host && url.host().is_some_and(|h| !matches!(h, url::Host::Domain(_))) {
+            if domain != host
+                && url
+                    .host()
+                    .is_some_and(|h| !matches!(h, url::Host::Domain(_)))
+            {
                 return Err("Domain attribute on an IP address host".into());
             }
             cookie.domain = domain;
@@ -201,15 +205,13 @@ fn default_path(url: &Url) -> String {
 }
 
 fn domain_matches(host: &str, domain: &str) -> bool {
-    host == domain
-        || (host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.'))
+    host == domain || (host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.'))
 }
 
 fn path_matches(request_path: &str, cookie_path: &str) -> bool {
     request_path == cookie_path
         || (request_path.starts_with(cookie_path)
-            && (cookie_path.ends_with('/')
-                || request_path[cookie_path.len()..].starts_with('/')))
+            && (cookie_path.ends_with('/') || request_path[cookie_path.len()..].starts_with('/')))
 }
 
 /// Parse an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, also with `-` separators).
@@ -225,7 +227,11 @@ pub fn parse_http_date(s: &str) -> Option<SystemTime> {
     for tok in cleaned.split_whitespace() {
         if let Some((h, rest)) = tok.split_once(':') {
             let (m, sec) = rest.split_once(':')?;
-            hms = Some((h.parse::<u64>().ok()?, m.parse::<u64>().ok()?, sec.parse::<u64>().ok()?));
+            hms = Some((
+                h.parse::<u64>().ok()?,
+                m.parse::<u64>().ok()?,
+                sec.parse::<u64>().ok()?,
+            ));
         } else if let Ok(n) = tok.parse::<i64>() {
             if tok.len() >= 3 {
                 year = Some(n);

@@ -173,9 +173,7 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
 /// Tag name (lowercase, `/name` for end tags) and attributes (lowercase keys).
 fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
     let tag = tag.trim_end_matches('/');
-    let name_end = tag
-        .find(|c: char| c.is_whitespace())
-        .unwrap_or(tag.len());
+    let name_end = tag.find(|c: char| c.is_whitespace()).unwrap_or(tag.len());
     let name = tag[..name_end].to_ascii_lowercase();
     let mut attrs = Vec::new();
     let chars: Vec<char> = tag[name_end..].chars().collect();
@@ -188,7 +186,10 @@ fn parse_tag(tag: &str) -> (String, Vec<(String, String)>) {
         while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' {
             i += 1;
         }
-        let key: String = chars[key_start..i].iter().collect::<String>().to_ascii_lowercase();
+        let key: String = chars[key_start..i]
+            .iter()
+            .collect::<String>()
+            .to_ascii_lowercase();
         while i < chars.len() && chars[i].is_whitespace() {
             i += 1;
         }
@@ -246,9 +247,9 @@ pub fn decode_entities(s: &str) -> String {
             "quot" => Some('"'),
             "apos" => Some('\''),
             "nbsp" => Some('\u{a0}'),
-            e if e.starts_with("#x") || e.starts_with("#X") => {
-                u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32)
-            }
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };

@@ -118,7 +118,7 @@ impl Default for IdpOptions {
             minimal_id_token: false,
             registration_initial_access_token: None,
             clock_offset_seconds: 0,
-            startup_timeout: Duration::from_secs(20),
+            startup_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -101,7 +101,9 @@ impl Nginx {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         if let Err(e) = child.wait_for_port(addr, opts.startup_timeout) {
             let errors = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-            return Err(super::HarnessError::Unexpected(format!("{e}\nerror.log:\n{errors}")));
+            return Err(super::HarnessError::Unexpected(format!(
+                "{e}\nerror.log:\n{errors}"
+            )));
         }
         Ok(Nginx {
             port,
@@ -155,8 +157,16 @@ pub fn render(opts: &NginxOptions, dir: &std::path::Path, port: u16) -> String {
     let master = if opts.master_process { "on" } else { "off" };
     // Workers forked by a root master drop to `nobody`, who cannot use the private temp
     // dir; tests are not a place to exercise that.
-    let user = if running_as_root() { "user root root;\n" } else { "" };
-    let keepalive = if opts.keepalive { "    keepalive 32;\n" } else { "" };
+    let user = if running_as_root() {
+        "user root root;\n"
+    } else {
+        ""
+    };
+    let keepalive = if opts.keepalive {
+        "    keepalive 32;\n"
+    } else {
+        ""
+    };
     let signin = opts
         .signin_url
         .clone()
@@ -166,8 +176,14 @@ pub fn render(opts: &NginxOptions, dir: &std::path::Path, port: u16) -> String {
     let mut identity = String::new();
     for (i, h) in opts.response_headers.iter().enumerate() {
         let var = h.to_ascii_lowercase().replace('-', "_");
-        let _ = writeln!(identity, "            auth_request_set $authHeader{i} $upstream_http_{var};");
-        let _ = writeln!(identity, "            proxy_set_header '{h}' $authHeader{i};");
+        let _ = writeln!(
+            identity,
+            "            auth_request_set $authHeader{i} $upstream_http_{var};"
+        );
+        let _ = writeln!(
+            identity,
+            "            proxy_set_header '{h}' $authHeader{i};"
+        );
     }
 
     format!(

@@ -99,7 +99,11 @@ impl UpstreamApp {
 
     /// The most recent request.
     pub fn last_request(&self) -> Option<RecordedRequest> {
-        self.seen.lock().expect("upstream record lock").last().cloned()
+        self.seen
+            .lock()
+            .expect("upstream record lock")
+            .last()
+            .cloned()
     }
 
     /// Forget what was seen.
@@ -124,7 +128,12 @@ fn echo(record: &Mutex<Vec<RecordedRequest>>, req: Request<Body>) -> Response {
         headers: req
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
     };
     let wants_html = req

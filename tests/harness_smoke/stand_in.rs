@@ -27,7 +27,9 @@ pub fn verify_id_token(token: &str, jwks: &Value) -> Value {
     use jsonwebtoken::{DecodingKey, Validation, decode, decode_header, jwk::JwkSet};
     let header = decode_header(token).expect("JWT header");
     let set: JwkSet = serde_json::from_value(jwks.clone()).expect("JWKS parses");
-    let jwk = set.find(header.kid.as_deref().expect("kid")).expect("kid in JWKS");
+    let jwk = set
+        .find(header.kid.as_deref().expect("kid"))
+        .expect("kid in JWKS");
     let key = DecodingKey::from_jwk(jwk).expect("decoding key");
     let mut validation = Validation::new(header.alg);
     validation.validate_aud = false;
@@ -51,7 +53,10 @@ impl OidcClient {
     /// From a discovery document.
     pub fn new(disco: &Value, client_id: &str, client_secret: &str, redirect_uri: &str) -> Self {
         Self {
-            authorization_endpoint: disco["authorization_endpoint"].as_str().expect("authz").into(),
+            authorization_endpoint: disco["authorization_endpoint"]
+                .as_str()
+                .expect("authz")
+                .into(),
             token_endpoint: disco["token_endpoint"].as_str().expect("token").into(),
             client_id: client_id.into(),
             client_secret: client_secret.into(),
@@ -102,8 +107,11 @@ impl OidcClient {
 
     /// Use a refresh token.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Value, String> {
-        self.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
-            .await
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .await
     }
 }
 
@@ -239,13 +247,24 @@ async fn handle(state: &State, req: Request<Body>) -> Response {
                         .get("accept")
                         .and_then(|v| v.to_str().ok())
                         .is_some_and(|a| a.contains("text/html"));
-                    let get = headers.get("x-forwarded-method").is_some_and(|m| m == "GET");
+                    let get = headers
+                        .get("x-forwarded-method")
+                        .is_some_and(|m| m == "GET");
                     if path.ends_with("/caddy") && html && get {
                         let fwd = |h: &str| {
-                            headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
+                            headers
+                                .get(h)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("")
+                                .to_owned()
                         };
-                        let rd = format!("http://{}{}", fwd("x-forwarded-host"), fwd("x-forwarded-uri"));
-                        let q: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+                        let rd = format!(
+                            "http://{}{}",
+                            fwd("x-forwarded-host"),
+                            fwd("x-forwarded-uri")
+                        );
+                        let q: String =
+                            url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
                         redirect(&format!("/oauth2/start?rd={q}"))
                     } else {
                         StatusCode::UNAUTHORIZED.into_response()
@@ -277,7 +296,10 @@ async fn handle(state: &State, req: Request<Body>) -> Response {
                     StatusCode::FOUND,
                     [
                         ("location", rd),
-                        ("set-cookie", "stand_in=ok; Path=/; HttpOnly; SameSite=Lax".to_owned()),
+                        (
+                            "set-cookie",
+                            "stand_in=ok; Path=/; HttpOnly; SameSite=Lax".to_owned(),
+                        ),
                     ],
                 )
                     .into_response(),
