@@ -113,6 +113,9 @@ impl ManagedChild {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err));
+        // Own process group, so teardown reaches what the child forks (nginx workers,
+        // Chromium under Node): a SIGKILLed nginx master leaves its workers running.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn().map_err(|source| HarnessError::Spawn {
             name: name.to_owned(),
             source,
@@ -122,15 +125,6 @@ impl ManagedChild {
             child,
             log_path,
         })
-    }
-
-    /// Wrap an already spawned child whose output goes to `log_path`.
-    pub fn adopt(name: &str, child: Child, log_path: PathBuf) -> Self {
-        Self {
-            name: name.to_owned(),
-            child,
-            log_path,
-        }
     }
 
     /// Everything the process has logged so far.
@@ -175,8 +169,27 @@ impl ManagedChild {
     }
 }
 
+impl ManagedChild {
+    /// Signal the child's whole process group (the group id is the child's pid).
+    fn signal_group(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 impl Drop for ManagedChild {
     fn drop(&mut self) {
+        // TERM first so nginx's master stops its workers and Playwright closes Chromium;
+        // then KILL the group for anything that ignored it.
+        self.signal_group("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.signal_group("-KILL");
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
