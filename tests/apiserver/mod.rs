@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod fields;
 pub mod handlers;
 pub mod patch;
+pub mod proto;
 pub mod registry;
 pub mod schema;
 pub mod selectors;

@@ -18,6 +18,14 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+fn parse_object(headers: &HeaderMap, body: &Bytes) -> ApiResult<Value> {
+    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if ctype.starts_with("application/vnd.kubernetes.protobuf") {
+        return super::proto::decode(body).map_err(|e| ApiError::new(415, "UnsupportedMediaType", e));
+    }
+    parse_body(body)
+}
+
 fn parse_body(body: &Bytes) -> ApiResult<Value> {
     serde_json::from_slice(body)
         .or_else(|_| serde_yaml::from_slice::<Value>(body))
@@ -222,7 +230,7 @@ fn ensure_namespace(st: &Store, t: &Target) -> ApiResult<()> {
 /// POST to a collection.
 pub fn create(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, headers: &HeaderMap, body: &Bytes) -> ApiResult<Response> {
     let w = start(t, q, headers);
-    let mut obj = parse_body(body)?;
+    let mut obj = parse_object(headers, body)?;
     if !obj.is_object() {
         return Err(ApiError::bad_request("the body of the request must be an object"));
     }
@@ -271,7 +279,7 @@ fn check_rv(t: &Target, old: &Value, new: &Value) -> ApiResult<()> {
 /// PUT to an object or its status.
 pub fn update(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, headers: &HeaderMap, body: &Bytes) -> ApiResult<Response> {
     let w = start(t, q, headers);
-    let obj = parse_body(body)?;
+    let obj = parse_object(headers, body)?;
     let name = t.name.as_deref().unwrap_or_default();
     if let Some(n) = meta_str(&obj, "name")
         && n != name
