@@ -75,21 +75,36 @@ pub struct WriteCtx<'a> {
 /// Server-side apply of `applied` onto `live` (or a new object when `live` is None).
 /// Returns the merged object with updated managedFields, or a 409 naming the other
 /// managers and fields when `force` is false.
-pub fn apply(live: Option<&Value>, applied: &Value, force: bool, ctx: &WriteCtx<'_>) -> ApiResult<Value> {
-    let mut obj = live.cloned().unwrap_or_else(|| {
-        json!({"apiVersion": applied["apiVersion"], "kind": applied["kind"], "metadata": {}})
-    });
+pub fn apply(
+    live: Option<&Value>,
+    applied: &Value,
+    force: bool,
+    ctx: &WriteCtx<'_>,
+) -> ApiResult<Value> {
+    let mut obj = live.cloned().unwrap_or_else(
+        || json!({"apiVersion": applied["apiVersion"], "kind": applied["kind"], "metadata": {}}),
+    );
     let mut managed = entries(&obj);
     let new_set = field_set(applied, ctx.schema, ctx.scope);
-    let is_me = |e: &Entry| e.manager == ctx.manager && e.operation == "Apply" && e.subresource == ctx.subresource;
+    let is_me = |e: &Entry| {
+        e.manager == ctx.manager && e.operation == "Apply" && e.subresource == ctx.subresource
+    };
 
     let mut conflicts: Vec<(String, String, Vec<String>)> = vec![];
-    for path in new_set.iter().filter(|p| p.last().map(String::as_str) != Some(".")) {
-        let Some(live_v) = get_at(&obj, path) else { continue };
+    for path in new_set
+        .iter()
+        .filter(|p| p.last().map(String::as_str) != Some("."))
+    {
+        let Some(live_v) = get_at(&obj, path) else {
+            continue;
+        };
         if get_at(applied, path) == Some(live_v) {
             continue;
         }
-        for e in managed.iter().filter(|e| e.manager != ctx.manager && e.set.contains(path)) {
+        for e in managed
+            .iter()
+            .filter(|e| e.manager != ctx.manager && e.set.contains(path))
+        {
             conflicts.push((e.manager.clone(), e.api_version.clone(), path.clone()));
         }
     }
@@ -97,13 +112,31 @@ pub fn apply(live: Option<&Value>, applied: &Value, force: bool, ctx: &WriteCtx<
         return Err(conflict_error(&obj, &conflicts));
     }
 
-    let old_set = managed.iter().find(|e| is_me(e)).map(|e| e.set.clone()).unwrap_or_default();
-    let others: FieldSet = managed.iter().filter(|e| !is_me(e)).flat_map(|e| e.set.iter().cloned()).collect();
-    let mut to_remove: Vec<&Vec<String>> = old_set.iter().filter(|p| !new_set.contains(*p) && !others.contains(*p)).collect();
+    let old_set = managed
+        .iter()
+        .find(|e| is_me(e))
+        .map(|e| e.set.clone())
+        .unwrap_or_default();
+    let others: FieldSet = managed
+        .iter()
+        .filter(|e| !is_me(e))
+        .flat_map(|e| e.set.iter().cloned())
+        .collect();
+    let mut to_remove: Vec<&Vec<String>> = old_set
+        .iter()
+        .filter(|p| !new_set.contains(*p) && !others.contains(*p))
+        .collect();
     to_remove.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for path in to_remove {
-        let owner_prefix: &[String] = if path.last().map(String::as_str) == Some(".") { &path[..path.len() - 1] } else { path };
-        let still_used = others.iter().chain(new_set.iter()).any(|o| o.len() > owner_prefix.len() && o.starts_with(owner_prefix));
+        let owner_prefix: &[String] = if path.last().map(String::as_str) == Some(".") {
+            &path[..path.len() - 1]
+        } else {
+            path
+        };
+        let still_used = others
+            .iter()
+            .chain(new_set.iter())
+            .any(|o| o.len() > owner_prefix.len() && o.starts_with(owner_prefix));
         if still_used {
             continue;
         }
@@ -147,7 +180,12 @@ fn scoped_applied(applied: &Value, scope: Scope) -> Value {
             Scope::StatusOnly => m.retain(|k, _| k == "status"),
         }
         if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.retain(|k, _| matches!(k.as_str(), "labels" | "annotations" | "finalizers" | "ownerReferences"));
+            meta.retain(|k, _| {
+                matches!(
+                    k.as_str(),
+                    "labels" | "annotations" | "finalizers" | "ownerReferences"
+                )
+            });
         }
     }
     out
@@ -161,7 +199,10 @@ fn prune_empty_parents(obj: &mut Value, path: &[String], others: &FieldSet, new_
             Some(Value::Array(a)) => a.is_empty(),
             _ => false,
         };
-        let used = others.iter().chain(new_set.iter()).any(|o| o.starts_with(prefix));
+        let used = others
+            .iter()
+            .chain(new_set.iter())
+            .any(|o| o.starts_with(prefix));
         if !empty || used {
             return;
         }
@@ -180,7 +221,10 @@ fn conflict_error(obj: &Value, conflicts: &[(String, String, Vec<String>)]) -> A
     let plural = if n == 1 { "conflict" } else { "conflicts" };
     let message = if n == 1 {
         let (m, v, p) = &conflicts[0];
-        format!("Apply failed with 1 conflict: conflict with \"{m}\" using {v}: {}", display_path(p))
+        format!(
+            "Apply failed with 1 conflict: conflict with \"{m}\" using {v}: {}",
+            display_path(p)
+        )
     } else {
         let parts: Vec<String> = managers
             .iter()
@@ -198,7 +242,11 @@ fn conflict_error(obj: &Value, conflicts: &[(String, String, Vec<String>)]) -> A
     let causes: Vec<Value> = conflicts
         .iter()
         .map(|(m, _, p)| {
-            let c = Cause::new("FieldManagerConflict", &display_path(p), format!("conflict with \"{m}\""));
+            let c = Cause::new(
+                "FieldManagerConflict",
+                &display_path(p),
+                format!("conflict with \"{m}\""),
+            );
             json!({"reason": c.reason, "message": c.message, "field": c.field})
         })
         .collect();
@@ -213,7 +261,9 @@ fn conflict_error(obj: &Value, conflicts: &[(String, String, Vec<String>)]) -> A
 /// changed; other managers lose them; removed fields leave every set.
 pub fn track_update(old: Option<&Value>, new: &mut Value, ctx: &WriteCtx<'_>) {
     let mut managed = old.map(entries).unwrap_or_default();
-    let old_set = old.map(|o| field_set(o, ctx.schema, ctx.scope)).unwrap_or_default();
+    let old_set = old
+        .map(|o| field_set(o, ctx.schema, ctx.scope))
+        .unwrap_or_default();
     let new_set = field_set(new, ctx.schema, ctx.scope);
     let changed: FieldSet = new_set
         .iter()
@@ -223,11 +273,12 @@ pub fn track_update(old: Option<&Value>, new: &mut Value, ctx: &WriteCtx<'_>) {
     let removed: FieldSet = old_set.difference(&new_set).cloned().collect();
     if !changed.is_empty() || !removed.is_empty() {
         for e in managed.iter_mut() {
-            e.set.retain(|p| !changed.contains(p) && !removed.contains(p));
+            e.set
+                .retain(|p| !changed.contains(p) && !removed.contains(p));
         }
-        let mine = managed
-            .iter()
-            .position(|e| e.manager == ctx.manager && e.operation == "Update" && e.subresource == ctx.subresource);
+        let mine = managed.iter().position(|e| {
+            e.manager == ctx.manager && e.operation == "Update" && e.subresource == ctx.subresource
+        });
         let idx = match mine {
             Some(i) => i,
             None => {

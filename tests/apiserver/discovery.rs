@@ -27,7 +27,9 @@ pub fn api_versions(addr: &str) -> Value {
 fn groups(store: &Store) -> BTreeMap<String, (Vec<String>, String)> {
     let mut out: BTreeMap<String, (Vec<String>, String)> = BTreeMap::new();
     for r in store.resources.iter().filter(|r| !r.group.is_empty()) {
-        let entry = out.entry(r.group.clone()).or_insert_with(|| (vec![], r.version.clone()));
+        let entry = out
+            .entry(r.group.clone())
+            .or_insert_with(|| (vec![], r.version.clone()));
         if !entry.0.contains(&r.version) {
             entry.0.push(r.version.clone());
         }
@@ -67,10 +69,19 @@ pub fn api_group(store: &Store, group: &str) -> Option<Value> {
 }
 
 fn verbs(r: &ResourceInfo) -> Vec<&'static str> {
-    vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-        .into_iter()
-        .filter(|v| !(r.kind == "Namespace" && *v == "deletecollection"))
-        .collect()
+    vec![
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    ]
+    .into_iter()
+    .filter(|v| !(r.kind == "Namespace" && *v == "deletecollection"))
+    .collect()
 }
 
 /// `/api/v1` or `/apis/<group>/<version>` (APIResourceList), if served.
@@ -98,12 +109,20 @@ pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value>
         }
         resources.push(entry);
         if r.status_subresource {
-            resources.push(json!({"name": format!("{}/status", r.plural), "singularName": "",
-                "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}));
+            resources.push(
+                json!({"name": format!("{}/status", r.plural), "singularName": "",
+                "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}),
+            );
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 /// `/openapi/v3`: one entry per served group/version.
@@ -116,8 +135,14 @@ pub fn openapi_root(store: &Store) -> Value {
             format!("apis/{}/{}", r.group, r.version)
         };
         // The hash changes with the served set, so kubectl's cache never goes stale.
-        let hash = format!("{:x}", store.resources.len() * 1_000_003 + store.rv as usize);
-        paths.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}));
+        let hash = format!(
+            "{:x}",
+            store.resources.len() * 1_000_003 + store.rv as usize
+        );
+        paths.insert(
+            key.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -133,7 +158,11 @@ pub fn openapi_gv(store: &Store, group: &str, version: &str) -> Option<Value> {
     if served.is_empty() {
         return None;
     }
-    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
     let params = json!([
         {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
         {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
@@ -154,12 +183,16 @@ pub fn openapi_gv(store: &Store, group: &str, version: &str) -> Option<Value> {
         };
         paths.insert(path, json!({"patch": op}));
         let schema_name = format!("{}.{}.{}", reverse_group(&r.group), r.version, r.kind);
-        let mut schema = r.schema.clone().unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+        let mut schema = r.schema.clone().unwrap_or_else(
+            || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+        );
         schema["x-kubernetes-group-version-kind"] = json!([gvk]);
         schemas.insert(schema_name, schema);
     }
-    Some(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
-                "paths": paths, "components": {"schemas": schemas}}))
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
+                "paths": paths, "components": {"schemas": schemas}}),
+    )
 }
 
 fn reverse_group(group: &str) -> String {

@@ -34,7 +34,11 @@ fn list_kind(schema: Option<&Value>, field: &str) -> ListKind {
             Some("map") => ListKind::Map(
                 s["x-kubernetes-list-map-keys"]
                     .as_array()
-                    .map(|k| k.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                    .map(|k| {
+                        k.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             ),
             Some("set") => ListKind::Set,
@@ -55,10 +59,6 @@ fn child_schema<'a>(schema: Option<&'a Value>, key: &str) -> Option<&'a Value> {
     s["properties"]
         .get(key)
         .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))
-        .or_else(|| {
-            // Unknown-but-preserved subtrees carry no list information.
-            None
-        })
 }
 
 fn item_key(item: &Value, keys: &[String]) -> String {
@@ -103,7 +103,13 @@ pub fn field_set(obj: &Value, schema: Option<&Value>, scope: Scope) -> FieldSet 
     out
 }
 
-fn collect(v: &Value, schema: Option<&Value>, field: &str, prefix: &mut FieldPath, out: &mut FieldSet) {
+fn collect(
+    v: &Value,
+    schema: Option<&Value>,
+    field: &str,
+    prefix: &mut FieldPath,
+    out: &mut FieldSet,
+) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, child) in m {
@@ -308,16 +314,36 @@ mod tests {
             "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
         let set = field_set(&obj, Some(&schema), Scope::All);
         let ready = r#"k:{"type":"Ready"}"#.to_string();
-        assert!(set.contains(&vec!["f:status".into(), "f:conditions".into(), ready.clone(), "f:status".into()]));
+        assert!(set.contains(&vec![
+            "f:status".into(),
+            "f:conditions".into(),
+            ready.clone(),
+            "f:status".into()
+        ]));
         assert!(set.contains(&vec!["f:metadata".into(), "f:labels".into(), "f:x".into()]));
         assert!(set.contains(&vec!["f:spec".into(), "f:tags".into()]));
         assert!(!set.iter().any(|p| p.contains(&"f:name".to_string())));
         assert_eq!(from_fields_v1(&to_fields_v1(&set)), set);
-        let path = vec!["f:status".into(), "f:conditions".into(), ready, "f:status".into()];
+        let path = vec![
+            "f:status".into(),
+            "f:conditions".into(),
+            ready,
+            "f:status".into(),
+        ];
         assert_eq!(get_at(&obj, &path), Some(&json!("True")));
-        assert_eq!(display_path(&path), ".status.conditions[type=\"Ready\"].status");
+        assert_eq!(
+            display_path(&path),
+            ".status.conditions[type=\"Ready\"].status"
+        );
         let mut o = obj.clone();
-        remove_at(&mut o, &path[..3].iter().cloned().chain(["." .to_string()]).collect::<Vec<_>>());
+        remove_at(
+            &mut o,
+            &path[..3]
+                .iter()
+                .cloned()
+                .chain([".".to_string()])
+                .collect::<Vec<_>>(),
+        );
         assert_eq!(o["status"]["conditions"], json!([]));
     }
 }

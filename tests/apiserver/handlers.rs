@@ -8,7 +8,7 @@ use super::selectors::{FieldSelector, LabelSelector};
 use super::status::{ApiError, ApiResult};
 use super::store::ObjKey;
 use super::table::{self, Include};
-use super::{watch, write};
+use super::{delete, watch, write};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -73,7 +73,12 @@ impl Target {
 
 fn json_response(code: u16, v: &Value) -> Response {
     let code = axum::http::StatusCode::from_u16(code).unwrap_or(axum::http::StatusCode::OK);
-    (code, [("content-type", "application/json")], serde_json::to_vec(v).unwrap_or_default()).into_response()
+    (
+        code,
+        [("content-type", "application/json")],
+        serde_json::to_vec(v).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 /// Query parameters as a map.
@@ -84,7 +89,10 @@ pub fn query_map(uri: &Uri) -> HashMap<String, String> {
 }
 
 fn output(headers: &HeaderMap, q: &HashMap<String, String>) -> Output {
-    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if accept.contains("as=Table") {
         return Output::Table(match q.get("includeObject").map(String::as_str) {
             Some("None") => Include::None,
@@ -106,25 +114,45 @@ pub fn render(info: &ResourceInfo, obj: &Value, out: Output) -> Value {
     match out {
         Output::Json => o,
         Output::Table(inc) => {
-            let rv = o["metadata"]["resourceVersion"].as_str().unwrap_or_default().to_string();
+            let rv = o["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             table::table(info, &[o], &rv, inc, true)
         }
-        Output::Metadata => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}),
+        Output::Metadata => {
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
+        }
     }
 }
 
 /// The single entry point: every request lands here.
-pub async fn dispatch(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn dispatch(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match route(&shared, &method, &uri, &headers, &body) {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-fn route(shared: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> ApiResult<Response> {
+fn route(
+    shared: &Arc<Shared>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Response> {
     let segs: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     let store = || shared.store.lock().expect("store lock");
-    let found = |v: Option<Value>| v.map(|v| json_response(200, &v)).ok_or_else(ApiError::no_route);
+    let found = |v: Option<Value>| {
+        v.map(|v| json_response(200, &v))
+            .ok_or_else(ApiError::no_route)
+    };
     match segs.as_slice() {
         ["version"] => return Ok(json_response(200, &discovery::version())),
         ["healthz" | "readyz" | "livez"] => return Ok("ok".into_response()),
@@ -156,30 +184,49 @@ fn route(shared: &Arc<Shared>, method: &Method, uri: &Uri, headers: &HeaderMap, 
         }
         (Method::GET, true) => {
             let st = store();
-            let obj = st.objects.get(&target.key()).ok_or_else(|| not_found(&target))?;
+            let obj = st
+                .objects
+                .get(&target.key())
+                .ok_or_else(|| not_found(&target))?;
             Ok(json_response(200, &render(&target.info, obj, out)))
         }
         (Method::POST, false) => write::create(shared, &target, &q, headers, body),
         (Method::PUT, true) => write::update(shared, &target, &q, headers, body),
         (Method::PATCH, true) => write::patch(shared, &target, &q, headers, body),
-        (Method::DELETE, true) => write::delete(shared, &target, &q, body),
+        (Method::DELETE, true) => delete::delete(shared, &target, &q, body),
         (Method::DELETE, false) => {
             let lq = list_query(&q, &target.info, Output::Json)?;
-            write::delete_collection(shared, &target, &lq)
+            delete::delete_collection(shared, &target, &lq)
         }
-        _ => Err(ApiError::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource"))),
+        _ => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )),
     }
 }
 
 /// 404 for the target's object.
 pub fn not_found(t: &Target) -> ApiError {
-    ApiError::not_found(&t.info.qualified(), t.name.as_deref().unwrap_or_default(), &t.info.group, &t.info.plural)
+    ApiError::not_found(
+        &t.info.qualified(),
+        t.name.as_deref().unwrap_or_default(),
+        &t.info.group,
+        &t.info.plural,
+    )
 }
 
-fn parse_target(store: &super::store::Store, group: &str, version: &str, rest: &[&str]) -> ApiResult<Target> {
+fn parse_target(
+    store: &super::store::Store,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> ApiResult<Target> {
     let namespaced_form = rest.len() >= 3
         && rest[0] == "namespaces"
-        && store.find(group, version, rest[2]).is_some_and(|r| r.namespaced);
+        && store
+            .find(group, version, rest[2])
+            .is_some_and(|r| r.namespaced);
     let (namespace, parts) = if namespaced_form {
         (Some(rest[1].to_string()), &rest[2..])
     } else {
@@ -191,7 +238,10 @@ fn parse_target(store: &super::store::Store, group: &str, version: &str, rest: &
         [p, n, s] => (*p, Some(n.to_string()), Some(s.to_string())),
         _ => return Err(ApiError::no_route()),
     };
-    let info = store.find(group, version, plural).cloned().ok_or_else(ApiError::no_route)?;
+    let info = store
+        .find(group, version, plural)
+        .cloned()
+        .ok_or_else(ApiError::no_route)?;
     if name.is_some() && info.namespaced && namespace.is_none() {
         return Err(ApiError::no_route());
     }
@@ -200,14 +250,32 @@ fn parse_target(store: &super::store::Store, group: &str, version: &str, rest: &
     {
         return Err(ApiError::no_route());
     }
-    Ok(Target { info, namespace, name, sub })
+    Ok(Target {
+        info,
+        namespace,
+        name,
+        sub,
+    })
 }
 
-fn list_query(q: &HashMap<String, String>, info: &ResourceInfo, output: Output) -> ApiResult<ListQuery> {
+fn list_query(
+    q: &HashMap<String, String>,
+    info: &ResourceInfo,
+    output: Output,
+) -> ApiResult<ListQuery> {
     let truthy = |k: &str| matches!(q.get(k).map(String::as_str), Some("1" | "true"));
     Ok(ListQuery {
-        labels: LabelSelector::parse(q.get("labelSelector").map(String::as_str).unwrap_or_default())?,
-        fields: FieldSelector::parse(q.get("fieldSelector").map(String::as_str).unwrap_or_default(), &info.kind)?,
+        labels: LabelSelector::parse(
+            q.get("labelSelector")
+                .map(String::as_str)
+                .unwrap_or_default(),
+        )?,
+        fields: FieldSelector::parse(
+            q.get("fieldSelector")
+                .map(String::as_str)
+                .unwrap_or_default(),
+            &info.kind,
+        )?,
         resource_version: q.get("resourceVersion").cloned(),
         timeout_seconds: q.get("timeoutSeconds").and_then(|t| t.parse().ok()),
         bookmarks: truthy("allowWatchBookmarks"),
@@ -216,7 +284,12 @@ fn list_query(q: &HashMap<String, String>, info: &ResourceInfo, output: Output) 
     })
 }
 
-fn list(shared: &Arc<Shared>, t: &Target, lq: &ListQuery, q: &HashMap<String, String>) -> ApiResult<Value> {
+fn list(
+    shared: &Arc<Shared>,
+    t: &Target,
+    lq: &ListQuery,
+    q: &HashMap<String, String>,
+) -> ApiResult<Value> {
     let st = shared.store.lock().expect("store lock");
     let all: Vec<Value> = st
         .objects
@@ -228,7 +301,11 @@ fn list(shared: &Arc<Shared>, t: &Target, lq: &ListQuery, q: &HashMap<String, St
         .map(|o| render(&t.info, o, Output::Json))
         .collect();
     let offset: usize = q.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
     let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
     let rv = st.rv.to_string();
     let mut meta = json!({"resourceVersion": rv});
@@ -238,14 +315,19 @@ fn list(shared: &Arc<Shared>, t: &Target, lq: &ListQuery, q: &HashMap<String, St
         meta["remainingItemCount"] = json!(all.len() - next);
     }
     Ok(match lq.output {
-        Output::Json => json!({"kind": format!("{}List", t.info.kind), "apiVersion": t.info.api_version(), "metadata": meta, "items": page}),
+        Output::Json => {
+            json!({"kind": format!("{}List", t.info.kind), "apiVersion": t.info.api_version(), "metadata": meta, "items": page})
+        }
         Output::Table(inc) => {
             let mut tb = table::table(&t.info, &page, &rv, inc, true);
             tb["metadata"] = meta;
             tb
         }
         Output::Metadata => {
-            let items: Vec<Value> = page.iter().map(|o| render(&t.info, o, Output::Metadata)).collect();
+            let items: Vec<Value> = page
+                .iter()
+                .map(|o| render(&t.info, o, Output::Metadata))
+                .collect();
             json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items})
         }
     })

@@ -11,9 +11,11 @@
 #![allow(dead_code)]
 
 pub mod apply;
+pub mod delete;
 pub mod discovery;
 pub mod fields;
 pub mod handlers;
+pub mod kubectl;
 pub mod patch;
 pub mod proto;
 pub mod registry;
@@ -92,7 +94,9 @@ impl Emulator {
     /// Starts an emulator from synchronous code with the given options.
     pub fn start_blocking_with(options: Options) -> Emulator {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let addr = listener.local_addr().expect("local addr");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
@@ -113,7 +117,8 @@ impl Emulator {
                     .build()
                     .expect("emulator runtime");
                 rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("tokio listener");
                     let mut stop = stop_rx;
                     // Not graceful: open watches and keep-alive connections must not
                     // keep a dropped emulator alive.
@@ -165,9 +170,17 @@ impl Emulator {
     }
 
     /// A stored object (as stored, storage apiVersion), for assertions.
-    pub fn object(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<serde_json::Value> {
+    pub fn object(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<serde_json::Value> {
         let st = self.shared.store.lock().expect("store lock");
-        st.objects.get(&store::ObjKey::new(group, plural, namespace, name)).cloned()
+        st.objects
+            .get(&store::ObjKey::new(group, plural, namespace, name))
+            .cloned()
     }
 }
 

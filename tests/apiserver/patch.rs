@@ -74,7 +74,10 @@ fn strip_directives(mut v: Value) -> Value {
 }
 
 fn merge_list(cur: &mut Vec<Value>, items: &[Value], keys: &[&str]) {
-    let key_of = |v: &Value| keys.iter().find_map(|k| v.get(*k).map(|x| (k.to_string(), x.clone())));
+    let key_of = |v: &Value| {
+        keys.iter()
+            .find_map(|k| v.get(*k).map(|x| (k.to_string(), x.clone())))
+    };
     for item in items {
         let Some(key) = key_of(item) else {
             cur.push(item.clone());
@@ -124,7 +127,9 @@ fn missing(path: &str) -> ApiError {
     ApiError::new(
         422,
         "Invalid",
-        format!("the server rejected our request due to an error in our request: doc is missing path: \"{path}\""),
+        format!(
+            "the server rejected our request due to an error in our request: doc is missing path: \"{path}\""
+        ),
     )
 }
 
@@ -139,7 +144,11 @@ fn add(doc: &mut Value, path: &str, value: Value) -> ApiResult<()> {
             m.insert(last.clone(), value);
         }
         Value::Array(a) => {
-            let i = if last == "-" { a.len() } else { last.parse().map_err(|_| missing(path))? };
+            let i = if last == "-" {
+                a.len()
+            } else {
+                last.parse().map_err(|_| missing(path))?
+            };
             if i > a.len() {
                 return Err(missing(path));
             }
@@ -200,7 +209,9 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> ApiResult<()> {
                     return Err(ApiError::new(
                         422,
                         "Invalid",
-                        format!("the server rejected our request due to an error in our request: testing value {path} failed"),
+                        format!(
+                            "the server rejected our request due to an error in our request: testing value {path} failed"
+                        ),
                     ));
                 }
             }
@@ -227,22 +238,38 @@ mod tests {
     #[test]
     fn json_patch_ops() {
         let mut doc = json!({"a": [1, 2], "b": {"x/y": 1}});
-        json_patch(&mut doc, &json!([
-            {"op": "add", "path": "/a/-", "value": 3},
-            {"op": "replace", "path": "/b/x~1y", "value": 5},
-            {"op": "test", "path": "/a/0", "value": 1},
-            {"op": "remove", "path": "/a/1"},
-            {"op": "copy", "from": "/b", "path": "/c"}
-        ])).unwrap();
+        json_patch(
+            &mut doc,
+            &json!([
+                {"op": "add", "path": "/a/-", "value": 3},
+                {"op": "replace", "path": "/b/x~1y", "value": 5},
+                {"op": "test", "path": "/a/0", "value": 1},
+                {"op": "remove", "path": "/a/1"},
+                {"op": "copy", "from": "/b", "path": "/c"}
+            ]),
+        )
+        .unwrap();
         assert_eq!(doc, json!({"a": [1, 3], "b": {"x/y": 5}, "c": {"x/y": 5}}));
-        assert_eq!(json_patch(&mut doc, &json!([{"op": "remove", "path": "/nope"}])).unwrap_err().code, 422);
+        assert_eq!(
+            json_patch(&mut doc, &json!([{"op": "remove", "path": "/nope"}]))
+                .unwrap_err()
+                .code,
+            422
+        );
     }
 
     #[test]
     fn strategic_merges_known_lists_by_key() {
         let mut doc = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b"}], "args": [1]}});
-        strategic_merge_patch(&mut doc, &json!({"spec": {"containers": [
-            {"name": "a", "image": "y"}, {"name": "b", "$patch": "delete"}, {"name": "c"}], "args": [2]}}), "");
-        assert_eq!(doc, json!({"spec": {"containers": [{"name": "a", "image": "y"}, {"name": "c"}], "args": [2]}}));
+        strategic_merge_patch(
+            &mut doc,
+            &json!({"spec": {"containers": [
+            {"name": "a", "image": "y"}, {"name": "b", "$patch": "delete"}, {"name": "c"}], "args": [2]}}),
+            "",
+        );
+        assert_eq!(
+            doc,
+            json!({"spec": {"containers": [{"name": "a", "image": "y"}, {"name": "c"}], "args": [2]}})
+        );
     }
 }

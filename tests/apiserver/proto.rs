@@ -23,7 +23,10 @@ fn schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| {
         let mut out: Schema = HashMap::new();
-        for line in include_str!("proto_schema.tsv").lines().filter(|l| !l.starts_with('#')) {
+        for line in include_str!("proto_schema.tsv")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+        {
             let cols: Vec<&str> = line.split('\t').collect();
             if cols.len() < 6 {
                 continue;
@@ -76,7 +79,11 @@ impl<'a> Reader<'a> {
 
     fn bytes(&mut self) -> Result<&'a [u8], String> {
         let n = self.varint()? as usize;
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or("truncated field")?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or("truncated field")?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -104,7 +111,10 @@ impl<'a> Reader<'a> {
 }
 
 /// Fields of a message as (tag, wire type, varint or bytes).
-fn fields(buf: &[u8]) -> Result<Vec<(u64, u64, u64, &[u8])>, String> {
+/// One decoded field: tag, wire type, varint value, bytes value.
+type RawField<'a> = (u64, u64, u64, &'a [u8]);
+
+fn fields(buf: &[u8]) -> Result<Vec<RawField<'_>>, String> {
     let mut r = Reader { buf, pos: 0 };
     let mut out = vec![];
     while !r.done() {
@@ -124,25 +134,56 @@ fn special(name: &str, buf: &[u8]) -> Result<Option<Value>, String> {
     let str_of = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     Ok(Some(match name.rsplit('.').next().unwrap_or_default() {
         "Time" | "MicroTime" if name.starts_with("apimachinery") => {
-            let secs = f()?.iter().find(|x| x.0 == 1).map(|x| x.2 as i64).unwrap_or(0);
-            if secs <= 0 { Value::Null } else { json!(format_rfc3339(secs)) }
+            let secs = f()?
+                .iter()
+                .find(|x| x.0 == 1)
+                .map(|x| x.2 as i64)
+                .unwrap_or(0);
+            if secs <= 0 {
+                Value::Null
+            } else {
+                json!(format_rfc3339(secs))
+            }
         }
         "IntOrString" => {
             let fs = f()?;
             let ty = fs.iter().find(|x| x.0 == 1).map(|x| x.2).unwrap_or(0);
             if ty == 1 {
-                json!(fs.iter().find(|x| x.0 == 3).map(|x| str_of(x.3)).unwrap_or_default())
+                json!(
+                    fs.iter()
+                        .find(|x| x.0 == 3)
+                        .map(|x| str_of(x.3))
+                        .unwrap_or_default()
+                )
             } else {
-                json!(fs.iter().find(|x| x.0 == 2).map(|x| x.2 as i32).unwrap_or(0))
+                json!(
+                    fs.iter()
+                        .find(|x| x.0 == 2)
+                        .map(|x| x.2 as i32)
+                        .unwrap_or(0)
+                )
             }
         }
-        "Quantity" => json!(f()?.iter().find(|x| x.0 == 1).map(|x| str_of(x.3)).unwrap_or_default()),
+        "Quantity" => json!(
+            f()?.iter()
+                .find(|x| x.0 == 1)
+                .map(|x| str_of(x.3))
+                .unwrap_or_default()
+        ),
         "RawExtension" | "FieldsV1" => {
-            let raw = f()?.iter().find(|x| x.0 == 1).map(|x| x.3.to_vec()).unwrap_or_default();
+            let raw = f()?
+                .iter()
+                .find(|x| x.0 == 1)
+                .map(|x| x.3.to_vec())
+                .unwrap_or_default();
             serde_json::from_slice(&raw).unwrap_or(Value::Null)
         }
         "Duration" if name.starts_with("apimachinery") => {
-            let ns = f()?.iter().find(|x| x.0 == 1).map(|x| x.2 as i64).unwrap_or(0);
+            let ns = f()?
+                .iter()
+                .find(|x| x.0 == 1)
+                .map(|x| x.2 as i64)
+                .unwrap_or(0);
             json!(format!("{}s", ns / 1_000_000_000))
         }
         _ => return Ok(None),
@@ -174,7 +215,9 @@ fn decode_msg(buf: &[u8], name: &str) -> Result<Value, String> {
     if let Some(v) = special(name, buf)? {
         return Ok(v);
     }
-    let table = schema().get(name).ok_or_else(|| format!("no protobuf schema for {name}"))?;
+    let table = schema()
+        .get(name)
+        .ok_or_else(|| format!("no protobuf schema for {name}"))?;
     let mut obj = Map::new();
     for (tag, wire, v, b) in fields(buf)? {
         let Some(f) = table.get(&tag) else { continue };
@@ -204,7 +247,9 @@ fn decode_msg(buf: &[u8], name: &str) -> Result<Value, String> {
                 let arr = obj.entry(f.json.clone()).or_insert_with(|| json!([]));
                 while !r.done() {
                     let x = r.varint()?;
-                    arr.as_array_mut().map(|a| a.push(scalar(k, x, &[])));
+                    if let Some(a) = arr.as_array_mut() {
+                        a.push(scalar(k, x, &[]));
+                    }
                 }
                 continue;
             }
@@ -212,7 +257,9 @@ fn decode_msg(buf: &[u8], name: &str) -> Result<Value, String> {
         };
         if f.repeated {
             let arr = obj.entry(f.json.clone()).or_insert_with(|| json!([]));
-            arr.as_array_mut().map(|a| a.push(value));
+            if let Some(a) = arr.as_array_mut() {
+                a.push(value);
+            }
         } else if !is_zero(&value) {
             obj.insert(f.json.clone(), value);
         }
@@ -222,7 +269,9 @@ fn decode_msg(buf: &[u8], name: &str) -> Result<Value, String> {
 
 /// Decodes a `k8s\0`-prefixed runtime.Unknown envelope into the JSON object.
 pub fn decode(body: &[u8]) -> Result<Value, String> {
-    let rest = body.strip_prefix(b"k8s\0").ok_or("missing protobuf magic")?;
+    let rest = body
+        .strip_prefix(b"k8s\0")
+        .ok_or("missing protobuf magic")?;
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
     for (tag, _, _, b) in fields(rest)? {
         match tag {
@@ -239,7 +288,8 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
             _ => {}
         }
     }
-    let root = root_message(&api_version, &kind).ok_or_else(|| format!("protobuf is not supported for {api_version}, Kind={kind}"))?;
+    let root = root_message(&api_version, &kind)
+        .ok_or_else(|| format!("protobuf is not supported for {api_version}, Kind={kind}"))?;
     let mut obj = decode_msg(raw, root)?;
     obj["apiVersion"] = json!(api_version);
     obj["kind"] = json!(kind);

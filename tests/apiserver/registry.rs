@@ -82,7 +82,11 @@ impl ResourceInfo {
 
     /// Whether writes bump `metadata.generation` and it is shown.
     pub fn has_generation(&self) -> bool {
-        self.custom || matches!(self.kind.as_str(), "Deployment" | "CustomResourceDefinition")
+        self.custom
+            || matches!(
+                self.kind.as_str(),
+                "Deployment" | "CustomResourceDefinition"
+            )
     }
 
     /// Top-level fields a built-in kind knows, for strict field validation.
@@ -95,14 +99,36 @@ impl ResourceInfo {
             }
             "Lease" => &["spec"],
             "Event" if self.group.is_empty() => &[
-                "involvedObject", "reason", "message", "source", "firstTimestamp",
-                "lastTimestamp", "count", "type", "eventTime", "series", "action",
-                "related", "reportingComponent", "reportingInstance",
+                "involvedObject",
+                "reason",
+                "message",
+                "source",
+                "firstTimestamp",
+                "lastTimestamp",
+                "count",
+                "type",
+                "eventTime",
+                "series",
+                "action",
+                "related",
+                "reportingComponent",
+                "reportingInstance",
             ],
             "Event" => &[
-                "eventTime", "series", "reportingController", "reportingInstance", "action",
-                "reason", "regarding", "related", "note", "type", "deprecatedSource",
-                "deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount",
+                "eventTime",
+                "series",
+                "reportingController",
+                "reportingInstance",
+                "action",
+                "reason",
+                "regarding",
+                "related",
+                "note",
+                "type",
+                "deprecatedSource",
+                "deprecatedFirstTimestamp",
+                "deprecatedLastTimestamp",
+                "deprecatedCount",
             ],
             _ => return None,
         };
@@ -134,8 +160,8 @@ pub fn builtins() -> Vec<ResourceInfo> {
     .short(&["crd", "crds"])
     .with_status();
     crd.singular = "customresourcedefinition".into();
-    let mut events_new = ResourceInfo::builtin("events.k8s.io", "v1", "events", "Event", true)
-        .short(&["ev"]);
+    let mut events_new =
+        ResourceInfo::builtin("events.k8s.io", "v1", "events", "Event", true).short(&["ev"]);
     events_new.singular = "event".into();
     let mut deploy =
         ResourceInfo::builtin("apps", "v1", "deployments", "Deployment", true).short(&["deploy"]);
@@ -166,7 +192,11 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let list = |v: &Value| -> Vec<String> {
         v.as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let kind = s(&names["kind"]);

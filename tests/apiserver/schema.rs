@@ -24,18 +24,21 @@ fn flag(schema: &Value, name: &str) -> bool {
 pub fn prune_and_default(value: &mut Value, schema: &Value, path: &str, unknown: &mut Vec<String>) {
     match value {
         Value::Object(map) => prune_object(map, schema, path, unknown),
-        Value::Array(items) => {
-            if schema["items"].is_object() {
-                for (i, item) in items.iter_mut().enumerate() {
-                    prune_and_default(item, &schema["items"], &format!("{path}[{i}]"), unknown);
-                }
+        Value::Array(items) if schema["items"].is_object() => {
+            for (i, item) in items.iter_mut().enumerate() {
+                prune_and_default(item, &schema["items"], &format!("{path}[{i}]"), unknown);
             }
         }
         _ => {}
     }
 }
 
-fn prune_object(map: &mut Map<String, Value>, schema: &Value, path: &str, unknown: &mut Vec<String>) {
+fn prune_object(
+    map: &mut Map<String, Value>,
+    schema: &Value,
+    path: &str,
+    unknown: &mut Vec<String>,
+) {
     let props = schema["properties"].as_object();
     let additional = schema["additionalProperties"].is_object();
     let preserve = flag(schema, "x-kubernetes-preserve-unknown-fields");
@@ -101,13 +104,21 @@ fn type_ok(want: &str, v: &Value) -> bool {
         "string" => v.is_string(),
         "boolean" => v.is_boolean(),
         "number" => v.is_number(),
-        "integer" => v.as_i64().is_some() || v.as_u64().is_some() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            v.as_i64().is_some()
+                || v.as_u64().is_some()
+                || v.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         _ => true,
     }
 }
 
 fn invalid(causes: &mut Vec<Cause>, path: &str, v: &Value, detail: String) {
-    causes.push(Cause::new("FieldValueInvalid", path, format!("Invalid value: {v}: {detail}")));
+    causes.push(Cause::new(
+        "FieldValueInvalid",
+        path,
+        format!("Invalid value: {v}: {detail}"),
+    ));
 }
 
 fn format_ok(format: &str, s: &str) -> bool {
@@ -116,10 +127,19 @@ fn format_ok(format: &str, s: &str) -> bool {
         "date-time" => parse_rfc3339(s).is_some(),
         "date" => s.len() == 10 && parse_rfc3339(&format!("{s}T00:00:00Z")).is_some(),
         "byte" => base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
-        "uuid" => s.len() == 36 && s.chars().enumerate().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() }
-        }),
-        "email" => s.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
+        "uuid" => {
+            s.len() == 36
+                && s.chars().enumerate().all(|(i, c)| {
+                    if matches!(i, 8 | 13 | 18 | 23) {
+                        c == '-'
+                    } else {
+                        c.is_ascii_hexdigit()
+                    }
+                })
+        }
+        "email" => s
+            .split_once('@')
+            .is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
         "uri" => url::Url::parse(s).is_ok(),
         "hostname" => super::util::is_dns_subdomain(s),
         _ => true,
@@ -146,7 +166,9 @@ pub fn validate(value: &Value, schema: &Value, path: &str, causes: &mut Vec<Caus
             causes.push(Cause::new(
                 "FieldValueTypeInvalid",
                 path,
-                format!("Invalid value: \"{t}\": {path} in body must be of type integer,string: \"{t}\""),
+                format!(
+                    "Invalid value: \"{t}\": {path} in body must be of type integer,string: \"{t}\""
+                ),
             ));
             return;
         }
@@ -157,7 +179,9 @@ pub fn validate(value: &Value, schema: &Value, path: &str, causes: &mut Vec<Caus
         causes.push(Cause::new(
             "FieldValueTypeInvalid",
             path,
-            format!("Invalid value: \"{actual}\": {path} in body must be of type {t}: \"{actual}\""),
+            format!(
+                "Invalid value: \"{actual}\": {path} in body must be of type {t}: \"{actual}\""
+            ),
         ));
         return;
     }
@@ -168,7 +192,10 @@ pub fn validate(value: &Value, schema: &Value, path: &str, causes: &mut Vec<Caus
         causes.push(Cause::new(
             "FieldValueNotSupported",
             path,
-            format!("Unsupported value: {value}: supported values: {}", list.join(", ")),
+            format!(
+                "Unsupported value: {value}: supported values: {}",
+                list.join(", ")
+            ),
         ));
     }
     match value {
@@ -185,25 +212,42 @@ fn validate_string(s: &str, value: &Value, schema: &Value, path: &str, causes: &
     if let Some(min) = schema["minLength"].as_u64()
         && len < min
     {
-        invalid(causes, path, value, format!("{path} in body should be at least {min} chars long"));
+        invalid(
+            causes,
+            path,
+            value,
+            format!("{path} in body should be at least {min} chars long"),
+        );
     }
     if let Some(max) = schema["maxLength"].as_u64()
         && len > max
     {
-        causes.push(Cause::new("FieldValueTooLong", path, format!("Too long: may not be more than {max} bytes")));
+        causes.push(Cause::new(
+            "FieldValueTooLong",
+            path,
+            format!("Too long: may not be more than {max} bytes"),
+        ));
     }
     if let Some(p) = schema["pattern"].as_str() {
         match regex::Regex::new(p) {
-            Ok(re) if !re.is_match(s) => {
-                invalid(causes, path, value, format!("{path} in body should match '{p}'"))
-            }
+            Ok(re) if !re.is_match(s) => invalid(
+                causes,
+                path,
+                value,
+                format!("{path} in body should match '{p}'"),
+            ),
             _ => {}
         }
     }
     if let Some(f) = schema["format"].as_str()
         && !format_ok(f, s)
     {
-        invalid(causes, path, value, format!("{path} in body must be of type {f}: {value}"));
+        invalid(
+            causes,
+            path,
+            value,
+            format!("{path} in body must be of type {f}: {value}"),
+        );
     }
 }
 
@@ -211,33 +255,71 @@ fn validate_number(n: f64, value: &Value, schema: &Value, path: &str, causes: &m
     if let Some(min) = schema["minimum"].as_f64() {
         let exclusive = flag(schema, "exclusiveMinimum");
         if n < min || (exclusive && n == min) {
-            let rel = if exclusive { "greater than" } else { "greater than or equal to" };
-            invalid(causes, path, value, format!("{path} in body should be {rel} {}", schema["minimum"]));
+            let rel = if exclusive {
+                "greater than"
+            } else {
+                "greater than or equal to"
+            };
+            invalid(
+                causes,
+                path,
+                value,
+                format!("{path} in body should be {rel} {}", schema["minimum"]),
+            );
         }
     }
     if let Some(max) = schema["maximum"].as_f64() {
         let exclusive = flag(schema, "exclusiveMaximum");
         if n > max || (exclusive && n == max) {
-            let rel = if exclusive { "less than" } else { "less than or equal to" };
-            invalid(causes, path, value, format!("{path} in body should be {rel} {}", schema["maximum"]));
+            let rel = if exclusive {
+                "less than"
+            } else {
+                "less than or equal to"
+            };
+            invalid(
+                causes,
+                path,
+                value,
+                format!("{path} in body should be {rel} {}", schema["maximum"]),
+            );
         }
     }
     if schema["format"].as_str() == Some("int32") && (n < i32::MIN as f64 || n > i32::MAX as f64) {
-        invalid(causes, path, value, format!("{path} in body must be of type int32: {value}"));
+        invalid(
+            causes,
+            path,
+            value,
+            format!("{path} in body must be of type int32: {value}"),
+        );
     }
 }
 
-fn validate_array(items: &[Value], value: &Value, schema: &Value, path: &str, causes: &mut Vec<Cause>) {
+fn validate_array(
+    items: &[Value],
+    value: &Value,
+    schema: &Value,
+    path: &str,
+    causes: &mut Vec<Cause>,
+) {
     let n = items.len() as u64;
     if let Some(min) = schema["minItems"].as_u64()
         && n < min
     {
-        invalid(causes, path, &Value::from(n), format!("{path} in body should have at least {min} items"));
+        invalid(
+            causes,
+            path,
+            &Value::from(n),
+            format!("{path} in body should have at least {min} items"),
+        );
     }
     if let Some(max) = schema["maxItems"].as_u64()
         && n > max
     {
-        causes.push(Cause::new("FieldValueTooMany", path, format!("Too many: {n}: must have at most {max} items")));
+        causes.push(Cause::new(
+            "FieldValueTooMany",
+            path,
+            format!("Too many: {n}: must have at most {max} items"),
+        ));
     }
     let _ = value;
     match schema["x-kubernetes-list-type"].as_str() {
@@ -254,7 +336,11 @@ fn validate_array(items: &[Value], value: &Value, schema: &Value, path: &str, ca
                     .collect();
                 let key = Value::Object(key);
                 if seen.contains(&key) {
-                    causes.push(Cause::new("FieldValueDuplicate", &format!("{path}[{i}]"), format!("Duplicate value: {key}")));
+                    causes.push(Cause::new(
+                        "FieldValueDuplicate",
+                        &format!("{path}[{i}]"),
+                        format!("Duplicate value: {key}"),
+                    ));
                 } else {
                     seen.push(key);
                 }
@@ -263,7 +349,11 @@ fn validate_array(items: &[Value], value: &Value, schema: &Value, path: &str, ca
         Some("set") => {
             for (i, item) in items.iter().enumerate() {
                 if items[..i].contains(item) {
-                    causes.push(Cause::new("FieldValueDuplicate", &format!("{path}[{i}]"), format!("Duplicate value: {item}")));
+                    causes.push(Cause::new(
+                        "FieldValueDuplicate",
+                        &format!("{path}[{i}]"),
+                        format!("Duplicate value: {item}"),
+                    ));
                 }
             }
         }
@@ -277,12 +367,21 @@ fn validate_array(items: &[Value], value: &Value, schema: &Value, path: &str, ca
 }
 
 fn validate_object(map: &Map<String, Value>, schema: &Value, path: &str, causes: &mut Vec<Cause>) {
-    for req in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for req in schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         if path.is_empty() && matches!(req, "apiVersion" | "kind" | "metadata") {
             continue;
         }
         if !map.contains_key(req) {
-            causes.push(Cause::new("FieldValueRequired", &join(path, req), "Required value"));
+            causes.push(Cause::new(
+                "FieldValueRequired",
+                &join(path, req),
+                "Required value",
+            ));
         }
     }
     let props = schema["properties"].as_object();
@@ -293,7 +392,12 @@ fn validate_object(map: &Map<String, Value>, schema: &Value, path: &str, causes:
         if let Some(cs) = props.and_then(|p| p.get(key)) {
             validate(child, cs, &join(path, key), causes);
         } else if schema["additionalProperties"].is_object() {
-            validate(child, &schema["additionalProperties"], &join(path, key), causes);
+            validate(
+                child,
+                &schema["additionalProperties"],
+                &join(path, key),
+                causes,
+            );
         }
     }
 }
@@ -305,17 +409,17 @@ mod tests {
 
     fn schema() -> Value {
         json!({"type": "object", "properties": {"spec": {"type": "object", "required": ["color"],
-            "properties": {
-                "color": {"type": "string", "enum": ["red", "blue"]},
-                "size": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
-                "name": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 5},
-                "port": {"x-kubernetes-int-or-string": true},
-                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-                "tags": {"type": "object", "additionalProperties": {"type": "string"}},
-                "items": {"type": "array", "maxItems": 2, "x-kubernetes-list-type": "map",
-                          "x-kubernetes-list-map-keys": ["k"],
-                          "items": {"type": "object", "properties": {"k": {"type": "string"}}}}
-            }}}})
+        "properties": {
+            "color": {"type": "string", "enum": ["red", "blue"]},
+            "size": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+            "name": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 5},
+            "port": {"x-kubernetes-int-or-string": true},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+            "items": {"type": "array", "maxItems": 2, "x-kubernetes-list-type": "map",
+                      "x-kubernetes-list-map-keys": ["k"],
+                      "items": {"type": "object", "properties": {"k": {"type": "string"}}}}
+        }}}})
     }
 
     #[test]
@@ -336,8 +440,14 @@ mod tests {
             "tags": {"a": 1}, "items": [{"k": "x"}, {"k": "x"}, {"k": "y"}]}});
         let mut causes = vec![];
         validate(&v, &schema(), "", &mut causes);
-        let fields: Vec<(&str, &str)> = causes.iter().map(|c| (c.field.as_str(), c.reason.as_str())).collect();
-        assert!(fields.contains(&("spec.color", "FieldValueNotSupported")), "{fields:?}");
+        let fields: Vec<(&str, &str)> = causes
+            .iter()
+            .map(|c| (c.field.as_str(), c.reason.as_str()))
+            .collect();
+        assert!(
+            fields.contains(&("spec.color", "FieldValueNotSupported")),
+            "{fields:?}"
+        );
         assert!(fields.contains(&("spec.size", "FieldValueInvalid")));
         assert!(fields.contains(&("spec.name", "FieldValueInvalid")));
         assert!(fields.contains(&("spec.name", "FieldValueTooLong")));
@@ -347,6 +457,13 @@ mod tests {
         assert!(fields.contains(&("spec.items[1]", "FieldValueDuplicate")));
         let mut causes = vec![];
         validate(&json!({"spec": {}}), &schema(), "", &mut causes);
-        assert_eq!(causes, vec![Cause::new("FieldValueRequired", "spec.color", "Required value")]);
+        assert_eq!(
+            causes,
+            vec![Cause::new(
+                "FieldValueRequired",
+                "spec.color",
+                "Required value"
+            )]
+        );
     }
 }

@@ -69,9 +69,15 @@ impl LabelSelector {
             } else if let Some((k, v)) = p.split_once('=') {
                 Req::Eq(k.trim().into(), v.trim().into())
             } else if let Some(idx) = p.find(" notin ") {
-                Req::NotIn(p[..idx].trim().into(), set_values(&p[idx + 7..]).ok_or_else(|| bad(p))?)
+                Req::NotIn(
+                    p[..idx].trim().into(),
+                    set_values(&p[idx + 7..]).ok_or_else(|| bad(p))?,
+                )
             } else if let Some(idx) = p.find(" in ") {
-                Req::In(p[..idx].trim().into(), set_values(&p[idx + 4..]).ok_or_else(|| bad(p))?)
+                Req::In(
+                    p[..idx].trim().into(),
+                    set_values(&p[idx + 4..]).ok_or_else(|| bad(p))?,
+                )
             } else if p.contains(' ') || p.contains('(') {
                 return Err(bad(p));
             } else {
@@ -162,13 +168,26 @@ mod tests {
     fn label_selector_operators() {
         let obj = json!({"metadata": {"labels": {"app": "web", "tier": "front"}}});
         let yes = [
-            "app=web", "app==web", "tier!=db", "app in (web, api)", "env notin (prod)",
-            "app", "!env", "app=web,tier in (front)",
+            "app=web",
+            "app==web",
+            "tier!=db",
+            "app in (web, api)",
+            "env notin (prod)",
+            "app",
+            "!env",
+            "app=web,tier in (front)",
         ];
         for s in yes {
             assert!(LabelSelector::parse(s).unwrap().matches(&obj), "{s}");
         }
-        let no = ["app=api", "app!=web", "app in (api)", "tier notin (front)", "env", "!app"];
+        let no = [
+            "app=api",
+            "app!=web",
+            "app in (api)",
+            "tier notin (front)",
+            "env",
+            "!app",
+        ];
         for s in no {
             assert!(!LabelSelector::parse(s).unwrap().matches(&obj), "{s}");
         }
@@ -177,8 +196,16 @@ mod tests {
     #[test]
     fn field_selector_name_and_unsupported() {
         let obj = json!({"metadata": {"name": "a", "namespace": "ns"}});
-        assert!(FieldSelector::parse("metadata.name=a", "Widget").unwrap().matches(&obj));
-        assert!(!FieldSelector::parse("metadata.name!=a", "Widget").unwrap().matches(&obj));
+        assert!(
+            FieldSelector::parse("metadata.name=a", "Widget")
+                .unwrap()
+                .matches(&obj)
+        );
+        assert!(
+            !FieldSelector::parse("metadata.name!=a", "Widget")
+                .unwrap()
+                .matches(&obj)
+        );
         assert!(FieldSelector::parse("spec.x=1", "Widget").is_err());
     }
 }

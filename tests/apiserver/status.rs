@@ -74,8 +74,12 @@ impl ApiError {
 
     /// 404 for a path the server does not serve.
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
-            .with_details("", "", "")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .with_details("", "", "")
     }
 
     /// 400 BadRequest.
@@ -85,8 +89,12 @@ impl ApiError {
 
     /// 409 AlreadyExists.
     pub fn already_exists(qualified: &str, name: &str, group: &str, plural: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{qualified} \"{name}\" already exists"))
-            .with_details(name, group, plural)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{qualified} \"{name}\" already exists"),
+        )
+        .with_details(name, group, plural)
     }
 
     /// 409 Conflict for a stale resourceVersion.

@@ -224,7 +224,10 @@ impl Store {
             self.collect_garbage(&uid);
         }
         if key.plural == "customresourcedefinitions" && key.group == "apiextensions.k8s.io" {
-            let group = obj["spec"]["group"].as_str().unwrap_or_default().to_string();
+            let group = obj["spec"]["group"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let plural = obj["spec"]["names"]["plural"]
                 .as_str()
                 .unwrap_or_default()

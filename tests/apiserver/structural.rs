@@ -12,7 +12,11 @@ pub fn validate_crd(crd: &Value) -> Vec<Cause> {
     let plural = spec["names"]["plural"].as_str().unwrap_or_default();
     let name = crd["metadata"]["name"].as_str().unwrap_or_default();
     if group.is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "spec.group", "Required value"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.group",
+            "Required value",
+        ));
     } else if !group.contains('.') {
         causes.push(Cause::new(
             "FieldValueInvalid",
@@ -21,10 +25,22 @@ pub fn validate_crd(crd: &Value) -> Vec<Cause> {
         ));
     }
     if plural.is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "spec.names.plural", "Required value"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.names.plural",
+            "Required value",
+        ));
     }
-    if spec["names"]["kind"].as_str().unwrap_or_default().is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "spec.names.kind", "Required value"));
+    if spec["names"]["kind"]
+        .as_str()
+        .unwrap_or_default()
+        .is_empty()
+    {
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.names.kind",
+            "Required value",
+        ));
     }
     if !plural.is_empty() && !group.is_empty() && name != format!("{plural}.{group}") {
         causes.push(Cause::new(
@@ -46,9 +62,16 @@ pub fn validate_crd(crd: &Value) -> Vec<Cause> {
     }
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
     if versions.is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "spec.versions", "Required value: must have exactly one version marked as storage version"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "spec.versions",
+            "Required value: must have exactly one version marked as storage version",
+        ));
     }
-    let storage = versions.iter().filter(|v| v["storage"].as_bool() == Some(true)).count();
+    let storage = versions
+        .iter()
+        .filter(|v| v["storage"].as_bool() == Some(true))
+        .count();
     if !versions.is_empty() && storage != 1 {
         causes.push(Cause::new(
             "FieldValueInvalid",
@@ -71,7 +94,10 @@ pub fn validate_crd(crd: &Value) -> Vec<Cause> {
                     causes.push(Cause::new(
                         "FieldValueInvalid",
                         &format!("{base}.type"),
-                        format!("Invalid value: {}: must be object at the root", schema["type"]),
+                        format!(
+                            "Invalid value: {}: must be object at the root",
+                            schema["type"]
+                        ),
                     ));
                 }
                 if let Some(meta) = schema["properties"].get("metadata") {
@@ -79,7 +105,11 @@ pub fn validate_crd(crd: &Value) -> Vec<Cause> {
                 }
                 structural(schema, &base, true, &mut causes);
             }
-            _ => causes.push(Cause::new("FieldValueRequired", &base, "Required value: schemas are required")),
+            _ => causes.push(Cause::new(
+                "FieldValueRequired",
+                &base,
+                "Required value: schemas are required",
+            )),
         }
     }
     causes
@@ -87,7 +117,9 @@ pub fn validate_crd(crd: &Value) -> Vec<Cause> {
 
 fn check_metadata(meta: &Value, path: &str, causes: &mut Vec<Cause>) {
     let allowed_top = |k: &str| matches!(k, "type" | "properties" | "description");
-    let bad_top = meta.as_object().is_some_and(|m| m.keys().any(|k| !allowed_top(k)));
+    let bad_top = meta
+        .as_object()
+        .is_some_and(|m| m.keys().any(|k| !allowed_top(k)));
     let bad_props = meta["properties"].as_object().is_some_and(|p| {
         p.iter().any(|(k, v)| {
             !matches!(k.as_str(), "name" | "generateName")
@@ -96,7 +128,13 @@ fn check_metadata(meta: &Value, path: &str, causes: &mut Vec<Cause>) {
                     o.keys().any(|f| {
                         !matches!(
                             f.as_str(),
-                            "type" | "description" | "pattern" | "maxLength" | "minLength" | "enum" | "format"
+                            "type"
+                                | "description"
+                                | "pattern"
+                                | "maxLength"
+                                | "minLength"
+                                | "enum"
+                                | "format"
                         )
                     })
                 })
@@ -144,10 +182,17 @@ fn structural(schema: &Value, path: &str, root: bool, causes: &mut Vec<Cause>) {
         ));
     }
     if schema["type"].as_str() == Some("array") && !schema["items"].is_object() {
-        causes.push(Cause::new("FieldValueRequired", &format!("{path}.items"), "Required value: must be specified"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            &format!("{path}.items"),
+            "Required value: must be specified",
+        ));
     }
     if schema["x-kubernetes-list-type"].as_str() == Some("map") {
-        let keys = schema["x-kubernetes-list-map-keys"].as_array().cloned().unwrap_or_default();
+        let keys = schema["x-kubernetes-list-map-keys"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if keys.is_empty() {
             causes.push(Cause::new(
                 "FieldValueRequired",
@@ -178,7 +223,12 @@ fn structural(schema: &Value, path: &str, root: bool, causes: &mut Vec<Cause>) {
         structural(&schema["items"], &format!("{path}.items"), false, causes);
     }
     if schema["additionalProperties"].is_object() {
-        structural(&schema["additionalProperties"], &format!("{path}.additionalProperties"), false, causes);
+        structural(
+            &schema["additionalProperties"],
+            &format!("{path}.additionalProperties"),
+            false,
+            causes,
+        );
     }
 }
 
@@ -210,7 +260,10 @@ mod tests {
                      "additionalProperties": {"type": "string"}}}});
         let fields: Vec<String> = validate_crd(&crd(s)).into_iter().map(|c| c.field).collect();
         let base = "spec.versions[0].schema.openAPIV3Schema";
-        assert!(fields.contains(&format!("{base}.properties[metadata]")), "{fields:?}");
+        assert!(
+            fields.contains(&format!("{base}.properties[metadata]")),
+            "{fields:?}"
+        );
         assert!(fields.contains(&format!("{base}.properties[spec].properties[a].type")));
         assert!(fields.contains(&format!("{base}.properties[spec].additionalProperties")));
     }

@@ -14,7 +14,10 @@ enum Step {
 
 fn parse_path(expr: &str) -> Option<Vec<Step>> {
     let e = expr.trim();
-    let e = e.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(e);
+    let e = e
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .unwrap_or(e);
     let mut s = e.strip_prefix('$').unwrap_or(e);
     let mut steps = vec![];
     while !s.is_empty() {
@@ -91,7 +94,10 @@ pub fn eval(obj: &Value, expr: &str) -> Option<Value> {
 }
 
 fn age(obj: &Value) -> Value {
-    match obj["metadata"]["creationTimestamp"].as_str().and_then(parse_rfc3339) {
+    match obj["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(parse_rfc3339)
+    {
         Some(t) => json!(human_duration(now_secs() - t)),
         None => json!("<unknown>"),
     }
@@ -161,7 +167,10 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
         }
         for c in &info.printer_columns {
             let path = c["jsonPath"].as_str().unwrap_or_default();
-            out.push(cell(c["type"].as_str().unwrap_or("string"), eval(obj, path)));
+            out.push(cell(
+                c["type"].as_str().unwrap_or("string"),
+                eval(obj, path),
+            ));
         }
         return out;
     }
@@ -192,7 +201,13 @@ pub enum Include {
 }
 
 /// A Table of `objects`.
-pub fn table(info: &ResourceInfo, objects: &[Value], rv: &str, include: Include, with_columns: bool) -> Value {
+pub fn table(
+    info: &ResourceInfo,
+    objects: &[Value],
+    rv: &str,
+    include: Include,
+    with_columns: bool,
+) -> Value {
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {
@@ -227,7 +242,10 @@ mod tests {
             "status": {"conditions": [{"type": "Synced", "status": "False"}, {"type": "Ready", "status": "True"}]}});
         assert_eq!(eval(&o, ".spec.a.b"), Some(json!(1)));
         assert_eq!(eval(&o, "{.spec.l[0].x}"), Some(json!("y")));
-        assert_eq!(eval(&o, ".status.conditions[?(@.type==\"Ready\")].status"), Some(json!("True")));
+        assert_eq!(
+            eval(&o, ".status.conditions[?(@.type==\"Ready\")].status"),
+            Some(json!("True"))
+        );
         assert_eq!(eval(&o, ".metadata.labels['k.io/n']"), Some(json!("v")));
         assert_eq!(eval(&o, ".spec.missing"), None);
     }

@@ -11,15 +11,35 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 const OBJECT_META: &[&str] = &[
-    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-    "annotations", "ownerReferences", "finalizers", "managedFields",
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
 ];
 
 /// Validates and normalizes `obj` for `info`. Unknown fields are pruned; with
 /// `strict` they fail the request (400), otherwise they come back as warnings.
-pub fn check(_st: &Store, info: &ResourceInfo, obj: &mut Value, strict: bool) -> ApiResult<Vec<String>> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+pub fn check(
+    _st: &Store,
+    info: &ResourceInfo,
+    obj: &mut Value,
+    strict: bool,
+) -> ApiResult<Vec<String>> {
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let mut unknown: Vec<String> = vec![];
     let mut causes: Vec<Cause> = vec![];
     if let Some(meta) = obj["metadata"].as_object() {
@@ -31,9 +51,17 @@ pub fn check(_st: &Store, info: &ResourceInfo, obj: &mut Value, strict: bool) ->
         m.retain(|k, _| OBJECT_META.contains(&k.as_str()));
     }
     if name.is_empty() {
-        causes.push(Cause::new("FieldValueRequired", "metadata.name", "Required value: name or generateName is required"));
+        causes.push(Cause::new(
+            "FieldValueRequired",
+            "metadata.name",
+            "Required value: name or generateName is required",
+        ));
     } else {
-        let ok = if info.kind == "Namespace" { is_dns_label(&name) } else { is_dns_subdomain(&name) };
+        let ok = if info.kind == "Namespace" {
+            is_dns_label(&name)
+        } else {
+            is_dns_subdomain(&name)
+        };
         if !ok {
             causes.push(Cause::new(
                 "FieldValueInvalid",
@@ -55,7 +83,10 @@ pub fn check(_st: &Store, info: &ResourceInfo, obj: &mut Value, strict: bool) ->
     {
         let extra: Vec<String> = m
             .keys()
-            .filter(|k| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") && !known.contains(&k.as_str()))
+            .filter(|k| {
+                !matches!(k.as_str(), "apiVersion" | "kind" | "metadata")
+                    && !known.contains(&k.as_str())
+            })
             .cloned()
             .collect();
         for k in extra {
@@ -64,7 +95,10 @@ pub fn check(_st: &Store, info: &ResourceInfo, obj: &mut Value, strict: bool) ->
         }
     }
     if strict && !unknown.is_empty() {
-        let list: Vec<String> = unknown.iter().map(|u| format!("unknown field \"{u}\"")).collect();
+        let list: Vec<String> = unknown
+            .iter()
+            .map(|u| format!("unknown field \"{u}\""))
+            .collect();
         return Err(ApiError::bad_request(format!(
             "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
             list.join(", "),
@@ -93,7 +127,10 @@ pub fn check(_st: &Store, info: &ResourceInfo, obj: &mut Value, strict: bool) ->
     if !causes.is_empty() {
         return Err(ApiError::invalid(&info.kind, &info.group, &name, causes));
     }
-    Ok(unknown.into_iter().map(|u| format!("unknown field \"{u}\"")).collect())
+    Ok(unknown
+        .into_iter()
+        .map(|u| format!("unknown field \"{u}\""))
+        .collect())
 }
 
 fn secret(info: &ResourceInfo, obj: &mut Value) -> ApiResult<()> {
@@ -134,15 +171,16 @@ fn crd_status(crd: &mut Value) {
         .filter(|v| v["storage"].as_bool() == Some(true))
         .map(|v| v["name"].clone())
         .collect();
-    if crd["status"]["conditions"].as_array().is_some_and(|c| !c.is_empty()) {
+    if crd["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty())
+    {
         crd["status"]["acceptedNames"] = crd["spec"]["names"].clone();
         crd["status"]["storedVersions"] = Value::Array(stored);
         return;
     }
     let now = super::util::now_rfc3339();
-    let cond = |t: &str, reason: &str, msg: &str| {
-        json!({"type": t, "status": "True", "reason": reason, "message": msg, "lastTransitionTime": now})
-    };
+    let cond = |t: &str, reason: &str, msg: &str| json!({"type": t, "status": "True", "reason": reason, "message": msg, "lastTransitionTime": now});
     crd["status"] = json!({
         "acceptedNames": crd["spec"]["names"].clone(),
         "storedVersions": stored,

@@ -31,12 +31,19 @@ impl Filter {
         if ev.key.group != self.info.group || ev.key.plural != self.info.plural {
             return None;
         }
-        if self.namespace.as_ref().is_some_and(|ns| *ns != ev.key.namespace) {
+        if self
+            .namespace
+            .as_ref()
+            .is_some_and(|ns| *ns != ev.key.namespace)
+        {
             return None;
         }
         let now = self.selects(&ev.object);
         match ev.etype {
-            "MODIFIED" => match (ev.old.as_ref().map(|o| self.selects(o)).unwrap_or(false), now) {
+            "MODIFIED" => match (
+                ev.old.as_ref().map(|o| self.selects(o)).unwrap_or(false),
+                now,
+            ) {
                 (true, true) => Some("MODIFIED"),
                 (true, false) => Some("DELETED"),
                 (false, true) => Some("ADDED"),
@@ -48,7 +55,8 @@ impl Filter {
 
     fn line(&self, etype: &str, obj: &Value) -> Bytes {
         let object = render(&self.info, obj, self.q.output);
-        let mut s = serde_json::to_string(&json!({"type": etype, "object": object})).unwrap_or_default();
+        let mut s =
+            serde_json::to_string(&json!({"type": etype, "object": object})).unwrap_or_default();
         s.push('\n');
         Bytes::from(s)
     }
@@ -59,31 +67,53 @@ impl Filter {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let obj = json!({"kind": self.info.kind, "apiVersion": self.info.api_version(), "metadata": meta});
-        let mut s = serde_json::to_string(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
+        let mut s =
+            serde_json::to_string(&json!({"type": "BOOKMARK", "object": obj})).unwrap_or_default();
         s.push('\n');
         Bytes::from(s)
     }
 }
 
 fn expired(rv: u64, oldest: u64) -> Bytes {
-    let status = ApiError::new(410, "Expired", format!("too old resource version: {rv} ({oldest})")).to_status();
-    let mut s = serde_json::to_string(&json!({"type": "ERROR", "object": status})).unwrap_or_default();
+    let status = ApiError::new(
+        410,
+        "Expired",
+        format!("too old resource version: {rv} ({oldest})"),
+    )
+    .to_status();
+    let mut s =
+        serde_json::to_string(&json!({"type": "ERROR", "object": status})).unwrap_or_default();
     s.push('\n');
     Bytes::from(s)
 }
 
 /// Starts a watch and returns the streaming response.
-pub fn watch(shared: Arc<Shared>, info: ResourceInfo, namespace: Option<String>, q: ListQuery) -> Result<Response, ApiError> {
+pub fn watch(
+    shared: Arc<Shared>,
+    info: ResourceInfo,
+    namespace: Option<String>,
+    q: ListQuery,
+) -> Result<Response, ApiError> {
     let filter = Filter { info, namespace, q };
     let mut initial: Vec<Bytes> = vec![];
     let (rx, start_rv) = {
         let store = shared.store.lock().expect("store lock");
         let rx = store.tx.subscribe();
-        let requested = filter.q.resource_version.as_deref().filter(|v| !v.is_empty());
+        let requested = filter
+            .q
+            .resource_version
+            .as_deref()
+            .filter(|v| !v.is_empty());
         let send_initial = filter.q.send_initial_events || matches!(requested, None | Some("0"));
         let start = if send_initial {
             for (k, obj) in &store.objects {
-                let ev = StoredEvent { rv: store.rv, key: k.clone(), etype: "ADDED", object: obj.clone(), old: None };
+                let ev = StoredEvent {
+                    rv: store.rv,
+                    key: k.clone(),
+                    etype: "ADDED",
+                    object: obj.clone(),
+                    old: None,
+                };
                 if filter.event_type(&ev).is_some() {
                     initial.push(filter.line("ADDED", obj));
                 }
@@ -93,10 +123,12 @@ pub fn watch(shared: Arc<Shared>, info: ResourceInfo, namespace: Option<String>,
             }
             store.rv
         } else {
-            let n: u64 = requested
-                .unwrap_or("0")
-                .parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {}", requested.unwrap_or(""))))?;
+            let n: u64 = requested.unwrap_or("0").parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid resource version: {}",
+                    requested.unwrap_or("")
+                ))
+            })?;
             if n < store.compacted {
                 initial.push(expired(n, store.compacted + 1));
                 return Ok(stream_response(initial, None));
@@ -120,7 +152,16 @@ pub fn watch(shared: Arc<Shared>, info: ResourceInfo, namespace: Option<String>,
                 return;
             }
         }
-        pump(filter, rx, tx, start_rv, timeout, bookmark_every, &mut shutdown).await;
+        pump(
+            filter,
+            rx,
+            tx,
+            start_rv,
+            timeout,
+            bookmark_every,
+            &mut shutdown,
+        )
+        .await;
     });
     Ok(stream_response(vec![], Some(body_rx)))
 }

@@ -5,10 +5,10 @@
 use super::Shared;
 use super::apply::{WriteCtx, apply, track_update};
 use super::fields::Scope;
-use super::handlers::{ListQuery, Output, Target, not_found, render, respond};
+use super::handlers::{Output, Target, not_found, render, respond};
 use super::patch::{json_patch, merge_patch, strategic_merge_patch};
 use super::status::{ApiError, ApiResult};
-use super::store::{ObjKey, Propagation, Store};
+use super::store::{ObjKey, Store};
 use super::util::{meta_mut, meta_str, name_suffix, new_uid, now_rfc3339};
 use super::validate::{check, checked_new};
 use axum::body::Bytes;
@@ -19,17 +19,23 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 fn parse_object(headers: &HeaderMap, body: &Bytes) -> ApiResult<Value> {
-    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let ctype = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if ctype.starts_with("application/vnd.kubernetes.protobuf") {
-        return super::proto::decode(body).map_err(|e| ApiError::new(415, "UnsupportedMediaType", e));
+        return super::proto::decode(body)
+            .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e));
     }
     parse_body(body)
 }
 
-fn parse_body(body: &Bytes) -> ApiResult<Value> {
+pub(super) fn parse_body(body: &Bytes) -> ApiResult<Value> {
     serde_json::from_slice(body)
         .or_else(|_| serde_yaml::from_slice::<Value>(body))
-        .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
+        .map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        })
 }
 
 fn manager(q: &HashMap<String, String>, headers: &HeaderMap) -> String {
@@ -83,7 +89,13 @@ fn start<'a>(t: &'a Target, q: &HashMap<String, String>, headers: &HeaderMap) ->
 
 /// Scopes, validates and completes `new` (the intended object) against `old`.
 /// Returns the object to store and warnings; `None` object means "no change".
-fn prepare(st: &Store, w: &Write<'_>, old: Option<&Value>, mut new: Value, tracked: bool) -> ApiResult<(Option<Value>, Vec<String>)> {
+fn prepare(
+    st: &Store,
+    w: &Write<'_>,
+    old: Option<&Value>,
+    mut new: Value,
+    tracked: bool,
+) -> ApiResult<(Option<Value>, Vec<String>)> {
     let info = &w.t.info;
     if let Some(av) = new.get("apiVersion").and_then(Value::as_str)
         && av != info.api_version()
@@ -96,7 +108,10 @@ fn prepare(st: &Store, w: &Write<'_>, old: Option<&Value>, mut new: Value, track
     if let Some(k) = new.get("kind").and_then(Value::as_str)
         && k != info.kind
     {
-        return Err(ApiError::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({})", info.kind)));
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            info.kind
+        )));
     }
     new["apiVersion"] = json!(info.api_version());
     new["kind"] = json!(info.kind);
@@ -124,7 +139,12 @@ fn prepare(st: &Store, w: &Write<'_>, old: Option<&Value>, mut new: Value, track
     }
     let warnings = check(st, info, &mut new, w.strict)?;
     if let Some(old) = old {
-        carry_metadata(old, &mut new, info.has_generation(), info.status_subresource)?;
+        carry_metadata(
+            old,
+            &mut new,
+            info.has_generation(),
+            info.status_subresource,
+        )?;
     } else {
         checked_new(info, &mut new);
     }
@@ -155,10 +175,18 @@ fn comparable(v: &Value) -> Value {
     c
 }
 
-fn carry_metadata(old: &Value, new: &mut Value, generation: bool, status_sub: bool) -> ApiResult<()> {
+fn carry_metadata(
+    old: &Value,
+    new: &mut Value,
+    generation: bool,
+    status_sub: bool,
+) -> ApiResult<()> {
     let deleting = old["metadata"]["deletionTimestamp"].is_string();
     if deleting {
-        let before: Vec<&Value> = old["metadata"]["finalizers"].as_array().map(|f| f.iter().collect()).unwrap_or_default();
+        let before: Vec<&Value> = old["metadata"]["finalizers"]
+            .as_array()
+            .map(|f| f.iter().collect())
+            .unwrap_or_default();
         let added: Vec<String> = new["metadata"]["finalizers"]
             .as_array()
             .into_iter()
@@ -174,13 +202,24 @@ fn carry_metadata(old: &Value, new: &mut Value, generation: bool, status_sub: bo
                 vec![super::status::Cause::new(
                     "FieldValueForbidden",
                     "metadata.finalizers",
-                    format!("Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}", added.join(", ")),
+                    format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                        added.join(", ")
+                    ),
                 )],
             ));
         }
     }
     let meta = meta_mut(new);
-    for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "name", "namespace"] {
+    for k in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "name",
+        "namespace",
+    ] {
         match old["metadata"].get(k) {
             Some(v) => meta.insert(k.into(), v.clone()),
             None => meta.remove(k),
@@ -205,7 +244,14 @@ fn carry_metadata(old: &Value, new: &mut Value, generation: bool, status_sub: bo
     Ok(())
 }
 
-fn commit(shared: &Arc<Shared>, st: &mut Store, w: &Write<'_>, key: ObjKey, old: Option<Value>, new: Option<Value>) -> Value {
+fn commit(
+    shared: &Arc<Shared>,
+    st: &mut Store,
+    w: &Write<'_>,
+    key: ObjKey,
+    old: Option<Value>,
+    new: Option<Value>,
+) -> Value {
     let Some(new) = new else {
         return old.unwrap_or_default();
     };
@@ -228,16 +274,26 @@ fn ensure_namespace(st: &Store, t: &Target) -> ApiResult<()> {
 }
 
 /// POST to a collection.
-pub fn create(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, headers: &HeaderMap, body: &Bytes) -> ApiResult<Response> {
+pub fn create(
+    shared: &Arc<Shared>,
+    t: &Target,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Response> {
     let w = start(t, q, headers);
     let mut obj = parse_object(headers, body)?;
     if !obj.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be an object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be an object",
+        ));
     }
     let meta = meta_mut(&mut obj);
     match (meta.get("namespace").and_then(Value::as_str), &t.namespace) {
         (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
         }
         (_, Some(ns)) if t.info.namespaced => {
             meta.insert("namespace".into(), json!(ns));
@@ -246,45 +302,76 @@ pub fn create(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, hea
             meta.remove("namespace");
         }
     }
-    if meta.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
+    if meta
+        .get("name")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
         && let Some(g) = meta.get("generateName").and_then(Value::as_str)
     {
         let name = format!("{g}{}", name_suffix());
         meta.insert("name".into(), json!(name));
     }
-    let name = meta.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = meta
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let mut st = shared.store.lock().expect("store lock");
     ensure_namespace(&st, t)?;
-    let key = ObjKey::new(&t.info.group, &t.info.plural, t.namespace.as_deref().unwrap_or_default(), &name);
+    let key = ObjKey::new(
+        &t.info.group,
+        &t.info.plural,
+        t.namespace.as_deref().unwrap_or_default(),
+        &name,
+    );
     if !name.is_empty() && st.objects.contains_key(&key) {
-        return Err(ApiError::already_exists(&t.info.qualified(), &name, &t.info.group, &t.info.plural));
+        return Err(ApiError::already_exists(
+            &t.info.qualified(),
+            &name,
+            &t.info.group,
+            &t.info.plural,
+        ));
     }
     let (new, warnings) = prepare(&st, &w, None, obj, false)?;
     let stored = commit(shared, &mut st, &w, key, None, new);
-    Ok(respond(201, &render(&t.info, &stored, Output::Json), &warnings))
+    Ok(respond(
+        201,
+        &render(&t.info, &stored, Output::Json),
+        &warnings,
+    ))
 }
 
 fn check_rv(t: &Target, old: &Value, new: &Value) -> ApiResult<()> {
     match meta_str(new, "resourceVersion") {
-        Some(rv) if !rv.is_empty() && Some(rv) != meta_str(old, "resourceVersion") => Err(ApiError::stale(
-            &t.info.qualified(),
-            t.name.as_deref().unwrap_or_default(),
-            &t.info.group,
-            &t.info.plural,
-        )),
+        Some(rv) if !rv.is_empty() && Some(rv) != meta_str(old, "resourceVersion") => {
+            Err(ApiError::stale(
+                &t.info.qualified(),
+                t.name.as_deref().unwrap_or_default(),
+                &t.info.group,
+                &t.info.plural,
+            ))
+        }
         _ => Ok(()),
     }
 }
 
 /// PUT to an object or its status.
-pub fn update(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, headers: &HeaderMap, body: &Bytes) -> ApiResult<Response> {
+pub fn update(
+    shared: &Arc<Shared>,
+    t: &Target,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Response> {
     let w = start(t, q, headers);
     let obj = parse_object(headers, body)?;
     let name = t.name.as_deref().unwrap_or_default();
     if let Some(n) = meta_str(&obj, "name")
         && n != name
     {
-        return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({name})")));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        )));
     }
     let mut st = shared.store.lock().expect("store lock");
     let key = t.key();
@@ -292,34 +379,71 @@ pub fn update(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, hea
     check_rv(t, &old, &obj)?;
     let (new, warnings) = prepare(&st, &w, Some(&old), obj, false)?;
     let stored = commit(shared, &mut st, &w, key, Some(old), new);
-    Ok(respond(200, &render(&t.info, &stored, Output::Json), &warnings))
+    Ok(respond(
+        200,
+        &render(&t.info, &stored, Output::Json),
+        &warnings,
+    ))
 }
 
 /// PATCH to an object or its status.
-pub fn patch(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, headers: &HeaderMap, body: &Bytes) -> ApiResult<Response> {
+pub fn patch(
+    shared: &Arc<Shared>,
+    t: &Target,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Response> {
     let w = start(t, q, headers);
-    let ctype = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let ctype = ctype.split(';').next().unwrap_or_default().trim().to_string();
+    let ctype = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let ctype = ctype
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let doc = parse_body(body)?;
     let mut st = shared.store.lock().expect("store lock");
     let key = t.key();
     let old = st.objects.get(&key).cloned();
     let unsupported = || {
-        ApiError::new(415, "UnsupportedMediaType", format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{}",
-            if t.info.custom { "" } else { ", application/strategic-merge-patch+json" }
-        ))
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml{}",
+                if t.info.custom {
+                    ""
+                } else {
+                    ", application/strategic-merge-patch+json"
+                }
+            ),
+        )
     };
     let (patched, tracked) = match ctype.as_str() {
         "application/apply-patch+yaml" => {
             if w.manager.is_empty() || !q.contains_key("fieldManager") {
-                return Err(ApiError::invalid("PatchOptions", "meta.k8s.io", "", vec![super::status::Cause::new(
-                    "FieldValueRequired", "fieldManager", "Required value: is required for apply patch")]));
+                return Err(ApiError::invalid(
+                    "PatchOptions",
+                    "meta.k8s.io",
+                    "",
+                    vec![super::status::Cause::new(
+                        "FieldValueRequired",
+                        "fieldManager",
+                        "Required value: is required for apply patch",
+                    )],
+                ));
             }
             if let Some(n) = meta_str(&doc, "name")
                 && Some(n) != t.name.as_deref()
             {
-                return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({})", t.name.as_deref().unwrap_or_default())));
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({})",
+                    t.name.as_deref().unwrap_or_default()
+                )));
             }
             if old.is_none() {
                 ensure_namespace(&st, t)?;
@@ -342,9 +466,13 @@ pub fn patch(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, head
             };
             let mut target = old.clone();
             match ctype.as_str() {
-                "application/merge-patch+json" | "application/json" => merge_patch(&mut target, &doc),
+                "application/merge-patch+json" | "application/json" => {
+                    merge_patch(&mut target, &doc)
+                }
                 "application/json-patch+json" => json_patch(&mut target, &doc)?,
-                "application/strategic-merge-patch+json" if !t.info.custom => strategic_merge_patch(&mut target, &doc, ""),
+                "application/strategic-merge-patch+json" if !t.info.custom => {
+                    strategic_merge_patch(&mut target, &doc, "")
+                }
                 _ => return Err(unsupported()),
             }
             check_rv(t, old, &target)?;
@@ -354,68 +482,11 @@ pub fn patch(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, head
     let created = old.is_none();
     let (new, warnings) = prepare(&st, &w, old.as_ref(), patched, tracked)?;
     let stored = commit(shared, &mut st, &w, key, old, new);
-    Ok(respond(if created { 201 } else { 200 }, &render(&t.info, &stored, Output::Json), &warnings))
-}
-
-fn propagation(q: &HashMap<String, String>, opts: &Value) -> Propagation {
-    let p = q
-        .get("propagationPolicy")
-        .map(String::as_str)
-        .or_else(|| opts["propagationPolicy"].as_str());
-    match p {
-        Some("Foreground") => Propagation::Foreground,
-        Some("Orphan") => Propagation::Orphan,
-        _ if opts["orphanDependents"].as_bool() == Some(true) => Propagation::Orphan,
-        _ => Propagation::Background,
-    }
-}
-
-/// DELETE of an object.
-pub fn delete(shared: &Arc<Shared>, t: &Target, q: &HashMap<String, String>, body: &Bytes) -> ApiResult<Response> {
-    let opts = if body.is_empty() { json!({}) } else { parse_body(body)? };
-    let mut st = shared.store.lock().expect("store lock");
-    let key = t.key();
-    let current = st.objects.get(&key).cloned().ok_or_else(|| not_found(t))?;
-    let pre = &opts["preconditions"];
-    for (field, label) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
-        if let Some(want) = pre[field].as_str()
-            && Some(want) != meta_str(&current, field)
-        {
-            let mut e = ApiError::stale(&t.info.qualified(), t.name.as_deref().unwrap_or_default(), &t.info.group, &t.info.plural);
-            e.message = format!(
-                "Operation cannot be fulfilled on {} \"{}\": Precondition failed: {label} in precondition: {want}, {label} in object meta: {}",
-                t.info.qualified(), t.name.as_deref().unwrap_or_default(), meta_str(&current, field).unwrap_or_default()
-            );
-            return Err(e);
-        }
-    }
-    if q.get("dryRun").is_some_and(|d| d == "All") {
-        return Ok(respond(200, &render(&t.info, &current, Output::Json), &[]));
-    }
-    let result = st.delete(&key, propagation(q, &opts)).unwrap_or(current);
-    Ok(respond(200, &render(&t.info, &result, Output::Json), &[]))
-}
-
-/// DELETE of a collection (with selectors).
-pub fn delete_collection(shared: &Arc<Shared>, t: &Target, lq: &ListQuery) -> ApiResult<Response> {
-    let mut st = shared.store.lock().expect("store lock");
-    let keys: Vec<ObjKey> = st
-        .objects
-        .iter()
-        .filter(|(k, _)| k.group == t.info.group && k.plural == t.info.plural)
-        .filter(|(k, _)| t.namespace.as_ref().is_none_or(|ns| *ns == k.namespace))
-        .filter(|(_, o)| lq.labels.matches(o) && lq.fields.matches(o))
-        .map(|(k, _)| k.clone())
-        .collect();
-    let mut items = vec![];
-    for k in keys {
-        if let Some(o) = st.delete(&k, Propagation::Background) {
-            items.push(render(&t.info, &o, Output::Json));
-        }
-    }
-    let list = json!({"kind": format!("{}List", t.info.kind), "apiVersion": t.info.api_version(),
-        "metadata": {"resourceVersion": st.rv.to_string()}, "items": items});
-    Ok(respond(200, &list, &[]))
+    Ok(respond(
+        if created { 201 } else { 200 },
+        &render(&t.info, &stored, Output::Json),
+        &warnings,
+    ))
 }
 
 /// Fills server-set metadata of a new object.
@@ -423,7 +494,12 @@ pub fn new_metadata(obj: &mut Value, generation: bool) {
     let meta = meta_mut(obj);
     meta.insert("uid".into(), json!(new_uid()));
     meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-    for k in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+    for k in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+    ] {
         meta.remove(k);
     }
     if generation {
