@@ -446,6 +446,9 @@ pub fn patch(
                 )));
             }
             if old.is_none() {
+                if t.sub.is_some() {
+                    return Err(not_found(t));
+                }
                 ensure_namespace(&st, t)?;
             }
             let force = matches!(q.get("force").map(String::as_str), Some("true" | "1"));

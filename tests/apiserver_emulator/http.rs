@@ -262,3 +262,157 @@ async fn watch_from_a_compacted_resource_version_gets_410() {
     assert_eq!(events[0]["object"]["code"], 410);
     assert_eq!(events[0]["object"]["reason"], "Expired");
 }
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.unwrap();
+    let code = resp.status().as_u16();
+    (code, resp.json().await.unwrap())
+}
+
+fn apply_patch(url: &str, body: &Value) -> reqwest::RequestBuilder {
+    http()
+        .patch(url)
+        .header("content-type", "application/apply-patch+yaml")
+        .body(body.to_string())
+}
+
+#[tokio::test]
+async fn controller_style_status_apply_and_streaming_list_watch() {
+    let k = Kube::new();
+    install_widgets(&k);
+    let base = k.url("/apis/example.dev/v1/namespaces/default/widgets");
+    let (code, created) = send(http().post(&base).json(&json!({
+        "apiVersion": "example.dev/v1", "kind": "Widget",
+        "metadata": {"generateName": "w-"}, "spec": {"color": "blue"}})))
+    .await;
+    assert_eq!(code, 201);
+    let name = created["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(name.starts_with("w-") && name.len() == 7, "{name}");
+    // A controller applies status with its own field manager (kube-rs Patch::Apply).
+    let status_url = format!("{base}/{name}/status?fieldManager=portcullis&force=true");
+    let doc = json!({"apiVersion": "example.dev/v1", "kind": "Widget",
+        "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]}});
+    let (code, applied) = send(apply_patch(&status_url, &doc)).await;
+    assert_eq!(code, 200, "{applied}");
+    assert_eq!(applied["status"]["conditions"][0]["status"], "True");
+    assert_eq!(applied["spec"]["color"], "blue");
+    let entry = applied["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["manager"] == "portcullis")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["subresource"], "status");
+    assert_eq!(entry["operation"], "Apply");
+    // Re-applying the same status is a no-op: same resourceVersion.
+    let (_, again) = send(apply_patch(&status_url, &doc)).await;
+    assert_eq!(
+        again["metadata"]["resourceVersion"],
+        applied["metadata"]["resourceVersion"]
+    );
+    // Apply without a field manager is refused like the real server does.
+    let (code, status) = send(apply_patch(&format!("{base}/{name}"), &doc)).await;
+    assert_eq!((code, status["reason"].as_str()), (422, Some("Invalid")));
+    // Status apply on a missing object: 404.
+    let (code, _) = send(apply_patch(
+        &format!("{base}/missing/status?fieldManager=x"),
+        &doc,
+    ))
+    .await;
+    assert_eq!(code, 404);
+    // Streaming list (sendInitialEvents) across namespaces: ADDED, then the bookmark
+    // that ends the initial events.
+    let url = k.url(
+        "/apis/example.dev/v1/widgets?watch=true&sendInitialEvents=true\
+         &resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=10",
+    );
+    let mut resp = http().get(&url).send().await.unwrap();
+    let events = read_events(&mut resp, 2).await;
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["metadata"]["name"], name.as_str());
+    assert_eq!(events[1]["type"], "BOOKMARK");
+    assert_eq!(
+        events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+}
+
+#[tokio::test]
+async fn lease_updates_conflict_on_stale_resource_version() {
+    let k = Kube::new();
+    let base = k.url("/apis/coordination.k8s.io/v1/namespaces/default/leases");
+    let (code, lease) = send(http().post(&base).json(&json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "leader"},
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}})))
+    .await;
+    assert_eq!(code, 201);
+    let mut by_b = lease.clone();
+    by_b["spec"]["holderIdentity"] = json!("b");
+    let mut by_c = lease.clone();
+    by_c["spec"]["holderIdentity"] = json!("c");
+    let (code_b, _) = send(http().put(format!("{base}/leader")).json(&by_b)).await;
+    let (code_c, status) = send(http().put(format!("{base}/leader")).json(&by_c)).await;
+    assert_eq!((code_b, code_c), (200, 409));
+    assert_eq!(status["reason"], "Conflict");
+    assert_eq!(status["details"]["group"], "coordination.k8s.io");
+    let (_, now) = send(http().get(format!("{base}/leader"))).await;
+    assert_eq!(now["spec"]["holderIdentity"], "b");
+}
+
+#[tokio::test]
+async fn tables_metadata_lists_and_foreground_deletion() {
+    let k = Kube::new();
+    k.ok(&["create", "secret", "generic", "owner", "--from-literal=a=b"]);
+    let owner = k.json(&["get", "secret", "owner"]);
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dep",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "Secret", "name": "owner",
+                             "uid": owner["metadata"]["uid"]}]}});
+    let cms = k.url("/api/v1/namespaces/default/configmaps");
+    assert_eq!(send(http().post(&cms).json(&cm)).await.0, 201);
+    let (_, table) = send(
+        http()
+            .get(k.url("/api/v1/namespaces/default/secrets"))
+            .header(
+                "accept",
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+            ),
+    )
+    .await;
+    assert_eq!(table["kind"], "Table");
+    let names: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Name", "Type", "Data", "Age"]);
+    assert_eq!(table["rows"][0]["cells"][0], "owner");
+    assert_eq!(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    let (_, meta) = send(http().get(&cms).header(
+        "accept",
+        "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+    ))
+    .await;
+    assert_eq!(meta["kind"], "PartialObjectMetadataList");
+    assert_eq!(meta["items"][0]["metadata"]["name"], "dep");
+    let (code, _) = send(
+        http()
+            .delete(k.url("/api/v1/namespaces/default/secrets/owner"))
+            .json(&json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"})),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(k.emu.object("", "configmaps", "default", "dep").is_none());
+    // Pagination: limit + continue.
+    for i in 0..3 {
+        k.ok(&["create", "configmap", &format!("page{i}")]);
+    }
+    let (_, first) = send(http().get(format!("{cms}?limit=2"))).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+    let (_, second) = send(http().get(format!("{cms}?limit=2&continue={token}"))).await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second["metadata"].get("continue").is_none());
+}
