@@ -623,3 +623,50 @@ fn kubectl_generators_send_protobuf_that_decodes_like_their_json() {
         assert_eq!(got, want, "kubectl {args:?}");
     }
 }
+
+#[test]
+fn cluster_scoped_custom_resources_with_preserved_fields_and_sets() {
+    let k = Kube::new();
+    k.ok(&["create", "-f", &fixture("gizmo-crd.yaml")]);
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/gizmos.example.dev",
+        "--timeout=10s",
+    ]);
+    let gizmo = "apiVersion: example.dev/v1alpha1\nkind: Gizmo\nmetadata: {name: g1}\n\
+                 spec:\n  tags: [a, b]\n  extra: {anything: [1, 2], nested: {deep: true}}\n";
+    k.ok_in(&["apply", "--server-side", "-f", "-"], Some(gizmo));
+    let obj = k.json(&["get", "gizmo", "g1"]);
+    assert!(obj["metadata"].get("namespace").is_none(), "{obj}");
+    assert_eq!(obj["spec"]["extra"]["nested"]["deep"], true);
+    let table = k.ok(&["get", "gizmos"]);
+    let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "AGE"]);
+    let err = k.fail_in(
+        &["apply", "--server-side", "-f", "-"],
+        Some(&gizmo.replace("[a, b]", "[a, a]")),
+    );
+    assert!(
+        err.contains(".spec.tags: duplicate entries for key \"a\""),
+        "{err}"
+    );
+    let err = k.fail_in(
+        &["create", "-f", "-"],
+        Some(&gizmo.replace("[a, b]", "[a, a]").replace("g1", "g2")),
+    );
+    assert!(
+        err.contains("spec.tags[1]: Duplicate value: \"a\""),
+        "{err}"
+    );
+    // Cluster-scoped: no namespace in the path; -n is ignored by kubectl.
+    assert!(
+        k.ok(&["get", "gizmo", "g1", "-n", "kube-system", "-o", "name"])
+            .contains("g1")
+    );
+    k.ok(&["delete", "gizmo", "g1"]);
+    assert!(
+        k.fail(&["get", "gizmo", "g1"])
+            .contains("gizmos.example.dev \"g1\" not found")
+    );
+}

@@ -1,8 +1,8 @@
 //! Server-side apply and managedFields tracking per field manager.
 
 use super::fields::{
-    FieldSet, Scope, display_path, field_set, from_fields_v1, get_at, merge_applied, remove_at,
-    to_fields_v1,
+    FieldSet, Scope, display_path, field_set, find_duplicates, from_fields_v1, get_at,
+    merge_applied, remove_at, to_fields_v1,
 };
 use super::status::{ApiError, ApiResult, Cause};
 use super::util::{meta_mut, now_rfc3339};
@@ -84,6 +84,15 @@ pub fn apply(
     let mut obj = live.cloned().unwrap_or_else(
         || json!({"apiVersion": applied["apiVersion"], "kind": applied["kind"], "metadata": {}}),
     );
+    if let Some((path, key)) = find_duplicates(applied, ctx.schema, "", "") {
+        let mut err = ApiError::new(
+            500,
+            "InternalError",
+            format!("failed to create typed patch object: {path}: duplicate entries for key {key}"),
+        );
+        err.details = Some(json!({"causes": [{"message": err.message}]}));
+        return Err(err);
+    }
     let mut managed = entries(&obj);
     let new_set = field_set(applied, ctx.schema, ctx.scope);
     let is_me = |e: &Entry| {
@@ -299,4 +308,57 @@ pub fn track_update(old: Option<&Value>, new: &mut Value, ctx: &WriteCtx<'_>) {
         e.api_version = ctx.api_version.into();
     }
     store_entries(new, managed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(manager: &str) -> WriteCtx<'_> {
+        WriteCtx {
+            manager,
+            subresource: "",
+            api_version: "v1",
+            schema: None,
+            scope: Scope::All,
+        }
+    }
+
+    #[test]
+    fn apply_tracks_owners_conflicts_and_removes_dropped_fields() {
+        let a = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                       "data": {"x": "1", "y": "2"}});
+        let live = apply(None, &a, false, &ctx("a")).unwrap();
+        assert_eq!(live["data"], json!({"x": "1", "y": "2"}));
+        let b = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"x": "9"}});
+        let err = apply(Some(&live), &b, false, &ctx("b")).unwrap_err();
+        assert_eq!(err.code, 409);
+        assert!(err.message.contains("conflict with \"a\"") && err.message.contains(".data.x"));
+        let forced = apply(Some(&live), &b, true, &ctx("b")).unwrap();
+        assert_eq!(forced["data"]["x"], "9");
+        // a no longer owns x; dropping y from its config removes y, x stays (b's).
+        let a2 = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {}});
+        let after = apply(Some(&forced), &a2, false, &ctx("a")).unwrap();
+        assert_eq!(after["data"], json!({"x": "9"}));
+    }
+
+    #[test]
+    fn updates_take_ownership_of_changed_fields_only() {
+        let old = apply(
+            None,
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"x": "1", "y": "2"}}),
+            false,
+            &ctx("a"),
+        )
+        .unwrap();
+        let mut new = old.clone();
+        new["data"]["y"] = json!("3");
+        track_update(Some(&old), &mut new, &ctx("editor"));
+        let mf = new["metadata"]["managedFields"].as_array().unwrap();
+        let editor = mf.iter().find(|m| m["manager"] == "editor").unwrap();
+        assert_eq!(editor["operation"], "Update");
+        assert_eq!(editor["fieldsV1"], json!({"f:data": {"f:y": {}}}));
+        let a = mf.iter().find(|m| m["manager"] == "a").unwrap();
+        assert_eq!(a["fieldsV1"], json!({"f:data": {"f:x": {}}}));
+    }
 }

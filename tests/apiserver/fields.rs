@@ -260,6 +260,42 @@ pub fn from_fields_v1(v: &Value) -> FieldSet {
     out
 }
 
+/// The first set or keyed list in `v` with duplicate entries, as
+/// (display path, duplicated key), e.g. (".spec.tags", "a").
+pub fn find_duplicates(
+    v: &Value,
+    schema: Option<&Value>,
+    field: &str,
+    path: &str,
+) -> Option<(String, String)> {
+    match v {
+        Value::Object(m) => m.iter().find_map(|(k, child)| {
+            find_duplicates(child, child_schema(schema, k), k, &format!("{path}.{k}"))
+        }),
+        Value::Array(items) => {
+            let key = |item: &Value| match list_kind(schema, field) {
+                ListKind::Set => Some(item.to_string()),
+                ListKind::Map(keys) => Some(item_key(item, &keys)[2..].to_string()),
+                ListKind::Atomic => None,
+            };
+            let mut seen = vec![];
+            for item in items {
+                if let Some(k) = key(item) {
+                    if seen.contains(&k) {
+                        return Some((path.to_string(), k));
+                    }
+                    seen.push(k);
+                }
+            }
+            let item_schema = schema.map(|s| &s["items"]).filter(|s| s.is_object());
+            items
+                .iter()
+                .find_map(|i| find_duplicates(i, item_schema, "", path))
+        }
+        _ => None,
+    }
+}
+
 /// Merges an applied configuration into a live object: objects recursively, keyed
 /// lists by key, set lists by value, everything else replaced.
 pub fn merge_applied(live: &mut Value, applied: &Value, schema: Option<&Value>, field: &str) {

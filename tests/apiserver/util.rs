@@ -184,3 +184,32 @@ pub fn is_dns_subdomain(name: &str) -> bool {
 pub fn is_dns_label(name: &str) -> bool {
     name.len() <= 63 && !name.contains('.') && is_dns_subdomain(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_and_parses_offsets() {
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        let t = 1_700_000_000;
+        assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t));
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20.123456Z"), Some(t));
+        assert_eq!(parse_rfc3339("2023-11-15T00:13:20+02:00"), Some(t));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn names_and_durations() {
+        assert!(is_dns_subdomain("a-b.c"));
+        assert!(!is_dns_subdomain("A_b") && !is_dns_subdomain("-a") && !is_dns_subdomain(""));
+        assert!(!is_dns_label("a.b"));
+        assert_eq!(human_duration(5), "5s");
+        assert_eq!(human_duration(190), "3m10s");
+        assert_eq!(human_duration(3 * 86_400 + 7200), "3d2h");
+        let uid = new_uid();
+        assert_eq!(uid.len(), 36);
+        assert_ne!(uid, new_uid());
+    }
+}
