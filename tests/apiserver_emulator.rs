@@ -419,6 +419,24 @@ fn server_side_apply_conflicts_force_and_field_removal() {
         obj["spec"]["color"], "red",
         "color is still applied by alice, bob and carol"
     );
+    // An imperative edit (Update operation) takes ownership; the next apply conflicts.
+    k.ok(&[
+        "patch",
+        "widget",
+        "shared",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"color":"green"}}"#,
+    ]);
+    let err = k.fail_in(
+        &["apply", "--server-side", "--field-manager=alice", "-f", "-"],
+        Some(&doc(5, false)),
+    );
+    assert!(
+        err.contains("conflict with \"kubectl-patch\" using example.dev/v1 at "),
+        "{err}"
+    );
+    assert!(err.contains(": .spec.color"), "{err}");
 }
 
 #[test]

@@ -114,11 +114,11 @@ pub fn apply(
             .iter()
             .filter(|e| e.manager != ctx.manager && e.set.contains(path))
         {
-            conflicts.push((e.manager.clone(), e.api_version.clone(), path.clone()));
+            conflicts.push((e.manager.clone(), print_manager(e), path.clone()));
         }
     }
     if !conflicts.is_empty() && !force {
-        return Err(conflict_error(&obj, &conflicts));
+        return Err(conflict_error(&conflicts));
     }
 
     let old_set = managed
@@ -219,50 +219,58 @@ fn prune_empty_parents(obj: &mut Value, path: &[String], others: &FieldSet, new_
     }
 }
 
-fn conflict_error(obj: &Value, conflicts: &[(String, String, Vec<String>)]) -> ApiError {
-    let n = conflicts.len();
-    let mut managers: Vec<(&str, &str)> = vec![];
-    for (m, v, _) in conflicts {
-        if !managers.contains(&(m.as_str(), v.as_str())) {
-            managers.push((m, v));
+// How the real server names a manager in conflict messages.
+fn print_manager(e: &Entry) -> String {
+    let mut s = format!("\"{}\"", e.manager);
+    if !e.subresource.is_empty() {
+        s.push_str(&format!(" with subresource \"{}\"", e.subresource));
+    }
+    if e.operation == "Update" {
+        s.push_str(&format!(" using {}", e.api_version));
+        if !e.time.is_empty() {
+            s.push_str(&format!(" at {}", e.time));
         }
     }
-    let plural = if n == 1 { "conflict" } else { "conflicts" };
-    let message = if n == 1 {
-        let (m, v, p) = &conflicts[0];
+    s
+}
+
+// The real server's wording: one conflict inline, several grouped by sorted manager.
+fn conflict_error(conflicts: &[(String, String, Vec<String>)]) -> ApiError {
+    let message = if let [(_, printed, path)] = conflicts {
         format!(
-            "Apply failed with 1 conflict: conflict with \"{m}\" using {v}: {}",
-            display_path(p)
+            "Apply failed with 1 conflict: conflict with {printed}: {}",
+            display_path(path)
         )
     } else {
-        let parts: Vec<String> = managers
-            .iter()
-            .map(|(m, v)| {
-                let fields: Vec<String> = conflicts
-                    .iter()
-                    .filter(|(cm, _, _)| cm == m)
-                    .map(|(_, _, p)| format!("- {}", display_path(p)))
-                    .collect();
-                format!("conflicts with \"{m}\" using {v}:\n{}", fields.join("\n"))
-            })
-            .collect();
-        format!("Apply failed with {n} {plural}: {}", parts.join("\n"))
+        let mut managers: Vec<&str> = conflicts.iter().map(|c| c.1.as_str()).collect();
+        managers.sort();
+        managers.dedup();
+        let mut lines = vec![];
+        for m in managers {
+            lines.push(format!("conflicts with {m}:"));
+            for (_, _, p) in conflicts.iter().filter(|c| c.1 == m) {
+                lines.push(format!("- {}", display_path(p)));
+            }
+        }
+        format!(
+            "Apply failed with {} conflicts: {}",
+            conflicts.len(),
+            lines.join("\n")
+        )
     };
     let causes: Vec<Value> = conflicts
         .iter()
-        .map(|(m, _, p)| {
+        .map(|(_, printed, p)| {
             let c = Cause::new(
                 "FieldManagerConflict",
                 &display_path(p),
-                format!("conflict with \"{m}\""),
+                format!("conflict with {printed}"),
             );
             json!({"reason": c.reason, "message": c.message, "field": c.field})
         })
         .collect();
     let mut err = ApiError::new(409, "Conflict", message);
-    err.details = Some(json!({
-        "name": obj["metadata"]["name"], "causes": causes,
-    }));
+    err.details = Some(json!({ "causes": causes }));
     err
 }
 

@@ -205,7 +205,9 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> ApiResult<()> {
                 add(doc, path, v)?;
             }
             "test" => {
-                if doc.pointer(path) != Some(&op["value"]) {
+                // Like the Go json-patch library: a missing path tests equal to null
+                // (kube-runtime's finalizer helper relies on it).
+                if doc.pointer(path).unwrap_or(&Value::Null) != &op["value"] {
                     return Err(ApiError::new(
                         422,
                         "Invalid",
@@ -256,6 +258,16 @@ mod tests {
                 .code,
             422
         );
+        let mut obj = json!({"metadata": {"name": "x"}});
+        json_patch(
+            &mut obj,
+            &json!([
+                {"op": "test", "path": "/metadata/finalizers", "value": null},
+                {"op": "add", "path": "/metadata/finalizers", "value": ["f"]}
+            ]),
+        )
+        .unwrap();
+        assert_eq!(obj["metadata"]["finalizers"], json!(["f"]));
     }
 
     #[test]
