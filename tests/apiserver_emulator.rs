@@ -6,6 +6,9 @@ mod apiserver;
 // Raw-HTTP tests (Status shapes, watches, resourceVersion conflicts).
 #[path = "apiserver_emulator/http.rs"]
 mod http_checks;
+// The same through a kube-rs client.
+#[path = "apiserver_emulator/kube_rs.rs"]
+mod kube_rs_checks;
 
 use apiserver::kubectl::Kube;
 use serde_json::{Value, json};
