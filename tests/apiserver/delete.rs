@@ -73,7 +73,7 @@ pub fn delete_collection(shared: &Arc<Shared>, t: &Target, lq: &ListQuery) -> Ap
     let keys: Vec<ObjKey> = st
         .objects
         .iter()
-        .filter(|(k, _)| k.group == t.info.group && k.plural == t.info.plural)
+        .filter(|(k, _)| (k.group.as_str(), k.plural.as_str()) == t.info.store_at())
         .filter(|(k, _)| t.namespace.as_ref().is_none_or(|ns| *ns == k.namespace))
         .filter(|(_, o)| lq.labels.matches(o) && lq.fields.matches(o))
         .map(|(k, _)| k.clone())

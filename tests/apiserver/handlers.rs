@@ -62,9 +62,10 @@ pub struct Target {
 impl Target {
     /// The store key of the named object.
     pub fn key(&self) -> ObjKey {
+        let (group, plural) = self.info.store_at();
         ObjKey::new(
-            &self.info.group,
-            &self.info.plural,
+            group,
+            plural,
             self.namespace.as_deref().unwrap_or_default(),
             self.name.as_deref().unwrap_or_default(),
         )
@@ -108,7 +109,7 @@ fn output(headers: &HeaderMap, q: &HashMap<String, String>) -> Output {
 
 /// Renders one object for the requested version and representation.
 pub fn render(info: &ResourceInfo, obj: &Value, out: Output) -> Value {
-    let mut o = obj.clone();
+    let mut o = super::events::from_storage(info, obj);
     o["apiVersion"] = json!(info.api_version());
     o["kind"] = json!(info.kind);
     match out {
@@ -294,11 +295,10 @@ fn list(
     let all: Vec<Value> = st
         .objects
         .iter()
-        .filter(|(k, _)| k.group == t.info.group && k.plural == t.info.plural)
+        .filter(|(k, _)| (k.group.as_str(), k.plural.as_str()) == t.info.store_at())
         .filter(|(k, _)| t.namespace.as_ref().is_none_or(|ns| *ns == k.namespace))
-        .map(|(_, o)| o)
+        .map(|(_, o)| render(&t.info, o, Output::Json))
         .filter(|o| lq.labels.matches(o) && lq.fields.matches(o))
-        .map(|o| render(&t.info, o, Output::Json))
         .collect();
     let offset: usize = q.get("continue").and_then(|c| c.parse().ok()).unwrap_or(0);
     let limit: usize = q

@@ -13,6 +13,7 @@
 pub mod apply;
 pub mod delete;
 pub mod discovery;
+pub mod events;
 pub mod fields;
 pub mod handlers;
 pub mod kubectl;

@@ -80,6 +80,16 @@ impl ResourceInfo {
         }
     }
 
+    /// Where objects of this type are stored (group, plural): events.k8s.io Events
+    /// share core Events' storage.
+    pub fn store_at(&self) -> (&str, &str) {
+        if self.group == "events.k8s.io" && self.kind == "Event" {
+            ("", "events")
+        } else {
+            (&self.group, &self.plural)
+        }
+    }
+
     /// Whether writes bump `metadata.generation` and it is shown.
     pub fn has_generation(&self) -> bool {
         self.custom

@@ -148,6 +148,16 @@ pub fn columns(info: &ResourceInfo) -> Vec<Value> {
         }
         return cols;
     }
+    if info.kind == "Event" && info.group.is_empty() {
+        return super::events::CORE_COLUMNS
+            .iter()
+            .map(|(name, priority)| {
+                let mut c = column(name, "string");
+                c["priority"] = json!(priority);
+                c
+            })
+            .collect();
+    }
     match info.kind.as_str() {
         "Secret" => cols.extend([column("Type", "string"), column("Data", "string")]),
         "ConfigMap" => cols.push(column("Data", "string")),
@@ -173,6 +183,9 @@ fn cells(info: &ResourceInfo, obj: &Value) -> Vec<Value> {
             ));
         }
         return out;
+    }
+    if info.kind == "Event" && info.group.is_empty() {
+        return super::events::core_cells(obj);
     }
     let count = |v: &Value| v.as_object().map(|m| m.len()).unwrap_or(0);
     match info.kind.as_str() {

@@ -23,12 +23,13 @@ struct Filter {
 
 impl Filter {
     fn selects(&self, obj: &Value) -> bool {
-        self.q.labels.matches(obj) && self.q.fields.matches(obj)
+        let obj = super::events::from_storage(&self.info, obj);
+        self.q.labels.matches(&obj) && self.q.fields.matches(&obj)
     }
 
     /// The event type this watcher sees for a stored event, if any.
     fn event_type(&self, ev: &StoredEvent) -> Option<&'static str> {
-        if ev.key.group != self.info.group || ev.key.plural != self.info.plural {
+        if (ev.key.group.as_str(), ev.key.plural.as_str()) != self.info.store_at() {
             return None;
         }
         if self

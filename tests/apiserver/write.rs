@@ -4,6 +4,7 @@
 
 use super::Shared;
 use super::apply::{WriteCtx, apply, track_update};
+use super::events::{from_storage, to_storage};
 use super::fields::Scope;
 use super::handlers::{Output, Target, not_found, render, respond};
 use super::patch::{json_patch, merge_patch, strategic_merge_patch};
@@ -259,7 +260,12 @@ fn commit(
         return new;
     }
     let _ = shared;
-    let stored = st.put(key.clone(), new, old);
+    let info = &w.t.info;
+    let stored = st.put(
+        key.clone(),
+        to_storage(info, new),
+        old.map(|o| to_storage(info, o)),
+    );
     st.finish_if_done(&key);
     stored
 }
@@ -318,9 +324,10 @@ pub fn create(
         .to_string();
     let mut st = shared.store.lock().expect("store lock");
     ensure_namespace(&st, t)?;
+    let (group, plural) = t.info.store_at();
     let key = ObjKey::new(
-        &t.info.group,
-        &t.info.plural,
+        group,
+        plural,
         t.namespace.as_deref().unwrap_or_default(),
         &name,
     );
@@ -375,7 +382,11 @@ pub fn update(
     }
     let mut st = shared.store.lock().expect("store lock");
     let key = t.key();
-    let old = st.objects.get(&key).cloned().ok_or_else(|| not_found(t))?;
+    let old = st
+        .objects
+        .get(&key)
+        .map(|o| from_storage(&t.info, o))
+        .ok_or_else(|| not_found(t))?;
     check_rv(t, &old, &obj)?;
     let (new, warnings) = prepare(&st, &w, Some(&old), obj, false)?;
     let stored = commit(shared, &mut st, &w, key, Some(old), new);
@@ -408,7 +419,7 @@ pub fn patch(
     let doc = parse_body(body)?;
     let mut st = shared.store.lock().expect("store lock");
     let key = t.key();
-    let old = st.objects.get(&key).cloned();
+    let old = st.objects.get(&key).map(|o| from_storage(&t.info, o));
     let unsupported = || {
         ApiError::new(
             415,

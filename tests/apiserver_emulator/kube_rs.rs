@@ -142,3 +142,56 @@ async fn kube_runtime_finalizer_helper_adds_and_removes_its_finalizer() {
     assert_eq!(run(deleting).await, Some("cleanup"));
     assert!(cms.get_opt("fin").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn kube_runtime_event_recorder_events_show_in_kubectl() {
+    use k8s_openapi::api::events::v1::Event as K8sEvent;
+    use kube::Resource as _;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+
+    let k = Kube::new();
+    let client = client(&k).await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("evented".into());
+    let cm = cms.create(&PostParams::default(), &cm).await.unwrap();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "portcullis".into(),
+            instance: None,
+        },
+    );
+    let ev = Event {
+        type_: EventType::Warning,
+        reason: "ProbeFailed".into(),
+        note: Some("issuer unreachable".into()),
+        action: "Probe".into(),
+        secondary: None,
+    };
+    let reference = cm.object_ref(&());
+    recorder.publish(&ev, &reference).await.unwrap();
+    recorder.publish(&ev, &reference).await.unwrap();
+    let events: Api<K8sEvent> = Api::default_namespaced(client.clone());
+    let list = events.list(&Default::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1, "the second publish patches the series");
+    assert_eq!(list.items[0].series.as_ref().map(|s| s.count), Some(2));
+    // Core/v1 view of the same storage, as kubectl prints it.
+    let out = k.ok(&["get", "events"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    );
+    let row = out.lines().nth(1).unwrap();
+    for part in [
+        "Warning",
+        "ProbeFailed",
+        "configmap/evented",
+        "issuer unreachable",
+    ] {
+        assert!(row.contains(part), "{out}");
+    }
+    let described = k.ok(&["describe", "configmap", "evented"]);
+    assert!(described.contains("ProbeFailed"), "{described}");
+}
