@@ -6,7 +6,7 @@ use super::schema::{prune_and_default, validate};
 use super::status::{ApiError, ApiResult, Cause};
 use super::store::Store;
 use super::structural::validate_crd;
-use super::util::{is_dns_label, is_dns_subdomain, meta_mut};
+use super::util::{is_dns_label, is_dns_subdomain, meta_mut, meta_str};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -194,4 +194,88 @@ fn crd_status(crd: &mut Value) {
 /// Server-set metadata for a new object.
 pub fn checked_new(info: &ResourceInfo, obj: &mut Value) {
     super::write::new_metadata(obj, info.has_generation());
+}
+
+/// Objects compared for no-op detection: without resourceVersion and managedFields times.
+pub fn comparable(v: &Value) -> Value {
+    let mut c = v.clone();
+    let meta = meta_mut(&mut c);
+    meta.remove("resourceVersion");
+    if let Some(Value::Array(mf)) = meta.get_mut("managedFields") {
+        for e in mf {
+            e.as_object_mut().map(|m| m.remove("time"));
+        }
+    }
+    c
+}
+
+/// Carries server-owned metadata from `old` to `new`, refuses new finalizers on an
+/// object being deleted, and bumps `generation` when more than metadata/status changed.
+pub fn carry_metadata(
+    old: &Value,
+    new: &mut Value,
+    generation: bool,
+    status_sub: bool,
+) -> ApiResult<()> {
+    let deleting = old["metadata"]["deletionTimestamp"].is_string();
+    if deleting {
+        let before: Vec<&Value> = old["metadata"]["finalizers"]
+            .as_array()
+            .map(|f| f.iter().collect())
+            .unwrap_or_default();
+        let added: Vec<String> = new["metadata"]["finalizers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| !before.contains(f))
+            .map(|f| format!("{f}"))
+            .collect();
+        if !added.is_empty() {
+            return Err(ApiError::invalid(
+                new["kind"].as_str().unwrap_or_default(),
+                "",
+                meta_str(old, "name").unwrap_or_default(),
+                vec![super::status::Cause::new(
+                    "FieldValueForbidden",
+                    "metadata.finalizers",
+                    format!(
+                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                        added.join(", ")
+                    ),
+                )],
+            ));
+        }
+    }
+    let meta = meta_mut(new);
+    for k in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "name",
+        "namespace",
+    ] {
+        match old["metadata"].get(k) {
+            Some(v) => meta.insert(k.into(), v.clone()),
+            None => meta.remove(k),
+        };
+    }
+    if generation {
+        let strip = |v: &Value| {
+            let mut c = v.clone();
+            if let Some(m) = c.as_object_mut() {
+                m.remove("metadata");
+                if status_sub {
+                    m.remove("status");
+                }
+            }
+            c
+        };
+        if strip(old) != strip(new) {
+            let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+            meta_mut(new).insert("generation".into(), json!(g));
+        }
+    }
+    Ok(())
 }

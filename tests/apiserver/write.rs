@@ -11,7 +11,7 @@ use super::patch::{json_patch, merge_patch, strategic_merge_patch};
 use super::status::{ApiError, ApiResult};
 use super::store::{ObjKey, Store};
 use super::util::{meta_mut, meta_str, name_suffix, new_uid, now_rfc3339};
-use super::validate::{check, checked_new};
+use super::validate::{carry_metadata, check, checked_new, comparable};
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -161,88 +161,6 @@ fn prepare(
         return Ok((None, warnings));
     }
     Ok((Some(new), warnings))
-}
-
-// Objects compared for no-op detection: without resourceVersion and managedFields times.
-fn comparable(v: &Value) -> Value {
-    let mut c = v.clone();
-    let meta = meta_mut(&mut c);
-    meta.remove("resourceVersion");
-    if let Some(Value::Array(mf)) = meta.get_mut("managedFields") {
-        for e in mf {
-            e.as_object_mut().map(|m| m.remove("time"));
-        }
-    }
-    c
-}
-
-fn carry_metadata(
-    old: &Value,
-    new: &mut Value,
-    generation: bool,
-    status_sub: bool,
-) -> ApiResult<()> {
-    let deleting = old["metadata"]["deletionTimestamp"].is_string();
-    if deleting {
-        let before: Vec<&Value> = old["metadata"]["finalizers"]
-            .as_array()
-            .map(|f| f.iter().collect())
-            .unwrap_or_default();
-        let added: Vec<String> = new["metadata"]["finalizers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|f| !before.contains(f))
-            .map(|f| format!("{f}"))
-            .collect();
-        if !added.is_empty() {
-            return Err(ApiError::invalid(
-                new["kind"].as_str().unwrap_or_default(),
-                "",
-                meta_str(old, "name").unwrap_or_default(),
-                vec![super::status::Cause::new(
-                    "FieldValueForbidden",
-                    "metadata.finalizers",
-                    format!(
-                        "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
-                        added.join(", ")
-                    ),
-                )],
-            ));
-        }
-    }
-    let meta = meta_mut(new);
-    for k in [
-        "uid",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "generation",
-        "name",
-        "namespace",
-    ] {
-        match old["metadata"].get(k) {
-            Some(v) => meta.insert(k.into(), v.clone()),
-            None => meta.remove(k),
-        };
-    }
-    if generation {
-        let strip = |v: &Value| {
-            let mut c = v.clone();
-            if let Some(m) = c.as_object_mut() {
-                m.remove("metadata");
-                if status_sub {
-                    m.remove("status");
-                }
-            }
-            c
-        };
-        if strip(old) != strip(new) {
-            let g = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
-            meta_mut(new).insert("generation".into(), json!(g));
-        }
-    }
-    Ok(())
 }
 
 fn commit(
