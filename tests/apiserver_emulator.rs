@@ -341,6 +341,14 @@ fn namespaces_and_builtins() {
     assert_eq!(containers[0]["image"], "nginx:2");
     assert_eq!(d["metadata"]["generation"], 2);
     k.ok_in(&["apply", "-f", "-"], Some("apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: leader}\nspec: {holderIdentity: a, leaseDurationSeconds: 15}\n"));
+    // Client-side apply of a change: kubectl sends a strategic merge patch.
+    k.ok_in(&["apply", "-f", "-"], Some("apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: leader}\nspec: {holderIdentity: b}\n"));
+    let lease = k.json(&["get", "lease", "leader"]);
+    assert_eq!(
+        lease["spec"],
+        json!({"holderIdentity": "b"}),
+        "dropped fields are removed"
+    );
     let leases = k.ok(&["get", "leases"]);
     assert!(
         leases.contains("leader") && leases.contains("HOLDER"),
