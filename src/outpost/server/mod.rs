@@ -1,0 +1,434 @@
+//! The outpost's HTTP layer: `portcullis outpost`.
+//!
+//! [`App`] holds what every request needs (the served configuration behind a swappable
+//! `Arc`, trusted proxies, the identity-JWT key, metrics); [`App::router`] is the public
+//! port (the outpost contract in DESIGN.md), [`App::admin_router`] the admin port.
+//! [`start`] loads the configuration, starts background discovery, JWKS refresh and
+//! reloads, and serves on given listeners (the CLI and the integration tests share it).
+
+pub mod account;
+pub mod auth;
+pub mod bearer;
+pub mod handlers;
+pub mod login;
+pub mod metrics;
+pub mod request;
+pub mod runtime;
+pub mod signer;
+pub mod source;
+pub mod state;
+
+use crate::cli::OutpostArgs;
+use crate::outpost::forwarded::TrustedProxies;
+use auth::Flavor;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use metrics::Metrics;
+use signer::Signer;
+use source::{ConfigSource, FileSource};
+use state::Loaded;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+/// Why the outpost cannot start. Each message says what to set.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The configuration cannot be loaded.
+    #[error("configuration ({source_name}): {message}")]
+    Config {
+        /// The source description.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `--trusted-proxy` value is not a CIDR.
+    #[error("--trusted-proxy: {0}")]
+    TrustedProxy(String),
+    /// The signing key is unusable.
+    #[error(transparent)]
+    Signer(#[from] signer::SignerError),
+    /// A listener cannot be bound or served.
+    #[error("{what} {addr}: {message}")]
+    Listen {
+        /// `--listen` or `--admin-listen`.
+        what: &'static str,
+        /// The address.
+        addr: String,
+        /// The OS error.
+        message: String,
+    },
+}
+
+/// Settings that are not part of the served configuration.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Believe forwarded headers from these CIDRs.
+    pub trusted_proxies: Vec<String>,
+    /// Accept `http://` external URLs on loopback hosts (development only).
+    pub allow_http_loopback: bool,
+    /// A PKCS#8 P-256 key for identity JWTs; generated when absent.
+    pub signing_key_file: Option<PathBuf>,
+    /// How often the configuration source is polled.
+    pub reload_interval: Duration,
+    /// How often every provider's JWKS is refetched.
+    pub jwks_refresh_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            allow_http_loopback: false,
+            signing_key_file: None,
+            reload_interval: Duration::from_millis(1500),
+            jwks_refresh_interval: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Shared state of the running outpost.
+pub struct App {
+    current: RwLock<Arc<Loaded>>,
+    /// Peers whose forwarded headers are believed.
+    pub trusted: TrustedProxies,
+    /// The identity-JWT key.
+    pub signer: Signer,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Whether `http://` loopback external URLs are accepted.
+    pub allow_http_loopback: bool,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// The configuration being served (cheap: one `Arc` clone under a read lock).
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Swaps in a new configuration; requests holding the old `Arc` finish on it.
+    pub fn swap(&self, loaded: Arc<Loaded>) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+        self.update_ready_gauge();
+    }
+
+    /// Updates the ready-providers gauge.
+    pub fn update_ready_gauge(&self) {
+        let loaded = self.loaded();
+        let ready = loaded
+            .providers
+            .values()
+            .filter(|p| p.get().is_some())
+            .count();
+        self.metrics.set_providers_ready(ready);
+    }
+
+    /// The public port's routes.
+    pub fn router(self: &Arc<Self>) -> Router {
+        let flavor = |f: Flavor| move |s: State<Arc<App>>, r: Request| handlers::auth(f, s, r);
+        Router::new()
+            .route("/oauth2/auth", any(flavor(Flavor::Nginx)))
+            .route("/oauth2/auth/traefik", any(flavor(Flavor::Traefik)))
+            .route("/oauth2/auth/caddy", any(flavor(Flavor::Caddy)))
+            .route("/oauth2/auth/envoy", any(flavor(Flavor::Envoy)))
+            .route("/oauth2/auth/envoy/{*rest}", any(flavor(Flavor::Envoy)))
+            .route("/oauth2/start", get(login::start))
+            .route("/oauth2/callback", get(login::callback))
+            .route(
+                "/oauth2/sign_out",
+                get(account::sign_out).post(account::sign_out),
+            )
+            .route("/oauth2/userinfo", get(account::userinfo))
+            .route("/.well-known/jwks.json", get(account::jwks))
+            .with_state(self.clone())
+    }
+
+    /// The admin port's routes.
+    pub fn admin_router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics_text))
+            .with_state(self.clone())
+    }
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    let loaded = app.loaded();
+    if loaded.ready() {
+        return (StatusCode::OK, "ready\n").into_response();
+    }
+    let mut body = String::from("not ready: providers without discovery and JWKS:\n");
+    for slot in loaded.providers.values().filter(|p| p.get().is_none()) {
+        let error = slot.last_error().unwrap_or_else(|| "pending".into());
+        body.push_str(&format!("  {}: {error}\n", slot.key));
+    }
+    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+}
+
+async fn metrics_text(State(app): State<Arc<App>>) -> Response {
+    app.update_ready_gauge();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// A running outpost.
+#[derive(Debug)]
+pub struct Running {
+    /// Its shared state.
+    pub app: Arc<App>,
+    /// The public address.
+    pub addr: SocketAddr,
+    /// The admin address.
+    pub admin_addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops serving and the background loops.
+    pub fn stop(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+
+    /// Waits until the servers end (they end on error or after [`Self::stop`]).
+    pub async fn wait(mut self) {
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Loads the configuration (refusing to start when it is unusable), then serves on the
+/// given listeners and runs discovery, JWKS refresh and reloads in the background.
+pub async fn start(
+    source: Arc<dyn ConfigSource>,
+    options: &Options,
+    listener: TcpListener,
+    admin: TcpListener,
+) -> Result<Running, StartError> {
+    let config_error = |message: String| StartError::Config {
+        source_name: source.describe(),
+        message,
+    };
+    let snapshot = source
+        .load()
+        .await
+        .map_err(|e| config_error(e.to_string()))?;
+    let loaded = Loaded::build(snapshot, None, options.allow_http_loopback)
+        .map_err(|e| config_error(e.to_string()))?;
+    let trusted = TrustedProxies::parse(&options.trusted_proxies)
+        .map_err(|e| StartError::TrustedProxy(e.to_string()))?;
+    let signer = match &options.signing_key_file {
+        Some(path) => Signer::from_file(path)?,
+        None => Signer::generate()?,
+    };
+    let app = Arc::new(App {
+        current: RwLock::new(Arc::new(loaded)),
+        trusted,
+        signer,
+        metrics: Metrics::new(),
+        allow_http_loopback: options.allow_http_loopback,
+    });
+    app.metrics.config_reload("success");
+    runtime::spawn_discovery(&app, &app.loaded());
+    let addr = local_addr(&listener, "--listen")?;
+    let admin_addr = local_addr(&admin, "--admin-listen")?;
+    let public = app
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let admin_app = app.admin_router();
+    let tasks = vec![
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, public).await {
+                tracing::error!(error = %e, "public listener failed");
+            }
+        }),
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(admin, admin_app).await {
+                tracing::error!(error = %e, "admin listener failed");
+            }
+        }),
+        tokio::spawn(runtime::reload_loop(
+            Arc::downgrade(&app),
+            source,
+            options.reload_interval,
+        )),
+        tokio::spawn(runtime::jwks_loop(
+            Arc::downgrade(&app),
+            options.jwks_refresh_interval,
+        )),
+    ];
+    Ok(Running {
+        app,
+        addr,
+        admin_addr,
+        tasks,
+    })
+}
+
+fn local_addr(l: &TcpListener, what: &'static str) -> Result<SocketAddr, StartError> {
+    l.local_addr().map_err(|e| StartError::Listen {
+        what,
+        addr: "?".into(),
+        message: e.to_string(),
+    })
+}
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen {
+            what,
+            addr: addr.to_string(),
+            message: e.to_string(),
+        })
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A second init (tests) is harmless; keep the first subscriber.
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// `portcullis outpost`: returns the process exit code.
+pub fn run(args: &OutpostArgs) -> ExitCode {
+    init_logging(args.log_format == "json");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("portcullis outpost: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match run_async(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "portcullis outpost cannot start");
+                eprintln!("portcullis outpost: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
+    let env_secrets = std::env::var("PORTCULLIS_COOKIE_SECRETS").unwrap_or_default();
+    let source = Arc::new(FileSource {
+        path: args.config.clone(),
+        cookie_secret_files: args.cookie_secret_file.clone(),
+        cookie_secrets: env_secrets.split(',').map(str::to_string).collect(),
+    });
+    let options = Options {
+        trusted_proxies: args.trusted_proxy.clone(),
+        allow_http_loopback: args.allow_http_loopback,
+        signing_key_file: args.signing_key_file.clone(),
+        reload_interval: args.reload_interval.into(),
+        jwks_refresh_interval: args.jwks_refresh_interval.into(),
+    };
+    let listener = bind(args.listen, "--listen").await?;
+    let admin = bind(args.admin_listen, "--admin-listen").await?;
+    let running = start(source.clone(), &options, listener, admin).await?;
+    let loaded = running.app.loaded();
+    let routes: Vec<String> = loaded
+        .routes
+        .iter()
+        .map(|r| {
+            format!(
+                "{} [{}] -> {}",
+                r.config.id,
+                r.config.hosts.join(","),
+                r.base
+            )
+        })
+        .collect();
+    tracing::info!(
+        listen = %running.addr,
+        admin = %running.admin_addr,
+        config = %source.describe(),
+        routes = ?routes,
+        "portcullis outpost listening on http://{} (admin http://{}), {} route(s): {}",
+        running.addr,
+        running.admin_addr,
+        routes.len(),
+        routes.join("; ")
+    );
+    tokio::select! {
+        () = running_wait(&running) => {}
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+        }
+    }
+    running.stop();
+    Ok(())
+}
+
+async fn running_wait(running: &Running) {
+    // The servers only end on a listener error; poll cheaply until one task finishes.
+    loop {
+        if running.tasks.iter().take(2).any(|t| t.is_finished()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
