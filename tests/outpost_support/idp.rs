@@ -67,7 +67,10 @@ impl IdpState {
             b64(header.to_string().as_bytes()),
             b64(claims.to_string().as_bytes())
         );
-        let sig = self.key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
+        let sig = self
+            .key
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .unwrap();
         format!("{input}.{}", b64(sig.as_ref()))
     }
 
@@ -182,11 +185,7 @@ fn at_hash(token: &str) -> String {
     b64(&d.as_ref()[..16])
 }
 
-async fn token(
-    State(s): State<Arc<IdpState>>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
+async fn token(State(s): State<Arc<IdpState>>, headers: HeaderMap, body: String) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
@@ -194,8 +193,16 @@ async fn token(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
     );
-    if headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(basic.as_str()) {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some(basic.as_str())
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
     }
     if s.hold_tokens.load(Ordering::SeqCst) {
         s.token_waiting.notify_one();
@@ -205,27 +212,45 @@ async fn token(
     let (user, nonce) = match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => {
             let Some(grant) = s.codes.lock().unwrap().remove(&form["code"]) else {
-                return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"})))
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "invalid_grant"})),
+                )
                     .into_response();
             };
             let verifier = &form["code_verifier"];
             let challenge = b64(digest::digest(&digest::SHA256, verifier.as_bytes()).as_ref());
             if challenge != grant.challenge || form["redirect_uri"] != grant.redirect_uri {
-                return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"})))
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "invalid_grant"})),
+                )
                     .into_response();
             }
             (grant.user, Some(grant.nonce))
         }
         Some("refresh_token") => {
-            let Some(user) = s.refresh.lock().unwrap().get(&form["refresh_token"]).cloned() else {
-                return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant"})))
+            let Some(user) = s
+                .refresh
+                .lock()
+                .unwrap()
+                .get(&form["refresh_token"])
+                .cloned()
+            else {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"error": "invalid_grant"})),
+                )
                     .into_response();
             };
             s.refresh_grants.fetch_add(1, Ordering::SeqCst);
             (user, None)
         }
         _ => {
-            return (StatusCode::BAD_REQUEST, Json(json!({"error": "unsupported_grant_type"})))
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "unsupported_grant_type"})),
+            )
                 .into_response();
         }
     };

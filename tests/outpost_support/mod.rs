@@ -1,6 +1,9 @@
 //! Shared pieces of the outpost integration tests: the scripted IdP, an outpost started
 //! in-process on 127.0.0.1, and a browser-like client with a cookie jar.
 
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
 pub mod idp;
 
 use portcullis::outpost::server::source::FileSource;
@@ -92,7 +95,11 @@ impl Outpost {
     pub async fn wait_ready(&self) {
         let client = reqwest::Client::new();
         for _ in 0..200 {
-            let r = client.get(format!("{}/readyz", self.admin)).send().await.unwrap();
+            let r = client
+                .get(format!("{}/readyz", self.admin))
+                .send()
+                .await
+                .unwrap();
             if r.status() == 200 {
                 return;
             }

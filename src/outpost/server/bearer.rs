@@ -13,10 +13,13 @@ pub const MAX_ENTRIES: usize = 10_000;
 /// Longest time a verified token is trusted without re-verification.
 pub const MAX_TTL: u64 = 300;
 
+/// A cached verification: valid until (unix seconds), and the identity.
+type Entry = (u64, Arc<Identity>);
+
 /// Verified tokens and the identity they carry.
 #[derive(Debug, Default)]
 pub struct BearerCache {
-    entries: Mutex<HashMap<[u8; 32], (u64, Arc<Identity>)>>,
+    entries: Mutex<HashMap<[u8; 32], Entry>>,
 }
 
 /// The cache key: SHA-256(route id, NUL, token). The token itself is never stored.
