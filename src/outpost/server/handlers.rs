@@ -57,6 +57,7 @@ impl Ctx {
             reason,
             status,
             user,
+            "decision"
         );
         app.metrics
             .decision(route.unwrap_or("-"), self.endpoint, result, reason);

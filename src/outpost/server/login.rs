@@ -17,6 +17,9 @@ use axum::response::Response;
 use std::sync::Arc;
 use url::Url;
 
+/// Longest redirect target carried through a login.
+pub const MAX_RD_LEN: usize = 2048;
+
 /// The validated redirect target for `rd` on `route`: the route's origin or one of its
 /// hosts, never a path under `/oauth2/` (a loop); else the route's root. The second
 /// value is the refusal label, when refused.
@@ -25,6 +28,9 @@ pub fn validated_rd(route: &RouteRuntime, rd: &str) -> (Url, Option<&'static str
         Ok(url) if url.path().starts_with("/oauth2/") || url.path() == "/oauth2" => {
             (base_root(&route.base), Some("oauth2_path"))
         }
+        // A target this long would not fit in the state cookie next to the login's
+        // secrets; the route's root is better than a failed login.
+        Ok(url) if url.as_str().len() > MAX_RD_LEN => (base_root(&route.base), Some("too_long")),
         Ok(url) => (url, None),
         Err(e) => (base_root(&route.base), Some(e.metric_label())),
     }

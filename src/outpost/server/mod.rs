@@ -203,28 +203,50 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The admin address.
     pub admin_addr: SocketAddr,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+    loops: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stops serving and the background loops.
+    /// Stops accepting connections and the background loops; requests in flight
+    /// finish (see [`Self::drain`]).
     pub fn stop(&self) {
-        for t in &self.tasks {
+        let _ = self.shutdown.send(true);
+        for t in &self.loops {
             t.abort();
         }
     }
 
-    /// Waits until the servers end (they end on error or after [`Self::stop`]).
-    pub async fn wait(mut self) {
-        for t in self.tasks.drain(..) {
-            let _ = t.await;
+    /// Stops, then waits up to `grace` for requests in flight; aborts what is left.
+    pub async fn drain(mut self, grace: Duration) {
+        self.stop();
+        let servers: Vec<_> = self.servers.drain(..).collect();
+        let aborts: Vec<_> = servers.iter().map(|t| t.abort_handle()).collect();
+        let all = async {
+            for t in servers {
+                let _ = t.await;
+            }
+        };
+        if tokio::time::timeout(grace, all).await.is_err() {
+            for a in aborts {
+                a.abort();
+            }
         }
+    }
+
+    /// Whether a server ended (they only end on a listener error or after a stop).
+    pub fn server_ended(&self) -> bool {
+        self.servers.iter().any(|t| t.is_finished())
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop();
+        for t in &self.servers {
+            t.abort();
+        }
     }
 }
 
@@ -267,17 +289,29 @@ pub async fn start(
         .router()
         .into_make_service_with_connect_info::<SocketAddr>();
     let admin_app = app.admin_router();
-    let tasks = vec![
+    let (shutdown, signal) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut signal = signal.clone();
+        async move {
+            let _ = signal.wait_for(|stop| *stop).await;
+        }
+    };
+    let (public_stop, admin_stop) = (stopped(), stopped());
+    let servers = vec![
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, public).await {
+            let serve = axum::serve(listener, public).with_graceful_shutdown(public_stop);
+            if let Err(e) = serve.await {
                 tracing::error!(error = %e, "public listener failed");
             }
         }),
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(admin, admin_app).await {
+            let serve = axum::serve(admin, admin_app).with_graceful_shutdown(admin_stop);
+            if let Err(e) = serve.await {
                 tracing::error!(error = %e, "admin listener failed");
             }
         }),
+    ];
+    let loops = vec![
         tokio::spawn(runtime::reload_loop(
             Arc::downgrade(&app),
             source,
@@ -292,7 +326,9 @@ pub async fn start(
         app,
         addr,
         admin_addr,
-        tasks,
+        shutdown,
+        servers,
+        loops,
     })
 }
 
@@ -395,19 +431,16 @@ async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
     tokio::select! {
         () = running_wait(&running) => {}
         () = shutdown_signal() => {
-            tracing::info!("shutting down");
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
         }
     }
-    running.stop();
+    running.drain(Duration::from_secs(10)).await;
     Ok(())
 }
 
 async fn running_wait(running: &Running) {
-    // The servers only end on a listener error; poll cheaply until one task finishes.
-    loop {
-        if running.tasks.iter().take(2).any(|t| t.is_finished()) {
-            return;
-        }
+    // The servers only end on a listener error; poll cheaply until one does.
+    while !running.server_ended() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

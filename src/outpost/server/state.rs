@@ -197,6 +197,37 @@ pub fn authority(url: &Url) -> String {
     }
 }
 
+/// The route hosts a session cookie set at the external URL never reaches: the cookie
+/// is host-only unless `cookieDomain` is set, and then it reaches that domain and its
+/// sub-domains. Such hosts loop through the login forever, so the loader warns.
+pub fn hosts_without_cookie(route: &RouteConfig, base: &Url) -> Vec<String> {
+    let auth_host = base.host_str().unwrap_or_default().to_ascii_lowercase();
+    let within = |host: &str, domain: &str| {
+        let domain = domain.trim_start_matches('.').to_ascii_lowercase();
+        host == domain || host.ends_with(&format!(".{domain}"))
+    };
+    route
+        .hosts
+        .iter()
+        .filter(|h| {
+            let name = strip_port(h);
+            match &route.session.cookie_domain {
+                None => name != auth_host,
+                Some(d) => !(within(name, d) && within(&auth_host, d)),
+            }
+        })
+        .cloned()
+        .collect()
+}
+
+/// `host[:port]` without the port; `[v6]` keeps its brackets (as `Url::host_str`).
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |i| &host[..=i]);
+    }
+    host.split(':').next().unwrap_or(host)
+}
+
 /// The claims an identity must keep for `route`: those its policy and headers read.
 pub fn keep_claims(route: &RouteConfig) -> Vec<String> {
     let mut keep = vec!["preferred_username".to_string()];
@@ -257,6 +288,15 @@ impl Loaded {
                         id: route.id.clone(),
                         message: e.to_string(),
                     })?;
+            let unreached = hosts_without_cookie(route, &base);
+            if !unreached.is_empty() {
+                tracing::warn!(
+                    route = %route.id,
+                    hosts = ?unreached,
+                    auth_url = %base,
+                    "the session cookie set at authURL will not reach these hosts (login loop); set session.cookieDomain to a parent domain of both, or serve authURL on the app's host"
+                );
+            }
             // Validation guarantees the provider exists.
             let Some(provider) = providers.get(&route.provider).cloned() else {
                 continue;

@@ -152,3 +152,28 @@ fn unchanged_providers_keep_their_slot_across_reloads() {
     ));
     assert!(!b.ready());
 }
+
+#[test]
+fn hosts_the_session_cookie_cannot_reach_are_found() {
+    let loaded = Loaded::build(snapshot(CONFIG), None, false).unwrap();
+    let app = loaded.route_by_id("team/app").unwrap();
+    assert!(hosts_without_cookie(&app.config, &app.base).is_empty());
+    let shared = loaded.route_by_id("team/shared").unwrap();
+    assert_eq!(
+        hosts_without_cookie(&shared.config, &shared.base),
+        vec!["grafana.example.com", "wiki.example.com"]
+    );
+    let mut config = shared.config.clone();
+    config.session.cookie_domain = Some(".example.com".into());
+    assert!(hosts_without_cookie(&config, &shared.base).is_empty());
+    config.session.cookie_domain = Some("wiki.example.com".into());
+    assert_eq!(
+        hosts_without_cookie(&config, &shared.base),
+        vec!["grafana.example.com", "wiki.example.com"],
+        "the external URL's host must be inside the cookie domain too"
+    );
+    let local = Url::parse("http://127.0.0.1:4180").unwrap();
+    config.hosts = vec!["127.0.0.1:4180".into()];
+    config.session.cookie_domain = None;
+    assert!(hosts_without_cookie(&config, &local).is_empty());
+}
