@@ -21,7 +21,11 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     let cb = b.login(&outpost, "http://app.test/dashboard?tab=1").await;
     assert_eq!(cb.status(), 302);
     assert_eq!(location(&cb), "http://app.test/dashboard?tab=1");
-    assert!(b.jar.contains_key("portcullis"), "session cookie set: {:?}", b.jar.keys());
+    assert!(
+        b.jar.contains_key("portcullis"),
+        "session cookie set: {:?}",
+        b.jar.keys()
+    );
     assert!(
         !b.jar.keys().any(|k| k.contains("_csrf_")),
         "the state cookie is cleared after the callback"
@@ -32,7 +36,10 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     assert_eq!(header(&r, "x-auth-request-user"), "jane");
     assert_eq!(header(&r, "x-auth-request-email"), "jane@example.com");
     assert_eq!(header(&r, "x-auth-request-groups"), "staff,dev");
-    assert!(r.headers().contains_key("x-team"), "configured headers are always sent");
+    assert!(
+        r.headers().contains_key("x-team"),
+        "configured headers are always sent"
+    );
     assert_eq!(header(&r, "x-team"), "");
     assert!(header(&r, "x-access-token").starts_with("ey"));
     // The identity JWT verifies against the outpost's published key.
@@ -54,7 +61,9 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     .unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
     v.set_audience(&["app"]);
-    let claims = jsonwebtoken::decode::<Value>(&jwt, &key, &v).unwrap().claims;
+    let claims = jsonwebtoken::decode::<Value>(&jwt, &key, &v)
+        .unwrap()
+        .claims;
     assert_eq!(claims["sub"], "user-1");
     assert_eq!(claims["iss"], outpost.base);
 
@@ -70,7 +79,10 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     // Sign-out: RP-initiated logout at the IdP, back to the validated rd.
     let r = b
         .get(
-            &format!("{}/oauth2/sign_out?rd=http%3A%2F%2Fapp.test%2Fbye", outpost.base),
+            &format!(
+                "{}/oauth2/sign_out?rd=http%3A%2F%2Fapp.test%2Fbye",
+                outpost.base
+            ),
             &[],
         )
         .await;
@@ -81,10 +93,16 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     assert_eq!(q["post_logout_redirect_uri"], "http://app.test/bye");
     assert_eq!(q["client_id"], CLIENT_ID);
     assert!(q["id_token_hint"].starts_with("ey"));
-    assert!(b.jar.is_empty(), "sign-out expires every cookie: {:?}", b.jar);
+    assert!(
+        b.jar.is_empty(),
+        "sign-out expires every cookie: {:?}",
+        b.jar
+    );
     let r = b.nginx_auth(&outpost, "http://app.test/dashboard").await;
     assert_eq!(r.status(), 401);
-    let r = b.get(&format!("{}/oauth2/userinfo", outpost.base), &[]).await;
+    let r = b
+        .get(&format!("{}/oauth2/userinfo", outpost.base), &[])
+        .await;
     assert_eq!(r.status(), 401);
 
     let metrics = reqwest::get(format!("{}/metrics", outpost.admin))
@@ -93,7 +111,11 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains(r#"route="test/app",endpoint="auth",result="allow",reason="authenticated""#), "{metrics}");
+    assert!(
+        metrics
+            .contains(r#"route="test/app",endpoint="auth",result="allow",reason="authenticated""#),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"reason="no_session""#));
 }
 
@@ -105,14 +127,23 @@ async fn denied_user_sees_the_rule_without_a_redirect_loop() {
     let mut b = Browser::new();
     let cb = b.login(&outpost, "http://app.test/").await;
     assert_eq!(cb.status(), 403);
-    assert!(cb.headers().get("location").is_none(), "a page, not a redirect");
+    assert!(
+        cb.headers().get("location").is_none(),
+        "a page, not a redirect"
+    );
     let request_id = header(&cb, "x-request-id");
     let html = cb.text().await.unwrap();
     assert!(html.contains("policy_denied_group"), "{html}");
-    assert!(html.contains("&quot;staff&quot;"), "the rule names the group: {html}");
+    assert!(
+        html.contains("&quot;staff&quot;"),
+        "the rule names the group: {html}"
+    );
     assert!(html.contains("mallory"));
     assert!(html.contains(&request_id));
-    assert!(!b.jar.contains_key("portcullis"), "no session for a denied user");
+    assert!(
+        !b.jar.contains_key("portcullis"),
+        "no session for a denied user"
+    );
 }
 
 #[tokio::test]
@@ -138,7 +169,10 @@ async fn tampered_and_garbage_cookies_are_401_never_200() {
     }
     // Malformed forwarded headers from the trusted proxy: 400.
     let r = b
-        .get(&format!("{}/oauth2/auth", outpost.base), &[("x-original-url", "javascript:alert(1)")])
+        .get(
+            &format!("{}/oauth2/auth", outpost.base),
+            &[("x-original-url", "javascript:alert(1)")],
+        )
         .await;
     assert_eq!(r.status(), 400);
     // No route for the host: 403 route_not_found, never 200.
@@ -167,11 +201,17 @@ async fn traefik_and_caddy_redirect_browsers_and_401_everything_else() {
         assert_eq!(r.status(), 302, "{flavor}: browser navigation");
         assert_eq!(
             location(&r),
-            format!("{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2Freports%3Fq%3D1", outpost.base)
+            format!(
+                "{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2Freports%3Fq%3D1",
+                outpost.base
+            )
         );
         for extra in [
             vec![("accept", "application/json")],
-            vec![("accept", "text/html"), ("x-requested-with", "XMLHttpRequest")],
+            vec![
+                ("accept", "text/html"),
+                ("x-requested-with", "XMLHttpRequest"),
+            ],
             vec![("accept", "text/html"), ("x-forwarded-method", "POST")],
             vec![
                 ("accept", "text/html"),
@@ -186,7 +226,13 @@ async fn traefik_and_caddy_redirect_browsers_and_401_everything_else() {
         }
         // Public path: 200 without a session, identity headers present but empty.
         let r = b
-            .get(&url, &[("x-forwarded-host", "app.test"), ("x-forwarded-uri", "/health")])
+            .get(
+                &url,
+                &[
+                    ("x-forwarded-host", "app.test"),
+                    ("x-forwarded-uri", "/health"),
+                ],
+            )
             .await;
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "x-auth-request-user"), "");
@@ -202,7 +248,10 @@ async fn traefik_and_caddy_redirect_browsers_and_401_everything_else() {
     assert_eq!(header(&r, "x-auth-request-user"), "jane");
     // Envoy appends the original path to the auth path.
     let r = b
-        .get(&format!("{}/oauth2/auth/envoy/some/page", outpost.base), &[("host", "app.test")])
+        .get(
+            &format!("{}/oauth2/auth/envoy/some/page", outpost.base),
+            &[("host", "app.test")],
+        )
         .await;
     assert_eq!(r.status(), 200);
 }
@@ -238,7 +287,10 @@ async fn bearer_tokens_are_verified_and_cached() {
         let r = b
             .get(
                 &format!("{}/oauth2/auth", outpost.base),
-                &[("x-original-url", "http://app.test/api"), ("authorization", &auth)],
+                &[
+                    ("x-original-url", "http://app.test/api"),
+                    ("authorization", &auth),
+                ],
             )
             .await;
         assert_eq!(r.status(), 200);
@@ -249,7 +301,11 @@ async fn bearer_tokens_are_verified_and_cached() {
     let r = b
         .get(
             &format!("{}/oauth2/auth/traefik", outpost.base),
-            &[("x-forwarded-host", "app.test"), ("accept", "text/html"), ("authorization", &wrong)],
+            &[
+                ("x-forwarded-host", "app.test"),
+                ("accept", "text/html"),
+                ("authorization", &wrong),
+            ],
         )
         .await;
     assert_eq!(r.status(), 401, "a refused bearer token never redirects");
@@ -257,7 +313,10 @@ async fn bearer_tokens_are_verified_and_cached() {
     let r = b
         .get(
             &format!("{}/oauth2/auth", outpost.base),
-            &[("x-original-url", "http://app.test/"), ("authorization", "Bearer not.a.jwt")],
+            &[
+                ("x-original-url", "http://app.test/"),
+                ("authorization", "Bearer not.a.jwt"),
+            ],
         )
         .await;
     assert_eq!(r.status(), 401);
@@ -274,10 +333,17 @@ async fn expired_tokens_are_refreshed_or_the_session_ends() {
     let r = b.nginx_auth(&outpost, "http://app.test/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1);
-    assert_ne!(b.jar["portcullis"], before, "the refreshed session is written back");
+    assert_ne!(
+        b.jar["portcullis"], before,
+        "the refreshed session is written back"
+    );
     let r = b.nginx_auth(&outpost, "http://app.test/").await;
     assert_eq!(r.status(), 200);
-    assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1, "no refresh while valid");
+    assert_eq!(
+        idp.state.refresh_grants.load(Ordering::SeqCst),
+        1,
+        "no refresh while valid"
+    );
 
     // Without a refresh token an expired session is over.
     idp.state.issue_refresh.store(false, Ordering::SeqCst);
@@ -285,4 +351,101 @@ async fn expired_tokens_are_refreshed_or_the_session_ends() {
     b.login(&outpost, "http://app.test/").await;
     let r = b.nginx_auth(&outpost, "http://app.test/").await;
     assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn callback_failures_explain_themselves_and_never_set_a_session() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    let mut b = Browser::new();
+    let start = b
+        .get(&format!("{}/oauth2/start?rd=%2F", outpost.base), &[])
+        .await;
+    let authorize = url::Url::parse(&location(&start)).unwrap();
+    let q: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(
+        q["redirect_uri"],
+        format!("{}/oauth2/callback", outpost.base)
+    );
+    let state = &q["state"];
+    let callback = |query: String| format!("{}/oauth2/callback?{query}", outpost.base);
+
+    // The IdP refused: its error is shown, escaped.
+    let r = b
+        .get(
+            &callback(format!(
+                "state={state}&error=access_denied&error_description=%3Cb%3Enope"
+            )),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("idp_error") && html.contains("access_denied"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>nope"), "IdP text is escaped");
+
+    // The state cookie was cleared by that answer: replaying the state fails closed.
+    let r = b.get(&callback(format!("state={state}&code=x")), &[]).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("state_invalid"));
+
+    // RFC 9207: an authorization response from another issuer is refused.
+    let start = b.get(&format!("{}/oauth2/start", outpost.base), &[]).await;
+    let authorize = url::Url::parse(&location(&start)).unwrap();
+    let state = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = b
+        .get(
+            &callback(format!(
+                "state={state}&code=x&iss=https%3A%2F%2Fevil.example"
+            )),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("callback_iss_mismatch"));
+    assert!(!b.jar.contains_key("portcullis"));
+
+    // No state at all.
+    let r = b.get(&callback("code=x".into()), &[]).await;
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn sign_out_without_idp_logout_goes_to_the_validated_rd() {
+    let idp = TestIdp::spawn().await;
+    idp.state.offer_logout.store(false, Ordering::SeqCst);
+    let outpost = Outpost::start(&idp.base, "").await;
+    let mut b = Browser::new();
+    b.login(&outpost, "http://app.test/").await;
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        200
+    );
+    let r = b
+        .get(
+            &format!(
+                "{}/oauth2/sign_out?rd=https%3A%2F%2Fevil.example%2F",
+                outpost.base
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        location(&r),
+        format!("{}/", outpost.base),
+        "evil rd refused"
+    );
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        401
+    );
 }

@@ -174,3 +174,34 @@ fn the_binary_explains_what_to_set() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--cookie-secret-file"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_reloaded_policy_applies_to_existing_sessions_with_a_named_rule() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    let mut b = Browser::new();
+    b.login(&outpost, "http://app.test/").await;
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        200
+    );
+    let text = config(&idp.base, outpost.port, "").replace("groups: [staff]", "groups: [admins]");
+    std::fs::write(&outpost.config_path, text).unwrap();
+    until_status(&mut b, &outpost, "http://app.test/", 403).await;
+    let r = b
+        .get(
+            &format!("{}/oauth2/auth", outpost.base),
+            &[
+                ("x-original-url", "http://app.test/"),
+                ("x-request-id", "req-42"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["x-request-id"], "req-42");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("&quot;admins&quot;") && html.contains("req-42"),
+        "{html}"
+    );
+}

@@ -49,6 +49,8 @@ pub struct IdpState {
     pub expires_in: AtomicU64,
     /// Whether refresh tokens are issued.
     pub issue_refresh: AtomicBool,
+    /// Whether discovery advertises an `end_session_endpoint`.
+    pub offer_logout: AtomicBool,
     /// When set, the token endpoint waits for `release` before answering.
     pub hold_tokens: AtomicBool,
     pub release: Notify,
@@ -109,6 +111,7 @@ impl TestIdp {
             })),
             expires_in: AtomicU64::new(300),
             issue_refresh: AtomicBool::new(true),
+            offer_logout: AtomicBool::new(true),
             hold_tokens: AtomicBool::new(false),
             release: Notify::new(),
             token_waiting: Notify::new(),
@@ -134,7 +137,7 @@ impl TestIdp {
 
 async fn discovery(State(s): State<Arc<IdpState>>) -> Json<Value> {
     let b = &s.base;
-    Json(json!({
+    let mut doc = json!({
         "issuer": b,
         "authorization_endpoint": format!("{b}/authorize"),
         "token_endpoint": format!("{b}/token"),
@@ -143,7 +146,11 @@ async fn discovery(State(s): State<Arc<IdpState>>) -> Json<Value> {
         "id_token_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
-    }))
+    });
+    if !s.offer_logout.load(Ordering::SeqCst) {
+        doc.as_object_mut().unwrap().remove("end_session_endpoint");
+    }
+    Json(doc)
 }
 
 async fn jwks(State(s): State<Arc<IdpState>>) -> Json<Value> {
