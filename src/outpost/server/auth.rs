@@ -370,3 +370,7 @@ pub fn upstream_headers(
     }
     out
 }
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+mod tests;

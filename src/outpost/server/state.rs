@@ -30,8 +30,8 @@ pub enum BuildError {
         /// What is wrong and what to set.
         message: String,
     },
-    /// The cookie keys or a cookie setting are unusable.
-    #[error("routes[{index}] ({id}): session: {message}")]
+    /// The cookie keys, a cookie setting or the provider reference are unusable.
+    #[error("routes[{index}] ({id}): {message}")]
     Session {
         /// Index of the route.
         index: usize,
@@ -257,7 +257,7 @@ impl Loaded {
             KeyRing::from_secrets(&snapshot.cookie_secrets).map_err(|e| BuildError::Session {
                 index: 0,
                 id: "*".into(),
-                message: format!("cookie key ring: {e}"),
+                message: format!("session: cookie key ring: {e}"),
             })?,
         );
         let mut providers = BTreeMap::new();
@@ -286,7 +286,7 @@ impl Loaded {
                     .map_err(|e| BuildError::Session {
                         index,
                         id: route.id.clone(),
-                        message: e.to_string(),
+                        message: format!("session: {e}"),
                     })?;
             let unreached = hosts_without_cookie(route, &base);
             if !unreached.is_empty() {
@@ -297,10 +297,17 @@ impl Loaded {
                     "the session cookie set at authURL will not reach these hosts (login loop); set session.cookieDomain to a parent domain of both, or serve authURL on the app's host"
                 );
             }
-            // Validation guarantees the provider exists.
-            let Some(provider) = providers.get(&route.provider).cloned() else {
-                continue;
-            };
+            // Validation guarantees the provider exists; refusing keeps `routes` aligned
+            // with `config.routes`, which `route_for` relies on.
+            let provider =
+                providers
+                    .get(&route.provider)
+                    .cloned()
+                    .ok_or_else(|| BuildError::Session {
+                        index,
+                        id: route.id.clone(),
+                        message: format!("provider {:?} is not configured", route.provider),
+                    })?;
             routes.push(RouteRuntime {
                 authority: authority(&base),
                 base,
