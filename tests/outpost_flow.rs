@@ -449,3 +449,47 @@ async fn sign_out_without_idp_logout_goes_to_the_validated_rd() {
         401
     );
 }
+
+#[tokio::test]
+async fn start_on_the_app_host_moves_to_the_external_url_first() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    let mut b = Browser::new();
+    let r = b
+        .get(
+            &format!("{}/oauth2/start?rd=%2Fdash", outpost.base),
+            &[("host", "app.test")],
+        )
+        .await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        location(&r),
+        format!(
+            "{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2Fdash",
+            outpost.base
+        ),
+        "a relative rd means the app host the browser was on"
+    );
+    assert!(b.jar.is_empty(), "no state cookie on the wrong host");
+}
+
+#[tokio::test]
+async fn sign_out_on_the_app_host_moves_to_the_external_url() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    let mut b = Browser::new();
+    let r = b
+        .get(
+            &format!("{}/oauth2/sign_out?rd=%2Fbye", outpost.base),
+            &[("host", "app.test")],
+        )
+        .await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(
+        location(&r),
+        format!(
+            "{}/oauth2/sign_out?rd=http%3A%2F%2Fapp.test%2Fbye",
+            outpost.base
+        )
+    );
+}

@@ -2,7 +2,7 @@
 
 use super::App;
 use super::handlers::{Ctx, original, query_param, redirect, text};
-use super::login::validated_rd;
+use super::login::{absolute_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
 use crate::outpost::reason;
 use axum::Json;
@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 /// `/oauth2/sign_out?rd=`: clears the session cookies; RP-initiated logout at the IdP
 /// when discovery offers an `end_session_endpoint`, else straight to the validated `rd`.
+/// On another host than the external URL, it clears what it can and moves there.
 pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let ctx = Ctx::new(&parts, "sign_out");
@@ -33,8 +34,23 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
         );
         return ctx.finish(&app, None, "denied", reason::ROUTE_NOT_FOUND, "", r);
     };
+    let rd = absolute_rd(route, &host, &rd);
     let (target, _) = validated_rd(route, &rd);
     let cookies = cookie_headers(&parts.headers);
+    if host != route.authority {
+        // The session cookie lives at the external URL (or its domain): sign out there.
+        let rd: String = url::form_urlencoded::byte_serialize(target.as_str().as_bytes()).collect();
+        let location = format!("{}?rd={rd}", route.url("/oauth2/sign_out"));
+        let r = redirect(&location, &route.sessions.clear(&cookies));
+        return ctx.finish(
+            &app,
+            Some(&route.config.id),
+            "redirect",
+            "external_url",
+            "",
+            r,
+        );
+    }
     let id_token = route
         .sessions
         .load::<SessionData>(&cookies, now())

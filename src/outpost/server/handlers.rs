@@ -239,8 +239,7 @@ fn unauthenticated(
     };
     if flavor.redirects() && !bearer && is_browser_navigation(&original.method, &parts.headers) {
         let here = format!("{}://{}{}", original.scheme, original.host, original.uri);
-        let rd: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
-        return redirect(&format!("{}?rd={rd}", route.url("/oauth2/start")), &[]);
+        return redirect(&super::login::external_start(route, &here), &[]);
     }
     let mut r = text(StatusCode::UNAUTHORIZED, "sign-in required\n");
     if flavor.redirects() || bearer {

@@ -36,7 +36,28 @@ pub fn validated_rd(route: &RouteRuntime, rd: &str) -> (Url, Option<&'static str
     }
 }
 
-/// `/oauth2/start?rd=`.
+/// A relative `rd` sent to one of the route's own hosts means that host (as the browser
+/// sees it), not the external URL's; absolute ones are left for [`validated_rd`].
+pub fn absolute_rd(route: &RouteRuntime, host: &str, rd: &str) -> String {
+    if Url::parse(rd).is_ok()
+        || host == route.authority
+        || !route.config.hosts.iter().any(|h| h == host)
+    {
+        return rd.to_string();
+    }
+    Url::parse(&format!("{}://{host}/", route.base.scheme()))
+        .and_then(|base| base.join(rd))
+        .map_or_else(|_| rd.to_string(), |u| u.to_string())
+}
+
+/// `/oauth2/start?rd=` on the route's external URL.
+pub fn external_start(route: &RouteRuntime, rd: &str) -> String {
+    let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+    format!("{}?rd={rd}", route.url("/oauth2/start"))
+}
+
+/// `/oauth2/start?rd=`. On a host other than the route's external URL it first moves
+/// the browser there, so the login-state cookie lands where the callback arrives.
 pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let ctx = Ctx::new(&parts, "start");
@@ -57,9 +78,15 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         return ctx.finish(&app, None, "denied", reason::ROUTE_NOT_FOUND, "", r);
     };
     let id = Some(route.config.id.as_str());
+    let rd = absolute_rd(route, &host, &rd);
     let (target, refused) = validated_rd(route, &rd);
     if let Some(label) = refused {
         tracing::info!(request_id = %ctx.request_id, route = %route.config.id, reason = reason::REDIRECT_REFUSED, refused = label, "rd refused; using the route's root");
+    }
+    if host != route.authority {
+        // The state cookie must be set where the callback arrives: the external URL.
+        let r = redirect(&external_start(route, target.as_str()), &[]);
+        return ctx.finish(&app, id, "redirect", "external_url", "", r);
     }
     let Some(provider) = route.provider.get() else {
         let mut r = page(
