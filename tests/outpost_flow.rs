@@ -493,3 +493,33 @@ async fn sign_out_on_the_app_host_moves_to_the_external_url() {
         )
     );
 }
+
+#[tokio::test]
+async fn concurrent_requests_share_one_refresh_of_a_rotating_token() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    idp.state.expires_in.store(0, Ordering::SeqCst);
+    let mut b = Browser::new();
+    b.login(&outpost, "http://app.test/").await;
+    let cookie = b.cookie_header();
+    let url = format!("{}/oauth2/auth", outpost.base);
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let request = b
+                .http
+                .get(&url)
+                .header("cookie", &cookie)
+                .header("x-original-url", "http://app.test/")
+                .send();
+            tokio::spawn(request)
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.await.unwrap().unwrap().status(), 200);
+    }
+    assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1);
+    // A straggler still carrying the old cookie gets the refreshed session too.
+    let r = b.nginx_auth(&outpost, "http://app.test/").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1);
+}

@@ -237,12 +237,8 @@ async fn token(State(s): State<Arc<IdpState>>, headers: HeaderMap, body: String)
             (grant.user, Some(grant.nonce))
         }
         Some("refresh_token") => {
-            let Some(user) = s
-                .refresh
-                .lock()
-                .unwrap()
-                .get(&form["refresh_token"])
-                .cloned()
+            let Some(user) = s.refresh.lock().unwrap().remove(&form["refresh_token"])
+            // rotation: a refresh token works once
             else {
                 return (
                     StatusCode::BAD_REQUEST,

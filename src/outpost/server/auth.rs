@@ -200,11 +200,14 @@ async fn session_verdict(
     };
     let mut rewrite = false;
     if session.data.token_expires_at.is_some_and(|exp| now >= exp) {
-        if let Err(reason) = refresh(route, &mut session.data, now).await {
-            return Verdict::Unauthenticated {
-                reason,
-                bearer: false,
-            };
+        match app.refreshes.refresh(route, &session.data, now).await {
+            Ok(data) => session.data = data,
+            Err(reason) => {
+                return Verdict::Unauthenticated {
+                    reason,
+                    bearer: false,
+                };
+            }
         }
         rewrite = true;
     }
@@ -239,49 +242,6 @@ pub fn store(
             tracing::warn!(route = %route.config.id, reason = e.reason(), "cannot write the session cookie");
             Vec::new()
         })
-}
-
-/// Uses the refresh token when the session's tokens expired; re-verifies a new ID token
-/// (signature, issuer, audience, times; no nonce on refresh) and requires the same `sub`.
-async fn refresh(
-    route: &RouteRuntime,
-    data: &mut SessionData,
-    now: u64,
-) -> Result<(), &'static str> {
-    let Some(refresh_token) = data.refresh_token.clone() else {
-        return Err(reason::SESSION_EXPIRED);
-    };
-    let provider = route.provider.get().ok_or("provider_not_ready")?;
-    let tokens = provider
-        .refresh_tokens(&refresh_token)
-        .await
-        .map_err(|e| e.reason())?;
-    let mut id_exp = None;
-    if let Some(id_token) = &tokens.id_token {
-        let claims = provider
-            .verify_access_token(id_token, &[])
-            .await
-            .map_err(|e| e.reason())?;
-        let identity = provider.identity(&claims, &route.keep_claims);
-        if identity.sub != data.identity.sub {
-            return Err("subject_changed");
-        }
-        data.identity = identity;
-        id_exp = claims.get("exp").and_then(serde_json::Value::as_u64);
-        if data.id_token.is_some() {
-            data.id_token = Some(id_token.clone());
-        }
-    }
-    data.token_expires_at = tokens.expires_in.map(|s| now.saturating_add(s)).or(id_exp);
-    if data.token_expires_at.is_none_or(|exp| exp <= now) {
-        // Tokens without a usable lifetime: trust the refresh for one minute only.
-        data.token_expires_at = Some(now.saturating_add(60));
-    }
-    data.refresh_token = tokens.refresh_token.or(Some(refresh_token));
-    if route.config.headers.access_token.is_some() {
-        data.access_token = Some(tokens.access_token);
-    }
-    Ok(())
 }
 
 async fn verify_bearer(

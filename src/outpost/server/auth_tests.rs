@@ -58,6 +58,7 @@ fn app() -> App {
         signer: Signer::generate().unwrap(),
         metrics: Metrics::new(),
         allow_http_loopback: false,
+        refreshes: Default::default(),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod login;
 pub mod metrics;
 pub mod process;
+pub mod refresh;
 pub mod request;
 pub mod runtime;
 pub mod signer;
@@ -106,6 +107,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Whether `http://` loopback external URLs are accepted.
     pub allow_http_loopback: bool,
+    /// Token refreshes, one per refresh token.
+    pub refreshes: refresh::Refreshes,
 }
 
 impl std::fmt::Debug for App {
@@ -281,6 +284,7 @@ pub async fn start(
         signer,
         metrics: Metrics::new(),
         allow_http_loopback: options.allow_http_loopback,
+        refreshes: refresh::Refreshes::default(),
     });
     app.metrics.config_reload("success");
     runtime::spawn_discovery(&app, &app.loaded());
