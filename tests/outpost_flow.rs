@@ -523,3 +523,130 @@ async fn concurrent_requests_share_one_refresh_of_a_rotating_token() {
     assert_eq!(r.status(), 200);
     assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn hostile_input_fails_closed_without_a_panic() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = &outpost.base;
+    let latin1 = reqwest::header::HeaderValue::from_bytes(b"portcullis=\xff\xfe").unwrap();
+    let huge = "A".repeat(20_000);
+    let cases: Vec<(String, Vec<(&str, reqwest::header::HeaderValue)>)> = vec![
+        (
+            format!("{base}/oauth2/auth"),
+            vec![
+                ("x-original-url", "http://app.test/".parse().unwrap()),
+                ("cookie", latin1.clone()),
+            ],
+        ),
+        (
+            format!("{base}/oauth2/auth"),
+            vec![(
+                "x-original-url",
+                reqwest::header::HeaderValue::from_bytes(b"http://app.test/\xff").unwrap(),
+            )],
+        ),
+        (
+            format!("{base}/oauth2/auth"),
+            vec![(
+                "x-original-url",
+                format!("http://app.test/{huge}").parse().unwrap(),
+            )],
+        ),
+        (
+            format!("{base}/oauth2/auth"),
+            vec![
+                ("x-forwarded-host", "app.test, evil.test".parse().unwrap()),
+                ("x-forwarded-proto", "gopher".parse().unwrap()),
+            ],
+        ),
+        (
+            format!("{base}/oauth2/auth"),
+            vec![
+                ("x-original-url", "http://app.test/".parse().unwrap()),
+                (
+                    "authorization",
+                    reqwest::header::HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+                ),
+            ],
+        ),
+        (
+            format!("{base}/oauth2/auth/traefik"),
+            vec![
+                ("x-forwarded-host", "app.test".parse().unwrap()),
+                ("x-forwarded-uri", "no-slash".parse().unwrap()),
+            ],
+        ),
+        (
+            format!("{base}/oauth2/auth/traefik"),
+            vec![
+                ("x-forwarded-host", "app.test".parse().unwrap()),
+                ("x-forwarded-method", "G E T".parse().unwrap()),
+            ],
+        ),
+        (
+            format!("{base}/oauth2/auth/envoy/%ff%00/../x"),
+            vec![("host", "app.test".parse().unwrap())],
+        ),
+        (
+            format!("{base}/oauth2/callback?state=%ff%fe%00&code=%"),
+            vec![("cookie", latin1.clone())],
+        ),
+        (
+            format!("{base}/oauth2/callback?state={huge}&code=x"),
+            vec![],
+        ),
+        (format!("{base}/oauth2/callback?state=short&code=x"), vec![]),
+        (
+            format!("{base}/oauth2/userinfo"),
+            vec![("cookie", latin1.clone())],
+        ),
+        (
+            format!("{base}/oauth2/userinfo"),
+            vec![(
+                "cookie",
+                format!("portcullis_0={huge}; portcullis_1=x")
+                    .parse()
+                    .unwrap(),
+            )],
+        ),
+        (
+            format!("{base}/oauth2/start?rd=%ff%fe"),
+            vec![("host", "evil.test".parse().unwrap())],
+        ),
+        (
+            format!("{base}/oauth2/sign_out?rd=javascript:alert(1)"),
+            vec![("cookie", latin1)],
+        ),
+    ];
+    for (url, headers) in cases {
+        let mut req = http.get(&url);
+        for (k, v) in &headers {
+            req = req.header(*k, v.clone());
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        assert!(
+            matches!(status, 302 | 400 | 401 | 403 | 431),
+            "{url} {headers:?} -> {status}"
+        );
+        if status == 302 {
+            let to = location(&r);
+            let safe = to.starts_with(base.as_str())
+                || to.starts_with(&format!("{}/logout?", idp.base)) && !to.contains("javascript");
+            assert!(safe, "{url} redirected to {to}");
+        }
+    }
+    // Still serving.
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", outpost.admin))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
