@@ -205,3 +205,46 @@ async fn a_reloaded_policy_applies_to_existing_sessions_with_a_named_rule() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_idp_keeps_readyz_503_until_discovery_succeeds() {
+    let idp = TestIdp::spawn().await;
+    idp.state.down.store(true, Ordering::SeqCst);
+    let outpost = Outpost::start_unready(&idp.base, "").await;
+    let r = reqwest::get(format!("{}/readyz", outpost.admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.unwrap().contains("test/idp"));
+    let mut b = Browser::new();
+    let r = b.get(&format!("{}/oauth2/start", outpost.base), &[]).await;
+    assert_eq!(r.status(), 503, "no login before discovery");
+    assert_eq!(r.headers()["retry-after"], "5");
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        401
+    );
+
+    idp.state.down.store(false, Ordering::SeqCst);
+    outpost.wait_ready().await;
+    let cb = b.login(&outpost, "http://app.test/").await;
+    assert_eq!(cb.status(), 302);
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        200
+    );
+
+    // The periodic JWKS refresh runs and is counted.
+    let mut seen = false;
+    for _ in 0..100 {
+        let m = outpost.metrics().await;
+        if m.contains(r#"jwks_refreshes_total{provider="test/idp",result="success"}"#)
+            && m.contains("portcullis_outpost_providers_ready 1")
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "{}", outpost.metrics().await);
+}

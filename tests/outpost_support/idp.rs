@@ -49,6 +49,8 @@ pub struct IdpState {
     pub expires_in: AtomicU64,
     /// Whether refresh tokens are issued.
     pub issue_refresh: AtomicBool,
+    /// Whether discovery answers 503 (an IdP outage).
+    pub down: AtomicBool,
     /// Whether discovery advertises an `end_session_endpoint`.
     pub offer_logout: AtomicBool,
     /// When set, the token endpoint waits for `release` before answering.
@@ -112,6 +114,7 @@ impl TestIdp {
             expires_in: AtomicU64::new(300),
             issue_refresh: AtomicBool::new(true),
             offer_logout: AtomicBool::new(true),
+            down: AtomicBool::new(false),
             hold_tokens: AtomicBool::new(false),
             release: Notify::new(),
             token_waiting: Notify::new(),
@@ -135,7 +138,10 @@ impl TestIdp {
     }
 }
 
-async fn discovery(State(s): State<Arc<IdpState>>) -> Json<Value> {
+async fn discovery(State(s): State<Arc<IdpState>>) -> Response {
+    if s.down.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "down").into_response();
+    }
     let b = &s.base;
     let mut doc = json!({
         "issuer": b,
@@ -150,7 +156,7 @@ async fn discovery(State(s): State<Arc<IdpState>>) -> Json<Value> {
     if !s.offer_logout.load(Ordering::SeqCst) {
         doc.as_object_mut().unwrap().remove("end_session_endpoint");
     }
-    Json(doc)
+    Json(doc).into_response()
 }
 
 async fn jwks(State(s): State<Arc<IdpState>>) -> Json<Value> {

@@ -61,6 +61,13 @@ pub struct Outpost {
 impl Outpost {
     /// Starts an outpost for `idp` (the config may add routes after the first).
     pub async fn start(idp: &str, extra_routes: &str) -> Self {
+        let outpost = Self::start_unready(idp, extra_routes).await;
+        outpost.wait_ready().await;
+        outpost
+    }
+
+    /// Starts an outpost without waiting for provider discovery.
+    pub async fn start_unready(idp: &str, extra_routes: &str) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -76,19 +83,28 @@ impl Outpost {
             trusted_proxies: vec!["127.0.0.1/32".into()],
             allow_http_loopback: true,
             reload_interval: Duration::from_millis(100),
+            jwks_refresh_interval: Duration::from_millis(200),
             ..Options::default()
         };
         let running = start(source, &options, listener, admin).await.unwrap();
-        let outpost = Self {
+        Self {
             base: format!("http://{}", running.addr),
             admin: format!("http://{}", running.admin_addr),
             running,
             config_path,
             port,
             _dir: dir,
-        };
-        outpost.wait_ready().await;
-        outpost
+        }
+    }
+
+    /// The admin port's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     /// Polls `/readyz` until the provider is discovered.
