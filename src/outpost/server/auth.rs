@@ -132,6 +132,7 @@ pub async fn decide<'a>(
         // client-sent header never reaches the upstream on a public path either.
         let identity = load_session(route, headers, now)
             .ok()
+            .filter(|s| s.data.token_expires_at.is_none_or(|exp| now < exp))
             .map(|s| s.data.identity);
         let subject = identity.as_ref().map(subject_of).unwrap_or_default();
         let headers = upstream_headers(app, route, &subject, None, now);

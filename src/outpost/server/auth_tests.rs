@@ -183,6 +183,26 @@ async fn decisions_without_network() {
     assert!(matches!(&v, Verdict::Denied { rule, .. } if rule.contains("staff")));
     assert_eq!(v.reason(), reason::POLICY_DENIED_GROUP);
 
+    // A public path shows who is signed in, but not from a session whose tokens expired.
+    let (_, v) = decide(
+        &app,
+        &loaded,
+        &original("app.example.com", "/public"),
+        &staff,
+    )
+    .await;
+    assert_eq!(header(&v, "x-user").unwrap(), "jane");
+    let stale = cookie(&app, "t/app", "t/idp", Some(1), &["staff"]);
+    let (_, v) = decide(
+        &app,
+        &loaded,
+        &original("app.example.com", "/public"),
+        &stale,
+    )
+    .await;
+    assert_eq!(v.reason(), reason::PUBLIC_PATH);
+    assert_eq!(header(&v, "x-user").unwrap(), "");
+
     // Tokens expired and no refresh token: the session is over.
     let expired = cookie(&app, "t/app", "t/idp", Some(1), &["staff"]);
     let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &expired).await;
