@@ -1,6 +1,7 @@
 //! Command-line interface: one binary, one subcommand per role.
 
 use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,6 +21,8 @@ pub enum Command {
     Crd(CrdArgs),
     /// Show, without a cluster, what the operator would create from manifests on disk.
     Render(RenderArgs),
+    /// Run the forward-auth outpost (nginx/Traefik/Caddy/Envoy auth endpoint and login).
+    Outpost(OutpostArgs),
 }
 
 /// Arguments of `portcullis crd`.
@@ -51,12 +54,60 @@ pub struct RenderArgs {
     pub operator_namespace: String,
 }
 
+/// Arguments of `portcullis outpost`.
+#[derive(Debug, clap::Args)]
+pub struct OutpostArgs {
+    /// The compiled outpost configuration (YAML); reloaded when it changes.
+    #[arg(long, env = "PORTCULLIS_CONFIG")]
+    pub config: PathBuf,
+    /// Address of the public port (auth endpoints and login flow).
+    #[arg(long, env = "PORTCULLIS_LISTEN", default_value = "0.0.0.0:4180")]
+    pub listen: SocketAddr,
+    /// Address of the admin port (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(long, env = "PORTCULLIS_ADMIN_LISTEN", default_value = "0.0.0.0:9090")]
+    pub admin_listen: SocketAddr,
+    /// File holding a cookie secret (at least 16 bytes); repeat for a key ring, newest
+    /// first (the first encrypts, all decrypt). Secrets in `PORTCULLIS_COOKIE_SECRETS`
+    /// (comma-separated) come after these.
+    #[arg(
+        long = "cookie-secret-file",
+        env = "PORTCULLIS_COOKIE_SECRET_FILES",
+        value_delimiter = ','
+    )]
+    pub cookie_secret_file: Vec<PathBuf>,
+    /// A proxy CIDR whose forwarded headers (`X-Forwarded-*`, `X-Original-URL`) are
+    /// believed; repeatable. Nobody is trusted by default.
+    #[arg(
+        long = "trusted-proxy",
+        env = "PORTCULLIS_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<String>,
+    /// Development only: accept `http://` external URLs (authURL) on loopback hosts.
+    #[arg(long, env = "PORTCULLIS_ALLOW_HTTP_LOOPBACK")]
+    pub allow_http_loopback: bool,
+    /// PKCS#8 P-256 private key (PEM or DER) signing identity JWTs; generated at start
+    /// when absent (give every replica the same file).
+    #[arg(long, env = "PORTCULLIS_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+    /// How often the configuration and secret files are checked for changes.
+    #[arg(long, env = "PORTCULLIS_RELOAD_INTERVAL", default_value = "2s")]
+    pub reload_interval: humantime::Duration,
+    /// How often every provider's JWKS is refetched.
+    #[arg(long, env = "PORTCULLIS_JWKS_REFRESH_INTERVAL", default_value = "10m")]
+    pub jwks_refresh_interval: humantime::Duration,
+    /// Log format: `json` (one object per line) or `text`.
+    #[arg(long, env = "PORTCULLIS_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
+    pub log_format: String,
+}
+
 impl Cli {
     /// Runs the chosen subcommand and returns the process exit code.
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Crd(args) => crate::crdgen::run(&args),
             Command::Render(args) => crate::render::run(&args),
+            Command::Outpost(args) => crate::outpost::server::run(&args),
         }
     }
 }

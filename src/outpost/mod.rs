@@ -12,6 +12,7 @@ pub mod identity_headers;
 pub mod policy;
 pub mod reason;
 pub mod redirect;
+pub mod server;
 pub mod session;
 pub mod subject;
 

@@ -1,0 +1,145 @@
+//! `/oauth2/sign_out`, `/oauth2/userinfo` and `/.well-known/jwks.json`.
+
+use super::App;
+use super::handlers::{Ctx, original, query_param, redirect, text};
+use super::login::{absolute_rd, validated_rd};
+use super::request::{SessionData, cookie_headers, now};
+use crate::outpost::reason;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use std::sync::Arc;
+
+/// `/oauth2/sign_out?rd=`: clears the session cookies; RP-initiated logout at the IdP
+/// when discovery offers an `end_session_endpoint`, else straight to the validated `rd`.
+/// On another host than the external URL, it clears what it can and moves there.
+pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let ctx = Ctx::new(&parts, "sign_out");
+    let host = match original(&app, &parts, None) {
+        Ok(o) => o.host,
+        Err(reason) => {
+            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
+            return ctx.finish(&app, None, "bad_request", reason, "", r);
+        }
+    };
+    let rd = query_param(&parts, "rd").unwrap_or_default();
+    let loaded = app.loaded();
+    let Some(route) = loaded.route_for_login(&host, Some(&rd)) else {
+        let r = text(
+            StatusCode::FORBIDDEN,
+            "no route is configured for this host\n",
+        );
+        return ctx.finish(&app, None, "denied", reason::ROUTE_NOT_FOUND, "", r);
+    };
+    let rd = absolute_rd(route, &host, &rd);
+    let (target, _) = validated_rd(route, &rd);
+    let cookies = cookie_headers(&parts.headers);
+    if host != route.authority {
+        // The session cookie lives at the external URL (or its domain): sign out there.
+        let rd: String = url::form_urlencoded::byte_serialize(target.as_str().as_bytes()).collect();
+        let location = format!("{}?rd={rd}", route.url("/oauth2/sign_out"));
+        let r = redirect(&location, &route.sessions.clear(&cookies));
+        return ctx.finish(
+            &app,
+            Some(&route.config.id),
+            "redirect",
+            "external_url",
+            "",
+            r,
+        );
+    }
+    let id_token = route
+        .sessions
+        .load::<SessionData>(&cookies, now())
+        .ok()
+        .filter(|s| s.data.provider == route.config.provider)
+        .and_then(|s| s.data.id_token);
+    let clear = route.sessions.clear(&cookies);
+    let location = route
+        .provider
+        .get()
+        .and_then(|p| p.end_session_url(id_token.as_deref(), Some(target.as_str())))
+        .map_or_else(|| target.to_string(), |u| u.to_string());
+    let r = redirect(&location, &clear);
+    ctx.finish(
+        &app,
+        Some(&route.config.id),
+        "sign_out",
+        "signed_out",
+        "",
+        r,
+    )
+}
+
+/// `/oauth2/userinfo`: the session's identity as JSON; 401 without a session.
+pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let ctx = Ctx::new(&parts, "userinfo");
+    let host = match original(&app, &parts, None) {
+        Ok(o) => o.host,
+        Err(reason) => {
+            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
+            return ctx.finish(&app, None, "bad_request", reason, "", r);
+        }
+    };
+    let loaded = app.loaded();
+    let Some(route) = loaded.route_for_login(&host, None) else {
+        let r = text(
+            StatusCode::FORBIDDEN,
+            "no route is configured for this host\n",
+        );
+        return ctx.finish(&app, None, "denied", reason::ROUTE_NOT_FOUND, "", r);
+    };
+    let id = Some(route.config.id.as_str());
+    let session = route
+        .sessions
+        .load::<SessionData>(&cookie_headers(&parts.headers), now())
+        .map_err(|e| e.reason())
+        .and_then(|s| {
+            if s.data.provider == route.config.provider {
+                Ok(s)
+            } else {
+                Err(reason::SESSION_INVALID)
+            }
+        });
+    match session {
+        Ok(s) => {
+            let i = &s.data.identity;
+            let body = json!({
+                "user": i.username,
+                "email": i.email,
+                "preferredUsername": i.claim_text("preferred_username"),
+                "name": i.name,
+                "groups": i.groups,
+                "sub": i.sub,
+            });
+            let user = i.username.clone();
+            ctx.finish(
+                &app,
+                id,
+                "allow",
+                reason::AUTHENTICATED,
+                &user,
+                Json(body).into_response(),
+            )
+        }
+        Err(code) => {
+            let mut r = Json(json!({"error": code})).into_response();
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            ctx.finish(&app, id, "unauthenticated", code, "", r)
+        }
+    }
+}
+
+/// `/.well-known/jwks.json`: the identity-JWT public key.
+pub async fn jwks(State(app): State<Arc<App>>) -> Response {
+    let mut r = Json(app.signer.jwks()).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}

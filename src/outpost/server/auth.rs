@@ -1,0 +1,337 @@
+//! The auth subrequest: `/oauth2/auth` (nginx) and the `/traefik`, `/caddy`, `/envoy`
+//! variants. One decision function; the variants differ only in how a "not signed in"
+//! is answered (401 for nginx, a login redirect for a browser navigation otherwise).
+
+use super::App;
+use super::bearer::cache_key;
+use super::request::{SessionData, bearer_token, cookie_headers, header_value, now, subject_of};
+use super::state::{Loaded, RouteRuntime};
+use crate::oidc::Identity;
+use crate::outpost::forwarded::OriginalRequest;
+use crate::outpost::identity_headers::{identity_headers, safe_value};
+use crate::outpost::policy::{self, Decision, RequestFacts, normalize_path, public_access};
+use crate::outpost::{Subject, reason};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use std::sync::Arc;
+
+/// Which proxy is asking; decides the "not signed in" answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// nginx `auth_request`: 401, never a redirect.
+    Nginx,
+    /// Traefik `forwardAuth`.
+    Traefik,
+    /// Caddy `forward_auth`.
+    Caddy,
+    /// Envoy `ext_authz` (HTTP service; the original path is appended to ours).
+    Envoy,
+}
+
+impl Flavor {
+    /// The endpoint label in logs and metrics.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Self::Nginx => "auth",
+            Self::Traefik => "auth_traefik",
+            Self::Caddy => "auth_caddy",
+            Self::Envoy => "auth_envoy",
+        }
+    }
+
+    /// Whether a browser navigation gets a 302 to the login.
+    pub fn redirects(self) -> bool {
+        self != Self::Nginx
+    }
+}
+
+/// What the decision came to.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Pass, with these upstream headers and `Set-Cookie` values.
+    Allow {
+        /// The reason code (`authenticated`, `public_path`, ...).
+        reason: &'static str,
+        /// Identity headers, access token and identity JWT.
+        headers: Vec<(HeaderName, HeaderValue)>,
+        /// A refreshed or touched session.
+        set_cookies: Vec<String>,
+        /// Who passed (empty for public requests).
+        user: String,
+    },
+    /// Not signed in (or the session/token is unusable).
+    Unauthenticated {
+        /// The reason code.
+        reason: &'static str,
+        /// A bearer token was presented and refused.
+        bearer: bool,
+    },
+    /// Signed in, refused by the policy.
+    Denied {
+        /// The `policy_denied_*` code.
+        reason: &'static str,
+        /// The rule, in words.
+        rule: String,
+        /// Who was refused.
+        user: String,
+    },
+    /// No route for the host and path.
+    NoRoute,
+}
+
+impl Verdict {
+    /// `allow`, `unauthenticated`, `denied` or `no_route` (metric label).
+    pub fn result(&self) -> &'static str {
+        match self {
+            Self::Allow { .. } => "allow",
+            Self::Unauthenticated { .. } => "unauthenticated",
+            Self::Denied { .. } => "denied",
+            Self::NoRoute => "denied",
+        }
+    }
+
+    /// The reason code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Allow { reason, .. }
+            | Self::Unauthenticated { reason, .. }
+            | Self::Denied { reason, .. } => reason,
+            Self::NoRoute => reason::ROUTE_NOT_FOUND,
+        }
+    }
+}
+
+/// The path used to pick a route: normalised when it can be (so `/api/../admin` is
+/// `/admin`), else the raw path without query (e.g. with `%2F`, which upstreams read
+/// differently; the public-path check refuses such paths on its own).
+pub fn route_path(uri: &str) -> String {
+    normalize_path(uri).unwrap_or_else(|| {
+        let end = uri.find(['?', '#']).unwrap_or(uri.len());
+        uri[..end].to_string()
+    })
+}
+
+/// Decides on an original request.
+pub async fn decide<'a>(
+    app: &App,
+    loaded: &'a Loaded,
+    original: &OriginalRequest,
+    headers: &HeaderMap,
+) -> (Option<&'a RouteRuntime>, Verdict) {
+    let Some(route) = loaded.route_for(&original.host, &route_path(&original.uri)) else {
+        return (None, Verdict::NoRoute);
+    };
+    let now = now();
+    let facts = RequestFacts {
+        method: original.method.as_str(),
+        raw_path: &original.uri,
+        has_origin: headers.contains_key("origin"),
+        has_acrm: headers.contains_key("access-control-request-method"),
+    };
+    if let Some(public) = public_access(&route.config.policy, &facts) {
+        // Identity headers still go out (empty when there is no session), so a
+        // client-sent header never reaches the upstream on a public path either.
+        let identity = load_session(route, headers, now)
+            .ok()
+            .filter(|s| s.data.token_expires_at.is_none_or(|exp| now < exp))
+            .map(|s| s.data.identity);
+        let subject = identity.as_ref().map(subject_of).unwrap_or_default();
+        let headers = upstream_headers(app, route, &subject, None, now);
+        let verdict = Verdict::Allow {
+            reason: public,
+            headers,
+            set_cookies: Vec::new(),
+            user: subject.user,
+        };
+        return (Some(route), verdict);
+    }
+    if route.config.bearer.enabled {
+        match bearer_token(headers) {
+            Some(Err(())) => {
+                let verdict = Verdict::Unauthenticated {
+                    reason: "malformed_token",
+                    bearer: true,
+                };
+                return (Some(route), verdict);
+            }
+            Some(Ok(token)) => {
+                let verdict = match verify_bearer(loaded, route, token, now).await {
+                    Ok(identity) => authorize(app, route, &identity, Some(token), Vec::new(), now),
+                    Err(reason) => Verdict::Unauthenticated {
+                        reason,
+                        bearer: true,
+                    },
+                };
+                return (Some(route), verdict);
+            }
+            None => {}
+        }
+    }
+    (Some(route), session_verdict(app, route, headers, now).await)
+}
+
+fn load_session(
+    route: &RouteRuntime,
+    headers: &HeaderMap,
+    now: u64,
+) -> Result<crate::outpost::session::Session<SessionData>, &'static str> {
+    let session = route
+        .sessions
+        .load::<SessionData>(&cookie_headers(headers), now)
+        .map_err(|e| e.reason())?;
+    if session.data.provider != route.config.provider {
+        return Err(reason::SESSION_INVALID);
+    }
+    Ok(session)
+}
+
+async fn session_verdict(
+    app: &App,
+    route: &RouteRuntime,
+    headers: &HeaderMap,
+    now: u64,
+) -> Verdict {
+    let mut session = match load_session(route, headers, now) {
+        Ok(s) => s,
+        Err(reason) => {
+            return Verdict::Unauthenticated {
+                reason,
+                bearer: false,
+            };
+        }
+    };
+    let mut rewrite = false;
+    if session.data.token_expires_at.is_some_and(|exp| now >= exp) {
+        match app.refreshes.refresh(route, &session.data, now).await {
+            Ok(data) => session.data = data,
+            Err(reason) => {
+                return Verdict::Unauthenticated {
+                    reason,
+                    bearer: false,
+                };
+            }
+        }
+        rewrite = true;
+    }
+    let set_cookies = if rewrite || route.sessions.needs_touch(&session, now) {
+        session.last_seen = now;
+        store(route, &session, headers, now)
+    } else {
+        Vec::new()
+    };
+    let access = session.data.access_token.clone();
+    authorize(
+        app,
+        route,
+        &session.data.identity,
+        access.as_deref(),
+        set_cookies,
+        now,
+    )
+}
+
+/// `Set-Cookie` values for a session; on failure (too large) none, and a warning.
+pub fn store(
+    route: &RouteRuntime,
+    session: &crate::outpost::session::Session<SessionData>,
+    headers: &HeaderMap,
+    now: u64,
+) -> Vec<String> {
+    route
+        .sessions
+        .store(session, &cookie_headers(headers), now)
+        .unwrap_or_else(|e| {
+            tracing::warn!(route = %route.config.id, reason = e.reason(), "cannot write the session cookie");
+            Vec::new()
+        })
+}
+
+async fn verify_bearer(
+    loaded: &Loaded,
+    route: &RouteRuntime,
+    token: &str,
+    now: u64,
+) -> Result<Arc<Identity>, &'static str> {
+    let key = cache_key(&route.config.id, token);
+    if let Some(identity) = loaded.bearer_cache.get(&key, now) {
+        return Ok(identity);
+    }
+    let provider = route.provider.get().ok_or("provider_not_ready")?;
+    let claims = provider
+        .verify_access_token(token, &route.config.bearer.audiences)
+        .await
+        .map_err(|e| e.reason())?;
+    let identity = Arc::new(provider.identity(&claims, &route.keep_claims));
+    let exp = claims.get("exp").and_then(serde_json::Value::as_u64);
+    loaded.bearer_cache.insert(key, exp, identity.clone(), now);
+    Ok(identity)
+}
+
+/// Policy, then the upstream headers.
+pub fn authorize(
+    app: &App,
+    route: &RouteRuntime,
+    identity: &Identity,
+    access_token: Option<&str>,
+    set_cookies: Vec<String>,
+    now: u64,
+) -> Verdict {
+    let subject = subject_of(identity);
+    if let Decision::Deny { reason, rule } = policy::evaluate(&route.config.policy, &subject) {
+        return Verdict::Denied {
+            reason,
+            rule,
+            user: subject.user,
+        };
+    }
+    Verdict::Allow {
+        reason: reason::AUTHENTICATED,
+        headers: upstream_headers(app, route, &subject, access_token, now),
+        set_cookies,
+        user: subject.user,
+    }
+}
+
+/// Every configured identity header (empty when unknown), the access-token header and
+/// the identity JWT when configured.
+pub fn upstream_headers(
+    app: &App,
+    route: &RouteRuntime,
+    subject: &Subject,
+    access_token: Option<&str>,
+    now: u64,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let config = &route.config.headers;
+    let mut out = identity_headers(&config.map, subject);
+    if let Some(name) = config
+        .access_token
+        .as_deref()
+        .and_then(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok())
+    {
+        out.push((name, safe_value(access_token.unwrap_or_default())));
+    }
+    if let Some(jwt) = &config.identity_jwt
+        && let Ok(name) = HeaderName::from_bytes(jwt.header.trim().as_bytes())
+    {
+        let value = if subject.sub.is_empty() {
+            HeaderValue::from_static("")
+        } else {
+            let issuer = route.base.as_str().trim_end_matches('/');
+            match app
+                .signer
+                .identity_jwt(issuer, &jwt.audience, jwt.lifetime_seconds, subject, now)
+            {
+                Ok(token) => header_value(&token),
+                Err(e) => {
+                    tracing::warn!(route = %route.config.id, error = %e, "cannot sign the identity JWT");
+                    HeaderValue::from_static("")
+                }
+            }
+        };
+        out.push((name, value));
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+mod tests;

@@ -1,0 +1,275 @@
+use super::*;
+use crate::config::OutpostConfig;
+use crate::outpost::forwarded::TrustedProxies;
+use crate::outpost::server::login::validated_rd;
+use crate::outpost::server::metrics::Metrics;
+use crate::outpost::server::signer::Signer;
+use crate::outpost::server::source::Snapshot;
+use crate::outpost::server::state::Loaded;
+use axum::http::{HeaderValue, Method};
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+const CONFIG: &str = r#"
+providers:
+  t/idp:
+    issuerURL: https://idp.example.com
+    clientID: portcullis
+    scopes: [openid]
+    claims: { username: [preferred_username, email], email: email, groups: groups, permissions: permissions }
+    clockSkewSeconds: 30
+  t/other:
+    issuerURL: https://other.example.com
+    clientID: portcullis
+    scopes: [openid]
+    claims: { username: [preferred_username], email: email, groups: groups, permissions: permissions }
+    clockSkewSeconds: 30
+routes:
+  - id: t/app
+    hosts: [app.example.com]
+    paths: [/]
+    provider: t/idp
+    authURL: https://app.example.com
+    redirectURI: https://app.example.com/oauth2/callback
+    policy: { groups: [staff], publicPaths: [/public] }
+    headers:
+      map: { X-User: user, X-Email: email, X-Tenant: "claim:tenant" }
+      accessToken: X-Token
+      identityJwt: { header: X-Identity, audience: app, lifetimeSeconds: 60 }
+    bearer: { enabled: true }
+  - id: t/admin
+    hosts: [app.example.com]
+    paths: [/admin]
+    provider: t/other
+    authURL: https://app.example.com
+    redirectURI: https://app.example.com/oauth2/callback
+"#;
+
+fn app() -> App {
+    let snapshot = Snapshot {
+        config: OutpostConfig::from_yaml(CONFIG, "t").unwrap(),
+        secrets: BTreeMap::new(),
+        cookie_secrets: vec![b"0123456789abcdef0123456789".to_vec()],
+        fingerprint: [0; 32],
+    };
+    App {
+        current: RwLock::new(Arc::new(Loaded::build(snapshot, None, false).unwrap())),
+        trusted: TrustedProxies::parse::<&str>(&[]).unwrap(),
+        signer: Signer::generate().unwrap(),
+        metrics: Metrics::new(),
+        allow_http_loopback: false,
+        refreshes: Default::default(),
+    }
+}
+
+fn original(host: &str, uri: &str) -> OriginalRequest {
+    OriginalRequest {
+        method: Method::GET,
+        scheme: "https".into(),
+        host: host.into(),
+        uri: uri.into(),
+    }
+}
+
+fn identity(groups: &[&str]) -> Identity {
+    Identity {
+        sub: "u1".into(),
+        username: "jane".into(),
+        email: Some("jane@example.com".into()),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        ..Identity::default()
+    }
+}
+
+/// A `Cookie` header holding a session for `route` from `provider`.
+fn cookie(
+    app: &App,
+    route: &str,
+    provider: &str,
+    expires: Option<u64>,
+    groups: &[&str],
+) -> HeaderMap {
+    let loaded = app.loaded();
+    let route = loaded.route_by_id(route).unwrap();
+    let data = SessionData {
+        provider: provider.into(),
+        identity: identity(groups),
+        token_expires_at: expires,
+        refresh_token: None,
+        access_token: Some("at-123".into()),
+        id_token: None,
+    };
+    let now = now();
+    let session = route.sessions.start(data, now);
+    let set = route.sessions.store(&session, &[], now).unwrap();
+    let pair = set[0].split(';').next().unwrap().to_string();
+    let mut h = HeaderMap::new();
+    h.insert("cookie", HeaderValue::from_str(&pair).unwrap());
+    h
+}
+
+fn header<'a>(verdict: &'a Verdict, name: &str) -> Option<&'a HeaderValue> {
+    match verdict {
+        Verdict::Allow { headers, .. } => headers.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn decisions_without_network() {
+    let app = app();
+    let loaded = app.loaded();
+    let none = HeaderMap::new();
+    let (route, v) = decide(&app, &loaded, &original("evil.example.com", "/"), &none).await;
+    assert!(route.is_none() && matches!(v, Verdict::NoRoute));
+    assert_eq!(v.reason(), reason::ROUTE_NOT_FOUND);
+
+    let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &none).await;
+    assert_eq!(
+        (v.result(), v.reason()),
+        ("unauthenticated", reason::NO_SESSION)
+    );
+
+    // Public path: allowed, and every configured header is present but empty.
+    let (_, v) = decide(
+        &app,
+        &loaded,
+        &original("APP.example.com", "/public/a?b"),
+        &none,
+    )
+    .await;
+    assert_eq!(v.reason(), reason::PUBLIC_PATH);
+    for name in ["x-user", "x-email", "x-tenant", "x-token", "x-identity"] {
+        assert_eq!(header(&v, name).unwrap(), "", "{name}");
+    }
+    // `..` is resolved before matching, so it cannot escape into a public path.
+    let (_, v) = decide(
+        &app,
+        &loaded,
+        &original("app.example.com", "/public/../x"),
+        &none,
+    )
+    .await;
+    assert_eq!(v.reason(), reason::NO_SESSION);
+
+    // A valid session passes with identity headers, the access token and a signed JWT.
+    let staff = cookie(&app, "t/app", "t/idp", None, &["staff"]);
+    let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &staff).await;
+    assert_eq!(v.reason(), reason::AUTHENTICATED);
+    assert_eq!(header(&v, "x-user").unwrap(), "jane");
+    assert_eq!(header(&v, "x-token").unwrap(), "at-123");
+    assert_eq!(header(&v, "x-tenant").unwrap(), "");
+    assert!(
+        header(&v, "x-identity")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("ey")
+    );
+
+    // Same cookie name and host, other provider's route: not honoured.
+    let (route, v) = decide(
+        &app,
+        &loaded,
+        &original("app.example.com", "/admin/x"),
+        &staff,
+    )
+    .await;
+    assert_eq!(route.unwrap().config.id, "t/admin");
+    assert_eq!(v.reason(), reason::SESSION_INVALID);
+
+    let guest = cookie(&app, "t/app", "t/idp", None, &["guests"]);
+    let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &guest).await;
+    assert!(matches!(&v, Verdict::Denied { rule, .. } if rule.contains("staff")));
+    assert_eq!(v.reason(), reason::POLICY_DENIED_GROUP);
+
+    // A public path shows who is signed in, but not from a session whose tokens expired.
+    let (_, v) = decide(
+        &app,
+        &loaded,
+        &original("app.example.com", "/public"),
+        &staff,
+    )
+    .await;
+    assert_eq!(header(&v, "x-user").unwrap(), "jane");
+    let stale = cookie(&app, "t/app", "t/idp", Some(1), &["staff"]);
+    let (_, v) = decide(
+        &app,
+        &loaded,
+        &original("app.example.com", "/public"),
+        &stale,
+    )
+    .await;
+    assert_eq!(v.reason(), reason::PUBLIC_PATH);
+    assert_eq!(header(&v, "x-user").unwrap(), "");
+
+    // Tokens expired and no refresh token: the session is over.
+    let expired = cookie(&app, "t/app", "t/idp", Some(1), &["staff"]);
+    let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &expired).await;
+    assert_eq!(v.reason(), reason::SESSION_EXPIRED);
+}
+
+#[tokio::test]
+async fn bearer_failures_are_unauthenticated_with_a_reason() {
+    let app = app();
+    let loaded = app.loaded();
+    let mut h = HeaderMap::new();
+    h.insert("authorization", HeaderValue::from_static("Bearer a b"));
+    let (_, v) = decide(&app, &loaded, &original("app.example.com", "/"), &h).await;
+    assert!(matches!(
+        v,
+        Verdict::Unauthenticated {
+            bearer: true,
+            reason: "malformed_token"
+        }
+    ));
+    h.insert("authorization", HeaderValue::from_static("Bearer eyJ.x.y"));
+    let (_, v) = decide(&app, &loaded, &original("app.example.com", "/"), &h).await;
+    assert!(matches!(
+        v,
+        Verdict::Unauthenticated {
+            bearer: true,
+            reason: "provider_not_ready"
+        }
+    ));
+    // Bearer is off on the admin route: the header is ignored and the cookie decides.
+    let (_, v) = decide(&app, &loaded, &original("app.example.com", "/admin"), &h).await;
+    assert!(matches!(v, Verdict::Unauthenticated { bearer: false, .. }));
+}
+
+#[test]
+fn route_paths_are_normalised_when_possible() {
+    assert_eq!(route_path("/api/../admin?x=1"), "/admin");
+    assert_eq!(route_path("/a//b/./c#f"), "/a/b/c");
+    assert_eq!(route_path("/a%2Fb?q"), "/a%2Fb");
+}
+
+#[test]
+fn redirect_targets_never_loop_or_leave_the_route() {
+    let app = app();
+    let loaded = app.loaded();
+    let route = loaded.route_by_id("t/app").unwrap();
+    let root = "https://app.example.com/";
+    assert_eq!(
+        validated_rd(route, "/x?y=1").0.as_str(),
+        "https://app.example.com/x?y=1"
+    );
+    assert_eq!(validated_rd(route, "/oauth2/start?rd=/").0.as_str(), root);
+    assert_eq!(validated_rd(route, "/oauth2/start").1, Some("oauth2_path"));
+    assert_eq!(
+        validated_rd(route, "https://evil.example.com/").0.as_str(),
+        root
+    );
+    assert_eq!(
+        validated_rd(route, "http://app.example.com/").0.as_str(),
+        root
+    );
+    let long = format!("/{}", "a".repeat(3000));
+    assert_eq!(validated_rd(route, &long).1, Some("too_long"));
+}
+
+#[test]
+fn only_nginx_never_redirects() {
+    assert!(!Flavor::Nginx.redirects());
+    assert!(Flavor::Traefik.redirects() && Flavor::Caddy.redirects() && Flavor::Envoy.redirects());
+}

@@ -1,0 +1,254 @@
+//! Shared response building and the auth-subrequest handler.
+
+use super::App;
+use super::auth::{Flavor, Verdict, decide};
+use super::request::{header_value, is_browser_navigation, request_id};
+use super::state::RouteRuntime;
+use crate::outpost::denied_page::{DeniedPage, render};
+use crate::outpost::forwarded::{AuthRequest, OriginalRequest, original_request};
+use crate::outpost::reason;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+use url::form_urlencoded;
+
+/// Per-request facts every handler logs.
+pub struct Ctx {
+    /// The request id.
+    pub request_id: String,
+    /// When handling started.
+    pub started: Instant,
+    /// The endpoint label.
+    pub endpoint: &'static str,
+}
+
+impl Ctx {
+    /// Starts a request.
+    pub fn new(parts: &Parts, endpoint: &'static str) -> Self {
+        Self {
+            request_id: request_id(&parts.headers),
+            started: Instant::now(),
+            endpoint,
+        }
+    }
+
+    /// Logs the one decision line, counts it, and stamps the response.
+    pub fn finish(
+        &self,
+        app: &App,
+        route: Option<&str>,
+        result: &'static str,
+        reason: &str,
+        user: &str,
+        mut response: Response,
+    ) -> Response {
+        let status = response.status().as_u16();
+        tracing::info!(
+            target: "portcullis::decision",
+            request_id = %self.request_id,
+            endpoint = self.endpoint,
+            route = route.unwrap_or("-"),
+            result,
+            reason,
+            status,
+            user,
+            "decision"
+        );
+        app.metrics
+            .decision(route.unwrap_or("-"), self.endpoint, result, reason);
+        app.metrics
+            .observe(self.endpoint, self.started.elapsed().as_secs_f64());
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert("x-request-id", header_value(&self.request_id));
+        response
+    }
+}
+
+/// The TCP peer (unspecified, hence untrusted, when unknown).
+pub fn peer_ip(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// The original request of `parts` behind trusted proxies.
+pub fn original(
+    app: &App,
+    parts: &Parts,
+    strip_prefix: Option<&str>,
+) -> Result<OriginalRequest, &'static str> {
+    let req = AuthRequest {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        peer: peer_ip(parts),
+    };
+    let resolved = original_request(&req, &app.trusted, strip_prefix).map_err(|e| e.reason())?;
+    if resolved.forwarded_headers_ignored {
+        tracing::debug!(
+            reason = reason::UNTRUSTED_FORWARDED_HEADERS,
+            "forwarded headers from an untrusted peer ignored; see --trusted-proxy"
+        );
+    }
+    Ok(resolved.request)
+}
+
+/// A query parameter (first occurrence).
+pub fn query_param(parts: &Parts, name: &str) -> Option<String> {
+    form_urlencoded::parse(parts.uri.query()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: &str) -> Response {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// The HTML page naming a reason and rule (denials and failed sign-ins).
+pub fn page(
+    status: StatusCode,
+    reason: &str,
+    rule: &str,
+    user: &str,
+    request_id: &str,
+    route: Option<&RouteRuntime>,
+) -> Response {
+    let sign_out = route.map(|r| r.url("/oauth2/sign_out"));
+    let html = render(&DeniedPage {
+        reason,
+        rule,
+        user,
+        request_id,
+        sign_out_url: sign_out.as_deref(),
+    });
+    let mut r = Response::new(Body::from(html));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// A 302 with `Set-Cookie` values.
+pub fn redirect(location: &str, cookies: &[String]) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::FOUND;
+    let h = r.headers_mut();
+    h.insert(header::LOCATION, header_value(location));
+    for c in cookies {
+        h.append(header::SET_COOKIE, header_value(c));
+    }
+    r
+}
+
+/// `/oauth2/auth` and its variants.
+pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let ctx = Ctx::new(&parts, flavor.endpoint());
+    let strip = (flavor == Flavor::Envoy).then_some("/oauth2/auth/envoy");
+    let original = match original(&app, &parts, strip) {
+        Ok(o) => o,
+        Err(reason) => {
+            let r = text(
+                StatusCode::BAD_REQUEST,
+                "malformed forwarded request headers\n",
+            );
+            return ctx.finish(&app, None, "bad_request", reason, "", r);
+        }
+    };
+    let loaded = app.loaded();
+    let (route, verdict) = decide(&app, &loaded, &original, &parts.headers).await;
+    let route_id = route.map(|r| r.config.id.as_str());
+    let (result, reason_code) = (verdict.result(), verdict.reason());
+    let (response, user) = match verdict {
+        Verdict::Allow {
+            headers,
+            set_cookies,
+            user,
+            ..
+        } => {
+            let mut r = text(StatusCode::OK, "");
+            let h = r.headers_mut();
+            for (name, value) in headers {
+                h.insert(name, value);
+            }
+            for c in set_cookies {
+                h.append(header::SET_COOKIE, header_value(&c));
+            }
+            (r, user)
+        }
+        Verdict::Unauthenticated { bearer, .. } => (
+            unauthenticated(flavor, route, &original, &parts, bearer),
+            String::new(),
+        ),
+        Verdict::Denied { reason, rule, user } => (
+            page(
+                StatusCode::FORBIDDEN,
+                reason,
+                &rule,
+                &user,
+                &ctx.request_id,
+                route,
+            ),
+            user,
+        ),
+        Verdict::NoRoute => {
+            tracing::warn!(
+                request_id = %ctx.request_id,
+                host = %original.host,
+                reason = reason::ROUTE_NOT_FOUND,
+                "no route for this host and path"
+            );
+            (
+                text(
+                    StatusCode::FORBIDDEN,
+                    "no route is configured for this host\n",
+                ),
+                String::new(),
+            )
+        }
+    };
+    ctx.finish(&app, route_id, result, reason_code, &user, response)
+}
+
+/// 401 (nginx, API clients) or a 302 to the login (a browser behind other proxies).
+fn unauthenticated(
+    flavor: Flavor,
+    route: Option<&RouteRuntime>,
+    original: &OriginalRequest,
+    parts: &Parts,
+    bearer: bool,
+) -> Response {
+    let Some(route) = route else {
+        return text(StatusCode::UNAUTHORIZED, "sign-in required\n");
+    };
+    if flavor.redirects() && !bearer && is_browser_navigation(&original.method, &parts.headers) {
+        let here = format!("{}://{}{}", original.scheme, original.host, original.uri);
+        return redirect(&super::login::external_start(route, &here), &[]);
+    }
+    let mut r = text(StatusCode::UNAUTHORIZED, "sign-in required\n");
+    if flavor.redirects() || bearer {
+        let mut challenge = format!("Bearer realm=\"{}\"", route.authority);
+        if bearer {
+            challenge.push_str(", error=\"invalid_token\"");
+        }
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header_value(&challenge));
+    }
+    r
+}

@@ -1,0 +1,136 @@
+//! The `portcullis outpost` process: logging, listeners, the startup line, signals.
+
+use super::source::{ConfigSource, FileSource};
+use super::{Options, Running, StartError, start};
+use crate::cli::OutpostArgs;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen {
+            what,
+            addr: addr.to_string(),
+            message: e.to_string(),
+        })
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A second init (tests) is harmless; keep the first subscriber.
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// `portcullis outpost`: returns the process exit code.
+pub fn run(args: &OutpostArgs) -> ExitCode {
+    init_logging(args.log_format == "json");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("portcullis outpost: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match run_async(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "portcullis outpost cannot start");
+                eprintln!("portcullis outpost: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
+    let env_secrets = std::env::var("PORTCULLIS_COOKIE_SECRETS").unwrap_or_default();
+    let source = Arc::new(FileSource {
+        path: args.config.clone(),
+        cookie_secret_files: args.cookie_secret_file.clone(),
+        cookie_secrets: env_secrets.split(',').map(str::to_string).collect(),
+    });
+    let options = Options {
+        trusted_proxies: args.trusted_proxy.clone(),
+        allow_http_loopback: args.allow_http_loopback,
+        signing_key_file: args.signing_key_file.clone(),
+        reload_interval: args.reload_interval.into(),
+        jwks_refresh_interval: args.jwks_refresh_interval.into(),
+    };
+    let listener = bind(args.listen, "--listen").await?;
+    let admin = bind(args.admin_listen, "--admin-listen").await?;
+    let running = start(source.clone(), &options, listener, admin).await?;
+    let loaded = running.app.loaded();
+    let routes: Vec<String> = loaded
+        .routes
+        .iter()
+        .map(|r| {
+            format!(
+                "{} [{}] -> {}",
+                r.config.id,
+                r.config.hosts.join(","),
+                r.base
+            )
+        })
+        .collect();
+    tracing::info!(
+        listen = %running.addr,
+        admin = %running.admin_addr,
+        config = %source.describe(),
+        routes = ?routes,
+        "portcullis outpost listening on http://{} (admin http://{}), {} route(s): {}",
+        running.addr,
+        running.admin_addr,
+        routes.len(),
+        routes.join("; ")
+    );
+    tokio::select! {
+        () = running_wait(&running) => {}
+        () = shutdown_signal() => {
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+        }
+    }
+    running.drain(Duration::from_secs(10)).await;
+    Ok(())
+}
+
+async fn running_wait(running: &Running) {
+    // The servers only end on a listener error; poll cheaply until one does.
+    while !running.server_ended() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,355 @@
+//! Where the outpost's configuration comes from: the [`ConfigSource`] seam.
+//!
+//! A source yields a [`Snapshot`]: the validated [`OutpostConfig`], every referenced
+//! secret resolved, the cookie key ring secrets, and a fingerprint of all of it, so the
+//! reload loop can tell "nothing changed" from "swap". The file source is the only one
+//! today; the operator's cluster source plugs in behind the same trait.
+
+use crate::config::{ConfigError, OutpostConfig, SecretSource};
+use aws_lc_rs::digest;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use thiserror::Error;
+
+/// Why a source could not produce a snapshot. Names files and fields, never values.
+#[derive(Debug, Error)]
+pub enum SourceError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A secret reference cannot be resolved.
+    #[error("{field}: {message}")]
+    Secret {
+        /// Where the reference is (`providers["a/b"].clientSecret`).
+        field: String,
+        /// What is wrong (never the value).
+        message: String,
+    },
+    /// No usable cookie secret.
+    #[error("cookie secrets: {0}")]
+    CookieSecrets(String),
+}
+
+impl SourceError {
+    /// A short label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "read",
+            Self::Config(e) => e.metric_label(),
+            Self::Secret { .. } => "secret",
+            Self::CookieSecrets(_) => "cookie_secrets",
+        }
+    }
+}
+
+/// The resolved secrets of one provider.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ProviderSecrets {
+    /// The client secret, when configured.
+    pub client_secret: Option<String>,
+    /// The CA bundle PEM, when configured.
+    pub ca_bundle: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Presence only: a secret never reaches Debug output.
+        f.debug_struct("ProviderSecrets")
+            .field("client_secret", &self.client_secret.is_some())
+            .field("ca_bundle", &self.ca_bundle.is_some())
+            .finish()
+    }
+}
+
+/// Everything the outpost serves, resolved.
+#[derive(Clone)]
+pub struct Snapshot {
+    /// The validated configuration.
+    pub config: OutpostConfig,
+    /// Resolved provider secrets by provider key.
+    pub secrets: BTreeMap<String, ProviderSecrets>,
+    /// Cookie secrets, newest first.
+    pub cookie_secrets: Vec<Vec<u8>>,
+    /// SHA-256 over the configuration and every resolved value.
+    pub fingerprint: [u8; 32],
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("routes", &self.config.routes.len())
+            .field("providers", &self.config.providers.len())
+            .field("cookie_secrets", &self.cookie_secrets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A boxed future, so [`ConfigSource`] stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Something that yields the outpost's configuration; polled by the reload loop.
+pub trait ConfigSource: Send + Sync + 'static {
+    /// A short description for log lines (`file /etc/portcullis/outpost.yaml`).
+    fn describe(&self) -> String;
+    /// Reads and resolves the current configuration.
+    fn load(&self) -> BoxFuture<'_, Result<Snapshot, SourceError>>;
+}
+
+/// Configuration from a YAML file, secrets from values, files and environment variables.
+#[derive(Clone, Debug)]
+pub struct FileSource {
+    /// The configuration file.
+    pub path: PathBuf,
+    /// Files holding cookie secrets, newest first.
+    pub cookie_secret_files: Vec<PathBuf>,
+    /// Cookie secrets given directly (from `PORTCULLIS_COOKIE_SECRETS`), after the files.
+    pub cookie_secrets: Vec<String>,
+}
+
+impl ConfigSource for FileSource {
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+
+    fn load(&self) -> BoxFuture<'_, Result<Snapshot, SourceError>> {
+        // The files are small and local: a blocking read is cheaper than a thread hop.
+        Box::pin(async move { self.load_now() })
+    }
+}
+
+impl FileSource {
+    /// The synchronous load behind [`ConfigSource::load`].
+    pub fn load_now(&self) -> Result<Snapshot, SourceError> {
+        let origin = self.path.display().to_string();
+        let text = read(&self.path)?;
+        let config = OutpostConfig::from_yaml(&text, &origin)?;
+        let mut secrets = BTreeMap::new();
+        for (key, provider) in &config.providers {
+            let resolve = |field: &str, source: &Option<SecretSource>| {
+                source
+                    .as_ref()
+                    .map(|s| {
+                        resolve_file_mode(s).map_err(|message| SourceError::Secret {
+                            field: format!("{origin}: providers[{key:?}].{field}"),
+                            message,
+                        })
+                    })
+                    .transpose()
+            };
+            let resolved = ProviderSecrets {
+                client_secret: resolve("clientSecret", &provider.client_secret)?,
+                ca_bundle: resolve("caBundle", &provider.ca_bundle)?,
+            };
+            secrets.insert(key.clone(), resolved);
+        }
+        let mut cookie_secrets = Vec::new();
+        for file in &self.cookie_secret_files {
+            cookie_secrets.push(trim_newline(read(file)?).into_bytes());
+        }
+        cookie_secrets.extend(
+            self.cookie_secrets
+                .iter()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| s.as_bytes().to_vec()),
+        );
+        if cookie_secrets.is_empty() {
+            return Err(SourceError::CookieSecrets(
+                "none configured; pass --cookie-secret-file FILE or set PORTCULLIS_COOKIE_SECRETS"
+                    .into(),
+            ));
+        }
+        if let Some(i) = cookie_secrets
+            .iter()
+            .position(|s| s.len() < super::super::session::MIN_SECRET_LEN)
+        {
+            return Err(SourceError::CookieSecrets(format!(
+                "secret #{} is shorter than {} bytes; generate one with `openssl rand -base64 32`",
+                i + 1,
+                super::super::session::MIN_SECRET_LEN
+            )));
+        }
+        let fingerprint = fingerprint(&text, &secrets, &cookie_secrets);
+        Ok(Snapshot {
+            config,
+            secrets,
+            cookie_secrets,
+            fingerprint,
+        })
+    }
+}
+
+fn read(path: &std::path::Path) -> Result<String, SourceError> {
+    std::fs::read_to_string(path).map_err(|e| SourceError::Read {
+        path: path.display().to_string(),
+        message: e.kind().to_string(),
+    })
+}
+
+fn trim_newline(mut s: String) -> String {
+    while s.ends_with('\n') || s.ends_with('\r') {
+        s.pop();
+    }
+    s
+}
+
+/// Resolves a secret in file mode: `value`, `file` (trailing newline trimmed) or `env`.
+/// Kubernetes references need the cluster source and are refused with a clear message.
+pub fn resolve_file_mode(source: &SecretSource) -> Result<String, String> {
+    if let Some(v) = &source.value {
+        return Ok(v.clone());
+    }
+    if let Some(path) = &source.file {
+        return std::fs::read_to_string(path)
+            .map(trim_newline)
+            .map_err(|e| format!("cannot read file {path:?}: {}", e.kind()));
+    }
+    if let Some(name) = &source.env {
+        return std::env::var(name)
+            .map_err(|_| format!("environment variable {name} is not set (or not UTF-8)"));
+    }
+    if source.secret_key_ref.is_some() || source.config_map_key_ref.is_some() {
+        return Err("secretKeyRef/configMapKeyRef: cluster mode not available in file mode; use value, file or env".into());
+    }
+    Err("set one of value, file or env".into())
+}
+
+fn fingerprint(
+    text: &str,
+    secrets: &BTreeMap<String, ProviderSecrets>,
+    cookie_secrets: &[Vec<u8>],
+) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    let mut field = |b: &[u8]| {
+        // Length-prefixed so that field boundaries cannot shift.
+        ctx.update(&(b.len() as u64).to_be_bytes());
+        ctx.update(b);
+    };
+    field(text.as_bytes());
+    for (key, s) in secrets {
+        field(key.as_bytes());
+        field(s.client_secret.as_deref().unwrap_or("\0none").as_bytes());
+        field(s.ca_bundle.as_deref().unwrap_or("\0none").as_bytes());
+    }
+    for s in cookie_secrets {
+        field(s);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecretKeyRef;
+    use std::io::Write;
+
+    pub(crate) const CONFIG: &str = r#"
+providers:
+  team/idp:
+    issuerURL: https://idp.example.com
+    clientID: portcullis
+    clientSecret: { file: SECRET_FILE }
+    scopes: [openid, email]
+    claims: { username: [preferred_username, email], email: email, groups: groups, permissions: permissions }
+    clockSkewSeconds: 30
+routes:
+  - id: team/app
+    hosts: [app.example.com]
+    paths: [/]
+    provider: team/idp
+    authURL: https://app.example.com
+    redirectURI: https://app.example.com/oauth2/callback
+"#;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn file_source_resolves_secrets_and_fingerprints_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = write(&dir, "client", "s3cret-value\n");
+        let config = write(
+            &dir,
+            "c.yaml",
+            &CONFIG.replace("SECRET_FILE", secret.to_str().unwrap()),
+        );
+        let cookie = write(&dir, "cookie", "0123456789abcdef0123\n");
+        let source = FileSource {
+            path: config,
+            cookie_secret_files: vec![cookie],
+            cookie_secrets: vec!["another-secret-of-length".into()],
+        };
+        let a = source.load_now().unwrap();
+        assert_eq!(
+            a.secrets["team/idp"].client_secret.as_deref(),
+            Some("s3cret-value")
+        );
+        assert_eq!(a.cookie_secrets[0], b"0123456789abcdef0123");
+        assert_eq!(a.cookie_secrets.len(), 2);
+        assert_eq!(source.load_now().unwrap().fingerprint, a.fingerprint);
+        // Rotating only the client secret file changes the fingerprint.
+        write(&dir, "client", "rotated-value\n");
+        assert_ne!(source.load_now().unwrap().fingerprint, a.fingerprint);
+        assert!(!format!("{a:?}{:?}", a.secrets).contains("s3cret"));
+    }
+
+    #[test]
+    fn missing_or_short_cookie_secrets_say_what_to_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write(
+            &dir,
+            "c.yaml",
+            &CONFIG.replace("{ file: SECRET_FILE }", "{ value: x }"),
+        );
+        let mut source = FileSource {
+            path: config,
+            cookie_secret_files: vec![],
+            cookie_secrets: vec![],
+        };
+        let err = source.load_now().unwrap_err().to_string();
+        assert!(err.contains("--cookie-secret-file"), "{err}");
+        source.cookie_secrets = vec!["short".into()];
+        let err = source.load_now().unwrap_err().to_string();
+        assert!(err.contains("shorter than 16"), "{err}");
+    }
+
+    #[test]
+    fn cluster_references_are_refused_in_file_mode() {
+        let source = SecretSource {
+            secret_key_ref: Some(SecretKeyRef {
+                namespace: "a".into(),
+                name: "b".into(),
+                key: "c".into(),
+            }),
+            ..Default::default()
+        };
+        let err = resolve_file_mode(&source).unwrap_err();
+        assert!(
+            err.contains("cluster mode not available in file mode"),
+            "{err}"
+        );
+        let env = SecretSource {
+            env: Some("PORTCULLIS_TEST_SURELY_UNSET_VARIABLE".into()),
+            ..Default::default()
+        };
+        assert!(resolve_file_mode(&env).unwrap_err().contains("not set"));
+    }
+}
