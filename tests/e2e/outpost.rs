@@ -73,6 +73,13 @@ pub fn config_yaml(opts: &OutpostOptions) -> String {
     )
 }
 
+/// The `portcullis` binary: Cargo's for integration tests, else the debug build (demo).
+fn binary() -> PathBuf {
+    option_env!("CARGO_BIN_EXE_portcullis")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::repo_root().join("target/debug/portcullis"))
+}
+
 impl Outpost {
     /// Starts the binary and waits until `/readyz` says ready (discovery and keys loaded).
     pub async fn start(opts: &OutpostOptions) -> Result<Outpost> {
@@ -83,7 +90,7 @@ impl Outpost {
         std::fs::write(&key_path, "an-e2e-cookie-secret-of-enough-length\n")?;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        let mut cmd = Command::new(binary());
         cmd.arg("outpost")
             .arg("--config")
             .arg(&config_path)
