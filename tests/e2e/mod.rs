@@ -16,6 +16,7 @@ pub mod cookies;
 pub mod form;
 pub mod idp;
 pub mod nginx;
+pub mod outpost;
 pub mod process;
 pub mod upstream;
 
@@ -26,6 +27,7 @@ pub use cookies::CookieJar;
 pub use form::{Form, parse_forms};
 pub use idp::{Idp, IdpAccount, IdpClient, IdpOptions};
 pub use nginx::{Nginx, NginxOptions};
+pub use outpost::{Outpost, OutpostOptions, OutpostRoute};
 pub use process::{Tool, free_port, require};
 pub use upstream::{RecordedRequest, UpstreamApp};
 

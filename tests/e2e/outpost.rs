@@ -1,0 +1,152 @@
+//! The real `portcullis outpost` binary, started from a compiled configuration file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use super::process::{ManagedChild, free_port};
+use super::{Result, scratch_dir};
+
+/// A route the outpost serves: the front proxy's URL and who may pass.
+#[derive(Debug, Clone)]
+pub struct OutpostRoute {
+    /// Route id (`namespace/name`).
+    pub id: String,
+    /// The external URL browsers use (the front proxy), e.g. `http://127.0.0.1:8080`.
+    pub auth_url: String,
+    /// Groups allowed (empty: everyone who logs in).
+    pub groups: Vec<String>,
+    /// Public path prefixes.
+    pub public_paths: Vec<String>,
+    /// Accept bearer tokens.
+    pub bearer: bool,
+}
+
+/// How to start the outpost.
+#[derive(Debug, Clone)]
+pub struct OutpostOptions {
+    /// The IdP's issuer, exactly as advertised.
+    pub issuer: String,
+    /// Client id and secret at the IdP.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+    /// Routes.
+    pub routes: Vec<OutpostRoute>,
+}
+
+/// A running outpost; killed on drop.
+#[derive(Debug)]
+pub struct Outpost {
+    addr: SocketAddr,
+    admin: SocketAddr,
+    config_path: PathBuf,
+    child: ManagedChild,
+    _dir: tempfile::TempDir,
+}
+
+/// The compiled configuration YAML for the options.
+pub fn config_yaml(opts: &OutpostOptions) -> String {
+    let mut routes = String::new();
+    for r in &opts.routes {
+        let host = url::Url::parse(&r.auth_url).expect("auth url");
+        let hostport = format!(
+            "{}:{}",
+            host.host_str().unwrap_or_default(),
+            host.port_or_known_default().unwrap_or(80)
+        );
+        routes.push_str(&format!(
+            "  - id: {id}\n    hosts: [\"{hostport}\"]\n    paths: [/]\n    provider: test/idp\n    authURL: {auth}\n    redirectURI: {auth}/oauth2/callback\n    policy:\n      groups: {groups:?}\n      publicPaths: {public:?}\n    bearer:\n      enabled: {bearer}\n",
+            id = r.id,
+            auth = r.auth_url.trim_end_matches('/'),
+            groups = r.groups,
+            public = r.public_paths,
+            bearer = r.bearer,
+        ));
+    }
+    format!(
+        "providers:\n  test/idp:\n    issuerURL: \"{issuer}\"\n    clientID: {id}\n    clientSecret: {{ value: {secret} }}\n    scopes: [openid, profile, email, groups]\n    claims: {{ username: [preferred_username, email], email: email, groups: groups, permissions: permissions }}\n    clockSkewSeconds: 30\nroutes:\n{routes}",
+        issuer = opts.issuer,
+        id = opts.client_id,
+        secret = opts.client_secret,
+    )
+}
+
+/// The `portcullis` binary: Cargo's for integration tests, else the debug build (demo).
+fn binary() -> PathBuf {
+    option_env!("CARGO_BIN_EXE_portcullis")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::repo_root().join("target/debug/portcullis"))
+}
+
+impl Outpost {
+    /// Starts the binary and waits until `/readyz` says ready (discovery and keys loaded).
+    pub async fn start(opts: &OutpostOptions) -> Result<Outpost> {
+        let dir = scratch_dir("outpost")?;
+        let config_path = dir.path().join("config.yaml");
+        std::fs::write(&config_path, config_yaml(opts))?;
+        let key_path = dir.path().join("cookie-secret");
+        std::fs::write(&key_path, "an-e2e-cookie-secret-of-enough-length\n")?;
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let mut cmd = Command::new(binary());
+        cmd.arg("outpost")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--admin-listen")
+            .arg(admin.to_string())
+            .arg("--cookie-secret-file")
+            .arg(&key_path)
+            .arg("--trusted-proxy")
+            .arg("127.0.0.1/32")
+            .arg("--allow-http-loopback")
+            .env("RUST_LOG", "info");
+        let mut child = ManagedChild::spawn("outpost", cmd, dir.path().join("outpost.log"))?;
+        child.wait_for_port(admin, Duration::from_secs(20))?;
+        let ready_url = format!("http://{admin}/readyz");
+        for _ in 0..100 {
+            child.check_running()?;
+            if reqwest::get(&ready_url)
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+            {
+                return Ok(Outpost {
+                    addr,
+                    admin,
+                    config_path,
+                    child,
+                    _dir: dir,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(super::HarnessError::Unexpected(format!(
+            "outpost never became ready:\n{}",
+            child.log()
+        )))
+    }
+
+    /// `host:port` of the auth listener.
+    pub fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Base URL of the admin listener.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin)
+    }
+
+    /// Replaces the configuration file (the outpost reloads it).
+    pub fn write_config(&self, yaml: &str) -> Result<()> {
+        Ok(std::fs::write(&self.config_path, yaml)?)
+    }
+
+    /// Everything the outpost logged.
+    pub fn log(&self) -> String {
+        self.child.log()
+    }
+}
