@@ -140,10 +140,15 @@ async fn denied_user_sees_the_rule_without_a_redirect_loop() {
     );
     assert!(html.contains("mallory"));
     assert!(html.contains(&request_id));
+    // The user did log in: the session stays, so the next auth subrequest answers 403
+    // at once rather than sending them through the IdP again.
     assert!(
-        !b.jar.contains_key("portcullis"),
-        "no session for a denied user"
+        b.jar.contains_key("portcullis"),
+        "a denied user keeps the session"
     );
+    let again = b.nginx_auth(&outpost, "http://app.test/").await;
+    assert_eq!(again.status(), 403);
+    assert!(again.headers().get("location").is_none());
 }
 
 #[tokio::test]

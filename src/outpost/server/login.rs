@@ -192,14 +192,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     let id = Some(route.config.id.as_str());
     let mut cookies: Vec<String> = route.sessions.clear_state(&state).into_iter().collect();
     let fail = |status: StatusCode, code: &str, rule: &str, cookies: &[String]| {
-        let mut r = page(status, code, rule, "", &rid, Some(route));
-        for c in cookies {
-            r.headers_mut().append(
-                axum::http::header::SET_COOKIE,
-                super::request::header_value(c),
-            );
-        }
-        r
+        with_cookies(page(status, code, rule, "", &rid, Some(route)), cookies)
     };
     if let Some(error) = query_param(&parts, "error") {
         let description = query_param(&parts, "error_description").unwrap_or_default();
@@ -267,26 +260,6 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         }
     };
     let identity = provider.identity(&claims, &route.keep_claims);
-    if let Verdict::Denied { reason, rule, user } =
-        authorize(&app, route, &identity, None, Vec::new(), now)
-    {
-        // A page, not a redirect: the user cannot loop through the IdP.
-        let mut r = page(
-            StatusCode::FORBIDDEN,
-            reason,
-            &rule,
-            &user,
-            &rid,
-            Some(route),
-        );
-        for c in &cookies {
-            r.headers_mut().append(
-                axum::http::header::SET_COOKIE,
-                super::request::header_value(c),
-            );
-        }
-        return ctx.finish(&app, id, "denied", reason, &user, r);
-    }
     let id_exp = claims.get("exp").and_then(serde_json::Value::as_u64);
     let data = SessionData {
         provider: route.config.provider.clone(),
@@ -321,7 +294,35 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     }
     let mut all = written;
     all.append(&mut cookies);
+    // The user did authenticate, so they keep the session even when the policy says no:
+    // every later auth subrequest then answers 403 with the rule at once, instead of
+    // sending them through the IdP again (a loop in all but name).
+    if let Verdict::Denied { reason, rule, user } =
+        authorize(&app, route, &session.data.identity, None, Vec::new(), now)
+    {
+        let r = page(
+            StatusCode::FORBIDDEN,
+            reason,
+            &rule,
+            &user,
+            &rid,
+            Some(route),
+        );
+        let r = with_cookies(r, &all);
+        return ctx.finish(&app, id, "denied", reason, &user, r);
+    }
     let (target, _) = validated_rd(route, &login.rd);
     let r = redirect(target.as_str(), &all);
     ctx.finish(&app, id, "allow", reason::AUTHENTICATED, &user, r)
+}
+
+/// Appends `Set-Cookie` headers to a response.
+fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        r.headers_mut().append(
+            axum::http::header::SET_COOKIE,
+            super::request::header_value(c),
+        );
+    }
+    r
 }
