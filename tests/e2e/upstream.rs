@@ -144,14 +144,31 @@ fn echo(record: &Mutex<Vec<RecordedRequest>>, req: Request<Body>) -> Response {
     let body = seen.to_json();
     record.lock().expect("upstream record lock").push(seen);
     if wants_html {
-        let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
-        let escaped = pretty
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
+        let escape = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let escaped = escape(&serde_json::to_string_pretty(&body).unwrap_or_default());
+        // The identity headers first, as a person opening the demo wants to see them.
+        let identity: String = req
+            .headers()
+            .iter()
+            .filter(|(k, _)| k.as_str().starts_with("x-auth-request-"))
+            .map(|(k, v)| {
+                format!(
+                    "<tr><th>{}</th><td>{}</td></tr>",
+                    escape(k.as_str()),
+                    escape(v.to_str().unwrap_or("?"))
+                )
+            })
+            .collect();
         Html(format!(
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Upstream app</title></head>\
-             <body><h1>Upstream app</h1><p>Request as received:</p><pre id=\"echo\">{escaped}</pre></body></html>"
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Upstream app</title>\
+             <style>body{{font-family:sans-serif;margin:2em}}th{{text-align:left;padding-right:1em}}\
+             pre{{white-space:pre-wrap;word-break:break-all;background:#f4f4f4;padding:1em}}</style></head>\
+             <body><h1>Upstream app</h1><p>Identity headers from the outpost:</p><table id=\"identity\">{identity}</table>\
+             <p>Request as received:</p><pre id=\"echo\">{escaped}</pre></body></html>"
         ))
         .into_response()
     } else {
