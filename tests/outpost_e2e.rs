@@ -136,6 +136,7 @@ async fn login_through_nginx(algorithm: &str) {
         .map(|c| (c.name.clone(), c.value.clone()))
         .collect();
     assert!(!ours.is_empty(), "a session cookie was set");
+    let session_values = ours.clone();
     for (name, value) in ours {
         let mut v = value;
         let last = v
@@ -166,6 +167,23 @@ async fn login_through_nginx(algorithm: &str) {
         .await
         .expect("after sign out");
     assert_eq!(after.status, 302, "signed out users are sent to log in");
+
+    // No secret, token or cookie value ever reaches the log: check the whole run's log
+    // for the client secret, the cookie secret, every session cookie value and any JWT.
+    let log = s.outpost.log();
+    assert!(
+        log.contains("\"reason\":\"authenticated\""),
+        "decisions are logged: {log}"
+    );
+    assert!(!log.contains(CLIENT_SECRET), "client secret in the log");
+    assert!(
+        !log.contains(e2e::outpost::COOKIE_SECRET),
+        "cookie secret in the log"
+    );
+    for (name, value) in session_values {
+        assert!(!log.contains(&value), "cookie {name} in the log");
+    }
+    assert!(!log.contains("eyJ"), "a JWT in the log: {log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

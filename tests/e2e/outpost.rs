@@ -8,6 +8,9 @@ use std::time::Duration;
 use super::process::{ManagedChild, free_port};
 use super::{Result, scratch_dir};
 
+/// The cookie secret every test outpost uses (tests check it never reaches a log).
+pub const COOKIE_SECRET: &str = "an-e2e-cookie-secret-of-enough-length";
+
 /// A route the outpost serves: the front proxy's URL and who may pass.
 #[derive(Debug, Clone)]
 pub struct OutpostRoute {
@@ -87,7 +90,7 @@ impl Outpost {
         let config_path = dir.path().join("config.yaml");
         std::fs::write(&config_path, config_yaml(opts))?;
         let key_path = dir.path().join("cookie-secret");
-        std::fs::write(&key_path, "an-e2e-cookie-secret-of-enough-length\n")?;
+        std::fs::write(&key_path, format!("{COOKIE_SECRET}\n"))?;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let mut cmd = Command::new(binary());
