@@ -13,18 +13,18 @@ pub mod client;
 pub mod context;
 pub mod dynamic;
 pub mod index;
-//pub mod lease;
+pub mod lease;
 pub mod metrics;
 pub mod probe;
 pub mod provider;
 pub mod registration;
 pub mod rotation;
-//pub mod route;
-//pub mod run;
+pub mod route;
+pub mod run;
 pub mod writer;
 
 pub use context::Context;
-//pub use run::{OperatorArgs, run};
+pub use run::{OperatorArgs, run};
 
 /// The one field manager every write of the operator uses.
 pub const FIELD_MANAGER: &str = "portcullis";
