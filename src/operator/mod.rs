@@ -9,7 +9,7 @@
 
 pub mod apply;
 pub mod client;
-//pub mod cluster_config;
+pub mod cluster_config;
 pub mod context;
 pub mod dynamic;
 pub mod index;
@@ -78,3 +78,6 @@ impl Error {
 
 /// Result of a reconcile step.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod provider_tests;

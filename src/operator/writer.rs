@@ -199,3 +199,111 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn meta(ns: &str, name: &str, created: i64) -> kube::api::ObjectMeta {
+        kube::api::ObjectMeta {
+            namespace: Some(ns.into()),
+            name: Some(name.into()),
+            creation_timestamp: Some(Time(
+                k8s_openapi::jiff::Timestamp::from_second(created).unwrap(),
+            )),
+            ..Default::default()
+        }
+    }
+
+    fn provider(allowed: &[&str]) -> Arc<OIDCProvider> {
+        let mut p = OIDCProvider::new(
+            "idp",
+            OIDCProviderSpec {
+                issuer_url: "https://idp.example".into(),
+                client_id: Some("outpost".into()),
+                allowed_namespaces: Some(allowed.iter().map(|s| s.to_string()).collect()),
+                ..Default::default()
+            },
+        );
+        p.metadata = meta("auth", "idp", 0);
+        Arc::new(p)
+    }
+
+    fn route(ns: &str, name: &str, host: &str, created: i64) -> Arc<ForwardAuthRoute> {
+        let mut r = ForwardAuthRoute::new(
+            name,
+            ForwardAuthRouteSpec {
+                hosts: vec![host.into()],
+                provider_ref: crate::api::ObjectRef {
+                    name: "idp".into(),
+                    namespace: Some("auth".into()),
+                },
+                ..Default::default()
+            },
+        );
+        r.metadata = meta(ns, name, created);
+        Arc::new(r)
+    }
+
+    #[test]
+    fn oldest_route_keeps_a_host_and_refused_references_are_left_out() {
+        let providers = vec![provider(&["team-a"])];
+        let routes = vec![
+            route("team-a", "newer", "app.example.com", 20),
+            route("team-a", "older", "app.example.com", 10),
+            route("team-b", "sneaky", "b.example.com", 5),
+            route("auth", "own", "own.example.com", 30),
+        ];
+        let (config, verdicts) = compile(&providers, &[], &routes);
+        let ids: Vec<&str> = config.routes.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, vec!["auth/own", "team-a/older"]);
+        assert!(
+            verdicts["team-a/newer"]
+                .as_ref()
+                .unwrap_err()
+                .contains("team-a/older")
+        );
+        assert!(
+            verdicts["team-b/sneaky"]
+                .as_ref()
+                .unwrap_err()
+                .contains("allowedNamespaces")
+        );
+        assert_eq!(verdicts["auth/own"], Ok(()));
+        assert!(config.providers.contains_key("auth/idp"));
+        // Without a usable provider nothing is programmed and no provider is published.
+        let (empty, verdicts) = compile(&[], &[], &routes);
+        assert!(empty.routes.is_empty() && empty.providers.is_empty());
+        assert!(
+            verdicts["auth/own"]
+                .as_ref()
+                .unwrap_err()
+                .contains("unusable")
+        );
+    }
+
+    #[test]
+    fn unchanged_shards_are_not_written_and_stale_ones_are_deleted() {
+        let providers = vec![provider(&["*"])];
+        let routes: Vec<_> = (0..50)
+            .map(|i| route("a", &format!("r{i}"), &format!("r{i}.example.com"), i))
+            .collect();
+        let (config, first) = compile(&providers, &[], &routes);
+        let desired = shard::shards(&config, "sys");
+        let cached: Vec<Arc<ConfigMap>> = desired.iter().cloned().map(Arc::new).collect();
+        let (writes, stale) = plan_writes(desired.clone(), &cached);
+        assert!(writes.is_empty() && stale.is_empty());
+        let mut old = (*cached[0]).clone();
+        old.metadata.name = Some("portcullis-config-0-of-2".into());
+        let mut with_stale = cached.clone();
+        with_stale.push(Arc::new(old));
+        let (_, stale) = plan_writes(desired, &with_stale);
+        assert_eq!(stale, vec!["portcullis-config-0-of-2".to_string()]);
+        // A second identical compile changes no verdict; a first one changes them all.
+        let (_, second) = compile(&providers, &[], &routes);
+        assert!(changed_routes(Some(&first), &second).is_empty());
+        assert_eq!(changed_routes(None, &second).len(), 50);
+    }
+}
