@@ -53,7 +53,7 @@ pub fn from_shards(shards: &[ConfigMap], origin: &str) -> Result<OutpostConfig, 
             (complete, newest, members)
         })
         .collect();
-    ordered.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    ordered.sort_by_key(|g| std::cmp::Reverse((g.0, g.1)));
     let mut parts = Vec::new();
     for cm in ordered.into_iter().flat_map(|(_, _, m)| m) {
         let name = format!("{origin}/{}", cm.name_any());
@@ -173,11 +173,7 @@ mod tests {
         let new_c = config(3, "https://new.example");
         let mut new = shards(&new_c, "ns");
         for s in &mut new {
-            s.metadata.name = Some(
-                s.name_any()
-                    .replace("-of-1", "-of-2")
-                    .replace("config-0", "config-0"),
-            );
+            s.metadata.name = Some(s.name_any().replace("-of-1", "-of-2"));
             s.metadata.creation_timestamp = Some(Time(
                 k8s_openapi::jiff::Timestamp::from_second(200).unwrap(),
             ));

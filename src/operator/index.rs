@@ -271,7 +271,10 @@ mod tests {
             route("x", "r", "r.example.com", None),
         ];
         assert_eq!(routes_of_provider(&routes, &p).len(), 1);
-        assert_eq!(providers_of_client(&[p.clone()], &clients[1]).len(), 1);
+        assert_eq!(
+            providers_of_client(std::slice::from_ref(&p), &clients[1]).len(),
+            1
+        );
         assert_eq!(clients_of_secret(&clients, "auth", "creds").len(), 2);
         assert!(clients_of_secret(&clients, "auth", "other").is_empty());
         assert_eq!(

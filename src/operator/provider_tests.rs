@@ -1,4 +1,5 @@
 //! Tests of the provider diagnosis and the probe against an in-process IdP.
+#![allow(clippy::result_large_err)]
 
 use super::probe::{Report, parse_http_date, probe};
 use super::provider::*;
