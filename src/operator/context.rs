@@ -2,7 +2,6 @@
 //! metrics, the last IdP probe per provider, and per-object error backoff.
 
 use super::metrics::Metrics;
-use super::probe::Report;
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::jiff::Timestamp;
@@ -61,9 +60,6 @@ pub struct Context {
     pub now: fn() -> Timestamp,
     /// Mints a new secret value.
     pub mint: fn() -> String,
-    /// The last probe of each provider (`namespace/name`), kept so an outage can keep
-    /// the last good discovery data in status.
-    pub probes: Mutex<HashMap<String, Report>>,
     /// Per route id: whether the writer put it into the configuration (or why not);
     /// `None` until the writer's first pass, so routes wait instead of flapping.
     pub programmed: RwLock<Option<HashMap<String, Result<(), String>>>>,
@@ -88,7 +84,6 @@ impl Context {
             idp_recheck: Duration::from_secs(300),
             now: Timestamp::now,
             mint: crate::reconcile::mint_secret,
-            probes: Mutex::default(),
             programmed: RwLock::default(),
             failures: Mutex::default(),
         }

@@ -95,15 +95,19 @@ pub async fn ensure(
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
     let wanted = wanted_redirects(client, needed);
+    let http = match provider {
+        Some(p) => super::provider::http_for(ctx, p).await?,
+        None => ctx.http.clone(),
+    };
     let metadata = registration::metadata(client, &wanted);
     let (token, uri) = (state.get(STATE_TOKEN_KEY), state.get(STATE_URI_KEY));
     if let (Some(id), Some(token), Some(uri)) = (state.get(STATE_CLIENT_ID_KEY), token, uri) {
-        match registration::read(&ctx.http, uri, token).await? {
+        match registration::read(&http, uri, token).await? {
             Some(at_idp) => {
                 let mut current = at_idp;
                 let mut note = String::new();
                 if !registration::missing_redirects(&wanted, &current.redirect_uris).is_empty() {
-                    match registration::update(&ctx.http, uri, token, id, &metadata).await {
+                    match registration::update(&http, uri, token, id, &metadata).await {
                         Ok(Some(updated)) => {
                             ctx.metrics.write("idp_registration_update");
                             current = updated;
@@ -157,7 +161,7 @@ pub async fn ensure(
         None => None,
     };
     let registered =
-        registration::register(&ctx.http, &endpoint, initial.as_deref(), &metadata).await?;
+        registration::register(&http, &endpoint, initial.as_deref(), &metadata).await?;
     ctx.metrics.write("idp_registration");
     Ok(Ensured {
         redirect_condition: sync_condition(&wanted, &registered.redirect_uris, ""),
@@ -177,7 +181,12 @@ pub async fn cleanup(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Acti
     let state = ctx.stores.owned_secret(&ns, &state_secret_name(&client));
     let data = super::client::data_of(state.as_deref());
     if let (Some(token), Some(uri)) = (data.get(STATE_TOKEN_KEY), data.get(STATE_URI_KEY)) {
-        registration::delete(&ctx.http, uri, token).await?;
+        let pref = &client.spec.provider_ref;
+        let http = match ctx.stores.provider(pref.namespace_or(&ns), &pref.name) {
+            Some(p) => super::provider::http_for(&ctx, &p).await?,
+            None => ctx.http.clone(),
+        };
+        registration::delete(&http, uri, token).await?;
         ctx.metrics.write("idp_registration_delete");
     }
     Ok(Action::await_change())

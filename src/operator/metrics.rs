@@ -116,6 +116,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Sets the number of cached objects of a controller's kind.
+    pub fn set_objects(&self, controller: &str, count: usize) {
+        self.objects
+            .get_or_create(&ControllerLabels {
+                controller: controller.into(),
+            })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
     /// The number of writes of a kind so far (tests, and the convergence check).
     pub fn writes_of(&self, kind: &str) -> u64 {
         self.writes

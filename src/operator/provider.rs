@@ -332,7 +332,8 @@ pub fn world_with_client(
     world
 }
 
-async fn http_for(ctx: &Context, provider: &OIDCProvider) -> Result<reqwest::Client> {
+/// The HTTP client for a provider's IdP: the shared one, or one trusting its CA bundle.
+pub async fn http_for(ctx: &Context, provider: &OIDCProvider) -> Result<reqwest::Client> {
     let Some(r) = &provider.spec.ca_bundle_ref else {
         return Ok(ctx.http.clone());
     };
@@ -365,10 +366,6 @@ pub async fn reconcile(provider: Arc<OIDCProvider>, ctx: Arc<Context>) -> Result
     let compiled = crate::reconcile::provider::config(&world, &provider);
     let http = http_for(&ctx, &provider).await?;
     let report = probe::probe(&http, &provider.spec.issuer_url, ctx.now).await;
-    ctx.probes
-        .lock()
-        .expect("not poisoned")
-        .insert(key.clone(), report.clone());
     let needed = index::needed_claims(&provider, &ctx.stores.routes.state());
     let mut status = diagnose(&provider, &compiled, &report, &needed);
     let previous = provider

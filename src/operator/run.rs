@@ -185,11 +185,14 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         .watches_stream(user_secrets, {
             let clients = clients.clone();
             move |s| {
-                index::clients_of_secret(
-                    &clients.state(),
-                    &s.namespace().unwrap_or_default(),
-                    &s.name_any(),
-                )
+                let ns = s.namespace().unwrap_or_default();
+                let mut refs = index::clients_of_secret(&clients.state(), &ns, &s.name_any());
+                // An owned Secret of an Orphan client has no ownerReference; its label
+                // still names the client (e.g. when someone deletes it).
+                if let Some(name) = s.labels().get(crate::reconcile::client::CLIENT_LABEL) {
+                    refs.push(kube::runtime::reflector::ObjectRef::new(name).within(&ns));
+                }
+                refs
             }
         })
         .run(

@@ -134,6 +134,13 @@ pub fn changed_routes(before: Option<&Programmed>, after: &Programmed) -> Vec<St
 /// One pass: compile, write what changed, publish verdicts. Returns the routes to
 /// reconcile again.
 pub async fn pass(ctx: &Context, shards_cache: &Store<ConfigMap>) -> Result<Vec<String>> {
+    for (name, len) in [
+        ("oidcprovider", ctx.stores.providers.len()),
+        ("oauthclient", ctx.stores.clients.len()),
+        ("forwardauthroute", ctx.stores.routes.len()),
+    ] {
+        ctx.metrics.set_objects(name, len);
+    }
     let (config, programmed) = compile(
         &ctx.stores.providers.state(),
         &ctx.stores.clients.state(),
