@@ -336,15 +336,14 @@ async fn register_detect_drift_and_delete_at_the_idp() {
     );
     let c2 = converged.clone();
     let v = tokio::spawn(async move {
-        let status = expect(
+        expect(
             &mut handle,
             "PATCH",
             "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/app/status?",
             200,
             move |b| with_status(&c2, b),
         )
-        .await;
-        status
+        .await
     });
     reconcile(Arc::new(converged.clone()), ctx).await.unwrap();
     let status = v.await.unwrap();
