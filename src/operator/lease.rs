@@ -100,6 +100,22 @@ pub fn next_lease(
     })
 }
 
+/// The lease after a graceful step-down: no holder, so a standby takes over at once
+/// instead of waiting out the duration. `None` when we do not hold it.
+pub fn released(current: &Lease, me: &str) -> Option<Lease> {
+    let spec = current.spec.as_ref()?;
+    if spec.holder_identity.as_deref() != Some(me) {
+        return None;
+    }
+    let mut lease = current.clone();
+    lease.metadata.managed_fields = None;
+    lease.spec = Some(LeaseSpec {
+        holder_identity: None,
+        ..spec.clone()
+    });
+    Some(lease)
+}
+
 /// One replica's view of the lease.
 pub struct Elector {
     api: Api<Lease>,
@@ -144,6 +160,25 @@ impl Elector {
             // Someone else won the race (409) or created it first (409 on create too).
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(e) => Err(Error::Kube(e)),
+        }
+    }
+
+    /// Steps down if we hold the lease (on shutdown); errors are only logged.
+    pub async fn release(&self) {
+        let result = async {
+            let Some(current) = self.api.get_opt(&self.name).await? else {
+                return Ok(());
+            };
+            if let Some(lease) = released(&current, &self.identity) {
+                self.api
+                    .replace(&self.name, &PostParams::default(), &lease)
+                    .await?;
+            }
+            Ok::<(), kube::Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "leader election: could not release the lease");
         }
     }
 
@@ -232,5 +267,15 @@ mod tests {
         assert_eq!(renewed.renew_time.unwrap().0, at(105));
         assert_eq!(renewed.acquire_time.unwrap().0, at(100));
         assert_eq!(decide(None, "a", at(0)), Decision::Acquire);
+    }
+
+    #[test]
+    fn only_the_holder_releases_and_then_anyone_acquires() {
+        let l = lease("a", 100);
+        assert!(released(&l, "b").is_none());
+        let free = released(&l, "a").unwrap();
+        assert_eq!(free.spec.as_ref().unwrap().holder_identity, None);
+        assert_eq!(free.metadata.resource_version.as_deref(), Some("7"));
+        assert_eq!(decide(Some(&free), "b", at(101)), Decision::Acquire);
     }
 }

@@ -110,7 +110,18 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         &identity,
     );
     tracing::info!(identity, "waiting for the leader lease");
-    elector.acquire().await;
+    // A standby is ready: it is healthy and can take over. Were it not, a rolling
+    // update would wait forever for a new pod that waits for the old one's lease.
+    metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    tokio::select! {
+        () = elector.acquire() => {}
+        () = shutdown_signal() => return Ok(()),
+    }
+    metrics
+        .ready
+        .store(false, std::sync::atomic::Ordering::Relaxed);
     metrics.leader.set(1);
     tracing::info!(identity, "leading");
 
@@ -265,5 +276,34 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         _ = drain(route_ctl) => Ok(()),
         _ = writer_task => Ok(()),
         _ = ready => Ok(()),
+        () = shutdown_signal() => {
+            // Step down so a standby takes over without waiting out the lease.
+            elector.release().await;
+            metrics.leader.set(0);
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM (what the kubelet sends) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
