@@ -189,3 +189,29 @@ mod tests {
         assert_eq!(m.writes_of("secret"), 1);
     }
 }
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn admin_server_answers_health_readiness_and_metrics() {
+        let metrics = Arc::new(Metrics::default());
+        metrics.reconciled("oidcprovider");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = router(metrics.clone());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        let get = |path: &str| http.get(format!("{base}{path}")).send();
+        assert_eq!(get("/healthz").await.unwrap().status(), 200);
+        assert_eq!(get("/readyz").await.unwrap().status(), 503);
+        metrics.ready.store(true, Ordering::Relaxed);
+        assert_eq!(get("/readyz").await.unwrap().status(), 200);
+        let text = get("/metrics").await.unwrap().text().await.unwrap();
+        assert!(
+            text.contains("portcullis_operator_reconciles_total{controller=\"oidcprovider\"} 1")
+        );
+        server.abort();
+    }
+}

@@ -363,8 +363,17 @@ pub async fn reconcile(provider: Arc<OIDCProvider>, ctx: Arc<Context>) -> Result
     let key = key_of(provider.as_ref());
     let world = world_for(&ctx.stores, &provider);
     let compiled = crate::reconcile::provider::config(&world, &provider);
-    let http = http_for(&ctx, &provider).await?;
-    let report = probe::probe(&http, &provider.spec.issuer_url, ctx.now).await;
+    let report = match http_for(&ctx, &provider).await {
+        Ok(http) => probe::probe(&http, &provider.spec.issuer_url, ctx.now).await,
+        // A missing or broken CA bundle is the user's to fix: say so in status rather
+        // than retrying silently.
+        Err(Error::Idp(e)) => Report {
+            discovery_error: Some(format!("spec.caBundleRef: {e}")),
+            at: Some((ctx.now)()),
+            ..Default::default()
+        },
+        Err(e) => return Err(e),
+    };
     let needed = index::needed_claims(&provider, &ctx.stores.routes.state());
     let mut status = diagnose(&provider, &compiled, &report, &needed);
     let previous = provider
