@@ -83,11 +83,9 @@ async fn watch_yields_the_initial_config_then_each_change() {
     let mut stream = Box::pin(cluster_config::watch(kc, "sys"));
     let a = stream.next().await.unwrap().unwrap();
     assert_eq!(a, first);
-    let b = loop {
-        match stream.next().await.unwrap() {
-            Ok(c) => break c,
-            Err(e) => panic!("unexpected watch error: {e}"),
-        }
+    let b = match stream.next().await.unwrap() {
+        Ok(c) => c,
+        Err(e) => panic!("unexpected watch error: {e}"),
     };
     assert_eq!(b, second);
     drop(server);
