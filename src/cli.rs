@@ -23,6 +23,8 @@ pub enum Command {
     Render(RenderArgs),
     /// Run the forward-auth outpost (nginx/Traefik/Caddy/Envoy auth endpoint and login).
     Outpost(OutpostArgs),
+    /// Run the operator: reconcile the three kinds and write the outpost configuration.
+    Operator(crate::operator::OperatorArgs),
 }
 
 /// Arguments of `portcullis crd`.
@@ -108,6 +110,35 @@ impl Cli {
             Command::Crd(args) => crate::crdgen::run(&args),
             Command::Render(args) => crate::render::run(&args),
             Command::Outpost(args) => crate::outpost::server::run(&args),
+            Command::Operator(args) => run_operator(args),
+        }
+    }
+}
+
+/// Runs the operator on a multi-threaded runtime with JSON logs (`RUST_LOG` filters).
+fn run_operator(args: crate::operator::OperatorArgs) -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::operator::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, reason = e.metric_label(), "operator stopped");
+            ExitCode::FAILURE
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod crdgen;
 pub mod oidc;
+pub mod operator;
 pub mod outpost;
 pub mod reconcile;
 pub mod render;

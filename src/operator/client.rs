@@ -1,0 +1,320 @@
+//! OAuthClient: project, mint or register credentials into the Secrets it owns, rotate
+//! them with an overlap, and publish status — writing only what changed.
+
+use super::apply::{apply, apply_status, secret_needs_apply};
+use super::context::Context;
+use super::rotation::{self, TARGET_PREVIOUS_KEY};
+use super::{Error, FINALIZER, RESTARTED_AT_ANNOTATION, Result, dynamic, index};
+use crate::api::{ClientMode, DeletionPolicy, OAuthClient, WorkloadKind};
+use crate::reconcile::client::{STATE_SECRET_KEY, desired, state_secret_name, target_secret_name};
+use crate::reconcile::conditions::{self, condition, types};
+use crate::reconcile::world::{World, key_of};
+use crate::reconcile::{Desired, fingerprint};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Resource, ResourceExt};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a converged client is looked at again without a trigger.
+const RESYNC: Duration = Duration::from_secs(3600);
+
+/// Reasons of the conditions this controller adds.
+pub mod reasons {
+    /// The secret was rotated; the previous one is still published.
+    pub const GRACE_PERIOD: &str = "GracePeriod";
+    /// The IdP lacks redirect URIs we need.
+    pub const MISSING_AT_IDP: &str = "MissingAtIdP";
+    /// The IdP holds every redirect URI.
+    pub const IN_SYNC: &str = "InSync";
+    /// A workload named in restartOnRotation could not be restarted.
+    pub const RESTART_FAILED: &str = "RestartFailed";
+    /// The secret was rotated.
+    pub const ROTATED: &str = "Rotated";
+}
+
+/// Reconciles one OAuthClient (with a finalizer when a Dynamic client must be removed
+/// at the IdP on deletion).
+pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = client
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
+    let needs_finalizer = client.spec.mode == ClientMode::Dynamic
+        && client.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Delete;
+    let has_finalizer = client.finalizers().iter().any(|f| f == FINALIZER);
+    let key = key_of(client.as_ref());
+    let result = if needs_finalizer || has_finalizer {
+        let api: Api<OAuthClient> = Api::namespaced(ctx.client.clone(), &ns);
+        let ctx2 = ctx.clone();
+        finalizer(&api, FINALIZER, client, |event| async move {
+            match event {
+                Finalizer::Apply(c) => apply_client(c, ctx2).await,
+                Finalizer::Cleanup(c) => dynamic::cleanup(c, ctx2).await,
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            kube::runtime::finalizer::Error::ApplyFailed(e)
+            | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+            kube::runtime::finalizer::Error::AddFinalizer(e)
+            | kube::runtime::finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
+            other => Error::Finalizer(other.to_string()),
+        })
+    } else {
+        apply_client(client, ctx.clone()).await
+    };
+    if result.is_ok() {
+        ctx.reset_backoff(&key);
+    }
+    result
+}
+
+/// The data of a Secret as strings.
+pub fn data_of(secret: Option<&Secret>) -> BTreeMap<String, String> {
+    secret
+        .map(crate::reconcile::client::secret_data)
+        .unwrap_or_default()
+}
+
+fn put(secret: &mut Secret, key: &str, value: &str) {
+    secret
+        .data
+        .get_or_insert_with(BTreeMap::new)
+        .insert(key.to_string(), ByteString(value.as_bytes().to_vec()));
+}
+
+async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = client
+        .namespace()
+        .ok_or(Error::MissingField("metadata.namespace"))?;
+    let now = (ctx.now)();
+    let state_name = state_secret_name(&client);
+    let target_name = target_secret_name(&client);
+    let cached_state = ctx.stores.owned_secret(&ns, &state_name);
+    let cached_target = ctx.stores.owned_secret(&ns, &target_name);
+    let pref = &client.spec.provider_ref;
+    let provider = ctx.stores.provider(pref.namespace_or(&ns), &pref.name);
+    let needed = index::needed_redirects(
+        &ctx.stores.providers.state(),
+        &ctx.stores.routes.state(),
+        &client,
+    );
+
+    let mut world = World {
+        clients: vec![(*client).clone()],
+        providers: provider.iter().map(|p| (**p).clone()).collect(),
+        ..Default::default()
+    };
+    let mut state = (*cached_state.clone().unwrap_or_default()).clone();
+    state.metadata.name = Some(state_name.clone());
+    state.metadata.namespace = Some(ns.clone());
+    if let Some(t) = &cached_target {
+        world.secrets.push((**t).clone());
+    }
+    let mut extra_state: BTreeMap<String, String> = BTreeMap::new();
+    let mut redirect_condition = None;
+    let mut registration_uri = None;
+    if provider.is_some() {
+        match client.spec.mode {
+            ClientMode::Static => {
+                if let Some(r) = &client.spec.credentials_secret_ref
+                    && let Some(s) = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+                        .get_opt(&r.name)
+                        .await?
+                {
+                    world.secrets.push(s);
+                }
+            }
+            ClientMode::Dynamic => {
+                let outcome = dynamic::ensure(
+                    &ctx,
+                    &client,
+                    provider.as_deref(),
+                    &data_of(cached_state.as_deref()),
+                    &needed,
+                )
+                .await?;
+                for (k, v) in &outcome.state {
+                    put(&mut state, k, v);
+                }
+                extra_state = outcome.state;
+                redirect_condition = Some(outcome.redirect_condition);
+                registration_uri = outcome.registration_client_uri;
+            }
+            ClientMode::Generated => {}
+        }
+    }
+
+    // Rotation (Generated): decided before `desired`, which keeps whatever the state
+    // Secret holds — so a rotation is the only way the value changes.
+    let state_data = data_of(Some(&state));
+    let current = state_data.get(STATE_SECRET_KEY).cloned();
+    let plan = if client.spec.mode == ClientMode::Generated {
+        rotation::plan(&client, &state_data, current.as_deref(), now)
+    } else {
+        rotation::plan(
+            &OAuthClient::new("", Default::default()),
+            &BTreeMap::new(),
+            None,
+            now,
+        )
+    };
+    if plan.rotate {
+        put(&mut state, STATE_SECRET_KEY, &(ctx.mint)());
+    }
+    world.secrets.push(state);
+
+    let mint = ctx.mint;
+    let mut outcome = desired(&world, &client, &needed, &mut || mint());
+    for object in &mut outcome.objects {
+        let Desired::Secret(s) = object else { continue };
+        if s.metadata.name.as_deref() == Some(state_name.as_str()) {
+            for (k, v) in plan.state.iter().chain(extra_state.iter()) {
+                put(s, k, v);
+            }
+        } else if let Some(prev) = &plan.previous {
+            put(s, TARGET_PREVIOUS_KEY, prev);
+        }
+    }
+
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    for object in &outcome.objects {
+        let Desired::Secret(s) = object else { continue };
+        let cached = ctx
+            .stores
+            .owned_secret(&ns, s.metadata.name.as_deref().unwrap_or_default());
+        if secret_needs_apply(s, cached.as_deref()) {
+            apply(&secrets, s).await?;
+            ctx.metrics.write("secret");
+        }
+    }
+
+    let mut status = outcome.status;
+    status.registration_client_uri = registration_uri;
+    status.last_rotation_time = data_of(world.secrets.last())
+        .get(rotation::ROTATED_AT_KEY)
+        .cloned()
+        .or_else(|| plan.state.get(rotation::ROTATED_AT_KEY).cloned());
+    if plan.rotate {
+        status.last_rotation_time = Some(now.to_string());
+    }
+    for c in &mut status.conditions {
+        if c.type_ == types::ROTATING
+            && let Some(prev) = &plan.previous
+        {
+            *c = condition(
+                types::ROTATING,
+                Some(true),
+                reasons::GRACE_PERIOD,
+                format!(
+                    "the previous secret ({}) stays published as {TARGET_PREVIOUS_KEY:?} until {}",
+                    fingerprint(prev),
+                    plan.state
+                        .get(rotation::PREVIOUS_UNTIL_KEY)
+                        .cloned()
+                        .unwrap_or_default()
+                ),
+            );
+        }
+    }
+    if let Some(rc) = redirect_condition {
+        status
+            .conditions
+            .retain(|c| c.type_ != types::REDIRECT_URIS_IN_SYNC);
+        status.conditions.push(rc);
+    }
+    let previous = client
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    status.conditions =
+        conditions::merge(previous, status.conditions, client.metadata.generation, now);
+    if client.status.as_ref() != Some(&status) {
+        let api: Api<OAuthClient> = Api::namespaced(ctx.client.clone(), &ns);
+        apply_status(&api, &client.name_any(), &status).await?;
+        ctx.metrics.write("oauthclient_status");
+        if let Some(ready) = conditions::find(&status.conditions, types::READY)
+            && ready.status == "False"
+            && !conditions::find(previous, types::READY)
+                .is_some_and(|p| p.status == "False" && p.reason == ready.reason)
+        {
+            ctx.event(
+                &client.object_ref(&()),
+                true,
+                &ready.reason,
+                ready.message.clone(),
+            )
+            .await;
+        }
+    }
+    if plan.rotate {
+        let why = plan.why.unwrap_or("rotation");
+        ctx.event(
+            &client.object_ref(&()),
+            false,
+            reasons::ROTATED,
+            format!(
+                "secret rotated because {why}; new fingerprint {}",
+                status.secret_fingerprint.clone().unwrap_or_default()
+            ),
+        )
+        .await;
+        restart_workloads(&ctx, &client, &ns, now).await;
+    }
+    let mut requeue = plan.requeue_after.unwrap_or(RESYNC).min(RESYNC);
+    if client.spec.mode == ClientMode::Dynamic {
+        requeue = requeue.min(ctx.idp_recheck);
+    }
+    Ok(Action::requeue(requeue))
+}
+
+/// Rolls the workloads of `restartOnRotation` by stamping their pod template (what
+/// `kubectl rollout restart` does). A failure becomes a Warning event naming the workload.
+async fn restart_workloads(
+    ctx: &Context,
+    client: &OAuthClient,
+    ns: &str,
+    now: k8s_openapi::jiff::Timestamp,
+) {
+    let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT_ANNOTATION: now.to_string()}}}}});
+    let params = PatchParams {
+        field_manager: Some(super::FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    for w in client.spec.restart_on_rotation.iter().flatten() {
+        let c = ctx.client.clone();
+        let result = match w.kind {
+            WorkloadKind::Deployment => Api::<Deployment>::namespaced(c, ns)
+                .patch(&w.name, &params, &Patch::Merge(&patch))
+                .await
+                .map(|_| ()),
+            WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(c, ns)
+                .patch(&w.name, &params, &Patch::Merge(&patch))
+                .await
+                .map(|_| ()),
+            WorkloadKind::DaemonSet => Api::<DaemonSet>::namespaced(c, ns)
+                .patch(&w.name, &params, &Patch::Merge(&patch))
+                .await
+                .map(|_| ()),
+        };
+        match result {
+            Ok(()) => ctx.metrics.write("workload_restart"),
+            Err(e) => {
+                let msg = format!(
+                    "could not restart {:?} {ns}/{} (spec.restartOnRotation): {}",
+                    w.kind,
+                    w.name,
+                    super::Error::from(e).metric_label()
+                );
+                ctx.event(&client.object_ref(&()), true, reasons::RESTART_FAILED, msg)
+                    .await;
+            }
+        }
+    }
+}

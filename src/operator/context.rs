@@ -1,0 +1,149 @@
+//! What every reconcile shares: the client, the reflector stores, the event recorder,
+//! metrics, the last IdP probe per provider, and per-object error backoff.
+
+use super::metrics::Metrics;
+use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
+use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// The reflector caches the reconcilers read from (never the API server, for these).
+#[derive(Clone)]
+pub struct Stores {
+    /// Every OIDCProvider.
+    pub providers: Store<OIDCProvider>,
+    /// Every OAuthClient.
+    pub clients: Store<OAuthClient>,
+    /// Every ForwardAuthRoute.
+    pub routes: Store<ForwardAuthRoute>,
+    /// Secrets labelled `app.kubernetes.io/managed-by=portcullis` (what we wrote).
+    pub owned_secrets: Store<Secret>,
+}
+
+impl Stores {
+    /// An owned Secret from the cache.
+    pub fn owned_secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+        self.owned_secrets
+            .get(&ObjectRef::new(name).within(namespace))
+    }
+
+    /// A provider from the cache.
+    pub fn provider(&self, namespace: &str, name: &str) -> Option<Arc<OIDCProvider>> {
+        self.providers.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    /// A client from the cache.
+    pub fn client(&self, namespace: &str, name: &str) -> Option<Arc<OAuthClient>> {
+        self.clients.get(&ObjectRef::new(name).within(namespace))
+    }
+}
+
+/// Shared state of the operator's reconcilers.
+pub struct Context {
+    /// The Kubernetes client.
+    pub client: kube::Client,
+    /// The caches.
+    pub stores: Stores,
+    /// Where the compiled configuration shards go.
+    pub operator_namespace: String,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The HTTP client for IdPs without an own CA bundle.
+    pub http: reqwest::Client,
+    /// How often a healthy provider's IdP is probed again.
+    pub idp_recheck: Duration,
+    /// The clock (a function so tests can pin it).
+    pub now: fn() -> Timestamp,
+    /// Mints a new secret value.
+    pub mint: fn() -> String,
+    /// Per route id: whether the writer put it into the configuration (or why not);
+    /// `None` until the writer's first pass, so routes wait instead of flapping.
+    pub programmed: RwLock<Option<HashMap<String, Result<(), String>>>>,
+    recorder: Recorder,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context around a client and filled (or filling) stores.
+    pub fn new(client: kube::Client, stores: Stores, operator_namespace: String) -> Self {
+        let reporter = Reporter {
+            controller: "portcullis".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            stores,
+            operator_namespace,
+            metrics: Arc::new(Metrics::default()),
+            http: crate::oidc::build_client(None).unwrap_or_default(),
+            idp_recheck: Duration::from_secs(300),
+            now: Timestamp::now,
+            mint: crate::reconcile::mint_secret,
+            programmed: RwLock::default(),
+            failures: Mutex::default(),
+        }
+    }
+
+    /// Publishes an event about `regarding`. A failed publish is logged, not returned:
+    /// an event is a courtesy, the status is the record.
+    pub async fn event(
+        &self,
+        regarding: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
+        let ev = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(note),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, regarding).await {
+            tracing::warn!(error = %e, reason, "could not publish event");
+        }
+    }
+
+    /// The delay before retrying `key` after an error: 5 s doubling to 5 min.
+    pub fn backoff(&self, key: &str) -> Duration {
+        let mut failures = self.failures.lock().expect("not poisoned");
+        let n = failures.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        backoff_delay(*n)
+    }
+
+    /// Forgets the failures of `key` after a successful reconcile.
+    pub fn reset_backoff(&self, key: &str) {
+        self.failures.lock().expect("not poisoned").remove(key);
+    }
+}
+
+/// 5 s · 2^(n-1), at most 5 min.
+pub fn backoff_delay(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(6);
+    Duration::from_secs((5u64 << exp).min(300))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff_delay(1), Duration::from_secs(5));
+        assert_eq!(backoff_delay(2), Duration::from_secs(10));
+        assert_eq!(backoff_delay(6), Duration::from_secs(160));
+        assert_eq!(backoff_delay(7), Duration::from_secs(300));
+        assert_eq!(backoff_delay(100), Duration::from_secs(300));
+    }
+}

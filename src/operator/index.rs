@@ -1,0 +1,295 @@
+//! Pure relations between objects: who depends on whom. The controllers' `watches`
+//! mappers and the reconcilers use these; no client, no I/O, unit-tested on slices.
+
+use crate::api::{ClientMode, ForwardAuthRoute, OAuthClient, OIDCProvider};
+use crate::reconcile::route::{provider_key, redirect_uri};
+use crate::reconcile::world::key_of;
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+fn ns<K: ResourceExt>(o: &K) -> String {
+    o.namespace().unwrap_or_default()
+}
+
+/// Whether `provider` logs in with `client` (its `clientRef`).
+pub fn provider_uses_client(provider: &OIDCProvider, client: &OAuthClient) -> bool {
+    provider
+        .spec
+        .client_ref
+        .as_ref()
+        .is_some_and(|r| r.name == client.name_any() && r.namespace_or(&ns(provider)) == ns(client))
+}
+
+/// Whether `client.spec.providerRef` names `provider`.
+pub fn client_belongs_to(client: &OAuthClient, provider: &OIDCProvider) -> bool {
+    let r = &client.spec.provider_ref;
+    r.name == provider.name_any() && r.namespace_or(&ns(client)) == ns(provider)
+}
+
+/// Clients to reconcile when `provider` changes: those that belong to it and the one it
+/// logs in with (its redirect URIs come from the provider's routes).
+pub fn clients_of_provider(
+    clients: &[Arc<OAuthClient>],
+    provider: &OIDCProvider,
+) -> Vec<ObjectRef<OAuthClient>> {
+    clients
+        .iter()
+        .filter(|c| client_belongs_to(c, provider) || provider_uses_client(provider, c))
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}
+
+/// Routes to reconcile when `provider` changes.
+pub fn routes_of_provider(
+    routes: &[Arc<ForwardAuthRoute>],
+    provider: &OIDCProvider,
+) -> Vec<ObjectRef<ForwardAuthRoute>> {
+    let key = key_of(provider);
+    routes
+        .iter()
+        .filter(|r| provider_key(r) == key)
+        .map(|r| ObjectRef::from_obj(r.as_ref()))
+        .collect()
+}
+
+/// Providers to reconcile when `client` changes: the ones that log in with it (their
+/// status carries its client id) and the one it belongs to.
+pub fn providers_of_client(
+    providers: &[Arc<OIDCProvider>],
+    client: &OAuthClient,
+) -> Vec<ObjectRef<OIDCProvider>> {
+    providers
+        .iter()
+        .filter(|p| provider_uses_client(p, client) || client_belongs_to(client, p))
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
+/// The provider a route references, as an ObjectRef.
+pub fn provider_of_route(route: &ForwardAuthRoute) -> ObjectRef<OIDCProvider> {
+    let r = &route.spec.provider_ref;
+    ObjectRef::new(&r.name).within(r.namespace_or(&ns(route)))
+}
+
+/// Clients that read the Secret `namespace/name` (Static credentials, or the initial
+/// access token of a Dynamic registration).
+pub fn clients_of_secret(
+    clients: &[Arc<OAuthClient>],
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<OAuthClient>> {
+    clients
+        .iter()
+        .filter(|c| ns(c.as_ref()) == namespace)
+        .filter(|c| {
+            let static_ref = c.spec.mode == ClientMode::Static
+                && c.spec
+                    .credentials_secret_ref
+                    .as_ref()
+                    .is_some_and(|r| r.name == name);
+            let token_ref = c.spec.mode == ClientMode::Dynamic
+                && c.spec
+                    .registration
+                    .as_ref()
+                    .and_then(|r| r.initial_access_token_ref.as_ref())
+                    .is_some_and(|r| r.name == name);
+            static_ref || token_ref
+        })
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
+}
+
+/// The redirect URIs `client` must have because routes log in through a provider that
+/// uses it (routes whose reference the provider does not allow are left out). Sorted.
+pub fn needed_redirects(
+    providers: &[Arc<OIDCProvider>],
+    routes: &[Arc<ForwardAuthRoute>],
+    client: &OAuthClient,
+) -> Vec<String> {
+    let keys: BTreeSet<String> = providers
+        .iter()
+        .filter(|p| provider_uses_client(p, client))
+        .map(|p| key_of(p.as_ref()))
+        .collect();
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    for r in routes {
+        let key = provider_key(r);
+        if !keys.contains(&key) {
+            continue;
+        }
+        let allowed = providers
+            .iter()
+            .find(|p| key_of(p.as_ref()) == key)
+            .is_some_and(|p| crate::reconcile::reference_allowed(p, &ns(r.as_ref())).is_ok());
+        if allowed {
+            out.insert(redirect_uri(r));
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The claims the routes of a provider rely on (so the provider can say which ones the
+/// IdP does not advertise): email for email rules, the groups claim for group rules,
+/// named claims, and the permissions claim.
+pub fn needed_claims(
+    provider: &OIDCProvider,
+    routes: &[Arc<ForwardAuthRoute>],
+) -> BTreeSet<String> {
+    let names = crate::reconcile::provider::claim_names(provider);
+    let key = key_of(provider);
+    let mut out = BTreeSet::new();
+    for r in routes.iter().filter(|r| provider_key(r) == key) {
+        let Some(p) = &r.spec.policy else { continue };
+        if p.emails.as_ref().is_some_and(|v| !v.is_empty())
+            || p.email_domains.as_ref().is_some_and(|v| !v.is_empty())
+        {
+            out.insert(names.email.clone());
+        }
+        if p.groups.as_ref().is_some_and(|v| !v.is_empty()) {
+            out.insert(names.groups.clone());
+        }
+        if p.permissions.as_ref().is_some_and(|v| !v.is_empty()) {
+            out.insert(names.permissions.clone());
+        }
+        for c in p.claims.iter().flatten() {
+            out.insert(c.claim.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ObjectRef as Ref, *};
+
+    fn meta(ns: &str, name: &str) -> kube::api::ObjectMeta {
+        kube::api::ObjectMeta {
+            namespace: Some(ns.into()),
+            name: Some(name.into()),
+            ..Default::default()
+        }
+    }
+
+    fn provider(ns: &str, name: &str, client: &str, allowed: &[&str]) -> Arc<OIDCProvider> {
+        let mut p = OIDCProvider::new(
+            name,
+            OIDCProviderSpec {
+                issuer_url: "https://idp.example".into(),
+                client_ref: Some(Ref {
+                    name: client.into(),
+                    namespace: None,
+                }),
+                allowed_namespaces: Some(allowed.iter().map(|s| s.to_string()).collect()),
+                ..Default::default()
+            },
+        );
+        p.metadata = meta(ns, name);
+        Arc::new(p)
+    }
+
+    fn route(ns: &str, name: &str, host: &str, pns: Option<&str>) -> Arc<ForwardAuthRoute> {
+        let mut r = ForwardAuthRoute::new(
+            name,
+            ForwardAuthRouteSpec {
+                hosts: vec![host.into()],
+                provider_ref: Ref {
+                    name: "idp".into(),
+                    namespace: pns.map(str::to_string),
+                },
+                policy: Some(PolicySpec {
+                    groups: Some(vec!["admins".into()]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        r.metadata = meta(ns, name);
+        Arc::new(r)
+    }
+
+    fn client(ns: &str, name: &str) -> Arc<OAuthClient> {
+        let mut c = OAuthClient::new(
+            name,
+            OAuthClientSpec {
+                provider_ref: Ref {
+                    name: "idp".into(),
+                    namespace: None,
+                },
+                mode: ClientMode::Static,
+                credentials_secret_ref: Some(CredentialsSecretRef {
+                    name: "creds".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        c.metadata = meta(ns, name);
+        Arc::new(c)
+    }
+
+    #[test]
+    fn redirects_come_from_permitted_routes_of_the_providers_using_the_client() {
+        let providers = vec![provider("auth", "idp", "outpost", &["team-a"])];
+        let routes = vec![
+            route("auth", "own", "own.example.com", None),
+            route("team-a", "a", "a.example.com", Some("auth")),
+            route("team-b", "b", "b.example.com", Some("auth")),
+            route("team-a", "elsewhere", "x.example.com", None),
+        ];
+        let c = client("auth", "outpost");
+        assert_eq!(
+            needed_redirects(&providers, &routes, &c),
+            vec![
+                "https://a.example.com/oauth2/callback".to_string(),
+                "https://own.example.com/oauth2/callback".to_string()
+            ]
+        );
+        assert!(needed_redirects(&providers, &routes, &client("auth", "other")).is_empty());
+    }
+
+    #[test]
+    fn mappers_follow_references() {
+        let p = provider("auth", "idp", "outpost", &[]);
+        let clients = vec![
+            client("auth", "outpost"),
+            client("auth", "grafana"),
+            client("x", "y"),
+        ];
+        let names: Vec<String> = clients_of_provider(&clients, &p)
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
+        assert_eq!(names, vec!["outpost", "grafana"]);
+        let routes = vec![
+            route("auth", "r", "r.example.com", None),
+            route("x", "r", "r.example.com", None),
+        ];
+        assert_eq!(routes_of_provider(&routes, &p).len(), 1);
+        assert_eq!(
+            providers_of_client(std::slice::from_ref(&p), &clients[1]).len(),
+            1
+        );
+        assert_eq!(clients_of_secret(&clients, "auth", "creds").len(), 2);
+        assert!(clients_of_secret(&clients, "auth", "other").is_empty());
+        assert_eq!(
+            provider_of_route(&routes[1]).namespace.as_deref(),
+            Some("x")
+        );
+    }
+
+    #[test]
+    fn needed_claims_follow_route_policies() {
+        let p = provider("auth", "idp", "outpost", &[]);
+        let routes = vec![route("auth", "r", "r.example.com", None)];
+        assert_eq!(
+            needed_claims(&p, &routes),
+            BTreeSet::from(["groups".to_string()])
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! ForwardAuthRoute: status only. Its compiled form goes into the configuration through
+//! the writer; this reconciler reads the writer's verdict (`Programmed`) and the
+//! provider's status, and writes status only when it changed.
+
+use super::apply::apply_status;
+use super::context::Context;
+use super::provider::world_with_client;
+use super::{Error, Result};
+use crate::api::ForwardAuthRoute;
+use crate::reconcile::conditions::{self, types};
+use crate::reconcile::route::{config, status};
+use crate::reconcile::world::{World, key_of};
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The world a route's status reads: its provider and the provider's client.
+pub fn world_for(ctx: &Context, route: &ForwardAuthRoute) -> World {
+    let pref = super::index::provider_of_route(route);
+    let Some(provider) = ctx.stores.providers.get(&pref) else {
+        return World::default();
+    };
+    let client = provider.spec.client_ref.as_ref().and_then(|r| {
+        let ns = provider.namespace().unwrap_or_default();
+        ctx.stores.client(r.namespace_or(&ns), &r.name)
+    });
+    world_with_client(&provider, client.as_deref())
+}
+
+/// Reconciles one ForwardAuthRoute.
+pub async fn reconcile(route: Arc<ForwardAuthRoute>, ctx: Arc<Context>) -> Result<Action> {
+    let id = key_of(route.as_ref());
+    let programmed = {
+        let guard = ctx.programmed.read().expect("not poisoned");
+        match guard.as_ref() {
+            // Before the writer's first pass the verdict is unknown: wait rather than
+            // write a False that flips to True a moment later.
+            None => return Ok(Action::requeue(Duration::from_secs(2))),
+            Some(map) => map
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| Err("waiting for the configuration writer".into())),
+        }
+    };
+    let world = world_for(&ctx, &route);
+    let provider_conditions = world
+        .providers
+        .first()
+        .and_then(|p| p.status.as_ref())
+        .map(|s| s.conditions.clone());
+    let compiled = config(&route);
+    let mut st = status(
+        &world,
+        &route,
+        &compiled,
+        provider_conditions.as_deref(),
+        programmed,
+    );
+    let previous = route
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    st.conditions = conditions::merge(
+        previous,
+        st.conditions,
+        route.metadata.generation,
+        (ctx.now)(),
+    );
+    if route.status.as_ref() != Some(&st) {
+        let ns = route
+            .namespace()
+            .ok_or(Error::MissingField("metadata.namespace"))?;
+        let api: Api<ForwardAuthRoute> = Api::namespaced(ctx.client.clone(), &ns);
+        apply_status(&api, &route.name_any(), &st).await?;
+        ctx.metrics.write("forwardauthroute_status");
+        if let Some(ready) = conditions::find(&st.conditions, types::READY)
+            && ready.status == "False"
+            && !conditions::find(previous, types::READY)
+                .is_some_and(|p| p.status == "False" && p.reason == ready.reason)
+        {
+            ctx.event(
+                &route.object_ref(&()),
+                true,
+                &ready.reason,
+                ready.message.clone(),
+            )
+            .await;
+        }
+    }
+    ctx.reset_backoff(&id);
+    Ok(Action::await_change())
+}

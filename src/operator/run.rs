@@ -1,0 +1,309 @@
+//! Wiring: shared reflectors, the three controllers, the writer, leader election and the
+//! admin server.
+
+use super::context::{Context, Stores};
+use super::metrics::{Metrics, router};
+use super::{Error, Result, client, index, lease, provider, route, writer};
+use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
+use crate::reconcile::client::MANAGED_BY;
+use crate::reconcile::shard::CONFIG_LABEL;
+use futures::{Stream, StreamExt, future};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{self, ReflectHandle, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Arguments of `portcullis operator`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OperatorArgs {
+    /// Namespace of the compiled configuration shards and the leader Lease.
+    #[arg(
+        long,
+        default_value = "portcullis-system",
+        env = "PORTCULLIS_OPERATOR_NAMESPACE"
+    )]
+    pub operator_namespace: String,
+    /// Address of the admin server (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(long, default_value = "0.0.0.0:8081")]
+    pub admin_addr: SocketAddr,
+    /// This replica's identity in the Lease (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Name of the leader election Lease.
+    #[arg(long, default_value = "portcullis-operator")]
+    pub lease_name: String,
+    /// How often each IdP is probed again when nothing changed.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub idp_recheck: Duration,
+}
+
+/// Capacity of each shared reflector's broadcast buffer.
+const BUFFER: usize = 1024;
+
+type Shared<K> = (Store<K>, Vec<ReflectHandle<K>>);
+
+/// Starts a shared reflector for `api` and returns its store and `n` subscribers.
+fn shared<K>(api: Api<K>, config: watcher::Config, n: usize) -> Shared<K>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Debug
+        + Send
+        + Sync
+        + serde::de::DeserializeOwned
+        + 'static,
+{
+    let (store, writer) = reflector::store_shared(BUFFER);
+    let subs = (0..n)
+        .map(|_| writer.subscribe().expect("a shared store"))
+        .collect();
+    let stream = watcher(api, config)
+        .default_backoff()
+        .reflect_shared(writer);
+    tokio::spawn(stream.for_each(|_| future::ready(())));
+    (store, subs)
+}
+
+fn error_policy<K: Resource<DynamicType = ()>>(
+    controller: &'static str,
+) -> impl Fn(Arc<K>, &Error, Arc<Context>) -> Action {
+    move |obj, error, ctx| {
+        ctx.metrics.failed(controller, error.metric_label());
+        let key = format!(
+            "{controller}/{}",
+            obj.meta().namespace.clone().unwrap_or_default()
+        );
+        let key = format!("{key}/{}", obj.meta().name.clone().unwrap_or_default());
+        tracing::warn!(controller, object = %key, reason = error.metric_label(), error = %error, "reconcile failed");
+        Action::requeue(ctx.backoff(&key))
+    }
+}
+
+fn drain<S: Stream + Send + 'static>(s: S) -> impl std::future::Future<Output = ()> + Send {
+    s.for_each(|_| future::ready(()))
+}
+
+/// Runs the operator until leadership is lost or a fatal error.
+pub async fn run(args: OperatorArgs) -> Result<()> {
+    let kube_client = kube::Client::try_default().await?;
+    let metrics = Arc::new(Metrics::default());
+    let listener = tokio::net::TcpListener::bind(args.admin_addr)
+        .await
+        .map_err(|e| Error::Lease(format!("admin server on {}: {e}", args.admin_addr)))?;
+    let admin = router(metrics.clone());
+    tokio::spawn(async move { axum::serve(listener, admin).await });
+
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("portcullis-{}", std::process::id()));
+    let elector = lease::Elector::new(
+        kube_client.clone(),
+        &args.operator_namespace,
+        &args.lease_name,
+        &identity,
+    );
+    tracing::info!(identity, "waiting for the leader lease");
+    // A standby is ready: it is healthy and can take over. Were it not, a rolling
+    // update would wait forever for a new pod that waits for the old one's lease.
+    metrics
+        .ready
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    tokio::select! {
+        () = elector.acquire() => {}
+        () = shutdown_signal() => return Ok(()),
+    }
+    metrics
+        .ready
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    metrics.leader.set(1);
+    tracing::info!(identity, "leading");
+
+    let c = kube_client.clone();
+    let managed = watcher::Config::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1));
+    let (providers, mut p_subs) =
+        shared(Api::<OIDCProvider>::all(c.clone()), Default::default(), 4);
+    let (clients, mut c_subs) = shared(Api::<OAuthClient>::all(c.clone()), Default::default(), 4);
+    let (routes, mut r_subs) = shared(
+        Api::<ForwardAuthRoute>::all(c.clone()),
+        Default::default(),
+        4,
+    );
+    let (owned_secrets, mut s_subs) = shared(Api::<Secret>::all(c.clone()), managed, 1);
+    let (shards, mut cm_subs) = shared(
+        Api::<ConfigMap>::namespaced(c.clone(), &args.operator_namespace),
+        watcher::Config::default().labels(&format!("{CONFIG_LABEL}=true")),
+        1,
+    );
+    let stores = Stores {
+        providers: providers.clone(),
+        clients: clients.clone(),
+        routes: routes.clone(),
+        owned_secrets,
+    };
+    let mut context = Context::new(c.clone(), stores, args.operator_namespace.clone());
+    context.metrics = metrics.clone();
+    context.idp_recheck = args.idp_recheck;
+    let ctx = Arc::new(context);
+
+    let debounced = ControllerConfig::default().debounce(Duration::from_secs(1));
+    let clients_for_p = clients.clone();
+    let provider_ctl = Controller::for_shared_stream(p_subs.pop().expect("sub"), providers.clone())
+        .with_config(debounced.clone())
+        .watches_shared_stream(c_subs.pop().expect("sub"), {
+            let providers = providers.clone();
+            move |c| index::providers_of_client(&providers.state(), &c)
+        })
+        .watches_shared_stream(r_subs.pop().expect("sub"), |r| {
+            [index::provider_of_route(&r)]
+        })
+        .run(
+            |o, c| {
+                c.metrics.reconciled("oidcprovider");
+                provider::reconcile(o, c)
+            },
+            error_policy("oidcprovider"),
+            ctx.clone(),
+        );
+
+    let user_secrets = watcher(
+        Api::<kube::core::PartialObjectMeta<Secret>>::all(c.clone()),
+        Default::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let client_ctl = Controller::for_shared_stream(c_subs.pop().expect("sub"), clients.clone())
+        .with_config(debounced.clone())
+        .owns_shared_stream(s_subs.pop().expect("sub"))
+        .watches_shared_stream(p_subs.pop().expect("sub"), {
+            let clients = clients_for_p.clone();
+            move |p| index::clients_of_provider(&clients.state(), &p)
+        })
+        .watches_shared_stream(r_subs.pop().expect("sub"), {
+            let (clients, providers) = (clients.clone(), providers.clone());
+            move |r| {
+                let p = providers.get(&index::provider_of_route(&r));
+                p.map(|p| index::clients_of_provider(&clients.state(), &p))
+                    .unwrap_or_default()
+            }
+        })
+        .watches_stream(user_secrets, {
+            let clients = clients.clone();
+            move |s| {
+                let ns = s.namespace().unwrap_or_default();
+                let mut refs = index::clients_of_secret(&clients.state(), &ns, &s.name_any());
+                // An owned Secret of an Orphan client has no ownerReference; its label
+                // still names the client (e.g. when someone deletes it).
+                if let Some(name) = s.labels().get(crate::reconcile::client::CLIENT_LABEL) {
+                    refs.push(kube::runtime::reflector::ObjectRef::new(name).within(&ns));
+                }
+                refs
+            }
+        })
+        .run(
+            |o, c| {
+                c.metrics.reconciled("oauthclient");
+                client::reconcile(o, c)
+            },
+            error_policy("oauthclient"),
+            ctx.clone(),
+        );
+
+    let (routes_tx, routes_rx) = tokio::sync::mpsc::unbounded_channel();
+    let route_ctl = Controller::for_shared_stream(r_subs.pop().expect("sub"), routes.clone())
+        .watches_shared_stream(p_subs.pop().expect("sub"), {
+            let routes = routes.clone();
+            move |p| index::routes_of_provider(&routes.state(), &p)
+        })
+        .watches_shared_stream(c_subs.pop().expect("sub"), {
+            let (routes, providers) = (routes.clone(), providers.clone());
+            move |c| {
+                let rs = routes.state();
+                index::providers_of_client(&providers.state(), &c)
+                    .into_iter()
+                    .filter_map(|p| providers.get(&p))
+                    .flat_map(|p| index::routes_of_provider(&rs, &p))
+                    .collect::<Vec<_>>()
+            }
+        })
+        .reconcile_on(futures::stream::unfold(routes_rx, |mut rx| async move {
+            rx.recv().await.map(|r| (r, rx))
+        }))
+        .run(
+            |o, c| {
+                c.metrics.reconciled("forwardauthroute");
+                route::reconcile(o, c)
+            },
+            error_policy("forwardauthroute"),
+            ctx.clone(),
+        );
+
+    let triggers = futures::stream::select_all(vec![
+        p_subs.pop().expect("sub").map(|_| ()).boxed(),
+        c_subs.pop().expect("sub").map(|_| ()).boxed(),
+        r_subs.pop().expect("sub").map(|_| ()).boxed(),
+        cm_subs.pop().expect("sub").map(|_| ()).boxed(),
+        // One pass at start, so an empty cluster still gets its (empty) shard.
+        futures::stream::once(future::ready(())).boxed(),
+    ]);
+    let writer_task = writer::run(ctx.clone(), triggers, shards.clone(), routes_tx);
+
+    let ready = {
+        let metrics = metrics.clone();
+        async move {
+            let _ = futures::join!(
+                providers.wait_until_ready(),
+                clients.wait_until_ready(),
+                routes.wait_until_ready(),
+                shards.wait_until_ready()
+            );
+            metrics
+                .ready
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            future::pending::<()>().await
+        }
+    };
+    tokio::select! {
+        e = elector.hold() => { metrics.leader.set(0); Err(e) }
+        _ = drain(provider_ctl) => Ok(()),
+        _ = drain(client_ctl) => Ok(()),
+        _ = drain(route_ctl) => Ok(()),
+        _ = writer_task => Ok(()),
+        _ = ready => Ok(()),
+        () = shutdown_signal() => {
+            // Step down so a standby takes over without waiting out the lease.
+            elector.release().await;
+            metrics.leader.set(0);
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM (what the kubelet sends) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
