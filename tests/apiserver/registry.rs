@@ -177,6 +177,10 @@ pub fn builtins() -> Vec<ResourceInfo> {
         ResourceInfo::builtin("apps", "v1", "deployments", "Deployment", true).short(&["deploy"]);
     deploy.categories = vec!["all".into()];
     deploy.status_subresource = true;
+    let mut ingress =
+        ResourceInfo::builtin("networking.k8s.io", "v1", "ingresses", "Ingress", true)
+            .short(&["ing"]);
+    ingress.status_subresource = true;
     let mut svc = ResourceInfo::builtin("", "v1", "services", "Service", true).short(&["svc"]);
     svc.categories = vec!["all".into()];
     svc.status_subresource = true;
@@ -189,6 +193,7 @@ pub fn builtins() -> Vec<ResourceInfo> {
         ResourceInfo::builtin("", "v1", "events", "Event", true).short(&["ev"]),
         svc,
         deploy,
+        ingress,
         ResourceInfo::builtin("coordination.k8s.io", "v1", "leases", "Lease", true),
         events_new,
         crd,
