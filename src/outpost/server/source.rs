@@ -106,6 +106,7 @@ pub trait ConfigSource: Send + Sync + 'static {
 }
 
 /// Configuration from a YAML file, secrets from values, files and environment variables.
+/// The cluster source reuses its cookie-secret settings and [`FileSource::snapshot`].
 #[derive(Clone, Debug)]
 pub struct FileSource {
     /// The configuration file.
@@ -133,13 +134,25 @@ impl FileSource {
         let origin = self.path.display().to_string();
         let text = read(&self.path)?;
         let config = OutpostConfig::from_yaml(&text, &origin)?;
+        self.snapshot(config, &text, &origin, &resolve_file_mode)
+    }
+
+    /// Resolves every provider secret with `resolve`, reads the cookie secrets, and
+    /// fingerprints it all. `text` is the configuration as read (for the fingerprint).
+    pub fn snapshot(
+        &self,
+        config: OutpostConfig,
+        text: &str,
+        origin: &str,
+        resolve: &dyn Fn(&SecretSource) -> Result<String, String>,
+    ) -> Result<Snapshot, SourceError> {
         let mut secrets = BTreeMap::new();
         for (key, provider) in &config.providers {
             let resolve = |field: &str, source: &Option<SecretSource>| {
                 source
                     .as_ref()
                     .map(|s| {
-                        resolve_file_mode(s).map_err(|message| SourceError::Secret {
+                        resolve(s).map_err(|message| SourceError::Secret {
                             field: format!("{origin}: providers[{key:?}].{field}"),
                             message,
                         })
@@ -152,6 +165,18 @@ impl FileSource {
             };
             secrets.insert(key.clone(), resolved);
         }
+        let cookie_secrets = self.cookie_secrets()?;
+        let fingerprint = fingerprint(text, &secrets, &cookie_secrets);
+        Ok(Snapshot {
+            config,
+            secrets,
+            cookie_secrets,
+            fingerprint,
+        })
+    }
+
+    /// The cookie key ring secrets, newest first, each long enough.
+    fn cookie_secrets(&self) -> Result<Vec<Vec<u8>>, SourceError> {
         let mut cookie_secrets = Vec::new();
         for file in &self.cookie_secret_files {
             cookie_secrets.push(trim_newline(read(file)?).into_bytes());
@@ -179,13 +204,7 @@ impl FileSource {
                 super::super::session::MIN_SECRET_LEN
             )));
         }
-        let fingerprint = fingerprint(&text, &secrets, &cookie_secrets);
-        Ok(Snapshot {
-            config,
-            secrets,
-            cookie_secrets,
-            fingerprint,
-        })
+        Ok(cookie_secrets)
     }
 }
 
