@@ -152,8 +152,30 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
 
     // Rotation (Generated): decided before `desired`, which keeps whatever the state
     // Secret holds — so a rotation is the only way the value changes.
+    let mut current = data_of(Some(&state)).get(STATE_SECRET_KEY).cloned();
+    if client.spec.mode == ClientMode::Generated && current.is_none() {
+        // Mint (or adopt the value the app already reads) here rather than inside
+        // `desired`, so the first write of the state Secret already carries the
+        // rotation bookkeeping — otherwise a second, redundant write would follow.
+        let preset = client
+            .spec
+            .secret
+            .as_ref()
+            .and_then(|s| s.preset)
+            .unwrap_or_default();
+        let value = cached_target
+            .as_deref()
+            .and_then(|t| {
+                crate::reconcile::world::secret_value(
+                    t,
+                    crate::reconcile::presets::secret_key(preset),
+                )
+            })
+            .unwrap_or_else(ctx.mint);
+        put(&mut state, STATE_SECRET_KEY, &value);
+        current = Some(value);
+    }
     let state_data = data_of(Some(&state));
-    let current = state_data.get(STATE_SECRET_KEY).cloned();
     let plan = if client.spec.mode == ClientMode::Generated {
         rotation::plan(&client, &state_data, current.as_deref(), now)
     } else {
