@@ -8,7 +8,7 @@ use super::{Error, FINALIZER, RESTARTED_AT_ANNOTATION, Result, dynamic, index};
 use crate::api::{ClientMode, DeletionPolicy, OAuthClient, WorkloadKind};
 use crate::reconcile::client::{STATE_SECRET_KEY, desired, state_secret_name, target_secret_name};
 use crate::reconcile::conditions::{self, condition, types};
-use crate::reconcile::world::{World, key_of};
+use crate::reconcile::world::World;
 use crate::reconcile::{Desired, fingerprint};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -47,7 +47,7 @@ pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Ac
     let needs_finalizer = client.spec.mode == ClientMode::Dynamic
         && client.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Delete;
     let has_finalizer = client.finalizers().iter().any(|f| f == FINALIZER);
-    let key = key_of(client.as_ref());
+    let key = super::context::backoff_key(client.as_ref());
     let result = if needs_finalizer || has_finalizer {
         let api: Api<OAuthClient> = Api::namespaced(ctx.client.clone(), &ns);
         let ctx2 = ctx.clone();

@@ -89,6 +89,6 @@ pub async fn reconcile(route: Arc<ForwardAuthRoute>, ctx: Arc<Context>) -> Resul
             .await;
         }
     }
-    ctx.reset_backoff(&id);
+    ctx.reset_backoff(&super::context::backoff_key(route.as_ref()));
     Ok(Action::await_change())
 }
