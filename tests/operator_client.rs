@@ -325,3 +325,81 @@ async fn generated_secret_survives_a_deleted_target_and_errors_do_not_leak_it() 
     assert!(!format!("{err}").contains("earlier-minted-value"));
     assert_no_canary("logs", &String::from_utf8_lossy(&logs.lock().unwrap()));
 }
+
+#[tokio::test]
+async fn generated_client_is_created_in_one_round_and_then_converges() {
+    let mut c = static_client("idp");
+    c.spec.mode = ClientMode::Generated;
+    c.spec.credentials_secret_ref = None;
+    c.spec.rotation = Some(RotationSpec {
+        period: "720h".into(),
+        grace: None,
+    });
+    let (client, mut handle) = mock();
+    let ctx = context(client, vec![provider()], vec![c.clone()], vec![], vec![]);
+    let c2 = c.clone();
+    let verifier = tokio::spawn(async move {
+        let target = expect(
+            &mut handle,
+            "PATCH",
+            "/api/v1/namespaces/team/secrets/grafana-oauth?",
+            200,
+            echo,
+        )
+        .await;
+        let state = expect(
+            &mut handle,
+            "PATCH",
+            "/api/v1/namespaces/team/secrets/grafana-portcullis-state?",
+            200,
+            echo,
+        )
+        .await;
+        let status = expect(
+            &mut handle,
+            "PATCH",
+            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
+            200,
+            move |b| {
+                let mut o = serde_json::to_value(&c2).unwrap();
+                o["status"] = b["status"].clone();
+                o
+            },
+        )
+        .await;
+        (target, state, status)
+    });
+    reconcile(Arc::new(c.clone()), ctx).await.unwrap();
+    let (target, state, status) = verifier.await.unwrap();
+    assert_eq!(
+        target.body["data"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"],
+        base64(CANARY)
+    );
+    assert_eq!(state.body["data"]["client-secret"], base64(CANARY));
+    assert!(
+        state.body["data"]["rotated-at"].is_string(),
+        "bookkeeping in the first write"
+    );
+    assert_no_canary("status", &status.body.to_string());
+
+    // The owned-Secret watch triggers again: nothing left to write.
+    let mut converged = c.clone();
+    converged.status = Some(serde_json::from_value(status.body["status"].clone()).unwrap());
+    let owned: Vec<Secret> = [target, state]
+        .iter()
+        .map(|e| serde_json::from_value(e.body.clone()).unwrap())
+        .collect();
+    let (client, handle) = mock();
+    drop(handle);
+    let ctx = context(
+        client,
+        vec![provider()],
+        vec![converged.clone()],
+        vec![],
+        owned,
+    );
+    reconcile(Arc::new(converged), ctx.clone())
+        .await
+        .expect("no request");
+    assert_eq!(ctx.metrics.writes_of("secret"), 0);
+}

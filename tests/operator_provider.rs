@@ -103,10 +103,15 @@ async fn healthy_idp_converges_and_an_outage_keeps_the_last_good_data() {
     let (kc, handle) = mock();
     drop(handle);
     let ctx = real_clock(context(kc, vec![converged.clone()], vec![], vec![], vec![]));
-    reconcile(Arc::new(converged.clone()), ctx.clone())
+    let action = reconcile(Arc::new(converged.clone()), ctx.clone())
         .await
         .expect("no write");
     assert_eq!(ctx.metrics.writes_of("oidcprovider_status"), 0);
+    // The IdP is looked at again periodically even when nothing triggers.
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(300))
+    );
 
     // The IdP goes away: status keeps the endpoints and keys and says why; an event.
     idp.abort();

@@ -8,7 +8,7 @@ use super::{Error, FINALIZER, RESTARTED_AT_ANNOTATION, Result, dynamic, index};
 use crate::api::{ClientMode, DeletionPolicy, OAuthClient, WorkloadKind};
 use crate::reconcile::client::{STATE_SECRET_KEY, desired, state_secret_name, target_secret_name};
 use crate::reconcile::conditions::{self, condition, types};
-use crate::reconcile::world::{World, key_of};
+use crate::reconcile::world::World;
 use crate::reconcile::{Desired, fingerprint};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -47,7 +47,7 @@ pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Ac
     let needs_finalizer = client.spec.mode == ClientMode::Dynamic
         && client.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Delete;
     let has_finalizer = client.finalizers().iter().any(|f| f == FINALIZER);
-    let key = key_of(client.as_ref());
+    let key = super::context::backoff_key(client.as_ref());
     let result = if needs_finalizer || has_finalizer {
         let api: Api<OAuthClient> = Api::namespaced(ctx.client.clone(), &ns);
         let ctx2 = ctx.clone();
@@ -152,8 +152,30 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
 
     // Rotation (Generated): decided before `desired`, which keeps whatever the state
     // Secret holds — so a rotation is the only way the value changes.
+    let mut current = data_of(Some(&state)).get(STATE_SECRET_KEY).cloned();
+    if client.spec.mode == ClientMode::Generated && current.is_none() {
+        // Mint (or adopt the value the app already reads) here rather than inside
+        // `desired`, so the first write of the state Secret already carries the
+        // rotation bookkeeping — otherwise a second, redundant write would follow.
+        let preset = client
+            .spec
+            .secret
+            .as_ref()
+            .and_then(|s| s.preset)
+            .unwrap_or_default();
+        let value = cached_target
+            .as_deref()
+            .and_then(|t| {
+                crate::reconcile::world::secret_value(
+                    t,
+                    crate::reconcile::presets::secret_key(preset),
+                )
+            })
+            .unwrap_or_else(ctx.mint);
+        put(&mut state, STATE_SECRET_KEY, &value);
+        current = Some(value);
+    }
     let state_data = data_of(Some(&state));
-    let current = state_data.get(STATE_SECRET_KEY).cloned();
     let plan = if client.spec.mode == ClientMode::Generated {
         rotation::plan(&client, &state_data, current.as_deref(), now)
     } else {

@@ -128,6 +128,17 @@ impl Context {
     }
 }
 
+/// The key an object's error backoff is kept under: kind, namespace and name (so the
+/// error policy and a successful reconcile name the same entry).
+pub fn backoff_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        object.meta().namespace.as_deref().unwrap_or_default(),
+        object.meta().name.as_deref().unwrap_or_default()
+    )
+}
+
 /// 5 s · 2^(n-1), at most 5 min.
 pub fn backoff_delay(failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(6);
@@ -137,6 +148,38 @@ pub fn backoff_delay(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn failures_back_off_per_object_until_a_success_resets_them() {
+        let (service, _handle) = tower_test::mock::pair::<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >();
+        let client = kube::Client::new(service, "default");
+        let (store, _w) = kube::runtime::reflector::store();
+        let (clients, _w2) = kube::runtime::reflector::store();
+        let (routes, _w3) = kube::runtime::reflector::store();
+        let (owned, _w4) = kube::runtime::reflector::store();
+        let ctx = Context::new(
+            client,
+            Stores {
+                providers: store,
+                clients,
+                routes,
+                owned_secrets: owned,
+            },
+            "sys".into(),
+        );
+        let mut p = OIDCProvider::new("idp", Default::default());
+        p.metadata.namespace = Some("ns".into());
+        let key = backoff_key(&p);
+        assert_eq!(key, "OIDCProvider/ns/idp");
+        assert_eq!(ctx.backoff(&key), Duration::from_secs(5));
+        assert_eq!(ctx.backoff(&key), Duration::from_secs(10));
+        assert_eq!(ctx.backoff("OAuthClient/ns/idp"), Duration::from_secs(5));
+        ctx.reset_backoff(&key);
+        assert_eq!(ctx.backoff(&key), Duration::from_secs(5));
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -8,7 +8,7 @@ use crate::api::{CABundleKind, OIDCProvider, OIDCProviderStatus, ProviderEndpoin
 use crate::config::ProviderConfig;
 use crate::reconcile::conditions::{self, condition, summarise, types};
 use crate::reconcile::parse_duration;
-use crate::reconcile::world::{World, key_of, secret_value};
+use crate::reconcile::world::{World, secret_value};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
@@ -360,7 +360,7 @@ pub async fn http_for(ctx: &Context, provider: &OIDCProvider) -> Result<reqwest:
 
 /// Reconciles one OIDCProvider.
 pub async fn reconcile(provider: Arc<OIDCProvider>, ctx: Arc<Context>) -> Result<Action> {
-    let key = key_of(provider.as_ref());
+    let key = super::context::backoff_key(provider.as_ref());
     let world = world_for(&ctx.stores, &provider);
     let compiled = crate::reconcile::provider::config(&world, &provider);
     let report = match http_for(&ctx, &provider).await {

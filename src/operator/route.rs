@@ -34,14 +34,13 @@ pub async fn reconcile(route: Arc<ForwardAuthRoute>, ctx: Arc<Context>) -> Resul
     let id = key_of(route.as_ref());
     let programmed = {
         let guard = ctx.programmed.read().expect("not poisoned");
-        match guard.as_ref() {
-            // Before the writer's first pass the verdict is unknown: wait rather than
-            // write a False that flips to True a moment later.
-            None => return Ok(Action::requeue(Duration::from_secs(2))),
-            Some(map) => map
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| Err("waiting for the configuration writer".into())),
+        // Before the writer has judged this route (first pass, or a route newer than
+        // the last pass) the verdict is unknown: wait for the writer, which triggers
+        // this route when its verdict appears, rather than write a False that flips
+        // to True a moment later.
+        match guard.as_ref().and_then(|m| m.get(&id)) {
+            None => return Ok(Action::requeue(Duration::from_secs(5))),
+            Some(verdict) => verdict.clone(),
         }
     };
     let world = world_for(&ctx, &route);
@@ -90,6 +89,6 @@ pub async fn reconcile(route: Arc<ForwardAuthRoute>, ctx: Arc<Context>) -> Resul
             .await;
         }
     }
-    ctx.reset_backoff(&id);
+    ctx.reset_backoff(&super::context::backoff_key(route.as_ref()));
     Ok(Action::await_change())
 }

@@ -75,11 +75,7 @@ fn error_policy<K: Resource<DynamicType = ()>>(
 ) -> impl Fn(Arc<K>, &Error, Arc<Context>) -> Action {
     move |obj, error, ctx| {
         ctx.metrics.failed(controller, error.metric_label());
-        let key = format!(
-            "{controller}/{}",
-            obj.meta().namespace.clone().unwrap_or_default()
-        );
-        let key = format!("{key}/{}", obj.meta().name.clone().unwrap_or_default());
+        let key = super::context::backoff_key(obj.as_ref());
         tracing::warn!(controller, object = %key, reason = error.metric_label(), error = %error, "reconcile failed");
         Action::requeue(ctx.backoff(&key))
     }
