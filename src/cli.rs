@@ -60,8 +60,17 @@ pub struct RenderArgs {
 #[derive(Debug, clap::Args)]
 pub struct OutpostArgs {
     /// The compiled outpost configuration (YAML); reloaded when it changes.
-    #[arg(long, env = "PORTCULLIS_CONFIG")]
-    pub config: PathBuf,
+    #[arg(
+        long,
+        env = "PORTCULLIS_CONFIG",
+        required_unless_present = "cluster_namespace",
+        conflicts_with = "cluster_namespace"
+    )]
+    pub config: Option<PathBuf>,
+    /// Read the configuration the operator compiles into ConfigMaps in this namespace
+    /// (cluster mode; the Kubernetes client uses the in-cluster config or KUBECONFIG).
+    #[arg(long, env = "PORTCULLIS_CLUSTER_NAMESPACE")]
+    pub cluster_namespace: Option<String>,
     /// Address of the public port (auth endpoints and login flow).
     #[arg(long, env = "PORTCULLIS_LISTEN", default_value = "0.0.0.0:4180")]
     pub listen: SocketAddr,

@@ -401,3 +401,138 @@ spec:
         op.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outpost_in_cluster_mode_serves_what_the_operator_compiled_and_hot_reloads() {
+    if !require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
+        return;
+    }
+    let front_port = e2e::free_port();
+    let front = format!("http://127.0.0.1:{front_port}");
+    let idp = Idp::start(IdpOptions {
+        clients: vec![e2e::IdpClient::new(
+            "portcullis",
+            "cluster-client-secret",
+            &format!("{front}/oauth2/callback"),
+        )],
+        accounts: vec![e2e::IdpAccount::new(
+            "alice",
+            "wonderland",
+            "alice@example.test",
+            &["admins"],
+        )],
+        ..IdpOptions::default()
+    })
+    .expect("start the IdP");
+    let kube = cluster();
+    let manifests = format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: idp-credentials, namespace: demo}}
+stringData: {{client-id: portcullis, client-secret: cluster-client-secret}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OAuthClient
+metadata: {{name: outpost, namespace: demo}}
+spec:
+  providerRef: {{name: local}}
+  mode: Static
+  credentialsSecretRef: {{name: idp-credentials}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCProvider
+metadata: {{name: local, namespace: demo}}
+spec:
+  issuerURL: "{issuer}"
+  clientRef: {{name: outpost}}
+  scopes: [openid, profile, email, groups]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: ForwardAuthRoute
+metadata: {{name: app, namespace: demo}}
+spec:
+  hosts: ["127.0.0.1:{front_port}"]
+  authURL: "{front}"
+  providerRef: {{name: local}}
+  policy: {{groups: [admins]}}
+"#,
+        issuer = idp.issuer()
+    );
+    kube.ok_in(&["apply", "--server-side", "-f", "-"], Some(&manifests));
+    let logs = tempfile::tempdir().expect("dir");
+    let op = Operator::start(&kube.kubeconfig(), logs.path(), "replica-a");
+    let waited = kube.run(
+        &[
+            "wait",
+            "--for=condition=Ready",
+            "forwardauthroute/app",
+            "-n",
+            "demo",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(
+        waited.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&waited.stderr),
+        op.log()
+    );
+
+    let outpost = e2e::Outpost::start_cluster(&kube.kubeconfig(), "portcullis-system")
+        .await
+        .expect("cluster-mode outpost");
+    let app = e2e::UpstreamApp::start().await.expect("app");
+    let mut opts = e2e::NginxOptions::new(&outpost.addr(), &format!("127.0.0.1:{}", app.port()));
+    opts.port = Some(front_port);
+    let _nginx = e2e::Nginx::start(opts).expect("nginx");
+
+    let mut ua = e2e::UserAgent::new();
+    ua.get(&format!("{front}/private"))
+        .await
+        .expect("to the IdP");
+    let landed = ua.login("alice", "wonderland").await.expect("login");
+    assert_eq!(
+        landed.status,
+        200,
+        "hops: {:?}\n{}",
+        landed.hops,
+        outpost.log()
+    );
+    assert_eq!(
+        app.last_request()
+            .expect("seen")
+            .header("x-auth-request-user"),
+        Some("alice")
+    );
+
+    // Change the policy in the cluster: the operator recompiles, the outpost reloads, and
+    // the same session is now denied, without a restart.
+    kube.ok(&[
+        "patch",
+        "forwardauthroute",
+        "app",
+        "-n",
+        "demo",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"policy":{"groups":["nobody"]}}}"#,
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = ua
+            .get_no_follow(&format!("{front}/private"))
+            .await
+            .expect("request");
+        if r.status == 403 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "policy change never reached the outpost:\n{}\n{}",
+            outpost.log(),
+            op.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

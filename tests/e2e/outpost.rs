@@ -84,19 +84,37 @@ fn binary() -> PathBuf {
 }
 
 impl Outpost {
-    /// Starts the binary and waits until `/readyz` says ready (discovery and keys loaded).
+    /// Starts the binary on a configuration file and waits until `/readyz` says ready
+    /// (discovery and keys loaded).
     pub async fn start(opts: &OutpostOptions) -> Result<Outpost> {
         let dir = scratch_dir("outpost")?;
         let config_path = dir.path().join("config.yaml");
         std::fs::write(&config_path, config_yaml(opts))?;
+        let source = ["--config".into(), config_path.display().to_string()];
+        Self::spawn(dir, config_path, &source, None).await
+    }
+
+    /// Starts the binary in cluster mode: configuration from the operator's ConfigMaps
+    /// in `namespace`, through the API server the kubeconfig names.
+    pub async fn start_cluster(kubeconfig: &std::path::Path, namespace: &str) -> Result<Outpost> {
+        let dir = scratch_dir("outpost")?;
+        let source = ["--cluster-namespace".into(), namespace.to_string()];
+        Self::spawn(dir, PathBuf::new(), &source, Some(kubeconfig)).await
+    }
+
+    async fn spawn(
+        dir: tempfile::TempDir,
+        config_path: PathBuf,
+        source: &[String],
+        kubeconfig: Option<&std::path::Path>,
+    ) -> Result<Outpost> {
         let key_path = dir.path().join("cookie-secret");
         std::fs::write(&key_path, format!("{COOKIE_SECRET}\n"))?;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let mut cmd = Command::new(binary());
         cmd.arg("outpost")
-            .arg("--config")
-            .arg(&config_path)
+            .args(source)
             .arg("--listen")
             .arg(addr.to_string())
             .arg("--admin-listen")
@@ -106,7 +124,12 @@ impl Outpost {
             .arg("--trusted-proxy")
             .arg("127.0.0.1/32")
             .arg("--allow-http-loopback")
+            .arg("--reload-interval")
+            .arg("500ms")
             .env("RUST_LOG", "info");
+        if let Some(k) = kubeconfig {
+            cmd.env("KUBECONFIG", k);
+        }
         let mut child = ManagedChild::spawn("outpost", cmd, dir.path().join("outpost.log"))?;
         child.wait_for_port(admin, Duration::from_secs(20))?;
         let ready_url = format!("http://{admin}/readyz");

@@ -1,5 +1,6 @@
 //! The `portcullis outpost` process: logging, listeners, the startup line, signals.
 
+use super::cluster_source::ClusterSource;
 use super::source::{ConfigSource, FileSource};
 use super::{Options, Running, StartError, start};
 use crate::cli::OutpostArgs;
@@ -58,11 +59,23 @@ pub fn run(args: &OutpostArgs) -> ExitCode {
 
 async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
     let env_secrets = std::env::var("PORTCULLIS_COOKIE_SECRETS").unwrap_or_default();
-    let source = Arc::new(FileSource {
-        path: args.config.clone(),
+    let files = FileSource {
+        path: args.config.clone().unwrap_or_default(),
         cookie_secret_files: args.cookie_secret_file.clone(),
         cookie_secrets: env_secrets.split(',').map(str::to_string).collect(),
-    });
+    };
+    let source: Arc<dyn ConfigSource> = match &args.cluster_namespace {
+        Some(namespace) => {
+            let client = kube::Client::try_default()
+                .await
+                .map_err(|e| StartError::Config {
+                    source_name: format!("cluster namespace {namespace}"),
+                    message: format!("no Kubernetes client (in-cluster config or KUBECONFIG): {e}"),
+                })?;
+            Arc::new(ClusterSource::start(client, namespace.clone(), files))
+        }
+        None => Arc::new(files),
+    };
     let options = Options {
         trusted_proxies: args.trusted_proxy.clone(),
         allow_http_loopback: args.allow_http_loopback,
