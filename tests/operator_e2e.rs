@@ -62,6 +62,28 @@ fn eventually(kube: &Kube, args: &[&str], what: &str, check: impl Fn(&Value) -> 
     }
 }
 
+/// `kubectl wait --for=condition=Ready` on an object in `demo`, with the operator's log
+/// when it times out.
+fn wait_ready(kube: &Kube, object: &str, op: &Operator) {
+    let waited = kube.run(
+        &[
+            "wait",
+            "--for=condition=Ready",
+            object,
+            "-n",
+            "demo",
+            "--timeout=60s",
+        ],
+        None,
+    );
+    assert!(
+        waited.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&waited.stderr),
+        op.log()
+    );
+}
+
 fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
     object["status"]["conditions"]
         .as_array()?
@@ -132,40 +154,8 @@ async fn kubectl_applies_the_crds_and_examples_and_the_operator_makes_them_ready
     let logs = tempfile::tempdir().expect("dir");
     let op = Operator::start(&kube.kubeconfig(), logs.path(), "replica-a");
 
-    let waited = kube.run(
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "oidcprovider/local",
-            "-n",
-            "demo",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(
-        waited.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&waited.stderr),
-        op.log()
-    );
-    let waited = kube.run(
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "forwardauthroute/app",
-            "-n",
-            "demo",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(
-        waited.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&waited.stderr),
-        op.log()
-    );
+    wait_ready(&kube, "oidcprovider/local", &op);
+    wait_ready(&kube, "forwardauthroute/app", &op);
 
     // Printer columns.
     let table = kube.ok(&["get", "oidcproviders", "-n", "demo"]);
@@ -461,23 +451,7 @@ spec:
     kube.ok_in(&["apply", "--server-side", "-f", "-"], Some(&manifests));
     let logs = tempfile::tempdir().expect("dir");
     let op = Operator::start(&kube.kubeconfig(), logs.path(), "replica-a");
-    let waited = kube.run(
-        &[
-            "wait",
-            "--for=condition=Ready",
-            "forwardauthroute/app",
-            "-n",
-            "demo",
-            "--timeout=60s",
-        ],
-        None,
-    );
-    assert!(
-        waited.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&waited.stderr),
-        op.log()
-    );
+    wait_ready(&kube, "forwardauthroute/app", &op);
 
     let outpost = e2e::Outpost::start_cluster(&kube.kubeconfig(), "portcullis-system")
         .await

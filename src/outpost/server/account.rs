@@ -1,7 +1,7 @@
 //! `/oauth2/sign_out`, `/oauth2/userinfo` and `/.well-known/jwks.json`.
 
 use super::App;
-use super::handlers::{Ctx, original, query_param, redirect, text};
+use super::handlers::{Ctx, login_target, original, redirect, text};
 use super::login::{absolute_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
 use crate::outpost::reason;
@@ -18,22 +18,11 @@ use std::sync::Arc;
 pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let ctx = Ctx::new(&parts, "sign_out");
-    let host = match original(&app, &parts, None) {
-        Ok(o) => o.host,
-        Err(reason) => {
-            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return ctx.finish(&app, None, "bad_request", reason, "", r);
-        }
+    let target = match login_target(&app, &parts, &ctx) {
+        Ok(t) => t,
+        Err(r) => return r,
     };
-    let rd = query_param(&parts, "rd").unwrap_or_default();
-    let loaded = app.loaded();
-    let Some(route) = loaded.route_for_login(&host, Some(&rd)) else {
-        let r = text(
-            StatusCode::FORBIDDEN,
-            "no route is configured for this host\n",
-        );
-        return ctx.finish(&app, None, "denied", reason::ROUTE_NOT_FOUND, "", r);
-    };
+    let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
     let rd = absolute_rd(route, &host, &rd);
     let (target, _) = validated_rd(route, &rd);
     let cookies = cookie_headers(&parts.headers);

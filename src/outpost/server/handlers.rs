@@ -3,7 +3,7 @@
 use super::App;
 use super::auth::{Flavor, Verdict, decide};
 use super::request::{header_value, is_browser_navigation, request_id};
-use super::state::RouteRuntime;
+use super::state::{Loaded, RouteRuntime};
 use crate::outpost::denied_page::{DeniedPage, render};
 use crate::outpost::forwarded::{AuthRequest, OriginalRequest, original_request};
 use crate::outpost::reason;
@@ -251,4 +251,53 @@ fn unauthenticated(
             .insert(header::WWW_AUTHENTICATE, header_value(&challenge));
     }
     r
+}
+
+/// What a login endpoint (`/oauth2/start`, `/oauth2/sign_out`) works on: the served
+/// configuration, the route the request is for, the original host and the raw `rd`.
+pub struct LoginTarget {
+    loaded: Arc<Loaded>,
+    index: usize,
+    /// The original request's host (a lookup key, never used to build a URL).
+    pub host: String,
+    /// The `rd` parameter as sent.
+    pub rd: String,
+}
+
+impl LoginTarget {
+    /// The route.
+    pub fn route(&self) -> &RouteRuntime {
+        &self.loaded.routes[self.index]
+    }
+}
+
+/// Finds the route a login endpoint serves, or the response that says why there is none.
+pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, Response> {
+    let host = match original(app, parts, None) {
+        Ok(o) => o.host,
+        Err(reason) => {
+            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
+            return Err(ctx.finish(app, None, "bad_request", reason, "", r));
+        }
+    };
+    let rd = query_param(parts, "rd").unwrap_or_default();
+    let loaded = app.loaded();
+    let index = loaded
+        .route_for_login(&host, Some(&rd))
+        .and_then(|route| loaded.routes.iter().position(|r| std::ptr::eq(r, route)));
+    match index {
+        Some(index) => Ok(LoginTarget {
+            loaded,
+            index,
+            host,
+            rd,
+        }),
+        None => {
+            let r = text(
+                StatusCode::FORBIDDEN,
+                "no route is configured for this host\n",
+            );
+            Err(ctx.finish(app, None, "denied", reason::ROUTE_NOT_FOUND, "", r))
+        }
+    }
 }

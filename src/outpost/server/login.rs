@@ -4,7 +4,7 @@
 
 use super::App;
 use super::auth::{Verdict, authorize, store};
-use super::handlers::{Ctx, original, page, query_param, redirect, text};
+use super::handlers::{Ctx, login_target, original, page, query_param, redirect, text};
 use super::request::{SessionData, cookie_headers, now};
 use super::state::RouteRuntime;
 use crate::outpost::reason;
@@ -61,22 +61,11 @@ pub fn external_start(route: &RouteRuntime, rd: &str) -> String {
 pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let ctx = Ctx::new(&parts, "start");
-    let host = match original(&app, &parts, None) {
-        Ok(o) => o.host,
-        Err(reason) => {
-            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return ctx.finish(&app, None, "bad_request", reason, "", r);
-        }
+    let target = match login_target(&app, &parts, &ctx) {
+        Ok(t) => t,
+        Err(r) => return r,
     };
-    let rd = query_param(&parts, "rd").unwrap_or_default();
-    let loaded = app.loaded();
-    let Some(route) = loaded.route_for_login(&host, Some(&rd)) else {
-        let r = text(
-            StatusCode::FORBIDDEN,
-            "no route is configured for this host\n",
-        );
-        return ctx.finish(&app, None, "denied", reason::ROUTE_NOT_FOUND, "", r);
-    };
+    let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
     let id = Some(route.config.id.as_str());
     let rd = absolute_rd(route, &host, &rd);
     let (target, refused) = validated_rd(route, &rd);
