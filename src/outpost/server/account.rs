@@ -20,10 +20,10 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
     let ctx = Ctx::new(&parts, "sign_out");
     let target = match login_target(&app, &parts, &ctx) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
-    let rd = absolute_rd(route, &host, &rd);
+    let rd = absolute_rd(route, host, rd);
     let (target, _) = validated_rd(route, &rd);
     let cookies = cookie_headers(&parts.headers);
     if host != route.authority {

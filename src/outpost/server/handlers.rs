@@ -272,12 +272,19 @@ impl LoginTarget {
 }
 
 /// Finds the route a login endpoint serves, or the response that says why there is none.
-pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, Response> {
+pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, Box<Response>> {
     let host = match original(app, parts, None) {
         Ok(o) => o.host,
         Err(reason) => {
             let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return Err(ctx.finish(app, None, "bad_request", reason, "", r));
+            return Err(Box::new(ctx.finish(
+                app,
+                None,
+                "bad_request",
+                reason,
+                "",
+                r,
+            )));
         }
     };
     let rd = query_param(parts, "rd").unwrap_or_default();
@@ -297,7 +304,14 @@ pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, 
                 StatusCode::FORBIDDEN,
                 "no route is configured for this host\n",
             );
-            Err(ctx.finish(app, None, "denied", reason::ROUTE_NOT_FOUND, "", r))
+            Err(Box::new(ctx.finish(
+                app,
+                None,
+                "denied",
+                reason::ROUTE_NOT_FOUND,
+                "",
+                r,
+            )))
         }
     }
 }

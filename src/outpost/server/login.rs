@@ -63,11 +63,11 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     let ctx = Ctx::new(&parts, "start");
     let target = match login_target(&app, &parts, &ctx) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
     let id = Some(route.config.id.as_str());
-    let rd = absolute_rd(route, &host, &rd);
+    let rd = absolute_rd(route, host, rd);
     let (target, refused) = validated_rd(route, &rd);
     if let Some(label) = refused {
         tracing::info!(request_id = %ctx.request_id, route = %route.config.id, reason = reason::REDIRECT_REFUSED, refused = label, "rd refused; using the route's root");
