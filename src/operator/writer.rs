@@ -8,9 +8,8 @@ use super::context::Context;
 use super::provider::world_with_client;
 use super::{Error, Result};
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
-use crate::config::{OutpostConfig, RouteConfig};
-use crate::reconcile::compile::sort_routes;
-use crate::reconcile::route::{config as route_config, provider_key};
+use crate::config::OutpostConfig;
+use crate::reconcile::assign::assign;
 use crate::reconcile::shard;
 use crate::reconcile::world::key_of;
 use futures::{Stream, StreamExt};
@@ -50,53 +49,27 @@ pub fn compile(
             compiled_providers.insert(key_of(p.as_ref()), (config, p.clone()));
         }
     }
-    let mut ordered: Vec<&Arc<ForwardAuthRoute>> = routes.iter().collect();
-    // The oldest claimant of a host+path keeps it, so a new route cannot take it over.
-    ordered.sort_by_cached_key(|r| {
-        (
-            r.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            key_of(r.as_ref()),
-        )
+    let assignment = assign(routes.iter().map(|r| r.as_ref()), &|r, provider_key| {
+        let (_, provider) = compiled_providers
+            .get(provider_key)
+            .ok_or_else(|| format!("provider {provider_key} is unusable; see ProviderReady"))?;
+        crate::reconcile::reference_allowed(provider, &r.namespace().unwrap_or_default())
     });
-    let mut claimed: HashMap<(String, String), String> = HashMap::new();
-    let mut programmed = Programmed::new();
-    let mut out = OutpostConfig::default();
-    let mut used = BTreeSet::new();
-    for r in ordered {
-        let id = key_of(r.as_ref());
-        let verdict = (|| {
-            let rc: RouteConfig = route_config(r).map_err(|c| c.message)?;
-            let pk = provider_key(r);
-            let (_, provider) = compiled_providers
-                .get(&pk)
-                .ok_or_else(|| format!("provider {pk} is unusable; see ProviderReady"))?;
-            crate::reconcile::reference_allowed(provider, &r.namespace().unwrap_or_default())?;
-            for h in &rc.hosts {
-                for p in &rc.paths {
-                    if let Some(owner) = claimed.get(&(h.clone(), p.clone())) {
-                        return Err(format!(
-                            "host {h:?} path {p:?} is already served by ForwardAuthRoute {owner}"
-                        ));
-                    }
-                }
-            }
-            for h in &rc.hosts {
-                for p in &rc.paths {
-                    claimed.insert((h.clone(), p.clone()), id.clone());
-                }
-            }
-            used.insert(pk);
-            out.routes.push(rc);
-            Ok(())
-        })();
-        programmed.insert(id, verdict);
-    }
-    sort_routes(&mut out.routes);
-    out.providers = compiled_providers
-        .into_iter()
-        .filter(|(k, _)| used.contains(k))
-        .map(|(k, (c, _))| (k, c))
+    let used: BTreeSet<&str> = assignment
+        .routes
+        .iter()
+        .map(|r| r.provider.as_str())
         .collect();
+    let providers = compiled_providers
+        .iter()
+        .filter(|(k, _)| used.contains(k.as_str()))
+        .map(|(k, (c, _))| (k.clone(), c.clone()))
+        .collect();
+    let out = OutpostConfig {
+        providers,
+        routes: assignment.routes,
+    };
+    let programmed = assignment.verdicts.into_iter().collect();
     (out, programmed)
 }
 

@@ -1,6 +1,7 @@
 //! The whole world → the compiled outpost configuration, every object to write and every
 //! status. This is the one function `render` prints and the operator applies.
 
+use super::assign::assign;
 use super::conditions;
 use super::world::{World, key_of};
 use super::{Desired, client, provider, route, shard};
@@ -51,63 +52,36 @@ pub fn compile(
         out.provider_status.insert(key_of(p), status);
     }
 
-    // Routes: compile, then give each host+path to the oldest claimant (then by name),
-    // so a second route cannot silently take over an existing one.
-    let mut routes: Vec<_> = world.routes.iter().collect();
-    routes.sort_by(|a, b| {
-        (
-            a.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            key_of(*a),
-        )
-            .cmp(&(
-                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                key_of(*b),
-            ))
-    });
-    let mut claimed: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut compiled_routes: Vec<RouteConfig> = Vec::new();
-    let mut redirects_by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in routes {
-        let compiled = route::config(r);
-        let provider_key = route::provider_key(r);
-        let provider_obj = world.providers.iter().find(|p| key_of(*p) == provider_key);
-        let allowed = provider_obj
-            .is_some_and(|p| super::reference_allowed(p, &r.namespace_or_default()).is_ok());
-        let mut programmed = Err("not compiled".to_string());
-        if let Ok(rc) = &compiled {
-            if !providers.contains_key(&provider_key) || !allowed {
-                programmed = Err(format!(
-                    "provider {provider_key} is unusable; see ProviderReady and Accepted"
-                ));
-            } else if let Some((conflict, owner)) = rc
-                .hosts
-                .iter()
-                .flat_map(|h| rc.paths.iter().map(move |p| (h.clone(), p.clone())))
-                .find_map(|k| claimed.get(&k).map(|o| (k.clone(), o.clone())))
-            {
-                programmed = Err(format!(
-                    "host {:?} path {:?} is already served by ForwardAuthRoute {owner}",
-                    conflict.0, conflict.1
-                ));
-            } else {
-                for h in &rc.hosts {
-                    for p in &rc.paths {
-                        claimed.insert((h.clone(), p.clone()), rc.id.clone());
-                    }
-                }
-                redirects_by_provider
-                    .entry(provider_key.clone())
-                    .or_default()
-                    .push(rc.redirect_uri.clone());
-                compiled_routes.push(rc.clone());
-                programmed = Ok(());
+    let assignment = assign(&world.routes, &|r, provider_key| {
+        let provider = world.providers.iter().find(|p| key_of(*p) == provider_key);
+        match provider {
+            Some(p) if providers.contains_key(provider_key) => {
+                super::reference_allowed(p, &r.namespace_or_default())
             }
+            _ => Err(format!(
+                "provider {provider_key} is unusable; see ProviderReady and Accepted"
+            )),
         }
+    });
+    let mut redirects_by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for rc in &assignment.routes {
+        redirects_by_provider
+            .entry(rc.provider.clone())
+            .or_default()
+            .push(rc.redirect_uri.clone());
+    }
+    for r in &world.routes {
+        let provider_key = route::provider_key(r);
+        let programmed = assignment
+            .verdicts
+            .get(&key_of(r))
+            .cloned()
+            .unwrap_or_else(|| Err("not compiled".into()));
         let provider_conds = out
             .provider_status
             .get(&provider_key)
             .map(|s| s.conditions.as_slice());
-        let mut status = route::status(world, r, &compiled, provider_conds, programmed);
+        let mut status = route::status(world, r, &route::config(r), provider_conds, programmed);
         status.conditions = stamp(
             r.status.as_ref().map(|s| s.conditions.as_slice()),
             status.conditions,
@@ -116,7 +90,7 @@ pub fn compile(
         );
         out.route_status.insert(key_of(r), status);
     }
-    sort_routes(&mut compiled_routes);
+    let compiled_routes = assignment.routes;
 
     for c in &world.clients {
         // The redirect URIs of every route whose provider logs in with this client.

@@ -5,6 +5,7 @@
 // never on a hot path; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod assign;
 pub mod client;
 pub mod compile;
 pub mod conditions;

@@ -1,0 +1,118 @@
+//! Which routes the outposts serve: the one rule `render` and the operator's writer share.
+//! A route is served when its spec compiles, its provider is usable from its namespace,
+//! and no older route already claims one of its host+path pairs (the oldest claimant
+//! keeps it, so a new route cannot silently take over a live one).
+
+use super::route;
+use super::world::key_of;
+use crate::api::ForwardAuthRoute;
+use crate::config::RouteConfig;
+use std::collections::BTreeMap;
+
+/// Per route `namespace/name`: served, or why not (a message naming the cause).
+pub type Verdicts = BTreeMap<String, Result<(), String>>;
+
+/// The served routes, in a stable order, and every route's verdict.
+#[derive(Debug, Default)]
+pub struct Assignment {
+    /// Compiled routes that are served.
+    pub routes: Vec<RouteConfig>,
+    /// Every route's verdict.
+    pub verdicts: Verdicts,
+}
+
+/// Assigns host+path pairs to routes. `provider_usable(route, provider_key)` says whether
+/// the route may use its provider (it exists, compiles, and permits the namespace).
+pub fn assign<'a>(
+    routes: impl IntoIterator<Item = &'a ForwardAuthRoute>,
+    provider_usable: &dyn Fn(&ForwardAuthRoute, &str) -> Result<(), String>,
+) -> Assignment {
+    let mut ordered: Vec<&ForwardAuthRoute> = routes.into_iter().collect();
+    ordered.sort_by_cached_key(|r| {
+        (
+            r.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            key_of(*r),
+        )
+    });
+    let mut claimed: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut out = Assignment::default();
+    for r in ordered {
+        let verdict = route::config(r).map_err(|c| c.message).and_then(|rc| {
+            provider_usable(r, &rc.provider)?;
+            let pairs: Vec<(String, String)> = rc
+                .hosts
+                .iter()
+                .flat_map(|h| rc.paths.iter().map(move |p| (h.clone(), p.clone())))
+                .collect();
+            if let Some(((h, p), owner)) = pairs.iter().find_map(|k| claimed.get(k).map(|o| (k, o)))
+            {
+                return Err(format!(
+                    "host {h:?} path {p:?} is already served by ForwardAuthRoute {owner}"
+                ));
+            }
+            for k in pairs {
+                claimed.insert(k, rc.id.clone());
+            }
+            out.routes.push(rc);
+            Ok(())
+        });
+        out.verdicts.insert(key_of(r), verdict);
+    }
+    super::compile::sort_routes(&mut out.routes);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ForwardAuthRouteSpec, ObjectRef};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+    use k8s_openapi::jiff::Timestamp;
+
+    fn route(name: &str, created: i64, host: &str) -> ForwardAuthRoute {
+        ForwardAuthRoute {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("apps".into()),
+                creation_timestamp: Some(Time(Timestamp::from_second(created).unwrap())),
+                ..Default::default()
+            },
+            spec: ForwardAuthRouteSpec {
+                hosts: vec![host.into()],
+                provider_ref: ObjectRef {
+                    name: "idp".into(),
+                    namespace: None,
+                },
+                ..Default::default()
+            },
+            status: None,
+        }
+    }
+
+    #[test]
+    fn the_oldest_claimant_keeps_a_host_whatever_the_input_order() {
+        let (old, new) = (
+            route("zz-old", 100, "a.example.com"),
+            route("aa-new", 200, "a.example.com"),
+        );
+        let assignment = assign([&new, &old], &|_, _| Ok(()));
+        assert_eq!(assignment.routes.len(), 1);
+        assert_eq!(assignment.routes[0].id, "apps/zz-old");
+        let refused = assignment.verdicts["apps/aa-new"].clone().unwrap_err();
+        assert!(
+            refused.contains("apps/zz-old") && refused.contains("a.example.com"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn an_unusable_provider_keeps_the_route_out_and_says_why() {
+        let r = route("r", 100, "b.example.com");
+        let assignment = assign([&r], &|_, key| Err(format!("provider {key} is not ready")));
+        assert!(assignment.routes.is_empty());
+        assert_eq!(
+            assignment.verdicts["apps/r"],
+            Err("provider apps/idp is not ready".into())
+        );
+    }
+}
