@@ -157,12 +157,7 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
         // Mint (or adopt the value the app already reads) here rather than inside
         // `desired`, so the first write of the state Secret already carries the
         // rotation bookkeeping — otherwise a second, redundant write would follow.
-        let preset = client
-            .spec
-            .secret
-            .as_ref()
-            .and_then(|s| s.preset)
-            .unwrap_or_default();
+        let preset = crate::reconcile::client::preset_of(&client);
         let value = cached_target
             .as_deref()
             .and_then(|t| {

@@ -60,6 +60,16 @@ fn without_tracking_keys(requested: Option<&BTreeMap<String, String>>) -> BTreeM
         .collect()
 }
 
+/// The key layout of the Secret an application reads (`generic` unless set).
+pub fn preset_of(client: &OAuthClient) -> SecretPreset {
+    client
+        .spec
+        .secret
+        .as_ref()
+        .and_then(|s| s.preset)
+        .unwrap_or_default()
+}
+
 /// The name of the Secret an application reads.
 pub fn target_secret_name(client: &OAuthClient) -> String {
     client
@@ -105,12 +115,7 @@ pub fn desired(
     mint: &mut dyn FnMut() -> String,
 ) -> Outcome<OAuthClientStatus> {
     let ns = client.namespace().unwrap_or_default();
-    let preset = client
-        .spec
-        .secret
-        .as_ref()
-        .and_then(|s| s.preset)
-        .unwrap_or_default();
+    let preset = preset_of(client);
     let target = target_secret_name(client);
     let mut conditions: Vec<Condition> = Vec::new();
     let mut objects = Vec::new();

@@ -64,12 +64,7 @@ pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, 
                     format!("OAuthClient {client_ns}/{} has no client id yet", r.name),
                 )
             })?;
-            let preset = oac
-                .spec
-                .secret
-                .as_ref()
-                .and_then(|s| s.preset)
-                .unwrap_or_default();
+            let preset = client::preset_of(oac);
             let secret = SecretSource {
                 secret_key_ref: Some(SecretKeyRef {
                     namespace: client_ns.to_string(),
