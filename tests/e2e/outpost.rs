@@ -133,7 +133,8 @@ impl Outpost {
         let mut child = ManagedChild::spawn("outpost", cmd, dir.path().join("outpost.log"))?;
         child.wait_for_port(admin, Duration::from_secs(20))?;
         let ready_url = format!("http://{admin}/readyz");
-        for _ in 0..100 {
+        // Up to 30 s: discovery on a busy 2-core CI machine can take a while.
+        for _ in 0..300 {
             child.check_running()?;
             if reqwest::get(&ready_url)
                 .await
