@@ -218,7 +218,7 @@ expect_status 200 -H "$orig" -H "Authorization: Bearer $bearer_rs" "$auth_url"
 expect_status 200 -H "$orig" -H "Authorization: Bearer $(head -1 "$work/pool_es256.txt")" "$auth_url"
 
 run healthz "http://127.0.0.1:$ADMIN_PORT/healthz"
-# The same null handler with the auth request's headers (a 1.9 kB cookie): what parsing
+# The same null handler with the auth request's headers (a 1.45 kB cookie): what parsing
 # a realistic request costs before any auth work.
 run healthz_with_cookie_headers -H "$orig" -H "Cookie: $cookie" "http://127.0.0.1:$ADMIN_PORT/healthz"
 run auth_no_cookie_401 -H "$orig" "$auth_url"
