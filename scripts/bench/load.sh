@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# Load test of the outpost on the 2-core machine: the outpost pinned to core 0, wrk on
+# core 1, everything on 127.0.0.1. Measures /healthz (closest to a null handler), the
+# auth subrequest with no cookie (401), with a session cookie, with a bearer token
+# (cached, and uncached RS256/ES256 from pools of distinct tokens), and nginx
+# auth_request through the outpost vs. through a do-nothing auth server; records the
+# outpost's RSS (VmRSS) idle and after every run.
+#
+# usage: scripts/bench/load.sh            (DURATION=10 CONNECTIONS=64 by default)
+#        DURATION=5 scripts/bench/load.sh
+#        PERF_SCENARIOS="auth_cookie healthz" scripts/bench/load.sh   (adds perf profiles;
+#        PERF_CALLGRAPH=1 records call graphs and reports inclusive percentages)
+# Results: a markdown table on stdout and in target/bench/load-results.md; profiles in
+# target/bench/perf-SCENARIO.txt.
+#
+# The session cookie and tokens come from scripts/bench/stub_idp.rs (a cargo example):
+# it serves discovery + JWKS and seals a session cookie with the same cookie secret the
+# outpost is given, exactly as the outpost's own login would.
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+POOL=${POOL:-12000} # > the bearer cache's 10k entries, so round-robin never hits
+IDP_PORT=${IDP_PORT:-18090}
+OUTPOST_PORT=${OUTPOST_PORT:-18180}
+ADMIN_PORT=${ADMIN_PORT:-18190}
+NGX_OUTPOST_PORT=${NGX_OUTPOST_PORT:-18280}
+NGX_NULL_PORT=${NGX_NULL_PORT:-18281}
+NGX_NULLAUTH_PORT=${NGX_NULLAUTH_PORT:-18282}
+NGX_APP_PORT=${NGX_APP_PORT:-18283}
+SECRET="a-load-test-cookie-secret-of-enough-length"
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+results_dir="$root/target/bench"
+mkdir -p "$results_dir"
+results="$results_dir/load-results.md"
+
+need() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    echo "installing $2 (for $1)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
+}
+need wrk wrk
+need nginx nginx
+need taskset util-linux
+need curl curl
+
+for port in $IDP_PORT $OUTPOST_PORT $ADMIN_PORT $NGX_OUTPOST_PORT $NGX_NULL_PORT $NGX_NULLAUTH_PORT $NGX_APP_PORT; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "port $port is in use; set the *_PORT variables" >&2
+        exit 1
+    fi
+done
+
+echo "building (release)..." >&2
+cargo build --release --quiet --bin portcullis --example bench_stub_idp
+
+work=$(mktemp -d /tmp/portcullis-load.XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# wait_for CMD...: retry for at most 60 s.
+wait_for() {
+    for _ in $(seq 1 600); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "timed out waiting for: $*" >&2
+    return 1
+}
+
+# --- the stub IdP (core 1: it only serves discovery/JWKS once, at outpost start) ---
+echo "minting the session cookie and $POOL tokens per algorithm..." >&2
+taskset -c 1 target/release/examples/bench_stub_idp --port "$IDP_PORT" --out "$work" \
+    --cookie-secret "$SECRET" --pool "$POOL" --serve-seconds 1800 >"$work/idp.log" 2>&1 &
+pids+=($!)
+wait_for grep -q READY "$work/idp.log"
+
+# --- the outpost (core 0) ---
+printf '%s' "$SECRET" >"$work/secret"
+cat >"$work/outpost.yaml" <<YAML
+providers:
+  bench/idp:
+    issuerURL: "http://127.0.0.1:$IDP_PORT"
+    clientID: bench-client
+    scopes: [openid, profile, email, groups]
+    claims: { username: [preferred_username, email], email: email, groups: groups, permissions: permissions }
+    clockSkewSeconds: 30
+routes:
+  - id: bench/app
+    hosts: ["app.localhost"]
+    paths: [/]
+    provider: bench/idp
+    authURL: http://app.localhost
+    redirectURI: http://app.localhost/oauth2/callback
+    policy:
+      groups: [staff]
+    bearer:
+      enabled: true
+YAML
+
+outpost_pid=
+start_outpost() { # $1: RUST_LOG level
+    RUST_LOG="$1" taskset -c 0 target/release/portcullis outpost --config "$work/outpost.yaml" \
+        --listen "127.0.0.1:$OUTPOST_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+        --cookie-secret-file "$work/secret" --trusted-proxy 127.0.0.1/32 \
+        --allow-http-loopback --log-format json >>"$work/outpost.log" 2>&1 &
+    outpost_pid=$!
+    pids+=("$outpost_pid")
+    wait_for curl -fsS "http://127.0.0.1:$ADMIN_PORT/readyz" || {
+        tail -20 "$work/outpost.log" >&2
+        exit 1
+    }
+}
+stop_outpost() {
+    kill "$outpost_pid"
+    wait "$outpost_pid" 2>/dev/null || true
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$outpost_pid/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$outpost_pid/stat"; }
+clk_tck=$(getconf CLK_TCK)
+
+cookie=$(cat "$work/cookie.txt")
+bearer_rs=$(cat "$work/bearer_rs256.txt")
+auth_url="http://127.0.0.1:$OUTPOST_PORT/oauth2/auth"
+orig="X-Original-URL: http://app.localhost/"
+
+# Sanity: each scenario answers what it should before it is measured.
+expect_status() { # $1: status, rest: curl args
+    local want=$1
+    shift
+    local got
+    got=$(curl -s -o /dev/null -w '%{http_code}' "$@")
+    if [ "$got" != "$want" ]; then
+        echo "expected $want, got $got for: $*" >&2
+        exit 1
+    fi
+}
+
+rows=()
+declare -A RPS
+# run NAME WRK_ARGS...: wrk on core 1 for DURATION seconds; records req/s, p99, outpost CPU.
+run() {
+    local name=$1
+    shift
+    local t0 t1 out rps p99 non2xx cpu
+    local perf_pid=
+    if [[ " ${PERF_SCENARIOS:-} " == *" $name "* ]]; then
+        # Optional flat profile of the outpost during this run (perf on core 1).
+        local graph=()
+        [ -n "${PERF_CALLGRAPH:-}" ] && graph=(--call-graph dwarf,16384)
+        taskset -c 1 perf record -q -F 499 "${graph[@]}" -p "$outpost_pid" -o "$results_dir/perf-$name.data" \
+            -- sleep "$DURATION" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
+    t0=$(cpu_ticks)
+    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" 2>&1)
+    t1=$(cpu_ticks)
+    if [ -n "$perf_pid" ]; then
+        wait "$perf_pid" || true
+        local mode=--no-children
+        [ -n "${PERF_CALLGRAPH:-}" ] && mode="--children -g none"
+        # shellcheck disable=SC2086 # $mode is two words on purpose
+        perf report -i "$results_dir/perf-$name.data" --stdio $mode --sort symbol 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | sed 's/ *$//' | head -120 >"$results_dir/perf-$name.txt" || true
+    fi
+    rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")
+    cpu=$(awk -v d="$((t1 - t0))" -v hz="$clk_tck" -v s="$DURATION" 'BEGIN {printf "%d", 100 * d / hz / s}')
+    # The decision log goes to a file, as a container's stdout would; keep /tmp small.
+    : >"$work/outpost.log"
+    RPS[$name]=$rps
+    # CPU per request survives a starved wrk (a busy neighbour on core 1) better than req/s.
+    local us
+    us=$(awk -v d="$((t1 - t0))" -v hz="$clk_tck" -v n="$rps" -v s="$DURATION" \
+        'BEGIN { if (n > 0) printf "%.1f", 1e6 * d / hz / (n * s); else print "n/a" }')
+    rows+=("| $name | $rps | $p99 | ${non2xx:-0} | $cpu% | $us | $(rss_kb) |")
+    echo "$name: $rps req/s, p99 $p99, non-2xx ${non2xx:-0}, outpost CPU $cpu%, RSS $(rss_kb) kB" >&2
+}
+
+pool_script() { # $1: token file
+    cat <<LUA
+local tokens = {}
+for line in io.lines("$1") do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  return wrk.format("GET", "/oauth2/auth", {
+    ["X-Original-URL"] = "http://app.localhost/",
+    ["Authorization"] = "Bearer " .. tokens[i],
+  })
+end
+LUA
+}
+pool_script "$work/pool_rs256.txt" >"$work/pool_rs256.lua"
+pool_script "$work/pool_es256.txt" >"$work/pool_es256.lua"
+
+start_outpost info
+sleep 1
+rss_idle=$(rss_kb)
+echo "outpost ready, idle RSS ${rss_idle} kB" >&2
+
+expect_status 200 "http://127.0.0.1:$ADMIN_PORT/healthz"
+expect_status 401 -H "$orig" "$auth_url"
+expect_status 200 -H "$orig" -H "Cookie: $cookie" "$auth_url"
+expect_status 200 -H "$orig" -H "Authorization: Bearer $bearer_rs" "$auth_url"
+expect_status 200 -H "$orig" -H "Authorization: Bearer $(head -1 "$work/pool_es256.txt")" "$auth_url"
+
+run healthz "http://127.0.0.1:$ADMIN_PORT/healthz"
+# The same null handler with the auth request's headers (a 1.45 kB cookie): what parsing
+# a realistic request costs before any auth work.
+run healthz_with_cookie_headers -H "$orig" -H "Cookie: $cookie" "http://127.0.0.1:$ADMIN_PORT/healthz"
+run auth_no_cookie_401 -H "$orig" "$auth_url"
+run auth_cookie -H "$orig" -H "Cookie: $cookie" "$auth_url"
+run auth_bearer_cached -H "$orig" -H "Authorization: Bearer $bearer_rs" "$auth_url"
+run auth_bearer_uncached_rs256 -s "$work/pool_rs256.lua" "$auth_url"
+run auth_bearer_uncached_es256 -s "$work/pool_es256.lua" "$auth_url"
+
+# --- nginx auth_request (ingress-nginx shaped, keep-alive to the auth server) ---
+auth_location() { # $1: upstream name
+    cat <<NGX
+        location = /_oauth2_auth {
+            internal;
+            proxy_pass_request_body     off;
+            proxy_set_header            Content-Length          "";
+            proxy_set_header            Host                    \$http_host;
+            proxy_set_header            X-Original-URL          \$scheme://\$http_host\$request_uri;
+            proxy_set_header            X-Original-Method       \$request_method;
+            proxy_set_header            X-Forwarded-Host        \$http_host;
+            proxy_set_header            X-Forwarded-Proto       \$scheme;
+            proxy_set_header            X-Forwarded-Uri         \$request_uri;
+            proxy_set_header            X-Real-IP               \$remote_addr;
+            proxy_set_header            X-Forwarded-For         \$remote_addr;
+            proxy_http_version          1.1;
+            proxy_set_header            Connection              "";
+            proxy_pass                  http://$1/oauth2/auth;
+        }
+        location / {
+            auth_request        /_oauth2_auth;
+            auth_request_set    \$user \$upstream_http_x_auth_request_user;
+            auth_request_set    \$email \$upstream_http_x_auth_request_email;
+            auth_request_set    \$groups \$upstream_http_x_auth_request_groups;
+            auth_request_set    \$pun \$upstream_http_x_auth_request_preferred_username;
+            proxy_set_header    X-Auth-Request-User \$user;
+            proxy_set_header    X-Auth-Request-Email \$email;
+            proxy_set_header    X-Auth-Request-Groups \$groups;
+            proxy_set_header    X-Auth-Request-Preferred-Username \$pun;
+            proxy_set_header    Host \$http_host;
+            proxy_http_version  1.1;
+            proxy_set_header    Connection "";
+            proxy_pass          http://app;
+        }
+NGX
+}
+# nginx_conf DIR SERVERS: a single-process nginx (no forked workers: one pid to pin).
+nginx_conf() {
+    mkdir -p "$1/tmp"
+    cat <<NGX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+$2
+}
+NGX
+}
+mkdir -p "$work/nullauth" "$work/front"
+# The do-nothing auth server, its own process (it stands where the outpost stands):
+# 200 and the same identity headers, no work.
+nginx_conf "$work/nullauth" "
+    server {
+        listen 127.0.0.1:$NGX_NULLAUTH_PORT;
+        location / {
+            add_header X-Auth-Request-User jane;
+            add_header X-Auth-Request-Email jane@example.com;
+            add_header X-Auth-Request-Groups admins,developers,staff;
+            add_header X-Auth-Request-Preferred-Username jane;
+            return 200;
+        }
+    }" >"$work/nullauth/nginx.conf"
+# The ingress: one server per auth backend, and the app.
+nginx_conf "$work/front" "
+    upstream outpost { server 127.0.0.1:$OUTPOST_PORT; keepalive 64; }
+    upstream nullauth { server 127.0.0.1:$NGX_NULLAUTH_PORT; keepalive 64; }
+    upstream app { server 127.0.0.1:$NGX_APP_PORT; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NGX_OUTPOST_PORT;
+$(auth_location outpost)
+    }
+    server {
+        listen 127.0.0.1:$NGX_NULL_PORT;
+$(auth_location nullauth)
+    }
+    server {
+        listen 127.0.0.1:$NGX_APP_PORT;
+        location / { return 200 \"ok\\n\"; }
+    }" >"$work/front/nginx.conf"
+
+start_nginx() { # $1: core, $2: dir; sets nginx_pid
+    taskset -c "$1" nginx -p "$2" -c "$2/nginx.conf" -e "$2/error.log" &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+}
+start_nginx 0 "$work/nullauth"
+wait_for curl -fsS "http://127.0.0.1:$NGX_NULLAUTH_PORT/"
+front=(-H "Host: app.localhost" -H "Cookie: $cookie")
+# Two layouts: the ingress shares core 0 with the auth server (the outpost or the null
+# one), or the ingress shares core 1 with wrk and the auth server has core 0 alone.
+for layout in shared split; do
+    core=0
+    [ "$layout" = split ] && core=1
+    start_nginx "$core" "$work/front"
+    wait_for curl -fsS "http://127.0.0.1:$NGX_APP_PORT/"
+    expect_status 200 "${front[@]}" "http://127.0.0.1:$NGX_OUTPOST_PORT/"
+    expect_status 401 -H "Host: app.localhost" "http://127.0.0.1:$NGX_OUTPOST_PORT/"
+    expect_status 200 "${front[@]}" "http://127.0.0.1:$NGX_NULL_PORT/"
+    run "nginx_${layout}_null_auth" "${front[@]}" "http://127.0.0.1:$NGX_NULL_PORT/"
+    run "nginx_${layout}_outpost_cookie" "${front[@]}" "http://127.0.0.1:$NGX_OUTPOST_PORT/"
+    kill "$nginx_pid"
+    wait "$nginx_pid" 2>/dev/null || true
+    wait_for bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$NGX_APP_PORT)"
+done
+rss_after=$(rss_kb)
+
+# --- the decision log's share: the same cookie check with the log line filtered out ---
+stop_outpost
+start_outpost warn
+expect_status 200 -H "$orig" -H "Cookie: $cookie" "$auth_url"
+run auth_cookie_no_decision_log -H "$orig" -H "Cookie: $cookie" "$auth_url"
+run healthz_no_decision_log "http://127.0.0.1:$ADMIN_PORT/healthz"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+{
+    echo "## Load test $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo
+    echo "Machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), kernel $(uname -r)."
+    echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s on core 1; the outpost and the null auth server on core 0;"
+    echo "the ingress nginx on core 0 (shared) or core 1 with wrk (split)."
+    echo
+    echo "| scenario | req/s | p99 | non-2xx | outpost CPU | outpost CPU µs/req | outpost RSS kB after |"
+    echo "|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "Outpost RSS: idle ${rss_idle} kB, after the info-level runs ${rss_after} kB."
+    echo
+    echo "| ratio | measured | budget |"
+    echo "|---|---|---|"
+    echo "| healthz req/s | ${RPS[healthz]} | >= 80000 |"
+    echo "| cookie / healthz | $(ratio "${RPS[auth_cookie]}" "${RPS[healthz]}") | >= 0.85 |"
+    echo "| cookie / healthz with the same headers | $(ratio "${RPS[auth_cookie]}" "${RPS[healthz_with_cookie_headers]}") | (diagnostic) |"
+    echo "| cached bearer / cookie | $(ratio "${RPS[auth_bearer_cached]}" "${RPS[auth_cookie]}") | >= 0.9 |"
+    echo "| uncached RS256 / cookie | $(ratio "${RPS[auth_bearer_uncached_rs256]}" "${RPS[auth_cookie]}") | >= 0.45 |"
+    echo "| uncached ES256 / cookie | $(ratio "${RPS[auth_bearer_uncached_es256]}" "${RPS[auth_cookie]}") | >= 0.25 |"
+    for layout in shared split; do
+        echo "| nginx via outpost / via null auth ($layout) | $(ratio "${RPS[nginx_${layout}_outpost_cookie]}" "${RPS[nginx_${layout}_null_auth]}") | >= 0.95 |"
+    done
+    echo "| cookie without decision log / cookie | $(ratio "${RPS[auth_cookie_no_decision_log]}" "${RPS[auth_cookie]}") | (diagnostic) |"
+} | tee "$results"
