@@ -20,7 +20,7 @@ set -euo pipefail
 
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
-POOL=${POOL:-12000} # > the bearer cache's 10k entries, so round-robin never hits
+POOL=${POOL:-12000} # > the bearer cache's 4096 entries, so round-robin never hits
 IDP_PORT=${IDP_PORT:-18090}
 OUTPOST_PORT=${OUTPOST_PORT:-18180}
 ADMIN_PORT=${ADMIN_PORT:-18190}
