@@ -22,7 +22,10 @@ pub fn crd_files() -> Vec<(String, String)> {
         .map(|crd| {
             let name = crd.metadata.name.clone().unwrap_or_default();
             let yaml = serde_yaml::to_string(crd).expect("CRDs serialise");
-            (format!("{name}.yaml"), format!("{GENERATED_HEADER}---\n{yaml}"))
+            (
+                format!("{name}.yaml"),
+                format!("{GENERATED_HEADER}---\n{yaml}"),
+            )
         })
         .collect::<std::collections::BTreeMap<_, _>>()
         .into_iter()
