@@ -12,10 +12,13 @@
 pub mod agent;
 pub mod browser;
 pub mod caddy;
+pub mod cluster;
 pub mod cookies;
 pub mod form;
 pub mod idp;
+pub mod kubectl;
 pub mod nginx;
+pub mod operator;
 pub mod outpost;
 pub mod process;
 pub mod upstream;
@@ -23,9 +26,11 @@ pub mod upstream;
 pub use agent::{Hop, Response, UserAgent};
 pub use browser::{Browser, BrowserOptions, BrowserResult};
 pub use caddy::{Caddy, CaddyOptions};
+pub use cluster::{ControlPlane, Process, require_control_plane};
 pub use cookies::CookieJar;
 pub use form::{Form, parse_forms};
 pub use idp::{Idp, IdpAccount, IdpClient, IdpOptions};
+pub use kubectl::{Kubectl, condition, has_condition};
 pub use nginx::{Nginx, NginxOptions};
 pub use outpost::{Outpost, OutpostOptions, OutpostRoute};
 pub use process::{Tool, free_port, require};
@@ -82,6 +87,14 @@ pub enum HarnessError {
 pub type Result<T, E = HarnessError> = std::result::Result<T, E>;
 
 /// The repository root (where Cargo.toml is).
+/// The `portcullis` binary under test (the demo example, which has no
+/// `CARGO_BIN_EXE_*`, uses the debug build).
+pub fn portcullis_binary() -> PathBuf {
+    option_env!("CARGO_BIN_EXE_portcullis")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/debug/portcullis"))
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

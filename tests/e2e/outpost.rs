@@ -77,12 +77,6 @@ pub fn config_yaml(opts: &OutpostOptions) -> String {
 }
 
 /// The `portcullis` binary: Cargo's for integration tests, else the debug build (demo).
-fn binary() -> PathBuf {
-    option_env!("CARGO_BIN_EXE_portcullis")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| super::repo_root().join("target/debug/portcullis"))
-}
-
 impl Outpost {
     /// Starts the binary on a configuration file and waits until `/readyz` says ready
     /// (discovery and keys loaded).
@@ -112,7 +106,7 @@ impl Outpost {
         std::fs::write(&key_path, format!("{COOKIE_SECRET}\n"))?;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let mut cmd = Command::new(binary());
+        let mut cmd = Command::new(super::portcullis_binary());
         cmd.arg("outpost")
             .args(source)
             .arg("--listen")

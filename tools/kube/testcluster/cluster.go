@@ -82,6 +82,12 @@ func newCluster(dir, bin, etcdBin string, loadTest bool) (*cluster, error) {
 	if err := writeKubeconfig(kcmConfig, server, p.path("ca.crt"), p.path("controller-manager.crt"), p.path("controller-manager.key")); err != nil {
 		return nil, err
 	}
+	// Every request a service account makes is audited, so tests can name any call the
+	// RBAC manifests forbid (verb, resource, namespace) and prove each rule is used.
+	auditPolicy := p.path("audit-policy.yaml")
+	if err := os.WriteFile(auditPolicy, []byte(auditPolicyYAML), 0o600); err != nil {
+		return nil, err
+	}
 	admin, err := adminHTTP(p)
 	if err != nil {
 		return nil, err
@@ -106,6 +112,10 @@ func newCluster(dir, bin, etcdBin string, loadTest bool) (*cluster, error) {
 		"--allow-privileged=true",
 		// No controller creates default ServiceAccounts here: tests create their own.
 		"--disable-admission-plugins=ServiceAccount",
+		"--audit-policy-file=" + auditPolicy,
+		"--audit-log-path=" + filepath.Join(dir, "audit.log"),
+		"--audit-log-format=json",
+		"--audit-log-maxsize=0",
 	}
 	if loadTest {
 		apiserverArgs = append(apiserverArgs,
@@ -142,6 +152,10 @@ func newCluster(dir, bin, etcdBin string, loadTest bool) (*cluster, error) {
 				"--controllers=garbage-collector-controller,namespace-controller",
 				"--leader-elect=false",
 				"--secure-port=0",
+				// As in real clusters: each controller runs as its own ServiceAccount
+				// (namespace-controller, generic-garbage-collector), whose bootstrap roles
+				// allow what it does; the manager's own identity may not deletecollection.
+				"--use-service-account-credentials=true",
 			},
 			// It serves nothing here; alive after a moment is the best sign there is.
 			ready: func() error { time.Sleep(300 * time.Millisecond); return nil },
@@ -252,6 +266,15 @@ func adminHTTP(p *pki) (*http.Client, error) {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}}},
 	}, nil
 }
+
+const auditPolicyYAML = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  userGroups: ["system:serviceaccounts"]
+- level: None
+`
 
 func writeKubeconfig(path, server, ca, cert, key string) error {
 	text := fmt.Sprintf(`apiVersion: v1

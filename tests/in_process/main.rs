@@ -1,0 +1,19 @@
+//! Integration tests that run in this process: the operator's controllers against a
+//! mocked API server (kube-rs's tower-test pattern), the outpost's HTTP flow with a
+//! scripted browser and IdP, and the generated files. Nothing here starts a process.
+
+#[path = "../operator_support/mod.rs"]
+mod operator_support;
+#[path = "../outpost_support/mod.rs"]
+mod outpost_support;
+
+mod crds;
+mod operator_client;
+mod operator_cluster_config;
+mod operator_dynamic;
+mod operator_lease;
+mod operator_provider;
+mod operator_rbac;
+mod operator_rotation;
+mod operator_route;
+mod outpost_flow;

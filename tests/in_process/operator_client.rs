@@ -1,0 +1,405 @@
+//! OAuthClient controller scenarios against a mocked API server.
+
+use crate::operator_support;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ObjectMeta;
+use operator_support::*;
+use portcullis::api::*;
+use portcullis::operator::client::reconcile;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+fn meta(ns: &str, name: &str) -> ObjectMeta {
+    ObjectMeta {
+        namespace: Some(ns.into()),
+        name: Some(name.into()),
+        uid: Some(format!("uid-{name}")),
+        generation: Some(1),
+        ..Default::default()
+    }
+}
+
+fn provider() -> OIDCProvider {
+    let mut p = OIDCProvider::new(
+        "idp",
+        OIDCProviderSpec {
+            issuer_url: "https://idp.example".into(),
+            client_id: Some("outpost".into()),
+            ..Default::default()
+        },
+    );
+    p.metadata = meta("team", "idp");
+    p
+}
+
+fn static_client(provider: &str) -> OAuthClient {
+    let mut c = OAuthClient::new(
+        "grafana",
+        OAuthClientSpec {
+            provider_ref: portcullis::api::ObjectRef {
+                name: provider.into(),
+                namespace: None,
+            },
+            mode: ClientMode::Static,
+            credentials_secret_ref: Some(CredentialsSecretRef {
+                name: "creds".into(),
+                ..Default::default()
+            }),
+            secret: Some(ClientSecretSpec {
+                preset: Some(SecretPreset::Grafana),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    c.metadata = meta("team", "grafana");
+    c
+}
+
+fn user_secret() -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": "team"},
+           "data": {"client-id": "Z3JhZmFuYQ==", "client-secret": base64(CANARY)}})
+}
+
+fn base64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn echo(body: &Value) -> Value {
+    body.clone()
+}
+
+fn assert_no_canary(what: &str, text: &str) {
+    assert!(!leaks(text), "the secret value leaked into {what}: {text}");
+}
+
+#[tokio::test]
+async fn static_client_projects_the_users_secret_then_converges_without_writes() {
+    let (logs, _guard) = capture_logs();
+    let (client, mut handle) = mock();
+    let ctx = context(
+        client,
+        vec![provider()],
+        vec![static_client("idp")],
+        vec![],
+        vec![],
+    );
+    let verifier = tokio::spawn(async move {
+        let get = expect(
+            &mut handle,
+            "GET",
+            "/api/v1/namespaces/team/secrets/creds",
+            200,
+            |_| user_secret(),
+        )
+        .await;
+        let apply = expect(
+            &mut handle,
+            "PATCH",
+            "/api/v1/namespaces/team/secrets/grafana-oauth?",
+            200,
+            echo,
+        )
+        .await;
+        let status = expect(
+            &mut handle,
+            "PATCH",
+            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
+            200,
+            |b| {
+                let mut o = serde_json::to_value(static_client("idp")).unwrap();
+                o["status"] = b["status"].clone();
+                o
+            },
+        )
+        .await;
+        (get, apply, status)
+    });
+    let result = reconcile(Arc::new(static_client("idp")), ctx.clone()).await;
+    let (_, apply, status) = verifier.await.unwrap();
+    result.expect("reconcile succeeds");
+
+    // The projected Secret: the preset's key names, server-side applied by our manager.
+    assert!(
+        apply.uri.contains("fieldManager=portcullis") && apply.uri.contains("force=true"),
+        "{}",
+        apply.uri
+    );
+    assert_eq!(
+        apply.body["data"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"],
+        base64(CANARY)
+    );
+    assert_eq!(
+        apply.body["data"]["GF_AUTH_GENERIC_OAUTH_CLIENT_ID"],
+        base64("grafana")
+    );
+    assert_eq!(
+        apply.body["metadata"]["ownerReferences"][0]["uid"],
+        "uid-grafana"
+    );
+    // Status: fingerprint, conditions, never the value.
+    let st = &status.body["status"];
+    assert_eq!(st["clientID"], "grafana");
+    assert!(
+        st["secretFingerprint"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let ready = st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["status"], "True");
+    assert_eq!(ready["observedGeneration"], 1);
+    assert_no_canary("status", &status.body.to_string());
+
+    // Second pass: the caches hold what was written; only the user's Secret is read.
+    let written: Secret = serde_json::from_value(apply.body.clone()).unwrap();
+    let mut converged = static_client("idp");
+    converged.status = Some(serde_json::from_value(status.body["status"].clone()).unwrap());
+    let (client, mut handle) = mock();
+    let ctx = context(
+        client,
+        vec![provider()],
+        vec![converged.clone()],
+        vec![],
+        vec![written],
+    );
+    let verifier = tokio::spawn(async move {
+        expect(
+            &mut handle,
+            "GET",
+            "/api/v1/namespaces/team/secrets/creds",
+            200,
+            |_| user_secret(),
+        )
+        .await;
+        // Dropping the handle makes any further request fail, so a write would surface
+        // as a reconcile error below.
+    });
+    let again = reconcile(Arc::new(converged), ctx.clone()).await;
+    verifier.await.unwrap();
+    again.expect("no request beyond the read");
+    assert_eq!(
+        ctx.metrics.writes_of("secret") + ctx.metrics.writes_of("oauthclient_status"),
+        0
+    );
+    assert_no_canary("logs", &String::from_utf8_lossy(&logs.lock().unwrap()));
+}
+
+#[tokio::test]
+async fn missing_provider_sets_ready_false_and_publishes_an_event_naming_it() {
+    let (logs, _guard) = capture_logs();
+    let (client, mut handle) = mock();
+    let mut c = static_client("nope");
+    c.spec.mode = ClientMode::Generated;
+    c.spec.credentials_secret_ref = None;
+    let ctx = context(client, vec![provider()], vec![c.clone()], vec![], vec![]);
+    let c2 = c.clone();
+    let verifier = tokio::spawn(async move {
+        let status = expect(
+            &mut handle,
+            "PATCH",
+            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
+            200,
+            move |b| {
+                let mut o = serde_json::to_value(&c2).unwrap();
+                o["status"] = b["status"].clone();
+                o
+            },
+        )
+        .await;
+        let event = expect(
+            &mut handle,
+            "POST",
+            "/apis/events.k8s.io/v1/namespaces/team/events",
+            201,
+            echo,
+        )
+        .await;
+        (status, event)
+    });
+    let result = reconcile(Arc::new(c), ctx).await;
+    let (status, event) = verifier.await.unwrap();
+    result.unwrap();
+    let ready = status.body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "ProviderNotFound");
+    assert!(ready["message"].as_str().unwrap().contains("team/nope"));
+    assert_eq!(event.body["type"], "Warning");
+    assert_eq!(event.body["reason"], "ProviderNotFound");
+    assert_eq!(event.body["regarding"]["kind"], "OAuthClient");
+    assert_eq!(event.body["regarding"]["name"], "grafana");
+    assert!(
+        event.body["note"]
+            .as_str()
+            .unwrap()
+            .contains("OIDCProvider team/nope not found")
+    );
+    assert_no_canary("logs", &String::from_utf8_lossy(&logs.lock().unwrap()));
+}
+
+#[tokio::test]
+async fn generated_secret_survives_a_deleted_target_and_errors_do_not_leak_it() {
+    let (logs, _guard) = capture_logs();
+    let mut c = static_client("idp");
+    c.spec.mode = ClientMode::Generated;
+    c.spec.credentials_secret_ref = None;
+    // The state Secret holds a value minted earlier; the target Secret was deleted.
+    let state = Secret {
+        metadata: ObjectMeta {
+            name: Some("grafana-portcullis-state".into()),
+            namespace: Some("team".into()),
+            ..Default::default()
+        },
+        data: Some(
+            [(
+                "client-secret".to_string(),
+                ByteString(b"earlier-minted-value".to_vec()),
+            )]
+            .into(),
+        ),
+        ..Default::default()
+    };
+    let (client, mut handle) = mock();
+    let ctx = context(
+        client,
+        vec![provider()],
+        vec![c.clone()],
+        vec![],
+        vec![state],
+    );
+    let verifier = tokio::spawn(async move {
+        let target = expect(
+            &mut handle,
+            "PATCH",
+            "/api/v1/namespaces/team/secrets/grafana-oauth?",
+            200,
+            echo,
+        )
+        .await;
+        let state = expect(
+            &mut handle,
+            "PATCH",
+            "/api/v1/namespaces/team/secrets/grafana-portcullis-state?",
+            200,
+            echo,
+        )
+        .await;
+        // The status write fails: the error must not carry the secret.
+        expect(
+            &mut handle,
+            "PATCH",
+            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
+            500,
+            |_| api_error(500, "InternalError"),
+        )
+        .await;
+        (target, state)
+    });
+    let result = reconcile(Arc::new(c), ctx).await;
+    let (target, state) = verifier.await.unwrap();
+    assert_eq!(
+        target.body["data"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"],
+        base64("earlier-minted-value")
+    );
+    // Only the rotation bookkeeping is added to the state Secret; the value is kept.
+    assert_eq!(
+        state.body["data"]["client-secret"],
+        base64("earlier-minted-value")
+    );
+    let err = result.expect_err("the status write failed");
+    assert_no_canary("error", &format!("{err} {err:?}"));
+    assert!(!format!("{err}").contains("earlier-minted-value"));
+    assert_no_canary("logs", &String::from_utf8_lossy(&logs.lock().unwrap()));
+}
+
+#[tokio::test]
+async fn generated_client_is_created_in_one_round_and_then_converges() {
+    let mut c = static_client("idp");
+    c.spec.mode = ClientMode::Generated;
+    c.spec.credentials_secret_ref = None;
+    c.spec.rotation = Some(RotationSpec {
+        period: "720h".into(),
+        grace: None,
+    });
+    let (client, mut handle) = mock();
+    let ctx = context(client, vec![provider()], vec![c.clone()], vec![], vec![]);
+    let c2 = c.clone();
+    let verifier = tokio::spawn(async move {
+        let target = expect(
+            &mut handle,
+            "PATCH",
+            "/api/v1/namespaces/team/secrets/grafana-oauth?",
+            200,
+            echo,
+        )
+        .await;
+        let state = expect(
+            &mut handle,
+            "PATCH",
+            "/api/v1/namespaces/team/secrets/grafana-portcullis-state?",
+            200,
+            echo,
+        )
+        .await;
+        let status = expect(
+            &mut handle,
+            "PATCH",
+            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
+            200,
+            move |b| {
+                let mut o = serde_json::to_value(&c2).unwrap();
+                o["status"] = b["status"].clone();
+                o
+            },
+        )
+        .await;
+        (target, state, status)
+    });
+    reconcile(Arc::new(c.clone()), ctx).await.unwrap();
+    let (target, state, status) = verifier.await.unwrap();
+    assert_eq!(
+        target.body["data"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"],
+        base64(CANARY)
+    );
+    assert_eq!(state.body["data"]["client-secret"], base64(CANARY));
+    assert!(
+        state.body["data"]["rotated-at"].is_string(),
+        "bookkeeping in the first write"
+    );
+    assert_no_canary("status", &status.body.to_string());
+
+    // The owned-Secret watch triggers again: nothing left to write.
+    let mut converged = c.clone();
+    converged.status = Some(serde_json::from_value(status.body["status"].clone()).unwrap());
+    let owned: Vec<Secret> = [target, state]
+        .iter()
+        .map(|e| serde_json::from_value(e.body.clone()).unwrap())
+        .collect();
+    let (client, handle) = mock();
+    drop(handle);
+    let ctx = context(
+        client,
+        vec![provider()],
+        vec![converged.clone()],
+        vec![],
+        owned,
+    );
+    reconcile(Arc::new(converged), ctx.clone())
+        .await
+        .expect("no request");
+    assert_eq!(ctx.metrics.writes_of("secret"), 0);
+}

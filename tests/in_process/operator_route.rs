@@ -1,0 +1,329 @@
+//! ForwardAuthRoute and configuration-writer scenarios against a mocked API server.
+
+use crate::operator_support;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::ObjectMeta;
+use kube::runtime::{reflector, watcher};
+use operator_support::*;
+use portcullis::api::*;
+use portcullis::operator::{route, writer};
+use serde_json::Value;
+use std::sync::Arc;
+
+fn provider(allowed: &[&str]) -> OIDCProvider {
+    let mut p = OIDCProvider::new(
+        "idp",
+        OIDCProviderSpec {
+            issuer_url: "https://idp.example".into(),
+            client_id: Some("outpost".into()),
+            allowed_namespaces: Some(allowed.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        },
+    );
+    p.metadata = ObjectMeta {
+        namespace: Some("auth".into()),
+        name: Some("idp".into()),
+        ..Default::default()
+    };
+    p.status = Some(OIDCProviderStatus {
+        conditions: vec![portcullis::reconcile::conditions::condition(
+            "Ready",
+            Some(true),
+            "Ready",
+            "ok",
+        )],
+        ..Default::default()
+    });
+    p
+}
+
+fn route_obj(ns: &str, name: &str, i: i64) -> ForwardAuthRoute {
+    let mut r = ForwardAuthRoute::new(
+        name,
+        ForwardAuthRouteSpec {
+            hosts: vec![format!("{name}.example.com")],
+            provider_ref: portcullis::api::ObjectRef {
+                name: "idp".into(),
+                namespace: Some("auth".into()),
+            },
+            ..Default::default()
+        },
+    );
+    r.metadata = ObjectMeta {
+        namespace: Some(ns.into()),
+        name: Some(name.into()),
+        generation: Some(1),
+        creation_timestamp: Some(Time(k8s_openapi::jiff::Timestamp::from_second(i).unwrap())),
+        ..Default::default()
+    };
+    r
+}
+
+fn with_status(route: &ForwardAuthRoute, body: &Value) -> Value {
+    let mut o = serde_json::to_value(route).unwrap();
+    o["status"] = body["status"].clone();
+    o
+}
+
+async fn compile_verdicts(ctx: &portcullis::operator::Context) {
+    let (_, programmed) = writer::compile(
+        &ctx.stores.providers.state(),
+        &ctx.stores.clients.state(),
+        &ctx.stores.routes.state(),
+    );
+    *ctx.programmed.write().unwrap() = Some(programmed);
+}
+
+#[tokio::test]
+async fn a_refused_cross_namespace_reference_is_reported_on_the_route() {
+    let (client, mut handle) = mock();
+    let r = route_obj("team-b", "app", 1);
+    let ctx = context(
+        client,
+        vec![provider(&["team-a"])],
+        vec![],
+        vec![r.clone()],
+        vec![],
+    );
+    compile_verdicts(&ctx).await;
+    let r2 = r.clone();
+    let verifier = tokio::spawn(async move {
+        let status = expect(
+            &mut handle,
+            "PATCH",
+            "/apis/portcullis.dev/v1alpha1/namespaces/team-b/forwardauthroutes/app/status?",
+            200,
+            move |b| with_status(&r2, b),
+        )
+        .await;
+        let event = expect(
+            &mut handle,
+            "POST",
+            "/apis/events.k8s.io/v1/namespaces/team-b/events",
+            201,
+            |b| b.clone(),
+        )
+        .await;
+        (status, event)
+    });
+    route::reconcile(Arc::new(r), ctx).await.unwrap();
+    let (status, event) = verifier.await.unwrap();
+    let conds = status.body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let accepted = conds.iter().find(|c| c["type"] == "Accepted").unwrap();
+    assert_eq!(accepted["status"], "False");
+    assert_eq!(accepted["reason"], "RefNotPermitted");
+    assert!(
+        accepted["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.allowedNamespaces")
+    );
+    let programmed = conds.iter().find(|c| c["type"] == "Programmed").unwrap();
+    assert_eq!(programmed["status"], "False");
+    assert_eq!(event.body["regarding"]["kind"], "ForwardAuthRoute");
+    assert_eq!(event.body["regarding"]["namespace"], "team-b");
+    assert_eq!(event.body["reason"], "RefNotPermitted");
+}
+
+#[tokio::test]
+async fn routes_wait_for_the_writers_first_pass_instead_of_writing() {
+    let (client, handle) = mock();
+    drop(handle);
+    let r = route_obj("auth", "app", 1);
+    let ctx = context(client, vec![provider(&[])], vec![], vec![r.clone()], vec![]);
+    // No verdicts yet: no request at all (the handle is gone, a request would fail).
+    route::reconcile(Arc::new(r), ctx.clone()).await.unwrap();
+    assert_eq!(ctx.metrics.writes_of("forwardauthroute_status"), 0);
+}
+
+/// Many routes: one round of writes, then a second round writes nothing at all.
+#[tokio::test]
+async fn many_routes_converge_and_a_second_round_writes_nothing() {
+    const N: i64 = 2000;
+    let routes: Vec<ForwardAuthRoute> = (0..N)
+        .map(|i| route_obj("apps", &format!("r{i}"), i))
+        .collect();
+    let (client, mut handle) = mock();
+    // Routes live in another namespace than the provider, which allows them.
+    let ctx = context(
+        client,
+        vec![provider(&["apps"])],
+        vec![],
+        routes.clone(),
+        vec![],
+    );
+    let (config, _) = writer::compile(
+        &ctx.stores.providers.state(),
+        &[],
+        &ctx.stores.routes.state(),
+    );
+    let expected_shards = portcullis::reconcile::shard::shards(&config, "portcullis-system").len();
+    assert!(expected_shards >= 1);
+    let (shards_store, mut shards_writer) = reflector::store::<ConfigMap>();
+
+    // Round 1: the writer applies every shard once.
+    let verifier =
+        tokio::spawn(async move {
+            let mut shards = Vec::new();
+            for _ in 0..expected_shards {
+                let (request, send) = handle.next_request().await.unwrap();
+                assert_eq!(request.method(), "PATCH");
+                assert!(request.uri().path().starts_with(
+                    "/api/v1/namespaces/portcullis-system/configmaps/portcullis-config-"
+                ));
+                let body = request.into_body().collect_bytes().await.unwrap();
+                shards.push(serde_json::from_slice::<ConfigMap>(&body).unwrap());
+                send.send_response(
+                    http::Response::builder()
+                        .body(kube::client::Body::from(body.to_vec()))
+                        .unwrap(),
+                );
+            }
+            shards
+        });
+    let changed = writer::pass(&ctx, &shards_store).await.unwrap();
+    assert_eq!(changed.len(), N as usize);
+    let shards = verifier.await.unwrap();
+    assert!(!shards.is_empty());
+    for s in shards {
+        shards_writer.apply_watcher_event(&watcher::Event::Apply(s));
+    }
+
+    // Round 1 of route statuses: one status write per route.
+    let (client, mut handle) = mock();
+    let mut ctx2 =
+        portcullis::operator::Context::new(client, ctx.stores.clone(), "portcullis-system".into());
+    ctx2.now = now;
+    *ctx2.programmed.write().unwrap() = ctx.programmed.read().unwrap().clone();
+    let ctx2 = Arc::new(ctx2);
+    let by_name: std::collections::HashMap<String, ForwardAuthRoute> = routes
+        .iter()
+        .map(|r| (r.metadata.name.clone().unwrap(), r.clone()))
+        .collect();
+    let verifier = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        for _ in 0..N {
+            let (request, send) = handle.next_request().await.unwrap();
+            let path = request.uri().path().to_string();
+            let name = path
+                .trim_end_matches("/status")
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            let body: Value =
+                serde_json::from_slice(&request.into_body().collect_bytes().await.unwrap())
+                    .unwrap();
+            let mut r = by_name[&name].clone();
+            r.status = Some(serde_json::from_value(body["status"].clone()).unwrap());
+            send.send_response(
+                http::Response::builder()
+                    .body(kube::client::Body::from(serde_json::to_vec(&r).unwrap()))
+                    .unwrap(),
+            );
+            statuses.push(r);
+        }
+        statuses
+    });
+    for r in &routes {
+        route::reconcile(Arc::new(r.clone()), ctx2.clone())
+            .await
+            .unwrap();
+    }
+    let converged = verifier.await.unwrap();
+    assert!(converged.iter().all(|r| {
+        r.status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    }));
+
+    // Round 2: caches hold what was written. Nothing is written, by anyone.
+    let (client, handle) = mock();
+    drop(handle);
+    let stores = portcullis::operator::context::Stores {
+        routes: {
+            let (s, mut w) = reflector::store();
+            for r in &converged {
+                w.apply_watcher_event(&watcher::Event::Apply(r.clone()));
+            }
+            s
+        },
+        ..ctx.stores.clone()
+    };
+    let mut ctx3 = portcullis::operator::Context::new(client, stores, "portcullis-system".into());
+    ctx3.now = now;
+    let ctx3 = Arc::new(ctx3);
+    let changed = writer::pass(&ctx3, &shards_store)
+        .await
+        .expect("no configmap write");
+    assert_eq!(
+        changed.len(),
+        N as usize,
+        "first pass of this context reports every verdict"
+    );
+    for r in &converged {
+        route::reconcile(Arc::new(r.clone()), ctx3.clone())
+            .await
+            .expect("no status write");
+    }
+    let again = writer::pass(&ctx3, &shards_store).await.unwrap();
+    assert!(again.is_empty());
+    assert_eq!(
+        ctx3.metrics.writes_of("configmap") + ctx3.metrics.writes_of("forwardauthroute_status"),
+        0
+    );
+}
+
+/// The writer alone at the design's scale: 10k routes, one round of shard writes, then
+/// a pass over unchanged caches writes nothing (and no shard exceeds 1 MiB).
+#[tokio::test]
+async fn ten_thousand_routes_write_each_shard_once() {
+    const N: i64 = 10_000;
+    let routes: Vec<ForwardAuthRoute> = (0..N)
+        .map(|i| route_obj("apps", &format!("r{i}"), i))
+        .collect();
+    let (client, mut handle) = mock();
+    let ctx = context(client, vec![provider(&["apps"])], vec![], routes, vec![]);
+    let (config, _) = writer::compile(
+        &ctx.stores.providers.state(),
+        &[],
+        &ctx.stores.routes.state(),
+    );
+    assert_eq!(config.routes.len(), N as usize);
+    let expected = portcullis::reconcile::shard::shards(&config, "portcullis-system").len();
+    assert!(expected > 1, "10k routes need more than one shard");
+    let verifier = tokio::spawn(async move {
+        let mut written = Vec::new();
+        for _ in 0..expected {
+            let (request, send) = handle.next_request().await.unwrap();
+            let body = request.into_body().collect_bytes().await.unwrap();
+            assert!(body.len() < 1024 * 1024, "a shard of {} bytes", body.len());
+            written.push(serde_json::from_slice::<ConfigMap>(&body).unwrap());
+            send.send_response(
+                http::Response::builder()
+                    .body(kube::client::Body::from(body.to_vec()))
+                    .unwrap(),
+            );
+        }
+        written
+    });
+    let (shards_store, mut shards_writer) = reflector::store::<ConfigMap>();
+    writer::pass(&ctx, &shards_store).await.unwrap();
+    for s in verifier.await.unwrap() {
+        shards_writer.apply_watcher_event(&watcher::Event::Apply(s));
+    }
+    let (client, handle) = mock();
+    drop(handle);
+    let ctx2 =
+        portcullis::operator::Context::new(client, ctx.stores.clone(), "portcullis-system".into());
+    writer::pass(&ctx2, &shards_store).await.expect("no write");
+    assert_eq!(ctx2.metrics.writes_of("configmap"), 0);
+}

@@ -1,0 +1,15 @@
+//! Integration tests that start processes: the `portcullis` binary, a real OpenID
+//! Provider, nginx, Caddy, headless Chromium, and a real Kubernetes control plane
+//! (etcd, kube-apiserver, kube-controller-manager built from their Go modules) driven
+//! by the real kubectl.
+
+#[path = "../e2e/mod.rs"]
+mod e2e;
+#[path = "../outpost_support/mod.rs"]
+mod outpost_support;
+
+mod cluster_api;
+mod cluster_operator;
+mod outpost_e2e;
+mod outpost_reload;
+mod render;

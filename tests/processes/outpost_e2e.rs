@@ -1,0 +1,365 @@
+//! The outpost end to end, on loopback: a real OpenID Provider (`oidc-provider`), nginx
+//! configured like ingress-nginx, Caddy's `forward_auth`, a scripted user agent with a
+//! cookie jar, and headless Chromium through the IdP's real login form.
+
+use crate::e2e;
+
+use e2e::{
+    Browser, BrowserOptions, Caddy, CaddyOptions, Idp, IdpAccount, IdpClient, IdpOptions, Nginx,
+    NginxOptions, Outpost, OutpostOptions, OutpostRoute, Tool, UpstreamApp, UserAgent, free_port,
+    require,
+};
+
+const CLIENT_ID: &str = "portcullis";
+const CLIENT_SECRET: &str = "e2e-client-secret";
+
+fn accounts() -> Vec<IdpAccount> {
+    vec![
+        IdpAccount::new(
+            "alice",
+            "wonderland",
+            "alice@example.test",
+            &["admins", "devs"],
+        ),
+        IdpAccount::new("bob", "builder", "bob@example.test", &["visitors"]),
+    ]
+}
+
+/// IdP + app + outpost + a front proxy port chosen up front (the redirect URI needs it).
+struct Stack {
+    idp: Idp,
+    app: UpstreamApp,
+    outpost: Outpost,
+    front_port: u16,
+}
+
+async fn stack(algorithm: &str) -> Stack {
+    let front_port = free_port();
+    let front = format!("http://127.0.0.1:{front_port}");
+    let mut client = IdpClient::new(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &format!("{front}/oauth2/callback"),
+    );
+    client.post_logout_redirect_uris = vec![format!("{front}/"), format!("{front}/bye")];
+    client.id_token_signed_response_alg = Some(algorithm.to_string());
+    let idp = Idp::start(IdpOptions {
+        algorithms: vec![algorithm.to_string()],
+        clients: vec![client],
+        accounts: accounts(),
+        ..IdpOptions::default()
+    })
+    .expect("start the IdP");
+    let app = UpstreamApp::start().await.expect("start the app");
+    let outpost = Outpost::start(&OutpostOptions {
+        issuer: idp.issuer().to_string(),
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        routes: vec![OutpostRoute {
+            id: "apps/dashboard".into(),
+            auth_url: front.clone(),
+            groups: vec!["admins".into()],
+            public_paths: vec!["/healthz".into()],
+            bearer: true,
+        }],
+    })
+    .await
+    .expect("start the outpost");
+    Stack {
+        idp,
+        app,
+        outpost,
+        front_port,
+    }
+}
+
+fn nginx_for(s: &Stack) -> Nginx {
+    let mut opts = NginxOptions::new(&s.outpost.addr(), &format!("127.0.0.1:{}", s.app.port()));
+    opts.port = Some(s.front_port);
+    Nginx::start(opts).expect("start nginx")
+}
+
+async fn login_through_nginx(algorithm: &str) {
+    let s = stack(algorithm).await;
+    let nginx = nginx_for(&s);
+    let base = nginx.url();
+    let mut ua = UserAgent::new();
+
+    // Public paths need no login.
+    let public = ua.get(&format!("{base}/healthz")).await.expect("public");
+    assert_eq!(public.status, 200, "{}", s.outpost.log());
+
+    // Not logged in: nginx turns the 401 into the sign-in redirect, which reaches the IdP.
+    let page = ua
+        .get(&format!("{base}/private?x=1"))
+        .await
+        .expect("to the IdP");
+    assert!(
+        page.url.as_str().starts_with(s.idp.base_url()),
+        "hops: {:?}\n{}",
+        page.hops,
+        s.outpost.log()
+    );
+    let landed = ua.login("alice", "wonderland").await.expect("login");
+    assert_eq!(
+        landed.status,
+        200,
+        "hops: {:?}\n{}",
+        landed.hops,
+        s.outpost.log()
+    );
+    assert_eq!(landed.url.as_str(), format!("{base}/private?x=1"));
+    let seen = s.app.last_request().expect("the app saw the request");
+    assert_eq!(seen.header("x-auth-request-user"), Some("alice"));
+    assert_eq!(
+        seen.header("x-auth-request-email"),
+        Some("alice@example.test")
+    );
+    assert_eq!(seen.header("x-auth-request-groups"), Some("admins,devs"));
+
+    // userinfo shows the session's identity.
+    let info = ua
+        .get(&format!("{base}/oauth2/userinfo"))
+        .await
+        .expect("userinfo");
+    assert_eq!(info.status, 200);
+    assert!(info.body.contains("alice@example.test"), "{}", info.body);
+
+    // A tampered cookie is refused (and sends the browser to log in again, not to the app).
+    let url = url::Url::parse(&base).expect("url");
+    let mut tampered = UserAgent::new();
+    let ours: Vec<(String, String)> = ua
+        .jar
+        .matching(&url)
+        .into_iter()
+        .filter(|c| c.name.starts_with("portcullis"))
+        .map(|c| (c.name.clone(), c.value.clone()))
+        .collect();
+    assert!(!ours.is_empty(), "a session cookie was set");
+    let session_values = ours.clone();
+    for (name, value) in ours {
+        let mut v = value;
+        let last = v
+            .pop()
+            .map(|c| if c == 'A' { 'B' } else { 'A' })
+            .unwrap_or('A');
+        v.push(last);
+        tampered
+            .jar
+            .store(&url, &format!("{name}={v}; Path=/"))
+            .expect("cookie");
+    }
+    let before = s.app.requests().len();
+    let r = tampered
+        .get_no_follow(&format!("{base}/private"))
+        .await
+        .expect("tampered");
+    assert_eq!(r.status, 302, "a tampered cookie must not pass");
+    assert!(r.location().unwrap_or_default().contains("/oauth2/start"));
+    assert_eq!(s.app.requests().len(), before, "the app was not reached");
+
+    // Sign out ends access.
+    ua.get(&format!("{base}/oauth2/sign_out?rd={base}/bye"))
+        .await
+        .expect("sign out");
+    let after = ua
+        .get_no_follow(&format!("{base}/private"))
+        .await
+        .expect("after sign out");
+    assert_eq!(after.status, 302, "signed out users are sent to log in");
+
+    // No secret, token or cookie value ever reaches the log: check the whole run's log
+    // for the client secret, the cookie secret, every session cookie value and any JWT.
+    let log = s.outpost.log();
+    assert!(
+        log.contains("\"reason\":\"authenticated\""),
+        "decisions are logged: {log}"
+    );
+    assert!(!log.contains(CLIENT_SECRET), "client secret in the log");
+    assert!(
+        !log.contains(e2e::outpost::COOKIE_SECRET),
+        "cookie secret in the log"
+    );
+    for (name, value) in session_values {
+        assert!(!log.contains(&value), "cookie {name} in the log");
+    }
+    assert!(!log.contains("eyJ"), "a JWT in the log: {log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rs256_login_through_nginx_auth_request() {
+    if require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
+        login_through_nginx("RS256").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn es256_login_through_nginx_auth_request() {
+    if require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
+        login_through_nginx("ES256").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_the_group_gets_403_naming_the_rule_and_no_loop() {
+    if !require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
+        return;
+    }
+    let s = stack("RS256").await;
+    let nginx = nginx_for(&s);
+    let base = nginx.url();
+    let mut ua = UserAgent::new();
+    ua.get(&format!("{base}/private"))
+        .await
+        .expect("to the IdP");
+    let denied = ua
+        .login("bob", "builder")
+        .await
+        .expect("login completes without a loop");
+    assert_eq!(denied.status, 403, "hops: {:?}", denied.hops);
+    assert!(
+        denied.body.contains("admins"),
+        "the page names the rule: {}",
+        denied.body
+    );
+    assert!(
+        s.app
+            .requests()
+            .iter()
+            .all(|r| r.header("x-auth-request-user") != Some("bob"))
+    );
+    // Asking again gives the same answer, not a login redirect.
+    let again = ua
+        .get_no_follow(&format!("{base}/private"))
+        .await
+        .expect("again");
+    assert_eq!(again.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idp_rotating_its_signing_key_mid_session_is_survived() {
+    if !require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
+        return;
+    }
+    let s = stack("RS256").await;
+    let nginx = nginx_for(&s);
+    let base = nginx.url();
+    let mut ua = UserAgent::new();
+    ua.get(&format!("{base}/private"))
+        .await
+        .expect("to the IdP");
+    ua.login("alice", "wonderland").await.expect("login");
+    let old = s.idp.kids().await.expect("kids");
+    let new = s.idp.rotate_keys(false).await.expect("rotate");
+    assert_ne!(old, new);
+    // The session goes on...
+    let r = ua.get(&format!("{base}/private")).await.expect("still in");
+    assert_eq!(r.status, 200, "{}", s.outpost.log());
+    // ...and a fresh login, whose ID token carries the unknown kid, works too.
+    let mut second = UserAgent::new();
+    second
+        .get(&format!("{base}/private"))
+        .await
+        .expect("to the IdP");
+    let landed = second
+        .login("alice", "wonderland")
+        .await
+        .expect("login after rotation");
+    assert_eq!(
+        landed.status,
+        200,
+        "hops: {:?}\n{}",
+        landed.hops,
+        s.outpost.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_forward_auth_redirects_browsers_and_answers_apis_with_401() {
+    if !require(&[Tool::Node, Tool::IdpPackages, Tool::Caddy]) {
+        return;
+    }
+    let s = stack("ES256").await;
+    let mut opts = CaddyOptions::new(&s.outpost.addr(), &format!("127.0.0.1:{}", s.app.port()));
+    opts.port = Some(s.front_port);
+    let caddy = Caddy::start(opts).expect("start caddy");
+    let base = caddy.url();
+
+    let mut api = UserAgent::new();
+    api.set_default_header("accept", "application/json");
+    let r = api
+        .get_no_follow(&format!("{base}/api/things"))
+        .await
+        .expect("api");
+    assert_eq!(r.status, 401);
+    assert!(r.header("www-authenticate").is_some());
+
+    let mut ua = UserAgent::new();
+    let first = ua
+        .get_no_follow(&format!("{base}/page"))
+        .await
+        .expect("browser");
+    assert_eq!(first.status, 302);
+    ua.get(&format!("{base}/page")).await.expect("to the IdP");
+    let landed = ua.login("alice", "wonderland").await.expect("login");
+    assert_eq!(
+        landed.status,
+        200,
+        "hops: {:?}\n{}",
+        landed.hops,
+        s.outpost.log()
+    );
+    assert_eq!(
+        s.app
+            .last_request()
+            .expect("seen")
+            .header("x-auth-request-user"),
+        Some("alice")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_logs_in_through_the_real_form_and_sees_the_protected_page() {
+    if !require(&[
+        Tool::Node,
+        Tool::IdpPackages,
+        Tool::Nginx,
+        Tool::Chromium,
+        Tool::BrowserPackages,
+    ]) {
+        return;
+    }
+    let s = stack("RS256").await;
+    let nginx = nginx_for(&s);
+    let dir = tempfile::tempdir().expect("dir");
+    let png = std::env::var_os("E2E_ARTIFACTS")
+        .map(|d| std::path::PathBuf::from(d).join("outpost-login.png"))
+        .unwrap_or_else(|| dir.path().join("outpost-login.png"));
+    let result = Browser::run(BrowserOptions::login(
+        &format!("{}/private", nginx.url()),
+        "alice",
+        "wonderland",
+        png.clone(),
+    ))
+    .await
+    .expect("browser run");
+    assert!(
+        result.final_url.starts_with(&nginx.url()),
+        "{result:?}\n{}",
+        s.outpost.log()
+    );
+    assert!(
+        result.text.contains("alice@example.test"),
+        "the protected page shows the identity headers: {}",
+        result.text
+    );
+    let bytes = std::fs::read(&png).expect("screenshot written");
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5_000,
+        "a real PNG"
+    );
+    // The PNG's width and height (IHDR) are those of a real viewport.
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    assert!(width >= 640 && height >= 400, "{width}x{height}");
+}

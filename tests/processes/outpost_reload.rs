@@ -1,0 +1,250 @@
+//! Hot reload without dropping a request, and refusing to start on an unusable config.
+
+use crate::outpost_support;
+
+use outpost_support::idp::TestIdp;
+use outpost_support::{Browser, COOKIE_SECRET, Outpost, config, location};
+use portcullis::outpost::server::source::FileSource;
+use portcullis::outpost::server::{Options, start};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const OTHER_ROUTE: &str = r#"
+  - id: test/other
+    hosts: [other.test]
+    paths: [/]
+    provider: test/idp
+    authURL: http://127.0.0.1:PORT
+    redirectURI: http://127.0.0.1:PORT/oauth2/callback
+"#;
+
+async fn until_status(b: &mut Browser, outpost: &Outpost, url: &str, status: u16) {
+    for _ in 0..200 {
+        if b.nginx_auth(outpost, url).await.status() == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} never answered {status}");
+}
+
+#[tokio::test]
+async fn reload_swaps_routes_without_dropping_an_in_flight_login() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    let mut b = Browser::new();
+
+    // Start a login and hold the IdP's token endpoint, so the callback is in flight.
+    let start = b
+        .get(
+            &format!("{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2Fx", outpost.base),
+            &[],
+        )
+        .await;
+    let authorize = location(&start);
+    let callback = location(&b.get(&authorize, &[]).await);
+    idp.state.hold_tokens.store(true, Ordering::SeqCst);
+    let waiting = idp.state.token_waiting.notified();
+    let cookie = b.cookie_header();
+    let http = b.http.clone();
+    let in_flight =
+        tokio::spawn(async move { http.get(callback).header("cookie", cookie).send().await });
+    waiting.await;
+
+    // Swap the config: add a route. The new route starts answering...
+    let mut other = Browser::new();
+    assert_eq!(
+        other
+            .nginx_auth(&outpost, "http://other.test/")
+            .await
+            .status(),
+        403
+    );
+    let text = config(
+        &idp.base,
+        outpost.port,
+        &OTHER_ROUTE.replace("PORT", &outpost.port.to_string()),
+    );
+    std::fs::write(&outpost.config_path, text).unwrap();
+    until_status(&mut other, &outpost, "http://other.test/", 401).await;
+
+    // ...and the in-flight callback still completes with a session.
+    idp.state.hold_tokens.store(false, Ordering::SeqCst);
+    idp.state.release.notify_one();
+    let r = in_flight.await.unwrap().unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(location(&r), "http://app.test/x");
+    b.absorb(r.headers());
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        200
+    );
+
+    // An invalid file is refused and the served config kept.
+    std::fs::write(&outpost.config_path, "routes: [ {").unwrap();
+    let mut refused = false;
+    for _ in 0..200 {
+        let metrics = reqwest::get(format!("{}/metrics", outpost.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains(r#"config_reloads_total{result="parse"} 1"#) {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "the broken file is seen and refused");
+    assert_eq!(
+        other
+            .nginx_auth(&outpost, "http://other.test/")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        200
+    );
+
+    // Removing the route takes effect too.
+    std::fs::write(&outpost.config_path, config(&idp.base, outpost.port, "")).unwrap();
+    until_status(&mut other, &outpost, "http://other.test/", 403).await;
+}
+
+fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let path = dir.path().join("outpost.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn refuses_to_start_without_a_usable_external_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let unspecified = config("https://idp.example.com", 4180, "").replace("127.0.0.1", "0.0.0.0");
+    let plain_http = config("https://idp.example.com", 4180, "")
+        .replace("http://127.0.0.1:4180", "http://app.test");
+    for (text, expect) in [
+        (unspecified, "0.0.0.0"),
+        (plain_http, "plain http on a non-loopback host"),
+    ] {
+        let source = Arc::new(FileSource {
+            path: write_config(&dir, &text),
+            cookie_secret_files: vec![],
+            cookie_secrets: vec![COOKIE_SECRET.into()],
+        });
+        let options = Options {
+            allow_http_loopback: true,
+            ..Options::default()
+        };
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let err = start(source, &options, l, a).await.unwrap_err().to_string();
+        assert!(err.contains("authURL") && err.contains(expect), "{err}");
+    }
+}
+
+#[test]
+fn the_binary_explains_what_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(&dir, &config("https://idp.example.com", 4180, ""));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["outpost", "--config"])
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .env_remove("PORTCULLIS_COOKIE_SECRETS")
+        .env("PORTCULLIS_COOKIE_SECRETS", COOKIE_SECRET)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--allow-http-loopback"), "{stderr}");
+    assert!(!stderr.contains(COOKIE_SECRET), "secrets never printed");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["outpost", "--config"])
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .env_remove("PORTCULLIS_COOKIE_SECRETS")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--cookie-secret-file"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_reloaded_policy_applies_to_existing_sessions_with_a_named_rule() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    let mut b = Browser::new();
+    b.login(&outpost, "http://app.test/").await;
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        200
+    );
+    let text = config(&idp.base, outpost.port, "").replace("groups: [staff]", "groups: [admins]");
+    std::fs::write(&outpost.config_path, text).unwrap();
+    until_status(&mut b, &outpost, "http://app.test/", 403).await;
+    let r = b
+        .get(
+            &format!("{}/oauth2/auth", outpost.base),
+            &[
+                ("x-original-url", "http://app.test/"),
+                ("x-request-id", "req-42"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["x-request-id"], "req-42");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("&quot;admins&quot;") && html.contains("req-42"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_idp_keeps_readyz_503_until_discovery_succeeds() {
+    let idp = TestIdp::spawn().await;
+    idp.state.down.store(true, Ordering::SeqCst);
+    let outpost = Outpost::start_unready(&idp.base, "").await;
+    let r = reqwest::get(format!("{}/readyz", outpost.admin))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.unwrap().contains("test/idp"));
+    let mut b = Browser::new();
+    let r = b.get(&format!("{}/oauth2/start", outpost.base), &[]).await;
+    assert_eq!(r.status(), 503, "no login before discovery");
+    assert_eq!(r.headers()["retry-after"], "5");
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        401
+    );
+
+    idp.state.down.store(false, Ordering::SeqCst);
+    outpost.wait_ready().await;
+    let cb = b.login(&outpost, "http://app.test/").await;
+    assert_eq!(cb.status(), 302);
+    assert_eq!(
+        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        200
+    );
+
+    // The periodic JWKS refresh runs and is counted.
+    let mut seen = false;
+    for _ in 0..100 {
+        let m = outpost.metrics().await;
+        if m.contains(r#"jwks_refreshes_total{provider="test/idp",result="success"}"#)
+            && m.contains("portcullis_outpost_providers_ready 1")
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "{}", outpost.metrics().await);
+}
