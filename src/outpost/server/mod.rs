@@ -176,15 +176,22 @@ impl App {
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     let loaded = app.loaded();
-    if loaded.ready() {
-        return (StatusCode::OK, "ready\n").into_response();
+    let unready = loaded.unready_providers();
+    let (status, mut body) = match (loaded.ready(), unready.is_empty()) {
+        (true, true) => return (StatusCode::OK, "ready\n").into_response(),
+        (true, false) => (
+            StatusCode::OK,
+            String::from("ready, degraded: these providers' routes answer idp_unreachable:\n"),
+        ),
+        (false, _) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            String::from("not ready: providers without discovery and JWKS:\n"),
+        ),
+    };
+    for (key, error) in unready {
+        body.push_str(&format!("  {key}: {error}\n"));
     }
-    let mut body = String::from("not ready: providers without discovery and JWKS:\n");
-    for slot in loaded.providers.values().filter(|p| p.get().is_none()) {
-        let error = slot.last_error().unwrap_or_else(|| "pending".into());
-        body.push_str(&format!("  {}: {error}\n", slot.key));
-    }
-    (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    (status, body).into_response()
 }
 
 async fn metrics_text(State(app): State<Arc<App>>) -> Response {

@@ -364,9 +364,29 @@ impl Loaded {
             .or_else(|| on_host.first().copied())
     }
 
-    /// Whether every provider has discovery and keys.
+    /// Whether the outpost can take traffic: every provider has been tried once and at
+    /// least one has discovery and keys (or there is none). One team's unreachable IdP
+    /// must not take every other route out of the Service with it: its routes answer
+    /// `idp_unreachable` while the rest are served, and `/readyz` lists it.
     pub fn ready(&self) -> bool {
-        self.providers.values().all(|p| p.get().is_some())
+        let tried = self
+            .providers
+            .values()
+            .all(|p| p.get().is_some() || p.last_error().is_some());
+        let any = self.providers.is_empty() || self.providers.values().any(|p| p.get().is_some());
+        tried && any
+    }
+
+    /// Providers without discovery and keys yet, with the last error.
+    pub fn unready_providers(&self) -> Vec<(String, String)> {
+        self.providers
+            .values()
+            .filter(|p| p.get().is_none())
+            .map(|p| {
+                let error = p.last_error().unwrap_or_else(|| "pending".into());
+                (p.key.clone(), error)
+            })
+            .collect()
     }
 }
 

@@ -177,3 +177,27 @@ fn hosts_the_session_cookie_cannot_reach_are_found() {
     config.session.cookie_domain = None;
     assert!(hosts_without_cookie(&config, &local).is_empty());
 }
+
+/// One team's unreachable IdP does not take the other teams' routes out of service;
+/// an outpost that can serve nothing, or has not tried every provider yet, is unready.
+#[tokio::test]
+async fn readiness_needs_every_provider_tried_and_one_usable() {
+    let loaded = Loaded::build(snapshot(CONFIG), None, false).unwrap();
+    assert!(!loaded.ready(), "nothing tried yet");
+    loaded.providers["team/other"].set_error("discovery unreachable".into());
+    assert!(!loaded.ready(), "team/idp not tried yet");
+    loaded.providers["team/idp"].set_error("discovery unreachable".into());
+    assert!(!loaded.ready(), "no provider usable: nothing can be served");
+
+    use crate::oidc::testkit::{EC, TestIdp};
+    let idp = TestIdp::spawn(vec![EC.jwk("ec", None)]).await;
+    loaded.providers["team/idp"].set(idp.provider().await);
+    assert!(loaded.ready(), "team/idp's routes can be served");
+    assert_eq!(
+        loaded.unready_providers(),
+        vec![(
+            "team/other".to_string(),
+            "discovery unreachable".to_string()
+        )]
+    );
+}
