@@ -131,7 +131,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         Default::default(),
         4,
     );
-    let (owned_secrets, mut s_subs) = shared(Api::<Secret>::all(c.clone()), managed, 1);
+    let (owned_secrets, mut s_subs) = shared(Api::<Secret>::all(c.clone()), managed, 2);
     let (shards, mut cm_subs) = shared(
         Api::<ConfigMap>::namespaced(c.clone(), &args.operator_namespace),
         watcher::Config::default().labels(&format!("{CONFIG_LABEL}=true")),
@@ -245,6 +245,15 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         c_subs.pop().expect("sub").map(|_| ()).boxed(),
         r_subs.pop().expect("sub").map(|_| ()).boxed(),
         cm_subs.pop().expect("sub").map(|_| ()).boxed(),
+        // A client's published Secret changed: the outposts' copy follows.
+        s_subs.pop().expect("sub").map(|_| ()).boxed(),
+        // Users' Secrets are not watched (that would need every Secret in the cluster
+        // cached): a periodic pass picks up a rotated value.
+        futures::stream::unfold((), |()| async {
+            tokio::time::sleep(writer::CREDENTIALS_RESYNC).await;
+            Some(((), ()))
+        })
+        .boxed(),
         // One pass at start, so an empty cluster still gets its (empty) shard.
         futures::stream::once(future::ready(())).boxed(),
     ]);

@@ -3,17 +3,18 @@
 //! content changed, deletes shards left over from a resize, and tells the route
 //! controller which routes' `Programmed` verdict changed.
 
-use super::apply::{apply, configmap_needs_apply};
+use super::apply::{apply, configmap_needs_apply, secret_needs_apply};
 use super::context::Context;
 use super::provider::world_with_client;
 use super::{Error, Result};
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
 use crate::config::OutpostConfig;
 use crate::reconcile::assign::assign;
+use crate::reconcile::outpost_credentials::{self, Origin};
 use crate::reconcile::shard;
 use crate::reconcile::world::key_of;
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -24,6 +25,10 @@ use std::time::Duration;
 /// Quiet time after a change before recompiling (a `kubectl apply` of 10k routes
 /// becomes a handful of compiles, not 10k).
 pub const DEBOUNCE: Duration = Duration::from_millis(500);
+
+/// How often the writer re-reads users' Secrets for the outposts' copy when nothing else
+/// triggered a pass.
+pub const CREDENTIALS_RESYNC: Duration = Duration::from_secs(60);
 
 /// Per route id: in the configuration, or why not.
 pub type Programmed = HashMap<String, std::result::Result<(), String>>;
@@ -114,11 +119,14 @@ pub async fn pass(ctx: &Context, shards_cache: &Store<ConfigMap>) -> Result<Vec<
     ] {
         ctx.metrics.set_objects(name, len);
     }
-    let (config, programmed) = compile(
+    let (mut config, programmed) = compile(
         &ctx.stores.providers.state(),
         &ctx.stores.clients.state(),
         &ctx.stores.routes.state(),
     );
+    // Credentials first: a shard must never point at a copy that is not there yet.
+    let copies = outpost_credentials::localise(&mut config, &ctx.operator_namespace);
+    write_credentials(ctx, copies).await?;
     let desired = shard::shards(&config, &ctx.operator_namespace);
     let cached: Vec<Arc<ConfigMap>> = shards_cache
         .state()
@@ -144,6 +152,49 @@ pub async fn pass(ctx: &Context, shards_cache: &Store<ConfigMap>) -> Result<Vec<
     let changed = changed_routes(guard.as_ref(), &programmed);
     *guard = Some(programmed);
     Ok(changed)
+}
+
+/// Reads every value the outposts need (owned Secrets from the cache, users' Secrets and
+/// ConfigMaps from the API) and applies the copy in the operator's namespace when it
+/// differs. A value that cannot be read is left out and logged; the outpost then names
+/// the missing key for that provider alone.
+async fn write_credentials(ctx: &Context, copies: BTreeMap<String, Origin>) -> Result<()> {
+    let mut values = BTreeMap::new();
+    for (key, origin) in copies {
+        let value = match &origin {
+            Origin::Secret(r) => match ctx.stores.owned_secret(&r.namespace, &r.name) {
+                Some(cached) => Ok(crate::reconcile::world::secret_value(&cached, &r.key)),
+                None => Api::<Secret>::namespaced(ctx.client.clone(), &r.namespace)
+                    .get_opt(&r.name)
+                    .await
+                    .map(|s| s.and_then(|s| crate::reconcile::world::secret_value(&s, &r.key))),
+            },
+            Origin::ConfigMap(r) => Api::<ConfigMap>::namespaced(ctx.client.clone(), &r.namespace)
+                .get_opt(&r.name)
+                .await
+                .map(|c| c.and_then(|c| c.data.and_then(|mut d| d.remove(&r.key)))),
+        };
+        match value {
+            Ok(Some(v)) => {
+                values.insert(key, v);
+            }
+            Ok(None) => {
+                tracing::warn!(%origin, "a provider's credential is missing; its routes fail until it exists")
+            }
+            Err(e) => return Err(Error::Kube(e)),
+        }
+    }
+    let desired = outpost_credentials::credentials_secret(&ctx.operator_namespace, values);
+    let cached = ctx.stores.owned_secret(
+        &ctx.operator_namespace,
+        outpost_credentials::CREDENTIALS_SECRET,
+    );
+    if secret_needs_apply(&desired, cached.as_deref()) {
+        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.operator_namespace);
+        apply(&api, &desired).await?;
+        ctx.metrics.write("secret");
+    }
+    Ok(())
 }
 
 /// Runs the writer: a pass after each quiet period following a trigger; route refs

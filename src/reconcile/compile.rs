@@ -4,7 +4,7 @@
 use super::assign::assign;
 use super::conditions;
 use super::world::{World, key_of};
-use super::{Desired, client, provider, route, shard};
+use super::{Desired, client, outpost_credentials, provider, route, shard};
 use crate::api::{ForwardAuthRouteStatus, OAuthClientStatus, OIDCProviderStatus};
 use crate::config::{OutpostConfig, RouteConfig};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -133,6 +133,35 @@ pub fn compile(
         providers,
         routes: compiled_routes,
     };
+    // Outposts read credentials from a copy in their own namespace; here the copy holds
+    // what this compile publishes and what the manifests on disk provide (the operator
+    // reads the cluster instead).
+    let copies = outpost_credentials::localise(&mut out.config, operator_namespace);
+    let published = |ns: &str, name: &str, key: &str| {
+        out.objects.iter().find_map(|o| match o {
+            Desired::Secret(s)
+                if s.metadata.namespace.as_deref() == Some(ns)
+                    && s.metadata.name.as_deref() == Some(name) =>
+            {
+                super::world::secret_value(s, key)
+            }
+            _ => None,
+        })
+    };
+    let values = copies
+        .into_iter()
+        .filter_map(|(key, origin)| match origin {
+            outpost_credentials::Origin::Secret(r) => published(&r.namespace, &r.name, &r.key)
+                .or_else(|| world.secret_value(&r.namespace, &r.name, &r.key))
+                .map(|v| (key, v)),
+            outpost_credentials::Origin::ConfigMap(_) => None,
+        })
+        .collect();
+    out.objects
+        .push(Desired::Secret(outpost_credentials::credentials_secret(
+            operator_namespace,
+            values,
+        )));
     out.objects.extend(
         shard::shards(&out.config, operator_namespace)
             .into_iter()

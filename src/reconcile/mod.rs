@@ -9,6 +9,7 @@ pub mod assign;
 pub mod client;
 pub mod compile;
 pub mod conditions;
+pub mod outpost_credentials;
 pub mod presets;
 pub mod provider;
 pub mod route;

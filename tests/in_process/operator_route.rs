@@ -166,9 +166,10 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
     assert!(expected_shards >= 1);
     let (shards_store, mut shards_writer) = reflector::store::<ConfigMap>();
 
-    // Round 1: the writer applies every shard once.
+    // Round 1: the writer applies the credentials copy, then every shard once.
     let verifier =
         tokio::spawn(async move {
+            let credentials = answer_credentials_apply(&mut handle).await;
             let mut shards = Vec::new();
             for _ in 0..expected_shards {
                 let (request, send) = handle.next_request().await.unwrap();
@@ -184,11 +185,11 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
                         .unwrap(),
                 );
             }
-            shards
+            (credentials, shards)
         });
     let changed = writer::pass(&ctx, &shards_store).await.unwrap();
     assert_eq!(changed.len(), N as usize);
-    let shards = verifier.await.unwrap();
+    let (credentials, shards) = verifier.await.unwrap();
     assert!(!shards.is_empty());
     for s in shards {
         shards_writer.apply_watcher_event(&watcher::Event::Apply(s));
@@ -256,6 +257,11 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
             }
             s
         },
+        owned_secrets: {
+            let (s, mut w) = reflector::store();
+            w.apply_watcher_event(&watcher::Event::Apply(credentials));
+            s
+        },
         ..ctx.stores.clone()
     };
     let mut ctx3 = portcullis::operator::Context::new(client, stores, "portcullis-system".into());
@@ -263,7 +269,7 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
     let ctx3 = Arc::new(ctx3);
     let changed = writer::pass(&ctx3, &shards_store)
         .await
-        .expect("no configmap write");
+        .expect("no write of a shard or the credentials copy");
     assert_eq!(
         changed.len(),
         N as usize,
@@ -301,6 +307,7 @@ async fn ten_thousand_routes_write_each_shard_once() {
     let expected = portcullis::reconcile::shard::shards(&config, "portcullis-system").len();
     assert!(expected > 1, "10k routes need more than one shard");
     let verifier = tokio::spawn(async move {
+        let credentials = answer_credentials_apply(&mut handle).await;
         let mut written = Vec::new();
         for _ in 0..expected {
             let (request, send) = handle.next_request().await.unwrap();
@@ -313,17 +320,19 @@ async fn ten_thousand_routes_write_each_shard_once() {
                     .unwrap(),
             );
         }
-        written
+        (credentials, written)
     });
     let (shards_store, mut shards_writer) = reflector::store::<ConfigMap>();
     writer::pass(&ctx, &shards_store).await.unwrap();
-    for s in verifier.await.unwrap() {
+    let (credentials, written) = verifier.await.unwrap();
+    for s in written {
         shards_writer.apply_watcher_event(&watcher::Event::Apply(s));
     }
+    // A second pass over caches holding what was written writes nothing at all.
     let (client, handle) = mock();
     drop(handle);
-    let ctx2 =
-        portcullis::operator::Context::new(client, ctx.stores.clone(), "portcullis-system".into());
+    let ctx2 = with_owned(&ctx, client, vec![credentials]);
     writer::pass(&ctx2, &shards_store).await.expect("no write");
     assert_eq!(ctx2.metrics.writes_of("configmap"), 0);
+    assert_eq!(ctx2.metrics.writes_of("secret"), 0);
 }

@@ -124,6 +124,30 @@ pub fn context(
     Arc::new(ctx)
 }
 
+/// Answers the writer's apply of the outposts' credentials copy (the first request of
+/// its first pass) and returns the Secret as applied, to cache for later passes.
+pub async fn answer_credentials_apply(handle: &mut Handle) -> Secret {
+    let (request, send) = handle.next_request().await.expect("a request");
+    assert_eq!(request.method(), "PATCH");
+    assert_eq!(
+        request.uri().path(),
+        "/api/v1/namespaces/portcullis-system/secrets/portcullis-outpost-credentials"
+    );
+    let body = request.into_body().collect_bytes().await.unwrap();
+    send.send_response(Response::builder().body(Body::from(body.to_vec())).unwrap());
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// The same caches as `ctx`, with `owned` Secrets added, over another client.
+pub fn with_owned(ctx: &Context, client: kube::Client, owned: Vec<Secret>) -> Context {
+    let mut stores = ctx.stores.clone();
+    stores.owned_secrets = fill(owned).0;
+    let mut fresh = Context::new(client, stores, "portcullis-system".into());
+    fresh.now = now;
+    fresh.mint = mint;
+    fresh
+}
+
 /// Whether `text` contains the canary, plainly or base64-encoded.
 pub fn leaks(text: &str) -> bool {
     use base64::Engine;

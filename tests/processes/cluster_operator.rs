@@ -378,7 +378,47 @@ spec:
     ));
     wait_ready(shared, "forwardauthroute/app", &ns);
 
-    // The outpost runs as its own ServiceAccount, bound by manifests/outpost-rbac.yaml.
+    // The outpost runs as its own ServiceAccount, bound by manifests/outpost-rbac.yaml:
+    // it may read Secrets in its own namespace only, where the operator copies what it
+    // needs; the client Secret in the provider's namespace is out of its reach.
+    let outpost_user = "system:serviceaccount:portcullis-system:portcullis-outpost";
+    for (namespace, answer) in [(ns.as_str(), "no"), (SYSTEM_NAMESPACE, "yes")] {
+        let out = k.run(
+            &[
+                "auth",
+                "can-i",
+                "get",
+                "secrets",
+                "-n",
+                namespace,
+                "--as",
+                outpost_user,
+            ],
+            None,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            answer,
+            "get secrets in {namespace}"
+        );
+    }
+    let copy = k.json(&[
+        "get",
+        "secret",
+        "portcullis-outpost-credentials",
+        "-n",
+        SYSTEM_NAMESPACE,
+    ]);
+    // The Static client publishes its credentials as `outpost-oauth`; that is what is copied.
+    let key = format!("secret_{ns}_outpost-oauth_client-secret");
+    assert_eq!(
+        base64_decode(
+            copy["data"][&key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{key} in {copy:#}"))
+        ),
+        "cluster-client-secret"
+    );
     let outpost = e2e::Outpost::start_cluster(&shared.identities.outpost, SYSTEM_NAMESPACE)
         .await
         .expect("cluster-mode outpost");

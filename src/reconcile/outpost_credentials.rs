@@ -1,0 +1,206 @@
+//! Outposts read Secrets only in their own namespace: the compiled configuration's
+//! references to providers' Secrets and ConfigMaps (client secrets, CA bundles, in the
+//! providers' namespaces) are rewritten to keys of one Secret the operator keeps in its
+//! namespace, holding copies. The outpost's RBAC is then a namespaced `get` on Secrets,
+//! not a cluster-wide one.
+
+use super::client::MANAGED_BY;
+use crate::config::{OutpostConfig, SecretKeyRef, SecretSource};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::ObjectMeta;
+use std::collections::BTreeMap;
+
+/// The Secret in the operator's namespace that holds the copies.
+pub const CREDENTIALS_SECRET: &str = "portcullis-outpost-credentials";
+
+/// Where a copied value comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// A key of a Secret.
+    Secret(SecretKeyRef),
+    /// A key of a ConfigMap (public data, such as a CA bundle).
+    ConfigMap(SecretKeyRef),
+}
+
+impl Origin {
+    fn reference(&self) -> (&'static str, &SecretKeyRef) {
+        match self {
+            Origin::Secret(r) => ("secret", r),
+            Origin::ConfigMap(r) => ("configmap", r),
+        }
+    }
+
+    /// The key of the copy: `<kind>_<namespace>_<name>_<key>`. Namespaces and names
+    /// cannot contain `_`, so two origins never share a key; one too long for a Secret
+    /// key (253) is named by its hash instead.
+    pub fn copy_key(&self) -> String {
+        let (kind, r) = self.reference();
+        let key = format!("{kind}_{}_{}_{}", r.namespace, r.name, r.key);
+        if key.len() <= 253 {
+            return key;
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+        let hex: String = digest.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{kind}_sha256_{hex}")
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, r) = self.reference();
+        write!(f, "{kind} {}/{} key {:?}", r.namespace, r.name, r.key)
+    }
+}
+
+/// Rewrites every Kubernetes reference in `config`'s providers to a key of
+/// [`CREDENTIALS_SECRET`] in `namespace`; returns what each key must hold.
+pub fn localise(config: &mut OutpostConfig, namespace: &str) -> BTreeMap<String, Origin> {
+    let mut copies = BTreeMap::new();
+    for provider in config.providers.values_mut() {
+        for source in [&mut provider.client_secret, &mut provider.ca_bundle]
+            .into_iter()
+            .flatten()
+        {
+            let origin = match (
+                source.secret_key_ref.take(),
+                source.config_map_key_ref.take(),
+            ) {
+                (Some(r), _) => Origin::Secret(r),
+                (None, Some(r)) => Origin::ConfigMap(r),
+                (None, None) => continue,
+            };
+            let key = origin.copy_key();
+            *source = SecretSource {
+                secret_key_ref: Some(SecretKeyRef {
+                    namespace: namespace.to_string(),
+                    name: CREDENTIALS_SECRET.to_string(),
+                    key: key.clone(),
+                }),
+                ..Default::default()
+            };
+            copies.insert(key, origin);
+        }
+    }
+    copies
+}
+
+/// The Secret holding `values` (key → value), labelled as the operator's so its cache
+/// holds it and an unchanged copy is never written again.
+pub fn credentials_secret(namespace: &str, values: BTreeMap<String, String>) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(CREDENTIALS_SECRET.into()),
+            namespace: Some(namespace.into()),
+            labels: Some(BTreeMap::from([(
+                MANAGED_BY.0.to_string(),
+                MANAGED_BY.1.to_string(),
+            )])),
+            ..Default::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(
+            values
+                .into_iter()
+                .map(|(k, v)| (k, ByteString(v.into_bytes())))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProviderConfig;
+
+    fn reference(namespace: &str, name: &str, key: &str) -> SecretKeyRef {
+        SecretKeyRef {
+            namespace: namespace.into(),
+            name: name.into(),
+            key: key.into(),
+        }
+    }
+
+    #[test]
+    fn every_reference_moves_to_the_outposts_namespace_and_inline_sources_stay() {
+        let mut config = OutpostConfig::default();
+        config.providers.insert(
+            "team-a/idp".into(),
+            ProviderConfig {
+                client_secret: Some(SecretSource {
+                    secret_key_ref: Some(reference("team-a", "idp-oauth", "client-secret")),
+                    ..Default::default()
+                }),
+                ca_bundle: Some(SecretSource {
+                    config_map_key_ref: Some(reference("team-a", "ca", "ca.crt")),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        config.providers.insert(
+            "team-b/idp".into(),
+            ProviderConfig {
+                client_secret: Some(SecretSource {
+                    file: Some("/etc/secret".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        let copies = localise(&mut config, "portcullis-system");
+        let a = &config.providers["team-a/idp"];
+        let secret_ref = a
+            .client_secret
+            .as_ref()
+            .unwrap()
+            .secret_key_ref
+            .as_ref()
+            .unwrap();
+        assert_eq!(secret_ref.namespace, "portcullis-system");
+        assert_eq!(secret_ref.name, CREDENTIALS_SECRET);
+        assert_eq!(
+            copies[&secret_ref.key],
+            Origin::Secret(reference("team-a", "idp-oauth", "client-secret"))
+        );
+        let ca = a.ca_bundle.as_ref().unwrap();
+        assert!(ca.config_map_key_ref.is_none());
+        assert_eq!(
+            copies[&ca.secret_key_ref.as_ref().unwrap().key],
+            Origin::ConfigMap(reference("team-a", "ca", "ca.crt"))
+        );
+        assert_eq!(
+            config.providers["team-b/idp"]
+                .client_secret
+                .as_ref()
+                .unwrap()
+                .file
+                .as_deref(),
+            Some("/etc/secret")
+        );
+        assert_eq!(copies.len(), 2);
+    }
+
+    #[test]
+    fn copy_keys_never_collide_and_stay_valid_secret_keys() {
+        // A name with a dot and a key with a dot: joined by `.` they would collide.
+        let a = Origin::Secret(reference("ns", "a.b", "c"));
+        let b = Origin::Secret(reference("ns", "a", "b.c"));
+        assert_ne!(a.copy_key(), b.copy_key());
+        let long = Origin::Secret(reference("ns", &"n".repeat(253), &"k".repeat(253)));
+        let key = long.copy_key();
+        assert!(
+            key.len() <= 253 && key.starts_with("secret_sha256_"),
+            "{key}"
+        );
+        let valid = |k: &str| {
+            k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        };
+        assert!(valid(&a.copy_key()) && valid(&key));
+    }
+}
