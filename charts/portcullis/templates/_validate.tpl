@@ -3,10 +3,12 @@ and by the Deployments, so `helm template`, `install` and `upgrade` all stop on 
 {{- define "portcullis.validate" -}}
 {{- range $component := list "operator" "outpost" }}
 {{- $pdb := (index $.Values $component).podDisruptionBudget }}
-{{- if and $pdb.enabled (hasKey $pdb "minAvailable") (hasKey $pdb "maxUnavailable") }}
-{{- fail (printf "%s.podDisruptionBudget: set minAvailable or maxUnavailable, not both (set the other to null, e.g. --set %s.podDisruptionBudget.minAvailable=null)" $component $component) }}
+{{- $min := ne (toString (default "" $pdb.minAvailable)) "" }}
+{{- $max := ne (toString (default "" $pdb.maxUnavailable)) "" }}
+{{- if and $pdb.enabled $min $max }}
+{{- fail (printf "%s.podDisruptionBudget: set minAvailable or maxUnavailable, not both (set the other to an empty string, e.g. --set-string %s.podDisruptionBudget.minAvailable=)" $component $component) }}
 {{- end }}
-{{- if and $pdb.enabled (not (hasKey $pdb "minAvailable")) (not (hasKey $pdb "maxUnavailable")) }}
+{{- if and $pdb.enabled (not $min) (not $max) }}
 {{- fail (printf "%s.podDisruptionBudget: set minAvailable or maxUnavailable" $component) }}
 {{- end }}
 {{- end }}
