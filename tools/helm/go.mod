@@ -1,3 +1,5 @@
+// Test tooling only, never part of the product: the helm CLI, pinned with
+// `go get -tool helm.sh/helm/v4/cmd/helm@v4.3.2` (never `go get -u`). Built by `tools/build helm`.
 module portcullis.dev/tools/helm
 
 go 1.26.0

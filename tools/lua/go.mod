@@ -1,3 +1,6 @@
+// Test tooling only, never part of the product: luacheck-health runs the Argo CD
+// health checks in deploy/argocd in gopher-lua (Argo CD's Lua runtime). Built by `tools/build lua`;
+// `go test ./...` here runs the same cases.
 module portcullis.dev/tools/lua
 
 go 1.26.0
