@@ -100,3 +100,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "http://%s.%s.svc.cluster.local:%d/oauth2/auth" (include "portcullis.outpost.fullname" .) .Release.Namespace $port -}}
 {{- end -}}
 {{- end -}}
+
+{{/* A new ES256 (P-256) private key as PKCS#8 PEM ("BEGIN PRIVATE KEY"), the format the
+outpost's --signing-key-file reads. Sprig's genPrivateKey "ecdsa" gives SEC1 ("BEGIN EC
+PRIVATE KEY"): its DER (always 121 bytes for P-256) is wrapped in the fixed PKCS#8
+PrivateKeyInfo header for id-ecPublicKey / prime256v1 (RFC 5208, RFC 5915). */}}
+{{- define "portcullis.genSigningKey" -}}
+{{- $sec1 := regexReplaceAll "-----[A-Z ]+-----" (genPrivateKey "ecdsa") "" | nospace | b64dec -}}
+{{- if ne (len $sec1) 121 -}}
+{{- fail (printf "internal: unexpected SEC1 key length %d" (len $sec1)) -}}
+{{- end -}}
+{{- $der := printf "%s%s" ("MIGTAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBHk=" | b64dec) $sec1 -}}
+-----BEGIN PRIVATE KEY-----
+{{ regexReplaceAll "(.{64})" (b64enc $der) "${1}\n" | trimSuffix "\n" }}
+-----END PRIVATE KEY-----
+{{ end -}}
