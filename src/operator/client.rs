@@ -5,7 +5,7 @@ use super::apply::{apply, apply_status, secret_needs_apply};
 use super::context::Context;
 use super::rotation::{self, TARGET_PREVIOUS_KEY};
 use super::{Error, FINALIZER, RESTARTED_AT_ANNOTATION, Result, dynamic, index};
-use crate::api::{ClientMode, DeletionPolicy, OAuthClient, WorkloadKind};
+use crate::api::{ClientMode, DeletionPolicy, OAuthClient, Validate, WorkloadKind};
 use crate::reconcile::client::{STATE_SECRET_KEY, desired, state_secret_name, target_secret_name};
 use crate::reconcile::conditions::{self, condition, types};
 use crate::reconcile::world::World;
@@ -119,7 +119,9 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
     let mut extra_state: BTreeMap<String, String> = BTreeMap::new();
     let mut redirect_condition = None;
     let mut registration_uri = None;
-    if provider.is_some() {
+    // An invalid spec (admitted without the CRD's rules) is never registered at the IdP;
+    // `desired` reports the field.
+    if provider.is_some() && client.validate().is_ok() {
         match client.spec.mode {
             ClientMode::Static => {
                 if let Some(r) = &client.spec.credentials_secret_ref

@@ -196,11 +196,16 @@ impl Elector {
 
     /// Renews until leadership is lost or cannot be confirmed within [`RENEW_DEADLINE`];
     /// then returns, and the caller must stop writing.
-    pub async fn hold(&self) -> Error {
+    pub async fn hold(&self, metrics: &super::metrics::Metrics) -> Error {
         let mut last_ok = std::time::Instant::now();
         loop {
             tokio::time::sleep(RETRY_PERIOD).await;
-            match self.try_lead().await {
+            let attempt = self.try_lead().await;
+            metrics.api_reached(match &attempt {
+                Err(e) => Err(e.to_string()),
+                Ok(_) => Ok(()),
+            });
+            match attempt {
                 Ok(true) => last_ok = std::time::Instant::now(),
                 Ok(false) => {
                     return Error::Lease(format!(

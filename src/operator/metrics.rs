@@ -50,6 +50,17 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Set once the caches have synced (readiness).
     pub ready: AtomicBool,
+    /// Why the last renewal of the leader lease failed (the API server is unreachable
+    /// or refusing); `None` after a renewal succeeds. Shown by `/readyz`.
+    pub api_error: std::sync::Mutex<Option<String>>,
+}
+
+impl Metrics {
+    /// Records the outcome of a lease renewal: the API server's health as the leader
+    /// sees it.
+    pub fn api_reached(&self, outcome: Result<(), String>) {
+        *self.api_error.lock().unwrap_or_else(|p| p.into_inner()) = outcome.err();
+    }
 }
 
 impl Default for Metrics {
@@ -85,6 +96,7 @@ impl Default for Metrics {
             objects,
             leader,
             ready: AtomicBool::new(false),
+            api_error: std::sync::Mutex::new(None),
         }
     }
 }
@@ -148,10 +160,14 @@ pub fn router(metrics: Arc<Metrics>) -> Router {
         .route(
             "/readyz",
             get(|State(m): State<Arc<Metrics>>| async move {
-                if m.ready.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ready")
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "caches not synced")
+                let api_error = m.api_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                match (m.ready.load(Ordering::Relaxed), api_error) {
+                    (true, None) => (StatusCode::OK, "ready".to_string()),
+                    (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "caches not synced".into()),
+                    (true, Some(e)) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("API server unreachable (the caches are kept; writes resume when it answers): {e}"),
+                    ),
                 }
             }),
         )
@@ -207,6 +223,14 @@ mod server_tests {
         assert_eq!(get("/healthz").await.unwrap().status(), 200);
         assert_eq!(get("/readyz").await.unwrap().status(), 503);
         metrics.ready.store(true, Ordering::Relaxed);
+        assert_eq!(get("/readyz").await.unwrap().status(), 200);
+        // A failed lease renewal (API server down) shows in readiness with its cause,
+        // and a later success clears it.
+        metrics.api_reached(Err("connection refused".into()));
+        let r = get("/readyz").await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert!(r.text().await.unwrap().contains("connection refused"));
+        metrics.api_reached(Ok(()));
         assert_eq!(get("/readyz").await.unwrap().status(), 200);
         let text = get("/metrics").await.unwrap().text().await.unwrap();
         assert!(

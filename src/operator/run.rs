@@ -275,7 +275,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         }
     };
     tokio::select! {
-        e = elector.hold() => { metrics.leader.set(0); Err(e) }
+        e = elector.hold(&metrics) => { metrics.leader.set(0); Err(e) }
         _ = drain(provider_ctl) => Ok(()),
         _ = drain(client_ctl) => Ok(()),
         _ = drain(route_ctl) => Ok(()),

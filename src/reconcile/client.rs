@@ -5,7 +5,7 @@ use super::conditions::{condition, reasons, summarise, types};
 use super::presets::{self, Credentials};
 use super::world::{World, secret_value};
 use super::{Desired, Outcome, fingerprint, owner_reference};
-use crate::api::{ClientMode, OAuthClient, OAuthClientStatus, SecretPreset};
+use crate::api::{ClientMode, OAuthClient, OAuthClientStatus, SecretPreset, Validate};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
@@ -120,6 +120,17 @@ pub fn desired(
     let mut conditions: Vec<Condition> = Vec::new();
     let mut objects = Vec::new();
 
+    // The API server checks these rules too, but an object admitted by an older server,
+    // or before a rule was added, must not be served: say which field is wrong instead.
+    if let Err((field, message)) = client.validate() {
+        conditions.push(condition(
+            types::ACCEPTED,
+            Some(false),
+            reasons::INVALID_SPEC,
+            format!("{field}: {message}"),
+        ));
+        return finish(client, conditions, None, &target, None, needed_redirects);
+    }
     let provider_ref = &client.spec.provider_ref;
     let provider = world.provider(provider_ref.namespace_or(&ns), &provider_ref.name);
     let Some(provider) = provider else {
@@ -360,7 +371,10 @@ fn finish(
     redirect_uris.extend(needed.iter().cloned());
     redirect_uris.sort();
     redirect_uris.dedup();
-    if client.spec.mode != ClientMode::Dynamic {
+    let refused = conditions
+        .iter()
+        .any(|c| c.type_ == types::ACCEPTED && c.status == "False");
+    if client.spec.mode != ClientMode::Dynamic && !refused {
         // Only a Dynamic registration can be compared with the IdP; say so instead of
         // claiming a sync that nobody checked.
         conditions.push(condition(

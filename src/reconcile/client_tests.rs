@@ -227,3 +227,26 @@ fn route_redirect_uris_join_the_clients_own() {
         ]
     );
 }
+
+/// What the CRD's CEL rule refuses is refused here too, for objects a server admitted
+/// without the rule: no Secret, `Accepted=False` naming the field, and no advice to
+/// register the URI at the IdP.
+#[test]
+fn a_plain_http_redirect_uri_on_a_public_host_is_refused_naming_the_field() {
+    let mut c = client("apps", ClientMode::Generated);
+    c.spec.redirect_uris = Some(vec!["http://app.example.com/oauth2/callback".into()]);
+    let (world, c) = world_with(c, vec![]);
+    let outcome = desired(&world, &c, &[], &mut || "minted".into());
+    assert!(outcome.objects.is_empty());
+    let find = |t: &str| outcome.status.conditions.iter().find(|c| c.type_ == t);
+    let accepted = find(types::ACCEPTED).expect("Accepted");
+    assert_eq!(accepted.status, "False");
+    assert_eq!(accepted.reason, reasons::INVALID_SPEC);
+    assert!(
+        accepted.message.contains("spec.redirectURIs[0]") && accepted.message.contains("https"),
+        "{}",
+        accepted.message
+    );
+    assert_eq!(find(types::READY).unwrap().status, "False");
+    assert!(find(types::REDIRECT_URIS_IN_SYNC).is_none());
+}

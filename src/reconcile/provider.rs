@@ -5,7 +5,7 @@ use super::client;
 use super::conditions::{condition, reasons, summarise, types};
 use super::world::World;
 use super::{Outcome, parse_duration};
-use crate::api::{CABundleKind, OIDCProvider, OIDCProviderStatus};
+use crate::api::{CABundleKind, OIDCProvider, OIDCProviderStatus, Validate};
 use crate::config::{ClaimNames, ProviderConfig, SecretKeyRef, SecretSource};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -46,6 +46,11 @@ pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, 
     let ns = provider.namespace().unwrap_or_default();
     let fail =
         |reason: &str, message: String| condition(types::READY, Some(false), reason, message);
+    // The schema's rules, checked here too: the server that admitted the object may not
+    // have had them (an older server, a rule added later).
+    provider
+        .validate()
+        .map_err(|(field, message)| fail(reasons::INVALID_SPEC, format!("{field}: {message}")))?;
     let (client_id, client_secret) = match (&provider.spec.client_ref, &provider.spec.client_id) {
         (Some(r), _) => {
             let client_ns = r.namespace_or(&ns);

@@ -4,7 +4,7 @@
 use super::conditions::{self, condition, reasons, summarise, types};
 use super::world::World;
 use super::{parse_duration, reference_allowed};
-use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName};
+use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName, Validate};
 use crate::config::{
     BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, PolicyConfig, RouteConfig,
     SessionConfig,
@@ -52,6 +52,11 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
         Some(v) => parse_duration(v).map_err(|e| invalid(format!("{field}: {e}"))),
         None => Ok(default),
     };
+    // The schema's rules, checked here too: the server that admitted the object may not
+    // have had them (an older server, a rule added later).
+    route
+        .validate()
+        .map_err(|(field, message)| invalid(format!("{field}: {message}")))?;
     let spec = &route.spec;
     let auth = auth_url(route);
     crate::config::external_url(&auth).map_err(|e| invalid(format!("spec.authURL: {e}")))?;
