@@ -194,10 +194,18 @@ impl Elector {
         }
     }
 
-    /// Renews until leadership is lost or cannot be confirmed within [`RENEW_DEADLINE`];
-    /// then returns, and the caller must stop writing.
-    pub async fn hold(&self, metrics: &super::metrics::Metrics) -> Error {
-        let mut last_ok = std::time::Instant::now();
+    /// Renews the Lease until another replica holds it, then returns. Each successful
+    /// renewal opens `gate` for [`RENEW_DEADLINE`]; while renewals fail (the API server
+    /// is unreachable) the gate closes by itself, the caches stay, and `metrics` tells
+    /// `/readyz` why. Whether this replica still leads is settled by the first renewal
+    /// that reaches the server again.
+    pub async fn hold(
+        &self,
+        metrics: &super::metrics::Metrics,
+        gate: &super::gate::WriteGate,
+    ) -> Error {
+        gate.confirm();
+        let mut paused = false;
         loop {
             tokio::time::sleep(RETRY_PERIOD).await;
             let attempt = self.try_lead().await;
@@ -206,22 +214,28 @@ impl Elector {
                 Ok(_) => Ok(()),
             });
             match attempt {
-                Ok(true) => last_ok = std::time::Instant::now(),
+                Ok(true) => {
+                    gate.confirm();
+                    if std::mem::take(&mut paused) {
+                        tracing::info!("leader election: Lease renewed; writing again");
+                    }
+                }
                 Ok(false) => {
                     return Error::Lease(format!(
                         "Lease {}/{} taken over by another replica",
                         self.namespace, self.name
                     ));
                 }
-                Err(e) => tracing::warn!(error = %e, "leader election: renew failed"),
-            }
-            if last_ok.elapsed() > RENEW_DEADLINE {
-                return Error::Lease(format!(
-                    "could not renew Lease {}/{} within {}s",
-                    self.namespace,
-                    self.name,
-                    RENEW_DEADLINE.as_secs()
-                ));
+                Err(e) => {
+                    tracing::warn!(error = %e, "leader election: renew failed");
+                    if !gate.open() && !paused {
+                        paused = true;
+                        tracing::warn!(
+                            "leader election: Lease not confirmed for {}s; writes paused, caches kept",
+                            RENEW_DEADLINE.as_secs()
+                        );
+                    }
+                }
             }
         }
     }

@@ -12,6 +12,7 @@ pub mod client;
 pub mod cluster_config;
 pub mod context;
 pub mod dynamic;
+pub mod gate;
 pub mod index;
 pub mod lease;
 pub mod metrics;

@@ -87,7 +87,16 @@ fn drain<S: Stream + Send + 'static>(s: S) -> impl std::future::Future<Output = 
 
 /// Runs the operator until leadership is lost or a fatal error.
 pub async fn run(args: OperatorArgs) -> Result<()> {
-    let kube_client = kube::Client::try_default().await?;
+    let config = kube::Config::infer()
+        .await
+        .map_err(|e| Error::Lease(format!("no Kubernetes configuration: {e}")))?;
+    // The elector's own client is never gated; every other write goes through the gate,
+    // open only while this replica has recently confirmed the Lease.
+    let elector_client = kube::Client::try_from(config.clone())?;
+    let gate = super::gate::WriteGate::default();
+    let kube_client = kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&gate)
+        .build();
     let metrics = Arc::new(Metrics::default());
     let listener = tokio::net::TcpListener::bind(args.admin_addr)
         .await
@@ -100,7 +109,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("portcullis-{}", std::process::id()));
     let elector = lease::Elector::new(
-        kube_client.clone(),
+        elector_client,
         &args.operator_namespace,
         &args.lease_name,
         &identity,
@@ -275,7 +284,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         }
     };
     tokio::select! {
-        e = elector.hold(&metrics) => { metrics.leader.set(0); Err(e) }
+        e = elector.hold(&metrics, &gate) => { metrics.leader.set(0); Err(e) }
         _ = drain(provider_ctl) => Ok(()),
         _ = drain(client_ctl) => Ok(()),
         _ = drain(route_ctl) => Ok(()),

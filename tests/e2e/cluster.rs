@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
 
 /// Where the control-plane binaries are.
 #[derive(Debug, Clone)]
@@ -85,6 +86,9 @@ struct Supervisor {
 /// A running control plane.
 pub struct ControlPlane {
     supervisor: Mutex<Supervisor>,
+    /// When each (re)start of the API server began and ended: it serves requests before
+    /// it is ready, and its authorizer answers 403 until it has loaded the roles.
+    starting: Mutex<Vec<(SystemTime, SystemTime)>>,
     dir: PathBuf,
     kubeconfig: PathBuf,
     binaries: Binaries,
@@ -155,6 +159,7 @@ impl ControlPlane {
                 stdin,
                 stdout,
             }),
+            starting: Mutex::new(Vec::new()),
             dir,
             binaries,
         })
@@ -189,6 +194,7 @@ impl ControlPlane {
 
     /// Stops, starts or restarts one process; returns once it is ready again.
     pub fn control(&self, verb: &str, process: Process) {
+        let began = SystemTime::now();
         let mut s = self.supervisor.lock().unwrap_or_else(|e| e.into_inner());
         let stdin = s.stdin.as_mut().expect("supervisor input open");
         writeln!(stdin, "{verb} {}", process.name()).expect("write to testcluster");
@@ -201,6 +207,32 @@ impl ControlPlane {
             process.name(),
             self.log(process)
         );
+        if process == Process::ApiServer && verb != "stop" {
+            self.starting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((began, SystemTime::now()));
+        }
+    }
+
+    /// Requests of users starting with `user_prefix` that RBAC refused, except those an
+    /// API server answered while it was still starting (its authorizer refuses
+    /// everything until it has loaded the roles; clients retry).
+    pub fn forbidden_calls(&self, user_prefix: &str) -> Vec<AuditedCall> {
+        let starting = self
+            .starting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.audited_calls()
+            .into_iter()
+            .filter(|c| c.code == 403 && c.user.starts_with(user_prefix))
+            .filter(|c| {
+                !starting
+                    .iter()
+                    .any(|(from, to)| *from <= c.received && c.received <= *to)
+            })
+            .collect()
     }
 
     /// A process's log so far.
@@ -262,7 +294,13 @@ impl ControlPlane {
                     Some(sub) => format!("{}/{sub}", r["resource"].as_str().unwrap_or("")),
                     None => r["resource"].as_str().unwrap_or("").to_string(),
                 };
+                let received = e["requestReceivedTimestamp"]
+                    .as_str()
+                    .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                    .map(SystemTime::from)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
                 AuditedCall {
+                    received,
                     user: e["user"]["username"].as_str().unwrap_or("").to_string(),
                     verb: e["verb"].as_str().unwrap_or("").to_string(),
                     group: r["apiGroup"].as_str().unwrap_or("").to_string(),
@@ -278,6 +316,8 @@ impl ControlPlane {
 /// One audited request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditedCall {
+    /// When the API server received it.
+    pub received: SystemTime,
     /// `system:serviceaccount:<ns>:<name>`.
     pub user: String,
     /// get, list, watch, create, patch, update, delete.

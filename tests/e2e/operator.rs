@@ -21,9 +21,15 @@ pub const SERVICE_ACCOUNT_PREFIX: &str = "system:serviceaccount:portcullis-syste
 /// both RBAC manifests; returns the operator's and the outpost's kubeconfigs, which
 /// authenticate as their ServiceAccounts with TokenRequest tokens.
 pub fn install(cp: &ControlPlane) -> Identities {
-    let kubectl = cp.kubectl();
     let crds = repo_root().join("crds");
-    kubectl.ok(&["apply", "--server-side", "-f", crds.to_str().unwrap()]);
+    cp.kubectl()
+        .ok(&["apply", "--server-side", "-f", crds.to_str().unwrap()]);
+    install_with_crds_applied(cp)
+}
+
+/// [`install`] for a test that applied CRDs of its own first.
+pub fn install_with_crds_applied(cp: &ControlPlane) -> Identities {
+    let kubectl = cp.kubectl();
     kubectl.ok(&[
         "wait",
         "--for=condition=Established",
@@ -93,9 +99,8 @@ impl Shared {
     pub fn assert_nothing_forbidden(&self) {
         let forbidden: Vec<String> = self
             .cp
-            .audited_calls()
-            .into_iter()
-            .filter(|c| c.code == 403 && c.user.starts_with(SERVICE_ACCOUNT_PREFIX))
+            .forbidden_calls(SERVICE_ACCOUNT_PREFIX)
+            .iter()
             .map(|c| c.to_string())
             .collect();
         assert!(
@@ -149,9 +154,9 @@ impl Operator {
         self.child.log()
     }
 
-    /// The OS process id.
-    pub fn pid(&self) -> u32 {
-        self.child.pid()
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        self.child.check_running().is_ok()
     }
 
     /// A path of the admin server (`/metrics`, `/readyz`): status code and body.

@@ -9,6 +9,7 @@ mod e2e;
 mod outpost_support;
 
 mod cluster_api;
+mod cluster_faults;
 mod cluster_operator;
 mod outpost_e2e;
 mod outpost_reload;

@@ -143,7 +143,14 @@ func newCluster(dir, bin, etcdBin string, loadTest bool) (*cluster, error) {
 		"kube-apiserver": {
 			path:  filepath.Join(bin, "kube-apiserver"),
 			args:  apiserverArgs,
-			ready: func() error { return expectBody(admin, server+"/readyz", "ok") },
+			ready: func() error {
+				if err := expectBody(admin, server+"/readyz", "ok"); err != nil {
+					return err
+				}
+				// /readyz can pass before the RBAC authorizer has its roles: requests then
+				// get 403 for a moment. Ready means a bootstrap binding already authorizes.
+				return rbacReady(admin, server)
+			},
 		},
 		"kube-controller-manager": {
 			path: filepath.Join(bin, "kube-controller-manager"),
@@ -250,6 +257,22 @@ func expectBody(client *http.Client, url, want string) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
 		return fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// rbacReady asks, with a SubjectAccessReview, whether the controller manager may get
+// Leases in kube-system: true once the authorizer has loaded the bootstrap roles.
+func rbacReady(client *http.Client, server string) error {
+	review := `{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"system:kube-controller-manager","resourceAttributes":{"namespace":"kube-system","verb":"get","group":"coordination.k8s.io","resource":"leases"}}}`
+	resp, err := client.Post(server+"/apis/authorization.k8s.io/v1/subjectaccessreviews", "application/json", strings.NewReader(review))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(body), `"allowed":true`) {
+		return fmt.Errorf("RBAC not ready: %d %s", resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return nil
 }
