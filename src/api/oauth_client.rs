@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 const REDIRECT_URI_RULE: &str = "self.all(u, isURL(u) && !u.contains('*') && (url(u).getScheme() == 'https' || (url(u).getScheme() == 'http' && url(u).getHostname() in ['127.0.0.1', 'localhost', '::1'])))";
 
 /// An OAuth client at an IdP, and the Secret applications read its credentials from.
+// Each `printcolumn(...)` repeats `type_`; clippy reads the derive input as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "portcullis.dev",

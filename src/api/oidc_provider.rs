@@ -6,6 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// An upstream OpenID Connect issuer and the client Portcullis uses at it.
+// Each `printcolumn(...)` repeats `type_`; clippy reads the derive input as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "portcullis.dev",
