@@ -16,6 +16,7 @@ pub mod gate;
 pub mod index;
 pub mod lease;
 pub mod metrics;
+pub mod outpost_keys;
 pub mod probe;
 pub mod provider;
 pub mod registration;
@@ -58,6 +59,9 @@ pub enum Error {
     /// Lost or could not take the leader lease.
     #[error("leader election: {0}")]
     Lease(String),
+    /// Minting the outposts' keys failed.
+    #[error("outpost keys: {0}")]
+    Keys(String),
 }
 
 impl Error {
@@ -73,6 +77,7 @@ impl Error {
             Self::MissingField(_) => "missing_field",
             Self::Finalizer(_) => "finalizer",
             Self::Lease(_) => "lease",
+            Self::Keys(_) => "keys",
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::context::{Context, Stores};
 use super::metrics::{Metrics, router};
-use super::{Error, Result, client, index, lease, provider, route, writer};
+use super::{Error, Result, client, index, lease, outpost_keys, provider, route, writer};
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
 use crate::reconcile::client::MANAGED_BY;
 use crate::reconcile::shard::CONFIG_LABEL;
@@ -38,6 +38,11 @@ pub struct OperatorArgs {
     /// Name of the leader election Lease.
     #[arg(long, default_value = "portcullis-operator")]
     pub lease_name: String,
+    /// Fill the outposts' key Secret of this name in the operator's namespace: the
+    /// cookie secret and signing key are minted when missing, never replaced (for
+    /// installs rendered without a cluster, such as `manifests/install.yaml`).
+    #[arg(long, env = "PORTCULLIS_OUTPOST_KEYS_SECRET")]
+    pub outpost_keys_secret: Option<String>,
     /// How often each IdP is probed again when nothing changed.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub idp_recheck: Duration,
@@ -267,6 +272,29 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         futures::stream::once(future::ready(())).boxed(),
     ]);
     let writer_task = writer::run(ctx.clone(), triggers, shards.clone(), routes_tx);
+    let keys_task = {
+        let (client, namespace) = (kube_client.clone(), args.operator_namespace.clone());
+        let name = args.outpost_keys_secret.clone();
+        async move {
+            let Some(name) = name else {
+                return future::pending::<()>().await;
+            };
+            // Checked again now and then: a deleted key comes back (new, as nothing
+            // could have kept the old one) and the outposts log that it changed.
+            loop {
+                match outpost_keys::ensure(&client, &namespace, &name).await {
+                    Ok(added) if !added.is_empty() => {
+                        tracing::info!(secret = %format!("{namespace}/{name}"), keys = ?added, "minted the outposts' missing keys")
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(secret = %format!("{namespace}/{name}"), error = %e, "filling the outposts' keys failed; retrying")
+                    }
+                }
+                tokio::time::sleep(writer::CREDENTIALS_RESYNC).await;
+            }
+        }
+    };
 
     let ready = {
         let metrics = metrics.clone();
@@ -289,6 +317,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         _ = drain(client_ctl) => Ok(()),
         _ = drain(route_ctl) => Ok(()),
         _ = writer_task => Ok(()),
+        () = keys_task => Ok(()),
         _ = ready => Ok(()),
         () = shutdown_signal() => {
             // Step down so a standby takes over without waiting out the lease.
