@@ -254,9 +254,15 @@ impl ControlPlane {
     /// authenticates as it with a token from the TokenRequest API.
     pub fn service_account_kubeconfig(&self, namespace: &str, name: &str) -> PathBuf {
         let kubectl = self.kubectl();
-        kubectl.apply_yaml(&format!(
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
-        ));
+        // Created only when missing: applying it would take over (and drop) the fields
+        // an installed manifest set, under the same field manager.
+        if !kubectl
+            .run(&["get", "serviceaccount", name, "-n", namespace], None)
+            .status
+            .success()
+        {
+            kubectl.ok(&["create", "serviceaccount", name, "-n", namespace]);
+        }
         let token = kubectl.ok(&["create", "token", name, "-n", namespace, "--duration=24h"]);
         let admin = std::fs::read_to_string(&self.kubeconfig).expect("admin kubeconfig");
         let field = |key: &str| {

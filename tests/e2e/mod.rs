@@ -20,6 +20,7 @@ pub mod kubectl;
 pub mod nginx;
 pub mod operator;
 pub mod outpost;
+pub mod pod;
 pub mod process;
 pub mod upstream;
 

@@ -1,0 +1,269 @@
+//! Installs as platform teams do, on a real control plane, and runs the operator and the
+//! outpost exactly as their Deployments say (e2e::pod): the `kubectl apply` bundle
+//! (`manifests/install.yaml`) and `helm install` of the chart, then a login through nginx
+//! configured as ingress-nginx is by the chart's annotations.
+
+use crate::cluster_operator::base64_decode;
+use crate::e2e::operator::{SERVICE_ACCOUNT_PREFIX, SYSTEM_NAMESPACE};
+use crate::e2e::pod::PodProcess;
+use crate::e2e::require_control_plane;
+use crate::e2e::{self, ControlPlane, Idp, IdpOptions, Tool, repo_root, require};
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+fn deployment(cp: &ControlPlane, name: &str) -> Value {
+    cp.kubectl()
+        .json(&["get", "deployment", name, "-n", SYSTEM_NAMESPACE])
+}
+
+fn assert_nothing_forbidden(cp: &ControlPlane) {
+    let forbidden: Vec<String> = cp
+        .forbidden_calls(SERVICE_ACCOUNT_PREFIX)
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert!(
+        forbidden.is_empty(),
+        "RBAC refused:\n{}",
+        forbidden.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubectl_bundle_installs_and_both_roles_run_as_their_pod_specs_say() {
+    if !require_control_plane() {
+        return;
+    }
+    let cp = ControlPlane::start().expect("control plane");
+    let k = cp.kubectl();
+    let bundle = repo_root().join("manifests/install.yaml");
+    k.ok(&["apply", "--server-side", "-f", bundle.to_str().unwrap()]);
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "--all",
+        "--timeout=60s",
+    ]);
+
+    // The operator first: it fills the outposts' key Secret the bundle creates empty.
+    let mut operator = PodProcess::start(&cp, &deployment(&cp, "portcullis-operator"));
+    operator.wait_ready(Duration::from_secs(60)).await;
+    let keys = k.eventually(
+        &[
+            "get",
+            "secret",
+            "portcullis-outpost-keys",
+            "-n",
+            SYSTEM_NAMESPACE,
+        ],
+        "the operator to mint the outposts' keys",
+        60,
+        |v| v["data"]["cookie-secret"].is_string() && v["data"]["signing-key.pem"].is_string(),
+        || operator.log(),
+    );
+    let cookie = base64_decode(keys["data"]["cookie-secret"].as_str().unwrap());
+    assert!(cookie.len() >= 32, "a 32-byte secret, base64");
+
+    // The outpost then reads the keys from its mounted Secret and serves.
+    let mut outpost = PodProcess::start(&cp, &deployment(&cp, "portcullis-outpost"));
+    outpost.wait_ready(Duration::from_secs(60)).await;
+    let jwks: Value = reqwest::get(format!(
+        "http://127.0.0.1:{}/.well-known/jwks.json",
+        outpost.port("http")
+    ))
+    .await
+    .expect("jwks")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(
+        jwks["keys"][0]["crv"], "P-256",
+        "the shared signing key: {jwks}"
+    );
+
+    // The Service reaches the outpost's named port; the keys are never re-minted.
+    let service = k.json(&[
+        "get",
+        "service",
+        "portcullis-outpost",
+        "-n",
+        SYSTEM_NAMESPACE,
+    ]);
+    assert_eq!(
+        service["spec"]["ports"][0]["targetPort"], "http",
+        "{service:#}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let again = k.json(&[
+        "get",
+        "secret",
+        "portcullis-outpost-keys",
+        "-n",
+        SYSTEM_NAMESPACE,
+    ]);
+    assert_eq!(again["data"], keys["data"]);
+
+    // GitOps: once the operator has converged, the applied bundle shows no drift.
+    let diff = k.run(
+        &["diff", "--server-side", "-f", bundle.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        diff.status.success(),
+        "kubectl diff after the operator ran:\n{}{}",
+        String::from_utf8_lossy(&diff.stdout),
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert_nothing_forbidden(&cp);
+    drop(outpost);
+    drop(operator);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_then_a_login_through_nginx_reaches_the_app() {
+    if !(require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) && require_control_plane()) {
+        return;
+    }
+    let Some(helm) = helm() else { return };
+    let cp = ControlPlane::start().expect("control plane");
+    let k = cp.kubectl();
+    // On loopback the ingress is 127.0.0.1 and the external URL is plain http: the two
+    // values a real cluster does not need.
+    let out = Command::new(&helm)
+        .env("KUBECONFIG", cp.kubeconfig())
+        .args(["install", "portcullis"])
+        .arg(repo_root().join("charts/portcullis"))
+        .args([
+            "--namespace",
+            SYSTEM_NAMESPACE,
+            "--create-namespace",
+            "--wait=false",
+            "--set",
+            "outpost.trustedProxies={127.0.0.1/32}",
+            "--set",
+            "outpost.extraArgs={--allow-http-loopback}",
+        ])
+        .output()
+        .expect("helm");
+    assert!(
+        out.status.success(),
+        "helm install: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let notes = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        notes.contains("nginx.ingress.kubernetes.io/auth-url")
+            && notes.contains("portcullis-outpost.portcullis-system.svc.cluster.local/oauth2/auth"),
+        "NOTES name the auth-url of this release:\n{notes}"
+    );
+
+    let front_port = e2e::free_port();
+    let front = format!("http://127.0.0.1:{front_port}");
+    let idp = Idp::start(IdpOptions {
+        clients: vec![e2e::IdpClient::new(
+            "portcullis",
+            "helm-client-secret",
+            &format!("{front}/oauth2/callback"),
+        )],
+        accounts: vec![e2e::IdpAccount::new(
+            "alice",
+            "wonderland",
+            "alice@example.test",
+            &["admins"],
+        )],
+        ..IdpOptions::default()
+    })
+    .expect("start the IdP");
+    let ns = cp.namespace("app");
+    k.apply_yaml(&format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata: {{name: idp-credentials, namespace: {ns}}}
+stringData: {{client-id: portcullis, client-secret: helm-client-secret}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OAuthClient
+metadata: {{name: outpost, namespace: {ns}}}
+spec: {{providerRef: {{name: local}}, mode: Static, credentialsSecretRef: {{name: idp-credentials}}}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCProvider
+metadata: {{name: local, namespace: {ns}}}
+spec: {{issuerURL: "{issuer}", clientRef: {{name: outpost}}, scopes: [openid, profile, email, groups]}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: ForwardAuthRoute
+metadata: {{name: app, namespace: {ns}}}
+spec:
+  hosts: ["127.0.0.1:{front_port}"]
+  authURL: "{front}"
+  providerRef: {{name: local}}
+  policy: {{groups: [admins]}}
+"#,
+        issuer = idp.issuer()
+    ));
+    let mut operator = PodProcess::start(&cp, &deployment(&cp, "portcullis-operator"));
+    operator.wait_ready(Duration::from_secs(60)).await;
+    k.eventually(
+        &["get", "forwardauthroute", "app", "-n", &ns],
+        "the route Ready",
+        90,
+        |v| e2e::has_condition(v, "Ready", "True"),
+        || operator.log(),
+    );
+    let mut outpost = PodProcess::start(&cp, &deployment(&cp, "portcullis-outpost"));
+    outpost.wait_ready(Duration::from_secs(60)).await;
+
+    let app = e2e::UpstreamApp::start().await.expect("app");
+    let mut opts = e2e::NginxOptions::new(
+        &format!("127.0.0.1:{}", outpost.port("http")),
+        &format!("127.0.0.1:{}", app.port()),
+    );
+    opts.port = Some(front_port);
+    let _nginx = e2e::Nginx::start(opts).expect("nginx");
+    let mut ua = e2e::UserAgent::new();
+    ua.get(&format!("{front}/private"))
+        .await
+        .expect("to the IdP");
+    let landed = ua.login("alice", "wonderland").await.expect("login");
+    assert_eq!(
+        landed.status,
+        200,
+        "hops: {:?}\n{}\n{}",
+        landed.hops,
+        outpost.log(),
+        operator.log()
+    );
+    assert_eq!(
+        app.last_request()
+            .expect("seen")
+            .header("x-auth-request-user"),
+        Some("alice")
+    );
+    assert_nothing_forbidden(&cp);
+}
+
+/// The helm CLI: `HELM` (scripts/test sets it) or `tools/build helm`. Missing under CI
+/// is a failure; elsewhere a loud skip.
+fn helm() -> Option<std::path::PathBuf> {
+    if let Some(h) = std::env::var_os("HELM") {
+        return Some(h.into());
+    }
+    let built = Command::new(repo_root().join("tools/build"))
+        .arg("helm")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| std::path::Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("helm"));
+    if built.is_none() {
+        assert!(
+            !crate::e2e::process::in_ci(),
+            "helm could not be built; CI is set, so this fails"
+        );
+        eprintln!("SKIPPED: helm could not be built (tools/build helm)");
+    }
+    built
+}
