@@ -104,7 +104,7 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ),
     (
         UNTRUSTED_FORWARDED_HEADERS,
-        "Forwarded headers came from an untrusted peer and were ignored.",
+        "Forwarded headers came from a peer that is not a trusted proxy and were ignored; add its address range with --trusted-proxy (Helm: outpost.trustedProxies).",
     ),
     (
         MALFORMED_FORWARDED_HEADERS,

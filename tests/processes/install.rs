@@ -83,6 +83,37 @@ async fn the_kubectl_bundle_installs_and_both_roles_run_as_their_pod_specs_say()
         "the shared signing key: {jwks}"
     );
 
+    // ingress-nginx's subrequest from an address the defaults do not trust (here
+    // 127.0.0.1; in a cluster, a controller outside the private ranges): the 403 names
+    // the cause and the fix, and the log warns once for that peer.
+    let auth = format!("http://127.0.0.1:{}/oauth2/auth", outpost.port("http"));
+    for _ in 0..2 {
+        let r = reqwest::Client::new()
+            .get(&auth)
+            .header(
+                "host",
+                "portcullis-outpost.portcullis-system.svc.cluster.local",
+            )
+            .header("x-original-url", "https://app.example.com/private")
+            .send()
+            .await
+            .expect("auth subrequest");
+        assert_eq!(r.status(), 403);
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("not a trusted proxy")
+                && body.contains("--trusted-proxy")
+                && body.contains("outpost.trustedProxies"),
+            "{body}"
+        );
+    }
+    let warnings = outpost
+        .log()
+        .lines()
+        .filter(|l| l.contains("\"WARN\"") && l.contains("are ignored: it is not a trusted proxy"))
+        .count();
+    assert_eq!(warnings, 1, "one warning per peer:\n{}", outpost.log());
+
     // The Service reaches the outpost's named port; the keys are never re-minted.
     let service = k.json(&[
         "get",

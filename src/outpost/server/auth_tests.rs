@@ -59,6 +59,7 @@ fn app() -> App {
         metrics: Metrics::new(),
         allow_http_loopback: false,
         refreshes: Default::default(),
+        untrusted_peers: Default::default(),
     }
 }
 

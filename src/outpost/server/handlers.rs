@@ -5,7 +5,7 @@ use super::auth::{Flavor, Verdict, decide};
 use super::request::{header_value, is_browser_navigation, request_id};
 use super::state::{Loaded, RouteRuntime};
 use crate::outpost::denied_page::{DeniedPage, render};
-use crate::outpost::forwarded::{AuthRequest, OriginalRequest, original_request};
+use crate::outpost::forwarded::{AuthRequest, OriginalRequest, Resolved, original_request};
 use crate::outpost::reason;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -84,20 +84,54 @@ pub fn original(
     parts: &Parts,
     strip_prefix: Option<&str>,
 ) -> Result<OriginalRequest, &'static str> {
+    original_resolved(app, parts, strip_prefix).map(|r| r.request)
+}
+
+/// [`original`], saying also whether forwarded headers were ignored. The first time a
+/// peer's forwarded headers are ignored it is logged at warning level with the fix:
+/// behind an ingress whose address is not trusted, every request is judged by the
+/// outpost's own Host (its Service name) and no route matches.
+pub fn original_resolved(
+    app: &App,
+    parts: &Parts,
+    strip_prefix: Option<&str>,
+) -> Result<Resolved, &'static str> {
+    let peer = peer_ip(parts);
     let req = AuthRequest {
         method: &parts.method,
         uri: &parts.uri,
         headers: &parts.headers,
-        peer: peer_ip(parts),
+        peer,
     };
     let resolved = original_request(&req, &app.trusted, strip_prefix).map_err(|e| e.reason())?;
     if resolved.forwarded_headers_ignored {
-        tracing::debug!(
-            reason = reason::UNTRUSTED_FORWARDED_HEADERS,
-            "forwarded headers from an untrusted peer ignored; see --trusted-proxy"
-        );
+        if app.untrusted_peers.first_time(peer) {
+            tracing::warn!(
+                %peer,
+                reason = reason::UNTRUSTED_FORWARDED_HEADERS,
+                "forwarded headers (X-Original-URL, X-Forwarded-*) from {peer} are ignored: it is not a trusted proxy, so requests are judged by their own Host and path; add its address range with --trusted-proxy (Helm: outpost.trustedProxies). Logged once per peer."
+            );
+        } else {
+            tracing::debug!(%peer, reason = reason::UNTRUSTED_FORWARDED_HEADERS, "forwarded headers ignored");
+        }
     }
-    Ok(resolved.request)
+    Ok(resolved)
+}
+
+/// Peers whose forwarded headers were ignored, each warned about once. Bounded, so a
+/// scan from many addresses cannot grow it: past the bound the warnings stop (the
+/// decision log still carries the reason on every request).
+#[derive(Debug, Default)]
+pub struct UntrustedPeers(std::sync::Mutex<std::collections::HashSet<IpAddr>>);
+
+impl UntrustedPeers {
+    const BOUND: usize = 1024;
+
+    /// True the first time `peer` is seen.
+    pub fn first_time(&self, peer: IpAddr) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.len() < Self::BOUND && seen.insert(peer)
+    }
 }
 
 /// A query parameter (first occurrence).
@@ -161,7 +195,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
     let (parts, _) = req.into_parts();
     let ctx = Ctx::new(&parts, flavor.endpoint());
     let strip = (flavor == Flavor::Envoy).then_some("/oauth2/auth/envoy");
-    let original = match original(&app, &parts, strip) {
+    let resolved = match original_resolved(&app, &parts, strip) {
         Ok(o) => o,
         Err(reason) => {
             let r = text(
@@ -171,10 +205,11 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             return ctx.finish(&app, None, "bad_request", reason, "", r);
         }
     };
+    let original = resolved.request;
     let loaded = app.loaded();
     let (route, verdict) = decide(&app, &loaded, &original, &parts.headers).await;
     let route_id = route.map(|r| r.config.id.as_str());
-    let (result, reason_code) = (verdict.result(), verdict.reason());
+    let (result, mut reason_code) = (verdict.result(), verdict.reason());
     let (response, user) = match verdict {
         Verdict::Allow {
             headers,
@@ -207,6 +242,22 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             ),
             user,
         ),
+        Verdict::NoRoute if resolved.forwarded_headers_ignored => {
+            // The usual cause behind an ingress: its address is not trusted, so the host
+            // seen is the outpost's own. Say that, not just "no route".
+            reason_code = reason::UNTRUSTED_FORWARDED_HEADERS;
+            let peer = peer_ip(&parts);
+            (
+                text(
+                    StatusCode::FORBIDDEN,
+                    &format!(
+                        "no route is configured for host {host:?}; the forwarded headers from {peer} (X-Original-URL, X-Forwarded-*) were ignored because {peer} is not a trusted proxy. Add its address range with --trusted-proxy (Helm: outpost.trustedProxies).\n",
+                        host = original.host
+                    ),
+                ),
+                String::new(),
+            )
+        }
         Verdict::NoRoute => {
             tracing::warn!(
                 request_id = %ctx.request_id,
@@ -313,5 +364,26 @@ pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, 
                 r,
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod untrusted_peer_tests {
+    use super::UntrustedPeers;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[test]
+    fn each_peer_is_warned_about_once_and_the_set_stays_bounded() {
+        let peers = UntrustedPeers::default();
+        let ip = |n: u32| IpAddr::V4(Ipv4Addr::from(n));
+        assert!(peers.first_time(ip(1)));
+        assert!(!peers.first_time(ip(1)));
+        for n in 2..=UntrustedPeers::BOUND as u32 {
+            assert!(peers.first_time(ip(n)));
+        }
+        assert!(
+            !peers.first_time(ip(u32::MAX)),
+            "past the bound: no more warnings"
+        );
     }
 }

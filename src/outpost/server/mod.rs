@@ -110,6 +110,8 @@ pub struct App {
     pub allow_http_loopback: bool,
     /// Token refreshes, one per refresh token.
     pub refreshes: refresh::Refreshes,
+    /// Peers already warned about for sending forwarded headers untrusted.
+    pub untrusted_peers: handlers::UntrustedPeers,
 }
 
 impl std::fmt::Debug for App {
@@ -293,6 +295,7 @@ pub async fn start(
         metrics: Metrics::new(),
         allow_http_loopback: options.allow_http_loopback,
         refreshes: refresh::Refreshes::default(),
+        untrusted_peers: Default::default(),
     });
     app.metrics.config_reload("success");
     runtime::spawn_discovery(&app, &app.loaded());
