@@ -80,7 +80,7 @@ impl Shared {
         SHARED.get_or_init(|| {
             let cp = ControlPlane::shared();
             let identities = install(cp);
-            let operator = Operator::start(&identities.operator, cp.dir(), "shared");
+            let operator = Operator::start_tied(&identities.operator, cp.dir(), "shared");
             Shared {
                 cp,
                 identities,
@@ -128,6 +128,20 @@ pub struct Operator {
 impl Operator {
     /// Starts the operator with `kubeconfig`; returns once its admin port answers.
     pub fn start(kubeconfig: &Path, log_dir: &Path, identity: &str) -> Operator {
+        Self::spawn(kubeconfig, log_dir, identity, ManagedChild::spawn)
+    }
+
+    /// [`Operator::start`] for one held in a `static`: it goes with the test process.
+    pub fn start_tied(kubeconfig: &Path, log_dir: &Path, identity: &str) -> Operator {
+        Self::spawn(kubeconfig, log_dir, identity, ManagedChild::spawn_tied)
+    }
+
+    fn spawn(
+        kubeconfig: &Path,
+        log_dir: &Path,
+        identity: &str,
+        spawn: fn(&str, Command, PathBuf) -> super::Result<ManagedChild>,
+    ) -> Operator {
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let mut cmd = Command::new(super::portcullis_binary());
         cmd.arg("operator")
@@ -142,7 +156,7 @@ impl Operator {
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info");
         let log = log_dir.join(format!("operator-{identity}.log"));
-        let mut child = ManagedChild::spawn("operator", cmd, log).expect("spawn the operator");
+        let mut child = spawn("operator", cmd, log).expect("spawn the operator");
         child
             .wait_for_port(admin, Duration::from_secs(30))
             .expect("operator admin port");

@@ -103,6 +103,8 @@ pub struct ManagedChild {
     name: String,
     child: Child,
     log_path: PathBuf,
+    /// For [`ManagedChild::spawn_tied`]: the pipe whose end stops the process.
+    _tie: Option<std::process::ChildStdin>,
 }
 
 impl ManagedChild {
@@ -124,6 +126,45 @@ impl ManagedChild {
             name: name.to_owned(),
             child,
             log_path,
+            _tie: None,
+        })
+    }
+
+    /// Like [`ManagedChild::spawn`], for a process held in a `static` (never dropped): it
+    /// runs under a small shell that kills it when the test process's end of a pipe
+    /// closes, which happens however the test process ends. The shell exits with the
+    /// process, so [`ManagedChild::check_running`] still sees a crash.
+    pub fn spawn_tied(name: &str, cmd: Command, log_path: PathBuf) -> Result<Self> {
+        let mut tied = Command::new("sh");
+        tied.arg("-c")
+            // Background jobs of a non-interactive shell read /dev/null unless told
+            // otherwise: the watcher reads the pipe through fd 3.
+            .arg(r#"exec 3<&0; "$@" </dev/null & child=$!; (read -r _ <&3; kill -TERM "$child" 2>/dev/null) & wait "$child""#)
+            .arg("sh")
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(v) => tied.env(key, v),
+                None => tied.env_remove(key),
+            };
+        }
+        let log = File::create(&log_path)?;
+        let log_err = log.try_clone()?;
+        tied.stdin(Stdio::piped())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err));
+        std::os::unix::process::CommandExt::process_group(&mut tied, 0);
+        let mut child = tied.spawn().map_err(|source| HarnessError::Spawn {
+            name: name.to_owned(),
+            source,
+        })?;
+        let tie = child.stdin.take();
+        Ok(Self {
+            name: name.to_owned(),
+            child,
+            log_path,
+            _tie: tie,
         })
     }
 
