@@ -8,14 +8,13 @@
 //! so it can never drop a key someone else (or an earlier run) wrote.
 
 use super::{Error, Result};
-use crate::reconcile::client::MANAGED_BY;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine as _;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use std::collections::BTreeMap;
 
 /// Key of the cookie secret (the chart's `outpost.keys.cookieSecretKey` default).
@@ -80,20 +79,7 @@ pub async fn ensure(client: &kube::Client, namespace: &str, name: &str) -> Resul
         .collect();
     match existing {
         None => {
-            let secret = Secret {
-                metadata: ObjectMeta {
-                    name: Some(name.into()),
-                    namespace: Some(namespace.into()),
-                    labels: Some(BTreeMap::from([(
-                        MANAGED_BY.0.to_string(),
-                        MANAGED_BY.1.to_string(),
-                    )])),
-                    ..Default::default()
-                },
-                type_: Some("Opaque".into()),
-                data: Some(data),
-                ..Default::default()
-            };
+            let secret = crate::reconcile::managed_secret(namespace, name, data);
             match api.create(&PostParams::default(), &secret).await {
                 Ok(_) => {}
                 // Created meanwhile (another replica, Helm): the next pass fills it.

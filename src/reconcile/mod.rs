@@ -43,6 +43,29 @@ pub struct Outcome<S> {
     pub status: S,
 }
 
+/// An Opaque Secret labelled as the operator's (its cache holds it, so an unchanged copy
+/// is never written again), holding `data`.
+pub fn managed_secret(
+    namespace: &str,
+    name: &str,
+    data: std::collections::BTreeMap<String, k8s_openapi::ByteString>,
+) -> Secret {
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            labels: Some(std::collections::BTreeMap::from([(
+                client::MANAGED_BY.0.to_string(),
+                client::MANAGED_BY.1.to_string(),
+            )])),
+            ..Default::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
 /// An ownerReference to `owner`, when it has a uid (objects read from disk may not).
 pub fn owner_reference<K: Resource<DynamicType = ()>>(owner: &K) -> Option<OwnerReference> {
     let uid = owner.meta().uid.clone()?;

@@ -4,11 +4,9 @@
 //! namespace, holding copies. The outpost's RBAC is then a namespaced `get` on Secrets,
 //! not a cluster-wide one.
 
-use super::client::MANAGED_BY;
 use crate::config::{OutpostConfig, SecretKeyRef, SecretSource};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::ObjectMeta;
 use std::collections::BTreeMap;
 
 /// The Secret in the operator's namespace that holds the copies.
@@ -91,25 +89,11 @@ pub fn localise(config: &mut OutpostConfig, namespace: &str) -> BTreeMap<String,
 /// The Secret holding `values` (key → value), labelled as the operator's so its cache
 /// holds it and an unchanged copy is never written again.
 pub fn credentials_secret(namespace: &str, values: BTreeMap<String, String>) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(CREDENTIALS_SECRET.into()),
-            namespace: Some(namespace.into()),
-            labels: Some(BTreeMap::from([(
-                MANAGED_BY.0.to_string(),
-                MANAGED_BY.1.to_string(),
-            )])),
-            ..Default::default()
-        },
-        type_: Some("Opaque".into()),
-        data: Some(
-            values
-                .into_iter()
-                .map(|(k, v)| (k, ByteString(v.into_bytes())))
-                .collect(),
-        ),
-        ..Default::default()
-    }
+    let data = values
+        .into_iter()
+        .map(|(k, v)| (k, ByteString(v.into_bytes())))
+        .collect();
+    super::managed_secret(namespace, CREDENTIALS_SECRET, data)
 }
 
 #[cfg(test)]

@@ -215,6 +215,21 @@ impl ControlPlane {
         }
     }
 
+    /// Fails naming every request of users starting with `user_prefix` that RBAC refused
+    /// (see [`ControlPlane::forbidden_calls`]).
+    pub fn assert_nothing_forbidden(&self, user_prefix: &str) {
+        let forbidden: Vec<String> = self
+            .forbidden_calls(user_prefix)
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert!(
+            forbidden.is_empty(),
+            "RBAC refused calls the manifests should allow:\n{}",
+            forbidden.join("\n")
+        );
+    }
+
     /// Requests of users starting with `user_prefix` that RBAC refused, except those an
     /// API server answered while it was still starting (its authorizer refuses
     /// everything until it has loaded the roles; clients retry).

@@ -94,20 +94,9 @@ impl Shared {
         self.cp.kubectl()
     }
 
-    /// Fails naming every request of Portcullis's ServiceAccounts that RBAC refused
-    /// (from the API server's audit log).
+    /// Fails naming every request of Portcullis's ServiceAccounts that RBAC refused.
     pub fn assert_nothing_forbidden(&self) {
-        let forbidden: Vec<String> = self
-            .cp
-            .forbidden_calls(SERVICE_ACCOUNT_PREFIX)
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
-        assert!(
-            forbidden.is_empty(),
-            "RBAC refused calls the manifests should allow:\n{}",
-            forbidden.join("\n")
-        );
+        self.cp.assert_nothing_forbidden(SERVICE_ACCOUNT_PREFIX);
     }
 
     /// The shared operator's log (for failure messages).

@@ -324,10 +324,5 @@ async fn the_operator_rides_out_failover_and_control_plane_restarts() {
         after[before..].join("\n")
     );
     assert_eq!(secret_of(), minted);
-    let forbidden: Vec<String> = cp
-        .forbidden_calls(SERVICE_ACCOUNT_PREFIX)
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    assert!(forbidden.is_empty(), "{forbidden:#?}");
+    cp.assert_nothing_forbidden(SERVICE_ACCOUNT_PREFIX);
 }

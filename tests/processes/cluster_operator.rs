@@ -323,59 +323,11 @@ async fn the_outpost_in_cluster_mode_serves_what_the_operator_compiled_and_hot_r
     if !ready(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
         return;
     }
-    let front_port = e2e::free_port();
-    let front = format!("http://127.0.0.1:{front_port}");
-    let idp = Idp::start(IdpOptions {
-        clients: vec![e2e::IdpClient::new(
-            "portcullis",
-            "cluster-client-secret",
-            &format!("{front}/oauth2/callback"),
-        )],
-        accounts: vec![e2e::IdpAccount::new(
-            "alice",
-            "wonderland",
-            "alice@example.test",
-            &["admins"],
-        )],
-        ..IdpOptions::default()
-    })
-    .expect("start the IdP");
+    let login = LoginScenario::start();
     let shared = Shared::get();
     let k = shared.kubectl();
     let ns = shared.cp.namespace("outpost");
-    k.apply_yaml(&format!(
-        r#"apiVersion: v1
-kind: Secret
-metadata: {{name: idp-credentials, namespace: {ns}}}
-stringData: {{client-id: portcullis, client-secret: cluster-client-secret}}
----
-apiVersion: portcullis.dev/v1alpha1
-kind: OAuthClient
-metadata: {{name: outpost, namespace: {ns}}}
-spec:
-  providerRef: {{name: local}}
-  mode: Static
-  credentialsSecretRef: {{name: idp-credentials}}
----
-apiVersion: portcullis.dev/v1alpha1
-kind: OIDCProvider
-metadata: {{name: local, namespace: {ns}}}
-spec:
-  issuerURL: "{issuer}"
-  clientRef: {{name: outpost}}
-  scopes: [openid, profile, email, groups]
----
-apiVersion: portcullis.dev/v1alpha1
-kind: ForwardAuthRoute
-metadata: {{name: app, namespace: {ns}}}
-spec:
-  hosts: ["127.0.0.1:{front_port}"]
-  authURL: "{front}"
-  providerRef: {{name: local}}
-  policy: {{groups: [admins]}}
-"#,
-        issuer = idp.issuer()
-    ));
+    k.apply_yaml(&login.manifests(&ns));
     wait_ready(shared, "forwardauthroute/app", &ns);
 
     // The outpost runs as its own ServiceAccount, bound by manifests/outpost-rbac.yaml:
@@ -417,34 +369,14 @@ spec:
                 .as_str()
                 .unwrap_or_else(|| panic!("{key} in {copy:#}"))
         ),
-        "cluster-client-secret"
+        "scenario-client-secret"
     );
     let outpost = e2e::Outpost::start_cluster(&shared.identities.outpost, SYSTEM_NAMESPACE)
         .await
         .expect("cluster-mode outpost");
-    let app = e2e::UpstreamApp::start().await.expect("app");
-    let mut opts = e2e::NginxOptions::new(&outpost.addr(), &format!("127.0.0.1:{}", app.port()));
-    opts.port = Some(front_port);
-    let _nginx = e2e::Nginx::start(opts).expect("nginx");
-
-    let mut ua = e2e::UserAgent::new();
-    ua.get(&format!("{front}/private"))
-        .await
-        .expect("to the IdP");
-    let landed = ua.login("alice", "wonderland").await.expect("login");
-    assert_eq!(
-        landed.status,
-        200,
-        "hops: {:?}\n{}",
-        landed.hops,
-        outpost.log()
-    );
-    assert_eq!(
-        app.last_request()
-            .expect("seen")
-            .header("x-auth-request-user"),
-        Some("alice")
-    );
+    let (mut ua, _app, _nginx) = login
+        .log_in_through_nginx(&outpost.addr(), || outpost.log())
+        .await;
 
     // Change the policy in the cluster: the operator recompiles, the outpost reloads, and
     // the same session is now denied, without a restart.
@@ -461,7 +393,7 @@ spec:
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = ua
-            .get_no_follow(&format!("{front}/private"))
+            .get_no_follow(&format!("{}/private", login.front))
             .await
             .expect("request");
         if r.status == 403 {
@@ -476,4 +408,109 @@ spec:
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     shared.assert_nothing_forbidden();
+}
+
+/// A real IdP with alice (group admins) and the client `portcullis`, the manifests of a
+/// Static client, a provider and a route for `127.0.0.1:<front>`, and a login through
+/// nginx configured as ingress-nginx is: shared by the tests that serve from a cluster.
+pub struct LoginScenario {
+    /// The IdP.
+    pub idp: Idp,
+    /// nginx's port.
+    pub front_port: u16,
+    /// `http://127.0.0.1:<front_port>`.
+    pub front: String,
+}
+
+impl LoginScenario {
+    /// Starts the IdP.
+    pub fn start() -> LoginScenario {
+        let front_port = e2e::free_port();
+        let front = format!("http://127.0.0.1:{front_port}");
+        let idp = Idp::start(IdpOptions {
+            clients: vec![e2e::IdpClient::new(
+                "portcullis",
+                "scenario-client-secret",
+                &format!("{front}/oauth2/callback"),
+            )],
+            accounts: vec![e2e::IdpAccount::new(
+                "alice",
+                "wonderland",
+                "alice@example.test",
+                &["admins"],
+            )],
+            ..IdpOptions::default()
+        })
+        .expect("start the IdP");
+        LoginScenario {
+            idp,
+            front_port,
+            front,
+        }
+    }
+
+    /// The Secret, Static OAuthClient, OIDCProvider and ForwardAuthRoute in `ns`.
+    pub fn manifests(&self, ns: &str) -> String {
+        format!(
+            r#"apiVersion: v1
+kind: Secret
+metadata: {{name: idp-credentials, namespace: {ns}}}
+stringData: {{client-id: portcullis, client-secret: scenario-client-secret}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OAuthClient
+metadata: {{name: outpost, namespace: {ns}}}
+spec:
+  providerRef: {{name: local}}
+  mode: Static
+  credentialsSecretRef: {{name: idp-credentials}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCProvider
+metadata: {{name: local, namespace: {ns}}}
+spec:
+  issuerURL: "{issuer}"
+  clientRef: {{name: outpost}}
+  scopes: [openid, profile, email, groups]
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: ForwardAuthRoute
+metadata: {{name: app, namespace: {ns}}}
+spec:
+  hosts: ["127.0.0.1:{port}"]
+  authURL: "{front}"
+  providerRef: {{name: local}}
+  policy: {{groups: [admins]}}
+"#,
+            issuer = self.idp.issuer(),
+            port = self.front_port,
+            front = self.front
+        )
+    }
+
+    /// nginx in front of an app with the outpost at `outpost` as its auth server; alice
+    /// logs in and the app sees her. Returns the signed-in agent and what must live on.
+    pub async fn log_in_through_nginx(
+        &self,
+        outpost: &str,
+        context: impl Fn() -> String,
+    ) -> (e2e::UserAgent, e2e::UpstreamApp, e2e::Nginx) {
+        let app = e2e::UpstreamApp::start().await.expect("app");
+        let mut opts = e2e::NginxOptions::new(outpost, &format!("127.0.0.1:{}", app.port()));
+        opts.port = Some(self.front_port);
+        let nginx = e2e::Nginx::start(opts).expect("nginx");
+        let mut ua = e2e::UserAgent::new();
+        ua.get(&format!("{}/private", self.front))
+            .await
+            .expect("to the IdP");
+        let landed = ua.login("alice", "wonderland").await.expect("login");
+        assert_eq!(landed.status, 200, "hops: {:?}\n{}", landed.hops, context());
+        assert_eq!(
+            app.last_request()
+                .expect("seen")
+                .header("x-auth-request-user"),
+            Some("alice")
+        );
+        (ua, app, nginx)
+    }
 }

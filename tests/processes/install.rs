@@ -3,11 +3,11 @@
 //! (`manifests/install.yaml`) and `helm install` of the chart, then a login through nginx
 //! configured as ingress-nginx is by the chart's annotations.
 
-use crate::cluster_operator::base64_decode;
+use crate::cluster_operator::{LoginScenario, base64_decode};
 use crate::e2e::operator::{SERVICE_ACCOUNT_PREFIX, SYSTEM_NAMESPACE};
 use crate::e2e::pod::PodProcess;
 use crate::e2e::require_control_plane;
-use crate::e2e::{self, ControlPlane, Idp, IdpOptions, Tool, repo_root, require};
+use crate::e2e::{self, ControlPlane, Tool, repo_root, require};
 use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
@@ -15,19 +15,6 @@ use std::time::Duration;
 fn deployment(cp: &ControlPlane, name: &str) -> Value {
     cp.kubectl()
         .json(&["get", "deployment", name, "-n", SYSTEM_NAMESPACE])
-}
-
-fn assert_nothing_forbidden(cp: &ControlPlane) {
-    let forbidden: Vec<String> = cp
-        .forbidden_calls(SERVICE_ACCOUNT_PREFIX)
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    assert!(
-        forbidden.is_empty(),
-        "RBAC refused:\n{}",
-        forbidden.join("\n")
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,7 +134,7 @@ async fn the_kubectl_bundle_installs_and_both_roles_run_as_their_pod_specs_say()
         String::from_utf8_lossy(&diff.stdout),
         String::from_utf8_lossy(&diff.stderr)
     );
-    assert_nothing_forbidden(&cp);
+    cp.assert_nothing_forbidden(SERVICE_ACCOUNT_PREFIX);
     drop(outpost);
     drop(operator);
 }
@@ -191,51 +178,9 @@ async fn helm_install_then_a_login_through_nginx_reaches_the_app() {
         "NOTES name the auth-url of this release:\n{notes}"
     );
 
-    let front_port = e2e::free_port();
-    let front = format!("http://127.0.0.1:{front_port}");
-    let idp = Idp::start(IdpOptions {
-        clients: vec![e2e::IdpClient::new(
-            "portcullis",
-            "helm-client-secret",
-            &format!("{front}/oauth2/callback"),
-        )],
-        accounts: vec![e2e::IdpAccount::new(
-            "alice",
-            "wonderland",
-            "alice@example.test",
-            &["admins"],
-        )],
-        ..IdpOptions::default()
-    })
-    .expect("start the IdP");
+    let login = LoginScenario::start();
     let ns = cp.namespace("app");
-    k.apply_yaml(&format!(
-        r#"apiVersion: v1
-kind: Secret
-metadata: {{name: idp-credentials, namespace: {ns}}}
-stringData: {{client-id: portcullis, client-secret: helm-client-secret}}
----
-apiVersion: portcullis.dev/v1alpha1
-kind: OAuthClient
-metadata: {{name: outpost, namespace: {ns}}}
-spec: {{providerRef: {{name: local}}, mode: Static, credentialsSecretRef: {{name: idp-credentials}}}}
----
-apiVersion: portcullis.dev/v1alpha1
-kind: OIDCProvider
-metadata: {{name: local, namespace: {ns}}}
-spec: {{issuerURL: "{issuer}", clientRef: {{name: outpost}}, scopes: [openid, profile, email, groups]}}
----
-apiVersion: portcullis.dev/v1alpha1
-kind: ForwardAuthRoute
-metadata: {{name: app, namespace: {ns}}}
-spec:
-  hosts: ["127.0.0.1:{front_port}"]
-  authURL: "{front}"
-  providerRef: {{name: local}}
-  policy: {{groups: [admins]}}
-"#,
-        issuer = idp.issuer()
-    ));
+    k.apply_yaml(&login.manifests(&ns));
     let mut operator = PodProcess::start(&cp, &deployment(&cp, "portcullis-operator"));
     operator.wait_ready(Duration::from_secs(60)).await;
     k.eventually(
@@ -248,33 +193,13 @@ spec:
     let mut outpost = PodProcess::start(&cp, &deployment(&cp, "portcullis-outpost"));
     outpost.wait_ready(Duration::from_secs(60)).await;
 
-    let app = e2e::UpstreamApp::start().await.expect("app");
-    let mut opts = e2e::NginxOptions::new(
-        &format!("127.0.0.1:{}", outpost.port("http")),
-        &format!("127.0.0.1:{}", app.port()),
-    );
-    opts.port = Some(front_port);
-    let _nginx = e2e::Nginx::start(opts).expect("nginx");
-    let mut ua = e2e::UserAgent::new();
-    ua.get(&format!("{front}/private"))
-        .await
-        .expect("to the IdP");
-    let landed = ua.login("alice", "wonderland").await.expect("login");
-    assert_eq!(
-        landed.status,
-        200,
-        "hops: {:?}\n{}\n{}",
-        landed.hops,
-        outpost.log(),
-        operator.log()
-    );
-    assert_eq!(
-        app.last_request()
-            .expect("seen")
-            .header("x-auth-request-user"),
-        Some("alice")
-    );
-    assert_nothing_forbidden(&cp);
+    let outpost_addr = format!("127.0.0.1:{}", outpost.port("http"));
+    login
+        .log_in_through_nginx(&outpost_addr, || {
+            format!("{}\n{}", outpost.log(), operator.log())
+        })
+        .await;
+    cp.assert_nothing_forbidden(SERVICE_ACCOUNT_PREFIX);
 }
 
 /// The helm CLI: `HELM` (scripts/test sets it) or `tools/build helm`. Missing under CI
