@@ -1,26 +1,60 @@
 //! `scripts/demo`: Portcullis in front of a sample app, with a local OpenID Provider and
 //! nginx configured like ingress-nginx, all on loopback. Open the printed URL and log in.
 //! With `--smoke`, it logs in with a scripted browser instead and exits.
+//!
+//! `--cluster`: the whole product instead of one outpost on a file — a real control
+//! plane (kube-apiserver 1.37, etcd, controller-manager), the Helm chart installed, the
+//! operator and the outpost started exactly as their Deployments say, and the demo's
+//! provider, client and route applied as resources.
 
 #[path = "../tests/e2e/mod.rs"]
 mod e2e;
 
+use e2e::pod::PodProcess;
 use e2e::{
-    IdpAccount, IdpClient, IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions, OutpostRoute,
-    UpstreamApp, UserAgent,
+    ControlPlane, IdpAccount, IdpClient, IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions,
+    OutpostRoute, UpstreamApp, UserAgent,
 };
+use std::time::Duration;
+
+type Error = Box<dyn std::error::Error>;
+
+const CLIENT_ID: &str = "portcullis-demo";
+const CLIENT_SECRET: &str = "demo-client-secret";
+
+/// What serves the auth subrequests: an outpost on a file, or a cluster's.
+enum Serving {
+    File(Outpost),
+    Cluster {
+        cp: ControlPlane,
+        operator: PodProcess,
+        outpost: PodProcess,
+    },
+}
+
+impl Serving {
+    fn log(&self) -> String {
+        match self {
+            Serving::File(o) => o.log(),
+            Serving::Cluster {
+                operator, outpost, ..
+            } => format!("{}\n{}", operator.log(), outpost.log()),
+        }
+    }
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Error> {
     let smoke = std::env::args().any(|a| a == "--smoke");
+    let cluster = std::env::args().any(|a| a == "--cluster");
     let front_port: u16 = std::env::var("DEMO_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(8080);
     let front = format!("http://127.0.0.1:{front_port}");
     let mut client = IdpClient::new(
-        "portcullis-demo",
-        "demo-client-secret",
+        CLIENT_ID,
+        CLIENT_SECRET,
         &format!("{front}/oauth2/callback"),
     );
     client.post_logout_redirect_uris = vec![format!("{front}/")];
@@ -39,20 +73,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..IdpOptions::default()
     })?;
     let app = UpstreamApp::start().await?;
-    let outpost = Outpost::start(&OutpostOptions {
-        issuer: idp.issuer().to_string(),
-        client_id: "portcullis-demo".into(),
-        client_secret: "demo-client-secret".into(),
-        routes: vec![OutpostRoute {
-            id: "demo/app".into(),
-            auth_url: front.clone(),
-            groups: vec!["admins".into()],
-            public_paths: vec!["/healthz".into()],
-            bearer: false,
-        }],
-    })
-    .await?;
-    let mut opts = NginxOptions::new(&outpost.addr(), &format!("127.0.0.1:{}", app.port()));
+    let serving = if cluster {
+        in_cluster(idp.issuer(), front_port).await?
+    } else {
+        Serving::File(
+            Outpost::start(&OutpostOptions {
+                issuer: idp.issuer().to_string(),
+                client_id: CLIENT_ID.into(),
+                client_secret: CLIENT_SECRET.into(),
+                routes: vec![OutpostRoute {
+                    id: "demo/app".into(),
+                    auth_url: front.clone(),
+                    groups: vec!["admins".into()],
+                    public_paths: vec!["/healthz".into()],
+                    bearer: false,
+                }],
+            })
+            .await?,
+        )
+    };
+    let outpost_addr = match &serving {
+        Serving::File(o) => o.addr(),
+        Serving::Cluster { outpost, .. } => format!("127.0.0.1:{}", outpost.port("http")),
+    };
+    let mut opts = NginxOptions::new(&outpost_addr, &format!("127.0.0.1:{}", app.port()));
     opts.port = Some(front_port);
     let nginx = Nginx::start(opts)?;
 
@@ -67,11 +111,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .as_deref()
                 == Some("alice");
         println!(
-            "demo smoke: login as alice -> {} at {}",
-            page.status, page.url
+            "demo smoke{}: login as alice -> {} at {}",
+            if cluster { " (cluster)" } else { "" },
+            page.status,
+            page.url
         );
         if !ok {
-            eprintln!("{}\n{}", outpost.log(), nginx.log());
+            eprintln!("{}\n{}", serving.log(), nginx.log());
             return Err("the demo login did not reach the app as alice".into());
         }
         return Ok(());
@@ -85,10 +131,123 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("          or  bob / builder        (group visitors: denied, with the rule named)");
     println!("  Sign out    {front}/oauth2/sign_out");
     println!("  IdP         {}", idp.issuer());
-    println!("  Metrics     {}/metrics", outpost.admin_url());
+    match &serving {
+        Serving::File(o) => println!("  Metrics     {}/metrics", o.admin_url()),
+        Serving::Cluster { cp, outpost, .. } => {
+            println!(
+                "  Metrics     http://127.0.0.1:{}/metrics",
+                outpost.port("admin")
+            );
+            println!(
+                "  kubectl     export KUBECONFIG={}   (kubectl {} is in {})",
+                cp.kubeconfig().display(),
+                "v1.37.2",
+                cp.kubectl_dir().display()
+            );
+            println!();
+            println!(
+                "{}",
+                cp.kubectl().ok(&[
+                    "get",
+                    "oidcproviders,oauthclients,forwardauthroutes",
+                    "-A",
+                    "-o",
+                    "wide"
+                ])
+            );
+        }
+    }
     println!();
     println!("  Ctrl-C stops everything.");
     tokio::signal::ctrl_c().await?;
     drop(nginx);
     Ok(())
+}
+
+/// A control plane with the chart installed and both roles running as their pod specs
+/// say; the demo's provider, Static client and route applied as resources.
+async fn in_cluster(issuer: &str, front_port: u16) -> Result<Serving, Error> {
+    println!("starting a control plane (the first run builds it: about 20 minutes)...");
+    let cp = ControlPlane::start()?;
+    let helm = match std::env::var_os("HELM") {
+        Some(h) => std::path::PathBuf::from(h),
+        None => {
+            let out = std::process::Command::new(e2e::repo_root().join("tools/build"))
+                .arg("helm")
+                .output()?;
+            std::path::Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("helm")
+        }
+    };
+    // On loopback the ingress is 127.0.0.1 and the external URL is plain http.
+    let installed = std::process::Command::new(helm)
+        .env("KUBECONFIG", cp.kubeconfig())
+        .arg("install")
+        .arg("portcullis")
+        .arg(e2e::repo_root().join("charts/portcullis"))
+        .args([
+            "--namespace",
+            "portcullis-system",
+            "--create-namespace",
+            "--set",
+            "outpost.trustedProxies={127.0.0.1/32}",
+            "--set",
+            "outpost.extraArgs={--allow-http-loopback}",
+        ])
+        .output()?;
+    if !installed.status.success() {
+        return Err(format!(
+            "helm install: {}",
+            String::from_utf8_lossy(&installed.stderr)
+        )
+        .into());
+    }
+    let kubectl = cp.kubectl();
+    kubectl.apply_yaml(&format!(
+        r#"apiVersion: v1
+kind: Namespace
+metadata: {{name: demo}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: idp-credentials, namespace: demo}}
+stringData: {{client-id: {CLIENT_ID}, client-secret: {CLIENT_SECRET}}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OAuthClient
+metadata: {{name: outpost, namespace: demo}}
+spec: {{providerRef: {{name: local}}, mode: Static, credentialsSecretRef: {{name: idp-credentials}}}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCProvider
+metadata: {{name: local, namespace: demo}}
+spec: {{issuerURL: "{issuer}", clientRef: {{name: outpost}}, scopes: [openid, profile, email, groups]}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: ForwardAuthRoute
+metadata: {{name: app, namespace: demo}}
+spec:
+  hosts: ["127.0.0.1:{front_port}"]
+  authURL: "http://127.0.0.1:{front_port}"
+  providerRef: {{name: local}}
+  policy: {{groups: [admins], public: {{paths: [/healthz]}}}}
+"#
+    ));
+    let deployment =
+        |name: &str| kubectl.json(&["get", "deployment", name, "-n", "portcullis-system"]);
+    let mut operator = PodProcess::start(&cp, &deployment("portcullis-operator"));
+    operator.wait_ready(Duration::from_secs(60)).await;
+    kubectl.eventually(
+        &["get", "forwardauthroute", "app", "-n", "demo"],
+        "the demo route Ready",
+        90,
+        |v| e2e::has_condition(v, "Ready", "True"),
+        || operator.log(),
+    );
+    let mut outpost = PodProcess::start(&cp, &deployment("portcullis-outpost"));
+    outpost.wait_ready(Duration::from_secs(60)).await;
+    Ok(Serving::Cluster {
+        cp,
+        operator,
+        outpost,
+    })
 }

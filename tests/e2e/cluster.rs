@@ -175,6 +175,11 @@ impl ControlPlane {
         &self.dir
     }
 
+    /// Where the kubectl of the API server's release is.
+    pub fn kubectl_dir(&self) -> &Path {
+        &self.binaries.kube
+    }
+
     /// The real kubectl, as the cluster admin.
     pub fn kubectl(&self) -> Kubectl {
         Kubectl::new(self.binaries.kubectl(), self.kubeconfig.clone())
