@@ -21,8 +21,10 @@ out_dir=target/bench
 mkdir -p "$out_dir"
 pids=()
 cleanup() {
+  # SIGTERM: testcluster stops its control plane, the operators step down.
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -32,7 +34,7 @@ cargo build --release --quiet --bin portcullis --example bench_stub_idp
 bin=target/release/portcullis
 
 # A control plane without the API server's own throttling (priority and fairness off).
-sleep infinity | "$kube/testcluster" -dir "$work/cp" -bin "$kube" -etcd "$etcd" -stdin -load-test \
+"$kube/testcluster" -dir "$work/cp" -bin "$kube" -etcd "$etcd" -load-test \
   >"$work/cp.out" 2>"$work/cp.log" &
 pids+=($!)
 until grep -q '^KUBECONFIG=' "$work/cp.out" 2>/dev/null; do sleep 0.2; done
@@ -84,6 +86,9 @@ metric() { # sum of a Prometheus counter family with a label filter, from a scra
 }
 apiserver_metrics() { k get --raw /metrics; }
 operator_writes() { curl -s "http://127.0.0.1:$admin/metrics" | metric portcullis_operator_writes_total ""; }
+writes_by_kind() { # kind=count for the current operator
+  curl -s "http://127.0.0.1:$admin/metrics" | awk '$1 ~ /^portcullis_operator_writes_total/ && $2 > 0 { match($1, /kind="[^"]*"/); printf "%s=%d ", substr($1, RSTART+6, RLENGTH-7), $2 }'
+}
 start_operator() { # identity
   admin=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   KUBECONFIG=$work/operator.kubeconfig RUST_LOG=warn "$bin" operator --operator-namespace portcullis-system \
@@ -115,6 +120,7 @@ applied=$(date +%s.%N)
 until converged; do sleep 2; done
 t1=$(date +%s.%N)
 writes_converged=$(settle)
+kinds_converged=$(writes_by_kind)
 objects=$((ROUTES + CLIENTS + NAMESPACES))
 echo "converged; waiting ${RESYNC_WAIT}s for resyncs and the credentials re-read" >&2
 sleep "$RESYNC_WAIT"
@@ -126,6 +132,7 @@ kill "$op_pid"; wait "$op_pid" 2>/dev/null || true
 start_operator replica-b
 until grep -q '"leading"' "$work/operator-replica-b.log" 2>/dev/null || curl -s "http://127.0.0.1:$admin/metrics" | grep -q 'portcullis_operator_leader 1'; do sleep 0.5; done
 writes_restart=$(settle)
+kinds_restart=$(writes_by_kind)
 restart_pid=$op_pid restart_admin=$admin
 
 # Failover: a standby, then the leader killed without stepping down.
@@ -135,6 +142,7 @@ kill -KILL "$restart_pid"
 admin=$standby_admin
 until curl -s "http://127.0.0.1:$admin/metrics" | grep -q 'portcullis_operator_leader 1'; do sleep 0.5; done
 writes_failover=$(settle)
+kinds_failover=$(writes_by_kind)
 
 largest=$(k get configmaps,secrets -n portcullis-system -o json |
   python3 -c 'import json,sys; items=json.load(sys.stdin)["items"]; print(max(len(json.dumps(i)) for i in items))')
@@ -150,10 +158,10 @@ cat <<EOF | tee "$out_dir/operator-scale.md"
 | objects | $ROUTES routes, $CLIENTS clients, $NAMESPACES providers/namespaces |
 | kubectl apply of all objects | ${apply_s%.*} s |
 | time to converge (apply start → every route Ready at its generation) | ${converge_s%.*} s |
-| operator writes to converge | $writes_converged ($(echo "scale=2; $writes_converged / $objects" | bc) per object) |
+| operator writes to converge | $writes_converged ($(echo "scale=2; $writes_converged / $objects" | bc) per object): $kinds_converged |
 | writes after a ${RESYNC_WAIT}s resync window | $((writes_resync - writes_converged)) |
-| writes by a restarted operator | $writes_restart |
-| writes by the new leader after a failover | $writes_failover |
+| writes by a restarted operator | $writes_restart ${kinds_restart:+($kinds_restart)} |
+| writes by the new leader after a failover | $writes_failover ${kinds_failover:+($kinds_failover)} |
 | operator peak RSS | $((rss_kb / 1024)) MB |
 | largest object in portcullis-system | $largest bytes ($shards config shards) |
 | API server requests by verb (all clients) | $by_verb |
