@@ -94,7 +94,7 @@ fn drain<S: Stream + Send + 'static>(s: S) -> impl std::future::Future<Output = 
 pub async fn run(args: OperatorArgs) -> Result<()> {
     let config = kube::Config::infer()
         .await
-        .map_err(|e| Error::Lease(format!("no Kubernetes configuration: {e}")))?;
+        .map_err(kube::Error::InferConfig)?;
     // The elector's own client is never gated; every other write goes through the gate,
     // open only while this replica has recently confirmed the Lease.
     let elector_client = kube::Client::try_from(config.clone())?;
@@ -133,6 +133,8 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         .ready
         .store(false, std::sync::atomic::Ordering::Relaxed);
     metrics.leader.set(1);
+    // Just acquired: writes may go from here (`hold` keeps the gate open while it renews).
+    gate.confirm();
     tracing::info!(identity, "leading");
 
     let c = kube_client.clone();
