@@ -25,20 +25,21 @@ const CLIENT_SECRET: &str = "demo-client-secret";
 /// What serves the auth subrequests: an outpost on a file, or a cluster's.
 enum Serving {
     File(Outpost),
-    Cluster {
-        cp: ControlPlane,
-        operator: PodProcess,
-        outpost: PodProcess,
-    },
+    Cluster(Box<InCluster>),
+}
+
+/// The control plane and both roles running as their pod specs say.
+struct InCluster {
+    cp: ControlPlane,
+    operator: PodProcess,
+    outpost: PodProcess,
 }
 
 impl Serving {
     fn log(&self) -> String {
         match self {
             Serving::File(o) => o.log(),
-            Serving::Cluster {
-                operator, outpost, ..
-            } => format!("{}\n{}", operator.log(), outpost.log()),
+            Serving::Cluster(c) => format!("{}\n{}", c.operator.log(), c.outpost.log()),
         }
     }
 }
@@ -94,7 +95,7 @@ async fn main() -> Result<(), Error> {
     };
     let outpost_addr = match &serving {
         Serving::File(o) => o.addr(),
-        Serving::Cluster { outpost, .. } => format!("127.0.0.1:{}", outpost.port("http")),
+        Serving::Cluster(c) => format!("127.0.0.1:{}", c.outpost.port("http")),
     };
     let mut opts = NginxOptions::new(&outpost_addr, &format!("127.0.0.1:{}", app.port()));
     opts.port = Some(front_port);
@@ -133,15 +134,15 @@ async fn main() -> Result<(), Error> {
     println!("  IdP         {}", idp.issuer());
     match &serving {
         Serving::File(o) => println!("  Metrics     {}/metrics", o.admin_url()),
-        Serving::Cluster { cp, outpost, .. } => {
+        Serving::Cluster(c) => {
+            let (cp, outpost) = (&c.cp, &c.outpost);
             println!(
                 "  Metrics     http://127.0.0.1:{}/metrics",
                 outpost.port("admin")
             );
             println!(
-                "  kubectl     export KUBECONFIG={}   (kubectl {} is in {})",
+                "  kubectl     export KUBECONFIG={}   (kubectl v1.37.2 is in {})",
                 cp.kubeconfig().display(),
-                "v1.37.2",
                 cp.kubectl_dir().display()
             );
             println!();
@@ -245,9 +246,9 @@ spec:
     );
     let mut outpost = PodProcess::start(&cp, &deployment("portcullis-outpost"));
     outpost.wait_ready(Duration::from_secs(60)).await;
-    Ok(Serving::Cluster {
+    Ok(Serving::Cluster(Box::new(InCluster {
         cp,
         operator,
         outpost,
-    })
+    })))
 }
