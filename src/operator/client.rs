@@ -41,6 +41,10 @@ pub mod reasons {
 /// Reconciles one OAuthClient (with a finalizer when a Dynamic client must be removed
 /// at the IdP on deletion).
 pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action> {
+    if !ctx.synced() {
+        // The redirect URIs a client needs come from every route: wait for them all.
+        return Ok(Action::requeue(std::time::Duration::from_secs(1)));
+    }
     let ns = client
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;

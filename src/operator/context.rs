@@ -63,6 +63,12 @@ pub struct Context {
     /// Per route id: whether the writer put it into the configuration (or why not);
     /// `None` until the writer's first pass, so routes wait instead of flapping.
     pub programmed: RwLock<Option<HashMap<String, Result<(), String>>>>,
+    /// Whether every cache has its initial list. Until then what depends on other kinds
+    /// (the compiled configuration, a client's needed redirect URIs) is not computed: a
+    /// restarted operator would otherwise write a configuration missing the routes not
+    /// yet listed, and statuses it then writes back. True by default (tests fill their
+    /// caches up front); `run` clears it until the caches have synced.
+    pub caches_synced: std::sync::atomic::AtomicBool,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -85,8 +91,15 @@ impl Context {
             now: Timestamp::now,
             mint: crate::reconcile::mint_secret,
             programmed: RwLock::default(),
+            caches_synced: std::sync::atomic::AtomicBool::new(true),
             failures: Mutex::default(),
         }
+    }
+
+    /// See [`Context::caches_synced`].
+    pub fn synced(&self) -> bool {
+        self.caches_synced
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Publishes an event about `regarding`. A failed publish is logged, not returned:

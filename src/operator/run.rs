@@ -160,6 +160,9 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         owned_secrets,
     };
     let mut context = Context::new(c.clone(), stores, args.operator_namespace.clone());
+    context
+        .caches_synced
+        .store(false, std::sync::atomic::Ordering::Release);
     context.metrics = metrics.clone();
     context.idp_recheck = args.idp_recheck;
     let ctx = Arc::new(context);
@@ -256,6 +259,8 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
             ctx.clone(),
         );
 
+    let (synced_tx, synced_rx) = tokio::sync::oneshot::channel::<()>();
+    let owned_secrets_ready = ctx.stores.owned_secrets.clone();
     let triggers = futures::stream::select_all(vec![
         p_subs.pop().expect("sub").map(|_| ()).boxed(),
         c_subs.pop().expect("sub").map(|_| ()).boxed(),
@@ -270,8 +275,12 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
             Some(((), ()))
         })
         .boxed(),
-        // One pass at start, so an empty cluster still gets its (empty) shard.
-        futures::stream::once(future::ready(())).boxed(),
+        // One pass once every cache has synced (passes before that write nothing), so an
+        // empty cluster still gets its (empty) shard.
+        futures::stream::once(async move {
+            let _ = synced_rx.await;
+        })
+        .boxed(),
     ]);
     let writer_task = writer::run(ctx.clone(), triggers, shards.clone(), routes_tx);
     let keys_task = {
@@ -300,13 +309,18 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
 
     let ready = {
         let metrics = metrics.clone();
+        let ctx = ctx.clone();
         async move {
             let _ = futures::join!(
                 providers.wait_until_ready(),
                 clients.wait_until_ready(),
                 routes.wait_until_ready(),
-                shards.wait_until_ready()
+                shards.wait_until_ready(),
+                owned_secrets_ready.wait_until_ready()
             );
+            ctx.caches_synced
+                .store(true, std::sync::atomic::Ordering::Release);
+            let _ = synced_tx.send(());
             metrics
                 .ready
                 .store(true, std::sync::atomic::Ordering::Relaxed);

@@ -112,6 +112,11 @@ pub fn changed_routes(before: Option<&Programmed>, after: &Programmed) -> Vec<St
 /// One pass: compile, write what changed, publish verdicts. Returns the routes to
 /// reconcile again.
 pub async fn pass(ctx: &Context, shards_cache: &Store<ConfigMap>) -> Result<Vec<String>> {
+    if !ctx.synced() {
+        // A configuration compiled from half-listed caches would drop routes from the
+        // outposts until the rest arrive; the pass that follows the sync writes it.
+        return Ok(Vec::new());
+    }
     for (name, len) in [
         ("oidcprovider", ctx.stores.providers.len()),
         ("oauthclient", ctx.stores.clients.len()),

@@ -336,3 +336,28 @@ async fn ten_thousand_routes_write_each_shard_once() {
     assert_eq!(ctx2.metrics.writes_of("configmap"), 0);
     assert_eq!(ctx2.metrics.writes_of("secret"), 0);
 }
+
+/// A restarted operator must not compile from half-listed caches: until every cache
+/// has synced, the writer writes nothing and the client controller waits.
+#[tokio::test]
+async fn nothing_is_written_before_the_caches_have_synced() {
+    let routes: Vec<ForwardAuthRoute> = (0..3)
+        .map(|i| route_obj("apps", &format!("r{i}"), i))
+        .collect();
+    let (client, handle) = mock();
+    drop(handle);
+    let ctx = context(client, vec![provider(&["apps"])], vec![], routes, vec![]);
+    ctx.caches_synced
+        .store(false, std::sync::atomic::Ordering::Release);
+    let (shards, _writer) = reflector::store::<ConfigMap>();
+    let changed = writer::pass(&ctx, &shards)
+        .await
+        .expect("no request at all");
+    assert!(changed.is_empty());
+    assert_eq!(ctx.metrics.writes_of("configmap"), 0);
+    assert_eq!(ctx.metrics.writes_of("secret"), 0);
+    assert!(
+        ctx.programmed.read().unwrap().is_none(),
+        "routes keep waiting"
+    );
+}
