@@ -170,38 +170,7 @@ async fn main() -> Result<(), Error> {
 async fn in_cluster(issuer: &str, front_port: u16) -> Result<Serving, Error> {
     println!("starting a control plane (the first run builds it: about 20 minutes)...");
     let cp = ControlPlane::start()?;
-    let helm = match std::env::var_os("HELM") {
-        Some(h) => std::path::PathBuf::from(h),
-        None => {
-            let out = std::process::Command::new(e2e::repo_root().join("tools/build"))
-                .arg("helm")
-                .output()?;
-            std::path::Path::new(String::from_utf8_lossy(&out.stdout).trim()).join("helm")
-        }
-    };
-    // On loopback the ingress is 127.0.0.1 and the external URL is plain http.
-    let installed = std::process::Command::new(helm)
-        .env("KUBECONFIG", cp.kubeconfig())
-        .arg("install")
-        .arg("portcullis")
-        .arg(e2e::repo_root().join("charts/portcullis"))
-        .args([
-            "--namespace",
-            "portcullis-system",
-            "--create-namespace",
-            "--set",
-            "outpost.trustedProxies={127.0.0.1/32}",
-            "--set",
-            "outpost.extraArgs={--allow-http-loopback}",
-        ])
-        .output()?;
-    if !installed.status.success() {
-        return Err(format!(
-            "helm install: {}",
-            String::from_utf8_lossy(&installed.stderr)
-        )
-        .into());
-    }
+    cp.helm_install_on_loopback()?;
     let kubectl = cp.kubectl();
     kubectl.apply_yaml(&format!(
         r#"apiVersion: v1

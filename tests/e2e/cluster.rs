@@ -9,6 +9,7 @@
 use super::kubectl::Kubectl;
 use super::process::in_ci;
 use super::repo_root;
+use base64::Engine as _;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -50,6 +51,17 @@ impl Binaries {
     pub fn kubectl(&self) -> PathBuf {
         self.kube.join("kubectl")
     }
+}
+
+/// The helm CLI: `HELM` (scripts/test sets it), else `tools/build helm`.
+pub fn helm() -> Result<PathBuf, String> {
+    static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| match std::env::var_os("HELM") {
+            Some(path) => Ok(PathBuf::from(path)),
+            None => build("helm").map(|dir| dir.join("helm")),
+        })
+        .clone()
 }
 
 fn build(set: &str) -> Result<PathBuf, String> {
@@ -175,6 +187,35 @@ impl ControlPlane {
         &self.dir
     }
 
+    /// `helm install portcullis` of the chart into `portcullis-system`, with the two values
+    /// a loopback setup needs and a real cluster does not (nginx is 127.0.0.1, the
+    /// external URL plain http). Returns helm's output (the release NOTES).
+    pub fn helm_install_on_loopback(&self) -> Result<String, String> {
+        let out = Command::new(helm()?)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(["install", "portcullis"])
+            .arg(repo_root().join("charts/portcullis"))
+            .args([
+                "--namespace",
+                "portcullis-system",
+                "--create-namespace",
+                "--set",
+                "outpost.trustedProxies={127.0.0.1/32}",
+                "--set",
+                "outpost.extraArgs={--allow-http-loopback}",
+            ])
+            .output()
+            .map_err(|e| format!("helm: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return Err(format!(
+                "helm install: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(stdout)
+    }
+
     /// Where the kubectl of the API server's release is.
     pub fn kubectl_dir(&self) -> &Path {
         &self.binaries.kube
@@ -293,13 +334,16 @@ impl ControlPlane {
                 .trim()
                 .to_string()
         };
+        // The CA goes inline, so the file stands alone: copied into a pod's directory it
+        // is all a process running as another uid needs.
+        let ca = std::fs::read(field("certificate-authority:")).expect("the CA");
         let path = self.dir.join(format!("sa-{namespace}-{name}.kubeconfig"));
         std::fs::write(
             &path,
             format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u, namespace: {namespace}}}\ncurrent-context: c\n",
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u, namespace: {namespace}}}\ncurrent-context: c\n",
                 field("server:"),
-                field("certificate-authority:"),
+                base64::engine::general_purpose::STANDARD.encode(ca),
                 token.trim()
             ),
         )

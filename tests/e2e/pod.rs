@@ -157,20 +157,11 @@ impl PodProcess {
 
         // The ServiceAccount's token, as the in-cluster mount would carry it.
         let sa = pod["serviceAccountName"].as_str().unwrap_or("default");
+        // A copy inside the pod's directory, readable by the pod's uid (the control
+        // plane's own directory is private); the CA is inline.
         let kubeconfig = dir.path().join("serviceaccount.kubeconfig");
-        {
-            // A copy inside the pod's directory, with the CA beside it, so a non-root
-            // uid can read both (the control plane's own directory is private).
-            let text = std::fs::read_to_string(cp.service_account_kubeconfig(namespace, sa))
-                .expect("kubeconfig");
-            let ca = dir.path().join("ca.crt");
-            std::fs::copy(cp.dir().join("ca.crt"), &ca).expect("copy the CA");
-            let text = text.replace(
-                &cp.dir().join("ca.crt").display().to_string(),
-                &ca.display().to_string(),
-            );
-            std::fs::write(&kubeconfig, text).expect("write kubeconfig");
-        }
+        std::fs::copy(cp.service_account_kubeconfig(namespace, sa), &kubeconfig)
+            .expect("copy the kubeconfig");
 
         let command: Vec<String> = container["command"]
             .as_array()

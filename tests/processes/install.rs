@@ -6,10 +6,10 @@
 use crate::cluster_operator::{LoginScenario, base64_decode};
 use crate::e2e::operator::{SERVICE_ACCOUNT_PREFIX, SYSTEM_NAMESPACE};
 use crate::e2e::pod::PodProcess;
+use crate::e2e::process::in_ci;
 use crate::e2e::require_control_plane;
 use crate::e2e::{self, ControlPlane, Tool, repo_root, require};
 use serde_json::Value;
-use std::process::Command;
 use std::time::Duration;
 
 fn deployment(cp: &ControlPlane, name: &str) -> Value {
@@ -144,34 +144,14 @@ async fn helm_install_then_a_login_through_nginx_reaches_the_app() {
     if !(require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) && require_control_plane()) {
         return;
     }
-    let Some(helm) = helm() else { return };
+    if let Err(e) = crate::e2e::cluster::helm() {
+        assert!(!in_ci(), "helm unavailable: {e}; CI is set, so this fails");
+        eprintln!("SKIPPED: helm unavailable: {e}");
+        return;
+    }
     let cp = ControlPlane::start().expect("control plane");
     let k = cp.kubectl();
-    // On loopback the ingress is 127.0.0.1 and the external URL is plain http: the two
-    // values a real cluster does not need.
-    let out = Command::new(&helm)
-        .env("KUBECONFIG", cp.kubeconfig())
-        .args(["install", "portcullis"])
-        .arg(repo_root().join("charts/portcullis"))
-        .args([
-            "--namespace",
-            SYSTEM_NAMESPACE,
-            "--create-namespace",
-            "--wait=false",
-            "--set",
-            "outpost.trustedProxies={127.0.0.1/32}",
-            "--set",
-            "outpost.extraArgs={--allow-http-loopback}",
-        ])
-        .output()
-        .expect("helm");
-    assert!(
-        out.status.success(),
-        "helm install: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let notes = String::from_utf8_lossy(&out.stdout).into_owned();
+    let notes = cp.helm_install_on_loopback().expect("helm install");
     assert!(
         notes.contains("nginx.ingress.kubernetes.io/auth-url")
             && notes.contains("portcullis-outpost.portcullis-system.svc.cluster.local/oauth2/auth"),
@@ -200,26 +180,4 @@ async fn helm_install_then_a_login_through_nginx_reaches_the_app() {
         })
         .await;
     cp.assert_nothing_forbidden(SERVICE_ACCOUNT_PREFIX);
-}
-
-/// The helm CLI: `HELM` (scripts/test sets it) or `tools/build helm`. Missing under CI
-/// is a failure; elsewhere a loud skip.
-fn helm() -> Option<std::path::PathBuf> {
-    if let Some(h) = std::env::var_os("HELM") {
-        return Some(h.into());
-    }
-    let built = Command::new(repo_root().join("tools/build"))
-        .arg("helm")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| std::path::Path::new(String::from_utf8_lossy(&o.stdout).trim()).join("helm"));
-    if built.is_none() {
-        assert!(
-            !crate::e2e::process::in_ci(),
-            "helm could not be built; CI is set, so this fails"
-        );
-        eprintln!("SKIPPED: helm could not be built (tools/build helm)");
-    }
-    built
 }
