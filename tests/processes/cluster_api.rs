@@ -47,7 +47,14 @@ fn kubectl_explain_shows_the_field_docs_of_every_kind() {
         ("forwardauthroutes.spec.authURL", "/oauth2/callback"),
         ("forwardauthroutes.status.conditions", "observedGeneration"),
     ] {
-        let out = k.ok(&["explain", field, "--api-version=portcullis.dev/v1alpha1"]);
+        // The API server publishes a new CRD's OpenAPI a few seconds after it is
+        // Established; `kubectl explain` reads that document.
+        let args = ["explain", field, "--api-version=portcullis.dev/v1alpha1"];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !k.run(&args, None).status.success() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let out = k.ok(&args);
         assert!(out.contains(words), "kubectl explain {field}:\n{out}");
     }
 }
