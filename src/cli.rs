@@ -86,6 +86,13 @@ pub struct OutpostArgs {
         value_delimiter = ','
     )]
     pub cookie_secret_file: Vec<PathBuf>,
+    /// Read the cookie secret (key `cookie-secret`, before any `--cookie-secret-file`) and,
+    /// unless `--signing-key-file` is given, the signing key (`signing-key.pem`) from this
+    /// Secret in `--cluster-namespace` through the API, at every reload: for a sidecar in
+    /// another namespace (the ingress controller's pod, an app's pod), which cannot mount
+    /// a Secret of the outposts' namespace.
+    #[arg(long, env = "PORTCULLIS_KEYS_SECRET", requires = "cluster_namespace")]
+    pub keys_secret: Option<String>,
     /// A proxy CIDR whose forwarded headers (`X-Forwarded-*`, `X-Original-URL`) are
     /// believed; repeatable. Nobody is trusted by default.
     #[arg(

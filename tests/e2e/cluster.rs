@@ -191,6 +191,11 @@ impl ControlPlane {
     /// a loopback setup needs and a real cluster does not (nginx is 127.0.0.1, the
     /// external URL plain http). Returns helm's output (the release NOTES).
     pub fn helm_install_on_loopback(&self) -> Result<String, String> {
+        self.helm_install_on_loopback_with(&[])
+    }
+
+    /// [`Self::helm_install_on_loopback`] with more helm arguments (`--set ...`).
+    pub fn helm_install_on_loopback_with(&self, more: &[&str]) -> Result<String, String> {
         let out = Command::new(helm()?)
             .env("KUBECONFIG", &self.kubeconfig)
             .args(["install", "portcullis"])
@@ -204,6 +209,7 @@ impl ControlPlane {
                 "--set",
                 "outpost.extraArgs={--allow-http-loopback}",
             ])
+            .args(more)
             .output()
             .map_err(|e| format!("helm: {e}"))?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -50,7 +50,9 @@ fn decode(data: &Value) -> BTreeMap<String, Vec<u8>> {
 }
 
 impl PodProcess {
-    /// Starts the first container of `deployment` (as `kubectl get -o json` shows it).
+    /// Starts the only container of `deployment` (as `kubectl get -o json` shows it; a
+    /// sidecar's test wraps its container in `metadata.namespace` and
+    /// `spec.template.spec`).
     pub fn start(cp: &ControlPlane, deployment: &Value) -> PodProcess {
         let kubectl = cp.kubectl();
         let namespace = str_of(&deployment["metadata"]["namespace"], "metadata.namespace");
@@ -209,7 +211,13 @@ impl PodProcess {
             std::os::unix::process::CommandExt::uid(&mut cmd, uid as u32);
             std::os::unix::process::CommandExt::gid(&mut cmd, uid as u32);
         }
-        let probe = container["readinessProbe"]["httpGet"].as_object().map(|g| {
+        // A sidecar has no readinessProbe (it would take its host pod out of service);
+        // its livenessProbe then says when it runs.
+        let probe_spec = match &container["readinessProbe"] {
+            Value::Null => &container["livenessProbe"],
+            readiness => readiness,
+        };
+        let probe = probe_spec["httpGet"].as_object().map(|g| {
             let port = match &g["port"] {
                 Value::String(n) => *ports
                     .get(n)
@@ -240,9 +248,13 @@ impl PodProcess {
         self.child.log()
     }
 
-    /// Waits until the readinessProbe answers 2xx, as the kubelet would judge it.
+    /// Waits until the readinessProbe (else the livenessProbe) answers 2xx, as the
+    /// kubelet would judge it.
     pub async fn wait_ready(&mut self, timeout: Duration) {
-        let (path, port) = self.probe.clone().expect("a readinessProbe");
+        let (path, port) = self
+            .probe
+            .clone()
+            .expect("a readinessProbe or livenessProbe");
         let url = format!("http://127.0.0.1:{port}{path}");
         let deadline = Instant::now() + timeout;
         loop {

@@ -449,6 +449,15 @@ impl LoginScenario {
         }
     }
 
+    /// The app, and nginx on `front_port` in front of it asking `outpost` (`host:port`)
+    /// as ingress-nginx does.
+    pub async fn nginx_in_front_of(&self, outpost: &str) -> (e2e::UpstreamApp, e2e::Nginx) {
+        let app = e2e::UpstreamApp::start().await.expect("app");
+        let mut opts = e2e::NginxOptions::new(outpost, &format!("127.0.0.1:{}", app.port()));
+        opts.port = Some(self.front_port);
+        (app, e2e::Nginx::start(opts).expect("nginx"))
+    }
+
     /// The Secret, Static OAuthClient, OIDCProvider and ForwardAuthRoute in `ns`.
     pub fn manifests(&self, ns: &str) -> String {
         format!(
@@ -495,10 +504,7 @@ spec:
         outpost: &str,
         context: impl Fn() -> String,
     ) -> (e2e::UserAgent, e2e::UpstreamApp, e2e::Nginx) {
-        let app = e2e::UpstreamApp::start().await.expect("app");
-        let mut opts = e2e::NginxOptions::new(outpost, &format!("127.0.0.1:{}", app.port()));
-        opts.port = Some(self.front_port);
-        let nginx = e2e::Nginx::start(opts).expect("nginx");
+        let (app, nginx) = self.nginx_in_front_of(outpost).await;
         let mut ua = e2e::UserAgent::new();
         ua.get(&format!("{}/private", self.front))
             .await

@@ -151,7 +151,22 @@ async fn helm_install_then_a_login_through_nginx_reaches_the_app() {
     }
     let cp = ControlPlane::start().expect("control plane");
     let k = cp.kubectl();
-    let notes = cp.helm_install_on_loopback().expect("helm install");
+    // The outpost also as a sidecar of an "ingress controller" in its own namespace.
+    let ingress_ns = cp.namespace("ingress");
+    k.ok(&[
+        "create",
+        "serviceaccount",
+        "ingress-nginx",
+        "-n",
+        &ingress_ns,
+    ]);
+    let sidecar_for = [
+        format!("outpost.sidecar.serviceAccounts[0].namespace={ingress_ns}"),
+        "outpost.sidecar.serviceAccounts[0].name=ingress-nginx".to_string(),
+    ];
+    let notes = cp
+        .helm_install_on_loopback_with(&["--set", &sidecar_for[0], "--set", &sidecar_for[1]])
+        .expect("helm install");
     assert!(
         notes.contains("nginx.ingress.kubernetes.io/auth-url")
             && notes.contains("portcullis-outpost.portcullis-system.svc.cluster.local/oauth2/auth"),
@@ -174,10 +189,92 @@ async fn helm_install_then_a_login_through_nginx_reaches_the_app() {
     outpost.wait_ready(Duration::from_secs(60)).await;
 
     let outpost_addr = format!("127.0.0.1:{}", outpost.port("http"));
-    login
+    let (mut ua, _app, nginx) = login
         .log_in_through_nginx(&outpost_addr, || {
             format!("{}\n{}", outpost.log(), operator.log())
         })
         .await;
-    cp.assert_nothing_forbidden(SERVICE_ACCOUNT_PREFIX);
+    drop(nginx);
+
+    // The sidecar, exactly as the release's ConfigMap gives it, in the ingress
+    // controller's namespace and as its ServiceAccount: it cannot mount the keys Secret,
+    // so it reads configuration and keys through the API.
+    assert!(
+        notes.contains("portcullis-outpost-sidecar"),
+        "NOTES say where the sidecar container is:\n{notes}"
+    );
+    let sidecar_cm = k.json(&[
+        "get",
+        "configmap",
+        "portcullis-outpost-sidecar",
+        "-n",
+        SYSTEM_NAMESPACE,
+    ]);
+    let container: Value = serde_yaml::from_str(
+        sidecar_cm["data"]["container.yaml"]
+            .as_str()
+            .expect("container.yaml"),
+    )
+    .expect("the container is YAML");
+    let pod = serde_json::json!({
+        "metadata": {"namespace": ingress_ns},
+        "spec": {"template": {"spec": {
+            "serviceAccountName": "ingress-nginx",
+            "containers": [container],
+        }}},
+    });
+    let mut sidecar = PodProcess::start(&cp, &pod);
+    sidecar.wait_ready(Duration::from_secs(60)).await;
+    let admin = format!("http://127.0.0.1:{}", sidecar.port("outpost-admin"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(format!("{admin}/readyz"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sidecar never became ready:\n{}",
+            sidecar.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The release's signing key, not one of its own...
+    let jwks = |port: u16| async move {
+        reqwest::get(format!("http://127.0.0.1:{port}/.well-known/jwks.json"))
+            .await
+            .expect("jwks")
+            .json::<Value>()
+            .await
+            .expect("json")["keys"][0]["kid"]
+            .clone()
+    };
+    assert_eq!(
+        jwks(sidecar.port("outpost-http")).await,
+        jwks(outpost.port("http")).await,
+        "the sidecar signs with the release's key:\n{}",
+        sidecar.log()
+    );
+    // ...and its cookie secret: the session the Deployment's outpost minted passes the
+    // sidecar without a trip to the IdP.
+    let (app, _nginx) = login
+        .nginx_in_front_of(&format!("127.0.0.1:{}", sidecar.port("outpost-http")))
+        .await;
+    let again = ua
+        .get(&format!("{}/private", login.front))
+        .await
+        .expect("through the sidecar");
+    assert!(
+        again.status == 200 && again.hops.iter().all(|hop| hop.location.is_none()),
+        "hops: {:?}\n{}",
+        again.hops,
+        sidecar.log()
+    );
+    assert_eq!(
+        app.last_request()
+            .expect("seen")
+            .header("x-auth-request-user"),
+        Some("alice")
+    );
+    // Every ServiceAccount: the operator's, the outpost's and the sidecar's.
+    cp.assert_nothing_forbidden("system:serviceaccount:");
 }

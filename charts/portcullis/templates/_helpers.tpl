@@ -115,3 +115,49 @@ PrivateKeyInfo header for id-ecPublicKey / prime256v1 (RFC 5208, RFC 5915). */}}
 {{ regexReplaceAll "(.{64})" (b64enc $der) "${1}\n" | trimSuffix "\n" }}
 -----END PRIVATE KEY-----
 {{ end -}}
+
+{{/* The outpost as a sidecar container (templates/outpost-sidecar.yaml). No
+readinessProbe: a sidecar that is not ready would take the whole pod (the ingress
+controller, serving every other app) out of its Service; the ingress then answers 500
+for protected routes only, which the outpost's log and /readyz explain. */}}
+{{- define "portcullis.outpost.sidecarContainer" -}}
+{{- $o := .Values.outpost -}}
+{{- $s := $o.sidecar -}}
+name: portcullis-outpost
+image: {{ include "portcullis.image" . | quote }}
+imagePullPolicy: {{ .Values.image.pullPolicy }}
+command: ["/usr/local/bin/portcullis"]
+args:
+  - outpost
+  - --cluster-namespace={{ .Release.Namespace }}
+  - --keys-secret={{ include "portcullis.outpost.keysSecretName" . }}
+  - --listen={{ $s.listenAddress }}:{{ $s.port }}
+  - --admin-listen=0.0.0.0:{{ $s.adminPort }}
+  - --log-format={{ $o.logFormat }}
+  {{- range $s.trustedProxies }}
+  - --trusted-proxy={{ . }}
+  {{- end }}
+  {{- range $o.extraArgs }}
+  - {{ . | quote }}
+  {{- end }}
+env:
+  - name: RUST_LOG
+    value: {{ $o.logLevel | quote }}
+ports:
+  - name: outpost-http
+    containerPort: {{ $s.port }}
+    protocol: TCP
+  - name: outpost-admin
+    containerPort: {{ $s.adminPort }}
+    protocol: TCP
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: outpost-admin
+  periodSeconds: 10
+  failureThreshold: 3
+resources:
+  {{- toYaml $o.resources | nindent 2 }}
+securityContext:
+  {{- toYaml (merge (dict "runAsUser" .Values.podSecurityContext.runAsUser "runAsGroup" .Values.podSecurityContext.runAsGroup) .Values.securityContext) | nindent 2 }}
+{{- end -}}

@@ -1,12 +1,16 @@
 //! Configuration from the cluster: the operator's label-selected ConfigMap shards,
 //! watched (not re-listed) so a reload costs nothing when nothing changed, and the
-//! Secrets/ConfigMaps that providers reference, read at each reload.
+//! Secrets/ConfigMaps that providers reference, read at each reload. With a keys Secret
+//! (`--keys-secret`) the cookie secret and signing key come through the API too: a
+//! sidecar in another namespace (the ingress controller's pod, an app's pod) cannot
+//! mount a Secret of this one.
 
 use super::source::{
     BoxFuture, ConfigSource, FileSource, Snapshot, SourceError, resolve_file_mode,
 };
 use crate::config::{OutpostConfig, SecretKeyRef, SecretSource};
 use crate::operator::cluster_config;
+use crate::operator::outpost_keys::COOKIE_SECRET_KEY;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
@@ -25,8 +29,10 @@ pub struct ClusterSource {
     client: kube::Client,
     namespace: String,
     latest: watch::Receiver<Latest>,
-    /// Cookie secrets come from files or the environment, as in file mode.
+    /// Cookie secrets come from files or the environment, as in file mode...
     cookies: FileSource,
+    /// ...and first from this Secret in `namespace`, when set.
+    keys_secret: Option<String>,
     _watch: Arc<WatchTask>,
 }
 
@@ -57,8 +63,35 @@ impl ClusterSource {
             namespace,
             latest: rx,
             cookies,
+            keys_secret: None,
             _watch: Arc::new(WatchTask(task)),
         }
+    }
+
+    /// Reads the cookie secret (and the signing key) from the Secret `name` in the
+    /// watched namespace at every reload, before any file.
+    pub fn with_keys_secret(mut self, name: Option<String>) -> Self {
+        self.keys_secret = name;
+        self
+    }
+
+    /// The keys Secret's `key`, if a keys Secret is configured.
+    pub async fn keys_secret_value(&self, key: &str) -> Result<Option<String>, SourceError> {
+        let Some(name) = &self.keys_secret else {
+            return Ok(None);
+        };
+        let reference = SecretKeyRef {
+            namespace: self.namespace.clone(),
+            name: name.clone(),
+            key: key.to_string(),
+        };
+        self.secret(&reference)
+            .await
+            .map(Some)
+            .map_err(|message| SourceError::Read {
+                path: format!("--keys-secret {name}"),
+                message,
+            })
     }
 
     async fn current(&self) -> Result<OutpostConfig, SourceError> {
@@ -155,8 +188,9 @@ impl ConfigSource for ClusterSource {
             let values = self.fetch_references(&config).await;
             let resolve = |source: &SecretSource| resolve_with(&values, source);
             let text = serde_yaml::to_string(&config).unwrap_or_default();
+            let cookie_secret = self.keys_secret_value(COOKIE_SECRET_KEY).await?;
             self.cookies
-                .snapshot(config, &text, &self.describe(), &resolve)
+                .snapshot(config, &text, &self.describe(), &resolve, cookie_secret)
         })
     }
 }

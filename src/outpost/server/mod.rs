@@ -70,6 +70,33 @@ pub enum StartError {
     },
 }
 
+/// Where the outpost's signing key comes from.
+#[derive(Clone)]
+pub enum SigningKey {
+    /// A fresh key at start: fine for one replica, not for several.
+    Generate,
+    /// A PKCS#8 file (`--signing-key-file`).
+    File(PathBuf),
+    /// PKCS#8 bytes read at start (`--keys-secret`); `origin` names them in errors.
+    Pkcs8 {
+        /// `Secret ns/name key signing-key.pem`.
+        origin: String,
+        /// The key, PEM or DER.
+        bytes: Vec<u8>,
+    },
+}
+
+impl std::fmt::Debug for SigningKey {
+    // Never the key bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Generate => f.write_str("Generate"),
+            Self::File(path) => write!(f, "File({})", path.display()),
+            Self::Pkcs8 { origin, .. } => write!(f, "Pkcs8({origin})"),
+        }
+    }
+}
+
 /// Settings that are not part of the served configuration.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -77,8 +104,8 @@ pub struct Options {
     pub trusted_proxies: Vec<String>,
     /// Accept `http://` external URLs on loopback hosts (development only).
     pub allow_http_loopback: bool,
-    /// A PKCS#8 P-256 key for identity JWTs; generated when absent.
-    pub signing_key_file: Option<PathBuf>,
+    /// The P-256 key for identity JWTs.
+    pub signing_key: SigningKey,
     /// How often the configuration source is polled.
     pub reload_interval: Duration,
     /// How often every provider's JWKS is refetched.
@@ -90,7 +117,7 @@ impl Default for Options {
         Self {
             trusted_proxies: Vec::new(),
             allow_http_loopback: false,
-            signing_key_file: None,
+            signing_key: SigningKey::Generate,
             reload_interval: Duration::from_millis(1500),
             jwks_refresh_interval: Duration::from_secs(600),
         }
@@ -284,9 +311,10 @@ pub async fn start(
         .map_err(|e| config_error(e.to_string()))?;
     let trusted = TrustedProxies::parse(&options.trusted_proxies)
         .map_err(|e| StartError::TrustedProxy(e.to_string()))?;
-    let signer = match &options.signing_key_file {
-        Some(path) => Signer::from_file(path)?,
-        None => Signer::generate()?,
+    let signer = match &options.signing_key {
+        SigningKey::File(path) => Signer::from_file(path)?,
+        SigningKey::Pkcs8 { origin, bytes } => Signer::from_pkcs8(bytes.clone(), origin.clone())?,
+        SigningKey::Generate => Signer::generate()?,
     };
     let app = Arc::new(App {
         current: RwLock::new(Arc::new(loaded)),

@@ -2,8 +2,9 @@
 
 use super::cluster_source::ClusterSource;
 use super::source::{ConfigSource, FileSource};
-use super::{Options, Running, StartError, start};
+use super::{Options, Running, SigningKey, StartError, start};
 use crate::cli::OutpostArgs;
+use crate::operator::outpost_keys::SIGNING_KEY_KEY;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -71,6 +72,7 @@ async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
         cookie_secret_files: args.cookie_secret_file.clone(),
         cookie_secrets: env_secrets.split(',').map(str::to_string).collect(),
     };
+    let mut signing_key = args.signing_key_file.clone().map(SigningKey::File);
     let source: Arc<dyn ConfigSource> = match &args.cluster_namespace {
         Some(namespace) => {
             let client = kube::Client::try_default()
@@ -79,14 +81,32 @@ async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
                     source_name: format!("cluster namespace {namespace}"),
                     message: format!("no Kubernetes client (in-cluster config or KUBECONFIG): {e}"),
                 })?;
-            Arc::new(ClusterSource::start(client, namespace.clone(), files))
+            let cluster = ClusterSource::start(client, namespace.clone(), files)
+                .with_keys_secret(args.keys_secret.clone());
+            if signing_key.is_none() {
+                signing_key = cluster
+                    .keys_secret_value(SIGNING_KEY_KEY)
+                    .await
+                    .map_err(|e| StartError::Config {
+                        source_name: cluster.describe(),
+                        message: e.to_string(),
+                    })?
+                    .map(|pem| SigningKey::Pkcs8 {
+                        origin: format!(
+                            "Secret {namespace}/{} key {SIGNING_KEY_KEY}",
+                            args.keys_secret.as_deref().unwrap_or_default()
+                        ),
+                        bytes: pem.into_bytes(),
+                    });
+            }
+            Arc::new(cluster)
         }
         None => Arc::new(files),
     };
     let options = Options {
         trusted_proxies: args.trusted_proxy.clone(),
         allow_http_loopback: args.allow_http_loopback,
-        signing_key_file: args.signing_key_file.clone(),
+        signing_key: signing_key.unwrap_or(SigningKey::Generate),
         reload_interval: args.reload_interval.into(),
         jwks_refresh_interval: args.jwks_refresh_interval.into(),
     };

@@ -65,6 +65,11 @@ impl Signer {
             path: name.clone(),
             message: e.kind().to_string(),
         })?;
+        Self::from_pkcs8(bytes, name)
+    }
+
+    /// A key from PKCS#8 bytes, PEM or DER; `name` says where they came from in errors.
+    pub fn from_pkcs8(bytes: Vec<u8>, name: String) -> Result<Self, SignerError> {
         let der = match std::str::from_utf8(&bytes) {
             Ok(text) if text.contains("-----BEGIN") => {
                 let body: String = text

@@ -134,17 +134,19 @@ impl FileSource {
         let origin = self.path.display().to_string();
         let text = read(&self.path)?;
         let config = OutpostConfig::from_yaml(&text, &origin)?;
-        self.snapshot(config, &text, &origin, &resolve_file_mode)
+        self.snapshot(config, &text, &origin, &resolve_file_mode, None)
     }
 
     /// Resolves every provider secret with `resolve`, reads the cookie secrets, and
     /// fingerprints it all. `text` is the configuration as read (for the fingerprint).
+    /// `newest_cookie_secret` (from the cluster's keys Secret) goes before the files'.
     pub fn snapshot(
         &self,
         config: OutpostConfig,
         text: &str,
         origin: &str,
         resolve: &dyn Fn(&SecretSource) -> Result<String, String>,
+        newest_cookie_secret: Option<String>,
     ) -> Result<Snapshot, SourceError> {
         let mut secrets = BTreeMap::new();
         for (key, provider) in &config.providers {
@@ -165,7 +167,7 @@ impl FileSource {
             };
             secrets.insert(key.clone(), resolved);
         }
-        let cookie_secrets = self.cookie_secrets()?;
+        let cookie_secrets = self.cookie_secrets(newest_cookie_secret)?;
         let fingerprint = fingerprint(text, &secrets, &cookie_secrets);
         Ok(Snapshot {
             config,
@@ -176,8 +178,11 @@ impl FileSource {
     }
 
     /// The cookie key ring secrets, newest first, each long enough.
-    fn cookie_secrets(&self) -> Result<Vec<Vec<u8>>, SourceError> {
-        let mut cookie_secrets = Vec::new();
+    fn cookie_secrets(&self, newest: Option<String>) -> Result<Vec<Vec<u8>>, SourceError> {
+        let mut cookie_secrets: Vec<Vec<u8>> = newest
+            .map(|s| trim_newline(s).into_bytes())
+            .into_iter()
+            .collect();
         for file in &self.cookie_secret_files {
             cookie_secrets.push(trim_newline(read(file)?).into_bytes());
         }
@@ -190,7 +195,7 @@ impl FileSource {
         );
         if cookie_secrets.is_empty() {
             return Err(SourceError::CookieSecrets(
-                "none configured; pass --cookie-secret-file FILE or set PORTCULLIS_COOKIE_SECRETS"
+                "none configured; pass --cookie-secret-file FILE or --keys-secret NAME, or set PORTCULLIS_COOKIE_SECRETS"
                     .into(),
             ));
         }
@@ -348,6 +353,36 @@ routes:
         source.cookie_secrets = vec!["short".into()];
         let err = source.load_now().unwrap_err().to_string();
         assert!(err.contains("shorter than 16"), "{err}");
+    }
+
+    #[test]
+    fn the_keys_secret_cookie_secret_comes_first_and_is_checked_like_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = CONFIG.replace("{ file: SECRET_FILE }", "{ value: x }");
+        let config = OutpostConfig::from_yaml(&text, "c.yaml").unwrap();
+        let source = FileSource {
+            path: write(&dir, "c.yaml", &text),
+            cookie_secret_files: vec![write(&dir, "cookie", "from-a-file-0123456789\n")],
+            cookie_secrets: vec![],
+        };
+        let newest = Some("from-the-keys-secret-0123\n".to_string());
+        let snapshot = source
+            .snapshot(config.clone(), &text, "c", &resolve_file_mode, newest)
+            .unwrap();
+        assert_eq!(snapshot.cookie_secrets[0], b"from-the-keys-secret-0123");
+        assert_eq!(snapshot.cookie_secrets[1], b"from-a-file-0123456789");
+        // A rotated keys Secret is a new configuration to the reload loop.
+        let rotated = Some("rotated-keys-secret-01234".to_string());
+        let after = source
+            .snapshot(config.clone(), &text, "c", &resolve_file_mode, rotated)
+            .unwrap();
+        assert_ne!(after.fingerprint, snapshot.fingerprint);
+        let short = Some("short".to_string());
+        let err = source
+            .snapshot(config, &text, "c", &resolve_file_mode, short)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("secret #1 is shorter than 16"), "{err}");
     }
 
     #[test]
