@@ -33,6 +33,10 @@ pub struct CrdArgs {
     /// Write `<name>.yaml` per CRD into this directory instead of printing.
     #[arg(long)]
     pub output_dir: Option<PathBuf>,
+    /// Print the field reference of the kinds (Markdown, `docs/reference/crds.md`)
+    /// instead of the CRDs.
+    #[arg(long, conflicts_with = "output_dir")]
+    pub reference: bool,
 }
 
 /// Arguments of `portcullis render`.

@@ -34,6 +34,10 @@ pub fn crd_files() -> Vec<(String, String)> {
 
 /// Runs `portcullis crd`.
 pub fn run(args: &crate::cli::CrdArgs) -> std::process::ExitCode {
+    if args.reference {
+        print!("{}", crate::crd_reference::markdown(&api::crds()));
+        return std::process::ExitCode::SUCCESS;
+    }
     let Some(dir) = &args.output_dir else {
         print!("{}", crds_yaml());
         return std::process::ExitCode::SUCCESS;

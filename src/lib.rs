@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod crd_reference;
 pub mod crdgen;
 pub mod oidc;
 pub mod operator;

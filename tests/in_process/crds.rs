@@ -29,6 +29,16 @@ fn crds_directory_matches_the_generated_crds() {
 }
 
 /// Collects every place a schema breaks the structural rules of apiextensions.k8s.io/v1.
+#[test]
+fn the_field_reference_is_generated_from_the_crds() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/reference/crds.md");
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == portcullis::crd_reference::markdown(&portcullis::api::crds()),
+        "docs/reference/crds.md differs from `portcullis crd --reference`; run scripts/regen docs"
+    );
+}
+
 fn structural_errors(node: &Value, path: &str, errors: &mut Vec<String>) {
     let Some(obj) = node.as_object() else {
         errors.push(format!("{path}: schema node is not an object"));
