@@ -28,6 +28,7 @@ need() {
 
 need nginx nginx-light
 need caddy caddy
+need shellcheck shellcheck
 need chromium chromium
 need node nodejs
 need npm npm

@@ -158,6 +158,7 @@ run() {
     if [[ " ${PERF_SCENARIOS:-} " == *" $name "* ]]; then
         # Optional flat profile of the outpost during this run (perf on core 1).
         local graph=()
+        # shellcheck disable=SC2054 # "dwarf,16384" is one argument of perf
         [ -n "${PERF_CALLGRAPH:-}" ] && graph=(--call-graph dwarf,16384)
         taskset -c 1 perf record -q -F 499 "${graph[@]}" -p "$outpost_pid" -o "$results_dir/perf-$name.data" \
             -- sleep "$DURATION" >/dev/null 2>&1 &

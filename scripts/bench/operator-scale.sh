@@ -94,7 +94,7 @@ start_operator() { # identity
   KUBECONFIG=$work/operator.kubeconfig RUST_LOG=warn "$bin" operator --operator-namespace portcullis-system \
     --admin-addr "127.0.0.1:$admin" --identity "$1" --idp-recheck 5m >"$work/operator-$1.log" 2>&1 &
   op_pid=$!
-  pids+=($op_pid)
+  pids+=("$op_pid")
   until curl -sf "http://127.0.0.1:$admin/healthz" >/dev/null; do sleep 0.2; done
 }
 converged() { # every route has a Ready condition at its generation
@@ -111,7 +111,6 @@ settle() { # waits until the operator's write counter stops moving for 15 s
   echo "$last"
 }
 
-before_requests=$(apiserver_metrics | metric apiserver_request_total 'portcullis-operator' || true)
 start_operator replica-a
 t0=$(date +%s.%N)
 echo "applying $(grep -c '^kind:' "$work/objects.yaml") objects" >&2
@@ -133,7 +132,7 @@ start_operator replica-b
 until grep -q '"leading"' "$work/operator-replica-b.log" 2>/dev/null || curl -s "http://127.0.0.1:$admin/metrics" | grep -q 'portcullis_operator_leader 1'; do sleep 0.5; done
 writes_restart=$(settle)
 kinds_restart=$(writes_by_kind)
-restart_pid=$op_pid restart_admin=$admin
+restart_pid=$op_pid
 
 # Failover: a standby, then the leader killed without stepping down.
 start_operator replica-c

@@ -10,12 +10,20 @@ use url::Url;
 pub enum ConfigError {
     /// The text is not valid YAML or does not match the schema.
     #[error("{origin}: {message}")]
-    Parse { origin: String, message: String },
+    Parse {
+        /// Where the text came from (a file, a ConfigMap).
+        origin: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
     /// A field has a value the outpost cannot serve.
     #[error("{origin}: {path}: {message}")]
     Invalid {
+        /// Where the text came from (a file, a ConfigMap).
         origin: String,
+        /// The field, as `routes[0].hosts[1]`.
         path: String,
+        /// What is wrong and how to fix it.
         message: String,
     },
 }
