@@ -8,12 +8,16 @@
 //! with backoff) until a renewal confirms the Lease again, and a replica that lost the
 //! Lease meanwhile never writes. Reads are never gated.
 
-use super::lease::RENEW_DEADLINE;
 use http::{Method, Request};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tower::{Layer, Service};
+
+/// How long a confirmed Lease lets writes go: the leader stops writing when renewal has
+/// failed this long, before another replica can take the Lease
+/// (`lease::LEASE_DURATION`, 15 s). The Lease logic uses the same deadline.
+pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 
 /// When this replica last confirmed that it holds the Lease.
 #[derive(Clone, Debug, Default)]

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 /// How long a lease is valid without renewal.
 pub const LEASE_DURATION: Duration = Duration::from_secs(15);
-/// Give leadership up if renewal has failed this long (before another can take it).
-pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
+pub use super::gate::RENEW_DEADLINE;
 /// How often the leader renews / a standby retries.
 pub const RETRY_PERIOD: Duration = Duration::from_secs(2);
 

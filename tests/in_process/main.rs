@@ -17,3 +17,4 @@ mod operator_rbac;
 mod operator_rotation;
 mod operator_route;
 mod outpost_flow;
+mod structure;
