@@ -1,6 +1,19 @@
 //! The CRD manifests as the code defines them (`portcullis crd`, `crds/`).
 
 use crate::api;
+use std::path::PathBuf;
+
+/// Arguments of `portcullis crd`.
+#[derive(Debug, clap::Args)]
+pub struct CrdArgs {
+    /// Write `<name>.yaml` per CRD into this directory instead of printing.
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Print the field reference of the kinds (Markdown, `docs/reference/crds.md`)
+    /// instead of the CRDs.
+    #[arg(long, conflicts_with = "output_dir")]
+    pub reference: bool,
+}
 
 /// The header every generated manifest starts with.
 pub const GENERATED_HEADER: &str =
@@ -33,7 +46,7 @@ pub fn crd_files() -> Vec<(String, String)> {
 }
 
 /// Runs `portcullis crd`.
-pub fn run(args: &crate::cli::CrdArgs) -> std::process::ExitCode {
+pub fn run(args: &CrdArgs) -> std::process::ExitCode {
     if args.reference {
         print!("{}", crate::crd_reference::markdown(&api::crds()));
         return std::process::ExitCode::SUCCESS;

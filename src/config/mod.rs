@@ -13,6 +13,14 @@ use std::collections::BTreeMap;
 
 pub use validate::{ConfigError, external_url};
 
+/// Key of the cookie secret in the outposts' keys Secret (the chart's
+/// `outpost.keys.cookieSecretKey` default; the operator's `--outpost-keys-secret` writes
+/// it, a sidecar's `--keys-secret` reads it).
+pub const COOKIE_SECRET_KEY: &str = "cookie-secret";
+/// Key of the PKCS#8 P-256 signing key in the outposts' keys Secret (the chart's
+/// `outpost.keys.signingKeyKey`).
+pub const SIGNING_KEY_KEY: &str = "signing-key.pem";
+
 /// The compiled configuration of every provider and route an outpost serves.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -9,7 +9,6 @@
 
 pub mod apply;
 pub mod client;
-pub mod cluster_config;
 pub mod context;
 pub mod dynamic;
 pub mod gate;

@@ -17,10 +17,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use std::collections::BTreeMap;
 
-/// Key of the cookie secret (the chart's `outpost.keys.cookieSecretKey` default).
-pub const COOKIE_SECRET_KEY: &str = "cookie-secret";
-/// Key of the PKCS#8 P-256 signing key (the chart's `outpost.keys.signingKeyKey`).
-pub const SIGNING_KEY_KEY: &str = "signing-key.pem";
+pub use crate::config::{COOKIE_SECRET_KEY, SIGNING_KEY_KEY};
 
 /// The keys `existing` lacks, freshly minted; empty when it has them all.
 pub fn missing_keys(existing: Option<&Secret>) -> Result<BTreeMap<String, String>> {

@@ -5,6 +5,7 @@
 //! The HTTP handlers call these; nothing here reads a clock, the network or the disk, so
 //! every decision can be unit-tested with plain values.
 
+mod args;
 pub mod cookie;
 pub mod denied_page;
 pub mod forwarded;
@@ -16,4 +17,5 @@ pub mod server;
 pub mod session;
 pub mod subject;
 
+pub use args::OutpostArgs;
 pub use subject::Subject;

@@ -1,13 +1,14 @@
 //! `portcullis render`: what the operator would create from manifests on disk, and the
 //! status it would give each resource, without a cluster.
 
+mod args;
 pub mod load;
 mod output;
 
+pub use args::RenderArgs;
 pub use load::{LoadError, Loaded, load};
 pub use output::render;
 
-use crate::cli::RenderArgs;
 use std::process::ExitCode;
 
 /// Runs `portcullis render`.

@@ -9,12 +9,12 @@ mod outpost_support;
 
 mod crds;
 mod operator_client;
-mod operator_cluster_config;
 mod operator_dynamic;
 mod operator_lease;
 mod operator_provider;
 mod operator_rbac;
 mod operator_rotation;
 mod operator_route;
+mod outpost_cluster_config;
 mod outpost_flow;
 mod structure;

@@ -141,11 +141,10 @@ fn longest_known(path: &Module, known: &BTreeSet<Module>) -> Option<Module> {
         .find(|prefix| known.contains(prefix))
 }
 
-/// For every parent module, the cycles among its children's subtrees.
-fn cycles(src: &Path) -> Vec<String> {
+/// Every module and the modules it names, ancestors and descendants left out.
+fn edges(src: &Path) -> (BTreeSet<Module>, BTreeSet<(Module, Module)>) {
     let modules = modules(src);
     let known: BTreeSet<Module> = modules.keys().cloned().collect();
-    // Edges between modules, ancestors and descendants left out.
     let mut edges: BTreeSet<(Module, Module)> = BTreeSet::new();
     for (module, text) in &modules {
         for target in references(module, &code_only(text), &known) {
@@ -155,6 +154,12 @@ fn cycles(src: &Path) -> Vec<String> {
             }
         }
     }
+    (known, edges)
+}
+
+/// For every parent module, the cycles among its children's subtrees.
+fn cycles(src: &Path) -> Vec<String> {
+    let (known, edges) = edges(src);
     let mut found = Vec::new();
     for parent in &known {
         // Each edge between two different children subtrees of `parent`.
@@ -258,6 +263,27 @@ fn no_module_imports_one_that_imports_it_back() {
         "import cycles (each line: the modules that reach each other):\n{}",
         found.join("\n")
     );
+}
+
+#[test]
+fn the_two_roles_never_import_each_other() {
+    // The outpost and the operator are separate processes that share the pure layers
+    // (config, oidc, api, reconcile) and meet only through the cluster.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let (_, edges) = edges(&src);
+    let crossing: Vec<String> = edges
+        .iter()
+        .filter(|(from, to)| {
+            let (a, b) = (from.first(), to.first());
+            matches!(
+                (a.map(String::as_str), b.map(String::as_str)),
+                (Some("outpost"), Some("operator" | "render"))
+                    | (Some("operator"), Some("outpost" | "render"))
+            )
+        })
+        .map(|(from, to)| format!("{} uses {}", from.join("::"), to.join("::")))
+        .collect();
+    assert!(crossing.is_empty(), "{}", crossing.join("\n"));
 }
 
 #[test]

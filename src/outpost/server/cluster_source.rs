@@ -5,12 +5,12 @@
 //! sidecar in another namespace (the ingress controller's pod, an app's pod) cannot
 //! mount a Secret of this one.
 
+use super::cluster_config;
 use super::source::{
     BoxFuture, ConfigSource, FileSource, Snapshot, SourceError, resolve_file_mode,
 };
+use crate::config::COOKIE_SECRET_KEY;
 use crate::config::{OutpostConfig, SecretKeyRef, SecretSource};
-use crate::operator::cluster_config;
-use crate::operator::outpost_keys::COOKIE_SECRET_KEY;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;

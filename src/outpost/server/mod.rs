@@ -9,6 +9,7 @@
 pub mod account;
 pub mod auth;
 pub mod bearer;
+pub mod cluster_config;
 pub mod cluster_source;
 pub mod handlers;
 pub mod login;

@@ -3,8 +3,8 @@
 use super::cluster_source::ClusterSource;
 use super::source::{ConfigSource, FileSource};
 use super::{Options, Running, SigningKey, StartError, start};
-use crate::cli::OutpostArgs;
-use crate::operator::outpost_keys::SIGNING_KEY_KEY;
+use crate::config::SIGNING_KEY_KEY;
+use crate::outpost::OutpostArgs;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;

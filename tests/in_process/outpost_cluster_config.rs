@@ -6,7 +6,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use operator_support::*;
 use portcullis::config::{OutpostConfig, ProviderConfig, RouteConfig};
-use portcullis::operator::cluster_config;
+use portcullis::outpost::server::cluster_config;
 use portcullis::reconcile::shard::shards;
 use serde_json::json;
 
