@@ -91,7 +91,11 @@ writes_by_kind() { # kind=count for the current operator
 }
 start_operator() { # identity
   admin=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  KUBECONFIG=$work/operator.kubeconfig RUST_LOG=warn "$bin" operator --operator-namespace portcullis-system \
+  # OPERATOR_PREFIX runs the first operator under a profiler (e.g. "heaptrack -o FILE");
+  # its peak RSS line then measures the profiler, not the operator.
+  local prefix=()
+  if [ "$1" = replica-a ] && [ -n "${OPERATOR_PREFIX:-}" ]; then read -r -a prefix <<<"$OPERATOR_PREFIX"; fi
+  KUBECONFIG=$work/operator.kubeconfig RUST_LOG=warn "${prefix[@]}" "$bin" operator --operator-namespace portcullis-system \
     --admin-addr "127.0.0.1:$admin" --identity "$1" --idp-recheck 5m >"$work/operator-$1.log" 2>&1 &
   op_pid=$!
   pids+=("$op_pid")
