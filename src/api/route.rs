@@ -69,7 +69,11 @@ pub struct ForwardAuthRouteSpec {
     /// The OIDCProvider users log in with.
     pub provider_ref: ObjectRef,
 
-    /// Who may pass. Default: every user who can log in.
+    /// Who may pass. Required: at least one allow rule, or `allowAnyAuthenticated: true`.
+    /// A route without either is not served (`Accepted=False`), so a typo in a rule
+    /// never opens the route to every user who can log in.
+    // Optional in the schema so that a route without it is admitted and then explained
+    // in its status, rather than refused with a message that cannot name the fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicySpec>,
 
@@ -95,10 +99,14 @@ pub struct ForwardAuthRouteSpec {
 }
 
 /// Allow rules. Every family that is set must match; emails and email domains form one
-/// family (either may match).
+/// family (either may match). At least one rule, or `allowAnyAuthenticated: true`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicySpec {
+    /// Admit every user who can log in at the provider, with no further rule. The one
+    /// way to say so: a policy without rules is refused. Not combined with allow rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_any_authenticated: Option<bool>,
     /// Exact email addresses (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_set)]
@@ -130,6 +138,16 @@ pub struct PolicySpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub allow_cors_preflight: Option<bool>,
+}
+
+impl PolicySpec {
+    /// `allowAnyAuthenticated: true` and nothing else: every user who can log in passes.
+    pub fn any_authenticated() -> Self {
+        Self {
+            allow_any_authenticated: Some(true),
+            ..Self::default()
+        }
+    }
 }
 
 /// A claim and its accepted values.
