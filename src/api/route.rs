@@ -1,6 +1,8 @@
 //! `ForwardAuthRoute`: hosts and paths that need a login.
 
-use super::common::{Conditions, ObjectRef, conditions_list_map, list_set};
+use super::common::{
+    Conditions, DURATION_PATTERN, HOST_PATTERN, ObjectRef, conditions_list_map, list_set,
+};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -51,12 +53,7 @@ pub struct ForwardAuthRouteSpec {
     /// Host names (lower-case DNS names, optional `:port`) whose requests need a login.
     #[schemars(
         length(min = 1, max = 64),
-        inner(
-            length(max = 253),
-            pattern(
-                r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$"
-            )
-        )
+        inner(length(max = 253), pattern(HOST_PATTERN))
     )]
     #[schemars(transform = list_set)]
     pub hosts: Vec<String>,
@@ -227,7 +224,7 @@ pub struct IdentityJwtSpec {
     pub audience: String,
     /// Lifetime. Default: `5m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(pattern(DURATION_PATTERN))]
     pub lifetime: Option<String>,
 }
 
@@ -244,11 +241,11 @@ pub struct SessionSpec {
     pub cookie_domain: Option<String>,
     /// Absolute lifetime. Default: `12h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(pattern(DURATION_PATTERN))]
     pub lifetime: Option<String>,
     /// Log out after this long without a request. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(pattern(DURATION_PATTERN))]
     pub idle_timeout: Option<String>,
 }
 

@@ -17,3 +17,4 @@ mod install;
 mod outpost_e2e;
 mod outpost_reload;
 mod render;
+mod render_strict;

@@ -8,7 +8,7 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 
-fn render(args: &[&str]) -> (bool, String, String) {
+pub fn render(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("render")
         .args(args)
@@ -21,7 +21,7 @@ fn render(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn docs(yaml: &str) -> Vec<Value> {
+pub fn docs(yaml: &str) -> Vec<Value> {
     serde_yaml::Deserializer::from_str(yaml)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .filter(|v: &Value| !v.is_null())
