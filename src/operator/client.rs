@@ -217,15 +217,20 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
         }
     }
 
+    // Status reports the rotation the state Secret holds after this reconcile: the copy
+    // just written, else the cached one. A plan that `desired` did not write (no
+    // provider yet, an invalid spec) rotated nothing; stamping its time would rewrite
+    // status on every reconcile (issue 10: 62 writes a minute).
+    let written_state = outcome.objects.iter().find_map(|o| match o {
+        Desired::Secret(s) if s.metadata.name.as_deref() == Some(state_name.as_str()) => Some(s),
+        _ => None,
+    });
+    let rotated = plan.rotate && written_state.is_some();
     let mut status = outcome.status;
     status.registration_client_uri = registration_uri;
-    status.last_rotation_time = data_of(world.secrets.last())
+    status.last_rotation_time = data_of(written_state.or(cached_state.as_deref()))
         .get(rotation::ROTATED_AT_KEY)
-        .cloned()
-        .or_else(|| plan.state.get(rotation::ROTATED_AT_KEY).cloned());
-    if plan.rotate {
-        status.last_rotation_time = Some(now.to_string());
-    }
+        .cloned();
     for c in &mut status.conditions {
         if c.type_ == types::ROTATING
             && let Some(prev) = &plan.previous
@@ -276,7 +281,7 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
             .await;
         }
     }
-    if plan.rotate {
+    if rotated {
         let why = plan.why.unwrap_or("rotation");
         ctx.event(
             &client.object_ref(&()),

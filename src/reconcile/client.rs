@@ -135,7 +135,7 @@ pub fn desired(
     let provider = world.provider(provider_ref.namespace_or(&ns), &provider_ref.name);
     let Some(provider) = provider else {
         let missing = format!(
-            "OIDCProvider {}/{} not found",
+            "OIDCProvider {}/{} not found (spec.providerRef)",
             provider_ref.namespace_or(&ns),
             provider_ref.name
         );
@@ -381,10 +381,15 @@ fn finish(
             types::REDIRECT_URIS_IN_SYNC,
             None,
             reasons::MANUAL,
-            format!(
-                "make sure the IdP lists exactly: {}",
-                redirect_uris.join(", ")
-            ),
+            if redirect_uris.is_empty() {
+                // An empty list reads as "nothing to do"; say what fills it.
+                "no redirect URIs yet: waiting for spec.redirectURIs or a ForwardAuthRoute whose provider uses this client".to_string()
+            } else {
+                format!(
+                    "make sure the IdP lists exactly: {}",
+                    redirect_uris.join(", ")
+                )
+            },
         ));
     }
     conditions.push(condition(

@@ -52,12 +52,60 @@ spec: {{hosts: [anyone.{ns}.test], providerRef: {{name: p}}, policy: {{allowAnyA
             "{message}"
         );
     }
+    // Converged: the unreachable provider's probe has failed and the route says so.
     k.eventually(
         &["get", "forwardauthroute", "anyone", "-n", &ns],
-        "Accepted=True",
+        "Accepted=True, ProviderReady=False",
         60,
-        |v| has_condition(v, "Accepted", "True"),
+        |v| has_condition(v, "Accepted", "True") && has_condition(v, "ProviderReady", "False"),
         || shared.operator_log(),
     );
+    shared.assert_quiet(&[&ns]);
+    shared.assert_nothing_forbidden();
+}
+
+/// An OAuthClient whose provider does not exist says which field names it, and once
+/// that is said, the operator stops writing (it once rewrote `status.lastRotationTime`
+/// about once a second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_its_provider_names_the_field_and_goes_quiet() {
+    if !require_control_plane() {
+        return;
+    }
+    let shared = Shared::get();
+    let k = shared.kubectl();
+    let ns = shared.cp.namespace("noprovider");
+    k.apply_yaml(&format!(
+        r#"apiVersion: portcullis.dev/v1alpha1
+kind: OAuthClient
+metadata: {{name: orphan, namespace: {ns}}}
+spec:
+  providerRef: {{name: nowhere}}
+  mode: Generated
+  clientID: orphan
+"#
+    ));
+    let client = k.eventually(
+        &["get", "oauthclient", "orphan", "-n", &ns],
+        "Ready=False",
+        60,
+        |v| has_condition(v, "Ready", "False"),
+        || shared.operator_log(),
+    );
+    let ready = condition(&client, "Ready").unwrap();
+    let message = ready["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{ns}/nowhere")) && message.contains("spec.providerRef"),
+        "{client:#}"
+    );
+    let waiting = condition(&client, "RedirectURIsInSync").unwrap();
+    assert!(
+        waiting["message"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for spec.redirectURIs or a ForwardAuthRoute"),
+        "{client:#}"
+    );
+    shared.assert_quiet(&[&ns]);
     shared.assert_nothing_forbidden();
 }

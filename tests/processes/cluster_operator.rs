@@ -185,6 +185,8 @@ async fn kubectl_applies_the_examples_and_the_operator_makes_them_ready() {
     assert!(!shared.operator_log().contains(&minted));
 
     // Deleting the client collects its Secret (ownerReferences + the real garbage collector).
+    shared.assert_quiet(&[&ns, "auth", "apps", "monitoring", "argocd"]);
+
     k.ok(&["delete", "oauthclient", "outpost", "-n", &ns]);
     k.eventually(
         &[
@@ -301,6 +303,8 @@ spec:
         "known client, bad code: {known}"
     );
 
+    shared.assert_quiet(&[&ns]);
+
     // Deleting the OAuthClient removes the client at the IdP (finalizer), then the object.
     k.ok(&["delete", "oauthclient", "dyn", "-n", &ns, "--wait=false"]);
     k.eventually(
@@ -407,6 +411,7 @@ async fn the_outpost_in_cluster_mode_serves_what_the_operator_compiled_and_hot_r
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    shared.assert_quiet(&[&ns]);
     shared.assert_nothing_forbidden();
 }
 
