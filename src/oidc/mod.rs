@@ -22,7 +22,7 @@ mod tests_http;
 
 pub use discovery::{Discovery, well_known_url};
 pub use error::OidcError;
-pub use http::build_client;
+pub use http::{build_client, transport_error};
 pub use identity::Identity;
 pub use jwks::{JwksCache, JwksStats, Key, KeyKind, KeySet};
 pub use jwt::{Claims, token_hash};

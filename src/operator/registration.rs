@@ -84,7 +84,12 @@ async fn send(req: reqwest::RequestBuilder, what: &str, url: &str) -> Result<Opt
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| Error::Idp(format!("{what} at {url}: {}", e.without_url())))?;
+        .map_err(|e| {
+            Error::Idp(format!(
+                "{what} at {url}: {}",
+                crate::oidc::transport_error(e)
+            ))
+        })?;
     let status = resp.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
@@ -92,10 +97,12 @@ async fn send(req: reqwest::RequestBuilder, what: &str, url: &str) -> Result<Opt
     if status == reqwest::StatusCode::NO_CONTENT {
         return Ok(Some(Registration::default()));
     }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Error::Idp(format!("{what} at {url}: {}", e.without_url())))?;
+    let body = resp.bytes().await.map_err(|e| {
+        Error::Idp(format!(
+            "{what} at {url}: {}",
+            crate::oidc::transport_error(e)
+        ))
+    })?;
     if !status.is_success() {
         // Only the RFC 7591 §3.2.2 error code, which is a fixed vocabulary.
         let code = serde_json::from_slice::<Value>(&body)

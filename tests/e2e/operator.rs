@@ -174,6 +174,8 @@ impl Operator {
             .arg(identity)
             .arg("--idp-recheck")
             .arg("2s")
+            .arg("--idp-failure-grace")
+            .arg("4s")
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info");
         let log = log_dir.join(format!("operator-{identity}.log"));

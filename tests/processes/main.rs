@@ -12,6 +12,7 @@ mod cluster_api;
 mod cluster_explain;
 mod cluster_faults;
 mod cluster_operator;
+mod cluster_probe;
 mod image;
 mod install;
 mod outpost_e2e;
