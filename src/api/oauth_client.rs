@@ -41,6 +41,12 @@ const REDIRECT_URI_RULE: &str = "self.all(u, isURL(u) && !u.contains('*') && (ur
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
+    // Beside Ready in the default columns: a Ready that is not True says why at a glance.
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(
         name = "Age",
         type_ = "date",

@@ -33,7 +33,6 @@ use serde::{Deserialize, Serialize};
     printcolumn(
         name = "Reason",
         type_ = "string",
-        priority = 1,
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(

@@ -39,7 +39,6 @@ use std::collections::BTreeMap;
     printcolumn(
         name = "Reason",
         type_ = "string",
-        priority = 1,
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(

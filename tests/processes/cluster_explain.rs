@@ -98,6 +98,12 @@ spec:
         message.contains(&format!("{ns}/nowhere")) && message.contains("spec.providerRef"),
         "{client:#}"
     );
+    // The default `kubectl get` columns say why it is not Ready.
+    let table = k.ok(&["get", "oauthclients", "-n", &ns]);
+    assert!(
+        table.contains("REASON") && table.contains("ProviderNotFound"),
+        "{table}"
+    );
     let waiting = condition(&client, "RedirectURIsInSync").unwrap();
     assert!(
         waiting["message"]
