@@ -11,6 +11,7 @@ pub mod apply;
 pub mod client;
 pub mod cluster_config;
 pub mod context;
+pub mod deletion;
 pub mod dynamic;
 pub mod gate;
 pub mod index;

@@ -64,6 +64,9 @@ pub mod reasons {
     pub const MANUAL: &str = "ManualRegistration";
     /// Nothing to report.
     pub const NOT_ROTATING: &str = "NotRotating";
+    /// The object is being deleted, and the finalizer's work (removing the client at
+    /// the IdP) keeps failing.
+    pub const DELETION_BLOCKED: &str = "DeletionBlocked";
 }
 
 /// A condition with `status` True/False/Unknown.

@@ -218,31 +218,10 @@ async fn a_dynamic_client_registers_at_the_idp_and_is_removed_when_deleted() {
     let shared = Shared::get();
     let k = shared.kubectl();
     let ns = shared.cp.namespace("dynamic");
-    k.apply_yaml(&format!(
-        r#"apiVersion: v1
-kind: Secret
-metadata: {{name: registration, namespace: {ns}}}
-stringData: {{token: initial-access-token-e2e}}
----
-apiVersion: portcullis.dev/v1alpha1
-kind: OIDCProvider
-metadata: {{name: local, namespace: {ns}}}
-spec:
-  issuerURL: "{issuer}"
-  clientID: set-by-hand
----
-apiVersion: portcullis.dev/v1alpha1
-kind: OAuthClient
-metadata: {{name: dyn, namespace: {ns}}}
-spec:
-  providerRef: {{name: local}}
-  mode: Dynamic
-  redirectURIs: [https://app.example.test/oauth2/callback]
-  registration:
-    initialAccessTokenRef: {{name: registration, key: token}}
-  deletionPolicy: Delete
-"#,
-        issuer = idp.issuer()
+    k.apply_yaml(&super::cluster_deletion::dynamic_manifests(
+        &ns,
+        idp.issuer(),
+        "initial-access-token-e2e",
     ));
     let client = k.eventually(
         &["get", "oauthclient", "dyn", "-n", &ns],

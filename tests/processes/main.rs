@@ -9,6 +9,7 @@ mod e2e;
 mod outpost_support;
 
 mod cluster_api;
+mod cluster_deletion;
 mod cluster_explain;
 mod cluster_faults;
 mod cluster_operator;
