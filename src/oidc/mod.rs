@@ -27,6 +27,7 @@ pub use identity::Identity;
 pub use jwks::{JwksCache, JwksStats, Key, KeyKind, KeySet};
 pub use jwt::{Claims, token_hash};
 pub use login::{LoginRequest, pkce_challenge, random_token};
+pub(crate) use token::scrub;
 pub use token::{ClientAuth, TokenResponse, choose_client_auth};
 
 use crate::config::ProviderConfig;

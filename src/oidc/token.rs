@@ -88,7 +88,7 @@ pub fn choose_client_auth(has_secret: bool, supported: &[String]) -> ClientAuth 
 
 /// An IdP error text, truncated and with any of `secrets` (code, refresh token, client
 /// secret) removed, since some IdPs echo the rejected value back.
-fn scrub(text: Option<String>, secrets: &[&str]) -> Option<String> {
+pub(crate) fn scrub(text: Option<String>, secrets: &[&str]) -> Option<String> {
     let mut text: String = text?.chars().take(200).collect();
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         text = text.replace(s, "[redacted]");

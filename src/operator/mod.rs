@@ -24,6 +24,7 @@ pub mod registration;
 pub mod rotation;
 pub mod route;
 pub mod run;
+pub mod verify;
 pub mod writer;
 
 pub use context::Context;

@@ -398,12 +398,7 @@ fn finish(
         reasons::NOT_ROTATING,
         "",
     ));
-    let relevant: Vec<Condition> = conditions
-        .iter()
-        .filter(|c| c.type_ != types::ROTATING && c.type_ != types::REDIRECT_URIS_IN_SYNC)
-        .cloned()
-        .collect();
-    conditions.push(summarise(&relevant, "credentials published"));
+    conditions.push(ready(&conditions));
     Outcome {
         objects: Vec::new(),
         status: OAuthClientStatus {
@@ -416,6 +411,21 @@ fn finish(
             ..Default::default()
         },
     }
+}
+
+/// A client's `Ready` from its other conditions (Rotating and RedirectURIsInSync
+/// inform, they do not gate).
+pub fn ready(conditions: &[Condition]) -> Condition {
+    let relevant: Vec<Condition> = conditions
+        .iter()
+        .filter(|c| {
+            c.type_ != types::ROTATING
+                && c.type_ != types::REDIRECT_URIS_IN_SYNC
+                && c.type_ != types::READY
+        })
+        .cloned()
+        .collect();
+    summarise(&relevant, "credentials published")
 }
 
 fn secret(

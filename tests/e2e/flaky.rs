@@ -64,6 +64,18 @@ impl FlakyProxy {
         self.addr
     }
 
+    /// Starts an IdP whose issuer is this proxy's address, and forwards to it (a
+    /// second IdP started later takes the first one's place behind the same issuer).
+    pub fn front_idp(&self, opts: super::IdpOptions) -> super::Idp {
+        let idp = super::Idp::start(super::IdpOptions {
+            issuer: Some(format!("http://{}", self.addr)),
+            ..opts
+        })
+        .expect("start the IdP");
+        self.forward_to(format!("127.0.0.1:{}", idp.port()).parse().unwrap());
+        idp
+    }
+
     /// Where connections go.
     pub fn forward_to(&self, target: SocketAddr) {
         *self.target.lock().unwrap() = Some(target);

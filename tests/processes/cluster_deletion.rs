@@ -53,13 +53,10 @@ fn gone(shared: &Shared, ns: &str, secs: u64) {
 }
 
 async fn registered(proxy: &FlakyProxy, ns: &str) -> (Idp, &'static Shared) {
-    let idp = Idp::start(IdpOptions {
-        issuer: Some(format!("http://{}", proxy.addr())),
+    let idp = proxy.front_idp(IdpOptions {
         registration_initial_access_token: Some(TOKEN.into()),
         ..IdpOptions::default()
-    })
-    .expect("start the IdP");
-    proxy.forward_to(format!("127.0.0.1:{}", idp.port()).parse().unwrap());
+    });
     let shared = Shared::get();
     shared
         .kubectl()

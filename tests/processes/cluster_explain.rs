@@ -115,3 +115,91 @@ spec:
     shared.assert_quiet(&[&ns]);
     shared.assert_nothing_forbidden();
 }
+
+/// A Generated client is checked at the IdP: while the IdP does not know its secret,
+/// `Registered=False InvalidClient` quotes the IdP; once the admin has registered it,
+/// `Ready=True` (so `kubectl wait --for=condition=Ready` ends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_client_is_ready_once_the_idp_accepts_its_secret() {
+    use crate::e2e::flaky::FlakyProxy;
+    use crate::e2e::{IdpClient, IdpOptions, Tool, require};
+    if !(require(&[Tool::Node, Tool::IdpPackages]) && require_control_plane()) {
+        return;
+    }
+    let proxy = FlakyProxy::start().await;
+    let issuer = format!("http://{}", proxy.addr());
+    let _unaware = proxy.front_idp(IdpOptions::default());
+    let shared = Shared::get();
+    let k = shared.kubectl();
+    let ns = shared.cp.namespace("generated");
+    k.apply_yaml(&format!(
+        r#"apiVersion: portcullis.dev/v1alpha1
+kind: OIDCProvider
+metadata: {{name: local, namespace: {ns}}}
+spec: {{issuerURL: "{issuer}", clientRef: {{name: gen}}}}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: OAuthClient
+metadata: {{name: gen, namespace: {ns}}}
+spec:
+  providerRef: {{name: local}}
+  mode: Generated
+  clientID: gen-client
+  redirectURIs: [https://app.example.test/oauth2/callback]
+"#
+    ));
+    let get = ["get", "oauthclient", "gen", "-n", ns.as_str()];
+    let refused = k.eventually(
+        &get,
+        "Registered=False",
+        60,
+        |v| has_condition(v, "Registered", "False"),
+        || shared.operator_log(),
+    );
+    let registered = condition(&refused, "Registered").unwrap();
+    assert_eq!(registered["reason"], "InvalidClient", "{refused:#}");
+    assert!(
+        registered["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_client"),
+        "{refused:#}"
+    );
+    assert!(has_condition(&refused, "Ready", "False"), "{refused:#}");
+
+    // The admin registers the published secret at the IdP.
+    let secret = k.json(&["get", "secret", "gen-oauth", "-n", &ns]);
+    let minted =
+        super::cluster_operator::base64_decode(secret["data"]["client-secret"].as_str().unwrap());
+    let _aware = proxy.front_idp(IdpOptions {
+        clients: vec![IdpClient::new(
+            "gen-client",
+            &minted,
+            "https://app.example.test/oauth2/callback",
+        )],
+        ..IdpOptions::default()
+    });
+    proxy.drop_next(0);
+    let accepted = k.eventually(
+        &get,
+        "Ready=True",
+        60,
+        |v| has_condition(v, "Ready", "True"),
+        || shared.operator_log(),
+    );
+    let registered = condition(&accepted, "Registered").unwrap();
+    assert_eq!(registered["reason"], "VerifiedAtIdP", "{accepted:#}");
+    assert!(
+        registered["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{accepted:#}"
+    );
+    assert!(
+        !k.ok(&["get", "oauthclient", "gen", "-n", &ns, "-o", "yaml"])
+            .contains(&minted)
+    );
+    shared.assert_quiet(&[&ns]);
+    shared.assert_nothing_forbidden();
+}

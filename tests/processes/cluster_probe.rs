@@ -4,7 +4,7 @@
 
 use crate::e2e::flaky::FlakyProxy;
 use crate::e2e::operator::{SERVICE_ACCOUNT_PREFIX, Shared};
-use crate::e2e::{Idp, IdpOptions, Tool, condition, has_condition, require, require_control_plane};
+use crate::e2e::{IdpOptions, Tool, condition, has_condition, require, require_control_plane};
 use std::time::{Duration, SystemTime};
 
 fn provider_status_writes(shared: &Shared, ns: &str, since: SystemTime) -> usize {
@@ -24,12 +24,7 @@ async fn a_dropped_connection_does_not_flip_discovered_but_an_outage_does_once()
         return;
     }
     let proxy = FlakyProxy::start().await;
-    let idp = Idp::start(IdpOptions {
-        issuer: Some(format!("http://{}", proxy.addr())),
-        ..IdpOptions::default()
-    })
-    .expect("start the IdP");
-    proxy.forward_to(format!("127.0.0.1:{}", idp.port()).parse().unwrap());
+    let idp = proxy.front_idp(IdpOptions::default());
     let shared = Shared::get();
     let k = shared.kubectl();
     let ns = shared.cp.namespace("flaky");
