@@ -338,7 +338,8 @@ async fn verify_generated(
         return Ok(());
     };
     let http = super::provider::http_for(ctx, provider).await?;
-    let checked = super::verify::registered(&http, &token, &id, &secret).await;
+    let secret_name = status.secret_name.clone().unwrap_or_default();
+    let checked = super::verify::registered(&http, &token, &id, &secret, &secret_name).await;
     status
         .conditions
         .retain(|c| c.type_ != types::REGISTERED && c.type_ != types::READY);

@@ -18,6 +18,8 @@ pub async fn report_blocked(client: &OAuthClient, ctx: &Context, error: &Error) 
         "being deleted, but removing the client at the IdP failed: {error}; retried with backoff until it succeeds (or set spec.deletionPolicy: Orphan to leave the client at the IdP)"
     );
     let mut status = client.status.clone().unwrap_or_default();
+    // Marking the object for deletion bumped its generation; this is the status of it.
+    status.observed_generation = client.metadata.generation;
     let previous = status.conditions.clone();
     let mut fresh: Vec<_> = previous
         .iter()

@@ -14,6 +14,7 @@ pub async fn registered(
     token_endpoint: &str,
     client_id: &str,
     secret: &str,
+    secret_name: &str,
 ) -> Condition {
     let code = format!("portcullis-check-{}", crate::reconcile::mint_secret());
     let sent = http
@@ -63,7 +64,7 @@ pub async fn registered(
             Some(false),
             reasons::INVALID_CLIENT,
             format!(
-                "the IdP refused client {client_id:?} with the published secret: {said:?}; register this client id and the secret from the client's Secret at the IdP"
+                "the IdP refused client {client_id:?} with the published secret: {said:?}; register this client id with the client-secret of Secret {secret_name} at the IdP"
             ),
         ),
         _ => unknown(format!(
