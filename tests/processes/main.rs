@@ -14,6 +14,7 @@ mod cluster_explain;
 mod cluster_faults;
 mod cluster_operator;
 mod cluster_probe;
+mod cluster_seeds;
 mod image;
 mod install;
 mod outpost_e2e;
