@@ -173,7 +173,17 @@ pub fn diagnose(
         .ok()
         .flatten()
         .unwrap_or(crate::reconcile::provider::DEFAULT_CLOCK_SKEW_SECONDS);
-    conds.push(clock_condition(report.clock, skew));
+    conds.push(match (&report.clock, &report.discovery_error) {
+        // No answer is not "no Date header": say the clocks went uncompared because
+        // the IdP did not answer (the Discovered condition says why).
+        (None, Some(_)) => condition(
+            types::CLOCK_IN_SYNC,
+            None,
+            reasons::IDP_UNREACHABLE,
+            "the IdP did not answer, so clocks were not compared",
+        ),
+        _ => clock_condition(report.clock, skew),
+    });
     let gating: Vec<Condition> = conds
         .iter()
         .filter(|c| c.type_ != SCOPES_AND_CLAIMS_SUPPORTED)

@@ -74,6 +74,10 @@ async fn a_dropped_connection_does_not_flip_discovered_but_an_outage_does_once()
         .to_string();
     assert!(message.contains("failing since"), "{message}");
     assert!(!message.ends_with("error sending request"), "{message}");
+    let clock = condition(&down, "ClockInSync").unwrap()["message"]
+        .as_str()
+        .unwrap();
+    assert!(clock.contains("did not answer"), "{clock}");
     assert!(
         down["status"]["endpoints"]["jwks"].is_string(),
         "the last good data stays: {down:#}"
