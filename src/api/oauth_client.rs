@@ -1,6 +1,8 @@
 //! `OAuthClient`: a client at an IdP and the Secret an application reads it from.
 
-use super::common::{Conditions, ObjectRef, SecretKeySelector, conditions_list_map, list_set};
+use super::common::{
+    Conditions, DURATION_PATTERN, ObjectRef, SecretKeySelector, conditions_list_map, list_set,
+};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,12 @@ const REDIRECT_URI_RULE: &str = "self.all(u, isURL(u) && !u.contains('*') && (ur
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    // Beside Ready in the default columns: a Ready that is not True says why at a glance.
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(
         name = "Age",
@@ -215,11 +223,11 @@ pub enum TokenEndpointAuthMethod {
 #[serde(rename_all = "camelCase")]
 pub struct RotationSpec {
     /// Rotate this long after the last rotation, e.g. `720h`.
-    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(pattern(DURATION_PATTERN))]
     pub period: String,
     /// Keep the previous secret valid (and published) this long, e.g. `24h`. Default: `1h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(pattern(DURATION_PATTERN))]
     pub grace: Option<String>,
 }
 

@@ -1,6 +1,8 @@
 //! `OIDCProvider`: an upstream OpenID Connect issuer.
 
-use super::common::{Conditions, ObjectRef, SecretKeySelector, conditions_list_map, list_set};
+use super::common::{
+    Conditions, DURATION_PATTERN, ObjectRef, SecretKeySelector, conditions_list_map, list_set,
+};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -31,7 +33,6 @@ use serde::{Deserialize, Serialize};
     printcolumn(
         name = "Reason",
         type_ = "string",
-        priority = 1,
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(
@@ -87,7 +88,7 @@ pub struct OIDCProviderSpec {
     /// Tolerated clock difference with the IdP for `exp`, `iat` and `nbf`, e.g. `30s`.
     /// Default: `30s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(pattern(DURATION_PATTERN))]
     pub clock_skew: Option<String>,
 
     /// Additional `aud` values accepted on bearer tokens (the client id always is).

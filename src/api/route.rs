@@ -1,6 +1,8 @@
 //! `ForwardAuthRoute`: hosts and paths that need a login.
 
-use super::common::{Conditions, ObjectRef, conditions_list_map, list_set};
+use super::common::{
+    Conditions, DURATION_PATTERN, HOST_PATTERN, ObjectRef, conditions_list_map, list_set,
+};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -37,7 +39,6 @@ use std::collections::BTreeMap;
     printcolumn(
         name = "Reason",
         type_ = "string",
-        priority = 1,
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
     ),
     printcolumn(
@@ -51,12 +52,7 @@ pub struct ForwardAuthRouteSpec {
     /// Host names (lower-case DNS names, optional `:port`) whose requests need a login.
     #[schemars(
         length(min = 1, max = 64),
-        inner(
-            length(max = 253),
-            pattern(
-                r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$"
-            )
-        )
+        inner(length(max = 253), pattern(HOST_PATTERN))
     )]
     #[schemars(transform = list_set)]
     pub hosts: Vec<String>,
@@ -69,7 +65,11 @@ pub struct ForwardAuthRouteSpec {
     /// The OIDCProvider users log in with.
     pub provider_ref: ObjectRef,
 
-    /// Who may pass. Default: every user who can log in.
+    /// Who may pass. Required: at least one allow rule, or `allowAnyAuthenticated: true`.
+    /// A route without either is not served (`Accepted=False`), so a typo in a rule
+    /// never opens the route to every user who can log in.
+    // Optional in the schema so that a route without it is admitted and then explained
+    // in its status, rather than refused with a message that cannot name the fix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicySpec>,
 
@@ -95,10 +95,14 @@ pub struct ForwardAuthRouteSpec {
 }
 
 /// Allow rules. Every family that is set must match; emails and email domains form one
-/// family (either may match).
+/// family (either may match). At least one rule, or `allowAnyAuthenticated: true`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicySpec {
+    /// Admit every user who can log in at the provider, with no further rule. The one
+    /// way to say so: a policy without rules is refused. Not combined with allow rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_any_authenticated: Option<bool>,
     /// Exact email addresses (case-insensitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = list_set)]
@@ -130,6 +134,16 @@ pub struct PolicySpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub allow_cors_preflight: Option<bool>,
+}
+
+impl PolicySpec {
+    /// `allowAnyAuthenticated: true` and nothing else: every user who can log in passes.
+    pub fn any_authenticated() -> Self {
+        Self {
+            allow_any_authenticated: Some(true),
+            ..Self::default()
+        }
+    }
 }
 
 /// A claim and its accepted values.
@@ -209,7 +223,7 @@ pub struct IdentityJwtSpec {
     pub audience: String,
     /// Lifetime. Default: `5m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(pattern(DURATION_PATTERN))]
     pub lifetime: Option<String>,
 }
 
@@ -226,11 +240,11 @@ pub struct SessionSpec {
     pub cookie_domain: Option<String>,
     /// Absolute lifetime. Default: `12h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(pattern(DURATION_PATTERN))]
     pub lifetime: Option<String>,
     /// Log out after this long without a request. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
+    #[schemars(pattern(DURATION_PATTERN))]
     pub idle_timeout: Option<String>,
 }
 

@@ -2,7 +2,7 @@
 //! `render` (no API server), by the operator (an API server may run without CEL), and in
 //! tests. Each error names the field path.
 
-use super::{ClientMode, ForwardAuthRoute, OAuthClient, OIDCProvider};
+use super::{ClientMode, ForwardAuthRoute, OAuthClient, OIDCProvider, PolicySpec};
 use k8s_openapi::api::core::v1::Secret;
 use url::Url;
 
@@ -148,6 +148,49 @@ impl Validate for OAuthClient {
     }
 }
 
+/// A route's policy must say who may pass: allow rules, or the explicit
+/// `allowAnyAuthenticated: true`, never both and never neither. An empty policy once
+/// admitted every signed-in user, so a typo in a rule name opened the route.
+fn policy(policy: Option<&PolicySpec>) -> Result<(), FieldError> {
+    const RULES: &str = "emails, emailDomains, groups, claims, permissions";
+    let empty = PolicySpec::default();
+    let p = policy.unwrap_or(&empty);
+    let mut rules = Vec::new();
+    for (name, set) in [
+        ("emails", p.emails.as_ref().is_some_and(|l| !l.is_empty())),
+        (
+            "emailDomains",
+            p.email_domains.as_ref().is_some_and(|l| !l.is_empty()),
+        ),
+        ("groups", p.groups.as_ref().is_some_and(|l| !l.is_empty())),
+        ("claims", p.claims.as_ref().is_some_and(|l| !l.is_empty())),
+        (
+            "permissions",
+            p.permissions.as_ref().is_some_and(|l| !l.is_empty()),
+        ),
+    ] {
+        if set {
+            rules.push(name);
+        }
+    }
+    match (p.allow_any_authenticated == Some(true), rules.is_empty()) {
+        (false, true) => err(
+            "spec.policy",
+            format!(
+                "no allow rule, so nobody is said to pass; list who may ({RULES}), or set allowAnyAuthenticated: true to admit every user who can log in"
+            ),
+        ),
+        (true, false) => err(
+            "spec.policy.allowAnyAuthenticated",
+            format!(
+                "admits every user who can log in, which contradicts the allow rules ({}); remove one or the other",
+                rules.join(", ")
+            ),
+        ),
+        _ => Ok(()),
+    }
+}
+
 impl Validate for ForwardAuthRoute {
     fn validate(&self) -> Result<(), FieldError> {
         let s = &self.spec;
@@ -189,6 +232,7 @@ impl Validate for ForwardAuthRoute {
         if let Some(j) = s.headers.as_ref().and_then(|h| h.identity_jwt.as_ref()) {
             duration("spec.headers.identityJWT.lifetime", &j.lifetime)?;
         }
+        policy(s.policy.as_ref())?;
         for (i, p) in s
             .policy
             .iter()
@@ -240,6 +284,38 @@ mod tests {
         );
         assert!(redirect_uri("f", "/relative").is_err());
         assert!(redirect_uri("f", "https://a.example.com/cb#x").is_err());
+    }
+
+    #[test]
+    fn a_policy_must_say_who_may_pass() {
+        let rule = |f: fn(&mut PolicySpec)| {
+            let mut p = PolicySpec::default();
+            f(&mut p);
+            policy(Some(&p)).map_err(|(field, _)| field)
+        };
+        let refused = Err("spec.policy".to_string());
+        assert_eq!(policy(None).map_err(|e| e.0), refused);
+        assert_eq!(rule(|_| {}), refused);
+        assert_eq!(rule(|p| p.groups = Some(vec![])), refused);
+        assert_eq!(rule(|p| p.allow_any_authenticated = Some(false)), refused);
+        assert_eq!(
+            rule(|p| {
+                p.allow_cors_preflight = Some(true);
+                p.public = Some(Default::default());
+            }),
+            refused
+        );
+        assert_eq!(rule(|p| p.allow_any_authenticated = Some(true)), Ok(()));
+        assert_eq!(rule(|p| p.groups = Some(vec!["admins".into()])), Ok(()));
+        assert_eq!(
+            rule(|p| {
+                p.allow_any_authenticated = Some(true);
+                p.emails = Some(vec!["a@example.com".into()]);
+            }),
+            Err("spec.policy.allowAnyAuthenticated".to_string())
+        );
+        let (_, message) = policy(None).unwrap_err();
+        assert!(message.contains("allowAnyAuthenticated: true"), "{message}");
     }
 
     #[test]

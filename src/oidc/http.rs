@@ -29,6 +29,53 @@ pub fn build_client(ca_bundle_pem: Option<&str>) -> Result<reqwest::Client, Oidc
         .map_err(|e| OidcError::Config(format!("cannot build the HTTP client: {e}")))
 }
 
+/// What went wrong with a request, as status text: a class a person can act on
+/// (connection refused, DNS, TLS, timeout, connection closed) and the causes that
+/// reqwest's own message ("error sending request") hides in its source chain. The URL is
+/// left out; callers name it.
+pub fn transport_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut chain = vec![e.to_string()];
+    let mut io_kind = None;
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        let text = cause.to_string();
+        // Wrappers often repeat their cause's text; keep each piece once.
+        if !chain.iter().any(|c| c.contains(&text)) {
+            chain.retain(|c| !text.contains(c.as_str()));
+            chain.push(text);
+        }
+        source = cause.source();
+    }
+    let detail = chain.join(": ");
+    let lower = detail.to_ascii_lowercase();
+    let class = if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+        "timed out"
+    } else if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
+        "connection refused"
+    } else if lower.contains("dns error") || lower.contains("lookup address") {
+        "DNS lookup failed"
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        "TLS failed"
+    } else if matches!(
+        io_kind,
+        Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted)
+    ) || lower.contains("connection closed")
+        || lower.contains("incomplete message")
+    {
+        "connection closed by the server"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        return detail;
+    };
+    format!("{class} ({detail})")
+}
+
 /// Reads at most [`MAX_BODY`] bytes of a response body.
 pub async fn read_limited(
     mut response: reqwest::Response,
@@ -53,7 +100,7 @@ pub async fn read_limited(
                 return Err(OidcError::IdpUnreachable {
                     what,
                     url: url.to_string(),
-                    detail: e.without_url().to_string(),
+                    detail: transport_error(e),
                 });
             }
         }
@@ -76,7 +123,7 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| unreachable(e.without_url().to_string()))?;
+        .map_err(|e| unreachable(transport_error(e)))?;
     let status = response.status();
     if !status.is_success() {
         return Err(unreachable(format!("HTTP {status}")));

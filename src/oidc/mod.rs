@@ -22,11 +22,12 @@ mod tests_http;
 
 pub use discovery::{Discovery, well_known_url};
 pub use error::OidcError;
-pub use http::build_client;
+pub use http::{build_client, transport_error};
 pub use identity::Identity;
 pub use jwks::{JwksCache, JwksStats, Key, KeyKind, KeySet};
 pub use jwt::{Claims, token_hash};
 pub use login::{LoginRequest, pkce_challenge, random_token};
+pub(crate) use token::scrub;
 pub use token::{ClientAuth, TokenResponse, choose_client_auth};
 
 use crate::config::ProviderConfig;

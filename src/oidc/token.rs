@@ -88,7 +88,7 @@ pub fn choose_client_auth(has_secret: bool, supported: &[String]) -> ClientAuth 
 
 /// An IdP error text, truncated and with any of `secrets` (code, refresh token, client
 /// secret) removed, since some IdPs echo the rejected value back.
-fn scrub(text: Option<String>, secrets: &[&str]) -> Option<String> {
+pub(crate) fn scrub(text: Option<String>, secrets: &[&str]) -> Option<String> {
     let mut text: String = text?.chars().take(200).collect();
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         text = text.replace(s, "[redacted]");
@@ -156,7 +156,7 @@ impl Provider {
             .map_err(|e| OidcError::IdpUnreachable {
                 what: "token endpoint",
                 url: url.to_string(),
-                detail: e.without_url().to_string(),
+                detail: super::http::transport_error(e),
             })?;
         let status = response.status();
         let bytes = read_limited(response, "token endpoint", url).await?;

@@ -5,7 +5,7 @@ use super::apply::{apply, apply_status, secret_needs_apply};
 use super::context::Context;
 use super::rotation::{self, TARGET_PREVIOUS_KEY};
 use super::{Error, FINALIZER, RESTARTED_AT_ANNOTATION, Result, dynamic, index};
-use crate::api::{ClientMode, DeletionPolicy, OAuthClient, Validate, WorkloadKind};
+use crate::api::{ClientMode, DeletionPolicy, OAuthClient, OIDCProvider, Validate, WorkloadKind};
 use crate::reconcile::client::{STATE_SECRET_KEY, desired, state_secret_name, target_secret_name};
 use crate::reconcile::conditions::{self, condition, types};
 use crate::reconcile::world::World;
@@ -217,15 +217,29 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
         }
     }
 
+    // Status reports the rotation the state Secret holds after this reconcile: the copy
+    // just written, else the cached one. A plan that `desired` did not write (no
+    // provider yet, an invalid spec) rotated nothing; stamping its time would rewrite
+    // status on every reconcile (issue 10: 62 writes a minute).
+    let written_state = outcome.objects.iter().find_map(|o| match o {
+        Desired::Secret(s) if s.metadata.name.as_deref() == Some(state_name.as_str()) => Some(s),
+        _ => None,
+    });
+    let rotated = plan.rotate && written_state.is_some();
     let mut status = outcome.status;
-    status.registration_client_uri = registration_uri;
-    status.last_rotation_time = data_of(world.secrets.last())
-        .get(rotation::ROTATED_AT_KEY)
-        .cloned()
-        .or_else(|| plan.state.get(rotation::ROTATED_AT_KEY).cloned());
-    if plan.rotate {
-        status.last_rotation_time = Some(now.to_string());
+    if client.spec.mode == ClientMode::Generated {
+        verify_generated(
+            &ctx,
+            provider.as_deref(),
+            &mut status,
+            written_state.or(cached_state.as_deref()),
+        )
+        .await?;
     }
+    status.registration_client_uri = registration_uri;
+    status.last_rotation_time = data_of(written_state.or(cached_state.as_deref()))
+        .get(rotation::ROTATED_AT_KEY)
+        .cloned();
     for c in &mut status.conditions {
         if c.type_ == types::ROTATING
             && let Some(prev) = &plan.previous
@@ -276,7 +290,7 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
             .await;
         }
     }
-    if plan.rotate {
+    if rotated {
         let why = plan.why.unwrap_or("rotation");
         ctx.event(
             &client.object_ref(&()),
@@ -291,10 +305,48 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
         restart_workloads(&ctx, &client, &ns, now).await;
     }
     let mut requeue = plan.requeue_after.unwrap_or(RESYNC).min(RESYNC);
-    if client.spec.mode == ClientMode::Dynamic {
+    let unverified = client.spec.mode == ClientMode::Generated
+        && conditions::find(&status.conditions, types::REGISTERED)
+            .is_none_or(|c| c.status != "True");
+    if client.spec.mode == ClientMode::Dynamic || unverified {
+        // Until the admin has registered a Generated client, look again as often as
+        // the IdP is re-checked: Ready follows soon after they do.
         requeue = requeue.min(ctx.idp_recheck);
     }
     Ok(Action::requeue(requeue))
+}
+
+/// A Generated client's `Registered` (and so `Ready`) from the IdP's answer to a
+/// credential check, once `desired` published credentials and the provider's token
+/// endpoint is known.
+async fn verify_generated(
+    ctx: &Context,
+    provider: Option<&OIDCProvider>,
+    status: &mut crate::api::OAuthClientStatus,
+    state: Option<&Secret>,
+) -> Result<()> {
+    let manual = conditions::find(&status.conditions, types::REGISTERED)
+        .is_some_and(|c| c.reason == crate::reconcile::conditions::reasons::MANUAL);
+    let token = provider
+        .and_then(|p| p.status.as_ref())
+        .and_then(|s| s.endpoints.as_ref())
+        .and_then(|e| e.token.clone());
+    let secret = data_of(state).get(STATE_SECRET_KEY).cloned();
+    let (Some(provider), Some(token), Some(secret), Some(id), true) =
+        (provider, token, secret, status.client_id.clone(), manual)
+    else {
+        return Ok(());
+    };
+    let http = super::provider::http_for(ctx, provider).await?;
+    let secret_name = status.secret_name.clone().unwrap_or_default();
+    let checked = super::verify::registered(&http, &token, &id, &secret, &secret_name).await;
+    status
+        .conditions
+        .retain(|c| c.type_ != types::REGISTERED && c.type_ != types::READY);
+    status.conditions.push(checked);
+    let ready = crate::reconcile::client::ready(&status.conditions);
+    status.conditions.push(ready);
+    Ok(())
 }
 
 /// Rolls the workloads of `restartOnRotation` by stamping their pod template (what

@@ -56,6 +56,10 @@ pub struct Context {
     pub http: reqwest::Client,
     /// How often a healthy provider's IdP is probed again.
     pub idp_recheck: Duration,
+    /// How long probes of a provider that was reachable must keep failing before its
+    /// status says so: one failed probe is a dropped connection more often than an
+    /// outage, and each flip is a status write and an event.
+    pub idp_failure_grace: Duration,
     /// The clock (a function so tests can pin it).
     pub now: fn() -> Timestamp,
     /// Mints a new secret value.
@@ -71,6 +75,7 @@ pub struct Context {
     pub caches_synced: std::sync::atomic::AtomicBool,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
+    probe_failures: Mutex<HashMap<String, Timestamp>>,
 }
 
 impl Context {
@@ -88,11 +93,13 @@ impl Context {
             metrics: Arc::new(Metrics::default()),
             http: crate::oidc::build_client(None).unwrap_or_default(),
             idp_recheck: Duration::from_secs(300),
+            idp_failure_grace: Duration::from_secs(30),
             now: Timestamp::now,
             mint: crate::reconcile::mint_secret,
             programmed: RwLock::default(),
             caches_synced: std::sync::atomic::AtomicBool::new(true),
             failures: Mutex::default(),
+            probe_failures: Mutex::default(),
         }
     }
 
@@ -133,6 +140,23 @@ impl Context {
         let n = failures.entry(key.to_string()).or_insert(0);
         *n = n.saturating_add(1);
         backoff_delay(*n)
+    }
+
+    /// When the probes of `key` started failing (kept in memory: a restarted operator
+    /// starts counting again), or `None` once a probe succeeds.
+    pub fn probe_failing_since(
+        &self,
+        key: &str,
+        failed: bool,
+        now: Timestamp,
+    ) -> Option<Timestamp> {
+        let mut since = self.probe_failures.lock().expect("not poisoned");
+        if failed {
+            Some(*since.entry(key.to_string()).or_insert(now))
+        } else {
+            since.remove(key);
+            None
+        }
     }
 
     /// Forgets the failures of `key` after a successful reconcile.

@@ -124,7 +124,7 @@ pub async fn ensure(
             }
             None => {
                 ctx.event(&client.object_ref(&()), true, "DeletedAtIdP",
-                    format!("the IdP no longer knows client {id:?} (RFC 7592 read of {uri} returned 404); registering again")).await;
+                    format!("the IdP no longer knows client {id:?} (its RFC 7592 configuration endpoint {uri} answered 401 or 404); registering again")).await;
             }
         }
     }
@@ -170,20 +170,29 @@ pub async fn ensure(
     })
 }
 
-/// Finalizer cleanup: delete the client at the IdP (a 404 counts as done).
+/// Finalizer cleanup: delete the client at the IdP (a client it does not know counts as
+/// done). A failure holds the deletion; status and one Warning event say so.
 pub async fn cleanup(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action> {
+    let result = remove_at_idp(&client, &ctx).await;
+    if let Err(e) = &result {
+        super::deletion::report_blocked(&client, &ctx, e).await;
+    }
+    result
+}
+
+async fn remove_at_idp(client: &OAuthClient, ctx: &Context) -> Result<Action> {
     let ns = client
         .namespace()
         .ok_or(Error::MissingField("metadata.namespace"))?;
     if client.spec.deletion_policy == Some(crate::api::DeletionPolicy::Orphan) {
         return Ok(Action::await_change());
     }
-    let state = ctx.stores.owned_secret(&ns, &state_secret_name(&client));
+    let state = ctx.stores.owned_secret(&ns, &state_secret_name(client));
     let data = super::client::data_of(state.as_deref());
     if let (Some(token), Some(uri)) = (data.get(STATE_TOKEN_KEY), data.get(STATE_URI_KEY)) {
         let pref = &client.spec.provider_ref;
         let http = match ctx.stores.provider(pref.namespace_or(&ns), &pref.name) {
-            Some(p) => super::provider::http_for(&ctx, &p).await?,
+            Some(p) => super::provider::http_for(ctx, &p).await?,
             None => ctx.http.clone(),
         };
         registration::delete(&http, uri, token).await?;

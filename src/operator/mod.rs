@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod client;
 pub mod context;
+pub mod deletion;
 pub mod dynamic;
 pub mod gate;
 pub mod index;
@@ -22,6 +23,7 @@ pub mod registration;
 pub mod rotation;
 pub mod route;
 pub mod run;
+pub mod verify;
 pub mod writer;
 
 pub use context::Context;

@@ -173,7 +173,17 @@ pub fn diagnose(
         .ok()
         .flatten()
         .unwrap_or(crate::reconcile::provider::DEFAULT_CLOCK_SKEW_SECONDS);
-    conds.push(clock_condition(report.clock, skew));
+    conds.push(match (&report.clock, &report.discovery_error) {
+        // No answer is not "no Date header": say the clocks went uncompared because
+        // the IdP did not answer (the Discovered condition says why).
+        (None, Some(_)) => condition(
+            types::CLOCK_IN_SYNC,
+            None,
+            reasons::IDP_UNREACHABLE,
+            "the IdP did not answer, so clocks were not compared",
+        ),
+        _ => clock_condition(report.clock, skew),
+    });
     let gating: Vec<Condition> = conds
         .iter()
         .filter(|c| c.type_ != SCOPES_AND_CLAIMS_SUPPORTED)
@@ -374,18 +384,52 @@ pub async fn reconcile(provider: Arc<OIDCProvider>, ctx: Arc<Context>) -> Result
         },
         Err(e) => return Err(e),
     };
-    let needed = index::needed_claims(&provider, &ctx.stores.routes.state());
-    let mut status = diagnose(&provider, &compiled, &report, &needed);
     let previous = provider
         .status
         .as_ref()
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
+    let now = (ctx.now)();
+    let failed = report.discovery_error.is_some() || report.jwks_error.is_some();
+    let mut report = report;
+    let mut failure_note = None;
+    if let Some(since) = ctx.probe_failing_since(&key, failed, now) {
+        if probe::hold_last_good(previous, since, now, ctx.idp_failure_grace) {
+            // Not believed yet: the last good status stays, and the IdP is asked again
+            // sooner than the usual re-check to learn whether the failure persists.
+            tracing::info!(provider = %key, error = ?report.discovery_error.as_ref().or(report.jwks_error.as_ref()), "IdP probe failed; keeping the last good status until it persists");
+            return Ok(Action::requeue(
+                (ctx.idp_failure_grace / 3)
+                    .min(ctx.idp_recheck)
+                    .max(std::time::Duration::from_secs(1)),
+            ));
+        }
+        // A fixed instant, not an age: the message stays the same while the outage
+        // lasts, so it does not rewrite status on every probe.
+        let note = format!(
+            " (failing since {})",
+            since
+                .round(k8s_openapi::jiff::Unit::Second)
+                .unwrap_or(since)
+        );
+        for error in [&mut report.discovery_error, &mut report.jwks_error]
+            .into_iter()
+            .flatten()
+        {
+            error.push_str(&note);
+        }
+        failure_note = Some(note);
+    }
+    let needed = index::needed_claims(&provider, &ctx.stores.routes.state());
+    let mut status = diagnose(&provider, &compiled, &report, &needed);
+    if let Some(note) = &failure_note {
+        probe::keep_first_wording(previous, &mut status.conditions, note);
+    }
     status.conditions = conditions::merge(
         previous,
         status.conditions,
         provider.metadata.generation,
-        (ctx.now)(),
+        now,
     );
     if provider.status.as_ref() != Some(&status) {
         let ns = provider

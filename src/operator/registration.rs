@@ -79,23 +79,49 @@ pub fn missing_redirects(wanted: &[String], at_idp: &[String]) -> Vec<String> {
         .collect()
 }
 
-async fn send(req: reqwest::RequestBuilder, what: &str, url: &str) -> Result<Option<Registration>> {
+/// Who answers for a missing client. RFC 7592 §2.1: a client configuration endpoint
+/// answers 401 for a client it does not know (and revokes the token); 404 is what many
+/// servers send anyway. At the RFC 7591 registration endpoint a 401 is a bad initial
+/// access token, never a missing client.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// RFC 7591 registration: 401 is an error.
+    Registration,
+    /// RFC 7592 client configuration: 401 and 404 mean the IdP does not know the client.
+    Configuration,
+}
+
+async fn send(
+    req: reqwest::RequestBuilder,
+    what: &str,
+    url: &str,
+    endpoint: Endpoint,
+) -> Result<Option<Registration>> {
     let resp = req
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| Error::Idp(format!("{what} at {url}: {}", e.without_url())))?;
+        .map_err(|e| {
+            Error::Idp(format!(
+                "{what} at {url}: {}",
+                crate::oidc::transport_error(e)
+            ))
+        })?;
     let status = resp.status();
-    if status == reqwest::StatusCode::NOT_FOUND {
+    let unknown_client = status == reqwest::StatusCode::NOT_FOUND
+        || (endpoint == Endpoint::Configuration && status == reqwest::StatusCode::UNAUTHORIZED);
+    if unknown_client {
         return Ok(None);
     }
     if status == reqwest::StatusCode::NO_CONTENT {
         return Ok(Some(Registration::default()));
     }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Error::Idp(format!("{what} at {url}: {}", e.without_url())))?;
+    let body = resp.bytes().await.map_err(|e| {
+        Error::Idp(format!(
+            "{what} at {url}: {}",
+            crate::oidc::transport_error(e)
+        ))
+    })?;
     if !status.is_success() {
         // Only the RFC 7591 §3.2.2 error code, which is a fixed vocabulary.
         let code = serde_json::from_slice::<Value>(&body)
@@ -134,14 +160,22 @@ pub async fn register(
         bearer(http.post(endpoint).json(metadata), initial_access_token),
         "client registration",
         endpoint,
+        Endpoint::Registration,
     )
     .await?
     .ok_or_else(|| Error::Idp(format!("client registration at {endpoint}: HTTP 404")))
 }
 
-/// Reads the registration (RFC 7592 §2.1); `None` when the IdP no longer knows it.
+/// Reads the registration (RFC 7592 §2.1); `None` when the IdP no longer knows it
+/// (401 or 404).
 pub async fn read(http: &reqwest::Client, uri: &str, token: &str) -> Result<Option<Registration>> {
-    send(http.get(uri).bearer_auth(token), "client read", uri).await
+    send(
+        http.get(uri).bearer_auth(token),
+        "client read",
+        uri,
+        Endpoint::Configuration,
+    )
+    .await
 }
 
 /// Updates the registration (RFC 7592 §2.2); the body carries the client id.
@@ -158,15 +192,22 @@ pub async fn update(
         http.put(uri).bearer_auth(token).json(&body),
         "client update",
         uri,
+        Endpoint::Configuration,
     )
     .await
 }
 
-/// Deletes the registration (RFC 7592 §2.3); a 404 counts as done.
+/// Deletes the registration (RFC 7592 §2.3); a client the IdP does not know (401 or
+/// 404) is already gone, so that counts as done.
 pub async fn delete(http: &reqwest::Client, uri: &str, token: &str) -> Result<()> {
-    send(http.delete(uri).bearer_auth(token), "client delete", uri)
-        .await
-        .map(|_| ())
+    send(
+        http.delete(uri).bearer_auth(token),
+        "client delete",
+        uri,
+        Endpoint::Configuration,
+    )
+    .await
+    .map(|_| ())
 }
 
 #[cfg(test)]

@@ -46,6 +46,11 @@ pub struct OperatorArgs {
     /// How often each IdP is probed again when nothing changed.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub idp_recheck: Duration,
+    /// How long the probes of a provider that was reachable must keep failing before
+    /// `Discovered` turns False (meanwhile the last good status stays and the IdP is
+    /// probed again more often).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub idp_failure_grace: Duration,
 }
 
 /// Reconciles in flight per controller. Unbounded (kube-runtime's default), 3,000 routes
@@ -187,6 +192,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         .store(false, std::sync::atomic::Ordering::Release);
     context.metrics = metrics.clone();
     context.idp_recheck = args.idp_recheck;
+    context.idp_failure_grace = args.idp_failure_grace;
     let ctx = Arc::new(context);
 
     let bounded = ControllerConfig::default().concurrency(RECONCILE_CONCURRENCY);

@@ -276,6 +276,7 @@ mod tests {
                     name: "idp".into(),
                     namespace: Some("auth".into()),
                 },
+                policy: Some(PolicySpec::any_authenticated()),
                 ..Default::default()
             },
         );

@@ -65,7 +65,7 @@ pub fn assign<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ForwardAuthRouteSpec, ObjectRef};
+    use crate::api::{ForwardAuthRouteSpec, ObjectRef, PolicySpec};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
     use k8s_openapi::jiff::Timestamp;
 
@@ -83,6 +83,7 @@ mod tests {
                     name: "idp".into(),
                     namespace: None,
                 },
+                policy: Some(PolicySpec::any_authenticated()),
                 ..Default::default()
             },
             status: None,

@@ -135,7 +135,7 @@ pub fn desired(
     let provider = world.provider(provider_ref.namespace_or(&ns), &provider_ref.name);
     let Some(provider) = provider else {
         let missing = format!(
-            "OIDCProvider {}/{} not found",
+            "OIDCProvider {}/{} not found (spec.providerRef)",
             provider_ref.namespace_or(&ns),
             provider_ref.name
         );
@@ -381,10 +381,15 @@ fn finish(
             types::REDIRECT_URIS_IN_SYNC,
             None,
             reasons::MANUAL,
-            format!(
-                "make sure the IdP lists exactly: {}",
-                redirect_uris.join(", ")
-            ),
+            if redirect_uris.is_empty() {
+                // An empty list reads as "nothing to do"; say what fills it.
+                "no redirect URIs yet: waiting for spec.redirectURIs or a ForwardAuthRoute whose provider uses this client".to_string()
+            } else {
+                format!(
+                    "make sure the IdP lists exactly: {}",
+                    redirect_uris.join(", ")
+                )
+            },
         ));
     }
     conditions.push(condition(
@@ -393,12 +398,7 @@ fn finish(
         reasons::NOT_ROTATING,
         "",
     ));
-    let relevant: Vec<Condition> = conditions
-        .iter()
-        .filter(|c| c.type_ != types::ROTATING && c.type_ != types::REDIRECT_URIS_IN_SYNC)
-        .cloned()
-        .collect();
-    conditions.push(summarise(&relevant, "credentials published"));
+    conditions.push(ready(&conditions));
     Outcome {
         objects: Vec::new(),
         status: OAuthClientStatus {
@@ -411,6 +411,21 @@ fn finish(
             ..Default::default()
         },
     }
+}
+
+/// A client's `Ready` from its other conditions (Rotating and RedirectURIsInSync
+/// inform, they do not gate).
+pub fn ready(conditions: &[Condition]) -> Condition {
+    let relevant: Vec<Condition> = conditions
+        .iter()
+        .filter(|c| {
+            c.type_ != types::ROTATING
+                && c.type_ != types::REDIRECT_URIS_IN_SYNC
+                && c.type_ != types::READY
+        })
+        .cloned()
+        .collect();
+    summarise(&relevant, "credentials published")
 }
 
 fn secret(

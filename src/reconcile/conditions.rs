@@ -64,6 +64,13 @@ pub mod reasons {
     pub const MANUAL: &str = "ManualRegistration";
     /// Nothing to report.
     pub const NOT_ROTATING: &str = "NotRotating";
+    /// The object is being deleted, and the finalizer's work (removing the client at
+    /// the IdP) keeps failing.
+    pub const DELETION_BLOCKED: &str = "DeletionBlocked";
+    /// The IdP authenticated the client's credentials.
+    pub const VERIFIED_AT_IDP: &str = "VerifiedAtIdP";
+    /// The IdP refused the client's credentials (`invalid_client`).
+    pub const INVALID_CLIENT: &str = "InvalidClient";
 }
 
 /// A condition with `status` True/False/Unknown.

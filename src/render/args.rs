@@ -11,6 +11,10 @@ pub struct RenderArgs {
     /// Print generated secret values instead of `<redacted>`.
     #[arg(long)]
     pub show_secrets: bool,
+    /// Also fail (exit 3) when an object would not become Ready: a missing Secret,
+    /// provider or client, a refused reference. For CI pipelines.
+    #[arg(long)]
+    pub strict: bool,
     /// Namespace of objects that name none.
     #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,

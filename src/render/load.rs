@@ -160,6 +160,18 @@ fn load_value(
         return Ok(());
     }
     let ours = api_version.starts_with(&format!("{}/", crate::api::GROUP));
+    if ours
+        && matches!(
+            kind.as_str(),
+            "OIDCProvider" | "OAuthClient" | "ForwardAuthRoute"
+        )
+    {
+        // What the API server checks before anything of ours runs: the served version,
+        // then the schema with strict field validation.
+        let field_error = |(field, message): crate::api::FieldError| invalid(&field, message);
+        let schema = super::schema::for_kind(&api_version, &kind).map_err(field_error)?;
+        super::schema::check(&value, &schema).map_err(field_error)?;
+    }
     match (ours, kind.as_str()) {
         (true, "OIDCProvider") => loaded
             .world

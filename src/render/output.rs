@@ -3,7 +3,7 @@
 use super::Loaded;
 use crate::api::SecretPreset;
 use crate::reconcile::client::{CLIENT_LABEL, STATE_COOKIE_KEY, STATE_SECRET_KEY};
-use crate::reconcile::compile::compile;
+use crate::reconcile::compile::Compiled;
 use crate::reconcile::{Desired, presets, world::key_of};
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,14 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const REDACTED: &str = "<redacted>";
 
 /// The YAML stream `render` prints: created objects, then each resource with status.
-pub fn render(
-    loaded: &Loaded,
-    operator_namespace: &str,
-    show_secrets: bool,
-    now: k8s_openapi::jiff::Timestamp,
-    mint: &mut dyn FnMut() -> String,
-) -> String {
-    let compiled = compile(&loaded.world, operator_namespace, now, mint);
+pub fn render(loaded: &Loaded, compiled: &Compiled, show_secrets: bool) -> String {
     let sensitive = sensitive_values(&compiled.objects);
     let mut out = String::from(
         "# Rendered by `portcullis render`: objects the operator would write, then each resource with the status it would get.\n",

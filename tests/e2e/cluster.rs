@@ -382,6 +382,7 @@ impl ControlPlane {
                     group: r["apiGroup"].as_str().unwrap_or("").to_string(),
                     resource,
                     namespace: r["namespace"].as_str().unwrap_or("").to_string(),
+                    name: r["name"].as_str().unwrap_or("").to_string(),
                     code: e["responseStatus"]["code"].as_u64().unwrap_or(0),
                 }
             })
@@ -404,6 +405,8 @@ pub struct AuditedCall {
     pub resource: String,
     /// Namespace ("" when cluster-wide).
     pub namespace: String,
+    /// Object name ("" for a list or a create without one in the URL).
+    pub name: String,
     /// HTTP status of the answer.
     pub code: u64,
 }
@@ -412,8 +415,8 @@ impl std::fmt::Display for AuditedCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} {} {}.{} in {:?} -> {}",
-            self.user, self.verb, self.resource, self.group, self.namespace, self.code
+            "{} {} {}.{} {:?} in {:?} -> {}",
+            self.user, self.verb, self.resource, self.group, self.name, self.namespace, self.code
         )
     }
 }

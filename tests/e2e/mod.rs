@@ -14,6 +14,7 @@ pub mod browser;
 pub mod caddy;
 pub mod cluster;
 pub mod cookies;
+pub mod flaky;
 pub mod form;
 pub mod idp;
 pub mod kubectl;

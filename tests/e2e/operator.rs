@@ -99,6 +99,38 @@ impl Shared {
         self.cp.assert_nothing_forbidden(SERVICE_ACCOUNT_PREFIX);
     }
 
+    /// Fails naming every write (create, update, patch, delete; events included) the
+    /// operator makes in `namespaces` during a quiet window, counted at the API server
+    /// from its audit log. Call it once a scenario has converged: a converged operator
+    /// has nothing to write (issue 10: a status rewritten every reconcile).
+    pub fn assert_quiet(&self, namespaces: &[&str]) {
+        let user = format!("{SERVICE_ACCOUNT_PREFIX}portcullis-operator");
+        // Three IdP re-checks (`--idp-recheck 2s`) and a resync of anything requeued.
+        let window = Duration::from_secs(7);
+        let start = std::time::SystemTime::now();
+        std::thread::sleep(window);
+        let end = std::time::SystemTime::now();
+        // The audit backend writes each event as its request completes; a moment for
+        // the last ones to reach the file.
+        std::thread::sleep(Duration::from_millis(500));
+        let writes: Vec<String> = self
+            .cp
+            .audited_calls()
+            .into_iter()
+            .filter(|c| c.user == user && start <= c.received && c.received <= end)
+            .filter(|c| matches!(c.verb.as_str(), "create" | "update" | "patch" | "delete"))
+            .filter(|c| namespaces.contains(&c.namespace.as_str()))
+            .map(|c| c.to_string())
+            .collect();
+        assert!(
+            writes.is_empty(),
+            "{} write(s) in a {window:?} quiet window after convergence:\n{}\n{}",
+            writes.len(),
+            writes.join("\n"),
+            self.operator_log()
+        );
+    }
+
     /// The shared operator's log (for failure messages).
     pub fn operator_log(&self) -> String {
         self.operator
@@ -142,6 +174,8 @@ impl Operator {
             .arg(identity)
             .arg("--idp-recheck")
             .arg("2s")
+            .arg("--idp-failure-grace")
+            .arg("4s")
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info");
         let log = log_dir.join(format!("operator-{identity}.log"));

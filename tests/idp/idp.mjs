@@ -332,6 +332,9 @@ function setProvider(provider) {
 
 const server = http.createServer(async (req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
+  // A skewed host's HTTP Date is as skewed as its tokens (Node's own Date header reads
+  // the unshifted clock), so the relying party's Date-based clock check sees the skew.
+  res.setHeader('Date', new Date(Date.now()).toUTCString());
   try {
     if (path.startsWith('/__test/')) return await admin(state, req, res, path);
     if (path.startsWith('/interaction/')) return await interaction(state.provider, req, res, path);

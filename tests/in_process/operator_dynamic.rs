@@ -154,6 +154,7 @@ fn route() -> ForwardAuthRoute {
                 name: "idp".into(),
                 namespace: None,
             },
+            policy: Some(PolicySpec::any_authenticated()),
             ..Default::default()
         },
     );

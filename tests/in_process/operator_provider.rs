@@ -113,11 +113,22 @@ async fn healthy_idp_converges_and_an_outage_keeps_the_last_good_data() {
         kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(300))
     );
 
-    // The IdP goes away: status keeps the endpoints and keys and says why; an event.
+    // The IdP goes away. The first failed probe is not believed: no write, and the IdP
+    // is asked again sooner than the usual re-check.
     idp.abort();
     let _ = idp.await;
     let (kc, mut handle) = mock();
-    let ctx = real_clock(context(kc, vec![converged.clone()], vec![], vec![], vec![]));
+    let mut ctx = real_clock(context(kc, vec![converged.clone()], vec![], vec![], vec![]));
+    let action = reconcile(Arc::new(converged.clone()), ctx.clone())
+        .await
+        .expect("no write while the failure is young");
+    assert_eq!(
+        action,
+        kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(10))
+    );
+    // Once the failures outlast the grace, status keeps the endpoints and keys and says
+    // why and since when; an event.
+    Arc::get_mut(&mut ctx).unwrap().idp_failure_grace = std::time::Duration::ZERO;
     let c2 = converged.clone();
     let v = tokio::spawn(async move {
         let s = expect(
@@ -150,6 +161,13 @@ async fn healthy_idp_converges_and_an_outage_keeps_the_last_good_data() {
             .as_str()
             .unwrap()
             .contains("last successful fetch")
+    );
+    assert!(
+        ready(down)["message"]
+            .as_str()
+            .unwrap()
+            .contains("(failing since "),
+        "{down}"
     );
     assert_eq!(e.body["regarding"]["kind"], "OIDCProvider");
     assert_eq!(e.body["reason"], "IdPUnreachable");

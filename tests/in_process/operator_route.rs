@@ -48,6 +48,7 @@ fn route_obj(ns: &str, name: &str, i: i64) -> ForwardAuthRoute {
                 name: "idp".into(),
                 namespace: Some("auth".into()),
             },
+            policy: Some(PolicySpec::any_authenticated()),
             ..Default::default()
         },
     );

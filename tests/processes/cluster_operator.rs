@@ -185,6 +185,8 @@ async fn kubectl_applies_the_examples_and_the_operator_makes_them_ready() {
     assert!(!shared.operator_log().contains(&minted));
 
     // Deleting the client collects its Secret (ownerReferences + the real garbage collector).
+    shared.assert_quiet(&[&ns, "auth", "apps", "monitoring", "argocd"]);
+
     k.ok(&["delete", "oauthclient", "outpost", "-n", &ns]);
     k.eventually(
         &[
@@ -216,31 +218,10 @@ async fn a_dynamic_client_registers_at_the_idp_and_is_removed_when_deleted() {
     let shared = Shared::get();
     let k = shared.kubectl();
     let ns = shared.cp.namespace("dynamic");
-    k.apply_yaml(&format!(
-        r#"apiVersion: v1
-kind: Secret
-metadata: {{name: registration, namespace: {ns}}}
-stringData: {{token: initial-access-token-e2e}}
----
-apiVersion: portcullis.dev/v1alpha1
-kind: OIDCProvider
-metadata: {{name: local, namespace: {ns}}}
-spec:
-  issuerURL: "{issuer}"
-  clientID: set-by-hand
----
-apiVersion: portcullis.dev/v1alpha1
-kind: OAuthClient
-metadata: {{name: dyn, namespace: {ns}}}
-spec:
-  providerRef: {{name: local}}
-  mode: Dynamic
-  redirectURIs: [https://app.example.test/oauth2/callback]
-  registration:
-    initialAccessTokenRef: {{name: registration, key: token}}
-  deletionPolicy: Delete
-"#,
-        issuer = idp.issuer()
+    k.apply_yaml(&super::cluster_deletion::dynamic_manifests(
+        &ns,
+        idp.issuer(),
+        "initial-access-token-e2e",
     ));
     let client = k.eventually(
         &["get", "oauthclient", "dyn", "-n", &ns],
@@ -300,6 +281,8 @@ spec:
         known.contains("invalid_grant"),
         "known client, bad code: {known}"
     );
+
+    shared.assert_quiet(&[&ns]);
 
     // Deleting the OAuthClient removes the client at the IdP (finalizer), then the object.
     k.ok(&["delete", "oauthclient", "dyn", "-n", &ns, "--wait=false"]);
@@ -407,6 +390,7 @@ async fn the_outpost_in_cluster_mode_serves_what_the_operator_compiled_and_hot_r
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    shared.assert_quiet(&[&ns]);
     shared.assert_nothing_forbidden();
 }
 

@@ -9,10 +9,15 @@ mod e2e;
 mod outpost_support;
 
 mod cluster_api;
+mod cluster_deletion;
+mod cluster_explain;
 mod cluster_faults;
 mod cluster_operator;
+mod cluster_probe;
+mod cluster_seeds;
 mod image;
 mod install;
 mod outpost_e2e;
 mod outpost_reload;
 mod render;
+mod render_strict;

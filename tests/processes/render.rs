@@ -8,7 +8,7 @@ fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 
-fn render(args: &[&str]) -> (bool, String, String) {
+pub fn render(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("render")
         .args(args)
@@ -21,7 +21,7 @@ fn render(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn docs(yaml: &str) -> Vec<Value> {
+pub fn docs(yaml: &str) -> Vec<Value> {
     serde_yaml::Deserializer::from_str(yaml)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .filter(|v: &Value| !v.is_null())
@@ -223,7 +223,7 @@ fn invalid_input_names_the_file_document_and_field() {
 fn a_missing_provider_makes_the_route_not_ready_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("route.yaml");
-    std::fs::write(&file, "apiVersion: portcullis.dev/v1alpha1\nkind: ForwardAuthRoute\nmetadata: {name: r, namespace: apps}\nspec:\n  hosts: [app.example.com]\n  providerRef: {name: nowhere}\n").unwrap();
+    std::fs::write(&file, "apiVersion: portcullis.dev/v1alpha1\nkind: ForwardAuthRoute\nmetadata: {name: r, namespace: apps}\nspec:\n  hosts: [app.example.com]\n  providerRef: {name: nowhere}\n  policy: {allowAnyAuthenticated: true}\n").unwrap();
     let (ok, out, _) = render(&["-f", file.to_str().unwrap()]);
     assert!(ok);
     let docs = docs(&out);
@@ -235,4 +235,43 @@ fn a_missing_provider_makes_the_route_not_ready_and_names_it() {
         ready["message"].as_str().unwrap().contains("apps/nowhere"),
         "{ready}"
     );
+}
+
+#[test]
+fn a_route_that_does_not_say_who_may_pass_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("route.yaml");
+    let route = |policy: &str| {
+        format!(
+            "apiVersion: portcullis.dev/v1alpha1\nkind: ForwardAuthRoute\nmetadata: {{name: r, namespace: apps}}\nspec:\n  hosts: [app.example.com]\n  providerRef: {{name: p}}\n{policy}"
+        )
+    };
+    for (policy, field) in [
+        ("", "spec.policy"),
+        ("  policy: {}\n", "spec.policy"),
+        (
+            "  policy: {public: {paths: [/health]}, allowCORSPreflight: true}\n",
+            "spec.policy",
+        ),
+        ("  policy: {allowAnyAuthenticated: false}\n", "spec.policy"),
+        (
+            "  policy: {allowAnyAuthenticated: true, groups: [admins]}\n",
+            "spec.policy.allowAnyAuthenticated",
+        ),
+    ] {
+        std::fs::write(&file, route(policy)).unwrap();
+        let (ok, _, err) = render(&["-f", file.to_str().unwrap()]);
+        assert!(!ok, "accepted {policy:?}");
+        assert!(
+            err.contains(&format!("document 1: {field}:")),
+            "{policy:?}: {err}"
+        );
+        assert!(err.contains("allowAnyAuthenticated"), "{err}");
+    }
+    std::fs::write(&file, route("  policy: {allowAnyAuthenticated: true}\n")).unwrap();
+    let (ok, out, err) = render(&["-f", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let docs = docs(&out);
+    let accepted = condition(find(&docs, "ForwardAuthRoute", "apps", "r"), "Accepted");
+    assert_eq!(accepted["status"], "True", "{accepted}");
 }
