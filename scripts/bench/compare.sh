@@ -25,6 +25,7 @@
 #        PERF_SCENARIOS="portcullis_cookie_log" PERF_CALLGRAPH=1 scripts/bench/compare.sh
 # Results: target/bench/compare.md (the table) and target/bench/compare.json (medians,
 # min and max of every measure, the rates, RSS, versions); raw runs in compare-raw.jsonl.
+# shellcheck disable=SC2154 # work, results_dir, clk_tck, nginx_pid: set by lib.sh (sourced)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -412,7 +413,7 @@ done
         sep=,
     done
     printf '}}\n'
-} >"$work/meta.json"
-python3 scripts/bench/report.py summary "$raw" "$work/meta.json" \
+} >"$results_dir/compare-meta.json"
+python3 scripts/bench/report.py summary "$raw" "$results_dir/compare-meta.json" \
     "$results_dir/compare.json" "$results_dir/compare.md"
 cat "$results_dir/compare.md"

@@ -16,6 +16,7 @@
 # The session cookie and tokens come from scripts/bench/stub_idp.rs (a cargo example):
 # it serves discovery + JWKS and seals a session cookie with the same cookie secret the
 # outpost is given, exactly as the outpost's own login would.
+# shellcheck disable=SC2154 # work, results_dir, clk_tck, nginx_pid: set by lib.sh (sourced)
 set -euo pipefail
 
 DURATION=${DURATION:-10}

@@ -129,10 +129,12 @@ def summary(raw, meta_path, out_json, out_md):
         o, o_rounds = added_p99(f"{prefix}oauth2proxy_cookie_log", floor)
         where = "through nginx" if prefix else "alone"
         # A server that adds nothing measurable over the floor has no meaningful ratio.
-        r = ratio(p, o) if p is not None and o is not None and o > 0 else None
+        r = ratio(max(p, 0), o) if p is not None and o is not None and o > 0 else None
         budget(f"added p99 at 50% load {where}, Portcullis / oauth2-proxy (over {floor})", r, None,
                "<= 0.5", lambda v: v <= 0.5,
-               f"Portcullis +{p:.0f} µs, oauth2-proxy +{o:.0f} µs" if p is not None and o is not None else "")
+               f"Portcullis {p:+.0f} µs, oauth2-proxy {o:+.0f} µs"
+               + (" (negative: within the floor's noise)" if min(p, o) < 0 else "")
+               if p is not None and o is not None else "")
     rss = meta["rss_kb"]
     idle = rss["portcullis_log"]["idle"] / 1024
     budget("Portcullis RSS idle (MB)", idle, None, "<= 25", lambda v: v <= 25)
