@@ -16,6 +16,7 @@
 # The session cookie and tokens come from scripts/bench/stub_idp.rs (a cargo example):
 # it serves discovery + JWKS and seals a session cookie with the same cookie secret the
 # outpost is given, exactly as the outpost's own login would.
+# shellcheck disable=SC2154 # work, results_dir, clk_tck, nginx_pid: set by lib.sh (sourced)
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -30,54 +31,14 @@ NGX_NULLAUTH_PORT=${NGX_NULLAUTH_PORT:-18282}
 NGX_APP_PORT=${NGX_APP_PORT:-18283}
 SECRET="a-load-test-cookie-secret-of-enough-length"
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-results_dir="$root/target/bench"
-mkdir -p "$results_dir"
+# shellcheck source=scripts/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 results="$results_dir/load-results.md"
 
-need() {
-    command -v "$1" >/dev/null 2>&1 && return 0
-    echo "installing $2 (for $1)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
-}
-need wrk wrk
-need nginx nginx
-need taskset util-linux
-need curl curl
-
-for port in $IDP_PORT $OUTPOST_PORT $ADMIN_PORT $NGX_OUTPOST_PORT $NGX_NULL_PORT $NGX_NULLAUTH_PORT $NGX_APP_PORT; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "port $port is in use; set the *_PORT variables" >&2
-        exit 1
-    fi
-done
+ports_free "$IDP_PORT" "$OUTPOST_PORT" "$ADMIN_PORT" "$NGX_OUTPOST_PORT" "$NGX_NULL_PORT" "$NGX_NULLAUTH_PORT" "$NGX_APP_PORT"
 
 echo "building (release)..." >&2
 cargo build --release --quiet --bin portcullis --example bench_stub_idp
-
-work=$(mktemp -d /tmp/portcullis-load.XXXXXX)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-# wait_for CMD...: retry for at most 60 s.
-wait_for() {
-    for _ in $(seq 1 600); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "timed out waiting for: $*" >&2
-    return 1
-}
 
 # --- the stub IdP (core 1: it only serves discovery/JWKS once, at outpost start) ---
 echo "minting the session cookie and $POOL tokens per algorithm..." >&2
@@ -126,26 +87,13 @@ stop_outpost() {
     kill "$outpost_pid"
     wait "$outpost_pid" 2>/dev/null || true
 }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$outpost_pid/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$outpost_pid/stat"; }
-clk_tck=$(getconf CLK_TCK)
+rss_kb() { rss_of "$outpost_pid"; }
+cpu_ticks() { ticks_of "$outpost_pid"; }
 
 cookie=$(cat "$work/cookie.txt")
 bearer_rs=$(cat "$work/bearer_rs256.txt")
 auth_url="http://127.0.0.1:$OUTPOST_PORT/oauth2/auth"
 orig="X-Original-URL: http://app.localhost/"
-
-# Sanity: each scenario answers what it should before it is measured.
-expect_status() { # $1: status, rest: curl args
-    local want=$1
-    shift
-    local got
-    got=$(curl -s -o /dev/null -w '%{http_code}' "$@")
-    if [ "$got" != "$want" ]; then
-        echo "expected $want, got $got for: $*" >&2
-        exit 1
-    fi
-}
 
 rows=()
 declare -A RPS
@@ -154,27 +102,11 @@ run() {
     local name=$1
     shift
     local t0 t1 out rps p99 non2xx cpu
-    local perf_pid=
-    if [[ " ${PERF_SCENARIOS:-} " == *" $name "* ]]; then
-        # Optional flat profile of the outpost during this run (perf on core 1).
-        local graph=()
-        # shellcheck disable=SC2054 # "dwarf,16384" is one argument of perf
-        [ -n "${PERF_CALLGRAPH:-}" ] && graph=(--call-graph dwarf,16384)
-        taskset -c 1 perf record -q -F 499 "${graph[@]}" -p "$outpost_pid" -o "$results_dir/perf-$name.data" \
-            -- sleep "$DURATION" >/dev/null 2>&1 &
-        perf_pid=$!
-    fi
+    perf_start "$name" "$outpost_pid"
     t0=$(cpu_ticks)
     out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" 2>&1)
     t1=$(cpu_ticks)
-    if [ -n "$perf_pid" ]; then
-        wait "$perf_pid" || true
-        local mode=--no-children
-        [ -n "${PERF_CALLGRAPH:-}" ] && mode="--children -g none"
-        # shellcheck disable=SC2086 # $mode is two words on purpose
-        perf report -i "$results_dir/perf-$name.data" --stdio $mode --sort symbol 2>/dev/null |
-            grep -v '^#' | grep -v '^$' | sed 's/ *$//' | head -120 >"$results_dir/perf-$name.txt" || true
-    fi
+    perf_finish "$name"
     rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")
@@ -229,76 +161,8 @@ run auth_bearer_uncached_rs256 -s "$work/pool_rs256.lua" "$auth_url"
 run auth_bearer_uncached_es256 -s "$work/pool_es256.lua" "$auth_url"
 
 # --- nginx auth_request (ingress-nginx shaped, keep-alive to the auth server) ---
-auth_location() { # $1: upstream name
-    cat <<NGX
-        location = /_oauth2_auth {
-            internal;
-            proxy_pass_request_body     off;
-            proxy_set_header            Content-Length          "";
-            proxy_set_header            Host                    \$http_host;
-            proxy_set_header            X-Original-URL          \$scheme://\$http_host\$request_uri;
-            proxy_set_header            X-Original-Method       \$request_method;
-            proxy_set_header            X-Forwarded-Host        \$http_host;
-            proxy_set_header            X-Forwarded-Proto       \$scheme;
-            proxy_set_header            X-Forwarded-Uri         \$request_uri;
-            proxy_set_header            X-Real-IP               \$remote_addr;
-            proxy_set_header            X-Forwarded-For         \$remote_addr;
-            proxy_http_version          1.1;
-            proxy_set_header            Connection              "";
-            proxy_pass                  http://$1/oauth2/auth;
-        }
-        location / {
-            auth_request        /_oauth2_auth;
-            auth_request_set    \$user \$upstream_http_x_auth_request_user;
-            auth_request_set    \$email \$upstream_http_x_auth_request_email;
-            auth_request_set    \$groups \$upstream_http_x_auth_request_groups;
-            auth_request_set    \$pun \$upstream_http_x_auth_request_preferred_username;
-            proxy_set_header    X-Auth-Request-User \$user;
-            proxy_set_header    X-Auth-Request-Email \$email;
-            proxy_set_header    X-Auth-Request-Groups \$groups;
-            proxy_set_header    X-Auth-Request-Preferred-Username \$pun;
-            proxy_set_header    Host \$http_host;
-            proxy_http_version  1.1;
-            proxy_set_header    Connection "";
-            proxy_pass          http://app;
-        }
-NGX
-}
-# nginx_conf DIR SERVERS: a single-process nginx (no forked workers: one pid to pin).
-nginx_conf() {
-    mkdir -p "$1/tmp"
-    cat <<NGX
-daemon off;
-master_process off;
-worker_processes 1;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
-$2
-}
-NGX
-}
 mkdir -p "$work/nullauth" "$work/front"
-# The do-nothing auth server, its own process (it stands where the outpost stands):
-# 200 and the same identity headers, no work.
-nginx_conf "$work/nullauth" "
-    server {
-        listen 127.0.0.1:$NGX_NULLAUTH_PORT;
-        location / {
-            add_header X-Auth-Request-User jane;
-            add_header X-Auth-Request-Email jane@example.com;
-            add_header X-Auth-Request-Groups admins,developers,staff;
-            add_header X-Auth-Request-Preferred-Username jane;
-            return 200;
-        }
-    }" >"$work/nullauth/nginx.conf"
+null_auth_conf "$work/nullauth" "$NGX_NULLAUTH_PORT" >"$work/nullauth/nginx.conf"
 # The ingress: one server per auth backend, and the app.
 nginx_conf "$work/front" "
     upstream outpost { server 127.0.0.1:$OUTPOST_PORT; keepalive 64; }
@@ -317,11 +181,6 @@ $(auth_location nullauth)
         location / { return 200 \"ok\\n\"; }
     }" >"$work/front/nginx.conf"
 
-start_nginx() { # $1: core, $2: dir; sets nginx_pid
-    taskset -c "$1" nginx -p "$2" -c "$2/nginx.conf" -e "$2/error.log" &
-    nginx_pid=$!
-    pids+=("$nginx_pid")
-}
 start_nginx 0 "$work/nullauth"
 wait_for curl -fsS "http://127.0.0.1:$NGX_NULLAUTH_PORT/"
 front=(-H "Host: app.localhost" -H "Cookie: $cookie")

@@ -1,0 +1,183 @@
+# Shared by scripts/bench/load.sh and scripts/bench/compare.sh (sourced, not run):
+# installing what a run needs, bounded waits, cleanup of what a run started, process CPU
+# and RSS from /proc, the optional perf profile, and the nginx configurations
+# (ingress-nginx's auth-url location with a keep-alive upstream).
+# shellcheck shell=bash
+
+# The repository root (the working directory from here on) and the results folder.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root" || exit 1
+results_dir="$root/target/bench"
+mkdir -p "$results_dir"
+
+# need CMD PACKAGE: apt-get install PACKAGE when CMD is missing.
+need() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    echo "installing $2 (for $1)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null
+}
+
+need wrk wrk
+need nginx nginx
+need taskset util-linux
+need curl curl
+
+# ports_free PORT...: exits when one of them is already listening.
+ports_free() {
+    local port
+    for port in "$@"; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "port $port is in use; set the *_PORT variables" >&2
+            exit 1
+        fi
+    done
+}
+
+# Everything started goes in $pids; an EXIT trap stops it and removes $work.
+work=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# wait_for CMD...: retry for at most 60 s.
+wait_for() {
+    for _ in $(seq 1 600); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "timed out waiting for: $*" >&2
+    return 1
+}
+
+# expect_status STATUS CURL_ARGS...: each scenario answers what it should before it is measured.
+expect_status() {
+    local want=$1
+    shift
+    local got
+    got=$(curl -s -o /dev/null -w '%{http_code}' "$@")
+    if [ "$got" != "$want" ]; then
+        echo "expected $want, got $got for: $*" >&2
+        exit 1
+    fi
+}
+
+# shellcheck disable=SC2034 # used by the scripts that source this
+clk_tck=$(getconf CLK_TCK)
+rss_of() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }   # kB
+ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }       # user + system, in clock ticks
+
+# perf_start NAME PID: when NAME is in $PERF_SCENARIOS, profile PID (perf on core 1) for
+# $DURATION seconds; PERF_CALLGRAPH=1 records call graphs. perf_finish NAME writes the
+# report to $results_dir/perf-NAME.txt.
+perf_pid=
+perf_start() {
+    perf_pid=
+    [[ " ${PERF_SCENARIOS:-} " == *" $1 "* ]] || return 0
+    local graph=()
+    # shellcheck disable=SC2054 # "dwarf,16384" is one argument of perf
+    [ -n "${PERF_CALLGRAPH:-}" ] && graph=(--call-graph dwarf,16384)
+    taskset -c 1 perf record -q -F 499 "${graph[@]}" -p "$2" -o "${results_dir:?}/perf-$1.data" \
+        -- sleep "$DURATION" >/dev/null 2>&1 &
+    perf_pid=$!
+}
+perf_finish() {
+    [ -n "$perf_pid" ] || return 0
+    wait "$perf_pid" || true
+    local mode=--no-children
+    [ -n "${PERF_CALLGRAPH:-}" ] && mode="--children -g none"
+    # shellcheck disable=SC2086 # $mode is two words on purpose
+    perf report -i "$results_dir/perf-$1.data" --stdio $mode --sort symbol 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | sed 's/ *$//' | head -120 >"$results_dir/perf-$1.txt" || true
+}
+
+# auth_location UPSTREAM: ingress-nginx's auth-url location (keep-alive to the auth
+# server) and a protected `location /` copying the four identity headers to the app.
+auth_location() {
+    cat <<NGX
+        location = /_oauth2_auth {
+            internal;
+            proxy_pass_request_body     off;
+            proxy_set_header            Content-Length          "";
+            proxy_set_header            Host                    \$http_host;
+            proxy_set_header            X-Original-URL          \$scheme://\$http_host\$request_uri;
+            proxy_set_header            X-Original-Method       \$request_method;
+            proxy_set_header            X-Forwarded-Host        \$http_host;
+            proxy_set_header            X-Forwarded-Proto       \$scheme;
+            proxy_set_header            X-Forwarded-Uri         \$request_uri;
+            proxy_set_header            X-Real-IP               \$remote_addr;
+            proxy_set_header            X-Forwarded-For         \$remote_addr;
+            proxy_http_version          1.1;
+            proxy_set_header            Connection              "";
+            proxy_pass                  http://$1/oauth2/auth;
+        }
+        location / {
+            auth_request        /_oauth2_auth;
+            auth_request_set    \$user \$upstream_http_x_auth_request_user;
+            auth_request_set    \$email \$upstream_http_x_auth_request_email;
+            auth_request_set    \$groups \$upstream_http_x_auth_request_groups;
+            auth_request_set    \$pun \$upstream_http_x_auth_request_preferred_username;
+            proxy_set_header    X-Auth-Request-User \$user;
+            proxy_set_header    X-Auth-Request-Email \$email;
+            proxy_set_header    X-Auth-Request-Groups \$groups;
+            proxy_set_header    X-Auth-Request-Preferred-Username \$pun;
+            proxy_set_header    Host \$http_host;
+            proxy_http_version  1.1;
+            proxy_set_header    Connection "";
+            proxy_pass          http://app;
+        }
+NGX
+}
+
+# nginx_conf DIR SERVERS: a single-process nginx (no forked workers: one pid to pin).
+nginx_conf() {
+    mkdir -p "$1/tmp"
+    cat <<NGX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $1/tmp/body;
+    proxy_temp_path $1/tmp/proxy;
+    fastcgi_temp_path $1/tmp/fastcgi;
+    uwsgi_temp_path $1/tmp/uwsgi;
+    scgi_temp_path $1/tmp/scgi;
+$2
+}
+NGX
+}
+
+# null_auth_conf DIR PORT: the do-nothing auth server, its own process (it stands where
+# the outpost stands): 200 and the same identity headers, no work.
+null_auth_conf() {
+    nginx_conf "$1" "
+    server {
+        listen 127.0.0.1:$2;
+        location / {
+            add_header X-Auth-Request-User jane;
+            add_header X-Auth-Request-Email jane@example.com;
+            add_header X-Auth-Request-Groups admins,developers,staff;
+            add_header X-Auth-Request-Preferred-Username jane;
+            return 200;
+        }
+    }"
+}
+
+# start_nginx CORE DIR: sets nginx_pid.
+start_nginx() {
+    mkdir -p "$2"
+    taskset -c "$1" nginx -p "$2" -c "$2/nginx.conf" -e "$2/error.log" &
+    nginx_pid=$!
+    pids+=("$nginx_pid")
+}
