@@ -254,50 +254,6 @@ fn families_are_checked_in_order_and_all_must_pass() {
     );
 }
 
-#[test]
-fn normalize_path_resolves_and_refuses() {
-    let cases: &[(&str, Option<&str>)] = &[
-        ("/", Some("/")),
-        ("", None),
-        ("public", None),
-        ("/public", Some("/public")),
-        ("/public/", Some("/public/")),
-        ("/public?x=/../admin", Some("/public")),
-        ("/public#/../admin", Some("/public")),
-        ("/public/../admin", Some("/admin")),
-        ("/public/./x", Some("/public/x")),
-        ("/public/x/..", Some("/public/")),
-        ("/public/%2e%2e/admin", Some("/admin")),
-        ("/public/%2E%2e/admin", Some("/admin")),
-        ("/public/.%2e/admin", Some("/admin")),
-        ("/../../admin", Some("/admin")),
-        ("/..", Some("/")),
-        ("//admin", Some("/admin")),
-        ("//public//x", Some("/public/x")),
-        ("/%70ublic", Some("/public")),
-        ("/a%20b", None),
-        ("/caf%c3%a9", Some("/caf%C3%A9")),
-        ("/café", Some("/café")),
-        ("/public/..%2fadmin", None),
-        ("/public/..%2Fadmin", None),
-        ("/public/..%5cadmin", None),
-        ("/public\\..\\admin", None),
-        ("/public/..;/admin", None),
-        ("/public;x=1", None),
-        ("/public/%252e%252e/admin", None),
-        ("/public/%", None),
-        ("/public/%2", None),
-        ("/public/%zz", None),
-        ("/public/%+f", None),
-        ("/public/%00", None),
-        ("/public/a b", None),
-        ("/public/\tx", None),
-    ];
-    for (raw, want) in cases {
-        assert_eq!(normalize_path(raw).as_deref(), *want, "raw = {raw:?}");
-    }
-}
-
 fn facts<'a>(method: &'a str, raw_path: &'a str) -> RequestFacts<'a> {
     RequestFacts {
         method,
@@ -318,8 +274,8 @@ fn public_paths_cannot_be_reached_by_traversal() {
         "/public/",
         "/public/a/b?x",
         "/healthz",
-        "/x/../public/y",
-        "/public/%2e/y",
+        "/healthz/",
+        "/public/caf%C3%A9",
     ] {
         assert_eq!(
             public_access(&p, &facts("GET", path)),
@@ -330,6 +286,9 @@ fn public_paths_cannot_be_reached_by_traversal() {
     for path in [
         "/publicity",
         "/public/../admin",
+        "/x/../public/y",
+        "/public/%2e/y",
+        "/public//y",
         "/public/%2e%2e/admin",
         "//admin",
         "/public/..%2fadmin",

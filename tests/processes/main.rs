@@ -14,5 +14,6 @@ mod cluster_operator;
 mod image;
 mod install;
 mod outpost_e2e;
+mod outpost_paths;
 mod outpost_reload;
 mod render;

@@ -26,14 +26,14 @@ fn accounts() -> Vec<IdpAccount> {
 }
 
 /// IdP + app + outpost + a front proxy port chosen up front (the redirect URI needs it).
-struct Stack {
+pub(crate) struct Stack {
     idp: Idp,
-    app: UpstreamApp,
-    outpost: Outpost,
-    front_port: u16,
+    pub(crate) app: UpstreamApp,
+    pub(crate) outpost: Outpost,
+    pub(crate) front_port: u16,
 }
 
-async fn stack(algorithm: &str) -> Stack {
+pub(crate) async fn stack(algorithm: &str) -> Stack {
     let front_port = free_port();
     let front = format!("http://127.0.0.1:{front_port}");
     let mut client = IdpClient::new(
@@ -73,7 +73,7 @@ async fn stack(algorithm: &str) -> Stack {
     }
 }
 
-fn nginx_for(s: &Stack) -> Nginx {
+pub(crate) fn nginx_for(s: &Stack) -> Nginx {
     let mut opts = NginxOptions::new(&s.outpost.addr(), &format!("127.0.0.1:{}", s.app.port()));
     opts.port = Some(s.front_port);
     Nginx::start(opts).expect("start nginx")

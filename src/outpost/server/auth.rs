@@ -9,7 +9,8 @@ use super::state::{Loaded, RouteRuntime};
 use crate::oidc::Identity;
 use crate::outpost::forwarded::OriginalRequest;
 use crate::outpost::identity_headers::{identity_headers, safe_value};
-use crate::outpost::policy::{self, Decision, RequestFacts, normalize_path, public_access};
+use crate::outpost::path::RequestPath;
+use crate::outpost::policy::{self, Decision, RequestFacts, public_access};
 use crate::outpost::{Subject, reason};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
@@ -100,14 +101,11 @@ impl Verdict {
     }
 }
 
-/// The path used to pick a route: normalised when it can be (so `/api/../admin` is
-/// `/admin`), else the raw path without query (e.g. with `%2F`, which upstreams read
-/// differently; the public-path check refuses such paths on its own).
+/// The path used to pick a route: the RFC 3986 reading nginx routes on (so
+/// `/api/../admin` is `/admin`), the raw path when unreadable. The public-path check
+/// refuses ambiguous paths on its own.
 pub fn route_path(uri: &str) -> String {
-    normalize_path(uri).unwrap_or_else(|| {
-        let end = uri.find(['?', '#']).unwrap_or(uri.len());
-        uri[..end].to_string()
-    })
+    RequestPath::read(uri).resolved
 }
 
 /// Decides on an original request.
@@ -332,6 +330,9 @@ pub fn upstream_headers(
     out
 }
 
+#[cfg(test)]
+#[path = "auth_path_tests.rs"]
+mod path_tests;
 #[cfg(test)]
 #[path = "auth_tests.rs"]
 mod tests;

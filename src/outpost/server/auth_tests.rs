@@ -45,7 +45,7 @@ routes:
     redirectURI: https://app.example.com/oauth2/callback
 "#;
 
-fn app() -> App {
+pub(super) fn app() -> App {
     let snapshot = Snapshot {
         config: OutpostConfig::from_yaml(CONFIG, "t").unwrap(),
         secrets: BTreeMap::new(),
