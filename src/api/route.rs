@@ -243,6 +243,11 @@ pub struct BearerSpec {
     /// Accepted `aud` values besides the provider's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audiences: Option<Vec<String>>,
+    /// Accept tokens whose `aud` also names other services when they carry no `azp`.
+    /// Default false: such a token may have been issued to another service and replayed
+    /// here (refused with reason `multiple_audiences_without_azp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_multiple_audiences: Option<bool>,
 }
 
 /// What the operator derived for this route.

@@ -293,6 +293,22 @@ pub struct BearerConfig {
     /// Accepted `aud` values in addition to the provider's.
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// Accept tokens whose `aud` names other parties besides an accepted audience when
+    /// they carry no `azp` (refused by default: such a token may be meant for another
+    /// service and replayed here).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_multiple_audiences: bool,
+}
+
+impl BearerConfig {
+    /// The verifier's rule for untrusted extra audiences.
+    pub fn untrusted_audiences(&self) -> crate::oidc::UntrustedAudiences {
+        if self.allow_multiple_audiences {
+            crate::oidc::UntrustedAudiences::Allow
+        } else {
+            crate::oidc::UntrustedAudiences::Refuse
+        }
+    }
 }
 
 impl OutpostConfig {

@@ -305,6 +305,7 @@ impl JwksCache {
         if found.is_empty() {
             return Err(OidcError::UnknownKid {
                 kid: kid.map(str::to_string),
+                known: self.snapshot().key_ids(),
                 refreshed,
             });
         }

@@ -42,6 +42,8 @@ pub const STATE_INVALID: &str = "state_invalid";
 pub const ISSUER_MISMATCH: &str = "issuer_mismatch";
 /// The token's `aud` contains no accepted audience.
 pub const AUDIENCE_MISMATCH: &str = "audience_mismatch";
+/// The bearer token names untrusted audiences besides ours and no `azp`.
+pub const MULTIPLE_AUDIENCES_WITHOUT_AZP: &str = "multiple_audiences_without_azp";
 /// The token names a key id absent from the provider's JWKS.
 pub const UNKNOWN_KID: &str = "unknown_kid";
 /// The token is signed with an algorithm that is not allowed.
@@ -125,6 +127,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         AUDIENCE_MISMATCH,
         "The token was issued for a different audience.",
+    ),
+    (
+        MULTIPLE_AUDIENCES_WITHOUT_AZP,
+        "The token was issued for several services, some of them not this one, and does not say which client it was issued to; ask for a token for this service only, or set bearer.allowMultipleAudiences on the route.",
     ),
     (
         UNKNOWN_KID,

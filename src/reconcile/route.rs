@@ -150,6 +150,11 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
                 .as_ref()
                 .and_then(|b| b.audiences.clone())
                 .unwrap_or_default(),
+            allow_multiple_audiences: spec
+                .bearer
+                .as_ref()
+                .and_then(|b| b.allow_multiple_audiences)
+                .unwrap_or(false),
         },
     })
 }

@@ -16,4 +16,5 @@ mod operator_provider;
 mod operator_rbac;
 mod operator_rotation;
 mod operator_route;
+mod outpost_bearer;
 mod outpost_flow;

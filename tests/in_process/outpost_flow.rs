@@ -287,17 +287,8 @@ async fn bearer_tokens_are_verified_and_cached() {
     let mut b = Browser::new();
     let user = idp.state.user.lock().unwrap().clone();
     let good = idp.state.access_token(&user, "api");
-    let auth = format!("Bearer {good}");
     for _ in 0..2 {
-        let r = b
-            .get(
-                &format!("{}/oauth2/auth", outpost.base),
-                &[
-                    ("x-original-url", "http://app.test/api"),
-                    ("authorization", &auth),
-                ],
-            )
-            .await;
+        let r = b.bearer_auth(&outpost, "http://app.test/api", &good).await;
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "x-auth-request-user"), "jane");
         assert_eq!(header(&r, "x-access-token"), good);

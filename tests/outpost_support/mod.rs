@@ -191,6 +191,22 @@ impl Browser {
         self.get(&url, &[("x-original-url", original)]).await
     }
 
+    /// The nginx auth subrequest for `original` carrying `Authorization: Bearer <token>`.
+    pub async fn bearer_auth(
+        &mut self,
+        outpost: &Outpost,
+        original: &str,
+        token: &str,
+    ) -> reqwest::Response {
+        let url = format!("{}/oauth2/auth", outpost.base);
+        let auth = format!("Bearer {token}");
+        self.get(
+            &url,
+            &[("x-original-url", original), ("authorization", &auth)],
+        )
+        .await
+    }
+
     /// A complete login starting at `/oauth2/start?rd=`; returns the callback response.
     pub async fn login(&mut self, outpost: &Outpost, rd: &str) -> reqwest::Response {
         let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();

@@ -63,8 +63,9 @@ pub enum Verdict {
     Unauthenticated {
         /// The reason code.
         reason: &'static str,
-        /// A bearer token was presented and refused.
-        bearer: bool,
+        /// A bearer token was presented and refused: why, with what was expected and
+        /// what came (never the token), for the log.
+        bearer: Option<String>,
     },
     /// Signed in, refused by the policy.
     Denied {
@@ -147,16 +148,16 @@ pub async fn decide<'a>(
             Some(Err(())) => {
                 let verdict = Verdict::Unauthenticated {
                     reason: "malformed_token",
-                    bearer: true,
+                    bearer: Some("the Authorization header is not `Bearer <token>`".into()),
                 };
                 return (Some(route), verdict);
             }
             Some(Ok(token)) => {
                 let verdict = match verify_bearer(loaded, route, token, now).await {
                     Ok(identity) => authorize(app, route, &identity, Some(token), Vec::new(), now),
-                    Err(reason) => Verdict::Unauthenticated {
+                    Err((reason, why)) => Verdict::Unauthenticated {
                         reason,
-                        bearer: true,
+                        bearer: Some(why),
                     },
                 };
                 return (Some(route), verdict);
@@ -193,7 +194,7 @@ async fn session_verdict(
         Err(reason) => {
             return Verdict::Unauthenticated {
                 reason,
-                bearer: false,
+                bearer: None,
             };
         }
     };
@@ -204,7 +205,7 @@ async fn session_verdict(
             Err(reason) => {
                 return Verdict::Unauthenticated {
                     reason,
-                    bearer: false,
+                    bearer: None,
                 };
             }
         }
@@ -248,16 +249,24 @@ async fn verify_bearer(
     route: &RouteRuntime,
     token: &str,
     now: u64,
-) -> Result<Arc<Identity>, &'static str> {
+) -> Result<Arc<Identity>, (&'static str, String)> {
     let key = cache_key(&route.config.id, token);
     if let Some(identity) = loaded.bearer_cache.get(&key, now) {
         return Ok(identity);
     }
-    let provider = route.provider.get().ok_or("provider_not_ready")?;
+    let provider = route.provider.get().ok_or((
+        "provider_not_ready",
+        "the provider's discovery and keys are not loaded yet".to_string(),
+    ))?;
     let claims = provider
-        .verify_access_token(token, &route.config.bearer.audiences)
+        .verify_access_token(
+            token,
+            &route.config.bearer.audiences,
+            route.config.bearer.untrusted_audiences(),
+        )
         .await
-        .map_err(|e| e.reason())?;
+        // The error's text names expected and received values, never the token.
+        .map_err(|e| (e.reason(), e.to_string()))?;
     let identity = Arc::new(provider.identity(&claims, &route.keep_claims));
     let exp = claims.get("exp").and_then(serde_json::Value::as_u64);
     loaded.bearer_cache.insert(key, exp, identity.clone(), now);

@@ -227,10 +227,19 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             }
             (r, user)
         }
-        Verdict::Unauthenticated { bearer, .. } => (
-            unauthenticated(flavor, route, &original, &parts, bearer),
-            String::new(),
-        ),
+        Verdict::Unauthenticated { reason, bearer } => {
+            if let Some(why) = &bearer {
+                tracing::info!(
+                    request_id = %ctx.request_id,
+                    route = route_id.unwrap_or_default(),
+                    reason,
+                    detail = %why,
+                    "bearer token refused"
+                );
+            }
+            let r = unauthenticated(flavor, route, &original, &parts, bearer.is_some());
+            (r, String::new())
+        }
         Verdict::Denied { reason, rule, user } => (
             page(
                 StatusCode::FORBIDDEN,
