@@ -19,6 +19,15 @@ pub struct DeniedPage<'a> {
     pub sign_out_url: Option<&'a str>,
 }
 
+/// "Rule" for a policy denial, "Details" for everything else.
+fn detail_label(reason: &str) -> &'static str {
+    if reason.starts_with("policy_denied_") {
+        "Rule"
+    } else {
+        "Details"
+    }
+}
+
 /// Escapes the five HTML-significant characters, so text is safe in element content
 /// and in quoted attribute values.
 pub fn html_escape(text: &str) -> String {
@@ -53,13 +62,21 @@ pub fn render(page: &DeniedPage<'_>) -> String {
 <meta name=\"robots\" content=\"noindex\">\n<title>Access denied</title>\n\
 <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}\
 code{{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}}dt{{font-weight:600;margin-top:.8rem}}</style>\n\
-</head>\n<body>\n<h1>Access denied</h1>\n<p>{explanation}</p>\n<dl>\n\
-<dt>Rule</dt><dd>{rule}</dd>\n<dt>Signed in as</dt><dd>{user}</dd>\n\
+</head>\n<body>\n<h1>Access denied</h1>\n<p>{explanation}</p>\n{fix}<dl>\n\
+<dt>{label}</dt><dd>{rule}</dd>\n{user}\
 <dt>Reason code</dt><dd><code>{reason}</code></dd>\n<dt>Request id</dt><dd><code>{request_id}</code></dd>\n\
 </dl>\n{sign_out}</body>\n</html>\n",
         explanation = html_escape(reason::explain(page.reason)),
+        fix = reason::fix(page.reason)
+            .map(|f| format!("<h2>What to do</h2>\n<p>{}</p>\n", html_escape(f)))
+            .unwrap_or_default(),
+        label = detail_label(page.reason),
         rule = html_escape(page.rule),
-        user = html_escape(page.user),
+        user = if page.user.is_empty() {
+            String::new()
+        } else {
+            format!("<dt>Signed in as</dt><dd>{}</dd>\n", html_escape(page.user))
+        },
         reason = html_escape(page.reason),
         request_id = html_escape(page.request_id),
     )

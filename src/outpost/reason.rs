@@ -18,6 +18,8 @@ pub const SESSION_EXPIRED: &str = "session_expired";
 pub const SESSION_IDLE: &str = "session_idle";
 /// The session cookie could not be decrypted or parsed.
 pub const SESSION_INVALID: &str = "session_invalid";
+/// The session cookie came twice with different values.
+pub const SESSION_COOKIE_DUPLICATED: &str = "session_cookie_duplicated";
 /// The email address is neither listed nor in an allowed domain.
 pub const POLICY_DENIED_EMAIL: &str = "policy_denied_email";
 /// The user is in none of the allowed groups.
@@ -84,6 +86,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "The session cookie could not be read (tampered, truncated or from a rotated key).",
     ),
     (
+        SESSION_COOKIE_DUPLICATED,
+        "Your browser sent the session cookie twice with different values, usually because it was set for two domains (example.com and app.example.com) or two paths; which session is meant cannot be known, so neither is used.",
+    ),
+    (
         POLICY_DENIED_EMAIL,
         "Your email address is not on the route's allow-list.",
     ),
@@ -142,6 +148,23 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ),
 ];
 
+/// What to do about a code, for the page's "What to do" (codes a person can act on).
+pub const FIXES: &[(&str, &str)] = &[
+    (
+        SESSION_COOKIE_DUPLICATED,
+        "Sign out (the link below): it expires every copy this site can name. If this page comes back, delete this site's cookies in your browser (site settings, cookies), including those of its parent domain, then sign in again. Whoever runs the site: set the session cookie for one domain only (ForwardAuthRoute spec.session.cookieDomain) and do not reuse its name on other hosts.",
+    ),
+    (
+        MULTIPLE_AUDIENCES_WITHOUT_AZP,
+        "Request a token whose audience is only this service, or have the IdP add azp; if the IdP cannot, set spec.bearer.allowMultipleAudiences on the route.",
+    ),
+];
+
+/// What to do about a code, when there is something to do.
+pub fn fix(code: &str) -> Option<&'static str> {
+    FIXES.iter().find(|(c, _)| *c == code).map(|(_, f)| *f)
+}
+
 /// The human explanation of a code; unknown codes get a generic line rather than an
 /// error, because a denied page must always render.
 pub fn explain(code: &str) -> &'static str {
@@ -167,6 +190,14 @@ mod tests {
                 "{code} is not lower snake case"
             );
             assert!(!text.is_empty() && !text.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn every_fix_is_for_a_catalogued_code() {
+        for (code, fix) in FIXES {
+            assert!(CATALOGUE.iter().any(|(c, _)| c == code), "{code}");
+            assert!(!fix.is_empty() && !fix.contains('\n'));
         }
     }
 

@@ -17,4 +17,5 @@ mod operator_rbac;
 mod operator_rotation;
 mod operator_route;
 mod outpost_bearer;
+mod outpost_cookies;
 mod outpost_flow;

@@ -4,6 +4,7 @@
 
 use super::App;
 use super::auth::{Verdict, authorize, store};
+use super::cookie_trouble::duplicated_session;
 use super::handlers::{Ctx, login_target, original, page, query_param, redirect, text};
 use super::request::{SessionData, cookie_headers, now};
 use super::state::RouteRuntime;
@@ -76,6 +77,10 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         // The state cookie must be set where the callback arrives: the external URL.
         let r = redirect(&external_start(route, target.as_str()), &[]);
         return ctx.finish(&app, id, "redirect", "external_url", "", r);
+    }
+    let cookies = cookie_headers(&parts.headers);
+    if let Some(r) = duplicated_session(&app, &ctx, route, host, &cookies) {
+        return r;
     }
     let Some(provider) = route.provider.get() else {
         let mut r = page(

@@ -10,6 +10,7 @@ pub mod account;
 pub mod auth;
 pub mod bearer;
 pub mod cluster_source;
+pub mod cookie_trouble;
 pub mod handlers;
 pub mod login;
 pub mod metrics;
