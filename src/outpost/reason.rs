@@ -20,6 +20,8 @@ pub const SESSION_IDLE: &str = "session_idle";
 pub const SESSION_INVALID: &str = "session_invalid";
 /// The session cookie came twice with different values.
 pub const SESSION_COOKIE_DUPLICATED: &str = "session_cookie_duplicated";
+/// A second completed login for one target within seconds, the session cookie not kept.
+pub const LOGIN_LOOP: &str = "login_loop";
 /// The email address is neither listed nor in an allowed domain.
 pub const POLICY_DENIED_EMAIL: &str = "policy_denied_email";
 /// The user is in none of the allowed groups.
@@ -90,6 +92,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "Your browser sent the session cookie twice with different values, usually because it was set for two domains (example.com and app.example.com) or two paths; which session is meant cannot be known, so neither is used.",
     ),
     (
+        LOGIN_LOOP,
+        "You signed in twice for this page within seconds, but your browser did not keep the session cookie, so signing in again would only repeat.",
+    ),
+    (
         POLICY_DENIED_EMAIL,
         "Your email address is not on the route's allow-list.",
     ),
@@ -150,6 +156,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
 
 /// What to do about a code, for the page's "What to do" (codes a person can act on).
 pub const FIXES: &[(&str, &str)] = &[
+    (
+        LOGIN_LOOP,
+        "The usual causes: the cookie's Domain does not cover the app's host (set spec.session.cookieDomain to a parent domain of both the app and the sign-in host); a Secure cookie for an app served over plain http (serve it over https); the browser blocks this site's cookies (privacy settings, an embedded frame); a proxy drops Set-Cookie or its response headers are too large (ingress-nginx: raise nginx.ingress.kubernetes.io/proxy-buffer-size). Fix the cause, then sign out and open the page again.",
+    ),
     (
         SESSION_COOKIE_DUPLICATED,
         "Sign out (the link below): it expires every copy this site can name. If this page comes back, delete this site's cookies in your browser (site settings, cookies), including those of its parent domain, then sign in again. Whoever runs the site: set the session cookie for one domain only (ForwardAuthRoute spec.session.cookieDomain) and do not reuse its name on other hosts.",

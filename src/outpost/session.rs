@@ -258,6 +258,11 @@ impl SessionManager {
         &self.cookie
     }
 
+    /// The key ring (for small companion cookies sealed like the session).
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
     /// A new session starting `now`.
     pub fn start<T>(&self, data: T, now: u64) -> Session<T> {
         Session {

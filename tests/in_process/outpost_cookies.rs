@@ -61,17 +61,81 @@ async fn two_session_cookies_of_one_name_get_401_then_a_page_saying_how_to_clear
             .any(|c| c.starts_with("portcullis=") && c.contains("Max-Age=0")),
         "the copy the outpost can name is expired: {expiries:?}"
     );
+    page_names(
+        r,
+        &[
+            "session_cookie_duplicated",
+            "portcullis",
+            "two domains",
+            "Sign out",
+            "delete",
+        ],
+    )
+    .await;
+}
+
+/// Asserts the page's HTML holds every one of `words`.
+async fn page_names(r: reqwest::Response, words: &[&str]) {
     let html = r.text().await.unwrap();
-    for words in [
-        "session_cookie_duplicated",
-        "portcullis",
-        "two domains",
-        "Sign out",
-        "delete",
-    ] {
-        assert!(
-            html.contains(words),
-            "{words:?} missing from the page:\n{html}"
-        );
+    for w in words {
+        assert!(html.contains(w), "{w:?} missing from the page:\n{html}");
     }
+}
+
+/// Forgets the session cookie (and its chunks) as a browser that does not keep it
+/// would, keeping every other cookie.
+fn drop_session_cookie(b: &mut Browser) {
+    b.jar.retain(|name, _| {
+        !(name == "portcullis"
+            || name.starts_with("portcullis_") && name[11..].bytes().all(|c| c.is_ascii_digit()))
+    });
+}
+
+#[tokio::test]
+async fn a_browser_that_drops_the_session_cookie_gets_a_page_not_a_loop() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    let target = "http://app.test/dash";
+
+    // A browser that keeps its cookies may sign in twice in a row: no false alarm.
+    let mut keeps = Browser::new();
+    for _ in 0..2 {
+        let cb = keeps.login(&outpost, target).await;
+        assert_eq!(cb.status(), 302);
+        assert_eq!(outpost_support::location(&cb), target);
+    }
+
+    // Signing out and straight back in is not a loop either.
+    keeps
+        .get(&format!("{}/oauth2/sign_out", outpost.base), &[])
+        .await;
+    assert!(!keeps.jar.contains_key("portcullis"));
+    assert_eq!(keeps.login(&outpost, target).await.status(), 302);
+
+    // One that drops the session cookie: the first login completes, the app answers 401
+    // again, and the second completed login for the same target ends on a page.
+    let mut drops = Browser::new();
+    let first = drops.login(&outpost, target).await;
+    assert_eq!(first.status(), 302);
+    drop_session_cookie(&mut drops);
+    assert_eq!(drops.nginx_auth(&outpost, target).await.status(), 401);
+    let second = drops.login(&outpost, target).await;
+    assert_eq!(second.status(), 400, "a page, not another redirect");
+    assert!(second.headers().get("location").is_none());
+    page_names(
+        second,
+        &[
+            "login_loop",
+            "portcullis",
+            "Path=/",
+            "SameSite=Lax",
+            "Secure",
+            "bytes",
+            "Domain",
+            "http",
+        ],
+    )
+    .await;
+    let metrics = outpost.metrics().await;
+    assert!(metrics.contains("reason=\"login_loop\""), "{metrics}");
 }

@@ -46,7 +46,8 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
         .ok()
         .filter(|s| s.data.provider == route.config.provider)
         .and_then(|s| s.data.id_token);
-    let clear = route.sessions.clear(&cookies);
+    let mut clear = route.sessions.clear(&cookies);
+    clear.extend(super::login_loop::clear(route));
     let location = route
         .provider
         .get()

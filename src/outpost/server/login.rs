@@ -6,6 +6,7 @@ use super::App;
 use super::auth::{Verdict, authorize, store};
 use super::cookie_trouble::duplicated_session;
 use super::handlers::{Ctx, login_target, original, page, query_param, redirect, text};
+use super::login_loop::{self, Completed, loop_page};
 use super::request::{SessionData, cookie_headers, now};
 use super::state::RouteRuntime;
 use crate::outpost::reason;
@@ -285,6 +286,22 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             &cookies,
         );
         return ctx.finish(&app, id, "error", "session_too_large", &user, r);
+    }
+    // "Never loop": a second completed login for this target, seconds after the first,
+    // without the session coming back, ends here on a page.
+    let request_cookies = cookie_headers(&parts.headers);
+    let came_back = route
+        .sessions
+        .load::<SessionData>(&request_cookies, now)
+        .is_ok();
+    match login_loop::record(route, &request_cookies, &login.rd, now, came_back) {
+        Some(Completed::Loop { seconds_ago, clear }) => {
+            let r = loop_page(&app, &ctx, route, &written, &login.rd, seconds_ago);
+            cookies.push(clear);
+            return with_cookies(r, &[written, cookies].concat());
+        }
+        Some(Completed::Recorded(record)) => cookies.push(record),
+        None => {}
     }
     let mut all = written;
     all.append(&mut cookies);

@@ -13,6 +13,7 @@ pub mod cluster_source;
 pub mod cookie_trouble;
 pub mod handlers;
 pub mod login;
+pub mod login_loop;
 pub mod metrics;
 pub mod process;
 pub mod refresh;
