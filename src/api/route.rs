@@ -156,6 +156,10 @@ pub struct PublicSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(inner(pattern(r"^[A-Z]+$")))]
     pub methods: Option<Vec<String>>,
+    /// Methods on path prefixes: `{methods: [GET, HEAD], paths: [/public]}` lets reads
+    /// through while a `POST` there still needs a login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Vec<crate::config::PublicRequest>>,
 }
 
 /// Identity headers sent to the application.

@@ -6,11 +6,13 @@
 //! seconds. The outpost validates it once more on load ([`OutpostConfig::validate`]) so a
 //! hand-written file gets the same clear errors as an operator-written one.
 
+mod public;
 mod validate;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use public::{HttpMethod, PublicRequest};
 pub use validate::{ConfigError, external_url};
 
 /// The compiled configuration of every provider and route an outpost serves.
@@ -171,6 +173,9 @@ pub struct PolicyConfig {
     /// Methods served without a login (e.g. `OPTIONS`).
     #[serde(default)]
     pub public_methods: Vec<String>,
+    /// Methods on path prefixes served without a login (`GET /public`, not `POST`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_requests: Vec<PublicRequest>,
     /// Let CORS preflight requests (OPTIONS with `Origin` and
     /// `Access-Control-Request-Method`) through without a login.
     #[serde(default)]

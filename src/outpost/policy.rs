@@ -160,15 +160,23 @@ pub fn public_access(policy: &PolicyConfig, req: &RequestFacts<'_>) -> Option<&'
     if policy.allow_cors_preflight && req.method == "OPTIONS" && req.has_origin && req.has_acrm {
         return Some(reason::CORS_PREFLIGHT);
     }
-    if !policy.public_paths.is_empty() {
-        // Only a path every parser reads the same way may be public.
-        let path = RequestPath::read(req.raw_path);
-        let path = path.plain()?;
-        if policy.public_paths.iter().any(|p| path_has_prefix(path, p)) {
-            return Some(reason::PUBLIC_PATH);
-        }
+    if policy.public_paths.is_empty() && policy.public_requests.is_empty() {
+        return None;
     }
-    None
+    // Only a path every parser reads the same way may be public.
+    let path = RequestPath::read(req.raw_path);
+    let path = path.plain()?;
+    let by_method = policy
+        .public_requests
+        .iter()
+        .filter(|r| r.allows(req.method))
+        .flat_map(|r| &r.paths);
+    policy
+        .public_paths
+        .iter()
+        .chain(by_method)
+        .any(|p| path_has_prefix(path, p))
+        .then_some(reason::PUBLIC_PATH)
 }
 
 /// Shorthand for `public_access(..).is_some()`.

@@ -339,3 +339,46 @@ fn public_methods_and_cors_preflight() {
     };
     assert!(!is_public(&p, &not_options));
 }
+
+#[test]
+fn public_requests_are_public_only_for_their_methods() {
+    use crate::config::{HttpMethod, PublicRequest};
+    let p = PolicyConfig {
+        public_requests: vec![PublicRequest {
+            methods: vec![HttpMethod::Get],
+            paths: strings(&["/public"]),
+        }],
+        allow_cors_preflight: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        public_access(&p, &facts("GET", "/public/a.css")),
+        Some(reason::PUBLIC_PATH)
+    );
+    for (method, path) in [
+        ("POST", "/public/a"),
+        ("PUT", "/public"),
+        ("DELETE", "/public/a"),
+        ("HEAD", "/public/a"),
+        ("get", "/public/a"),
+        ("GET", "/private"),
+        ("GET", "/public/../private"),
+        ("GET", "/public//../private"),
+        ("GET", "/publicity"),
+    ] {
+        assert_eq!(
+            public_access(&p, &facts(method, path)),
+            None,
+            "{method} {path}"
+        );
+    }
+    // The CORS preflight rule is unchanged: OPTIONS with both headers passes anywhere.
+    let preflight = RequestFacts {
+        method: "OPTIONS",
+        raw_path: "/private",
+        has_origin: true,
+        has_acrm: true,
+    };
+    assert_eq!(public_access(&p, &preflight), Some(reason::CORS_PREFLIGHT));
+    assert_eq!(public_access(&p, &facts("OPTIONS", "/public/a")), None);
+}

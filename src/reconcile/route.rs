@@ -126,6 +126,7 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
             permissions: policy.permissions.unwrap_or_default(),
             public_paths: public.paths.unwrap_or_default(),
             public_methods: public.methods.unwrap_or_default(),
+            public_requests: public.requests.unwrap_or_default(),
             allow_cors_preflight: policy.allow_cors_preflight.unwrap_or(false),
         },
         headers: HeaderConfig {
@@ -288,5 +289,37 @@ pub fn status(
         conditions: conds,
         auth_url: Some(auth_url(route)),
         redirect_uris: vec![redirect_uri(route)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{HttpMethod, PublicRequest};
+
+    #[test]
+    fn public_requests_by_method_reach_the_compiled_config() {
+        let route: ForwardAuthRoute = serde_yaml::from_str(
+            r#"
+apiVersion: portcullis.dev/v1alpha1
+kind: ForwardAuthRoute
+metadata: { name: app, namespace: apps }
+spec:
+  hosts: [app.example.com]
+  providerRef: { name: idp }
+  policy:
+    public:
+      requests: [{ methods: [GET, HEAD], paths: [/public] }]
+"#,
+        )
+        .unwrap();
+        let compiled = config(&route).unwrap();
+        assert_eq!(
+            compiled.policy.public_requests,
+            vec![PublicRequest {
+                methods: vec![HttpMethod::Get, HttpMethod::Head],
+                paths: vec!["/public".into()],
+            }]
+        );
     }
 }
