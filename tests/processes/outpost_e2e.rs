@@ -228,12 +228,30 @@ async fn a_user_without_the_group_gets_403_naming_the_rule_and_no_loop() {
             .iter()
             .all(|r| r.header("x-auth-request-user") != Some("bob"))
     );
-    // Asking again gives the same answer, not a login redirect.
-    let again = ua
+    // Every later visit lands on the page naming the rule too (nginx's auth_request
+    // cannot pass a body, so a browser is sent to /oauth2/start, which renders it), with
+    // no IdP round trip and no loop.
+    for _ in 0..2 {
+        let again = ua.get(&format!("{base}/private")).await.expect("again");
+        assert_eq!(again.status, 403, "hops: {:?}", again.hops);
+        assert!(again.body.contains("admins"), "{}", again.body);
+        assert!(again.hops.len() <= 2, "hops: {:?}", again.hops);
+        assert!(
+            again
+                .hops
+                .iter()
+                .all(|h| !h.url.starts_with(s.idp.base_url())),
+            "no IdP round trip: {:?}",
+            again.hops
+        );
+    }
+    // An API client still gets nginx's plain 403.
+    ua.set_default_header("accept", "application/json");
+    let api = ua
         .get_no_follow(&format!("{base}/private"))
         .await
-        .expect("again");
-    assert_eq!(again.status, 403);
+        .expect("api");
+    assert_eq!(api.status, 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

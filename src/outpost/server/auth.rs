@@ -168,7 +168,8 @@ pub async fn decide<'a>(
     (Some(route), session_verdict(app, route, headers, now).await)
 }
 
-fn load_session(
+/// The route's session from the request's cookies (any provider mismatch is invalid).
+pub fn load_session(
     route: &RouteRuntime,
     headers: &HeaderMap,
     now: u64,

@@ -240,6 +240,19 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             let r = unauthenticated(flavor, route, &original, &parts, bearer.is_some());
             (r, String::new())
         }
+        // nginx's auth_request cannot pass a body: a browser would see a bare "403
+        // Forbidden". 401 sends it to /oauth2/start (auth-signin), which renders the page
+        // naming the rule for the denied session, without an IdP round trip.
+        Verdict::Denied { user, .. }
+            if flavor == Flavor::Nginx
+                && is_browser_navigation(&original.method, &parts.headers) =>
+        {
+            let r = text(
+                StatusCode::UNAUTHORIZED,
+                "denied; /oauth2/start shows why\n",
+            );
+            (r, user)
+        }
         Verdict::Denied { reason, rule, user } => (
             page(
                 StatusCode::FORBIDDEN,

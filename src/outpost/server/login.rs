@@ -3,7 +3,7 @@
 //! applies the policy, starts a fresh session and sends the browser back.
 
 use super::App;
-use super::auth::{Verdict, authorize, store};
+use super::auth::{Verdict, authorize, load_session, store};
 use super::cookie_trouble::duplicated_session;
 use super::handlers::{Ctx, login_target, original, page, query_param, redirect, text};
 use super::login_loop::{self, Completed, loop_page};
@@ -83,6 +83,9 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     if let Some(r) = duplicated_session(&app, &ctx, route, host, &cookies) {
         return r;
     }
+    if let Some(r) = already_denied(&app, &ctx, route, &parts) {
+        return r;
+    }
     let Some(provider) = route.provider.get() else {
         let mut r = page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -125,6 +128,31 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let r = redirect(login.url.as_str(), &[cookie]);
     ctx.finish(&app, id, "redirect", "login_started", "", r)
+}
+
+/// A browser sent here (by nginx's 401) with a live session the route's policy denies
+/// gets the page naming the rule: signing in again would give the same answer.
+fn already_denied(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -> Option<Response> {
+    let now = now();
+    let session = load_session(route, &parts.headers, now).ok()?;
+    if session.data.token_expires_at.is_some_and(|exp| now >= exp) {
+        return None;
+    }
+    let Verdict::Denied { reason, rule, user } =
+        authorize(app, route, &session.data.identity, None, Vec::new(), now)
+    else {
+        return None;
+    };
+    let r = page(
+        StatusCode::FORBIDDEN,
+        reason,
+        &rule,
+        &user,
+        &ctx.request_id,
+        Some(route),
+    );
+    let id = Some(route.config.id.as_str());
+    Some(ctx.finish(app, id, "denied", reason, &user, r))
 }
 
 /// Text an IdP sent back (`error`, `error_description`), made safe to show: printable
