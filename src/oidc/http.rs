@@ -53,11 +53,41 @@ pub async fn read_limited(
                 return Err(OidcError::IdpUnreachable {
                     what,
                     url: url.to_string(),
-                    detail: e.without_url().to_string(),
+                    detail: transport_cause(&e),
                 });
             }
         }
     }
+}
+
+/// Why a request to the IdP failed, in the words an operator acts on (connection
+/// refused, name not found, TLS, timeout), not reqwest's "error sending request".
+pub fn transport_cause(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timeout".into();
+    }
+    let mut innermost = e.to_string();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+                std::io::ErrorKind::TimedOut => return "timeout".into(),
+                _ => {}
+            }
+        }
+        let text = err.to_string();
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("dns") || lower.contains("failed to lookup address") {
+            return format!("name not found ({text})");
+        }
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            return format!("TLS: {text}");
+        }
+        innermost = text;
+        source = err.source();
+    }
+    innermost
 }
 
 /// GETs a JSON document; a non-2xx status is "unreachable" (the IdP is not serving it).
@@ -76,7 +106,7 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| unreachable(e.without_url().to_string()))?;
+        .map_err(|e| unreachable(transport_cause(&e)))?;
     let status = response.status();
     if !status.is_success() {
         return Err(unreachable(format!("HTTP {status}")));

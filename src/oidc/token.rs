@@ -156,7 +156,7 @@ impl Provider {
             .map_err(|e| OidcError::IdpUnreachable {
                 what: "token endpoint",
                 url: url.to_string(),
-                detail: e.without_url().to_string(),
+                detail: super::http::transport_cause(&e),
             })?;
         let status = response.status();
         let bytes = read_limited(response, "token endpoint", url).await?;

@@ -19,3 +19,4 @@ mod operator_route;
 mod outpost_bearer;
 mod outpost_cookies;
 mod outpost_flow;
+mod outpost_logs;

@@ -75,6 +75,8 @@ pub enum Verdict {
         rule: String,
         /// Who was refused.
         user: String,
+        /// The user's groups the policy compared (for the log).
+        groups: Vec<String>,
     },
     /// No route for the host and path.
     NoRoute,
@@ -289,6 +291,7 @@ pub fn authorize(
             reason,
             rule,
             user: subject.user,
+            groups: subject.groups,
         };
     }
     Verdict::Allow {

@@ -9,8 +9,10 @@
 pub mod account;
 pub mod auth;
 pub mod bearer;
+pub mod callback;
 pub mod cluster_source;
 pub mod cookie_trouble;
+pub mod decision;
 pub mod handlers;
 pub mod login;
 pub mod login_loop;
@@ -158,7 +160,7 @@ impl App {
             .route("/oauth2/auth/envoy", any(flavor(Flavor::Envoy)))
             .route("/oauth2/auth/envoy/{*rest}", any(flavor(Flavor::Envoy)))
             .route("/oauth2/start", get(login::start))
-            .route("/oauth2/callback", get(login::callback))
+            .route("/oauth2/callback", get(callback::callback))
             .route(
                 "/oauth2/sign_out",
                 get(account::sign_out).post(account::sign_out),
