@@ -11,6 +11,7 @@ mod outpost_support;
 mod cluster_api;
 mod cluster_faults;
 mod cluster_operator;
+mod demo;
 mod image;
 mod install;
 mod outpost_e2e;
