@@ -9,7 +9,7 @@ mod error;
 mod http;
 mod identity;
 mod jwks;
-mod jwt;
+pub mod jwt;
 mod login;
 mod token;
 

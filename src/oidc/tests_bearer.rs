@@ -79,3 +79,25 @@ async fn extra_audiences_without_azp_pass_only_when_a_route_opts_in() {
         .unwrap_err();
     assert_eq!(err.reason(), "audience_mismatch");
 }
+
+#[tokio::test]
+async fn psychic_signatures_and_oversized_tokens_are_refused() {
+    let (idp, p) = setup().await;
+    let good = sign(&json!({"iss": idp.base, "sub": "svc", "aud": "api", "exp": NOW + 60}));
+    let (input, _) = good.rsplit_once('.').unwrap();
+    // CVE-2022-21449: an ECDSA signature of r = s = 0 must never verify.
+    let zero = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0u8; 64]);
+    let psychic = format!("{input}.{zero}");
+    let err = p
+        .verify_access_token_at(&psychic, &["api".into()], UntrustedAudiences::Refuse, NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "bad_signature", "{err}");
+    // A token far beyond what an IdP issues is refused before any decoding.
+    let huge = format!("{input}{}.{zero}", "A".repeat(20_000));
+    let err = p
+        .verify_access_token_at(&huge, &["api".into()], UntrustedAudiences::Refuse, NOW)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "malformed_token", "{err}");
+}
