@@ -236,6 +236,11 @@ pub struct SessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^([0-9]+(ms|s|m|h))+$"))]
     pub idle_timeout: Option<String>,
+    /// Largest sign-in response head the proxy in front buffers, in bytes. Default
+    /// 4096 (ingress-nginx's `proxy-buffer-size`); raise both together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1024, max = 1048576))]
+    pub max_header_bytes: Option<u32>,
 }
 
 /// Bearer token settings.

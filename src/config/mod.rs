@@ -275,6 +275,14 @@ pub struct SessionConfig {
     pub lifetime_seconds: u64,
     /// Idle timeout in seconds (0: none).
     pub idle_timeout_seconds: u64,
+    /// Largest callback response head (status, `Location`, `Set-Cookie`s) the proxy in
+    /// front buffers: ingress-nginx's default `proxy-buffer-size` is 4k.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+}
+
+fn default_max_header_bytes() -> usize {
+    4096
 }
 
 impl Default for SessionConfig {
@@ -284,6 +292,7 @@ impl Default for SessionConfig {
             cookie_domain: None,
             lifetime_seconds: 12 * 3600,
             idle_timeout_seconds: 0,
+            max_header_bytes: default_max_header_bytes(),
         }
     }
 }

@@ -22,6 +22,8 @@ pub const SESSION_INVALID: &str = "session_invalid";
 pub const SESSION_COOKIE_DUPLICATED: &str = "session_cookie_duplicated";
 /// A second completed login for one target within seconds, the session cookie not kept.
 pub const LOGIN_LOOP: &str = "login_loop";
+/// The session does not fit the proxy's response buffer even trimmed.
+pub const SESSION_TOO_LARGE: &str = "session_too_large";
 /// The email address is neither listed nor in an allowed domain.
 pub const POLICY_DENIED_EMAIL: &str = "policy_denied_email";
 /// The user is in none of the allowed groups.
@@ -96,6 +98,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "You signed in twice for this page within seconds, but your browser did not keep the session cookie, so signing in again would only repeat.",
     ),
     (
+        SESSION_TOO_LARGE,
+        "Your identity (groups, claims, tokens) is too large for the session cookie the proxy in front of this site can pass on.",
+    ),
+    (
         POLICY_DENIED_EMAIL,
         "Your email address is not on the route's allow-list.",
     ),
@@ -156,6 +162,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
 
 /// What to do about a code, for the page's "What to do" (codes a person can act on).
 pub const FIXES: &[(&str, &str)] = &[
+    (
+        SESSION_TOO_LARGE,
+        "Whoever runs the site: raise nginx.ingress.kubernetes.io/proxy-buffer-size on the Ingress (e.g. \"16k\") and spec.session.maxHeaderBytes on the ForwardAuthRoute to match, or name in the route's policy only the groups it needs (the session then keeps only those).",
+    ),
     (
         LOGIN_LOOP,
         "The usual causes: the cookie's Domain does not cover the app's host (set spec.session.cookieDomain to a parent domain of both the app and the sign-in host); a Secure cookie for an app served over plain http (serve it over https); the browser blocks this site's cookies (privacy settings, an embedded frame); a proxy drops Set-Cookie or its response headers are too large (ingress-nginx: raise nginx.ingress.kubernetes.io/proxy-buffer-size). Fix the cause, then sign out and open the page again.",

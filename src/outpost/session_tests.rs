@@ -29,6 +29,7 @@ fn config(idle: u64) -> SessionConfig {
         cookie_domain: None,
         lifetime_seconds: 3600,
         idle_timeout_seconds: idle,
+        ..SessionConfig::default()
     }
 }
 

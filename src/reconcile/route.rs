@@ -143,6 +143,9 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
                 default_session.lifetime_seconds,
             )?,
             idle_timeout_seconds: duration("spec.session.idleTimeout", &session.idle_timeout, 0)?,
+            max_header_bytes: session
+                .max_header_bytes
+                .map_or(default_session.max_header_bytes, |b| b as usize),
         },
         bearer: BearerConfig {
             enabled: spec.bearer.as_ref().is_some_and(|b| b.enabled),

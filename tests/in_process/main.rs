@@ -19,4 +19,5 @@ mod operator_route;
 mod outpost_bearer;
 mod outpost_cookies;
 mod outpost_flow;
+mod outpost_large;
 mod outpost_logs;

@@ -35,7 +35,8 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-auth-request-user"), "jane");
     assert_eq!(header(&r, "x-auth-request-email"), "jane@example.com");
-    assert_eq!(header(&r, "x-auth-request-groups"), "staff,dev");
+    // The session keeps only the groups the route's policy names (issue 13 item 9).
+    assert_eq!(header(&r, "x-auth-request-groups"), "staff");
     assert!(
         r.headers().contains_key("x-team"),
         "configured headers are always sent"
@@ -74,7 +75,11 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
         .await
         .unwrap();
     assert_eq!(info["user"], "jane");
-    assert_eq!(info["groups"], json!(["staff", "dev"]));
+    assert_eq!(
+        info["groups"],
+        json!(["staff"]),
+        "only the groups the policy names"
+    );
 
     // Sign-out: RP-initiated logout at the IdP, back to the validated rd.
     let r = b

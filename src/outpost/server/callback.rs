@@ -8,6 +8,7 @@ use super::handlers::{Ctx, original, page, query_param, redirect, text};
 use super::login::validated_rd;
 use super::login_loop::{self, Completed, loop_page};
 use super::request::{SessionData, cookie_headers, now};
+use super::session_budget::{fits, head_bytes, too_large_page, trim_groups};
 use super::state::RouteRuntime;
 use crate::outpost::reason;
 use crate::outpost::session::{LoginState, SessionError};
@@ -194,7 +195,8 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             return ctx.finish(&app, id, "denied", e.reason(), "", r);
         }
     };
-    let identity = provider.identity(&claims, &route.keep_claims);
+    let mut identity = provider.identity(&claims, &route.keep_claims);
+    trim_groups(&mut identity, &route.config);
     let id_exp = claims.get("exp").and_then(serde_json::Value::as_u64);
     let data = SessionData {
         provider: route.config.provider.clone(),
@@ -215,8 +217,21 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let user = data.identity.username.clone();
     // Always a new session value: nothing from before the login survives it.
-    let session = route.sessions.start(data, now);
-    let written = store(route, &session, &parts.headers, now);
+    let mut session = route.sessions.start(data, now);
+    let mut written = store(route, &session, &parts.headers, now);
+    let (target, _) = validated_rd(route, &login.rd);
+    let with_state = |w: &[String]| [w, &cookies[..]].concat();
+    // The ID token only serves as id_token_hint at sign-out: the first thing to go
+    // when the answer would not fit the proxy's buffer.
+    if !fits(route, target.as_str(), &with_state(&written)) && session.data.id_token.is_some() {
+        session.data.id_token = None;
+        written = store(route, &session, &parts.headers, now);
+    }
+    let bytes = head_bytes(target.as_str(), &with_state(&written));
+    if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written)) {
+        let r = too_large_page(&app, &ctx, route, bytes, &session.data.identity, &user);
+        return with_cookies(r, &cookies);
+    }
     if written.is_empty() {
         let rule = "the session does not fit in cookies; keep fewer claims or tokens";
         let r = fail(
@@ -263,7 +278,6 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         let r = with_cookies(r, &all);
         return ctx.finish(&app, id, "denied", reason, &user, r);
     }
-    let (target, _) = validated_rd(route, &login.rd);
     let r = redirect(target.as_str(), &all);
     ctx.finish(&app, id, "allow", reason::AUTHENTICATED, &user, r)
 }

@@ -21,6 +21,7 @@ pub mod process;
 pub mod refresh;
 pub mod request;
 pub mod runtime;
+pub mod session_budget;
 pub mod signer;
 pub mod source;
 pub mod state;
