@@ -173,7 +173,10 @@ pub enum OidcError {
     #[error("ID token at_hash does not match the access token")]
     AtHashMismatch,
     /// RFC 9207: the callback's `iss` parameter is missing or wrong.
-    #[error("authorization response iss {got:?} is not the provider issuer {expected:?}")]
+    #[error("{}", match got {
+        Some(g) => format!("authorization response iss {g:?} is not the provider issuer {expected:?}"),
+        None => format!("the authorization response has no iss parameter; the provider issuer {expected:?} sends one (RFC 9207)"),
+    })]
     CallbackIssMismatch {
         /// The provider's issuer.
         expected: String,
@@ -267,6 +270,16 @@ mod tests {
         assert!(text.contains("\"https://idp.example\""));
         assert!(text.contains("trailing slash"));
         assert_eq!(e.reason(), "discovery_issuer_mismatch");
+    }
+
+    #[test]
+    fn a_missing_callback_iss_is_said_in_words() {
+        let e = OidcError::CallbackIssMismatch {
+            expected: "https://idp".into(),
+            got: None,
+        };
+        assert!(!e.to_string().contains("None"), "{e}");
+        assert!(e.to_string().contains("no iss parameter"), "{e}");
     }
 
     #[test]

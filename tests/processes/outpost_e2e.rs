@@ -5,9 +5,9 @@
 use crate::e2e;
 
 use e2e::{
-    Browser, BrowserOptions, Caddy, CaddyOptions, Idp, IdpAccount, IdpClient, IdpOptions, Nginx,
-    NginxOptions, Outpost, OutpostOptions, OutpostRoute, Tool, UpstreamApp, UserAgent, free_port,
-    require,
+    Browser, BrowserOptions, BrowserResult, Caddy, CaddyOptions, Idp, IdpAccount, IdpClient,
+    IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions, OutpostRoute, Tool, UpstreamApp,
+    UserAgent, free_port, require,
 };
 
 const CLIENT_ID: &str = "portcullis";
@@ -337,8 +337,14 @@ async fn caddy_forward_auth_redirects_browsers_and_answers_apis_with_401() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_logs_in_through_the_real_form_and_sees_the_protected_page() {
+/// Chromium through nginx to `/private`, signing in with the IdP's real form; the
+/// result and the screenshot's bytes (kept as `$E2E_ARTIFACTS/<png>` when set, to be
+/// looked at). `None` when a tool is missing.
+async fn chromium_signs_in(
+    user: &str,
+    password: &str,
+    png: &str,
+) -> Option<(Stack, Nginx, BrowserResult, Vec<u8>)> {
     if !require(&[
         Tool::Node,
         Tool::IdpPackages,
@@ -346,22 +352,33 @@ async fn chromium_logs_in_through_the_real_form_and_sees_the_protected_page() {
         Tool::Chromium,
         Tool::BrowserPackages,
     ]) {
-        return;
+        return None;
     }
     let s = stack("RS256").await;
     let nginx = nginx_for(&s);
     let dir = tempfile::tempdir().expect("dir");
-    let png = std::env::var_os("E2E_ARTIFACTS")
-        .map(|d| std::path::PathBuf::from(d).join("outpost-login.png"))
-        .unwrap_or_else(|| dir.path().join("outpost-login.png"));
-    let result = Browser::run(BrowserOptions::login(
-        &format!("{}/private", nginx.url()),
-        "alice",
-        "wonderland",
-        png.clone(),
-    ))
-    .await
-    .expect("browser run");
+    let path = std::env::var_os("E2E_ARTIFACTS")
+        .map(|d| std::path::PathBuf::from(d).join(png))
+        .unwrap_or_else(|| dir.path().join(png));
+    let url = format!("{}/private", nginx.url());
+    let result = Browser::run(BrowserOptions::login(&url, user, password, path.clone()))
+        .await
+        .expect("browser run");
+    let bytes = std::fs::read(&path).expect("screenshot written");
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5_000,
+        "a real PNG"
+    );
+    Some((s, nginx, result, bytes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_logs_in_through_the_real_form_and_sees_the_protected_page() {
+    let Some((s, nginx, result, bytes)) =
+        chromium_signs_in("alice", "wonderland", "outpost-login.png").await
+    else {
+        return;
+    };
     assert!(
         result.final_url.starts_with(&nginx.url()),
         "{result:?}\n{}",
@@ -372,13 +389,34 @@ async fn chromium_logs_in_through_the_real_form_and_sees_the_protected_page() {
         "the protected page shows the identity headers: {}",
         result.text
     );
-    let bytes = std::fs::read(&png).expect("screenshot written");
-    assert!(
-        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5_000,
-        "a real PNG"
-    );
     // The PNG's width and height (IHDR) are those of a real viewport.
     let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
     let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
     assert!(width >= 640 && height >= 400, "{width}x{height}");
+}
+
+/// The denied page as a person sees it: Chromium signs in as bob (not in `admins`);
+/// the page must say what happened, what to do and the request id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_sees_a_denied_page_a_person_can_act_on() {
+    let Some((_s, _nginx, result, _)) =
+        chromium_signs_in("bob", "builder", "outpost-denied.png").await
+    else {
+        return;
+    };
+    for words in [
+        "Access denied",
+        "admins",
+        "Signed in as",
+        "bob",
+        "Start again",
+        "Sign in as someone else",
+        "Request id",
+    ] {
+        assert!(
+            result.text.contains(words),
+            "{words:?} missing: {}",
+            result.text
+        );
+    }
 }

@@ -109,12 +109,15 @@ pub fn page(
     route: Option<&RouteRuntime>,
 ) -> Response {
     let sign_out = route.map(|r| r.url("/oauth2/sign_out"));
+    let start = route.map(|r| super::login::external_start(r, r.base.as_str()));
     let html = render(&DeniedPage {
+        status: status.as_u16(),
         reason,
         rule,
         user,
         request_id,
         sign_out_url: sign_out.as_deref(),
+        start_url: start.as_deref(),
     });
     let mut r = Response::new(Body::from(html));
     *r.status_mut() = status;
