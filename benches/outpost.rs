@@ -173,12 +173,22 @@ fn token_benches(c: &mut Criterion, keys: &Keys) {
         ("access_token_rs256", &access_rs),
         ("access_token_es256", &access_es),
     ] {
-        rt.block_on(provider.verify_access_token_at(token, &[], t))
-            .expect("valid access token");
+        rt.block_on(provider.verify_access_token_at(
+            token,
+            &[],
+            portcullis::oidc::UntrustedAudiences::Refuse,
+            t,
+        ))
+        .expect("valid access token");
         g.bench_function(name, |b| {
             b.iter(|| {
-                rt.block_on(provider.verify_access_token_at(black_box(token), &[], t))
-                    .expect("verify")
+                rt.block_on(provider.verify_access_token_at(
+                    black_box(token),
+                    &[],
+                    portcullis::oidc::UntrustedAudiences::Refuse,
+                    t,
+                ))
+                .expect("verify")
             });
         });
     }

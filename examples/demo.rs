@@ -52,6 +52,14 @@ async fn main() -> Result<(), Error> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(8080);
+    // Fail loudly before starting anything when the front port is taken: nginx would
+    // not bind, yet the readiness check would see the other listener and carry on.
+    if let Err(e) = std::net::TcpListener::bind(("127.0.0.1", front_port)) {
+        return Err(format!(
+            "port {front_port} on 127.0.0.1 is not free ({e}); stop what listens there or pick another port with DEMO_PORT=<port>"
+        )
+        .into());
+    }
     let front = format!("http://127.0.0.1:{front_port}");
     let mut client = IdpClient::new(
         CLIENT_ID,
@@ -159,10 +167,25 @@ async fn main() -> Result<(), Error> {
         }
     }
     println!();
-    println!("  Ctrl-C stops everything.");
-    tokio::signal::ctrl_c().await?;
+    println!("  Ctrl-C (or SIGTERM) stops everything.");
+    shutdown_signal().await?;
+    println!("stopping nginx, the outpost, the app and the IdP; removing their temporary folders");
     drop(nginx);
+    drop(serving);
+    drop(app);
+    drop(idp);
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what `kill`, systemd and CI runners send) end the demo the same
+/// way: returning from here drops every child process and temporary folder.
+async fn shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
 }
 
 /// A control plane with the chart installed and both roles running as their pod specs

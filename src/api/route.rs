@@ -170,6 +170,10 @@ pub struct PublicSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(inner(pattern(r"^[A-Z]+$")))]
     pub methods: Option<Vec<String>>,
+    /// Methods on path prefixes: `{methods: [GET, HEAD], paths: [/public]}` lets reads
+    /// through while a `POST` there still needs a login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<Vec<crate::config::PublicRequest>>,
 }
 
 /// Identity headers sent to the application.
@@ -246,6 +250,11 @@ pub struct SessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
     pub idle_timeout: Option<String>,
+    /// Largest sign-in response head the proxy in front buffers, in bytes. Default
+    /// 4096 (ingress-nginx's `proxy-buffer-size`); raise both together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1024, max = 1048576))]
+    pub max_header_bytes: Option<u32>,
 }
 
 /// Bearer token settings.
@@ -257,6 +266,11 @@ pub struct BearerSpec {
     /// Accepted `aud` values besides the provider's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audiences: Option<Vec<String>>,
+    /// Accept tokens whose `aud` also names other services when they carry no `azp`.
+    /// Default false: such a token may have been issued to another service and replayed
+    /// here (refused with reason `multiple_audiences_without_azp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_multiple_audiences: Option<bool>,
 }
 
 /// What the operator derived for this route.

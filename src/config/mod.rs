@@ -6,11 +6,13 @@
 //! seconds. The outpost validates it once more on load ([`OutpostConfig::validate`]) so a
 //! hand-written file gets the same clear errors as an operator-written one.
 
+mod public;
 mod validate;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use public::{HttpMethod, PublicRequest};
 pub use validate::{ConfigError, external_url};
 
 /// Key of the cookie secret in the outposts' keys Secret (the chart's
@@ -179,6 +181,9 @@ pub struct PolicyConfig {
     /// Methods served without a login (e.g. `OPTIONS`).
     #[serde(default)]
     pub public_methods: Vec<String>,
+    /// Methods on path prefixes served without a login (`GET /public`, not `POST`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_requests: Vec<PublicRequest>,
     /// Let CORS preflight requests (OPTIONS with `Origin` and
     /// `Access-Control-Request-Method`) through without a login.
     #[serde(default)]
@@ -278,6 +283,14 @@ pub struct SessionConfig {
     pub lifetime_seconds: u64,
     /// Idle timeout in seconds (0: none).
     pub idle_timeout_seconds: u64,
+    /// Largest callback response head (status, `Location`, `Set-Cookie`s) the proxy in
+    /// front buffers: ingress-nginx's default `proxy-buffer-size` is 4k.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+}
+
+fn default_max_header_bytes() -> usize {
+    4096
 }
 
 impl Default for SessionConfig {
@@ -287,6 +300,7 @@ impl Default for SessionConfig {
             cookie_domain: None,
             lifetime_seconds: 12 * 3600,
             idle_timeout_seconds: 0,
+            max_header_bytes: default_max_header_bytes(),
         }
     }
 }
@@ -301,6 +315,22 @@ pub struct BearerConfig {
     /// Accepted `aud` values in addition to the provider's.
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// Accept tokens whose `aud` names other parties besides an accepted audience when
+    /// they carry no `azp` (refused by default: such a token may be meant for another
+    /// service and replayed here).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_multiple_audiences: bool,
+}
+
+impl BearerConfig {
+    /// The verifier's rule for untrusted extra audiences.
+    pub fn untrusted_audiences(&self) -> crate::oidc::UntrustedAudiences {
+        if self.allow_multiple_audiences {
+            crate::oidc::UntrustedAudiences::Allow
+        } else {
+            crate::oidc::UntrustedAudiences::Refuse
+        }
+    }
 }
 
 impl OutpostConfig {

@@ -57,10 +57,12 @@ pub enum OidcError {
         allowed: Vec<String>,
     },
     /// No key in the provider's JWKS has the token's `kid` (even after a refresh).
-    #[error("no signing key with kid {kid:?} in the provider's JWKS{}", if *refreshed { " (refetched)" } else { " (refetch rate-limited or failed; keeping the last keys)" })]
+    #[error("no signing key with kid {kid:?} in the provider's JWKS (it has {known:?}){}", if *refreshed { " (refetched)" } else { " (refetch rate-limited or failed; keeping the last keys)" })]
     UnknownKid {
         /// The `kid` from the token header (None when the header had none).
         kid: Option<String>,
+        /// The key ids the JWKS holds.
+        known: Vec<String>,
         /// Whether the JWKS was refetched for this lookup.
         refreshed: bool,
     },
@@ -81,7 +83,10 @@ pub enum OidcError {
         kid: Option<String>,
     },
     /// The token's `iss` is not the provider's issuer.
-    #[error("token issuer {got:?} is not the provider issuer {expected:?}")]
+    #[error(
+        "token issuer {got:?} is not the provider issuer {expected:?}{}",
+        trailing_slash_note(expected, got)
+    )]
     IssuerMismatch {
         /// The provider's issuer.
         expected: String,
@@ -96,6 +101,19 @@ pub enum OidcError {
         /// The token's `aud` values.
         got: Vec<String>,
     },
+    /// A bearer token names audiences we do not accept besides one we do, and no `azp`
+    /// says which client it was issued to: it may have been issued to another party.
+    #[error(
+        "token audience {got:?} names {untrusted:?} besides the accepted audiences {expected:?} and has no authorized party (azp), so it may have been issued to another party; refused (set bearer.allowMultipleAudiences on the route to accept such tokens)"
+    )]
+    MultipleAudiencesWithoutAzp {
+        /// The accepted audiences.
+        expected: Vec<String>,
+        /// The token's `aud` values.
+        got: Vec<String>,
+        /// The values of `got` that are not accepted.
+        untrusted: Vec<String>,
+    },
     /// `azp` is missing (with several audiences) or is not the client id.
     #[error("token authorized party (azp) {got:?} is not the client id {expected:?}")]
     AzpMismatch {
@@ -105,7 +123,7 @@ pub enum OidcError {
         got: Option<String>,
     },
     /// `exp` (plus leeway) is in the past.
-    #[error("token expired at {exp} (now {now}, leeway {leeway}s)")]
+    #[error("token expired at {exp}: with clock skew {leeway}s allowed it was valid until {}; now is {now}", exp.saturating_add(i64::try_from(*leeway).unwrap_or(i64::MAX)))]
     TokenExpired {
         /// The token's `exp`.
         exp: i64,
@@ -115,7 +133,7 @@ pub enum OidcError {
         leeway: u64,
     },
     /// `nbf` (minus leeway) is in the future.
-    #[error("token not valid before {nbf} (now {now}, leeway {leeway}s); check the clocks")]
+    #[error("token not valid before {nbf}: with clock skew {leeway}s allowed it is valid from {}; now is {now}; check the clocks", nbf.saturating_sub(i64::try_from(*leeway).unwrap_or(i64::MAX)))]
     TokenNotYetValid {
         /// The token's `nbf`.
         nbf: i64,
@@ -125,7 +143,7 @@ pub enum OidcError {
         leeway: u64,
     },
     /// `iat` (minus leeway) is in the future.
-    #[error("token issued in the future at {iat} (now {now}, leeway {leeway}s); check the clocks")]
+    #[error("token issued in the future at {iat}: with clock skew {leeway}s allowed it is acceptable from {}; now is {now}; check the clocks", iat.saturating_sub(i64::try_from(*leeway).unwrap_or(i64::MAX)))]
     IatInFuture {
         /// The token's `iat`.
         iat: i64,
@@ -155,7 +173,10 @@ pub enum OidcError {
     #[error("ID token at_hash does not match the access token")]
     AtHashMismatch,
     /// RFC 9207: the callback's `iss` parameter is missing or wrong.
-    #[error("authorization response iss {got:?} is not the provider issuer {expected:?}")]
+    #[error("{}", match got {
+        Some(g) => format!("authorization response iss {g:?} is not the provider issuer {expected:?}"),
+        None => format!("the authorization response has no iss parameter; the provider issuer {expected:?} sends one (RFC 9207)"),
+    })]
     CallbackIssMismatch {
         /// The provider's issuer.
         expected: String,
@@ -192,6 +213,15 @@ pub enum OidcError {
     },
 }
 
+/// Says so when two issuers differ only by a trailing `/`, the most common mismatch.
+fn trailing_slash_note(expected: &str, got: &str) -> &'static str {
+    if expected != got && expected.trim_end_matches('/') == got.trim_end_matches('/') {
+        "; they differ only by a trailing slash: the IdP must issue tokens with exactly the issuerURL its discovery advertises"
+    } else {
+        ""
+    }
+}
+
 impl OidcError {
     /// The stable snake_case reason code (log field and metric label).
     pub fn reason(&self) -> &'static str {
@@ -208,6 +238,7 @@ impl OidcError {
             Self::IssuerMismatch { .. } => "issuer_mismatch",
             Self::AudienceMismatch { .. } => "audience_mismatch",
             Self::AzpMismatch { .. } => "azp_mismatch",
+            Self::MultipleAudiencesWithoutAzp { .. } => "multiple_audiences_without_azp",
             Self::TokenExpired { .. } => "token_expired",
             Self::TokenNotYetValid { .. } => "token_not_yet_valid",
             Self::IatInFuture { .. } => "iat_in_future",
@@ -239,6 +270,16 @@ mod tests {
         assert!(text.contains("\"https://idp.example\""));
         assert!(text.contains("trailing slash"));
         assert_eq!(e.reason(), "discovery_issuer_mismatch");
+    }
+
+    #[test]
+    fn a_missing_callback_iss_is_said_in_words() {
+        let e = OidcError::CallbackIssMismatch {
+            expected: "https://idp".into(),
+            got: None,
+        };
+        assert!(!e.to_string().contains("None"), "{e}");
+        assert!(e.to_string().contains("no iss parameter"), "{e}");
     }
 
     #[test]

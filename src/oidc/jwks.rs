@@ -205,6 +205,17 @@ impl JwksCache {
         }
     }
 
+    /// Starts with these keys, as if fetched (fuzzing and benchmarks: no IdP needed).
+    pub fn with_keys(self, keys: Vec<Arc<Key>>) -> Self {
+        let set = KeySet {
+            keys,
+            fetched_at: Some(SystemTime::now()),
+            generation: 1,
+        };
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+        self
+    }
+
     /// Sets the least time between two refetches caused by unknown key ids.
     pub fn with_min_refetch_interval(mut self, interval: Duration) -> Self {
         self.min_refetch_interval = interval;
@@ -305,6 +316,7 @@ impl JwksCache {
         if found.is_empty() {
             return Err(OidcError::UnknownKid {
                 kid: kid.map(str::to_string),
+                known: self.snapshot().key_ids(),
                 refreshed,
             });
         }

@@ -241,6 +241,41 @@ pub fn check_common(
     Ok(aud)
 }
 
+/// Whether a bearer token may name audiences we do not accept besides one we do when it
+/// carries no `azp` (OIDC Core 3.1.3.7 refuses such ID tokens; we refuse such bearer
+/// tokens too unless a route says otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UntrustedAudiences {
+    /// Refuse (`multiple_audiences_without_azp`).
+    #[default]
+    Refuse,
+    /// Accept: the IdP issues multi-audience tokens without `azp` and the route opted in.
+    Allow,
+}
+
+/// The bearer-only audience check, after [`check_common`] found an accepted audience.
+pub fn check_bearer_audiences(
+    claims: &Claims,
+    aud: Vec<String>,
+    accepted: &[String],
+    rule: UntrustedAudiences,
+) -> Result<(), OidcError> {
+    let has_azp = claims.get("azp").is_some_and(Value::is_string);
+    let untrusted: Vec<String> = aud
+        .iter()
+        .filter(|a| !accepted.contains(a))
+        .cloned()
+        .collect();
+    if untrusted.is_empty() || has_azp || rule == UntrustedAudiences::Allow {
+        return Ok(());
+    }
+    Err(OidcError::MultipleAudiencesWithoutAzp {
+        expected: accepted.to_vec(),
+        got: aud,
+        untrusted,
+    })
+}
+
 /// The ID-token-only checks: `sub`, `azp`, `nonce` and `at_hash`.
 pub fn check_id_token(
     claims: &Claims,

@@ -9,7 +9,7 @@ mod error;
 mod http;
 mod identity;
 mod jwks;
-mod jwt;
+pub mod jwt;
 mod login;
 mod token;
 
@@ -18,6 +18,8 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_bearer;
+#[cfg(test)]
 mod tests_http;
 
 pub use discovery::{Discovery, well_known_url};
@@ -25,7 +27,7 @@ pub use error::OidcError;
 pub use http::{build_client, transport_error};
 pub use identity::Identity;
 pub use jwks::{JwksCache, JwksStats, Key, KeyKind, KeySet};
-pub use jwt::{Claims, token_hash};
+pub use jwt::{Claims, UntrustedAudiences, token_hash};
 pub use login::{LoginRequest, pkce_challenge, random_token};
 pub(crate) use token::scrub;
 pub use token::{ClientAuth, TokenResponse, choose_client_auth};
@@ -210,8 +212,9 @@ impl Provider {
         &self,
         token: &str,
         extra_audiences: &[String],
+        untrusted: UntrustedAudiences,
     ) -> Result<Claims, OidcError> {
-        self.verify_access_token_at(token, extra_audiences, unix_now())
+        self.verify_access_token_at(token, extra_audiences, untrusted, unix_now())
             .await
     }
 
@@ -220,6 +223,7 @@ impl Provider {
         &self,
         token: &str,
         extra_audiences: &[String],
+        untrusted: UntrustedAudiences,
         now: i64,
     ) -> Result<Claims, OidcError> {
         let (_, claims) = jwt::verify_signature(token, &self.allowed, &self.jwks).await?;
@@ -227,7 +231,8 @@ impl Provider {
         audiences.extend(self.config.audiences.iter().cloned());
         audiences.extend(extra_audiences.iter().cloned());
         let want = self.expectations(&audiences, now);
-        jwt::check_common(&claims, &want, false)?;
+        let aud = jwt::check_common(&claims, &want, false)?;
+        jwt::check_bearer_audiences(&claims, aud, &audiences, untrusted)?;
         Ok(claims)
     }
 

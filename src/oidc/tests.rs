@@ -279,18 +279,19 @@ async fn bearer_tokens_accept_configured_audiences_without_nonce() {
     let (idp, p) = setup().await;
     let mut claims = json!({"iss": idp.base, "sub": "svc", "aud": ["api", "other"], "azp": "cli", "exp": NOW + 60});
     let token = EC.sign(&header("ES256", "ec"), &claims);
-    p.verify_access_token_at(&token, &["api".into()], NOW)
+    p.verify_access_token_at(&token, &["api".into()], UntrustedAudiences::Refuse, NOW)
         .await
         .unwrap();
     expect_reason(
-        p.verify_access_token_at(&token, &[], NOW).await,
+        p.verify_access_token_at(&token, &[], UntrustedAudiences::Refuse, NOW)
+            .await,
         &token,
         "audience_mismatch",
     );
     claims["exp"] = json!(NOW - 100);
     let expired = EC.sign(&header("ES256", "ec"), &claims);
     expect_reason(
-        p.verify_access_token_at(&expired, &["api".into()], NOW)
+        p.verify_access_token_at(&expired, &["api".into()], UntrustedAudiences::Refuse, NOW)
             .await,
         &expired,
         "token_expired",

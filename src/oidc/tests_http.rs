@@ -46,6 +46,23 @@ async fn discovery_failure_is_idp_unreachable() {
 }
 
 #[tokio::test]
+async fn an_unreachable_idp_says_why_not_just_error_sending_request() {
+    // A port nobody listens on: bind, note the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let idp = TestIdp::spawn(vec![]).await;
+    let mut config = idp.config();
+    config.issuer_url = format!("http://127.0.0.1:{port}");
+    let err = Provider::discover(config, None, None).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("connection refused"), "{text}");
+    assert!(!text.contains("error sending request"), "{text}");
+}
+
+#[tokio::test]
 async fn discovery_keeps_the_endpoints() {
     let idp = TestIdp::spawn(vec![RSA_A.jwk("a", None)]).await;
     let p = idp.provider().await;

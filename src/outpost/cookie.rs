@@ -27,6 +27,9 @@ pub struct FoundCookie {
     pub candidates: Vec<String>,
     /// Names of the base cookie and chunks that were present (what a clear must expire).
     pub present: Vec<String>,
+    /// The cookie came more than once with different values (set for two domains or
+    /// paths, or tossed from a sibling domain): which one is meant cannot be known.
+    pub duplicated: bool,
 }
 
 impl CookieSpec {
@@ -96,8 +99,12 @@ impl CookieSpec {
     }
 
     fn attributes(&self, max_age: u64) -> String {
+        self.attributes_for(self.domain.as_deref(), max_age)
+    }
+
+    fn attributes_for(&self, domain: Option<&str>, max_age: u64) -> String {
         let mut a = String::from("; Path=/");
-        if let Some(d) = &self.domain {
+        if let Some(d) = domain {
             a.push_str("; Domain=");
             a.push_str(d);
         }
@@ -156,6 +163,38 @@ impl CookieSpec {
         names.iter().map(|n| self.expire(n)).collect()
     }
 
+    /// Expiries for every copy of this cookie and its `present` chunks that the outpost
+    /// can name from `host` (`host[:port]`): host-only and on the host and each parent
+    /// domain, where a copy set for a wider domain or tossed from a sibling host lives.
+    /// `__Host-` cookies exist host-only by the browser's rule.
+    pub fn expire_everywhere(&self, host: &str, present: &[String]) -> Vec<String> {
+        let mut names = vec![self.name.as_str()];
+        names.extend(
+            present
+                .iter()
+                .map(String::as_str)
+                .filter(|p| *p != self.name),
+        );
+        let host = match host.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => host,
+        };
+        let mut domains = vec![None];
+        let is_name = host.parse::<std::net::IpAddr>().is_err() && !host.starts_with('[');
+        if is_name && !self.name.starts_with("__Host-") {
+            let labels: Vec<&str> = host.split('.').collect();
+            domains
+                .extend((0..labels.len().saturating_sub(1)).map(|i| Some(labels[i..].join("."))));
+        }
+        let mut out = Vec::new();
+        for name in names {
+            for d in &domains {
+                out.push(format!("{name}={}", self.attributes_for(d.as_deref(), 0)));
+            }
+        }
+        out
+    }
+
     fn expire(&self, name: &str) -> String {
         format!("{name}={}", self.attributes(0))
     }
@@ -170,10 +209,13 @@ impl CookieSpec {
             };
             let (name, value) = (name.trim(), value.trim().trim_matches('"'));
             if name == self.name {
-                found.candidates.push(value.to_string());
+                if !found.candidates.iter().any(|c| c == value) {
+                    found.candidates.push(value.to_string());
+                }
             } else if let Some(index) = self.chunk_index(name) {
-                if chunks[index].is_none() {
-                    chunks[index] = Some(value);
+                match chunks[index] {
+                    None => chunks[index] = Some(value),
+                    Some(seen) => found.duplicated |= seen != value,
                 }
             } else {
                 continue;
@@ -186,6 +228,7 @@ impl CookieSpec {
         if !joined.is_empty() {
             found.candidates.push(joined);
         }
+        found.duplicated |= found.candidates.len() > 1;
         found
     }
 

@@ -164,6 +164,12 @@ fn find_tolerates_odd_headers() {
     // Unsplit values first (both duplicates), then chunks 0..1 (3 is unreachable).
     assert_eq!(both.candidates, strings(&["one", "two", "ab"]));
     assert_eq!(both.present, strings(&["s", "s_0", "s_1", "s_3"]));
+    assert!(both.duplicated);
+    // One value, however often it comes, is not ambiguous; one chunk twice with two
+    // values is.
+    assert!(!spec.find(&["s=one; s=one", "s=one"]).duplicated);
+    assert!(!spec.find(&["s_0=a; s_1=b; s_0=a"]).duplicated);
+    assert!(spec.find(&["s_0=a; s_1=b; s_0=z"]).duplicated);
 }
 
 #[test]
@@ -174,4 +180,30 @@ fn derived_state_cookies_are_host_only() {
     assert_eq!(state.domain(), None);
     assert!(state.secure());
     assert_eq!(spec.derived("a;b"), Err(SessionError::Invalid));
+}
+
+#[test]
+fn expire_everywhere_covers_host_only_and_each_parent_domain() {
+    let spec = CookieSpec::new("s", None, false).unwrap();
+    let out = spec.expire_everywhere("a.b.example.com:8080", &strings(&["s", "s_0"]));
+    for name in ["s", "s_0"] {
+        for scope in [
+            "",
+            "; Domain=a.b.example.com",
+            "; Domain=b.example.com",
+            "; Domain=example.com",
+        ] {
+            let want = format!("{name}=; Path=/{scope}; Max-Age=0");
+            assert!(
+                out.iter().any(|c| c.starts_with(&want)),
+                "{want} in {out:?}"
+            );
+        }
+    }
+    assert!(!out.iter().any(|c| c.contains("Domain=com;")), "{out:?}");
+    // IP literals and __Host- cookies have no domain copies.
+    assert_eq!(spec.expire_everywhere("127.0.0.1:80", &[]).len(), 1);
+    assert_eq!(spec.expire_everywhere("[::1]:80", &[]).len(), 1);
+    let host = CookieSpec::new("s", None, true).unwrap();
+    assert_eq!(host.expire_everywhere("app.example.com", &[]).len(), 1);
 }

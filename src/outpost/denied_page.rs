@@ -7,6 +7,8 @@ use super::reason;
 /// What the denied page shows.
 #[derive(Clone, Copy, Debug)]
 pub struct DeniedPage<'a> {
+    /// The HTTP status the page is sent with (decides the title with the reason).
+    pub status: u16,
     /// The reason code (e.g. `policy_denied_group`).
     pub reason: &'a str,
     /// The rule that failed, in words (from [`super::policy::Decision::Deny`]).
@@ -15,8 +17,33 @@ pub struct DeniedPage<'a> {
     pub user: &'a str,
     /// The request id (also in the log line).
     pub request_id: &'a str,
-    /// Where "sign in as someone else" goes (the sign-out URL), when known.
+    /// Where "sign out" and "sign in as someone else" go (the sign-out URL), when known.
     pub sign_out_url: Option<&'a str>,
+    /// Where "start again" goes (a fresh `/oauth2/start`), when known.
+    pub start_url: Option<&'a str>,
+}
+
+/// The page's title: what happened, in words, by reason and status.
+fn title(status: u16, reason: &str) -> &'static str {
+    match reason {
+        r if r.starts_with("policy_denied_") => "Access denied",
+        reason::LOGIN_LOOP => "Sign-in keeps repeating",
+        reason::SESSION_COOKIE_DUPLICATED => "Conflicting sign-in cookies",
+        reason::SESSION_TOO_LARGE => "Your sign-in is too large",
+        _ if status >= 502 => "The sign-in service did not answer",
+        _ if status == 403 => "Sign-in refused",
+        _ if status >= 500 => "Something went wrong on our side",
+        _ => "Sign-in could not be completed",
+    }
+}
+
+/// "Rule" for a policy denial, "Details" for everything else.
+fn detail_label(reason: &str) -> &'static str {
+    if reason.starts_with("policy_denied_") {
+        "Rule"
+    } else {
+        "Details"
+    }
 }
 
 /// Escapes the five HTML-significant characters, so text is safe in element content
@@ -36,30 +63,56 @@ pub fn html_escape(text: &str) -> String {
     out
 }
 
-/// Renders the page as a complete HTML document.
+/// Renders the page as a complete HTML document: works without JavaScript, loads
+/// nothing external, readable at any width.
 pub fn render(page: &DeniedPage<'_>) -> String {
-    let sign_out = page
-        .sign_out_url
-        .map(|u| {
-            format!(
-                "<p><a href=\"{}\">Sign in as someone else</a></p>\n",
-                html_escape(u)
-            )
-        })
-        .unwrap_or_default();
+    let link = |href: &str, text: &str| {
+        format!(
+            "<a class=\"button\" href=\"{}\">{text}</a>",
+            html_escape(href)
+        )
+    };
+    let mut actions = Vec::new();
+    if let Some(u) = page.start_url {
+        actions.push(link(u, "Start again"));
+    }
+    if let Some(u) = page.sign_out_url {
+        actions.push(link(u, "Sign out"));
+        if !page.user.is_empty() {
+            actions.push(link(u, "Sign in as someone else"));
+        }
+    }
+    let actions = if actions.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"actions\">{}</p>\n", actions.join(" "))
+    };
+    let title = title(page.status, page.reason);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<meta name=\"robots\" content=\"noindex\">\n<title>Access denied</title>\n\
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}\
-code{{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}}dt{{font-weight:600;margin-top:.8rem}}</style>\n\
-</head>\n<body>\n<h1>Access denied</h1>\n<p>{explanation}</p>\n<dl>\n\
-<dt>Rule</dt><dd>{rule}</dd>\n<dt>Signed in as</dt><dd>{user}</dd>\n\
-<dt>Reason code</dt><dd><code>{reason}</code></dd>\n<dt>Request id</dt><dd><code>{request_id}</code></dd>\n\
-</dl>\n{sign_out}</body>\n</html>\n",
+<meta name=\"robots\" content=\"noindex\">\n<title>{title}</title>\n\
+<style>body{{font-family:system-ui,-apple-system,\"Segoe UI\",sans-serif;background:#f5f6f8;color:#1d2330;margin:0;line-height:1.5}}\
+main{{max-width:40rem;margin:4rem auto;padding:2rem 2.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}}\
+h1{{font-size:1.6rem;margin:0 0 .5rem}}h2{{font-size:1.1rem;margin:1.5rem 0 .3rem}}\
+code{{background:#eef0f4;padding:.1rem .35rem;border-radius:4px;font-size:.9em}}dl{{margin:1.5rem 0 0}}dt{{font-weight:600;margin-top:.8rem}}dd{{margin:0;word-break:break-word}}\
+.actions{{margin-top:1.5rem}}.button{{display:inline-block;margin:0 .5rem .5rem 0;padding:.5rem 1rem;border-radius:6px;background:#2a5bd7;color:#fff;text-decoration:none}}\
+.button:focus,.button:hover{{background:#1d44a8;outline:3px solid #9db5f0}}</style>\n\
+</head>\n<body>\n<main>\n<h1>{title}</h1>\n<p>{explanation}</p>\n{fix}{actions}<dl>\n\
+<dt>{label}</dt><dd>{rule}</dd>\n{user}\
+<dt>Reason code</dt><dd><code>{reason}</code></dd>\n<dt>Request id</dt><dd><code>{request_id}</code> (quote it to whoever runs this site)</dd>\n\
+</dl>\n</main>\n</body>\n</html>\n",
         explanation = html_escape(reason::explain(page.reason)),
+        fix = reason::fix(page.reason)
+            .map(|f| format!("<h2>What to do</h2>\n<p>{}</p>\n", html_escape(f)))
+            .unwrap_or_default(),
+        label = detail_label(page.reason),
         rule = html_escape(page.rule),
-        user = html_escape(page.user),
+        user = if page.user.is_empty() {
+            String::new()
+        } else {
+            format!("<dt>Signed in as</dt><dd>{}</dd>\n", html_escape(page.user))
+        },
         reason = html_escape(page.reason),
         request_id = html_escape(page.request_id),
     )
@@ -71,11 +124,13 @@ mod tests {
 
     fn page<'a>(rule: &'a str, user: &'a str, id: &'a str) -> DeniedPage<'a> {
         DeniedPage {
+            status: 403,
             reason: reason::POLICY_DENIED_GROUP,
             rule,
             user,
             request_id: id,
             sign_out_url: None,
+            start_url: None,
         }
     }
 
@@ -95,9 +150,55 @@ mod tests {
     }
 
     #[test]
+    fn each_status_has_its_own_title_and_the_page_says_what_to_do() {
+        let mut p = page("r", "", "id-1");
+        p.start_url = Some("/oauth2/start?rd=%2F");
+        p.sign_out_url = Some("/oauth2/sign_out");
+        for (status, reason, title) in [
+            (403, reason::POLICY_DENIED_GROUP, "Access denied"),
+            (400, reason::STATE_INVALID, "Sign-in could not be completed"),
+            (400, reason::LOGIN_LOOP, "Sign-in keeps repeating"),
+            (
+                400,
+                reason::SESSION_COOKIE_DUPLICATED,
+                "Conflicting sign-in cookies",
+            ),
+            (500, reason::SESSION_TOO_LARGE, "Your sign-in is too large"),
+            (502, "idp_unreachable", "The sign-in service did not answer"),
+            (
+                503,
+                "provider_not_ready",
+                "The sign-in service did not answer",
+            ),
+        ] {
+            p.status = status;
+            p.reason = reason;
+            let html = render(&p);
+            assert!(
+                html.contains(&format!("<title>{title}</title>")),
+                "{reason}: {html}"
+            );
+            assert!(html.contains(&format!("<h1>{title}</h1>")), "{reason}");
+            assert!(
+                html.contains("href=\"/oauth2/start?rd=%2F\">Start again</a>"),
+                "{reason}"
+            );
+            assert!(html.contains(">Sign out</a>"), "{reason}");
+            assert!(html.contains("<code>id-1</code>"));
+        }
+        // An unknown user is not shown as an empty "Signed in as".
+        assert!(!render(&p).contains("Signed in as"));
+        p.user = "ada";
+        assert!(render(&p).contains("Signed in as"));
+        assert!(render(&p).contains(">Sign in as someone else</a>"));
+    }
+
+    #[test]
     fn everything_is_escaped() {
         let evil = "<script>alert('x')</script>&\"";
         let html = render(&DeniedPage {
+            status: 403,
+            start_url: None,
             reason: evil,
             rule: evil,
             user: evil,

@@ -233,11 +233,9 @@ pub fn original_request(
             None => url.host_str().ok_or(bad.clone())?.to_string(),
         };
         let host = normalize_host(&authority, &scheme).ok_or(bad.clone())?;
-        let uri = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
-        };
-        let uri = check_uri(&uri).ok_or(bad)?;
+        // The path as sent, not as WHATWG resolves it: `/public//../admin` is
+        // `/public/admin` to the URL parser but `/admin` to nginx and the upstream.
+        let uri = check_uri(&raw_path_and_query(full).ok_or(bad.clone())?).ok_or(bad)?;
         return Ok(Resolved {
             request: OriginalRequest {
                 method,
@@ -329,6 +327,19 @@ fn own_path(uri: &Uri, strip_prefix: Option<&str>) -> Result<String, ForwardedEr
         None => pq.to_string(),
     };
     check_uri(&pq).ok_or(ForwardedError::Malformed { header: ":path" })
+}
+
+/// The path and query of an absolute URL exactly as written (fragment dropped; `/`
+/// when only a query follows the authority); `None` when no `/` starts the path.
+fn raw_path_and_query(full: &str) -> Option<String> {
+    let rest = full.split_once("://")?.1;
+    let rest = &rest[..rest.find('#').unwrap_or(rest.len())];
+    let start = rest.find(['/', '?', '\\'])?;
+    match &rest[start..] {
+        q if q.starts_with('?') => Some(format!("/{q}")),
+        p if p.starts_with('/') => Some(p.to_string()),
+        _ => None,
+    }
 }
 
 /// An origin-form URI: starts with `/`, visible ASCII only, bounded length.

@@ -122,6 +122,28 @@ fn nginx_original_url_from_trusted_peer() {
 }
 
 #[test]
+fn nginx_original_url_keeps_the_path_as_sent() {
+    for (url, want) in [
+        (
+            "https://app.example.com/public//../admin",
+            Some("/public//../admin"),
+        ),
+        (
+            "https://app.example.com/a/%2e%2E/b?x=/../y",
+            Some("/a/%2e%2E/b?x=/../y"),
+        ),
+        ("https://app.example.com?q=1", Some("/?q=1")),
+        ("https://app.example.com/p#frag/../x", Some("/p")),
+        ("https://app.example.com\\admin", None),
+        ("https://app.example.com/a\\..\\b", Some("/a\\..\\b")),
+    ] {
+        let h = headers(&[("x-original-url", url)]);
+        let got = resolve("/oauth2/auth", &h, "10.1.2.3", None).map(|r| r.request.uri);
+        assert_eq!(got.ok().as_deref(), want, "{url}");
+    }
+}
+
+#[test]
 fn nginx_original_uri_with_host() {
     let h = headers(&[
         ("host", "app.example.com"),

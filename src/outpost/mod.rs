@@ -10,6 +10,7 @@ pub mod cookie;
 pub mod denied_page;
 pub mod forwarded;
 pub mod identity_headers;
+pub mod path;
 pub mod policy;
 pub mod reason;
 pub mod redirect;

@@ -5,6 +5,7 @@
 //! claims and permissions, where every listed claim and every required permission must
 //! be satisfied. An empty policy allows any signed-in user.
 
+use super::path::RequestPath;
 use super::reason;
 use super::subject::{Subject, claim_strings};
 use crate::config::{PolicyConfig, path_has_prefix};
@@ -159,101 +160,28 @@ pub fn public_access(policy: &PolicyConfig, req: &RequestFacts<'_>) -> Option<&'
     if policy.allow_cors_preflight && req.method == "OPTIONS" && req.has_origin && req.has_acrm {
         return Some(reason::CORS_PREFLIGHT);
     }
-    if !policy.public_paths.is_empty() {
-        let path = normalize_path(req.raw_path)?;
-        if policy
-            .public_paths
-            .iter()
-            .any(|p| path_has_prefix(&path, p))
-        {
-            return Some(reason::PUBLIC_PATH);
-        }
+    if policy.public_paths.is_empty() && policy.public_requests.is_empty() {
+        return None;
     }
-    None
+    // Only a path every parser reads the same way may be public.
+    let path = RequestPath::read(req.raw_path);
+    let path = path.plain()?;
+    let by_method = policy
+        .public_requests
+        .iter()
+        .filter(|r| r.allows(req.method))
+        .flat_map(|r| &r.paths);
+    policy
+        .public_paths
+        .iter()
+        .chain(by_method)
+        .any(|p| path_has_prefix(path, p))
+        .then_some(reason::PUBLIC_PATH)
 }
 
 /// Shorthand for `public_access(..).is_some()`.
 pub fn is_public(policy: &PolicyConfig, req: &RequestFacts<'_>) -> bool {
     public_access(policy, req).is_some()
-}
-
-/// Normalises a request path for public-path matching, or `None` when the path is too
-/// ambiguous to match safely (then it is simply not public).
-///
-/// Strips query and fragment, decodes percent-encoded unreserved characters (so `%2e` is
-/// a dot), collapses empty segments, resolves `.` and `..` (never above the root).
-/// Refused: paths not starting with `/`; encoded `/` or `\` (`%2f`, `%5c`), whose meaning
-/// differs between upstreams; raw `\`; `;` (path parameters, which Tomcat-style servers
-/// strip so `/public/..;/admin` reaches `/admin`); `%25` (double encoding); controls,
-/// spaces and malformed escapes.
-pub fn normalize_path(raw: &str) -> Option<String> {
-    let end = raw.find(['?', '#']).unwrap_or(raw.len());
-    let raw = &raw[..end];
-    if !raw.starts_with('/') {
-        return None;
-    }
-    let decoded = decode_unreserved(raw)?;
-    let trailing = decoded.ends_with('/');
-    let mut segments: Vec<&str> = Vec::new();
-    let mut last_was_dot = false;
-    for segment in decoded.split('/') {
-        last_was_dot = matches!(segment, "." | "..");
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            s => segments.push(s),
-        }
-    }
-    let mut out = String::with_capacity(decoded.len());
-    for s in &segments {
-        out.push('/');
-        out.push_str(s);
-    }
-    if out.is_empty() || ((trailing || last_was_dot) && !segments.is_empty()) {
-        out.push('/');
-    }
-    Some(out)
-}
-
-/// Decodes `%XX` of unreserved characters, upper-cases the hex of the rest, and refuses
-/// the inputs [`normalize_path`] documents.
-fn decode_unreserved(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3)?;
-                let v = u8::from_str_radix(hex, 16).ok()?;
-                if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
-                    return None;
-                }
-                match v {
-                    b'/' | b'\\' | b'%' | b';' | 0..=0x20 | 0x7f => return None,
-                    v if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') => {
-                        out.push(char::from(v));
-                    }
-                    _ => {
-                        out.push('%');
-                        out.push_str(&hex.to_ascii_uppercase());
-                    }
-                }
-                i += 3;
-            }
-            b'\\' | b';' | 0..=0x20 | 0x7f => return None,
-            _ => {
-                // Multi-byte UTF-8 is copied whole; only ASCII is special above.
-                let ch = raw[i..].chars().next()?;
-                out.push(ch);
-                i += ch.len_utf8();
-            }
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -18,6 +18,12 @@ pub const SESSION_EXPIRED: &str = "session_expired";
 pub const SESSION_IDLE: &str = "session_idle";
 /// The session cookie could not be decrypted or parsed.
 pub const SESSION_INVALID: &str = "session_invalid";
+/// The session cookie came twice with different values.
+pub const SESSION_COOKIE_DUPLICATED: &str = "session_cookie_duplicated";
+/// A second completed login for one target within seconds, the session cookie not kept.
+pub const LOGIN_LOOP: &str = "login_loop";
+/// The session does not fit the proxy's response buffer even trimmed.
+pub const SESSION_TOO_LARGE: &str = "session_too_large";
 /// The email address is neither listed nor in an allowed domain.
 pub const POLICY_DENIED_EMAIL: &str = "policy_denied_email";
 /// The user is in none of the allowed groups.
@@ -42,6 +48,8 @@ pub const STATE_INVALID: &str = "state_invalid";
 pub const ISSUER_MISMATCH: &str = "issuer_mismatch";
 /// The token's `aud` contains no accepted audience.
 pub const AUDIENCE_MISMATCH: &str = "audience_mismatch";
+/// The bearer token names untrusted audiences besides ours and no `azp`.
+pub const MULTIPLE_AUDIENCES_WITHOUT_AZP: &str = "multiple_audiences_without_azp";
 /// The token names a key id absent from the provider's JWKS.
 pub const UNKNOWN_KID: &str = "unknown_kid";
 /// The token is signed with an algorithm that is not allowed.
@@ -80,6 +88,18 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         SESSION_INVALID,
         "The session cookie could not be read (tampered, truncated or from a rotated key).",
+    ),
+    (
+        SESSION_COOKIE_DUPLICATED,
+        "Your browser sent the session cookie twice with different values, usually because it was set for two domains (example.com and app.example.com) or two paths; which session is meant cannot be known, so neither is used.",
+    ),
+    (
+        LOGIN_LOOP,
+        "You signed in twice for this page within seconds, but your browser did not keep the session cookie, so signing in again would only repeat.",
+    ),
+    (
+        SESSION_TOO_LARGE,
+        "Your identity (groups, claims, tokens) is too large for the session cookie the proxy in front of this site can pass on.",
     ),
     (
         POLICY_DENIED_EMAIL,
@@ -127,6 +147,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "The token was issued for a different audience.",
     ),
     (
+        MULTIPLE_AUDIENCES_WITHOUT_AZP,
+        "The token was issued for several services, some of them not this one, and does not say which client it was issued to; ask for a token for this service only, or set bearer.allowMultipleAudiences on the route.",
+    ),
+    (
         UNKNOWN_KID,
         "The token was signed with a key the provider does not publish.",
     ),
@@ -135,6 +159,31 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "The token was signed with an algorithm that is not allowed.",
     ),
 ];
+
+/// What to do about a code, for the page's "What to do" (codes a person can act on).
+pub const FIXES: &[(&str, &str)] = &[
+    (
+        SESSION_TOO_LARGE,
+        "Whoever runs the site: raise nginx.ingress.kubernetes.io/proxy-buffer-size on the Ingress (e.g. \"16k\") and spec.session.maxHeaderBytes on the ForwardAuthRoute to match, or name in the route's policy only the groups it needs (the session then keeps only those).",
+    ),
+    (
+        LOGIN_LOOP,
+        "The usual causes: the cookie's Domain does not cover the app's host (set spec.session.cookieDomain to a parent domain of both the app and the sign-in host); a Secure cookie for an app served over plain http (serve it over https); the browser blocks this site's cookies (privacy settings, an embedded frame); a proxy drops Set-Cookie or its response headers are too large (ingress-nginx: raise nginx.ingress.kubernetes.io/proxy-buffer-size). Fix the cause, then sign out and open the page again.",
+    ),
+    (
+        SESSION_COOKIE_DUPLICATED,
+        "Sign out (the link below): it expires every copy this site can name. If this page comes back, delete this site's cookies in your browser (site settings, cookies), including those of its parent domain, then sign in again. Whoever runs the site: set the session cookie for one domain only (ForwardAuthRoute spec.session.cookieDomain) and do not reuse its name on other hosts.",
+    ),
+    (
+        MULTIPLE_AUDIENCES_WITHOUT_AZP,
+        "Request a token whose audience is only this service, or have the IdP add azp; if the IdP cannot, set spec.bearer.allowMultipleAudiences on the route.",
+    ),
+];
+
+/// What to do about a code, when there is something to do.
+pub fn fix(code: &str) -> Option<&'static str> {
+    FIXES.iter().find(|(c, _)| *c == code).map(|(_, f)| *f)
+}
 
 /// The human explanation of a code; unknown codes get a generic line rather than an
 /// error, because a denied page must always render.
@@ -161,6 +210,14 @@ mod tests {
                 "{code} is not lower snake case"
             );
             assert!(!text.is_empty() && !text.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn every_fix_is_for_a_catalogued_code() {
+        for (code, fix) in FIXES {
+            assert!(CATALOGUE.iter().any(|(c, _)| c == code), "{code}");
+            assert!(!fix.is_empty() && !fix.contains('\n'));
         }
     }
 

@@ -44,6 +44,10 @@ pub enum SessionError {
     /// Undecryptable or unparseable (tampered, truncated, rotated key, wrong cookie).
     #[error("session cookie invalid")]
     Invalid,
+    /// The cookie came twice with different values (set for two domains or paths): the
+    /// identity would depend on the order of the `Cookie` header, so neither is used.
+    #[error("session cookie sent twice with different values")]
+    Duplicate,
     /// The session does not fit in the allowed number of cookie chunks.
     #[error("session too large for cookies")]
     TooLarge,
@@ -66,6 +70,7 @@ impl SessionError {
             Self::Expired => reason::SESSION_EXPIRED,
             Self::Idle => reason::SESSION_IDLE,
             Self::Invalid => reason::SESSION_INVALID,
+            Self::Duplicate => reason::SESSION_COOKIE_DUPLICATED,
             Self::TooLarge => "session_too_large",
             Self::KeyConfig => "session_key_config",
             Self::CookieConfig => "session_cookie_config",
@@ -253,6 +258,11 @@ impl SessionManager {
         &self.cookie
     }
 
+    /// The key ring (for small companion cookies sealed like the session).
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
     /// A new session starting `now`.
     pub fn start<T>(&self, data: T, now: u64) -> Session<T> {
         Session {
@@ -371,24 +381,20 @@ impl SessionManager {
     }
 }
 
-/// Opens the first candidate value that decrypts and parses.
+/// Opens the one value of the cookie; two different values are refused, never tried in
+/// turn (the identity would depend on which the browser sent first).
 fn open_candidates<T: DeserializeOwned>(
     keys: &KeyRing,
     spec: &CookieSpec,
     cookie_headers: &[&str],
 ) -> Result<T, SessionError> {
     let found = spec.find(cookie_headers);
-    if found.candidates.is_empty() {
-        return Err(SessionError::NoSession);
+    if found.duplicated {
+        return Err(SessionError::Duplicate);
     }
-    found
-        .candidates
-        .iter()
-        .find_map(|c| {
-            let plain = keys.open(spec.name(), c).ok()?;
-            serde_json::from_slice(&plain).ok()
-        })
-        .ok_or(SessionError::Invalid)
+    let value = found.candidates.first().ok_or(SessionError::NoSession)?;
+    let plain = keys.open(spec.name(), value)?;
+    serde_json::from_slice(&plain).map_err(|_| SessionError::Invalid)
 }
 
 #[cfg(test)]

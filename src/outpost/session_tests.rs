@@ -29,6 +29,7 @@ fn config(idle: u64) -> SessionConfig {
         cookie_domain: None,
         lifetime_seconds: 3600,
         idle_timeout_seconds: idle,
+        ..SessionConfig::default()
     }
 }
 
@@ -245,11 +246,35 @@ fn read_failures_have_reason_codes() {
 }
 
 #[test]
-fn duplicate_cookies_try_each_value() {
+fn two_different_session_cookies_of_one_name_are_refused() {
     let m = manager(&[SECRET_A], 0);
-    let good = cookie_header(&m.store(&m.start(data(), 0), &[], 0).unwrap());
-    let header = format!("__Host-pc=stale-garbage; {good}");
-    assert_eq!(m.load::<Data>(&[&header], 1).unwrap().data, data());
+    let ours = cookie_header(&m.store(&m.start(data(), 0), &[], 0).unwrap());
+    let mut other_data = data();
+    other_data.user = "mallory".into();
+    let theirs = cookie_header(&m.store(&m.start(other_data, 0), &[], 0).unwrap());
+    // Both valid (a cookie tossed from a sibling domain, or one set for two paths): which
+    // identity wins must not depend on the order of the Cookie header.
+    for header in [
+        format!("{ours}; {theirs}"),
+        format!("{theirs}; {ours}"),
+        format!("__Host-pc=stale-garbage; {ours}"),
+        format!("{ours}; __Host-pc=stale-garbage"),
+    ] {
+        let got = m.load::<Data>(&[&header], 1).map(|s| s.data);
+        assert_eq!(got, Err(SessionError::Duplicate), "{header}");
+        assert_eq!(
+            SessionError::Duplicate.reason(),
+            reason::SESSION_COOKIE_DUPLICATED
+        );
+    }
+    // Across two Cookie header lines too.
+    assert_eq!(
+        m.load::<Data>(&[&ours, &theirs], 1).map(|s| s.data),
+        Err(SessionError::Duplicate)
+    );
+    // The same value twice names one identity: not ambiguous.
+    let twice = format!("{ours}; {ours}");
+    assert_eq!(m.load::<Data>(&[&twice], 1).unwrap().data, data());
 }
 
 fn login(state: &str) -> LoginState {

@@ -126,6 +126,7 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
             permissions: policy.permissions.unwrap_or_default(),
             public_paths: public.paths.unwrap_or_default(),
             public_methods: public.methods.unwrap_or_default(),
+            public_requests: public.requests.unwrap_or_default(),
             allow_cors_preflight: policy.allow_cors_preflight.unwrap_or(false),
         },
         headers: HeaderConfig {
@@ -142,6 +143,9 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
                 default_session.lifetime_seconds,
             )?,
             idle_timeout_seconds: duration("spec.session.idleTimeout", &session.idle_timeout, 0)?,
+            max_header_bytes: session
+                .max_header_bytes
+                .map_or(default_session.max_header_bytes, |b| b as usize),
         },
         bearer: BearerConfig {
             enabled: spec.bearer.as_ref().is_some_and(|b| b.enabled),
@@ -150,6 +154,11 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
                 .as_ref()
                 .and_then(|b| b.audiences.clone())
                 .unwrap_or_default(),
+            allow_multiple_audiences: spec
+                .bearer
+                .as_ref()
+                .and_then(|b| b.allow_multiple_audiences)
+                .unwrap_or(false),
         },
     })
 }
@@ -283,5 +292,37 @@ pub fn status(
         conditions: conds,
         auth_url: Some(auth_url(route)),
         redirect_uris: vec![redirect_uri(route)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{HttpMethod, PublicRequest};
+
+    #[test]
+    fn public_requests_by_method_reach_the_compiled_config() {
+        let route: ForwardAuthRoute = serde_yaml::from_str(
+            r#"
+apiVersion: portcullis.dev/v1alpha1
+kind: ForwardAuthRoute
+metadata: { name: app, namespace: apps }
+spec:
+  hosts: [app.example.com]
+  providerRef: { name: idp }
+  policy:
+    public:
+      requests: [{ methods: [GET, HEAD], paths: [/public] }]
+"#,
+        )
+        .unwrap();
+        let compiled = config(&route).unwrap();
+        assert_eq!(
+            compiled.policy.public_requests,
+            vec![PublicRequest {
+                methods: vec![HttpMethod::Get, HttpMethod::Head],
+                paths: vec!["/public".into()],
+            }]
+        );
     }
 }

@@ -35,7 +35,8 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-auth-request-user"), "jane");
     assert_eq!(header(&r, "x-auth-request-email"), "jane@example.com");
-    assert_eq!(header(&r, "x-auth-request-groups"), "staff,dev");
+    // The session keeps only the groups the route's policy names (issue 13 item 9).
+    assert_eq!(header(&r, "x-auth-request-groups"), "staff");
     assert!(
         r.headers().contains_key("x-team"),
         "configured headers are always sent"
@@ -74,7 +75,11 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
         .await
         .unwrap();
     assert_eq!(info["user"], "jane");
-    assert_eq!(info["groups"], json!(["staff", "dev"]));
+    assert_eq!(
+        info["groups"],
+        json!(["staff"]),
+        "only the groups the policy names"
+    );
 
     // Sign-out: RP-initiated logout at the IdP, back to the validated rd.
     let r = b
@@ -287,17 +292,8 @@ async fn bearer_tokens_are_verified_and_cached() {
     let mut b = Browser::new();
     let user = idp.state.user.lock().unwrap().clone();
     let good = idp.state.access_token(&user, "api");
-    let auth = format!("Bearer {good}");
     for _ in 0..2 {
-        let r = b
-            .get(
-                &format!("{}/oauth2/auth", outpost.base),
-                &[
-                    ("x-original-url", "http://app.test/api"),
-                    ("authorization", &auth),
-                ],
-            )
-            .await;
+        let r = b.bearer_auth(&outpost, "http://app.test/api", &good).await;
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "x-auth-request-user"), "jane");
         assert_eq!(header(&r, "x-access-token"), good);

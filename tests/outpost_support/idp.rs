@@ -65,7 +65,12 @@ pub struct IdpState {
 
 impl IdpState {
     fn sign(&self, claims: &Value) -> String {
-        let header = json!({"alg": "ES256", "typ": "JWT", "kid": "k1"});
+        self.sign_with(&json!({"alg": "ES256", "typ": "JWT", "kid": "k1"}), claims)
+    }
+
+    /// A JWT with this header and claims, signed with the IdP's ES256 key whatever the
+    /// header says (for tokens that must be refused).
+    pub fn sign_with(&self, header: &Value, claims: &Value) -> String {
         let input = format!(
             "{}.{}",
             b64(header.to_string().as_bytes()),

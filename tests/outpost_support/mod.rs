@@ -17,7 +17,7 @@ use std::time::Duration;
 pub const COOKIE_SECRET: &str = "test-cookie-secret-0123456789abcdef";
 
 /// The test configuration: one route `test/app` for `app.test`, external URL on the
-/// outpost's own loopback address.
+/// outpost's own loopback address; `PORT` in `extra_routes` is that address's port.
 pub fn config(idp: &str, port: u16, extra_routes: &str) -> String {
     format!(
         r#"
@@ -45,6 +45,8 @@ routes:
 {extra_routes}"#,
         client = idp::CLIENT_ID,
         secret = idp::CLIENT_SECRET,
+        // Extra routes may name the outpost's own address as `PORT`.
+        extra_routes = extra_routes.replace("PORT", &port.to_string()),
     )
 }
 
@@ -189,6 +191,22 @@ impl Browser {
     pub async fn nginx_auth(&mut self, outpost: &Outpost, original: &str) -> reqwest::Response {
         let url = format!("{}/oauth2/auth", outpost.base);
         self.get(&url, &[("x-original-url", original)]).await
+    }
+
+    /// The nginx auth subrequest for `original` carrying `Authorization: Bearer <token>`.
+    pub async fn bearer_auth(
+        &mut self,
+        outpost: &Outpost,
+        original: &str,
+        token: &str,
+    ) -> reqwest::Response {
+        let url = format!("{}/oauth2/auth", outpost.base);
+        let auth = format!("Bearer {token}");
+        self.get(
+            &url,
+            &[("x-original-url", original), ("authorization", &auth)],
+        )
+        .await
     }
 
     /// A complete login starting at `/oauth2/start?rd=`; returns the callback response.

@@ -375,8 +375,10 @@ async fn the_outpost_in_cluster_mode_serves_what_the_operator_compiled_and_hot_r
     ]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        // Followed: behind nginx a denied browser is sent to /oauth2/start, which
+        // answers 403 with the page naming the rule.
         let r = ua
-            .get_no_follow(&format!("{}/private", login.front))
+            .get(&format!("{}/private", login.front))
             .await
             .expect("request");
         if r.status == 403 {

@@ -2,7 +2,7 @@
 
 use super::App;
 use super::handlers::{Ctx, login_target, original, redirect, text};
-use super::login::{absolute_rd, validated_rd};
+use super::login::{absolute_rd, log_refused_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
 use crate::outpost::reason;
 use axum::Json;
@@ -24,7 +24,10 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
     let rd = absolute_rd(route, host, rd);
-    let (target, _) = validated_rd(route, &rd);
+    let (target, refused) = validated_rd(route, &rd);
+    if let Some(label) = refused {
+        log_refused_rd(&ctx, route, label);
+    }
     let cookies = cookie_headers(&parts.headers);
     if host != route.authority {
         // The session cookie lives at the external URL (or its domain): sign out there.
@@ -46,7 +49,8 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
         .ok()
         .filter(|s| s.data.provider == route.config.provider)
         .and_then(|s| s.data.id_token);
-    let clear = route.sessions.clear(&cookies);
+    let mut clear = route.sessions.clear(&cookies);
+    clear.extend(super::login_loop::clear(route));
     let location = route
         .provider
         .get()

@@ -9,7 +9,8 @@ use super::state::{Loaded, RouteRuntime};
 use crate::oidc::Identity;
 use crate::outpost::forwarded::OriginalRequest;
 use crate::outpost::identity_headers::{identity_headers, safe_value};
-use crate::outpost::policy::{self, Decision, RequestFacts, normalize_path, public_access};
+use crate::outpost::path::RequestPath;
+use crate::outpost::policy::{self, Decision, RequestFacts, public_access};
 use crate::outpost::{Subject, reason};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
@@ -62,8 +63,9 @@ pub enum Verdict {
     Unauthenticated {
         /// The reason code.
         reason: &'static str,
-        /// A bearer token was presented and refused.
-        bearer: bool,
+        /// A bearer token was presented and refused: why, with what was expected and
+        /// what came (never the token), for the log.
+        bearer: Option<String>,
     },
     /// Signed in, refused by the policy.
     Denied {
@@ -73,6 +75,8 @@ pub enum Verdict {
         rule: String,
         /// Who was refused.
         user: String,
+        /// The user's groups the policy compared (for the log).
+        groups: Vec<String>,
     },
     /// No route for the host and path.
     NoRoute,
@@ -100,14 +104,11 @@ impl Verdict {
     }
 }
 
-/// The path used to pick a route: normalised when it can be (so `/api/../admin` is
-/// `/admin`), else the raw path without query (e.g. with `%2F`, which upstreams read
-/// differently; the public-path check refuses such paths on its own).
+/// The path used to pick a route: the RFC 3986 reading nginx routes on (so
+/// `/api/../admin` is `/admin`), the raw path when unreadable. The public-path check
+/// refuses ambiguous paths on its own.
 pub fn route_path(uri: &str) -> String {
-    normalize_path(uri).unwrap_or_else(|| {
-        let end = uri.find(['?', '#']).unwrap_or(uri.len());
-        uri[..end].to_string()
-    })
+    RequestPath::read(uri).resolved
 }
 
 /// Decides on an original request.
@@ -149,16 +150,16 @@ pub async fn decide<'a>(
             Some(Err(())) => {
                 let verdict = Verdict::Unauthenticated {
                     reason: "malformed_token",
-                    bearer: true,
+                    bearer: Some("the Authorization header is not `Bearer <token>`".into()),
                 };
                 return (Some(route), verdict);
             }
             Some(Ok(token)) => {
                 let verdict = match verify_bearer(loaded, route, token, now).await {
                     Ok(identity) => authorize(app, route, &identity, Some(token), Vec::new(), now),
-                    Err(reason) => Verdict::Unauthenticated {
+                    Err((reason, why)) => Verdict::Unauthenticated {
                         reason,
-                        bearer: true,
+                        bearer: Some(why),
                     },
                 };
                 return (Some(route), verdict);
@@ -169,7 +170,8 @@ pub async fn decide<'a>(
     (Some(route), session_verdict(app, route, headers, now).await)
 }
 
-fn load_session(
+/// The route's session from the request's cookies (any provider mismatch is invalid).
+pub fn load_session(
     route: &RouteRuntime,
     headers: &HeaderMap,
     now: u64,
@@ -195,7 +197,7 @@ async fn session_verdict(
         Err(reason) => {
             return Verdict::Unauthenticated {
                 reason,
-                bearer: false,
+                bearer: None,
             };
         }
     };
@@ -206,7 +208,7 @@ async fn session_verdict(
             Err(reason) => {
                 return Verdict::Unauthenticated {
                     reason,
-                    bearer: false,
+                    bearer: None,
                 };
             }
         }
@@ -250,16 +252,24 @@ async fn verify_bearer(
     route: &RouteRuntime,
     token: &str,
     now: u64,
-) -> Result<Arc<Identity>, &'static str> {
+) -> Result<Arc<Identity>, (&'static str, String)> {
     let key = cache_key(&route.config.id, token);
     if let Some(identity) = loaded.bearer_cache.get(&key, now) {
         return Ok(identity);
     }
-    let provider = route.provider.get().ok_or("provider_not_ready")?;
+    let provider = route.provider.get().ok_or((
+        "provider_not_ready",
+        "the provider's discovery and keys are not loaded yet".to_string(),
+    ))?;
     let claims = provider
-        .verify_access_token(token, &route.config.bearer.audiences)
+        .verify_access_token(
+            token,
+            &route.config.bearer.audiences,
+            route.config.bearer.untrusted_audiences(),
+        )
         .await
-        .map_err(|e| e.reason())?;
+        // The error's text names expected and received values, never the token.
+        .map_err(|e| (e.reason(), e.to_string()))?;
     let identity = Arc::new(provider.identity(&claims, &route.keep_claims));
     let exp = claims.get("exp").and_then(serde_json::Value::as_u64);
     loaded.bearer_cache.insert(key, exp, identity.clone(), now);
@@ -281,6 +291,7 @@ pub fn authorize(
             reason,
             rule,
             user: subject.user,
+            groups: subject.groups,
         };
     }
     Verdict::Allow {
@@ -332,6 +343,9 @@ pub fn upstream_headers(
     out
 }
 
+#[cfg(test)]
+#[path = "auth_path_tests.rs"]
+mod path_tests;
 #[cfg(test)]
 #[path = "auth_tests.rs"]
 mod tests;

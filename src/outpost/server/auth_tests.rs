@@ -45,7 +45,7 @@ routes:
     redirectURI: https://app.example.com/oauth2/callback
 "#;
 
-fn app() -> App {
+pub(super) fn app() -> App {
     let snapshot = Snapshot {
         config: OutpostConfig::from_yaml(CONFIG, "t").unwrap(),
         secrets: BTreeMap::new(),
@@ -220,7 +220,7 @@ async fn bearer_failures_are_unauthenticated_with_a_reason() {
     assert!(matches!(
         v,
         Verdict::Unauthenticated {
-            bearer: true,
+            bearer: Some(_),
             reason: "malformed_token"
         }
     ));
@@ -229,13 +229,13 @@ async fn bearer_failures_are_unauthenticated_with_a_reason() {
     assert!(matches!(
         v,
         Verdict::Unauthenticated {
-            bearer: true,
+            bearer: Some(_),
             reason: "provider_not_ready"
         }
     ));
     // Bearer is off on the admin route: the header is ignored and the cookie decides.
     let (_, v) = decide(&app, &loaded, &original("app.example.com", "/admin"), &h).await;
-    assert!(matches!(v, Verdict::Unauthenticated { bearer: false, .. }));
+    assert!(matches!(v, Verdict::Unauthenticated { bearer: None, .. }));
 }
 
 #[test]

@@ -2,7 +2,8 @@
 
 use super::App;
 use super::auth::{Flavor, Verdict, decide};
-use super::request::{header_value, is_browser_navigation, request_id};
+pub use super::decision::Ctx;
+use super::request::{header_value, is_browser_navigation};
 use super::state::{Loaded, RouteRuntime};
 use crate::outpost::denied_page::{DeniedPage, render};
 use crate::outpost::forwarded::{AuthRequest, OriginalRequest, Resolved, original_request};
@@ -14,61 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
 use url::form_urlencoded;
-
-/// Per-request facts every handler logs.
-pub struct Ctx {
-    /// The request id.
-    pub request_id: String,
-    /// When handling started.
-    pub started: Instant,
-    /// The endpoint label.
-    pub endpoint: &'static str,
-}
-
-impl Ctx {
-    /// Starts a request.
-    pub fn new(parts: &Parts, endpoint: &'static str) -> Self {
-        Self {
-            request_id: request_id(&parts.headers),
-            started: Instant::now(),
-            endpoint,
-        }
-    }
-
-    /// Logs the one decision line, counts it, and stamps the response.
-    pub fn finish(
-        &self,
-        app: &App,
-        route: Option<&str>,
-        result: &'static str,
-        reason: &str,
-        user: &str,
-        mut response: Response,
-    ) -> Response {
-        let status = response.status().as_u16();
-        tracing::info!(
-            target: "portcullis::decision",
-            request_id = %self.request_id,
-            endpoint = self.endpoint,
-            route = route.unwrap_or("-"),
-            result,
-            reason,
-            status,
-            user,
-            "decision"
-        );
-        app.metrics
-            .decision(route.unwrap_or("-"), self.endpoint, result, reason);
-        app.metrics
-            .observe(self.endpoint, self.started.elapsed().as_secs_f64());
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert("x-request-id", header_value(&self.request_id));
-        response
-    }
-}
 
 /// The TCP peer (unspecified, hence untrusted, when unknown).
 pub fn peer_ip(parts: &Parts) -> IpAddr {
@@ -162,12 +109,15 @@ pub fn page(
     route: Option<&RouteRuntime>,
 ) -> Response {
     let sign_out = route.map(|r| r.url("/oauth2/sign_out"));
+    let start = route.map(|r| super::login::external_start(r, r.base.as_str()));
     let html = render(&DeniedPage {
+        status: status.as_u16(),
         reason,
         rule,
         user,
         request_id,
         sign_out_url: sign_out.as_deref(),
+        start_url: start.as_deref(),
     });
     let mut r = Response::new(Body::from(html));
     *r.status_mut() = status;
@@ -193,7 +143,7 @@ pub fn redirect(location: &str, cookies: &[String]) -> Response {
 /// `/oauth2/auth` and its variants.
 pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts, flavor.endpoint());
+    let mut ctx = Ctx::new(&parts, flavor.endpoint());
     let strip = (flavor == Flavor::Envoy).then_some("/oauth2/auth/envoy");
     let resolved = match original_resolved(&app, &parts, strip) {
         Ok(o) => o,
@@ -206,8 +156,15 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
         }
     };
     let original = resolved.request;
+    ctx.saw(
+        &original,
+        super::decision::client_ip(&app, &parts, peer_ip(&parts)),
+    );
     let loaded = app.loaded();
     let (route, verdict) = decide(&app, &loaded, &original, &parts.headers).await;
+    if let Verdict::Denied { groups, .. } = &verdict {
+        ctx.compared(groups);
+    }
     let route_id = route.map(|r| r.config.id.as_str());
     let (result, mut reason_code) = (verdict.result(), verdict.reason());
     let (response, user) = match verdict {
@@ -227,11 +184,35 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             }
             (r, user)
         }
-        Verdict::Unauthenticated { bearer, .. } => (
-            unauthenticated(flavor, route, &original, &parts, bearer),
-            String::new(),
-        ),
-        Verdict::Denied { reason, rule, user } => (
+        Verdict::Unauthenticated { reason, bearer } => {
+            if let Some(why) = &bearer {
+                tracing::info!(
+                    request_id = %ctx.request_id,
+                    route = route_id.unwrap_or_default(),
+                    reason,
+                    detail = %why,
+                    "bearer token refused"
+                );
+            }
+            let r = unauthenticated(flavor, route, &original, &parts, bearer.is_some());
+            (r, String::new())
+        }
+        // nginx's auth_request cannot pass a body: a browser would see a bare "403
+        // Forbidden". 401 sends it to /oauth2/start (auth-signin), which renders the page
+        // naming the rule for the denied session, without an IdP round trip.
+        Verdict::Denied { user, .. }
+            if flavor == Flavor::Nginx
+                && is_browser_navigation(&original.method, &parts.headers) =>
+        {
+            let r = text(
+                StatusCode::UNAUTHORIZED,
+                "denied; /oauth2/start shows why\n",
+            );
+            (r, user)
+        }
+        Verdict::Denied {
+            reason, rule, user, ..
+        } => (
             page(
                 StatusCode::FORBIDDEN,
                 reason,

@@ -9,15 +9,20 @@
 pub mod account;
 pub mod auth;
 pub mod bearer;
+pub mod callback;
 pub mod cluster_config;
 pub mod cluster_source;
+pub mod cookie_trouble;
+pub mod decision;
 pub mod handlers;
 pub mod login;
+pub mod login_loop;
 pub mod metrics;
 pub mod process;
 pub mod refresh;
 pub mod request;
 pub mod runtime;
+pub mod session_budget;
 pub mod signer;
 pub mod source;
 pub mod state;
@@ -184,7 +189,7 @@ impl App {
             .route("/oauth2/auth/envoy", any(flavor(Flavor::Envoy)))
             .route("/oauth2/auth/envoy/{*rest}", any(flavor(Flavor::Envoy)))
             .route("/oauth2/start", get(login::start))
-            .route("/oauth2/callback", get(login::callback))
+            .route("/oauth2/callback", get(callback::callback))
             .route(
                 "/oauth2/sign_out",
                 get(account::sign_out).post(account::sign_out),

@@ -100,7 +100,7 @@ async fn run_refresh(
     let mut id_exp = None;
     if let Some(id_token) = &tokens.id_token {
         let claims = provider
-            .verify_access_token(id_token, &[])
+            .verify_access_token(id_token, &[], crate::oidc::UntrustedAudiences::Refuse)
             .await
             .map_err(|e| e.reason())?;
         let identity = provider.identity(&claims, &route.keep_claims);

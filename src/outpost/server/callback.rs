@@ -1,0 +1,294 @@
+//! `/oauth2/callback`: checks the login state, exchanges the code, verifies the ID
+//! token, applies the policy, starts a fresh session and sends the browser back, or
+//! ends on a page that says why (never a loop: see [`super::login_loop`]).
+
+use super::App;
+use super::auth::{Verdict, authorize, store};
+use super::handlers::{Ctx, original, page, query_param, redirect, text};
+use super::login::validated_rd;
+use super::login_loop::{self, Completed, loop_page};
+use super::request::{SessionData, cookie_headers, now};
+use super::session_budget::{fits, head_bytes, too_large_page, trim_groups};
+use super::state::RouteRuntime;
+use crate::outpost::reason;
+use crate::outpost::session::{LoginState, SessionError};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use std::sync::Arc;
+
+/// Text an IdP sent back (`error`, `error_description`), made safe to show: printable
+/// ASCII only, bounded.
+fn idp_text(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(200)
+        .collect()
+}
+
+/// The login state for the callback's `state` among the routes on this host, or why
+/// there is none: `missing` (no state cookie for this attempt: not stored or blocked),
+/// `expired`, `for_another_attempt` (a state cookie of another login is present: an old
+/// tab or a repeated callback), `no_state_parameter`.
+fn find_login<'a>(
+    loaded: &'a super::state::Loaded,
+    host: &str,
+    parts: &Parts,
+    state: &str,
+    now: u64,
+) -> Result<(&'a RouteRuntime, LoginState), &'static str> {
+    if state.is_empty() {
+        return Err("no_state_parameter");
+    }
+    let cookies = cookie_headers(&parts.headers);
+    let mut why = "missing";
+    for r in loaded.routes.iter().filter(|r| r.serves_host(host)) {
+        match r.sessions.load_state(&cookies, state, now) {
+            Ok(login) => {
+                if let Some(route) = loaded
+                    .route_by_id(&login.route)
+                    .filter(|r| r.serves_host(host))
+                {
+                    return Ok((route, login));
+                }
+            }
+            Err(SessionError::Expired) => why = "expired",
+            Err(_) => {}
+        }
+    }
+    let other_attempt = cookies
+        .iter()
+        .flat_map(|h| h.split(';'))
+        .any(|pair| pair.contains("_csrf_"));
+    Err(if why == "missing" && other_attempt {
+        "for_another_attempt"
+    } else {
+        why
+    })
+}
+
+/// The page and log line for a callback without a usable login state.
+fn state_invalid(app: &App, ctx: &Ctx, cause: &'static str) -> Response {
+    tracing::info!(
+        request_id = %ctx.request_id,
+        reason = reason::STATE_INVALID,
+        state_cookie = cause,
+        "no usable sign-in state for this callback"
+    );
+    let rule = match cause {
+        "expired" => "the sign-in took longer than 10 minutes; start again",
+        "for_another_attempt" => {
+            "this callback belongs to another sign-in attempt (an older tab, or the back button); start again"
+        }
+        "no_state_parameter" => "the identity provider sent no state parameter",
+        _ => {
+            "the sign-in state cookie was not sent back; if this repeats, the browser is not storing it (check the cookie domain and that the site is served over https)"
+        }
+    };
+    let r = page(
+        StatusCode::BAD_REQUEST,
+        reason::STATE_INVALID,
+        rule,
+        "",
+        &ctx.request_id,
+        None,
+    );
+    ctx.finish(app, None, "bad_request", reason::STATE_INVALID, "", r)
+}
+
+/// `/oauth2/callback`.
+pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let ctx = Ctx::new(&parts, "callback");
+    let rid = ctx.request_id.clone();
+    let host = match original(&app, &parts, None) {
+        Ok(o) => o.host,
+        Err(reason) => {
+            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
+            return ctx.finish(&app, None, "bad_request", reason, "", r);
+        }
+    };
+    let now = now();
+    let loaded = app.loaded();
+    let state = query_param(&parts, "state").unwrap_or_default();
+    let found = find_login(&loaded, &host, &parts, &state, now);
+    let (route, login) = match found {
+        Ok(found) => found,
+        Err(cause) => return state_invalid(&app, &ctx, cause),
+    };
+    let id = Some(route.config.id.as_str());
+    let mut cookies: Vec<String> = route.sessions.clear_state(&state).into_iter().collect();
+    let fail = |status: StatusCode, code: &str, rule: &str, cookies: &[String]| {
+        with_cookies(page(status, code, rule, "", &rid, Some(route)), cookies)
+    };
+    if let Some(error) = query_param(&parts, "error") {
+        let description = query_param(&parts, "error_description").unwrap_or_default();
+        let rule = format!(
+            "the identity provider refused the sign-in: {} {}",
+            idp_text(&error),
+            idp_text(&description)
+        );
+        tracing::warn!(
+            request_id = %rid,
+            route = %route.config.id,
+            reason = "idp_error",
+            error = %idp_text(&error),
+            error_description = %idp_text(&description),
+            "the identity provider refused the sign-in"
+        );
+        let r = fail(StatusCode::FORBIDDEN, "idp_error", rule.trim(), &cookies);
+        return ctx.finish(&app, id, "denied", "idp_error", "", r);
+    }
+    let Some(provider) = route.provider.get() else {
+        let r = fail(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "provider_not_ready",
+            "the identity provider has not been reached yet",
+            &cookies,
+        );
+        return ctx.finish(&app, id, "error", "provider_not_ready", "", r);
+    };
+    if let Err(e) = provider.check_authorization_response_iss(query_param(&parts, "iss").as_deref())
+    {
+        let r = fail(StatusCode::FORBIDDEN, e.reason(), &e.to_string(), &cookies);
+        return ctx.finish(&app, id, "denied", e.reason(), "", r);
+    }
+    let Some(code) = query_param(&parts, "code").filter(|c| !c.is_empty()) else {
+        let r = fail(
+            StatusCode::BAD_REQUEST,
+            "missing_code",
+            "the identity provider sent no authorization code",
+            &cookies,
+        );
+        return ctx.finish(&app, id, "bad_request", "missing_code", "", r);
+    };
+    let tokens = match provider
+        .exchange_code(&code, &route.config.redirect_uri, &login.pkce_verifier)
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(request_id = %rid, route = %route.config.id, reason = e.reason(), error = %e, "code exchange failed");
+            let r = fail(
+                StatusCode::BAD_GATEWAY,
+                e.reason(),
+                &e.to_string(),
+                &cookies,
+            );
+            return ctx.finish(&app, id, "error", e.reason(), "", r);
+        }
+    };
+    let Some(id_token) = tokens.id_token.as_deref() else {
+        let rule = "the token response has no id_token; request the openid scope";
+        let r = fail(StatusCode::BAD_GATEWAY, "missing_id_token", rule, &cookies);
+        return ctx.finish(&app, id, "error", "missing_id_token", "", r);
+    };
+    let claims = match provider
+        .verify_id_token(id_token, &login.nonce, Some(&tokens.access_token))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(request_id = %rid, route = %route.config.id, reason = e.reason(), error = %e, "ID token refused");
+            let r = fail(StatusCode::FORBIDDEN, e.reason(), &e.to_string(), &cookies);
+            return ctx.finish(&app, id, "denied", e.reason(), "", r);
+        }
+    };
+    let mut identity = provider.identity(&claims, &route.keep_claims);
+    trim_groups(&mut identity, &route.config);
+    let id_exp = claims.get("exp").and_then(serde_json::Value::as_u64);
+    let data = SessionData {
+        provider: route.config.provider.clone(),
+        token_expires_at: tokens.expires_in.map(|s| now.saturating_add(s)).or(id_exp),
+        refresh_token: tokens.refresh_token.clone(),
+        access_token: route
+            .config
+            .headers
+            .access_token
+            .is_some()
+            .then(|| tokens.access_token.clone()),
+        id_token: provider
+            .discovery()
+            .end_session_endpoint
+            .is_some()
+            .then(|| id_token.to_string()),
+        identity,
+    };
+    let user = data.identity.username.clone();
+    // Always a new session value: nothing from before the login survives it.
+    let mut session = route.sessions.start(data, now);
+    let mut written = store(route, &session, &parts.headers, now);
+    let (target, _) = validated_rd(route, &login.rd);
+    let with_state = |w: &[String]| [w, &cookies[..]].concat();
+    // The ID token only serves as id_token_hint at sign-out: the first thing to go
+    // when the answer would not fit the proxy's buffer.
+    if !fits(route, target.as_str(), &with_state(&written)) && session.data.id_token.is_some() {
+        session.data.id_token = None;
+        written = store(route, &session, &parts.headers, now);
+    }
+    let bytes = head_bytes(target.as_str(), &with_state(&written));
+    if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written)) {
+        let r = too_large_page(&app, &ctx, route, bytes, &session.data.identity, &user);
+        return with_cookies(r, &cookies);
+    }
+    if written.is_empty() {
+        let rule = "the session does not fit in cookies; keep fewer claims or tokens";
+        let r = fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "session_too_large",
+            rule,
+            &cookies,
+        );
+        return ctx.finish(&app, id, "error", "session_too_large", &user, r);
+    }
+    // "Never loop": a second completed login for this target, seconds after the first,
+    // without the session coming back, ends here on a page.
+    let request_cookies = cookie_headers(&parts.headers);
+    let came_back = route
+        .sessions
+        .load::<SessionData>(&request_cookies, now)
+        .is_ok();
+    match login_loop::record(route, &request_cookies, &login.rd, now, came_back) {
+        Some(Completed::Loop { seconds_ago, clear }) => {
+            let r = loop_page(&app, &ctx, route, &written, &login.rd, seconds_ago);
+            cookies.push(clear);
+            return with_cookies(r, &[written, cookies].concat());
+        }
+        Some(Completed::Recorded(record)) => cookies.push(record),
+        None => {}
+    }
+    let mut all = written;
+    all.append(&mut cookies);
+    // The user did authenticate, so they keep the session even when the policy says no:
+    // every later auth subrequest then answers 403 with the rule at once, instead of
+    // sending them through the IdP again (a loop in all but name).
+    if let Verdict::Denied {
+        reason, rule, user, ..
+    } = authorize(&app, route, &session.data.identity, None, Vec::new(), now)
+    {
+        let r = page(
+            StatusCode::FORBIDDEN,
+            reason,
+            &rule,
+            &user,
+            &rid,
+            Some(route),
+        );
+        let r = with_cookies(r, &all);
+        return ctx.finish(&app, id, "denied", reason, &user, r);
+    }
+    let r = redirect(target.as_str(), &all);
+    ctx.finish(&app, id, "allow", reason::AUTHENTICATED, &user, r)
+}
+
+/// Appends `Set-Cookie` headers to a response.
+fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        r.headers_mut().append(
+            axum::http::header::SET_COOKIE,
+            super::request::header_value(c),
+        );
+    }
+    r
+}

@@ -1,0 +1,57 @@
+//! Pages for a session cookie the browser mishandles, shown at `/oauth2/start` instead
+//! of another round trip to the IdP (which could not help and would loop).
+
+use super::App;
+use super::handlers::{Ctx, page};
+use super::state::RouteRuntime;
+use crate::outpost::reason;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+
+/// When the session cookie came twice with different values: the page naming the
+/// cookie and how to clear it, with expiries for every copy the outpost can name, and a
+/// log line saying the same. `None` when the cookie is not duplicated.
+pub fn duplicated_session(
+    app: &App,
+    ctx: &Ctx,
+    route: &RouteRuntime,
+    host: &str,
+    cookies: &[&str],
+) -> Option<Response> {
+    let spec = route.sessions.cookie();
+    let found = spec.find(cookies);
+    if !found.duplicated {
+        return None;
+    }
+    let scope = spec
+        .domain()
+        .map_or_else(|| "this host only".to_string(), |d| format!("Domain={d}"));
+    let detail = format!(
+        "the session cookie {name} (configured for {scope}, Path=/) came more than once with different values ({present}); a copy set for another domain or path, or by a sibling host, shadows the one this site sets",
+        name = spec.name(),
+        present = found.present.join(", "),
+    );
+    tracing::warn!(
+        request_id = %ctx.request_id,
+        route = %route.config.id,
+        reason = reason::SESSION_COOKIE_DUPLICATED,
+        cookie = spec.name(),
+        detail = %detail,
+        "session cookie sent twice; showing how to clear it instead of starting a login"
+    );
+    let mut r = page(
+        StatusCode::BAD_REQUEST,
+        reason::SESSION_COOKIE_DUPLICATED,
+        &detail,
+        "",
+        &ctx.request_id,
+        Some(route),
+    );
+    for expiry in spec.expire_everywhere(host, &found.present) {
+        if let Ok(v) = HeaderValue::from_str(&expiry) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    let id = Some(route.config.id.as_str());
+    Some(ctx.finish(app, id, "error", reason::SESSION_COOKIE_DUPLICATED, "", r))
+}
