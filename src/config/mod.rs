@@ -322,17 +322,6 @@ pub struct BearerConfig {
     pub allow_multiple_audiences: bool,
 }
 
-impl BearerConfig {
-    /// The verifier's rule for untrusted extra audiences.
-    pub fn untrusted_audiences(&self) -> crate::oidc::UntrustedAudiences {
-        if self.allow_multiple_audiences {
-            crate::oidc::UntrustedAudiences::Allow
-        } else {
-            crate::oidc::UntrustedAudiences::Refuse
-        }
-    }
-}
-
 impl OutpostConfig {
     /// Parses YAML (or JSON) and validates it. `origin` names the source in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {

@@ -35,7 +35,13 @@ pub fn build_client(ca_bundle_pem: Option<&str>) -> Result<reqwest::Client, Oidc
 /// left out; callers name it.
 pub fn transport_error(e: reqwest::Error) -> String {
     let e = e.without_url();
-    let mut chain = vec![e.to_string()];
+    // reqwest's own top line ("error sending request") says nothing its causes do not.
+    let top = e.to_string();
+    let mut chain = if std::error::Error::source(&e).is_some() && top == "error sending request" {
+        Vec::new()
+    } else {
+        vec![top]
+    };
     let mut io_kind = None;
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {

@@ -253,6 +253,13 @@ pub enum UntrustedAudiences {
     Allow,
 }
 
+impl UntrustedAudiences {
+    /// The rule for a route whose `bearer.allowMultipleAudiences` is `allowed`.
+    pub fn from_allowed(allowed: bool) -> Self {
+        if allowed { Self::Allow } else { Self::Refuse }
+    }
+}
+
 /// The bearer-only audience check, after [`check_common`] found an accepted audience.
 pub fn check_bearer_audiences(
     claims: &Claims,

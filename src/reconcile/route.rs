@@ -311,6 +311,7 @@ spec:
   hosts: [app.example.com]
   providerRef: { name: idp }
   policy:
+    allowAnyAuthenticated: true
     public:
       requests: [{ methods: [GET, HEAD], paths: [/public] }]
 "#,

@@ -261,7 +261,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "in the crate root: api <-> reconcile",
     "in operator: client <-> dynamic",
     "in outpost: cookie <-> session",
-    "in outpost::server: handlers <-> login",
     "in reconcile: client <-> provider",
     "in reconcile: assign <-> compile <-> shard",
 ];

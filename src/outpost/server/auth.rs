@@ -6,7 +6,7 @@ use super::App;
 use super::bearer::cache_key;
 use super::request::{SessionData, bearer_token, cookie_headers, header_value, now, subject_of};
 use super::state::{Loaded, RouteRuntime};
-use crate::oidc::Identity;
+use crate::oidc::{Identity, UntrustedAudiences};
 use crate::outpost::forwarded::OriginalRequest;
 use crate::outpost::identity_headers::{identity_headers, safe_value};
 use crate::outpost::path::RequestPath;
@@ -265,7 +265,7 @@ async fn verify_bearer(
         .verify_access_token(
             token,
             &route.config.bearer.audiences,
-            route.config.bearer.untrusted_audiences(),
+            UntrustedAudiences::from_allowed(route.config.bearer.allow_multiple_audiences),
         )
         .await
         // The error's text names expected and received values, never the token.

@@ -109,7 +109,7 @@ pub fn page(
     route: Option<&RouteRuntime>,
 ) -> Response {
     let sign_out = route.map(|r| r.url("/oauth2/sign_out"));
-    let start = route.map(|r| super::login::external_start(r, r.base.as_str()));
+    let start = route.map(|r| r.start_url(r.base.as_str()));
     let html = render(&DeniedPage {
         status: status.as_u16(),
         reason,
@@ -271,7 +271,7 @@ fn unauthenticated(
     };
     if flavor.redirects() && !bearer && is_browser_navigation(&original.method, &parts.headers) {
         let here = format!("{}://{}{}", original.scheme, original.host, original.uri);
-        return redirect(&super::login::external_start(route, &here), &[]);
+        return redirect(&route.start_url(&here), &[]);
     }
     let mut r = text(StatusCode::UNAUTHORIZED, "sign-in required\n");
     if flavor.redirects() || bearer {

@@ -56,12 +56,6 @@ pub fn log_refused_rd(ctx: &Ctx, route: &RouteRuntime, label: &str) {
     tracing::info!(request_id = %ctx.request_id, route = %route.config.id, reason = reason::REDIRECT_REFUSED, refused = label, "rd refused; using the route's root");
 }
 
-/// `/oauth2/start?rd=` on the route's external URL.
-pub fn external_start(route: &RouteRuntime, rd: &str) -> String {
-    let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-    format!("{}?rd={rd}", route.url("/oauth2/start"))
-}
-
 /// `/oauth2/start?rd=`. On a host other than the route's external URL it first moves
 /// the browser there, so the login-state cookie lands where the callback arrives.
 pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
@@ -80,7 +74,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     }
     if host != route.authority {
         // The state cookie must be set where the callback arrives: the external URL.
-        let r = redirect(&external_start(route, target.as_str()), &[]);
+        let r = redirect(&route.start_url(target.as_str()), &[]);
         return ctx.finish(&app, id, "redirect", "external_url", "", r);
     }
     let cookies = cookie_headers(&parts.headers);

@@ -131,6 +131,12 @@ impl RouteRuntime {
         format!("{}{path}", self.base.as_str().trim_end_matches('/'))
     }
 
+    /// `/oauth2/start?rd=` on the route's external URL.
+    pub fn start_url(&self, rd: &str) -> String {
+        let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+        self.url(&format!("/oauth2/start?rd={rd}"))
+    }
+
     /// Whether this route answers on `host` (a route host or its external URL's host).
     pub fn serves_host(&self, host: &str) -> bool {
         self.authority == host || self.config.hosts.iter().any(|h| h == host)
