@@ -95,12 +95,9 @@ where
 fn forget_what_no_reconcile_reads<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
     if let Some(annotations) = object.meta_mut().annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
+        annotations.remove(crate::reconcile::client::LAST_APPLIED_ANNOTATION);
     }
 }
-
-/// The annotation client-side `kubectl apply` keeps its last input in.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 fn error_policy<K: Resource<DynamicType = ()>>(
     controller: &'static str,

@@ -71,7 +71,7 @@ impl SessionError {
             Self::Idle => reason::SESSION_IDLE,
             Self::Invalid => reason::SESSION_INVALID,
             Self::Duplicate => reason::SESSION_COOKIE_DUPLICATED,
-            Self::TooLarge => "session_too_large",
+            Self::TooLarge => reason::SESSION_TOO_LARGE,
             Self::KeyConfig => "session_key_config",
             Self::CookieConfig => "session_cookie_config",
             Self::Seal => "session_seal_failed",

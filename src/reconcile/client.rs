@@ -25,6 +25,10 @@ pub const STATE_CLIENT_ID_KEY: &str = "client-id";
 /// Key of the minted oauth2-proxy cookie secret in the state Secret.
 pub const STATE_COOKIE_KEY: &str = "cookie-secret";
 
+/// The annotation client-side `kubectl apply` keeps its last input in (a second copy of
+/// the object).
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Label and annotation keys (or prefixes, ending in `/`) that GitOps tools use to track
 /// what they own. Copying them onto a generated Secret makes Argo CD or Flux adopt it and
 /// prune it on the next sync, so they are never copied.
@@ -35,7 +39,7 @@ const TRACKING_KEYS: &[&str] = &[
     "helm.toolkit.fluxcd.io/",
     "meta.helm.sh/",
     "helm.sh/",
-    "kubectl.kubernetes.io/last-applied-configuration",
+    LAST_APPLIED_ANNOTATION,
     "app.kubernetes.io/managed-by",
 ];
 
