@@ -24,6 +24,8 @@ pub enum Command {
     Outpost(crate::outpost::OutpostArgs),
     /// Run the operator: reconcile the three kinds and write the outpost configuration.
     Operator(crate::operator::OperatorArgs),
+    /// Explain reason codes (from decision logs, metrics and pages) and what to do.
+    Reasons(crate::reasons_cmd::ReasonsArgs),
 }
 
 impl Cli {
@@ -34,6 +36,7 @@ impl Cli {
             Command::Render(args) => crate::render::run(&args),
             Command::Outpost(args) => crate::outpost::server::run(&args),
             Command::Operator(args) => run_operator(args),
+            Command::Reasons(args) => crate::reasons_cmd::run(&args),
         }
     }
 }

@@ -167,7 +167,10 @@ mod tests {
         let mut d = doc("https://idp.example");
         d.token_endpoint = Some("/token".into());
         assert_eq!(
-            d.check("https://idp.example", "u").unwrap_err().reason(),
+            d.check("https://idp.example", "u")
+                .unwrap_err()
+                .reason()
+                .code(),
             "idp_invalid_response"
         );
     }

@@ -4,6 +4,7 @@
 //! No variant carries a token, code, cookie or secret: only issuers, audiences, key ids,
 //! algorithm names, claim names, timestamps and (truncated, scrubbed) IdP error texts.
 
+use crate::reason::Reason;
 use thiserror::Error;
 
 /// Why an OIDC operation failed.
@@ -223,33 +224,33 @@ fn trailing_slash_note(expected: &str, got: &str) -> &'static str {
 }
 
 impl OidcError {
-    /// The stable snake_case reason code (log field and metric label).
-    pub fn reason(&self) -> &'static str {
+    /// The reason code (log field and metric label).
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::Config(_) => "provider_config",
-            Self::IdpUnreachable { .. } => "idp_unreachable",
-            Self::IdpInvalidResponse { .. } => "idp_invalid_response",
-            Self::DiscoveryIssuerMismatch { .. } => "discovery_issuer_mismatch",
-            Self::MalformedToken(_) => "malformed_token",
-            Self::AlgNotAllowed { .. } => "alg_not_allowed",
-            Self::UnknownKid { .. } => "unknown_kid",
-            Self::KeyAlgMismatch { .. } => "key_alg_mismatch",
-            Self::BadSignature { .. } => "bad_signature",
-            Self::IssuerMismatch { .. } => "issuer_mismatch",
-            Self::AudienceMismatch { .. } => "audience_mismatch",
-            Self::AzpMismatch { .. } => "azp_mismatch",
-            Self::MultipleAudiencesWithoutAzp { .. } => "multiple_audiences_without_azp",
-            Self::TokenExpired { .. } => "token_expired",
-            Self::TokenNotYetValid { .. } => "token_not_yet_valid",
-            Self::IatInFuture { .. } => "iat_in_future",
-            Self::MissingClaim(_) => "missing_claim",
-            Self::InvalidClaim { .. } => "invalid_claim",
-            Self::NonceMismatch { .. } => "nonce_mismatch",
-            Self::AtHashMismatch => "at_hash_mismatch",
-            Self::CallbackIssMismatch { .. } => "callback_iss_mismatch",
-            Self::InvalidClient { .. } => "invalid_client",
-            Self::InvalidGrant { .. } => "invalid_grant",
-            Self::TokenExchangeFailed { .. } => "token_exchange_failed",
+            Self::Config(_) => Reason::ProviderConfig,
+            Self::IdpUnreachable { .. } => Reason::IdpUnreachable,
+            Self::IdpInvalidResponse { .. } => Reason::IdpInvalidResponse,
+            Self::DiscoveryIssuerMismatch { .. } => Reason::DiscoveryIssuerMismatch,
+            Self::MalformedToken(_) => Reason::MalformedToken,
+            Self::AlgNotAllowed { .. } => Reason::AlgNotAllowed,
+            Self::UnknownKid { .. } => Reason::UnknownKid,
+            Self::KeyAlgMismatch { .. } => Reason::KeyAlgMismatch,
+            Self::BadSignature { .. } => Reason::BadSignature,
+            Self::IssuerMismatch { .. } => Reason::IssuerMismatch,
+            Self::AudienceMismatch { .. } => Reason::AudienceMismatch,
+            Self::AzpMismatch { .. } => Reason::AzpMismatch,
+            Self::MultipleAudiencesWithoutAzp { .. } => Reason::MultipleAudiencesWithoutAzp,
+            Self::TokenExpired { .. } => Reason::TokenExpired,
+            Self::TokenNotYetValid { .. } => Reason::TokenNotYetValid,
+            Self::IatInFuture { .. } => Reason::IatInFuture,
+            Self::MissingClaim(_) => Reason::MissingClaim,
+            Self::InvalidClaim { .. } => Reason::InvalidClaim,
+            Self::NonceMismatch { .. } => Reason::NonceMismatch,
+            Self::AtHashMismatch => Reason::AtHashMismatch,
+            Self::CallbackIssMismatch { .. } => Reason::CallbackIssMismatch,
+            Self::InvalidClient { .. } => Reason::InvalidClient,
+            Self::InvalidGrant { .. } => Reason::InvalidGrant,
+            Self::TokenExchangeFailed { .. } => Reason::TokenExchangeFailed,
         }
     }
 }
@@ -269,7 +270,7 @@ mod tests {
         assert!(text.contains("\"https://idp.example/\""));
         assert!(text.contains("\"https://idp.example\""));
         assert!(text.contains("trailing slash"));
-        assert_eq!(e.reason(), "discovery_issuer_mismatch");
+        assert_eq!(e.reason().code(), "discovery_issuer_mismatch");
     }
 
     #[test]
@@ -285,7 +286,7 @@ mod tests {
     #[test]
     fn invalid_client_tells_what_to_check() {
         let e = OidcError::InvalidClient { description: None };
-        assert_eq!(e.reason(), "invalid_client");
+        assert_eq!(e.reason().code(), "invalid_client");
         assert!(e.to_string().contains("client secret"));
     }
 }

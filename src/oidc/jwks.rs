@@ -284,7 +284,7 @@ impl JwksCache {
             Err(e) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 *self.lock_error() = Some(e.to_string());
-                tracing::warn!(reason = e.reason(), error = %e, "JWKS fetch failed; keeping the last keys");
+                tracing::warn!(reason = %e.reason(), error = %e, "JWKS fetch failed; keeping the last keys");
                 Err(e)
             }
         }

@@ -3,6 +3,7 @@
 
 use super::testkit::*;
 use super::*;
+use crate::reason::Reason;
 use serde_json::{Value, json};
 
 const NOW: i64 = 1_700_000_000;
@@ -33,7 +34,11 @@ async fn a_trusted_plus_an_untrusted_audience_without_azp_is_refused() {
     let claims =
         json!({"iss": idp.base, "sub": "svc", "aud": ["api", "attacker"], "exp": NOW + 60});
     let err = verify(&p, &claims).await.expect_err("refused by default");
-    assert_eq!(err.reason(), "multiple_audiences_without_azp", "{err}");
+    assert_eq!(
+        err.reason().code(),
+        "multiple_audiences_without_azp",
+        "{err}"
+    );
     let text = err.to_string();
     assert!(
         text.contains("\"attacker\"") && text.contains("azp"),
@@ -57,7 +62,7 @@ async fn a_trusted_plus_an_untrusted_audience_without_azp_is_refused() {
     // An `azp` that is not a string does not count as one.
     let c = json!({"iss": idp.base, "sub": "svc", "aud": ["api", "x"], "azp": 7, "exp": NOW + 60});
     assert_eq!(
-        verify(&p, &c).await.unwrap_err().reason(),
+        verify(&p, &c).await.unwrap_err().reason().code(),
         "multiple_audiences_without_azp"
     );
 }
@@ -77,7 +82,7 @@ async fn extra_audiences_without_azp_pass_only_when_a_route_opts_in() {
         .verify_access_token_at(&token, &["api".into()], UntrustedAudiences::Allow, NOW)
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), "audience_mismatch");
+    assert_eq!(err.reason().code(), "audience_mismatch");
 }
 
 #[tokio::test]
@@ -92,12 +97,12 @@ async fn psychic_signatures_and_oversized_tokens_are_refused() {
         .verify_access_token_at(&psychic, &["api".into()], UntrustedAudiences::Refuse, NOW)
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), "bad_signature", "{err}");
+    assert_eq!(err.reason().code(), "bad_signature", "{err}");
     // A token far beyond what an IdP issues is refused before any decoding.
     let huge = format!("{input}{}.{zero}", "A".repeat(20_000));
     let err = p
         .verify_access_token_at(&huge, &["api".into()], UntrustedAudiences::Refuse, NOW)
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), "malformed_token", "{err}");
+    assert_eq!(err.reason(), Reason::MalformedToken, "{err}");
 }

@@ -26,7 +26,7 @@ async fn discovery_refuses_a_trailing_slash_issuer_and_says_so() {
     let mut config = idp.config();
     config.issuer_url = format!("{}/", idp.base);
     let err = Provider::discover(config, None, None).await.unwrap_err();
-    assert_eq!(err.reason(), "discovery_issuer_mismatch");
+    assert_eq!(err.reason().code(), "discovery_issuer_mismatch");
     let text = err.to_string();
     assert!(text.contains(&format!("{:?}", idp.base)), "{text}");
     assert!(
@@ -42,7 +42,7 @@ async fn discovery_failure_is_idp_unreachable() {
     let mut config = idp.config();
     config.issuer_url = format!("{}/missing", idp.base);
     let err = Provider::discover(config, None, None).await.unwrap_err();
-    assert_eq!(err.reason(), "idp_unreachable");
+    assert_eq!(err.reason().code(), "idp_unreachable");
 }
 
 #[tokio::test]
@@ -102,7 +102,7 @@ async fn rotated_key_costs_exactly_one_refetch_and_misses_are_rate_limited() {
         .verify_id_token_at(&unknown, "n-0S6_WzA2Mj", None, NOW)
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), "unknown_kid");
+    assert_eq!(err.reason().code(), "unknown_kid");
     assert_eq!(idp.jwks_hits(), 2);
     let stats = p.jwks().stats();
     assert_eq!((stats.fetches, stats.unknown_kid_refetches), (2, 1));
@@ -140,14 +140,14 @@ async fn idp_down_keeps_the_last_keys() {
     p.jwks().refresh().await.unwrap();
     idp.state.down.store(true, Ordering::SeqCst);
     assert_eq!(
-        p.jwks().refresh().await.unwrap_err().reason(),
+        p.jwks().refresh().await.unwrap_err().reason().code(),
         "idp_unreachable"
     );
     // An IdP that answers with no usable key is treated the same way.
     idp.state.down.store(false, Ordering::SeqCst);
     idp.state.set_keys(vec![]);
     assert_eq!(
-        p.jwks().refresh().await.unwrap_err().reason(),
+        p.jwks().refresh().await.unwrap_err().reason().code(),
         "idp_invalid_response"
     );
     idp.state.down.store(true, Ordering::SeqCst);
@@ -160,7 +160,7 @@ async fn idp_down_keeps_the_last_keys() {
         .verify_id_token_at(&unknown, "n-0S6_WzA2Mj", None, NOW)
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), "unknown_kid");
+    assert_eq!(err.reason().code(), "unknown_kid");
     let stats = p.jwks().stats();
     assert_eq!(stats.key_ids, vec!["a"]);
     assert_eq!(stats.failures, 3);
@@ -249,7 +249,7 @@ async fn token_endpoint_errors_map_to_reasons() {
         .exchange_code("code-1234", "https://a/cb", "v")
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), "invalid_client");
+    assert_eq!(err.reason().code(), "invalid_client");
     assert!(
         err.to_string()
             .contains("check the client id and client secret")
@@ -262,11 +262,11 @@ async fn token_endpoint_errors_map_to_reasons() {
         .exchange_code("code-1234", "https://a/cb", "v")
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), "invalid_grant");
+    assert_eq!(err.reason().code(), "invalid_grant");
     assert!(!err.to_string().contains("code-1234"), "{err}");
     *idp.state.token_reply.lock().unwrap() = (500, json!({"oops": true}));
     let err = p.refresh_tokens("rt-5678").await.unwrap_err();
-    assert_eq!(err.reason(), "token_exchange_failed");
+    assert_eq!(err.reason().code(), "token_exchange_failed");
 }
 
 #[tokio::test]
@@ -317,14 +317,15 @@ async fn rfc9207_iss_parameter() {
     let err = p
         .check_authorization_response_iss(Some("https://evil.example"))
         .unwrap_err();
-    assert_eq!(err.reason(), "callback_iss_mismatch");
+    assert_eq!(err.reason().code(), "callback_iss_mismatch");
     idp.state.discovery.lock().unwrap()["authorization_response_iss_parameter_supported"] =
         json!(true);
     let p = idp.provider().await;
     assert_eq!(
         p.check_authorization_response_iss(None)
             .unwrap_err()
-            .reason(),
+            .reason()
+            .code(),
         "callback_iss_mismatch"
     );
     assert!(p.check_authorization_response_iss(Some(&idp.base)).is_ok());
@@ -333,5 +334,5 @@ async fn rfc9207_iss_parameter() {
 #[test]
 fn bad_ca_bundle_is_a_config_error() {
     let err = build_client(Some("not a pem")).unwrap_err();
-    assert_eq!(err.reason(), "provider_config");
+    assert_eq!(err.reason().code(), "provider_config");
 }

@@ -2,7 +2,7 @@
 //! they are signed in as, and a request id to quote to whoever runs the route.
 //! Everything interpolated is HTML-escaped; the page loads nothing external.
 
-use super::reason;
+use crate::reason::Reason;
 
 /// What the denied page shows.
 #[derive(Clone, Copy, Debug)]
@@ -10,7 +10,7 @@ pub struct DeniedPage<'a> {
     /// The HTTP status the page is sent with (decides the title with the reason).
     pub status: u16,
     /// The reason code (e.g. `policy_denied_group`).
-    pub reason: &'a str,
+    pub reason: Reason,
     /// The rule that failed, in words (from [`super::policy::Decision::Deny`]).
     pub rule: &'a str,
     /// Who the user is signed in as.
@@ -24,12 +24,12 @@ pub struct DeniedPage<'a> {
 }
 
 /// The page's title: what happened, in words, by reason and status.
-fn title(status: u16, reason: &str) -> &'static str {
+fn title(status: u16, reason: Reason) -> &'static str {
     match reason {
-        r if r.starts_with("policy_denied_") => "Access denied",
-        reason::LOGIN_LOOP => "Sign-in keeps repeating",
-        reason::SESSION_COOKIE_DUPLICATED => "Conflicting sign-in cookies",
-        reason::SESSION_TOO_LARGE => "Your sign-in is too large",
+        r if r.is_policy_denial() => "Access denied",
+        Reason::LoginLoop => "Sign-in keeps repeating",
+        Reason::SessionCookieDuplicated => "Conflicting sign-in cookies",
+        Reason::SessionTooLarge => "Your sign-in is too large",
         _ if status >= 502 => "The sign-in service did not answer",
         _ if status == 403 => "Sign-in refused",
         _ if status >= 500 => "Something went wrong on our side",
@@ -38,8 +38,8 @@ fn title(status: u16, reason: &str) -> &'static str {
 }
 
 /// "Rule" for a policy denial, "Details" for everything else.
-fn detail_label(reason: &str) -> &'static str {
-    if reason.starts_with("policy_denied_") {
+fn detail_label(reason: Reason) -> &'static str {
+    if reason.is_policy_denial() {
         "Rule"
     } else {
         "Details"
@@ -102,8 +102,10 @@ code{{background:#eef0f4;padding:.1rem .35rem;border-radius:4px;font-size:.9em}}
 <dt>{label}</dt><dd>{rule}</dd>\n{user}\
 <dt>Reason code</dt><dd><code>{reason}</code></dd>\n<dt>Request id</dt><dd><code>{request_id}</code> (quote it to whoever runs this site)</dd>\n\
 </dl>\n</main>\n</body>\n</html>\n",
-        explanation = html_escape(reason::explain(page.reason)),
-        fix = reason::fix(page.reason)
+        explanation = html_escape(page.reason.explain()),
+        fix = page
+            .reason
+            .fix()
             .map(|f| format!("<h2>What to do</h2>\n<p>{}</p>\n", html_escape(f)))
             .unwrap_or_default(),
         label = detail_label(page.reason),
@@ -113,7 +115,7 @@ code{{background:#eef0f4;padding:.1rem .35rem;border-radius:4px;font-size:.9em}}
         } else {
             format!("<dt>Signed in as</dt><dd>{}</dd>\n", html_escape(page.user))
         },
-        reason = html_escape(page.reason),
+        reason = page.reason.code(),
         request_id = html_escape(page.request_id),
     )
 }
@@ -125,7 +127,7 @@ mod tests {
     fn page<'a>(rule: &'a str, user: &'a str, id: &'a str) -> DeniedPage<'a> {
         DeniedPage {
             status: 403,
-            reason: reason::POLICY_DENIED_GROUP,
+            reason: Reason::PolicyDeniedGroup,
             rule,
             user,
             request_id: id,
@@ -145,7 +147,7 @@ mod tests {
         assert!(html.contains("<dd>ada@example.com</dd>"));
         assert!(html.contains("<code>req-123</code>"));
         assert!(html.contains("<code>policy_denied_group</code>"));
-        assert!(html.contains(reason::explain(reason::POLICY_DENIED_GROUP)));
+        assert!(html.contains(Reason::PolicyDeniedGroup.explain()));
         assert!(!html.contains("Sign in as someone else"));
     }
 
@@ -155,19 +157,23 @@ mod tests {
         p.start_url = Some("/oauth2/start?rd=%2F");
         p.sign_out_url = Some("/oauth2/sign_out");
         for (status, reason, title) in [
-            (403, reason::POLICY_DENIED_GROUP, "Access denied"),
-            (400, reason::STATE_INVALID, "Sign-in could not be completed"),
-            (400, reason::LOGIN_LOOP, "Sign-in keeps repeating"),
+            (403, Reason::PolicyDeniedGroup, "Access denied"),
+            (400, Reason::StateInvalid, "Sign-in could not be completed"),
+            (400, Reason::LoginLoop, "Sign-in keeps repeating"),
             (
                 400,
-                reason::SESSION_COOKIE_DUPLICATED,
+                Reason::SessionCookieDuplicated,
                 "Conflicting sign-in cookies",
             ),
-            (500, reason::SESSION_TOO_LARGE, "Your sign-in is too large"),
-            (502, "idp_unreachable", "The sign-in service did not answer"),
+            (500, Reason::SessionTooLarge, "Your sign-in is too large"),
+            (
+                502,
+                Reason::IdpUnreachable,
+                "The sign-in service did not answer",
+            ),
             (
                 503,
-                "provider_not_ready",
+                Reason::ProviderNotReady,
                 "The sign-in service did not answer",
             ),
         ] {
@@ -199,7 +205,7 @@ mod tests {
         let html = render(&DeniedPage {
             status: 403,
             start_url: None,
-            reason: evil,
+            reason: Reason::PolicyDeniedGroup,
             rule: evil,
             user: evil,
             request_id: evil,
@@ -210,7 +216,8 @@ mod tests {
         assert_eq!(
             html.matches("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;")
                 .count(),
-            4
+            3,
+            "rule, user and request id (the reason is a code, never input)"
         );
         assert!(html.contains("href=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\""));
     }

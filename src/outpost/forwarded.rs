@@ -5,9 +5,9 @@
 //! `Host` and appends the original path to the auth path. Forwarded headers are believed
 //! only from a peer inside the trusted CIDRs; otherwise they are ignored (a client could
 //! have written them) and the request's own Host and URI are used, with a flag so the
-//! handler can log [`reason::UNTRUSTED_FORWARDED_HEADERS`].
+//! handler can log [`Reason::UntrustedForwardedHeaders`].
 
-use super::reason;
+use crate::reason::Reason;
 use axum::http::{HeaderMap, Method, Uri};
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -38,8 +38,8 @@ pub enum ForwardedError {
 
 impl ForwardedError {
     /// The reason code for logs and metrics.
-    pub fn reason(&self) -> &'static str {
-        reason::MALFORMED_FORWARDED_HEADERS
+    pub fn reason(&self) -> Reason {
+        Reason::MalformedForwardedHeaders
     }
 }
 
@@ -152,7 +152,7 @@ pub struct Resolved {
     /// The request to decide on.
     pub request: OriginalRequest,
     /// Forwarded headers were present but the peer is not trusted: log
-    /// [`reason::UNTRUSTED_FORWARDED_HEADERS`].
+    /// [`Reason::UntrustedForwardedHeaders`].
     pub forwarded_headers_ignored: bool,
 }
 

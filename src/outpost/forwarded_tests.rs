@@ -287,7 +287,7 @@ fn malformed_trusted_headers_fail() {
         }
         let err = resolve("/oauth2/auth", &h, "10.0.0.1", None).unwrap_err();
         assert_eq!(err, ForwardedError::Malformed { header }, "{pairs:?}");
-        assert_eq!(err.reason(), reason::MALFORMED_FORWARDED_HEADERS);
+        assert_eq!(err.reason(), Reason::MalformedForwardedHeaders);
     }
     let mut h = HeaderMap::new();
     h.insert(

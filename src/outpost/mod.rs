@@ -1,5 +1,5 @@
 //! The pure, I/O-free pieces of the forward-auth outpost: redirect-target checks,
-//! encrypted cookie sessions, authorization policy, identity headers, reason codes, the
+//! encrypted cookie sessions, authorization policy, identity headers, the
 //! denied page and working out the original request behind a proxy.
 //!
 //! The HTTP handlers call these; nothing here reads a clock, the network or the disk, so
@@ -12,7 +12,6 @@ pub mod forwarded;
 pub mod identity_headers;
 pub mod path;
 pub mod policy;
-pub mod reason;
 pub mod redirect;
 pub mod server;
 pub mod session;

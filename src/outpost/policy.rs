@@ -6,9 +6,9 @@
 //! be satisfied. An empty policy allows any signed-in user.
 
 use super::path::RequestPath;
-use super::reason;
 use super::subject::{Subject, claim_strings};
 use crate::config::{PolicyConfig, path_has_prefix};
+use crate::reason::Reason;
 
 /// The outcome of [`evaluate`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum Decision {
     /// The subject may not pass.
     Deny {
         /// A `policy_denied_*` code from [`reason`].
-        reason: &'static str,
+        reason: Reason,
         /// The rule that failed, in words, for the denied page (contains configuration
         /// values only, never the subject's data).
         rule: String,
@@ -38,13 +38,13 @@ pub fn evaluate(policy: &PolicyConfig, subject: &Subject) -> Decision {
             parts.push(format!("an address in {}", list(&policy.email_domains)));
         }
         return deny(
-            reason::POLICY_DENIED_EMAIL,
+            Reason::PolicyDeniedEmail,
             format!("email must be {}", parts.join(" or ")),
         );
     }
     if !policy.groups.is_empty() && !policy.groups.iter().any(|g| subject.groups.contains(g)) {
         return deny(
-            reason::POLICY_DENIED_GROUP,
+            Reason::PolicyDeniedGroup,
             format!("member of one of the groups {}", list(&policy.groups)),
         );
     }
@@ -52,7 +52,7 @@ pub fn evaluate(policy: &PolicyConfig, subject: &Subject) -> Decision {
         let values = subject.claim(claim).map(claim_strings).unwrap_or_default();
         if !values.iter().any(|v| accepted.contains(v)) {
             return deny(
-                reason::POLICY_DENIED_CLAIM,
+                Reason::PolicyDeniedClaim,
                 format!("claim {claim:?} must be one of {}", list(accepted)),
             );
         }
@@ -64,7 +64,7 @@ pub fn evaluate(policy: &PolicyConfig, subject: &Subject) -> Decision {
             .any(|g| grant_covers(g, required))
         {
             return deny(
-                reason::POLICY_DENIED_PERMISSION,
+                Reason::PolicyDeniedPermission,
                 format!("permission {required:?} is required"),
             );
         }
@@ -72,7 +72,7 @@ pub fn evaluate(policy: &PolicyConfig, subject: &Subject) -> Decision {
     Decision::Allow
 }
 
-fn deny(reason: &'static str, rule: String) -> Decision {
+fn deny(reason: Reason, rule: String) -> Decision {
     Decision::Deny { reason, rule }
 }
 
@@ -149,16 +149,16 @@ pub struct RequestFacts<'a> {
 
 /// When the request needs no login, the reason code (`public_method`,
 /// `cors_preflight` or `public_path`); `None` when it needs one.
-pub fn public_access(policy: &PolicyConfig, req: &RequestFacts<'_>) -> Option<&'static str> {
+pub fn public_access(policy: &PolicyConfig, req: &RequestFacts<'_>) -> Option<Reason> {
     if policy
         .public_methods
         .iter()
         .any(|m| m.eq_ignore_ascii_case(req.method))
     {
-        return Some(reason::PUBLIC_METHOD);
+        return Some(Reason::PublicMethod);
     }
     if policy.allow_cors_preflight && req.method == "OPTIONS" && req.has_origin && req.has_acrm {
-        return Some(reason::CORS_PREFLIGHT);
+        return Some(Reason::CorsPreflight);
     }
     if policy.public_paths.is_empty() && policy.public_requests.is_empty() {
         return None;
@@ -176,7 +176,7 @@ pub fn public_access(policy: &PolicyConfig, req: &RequestFacts<'_>) -> Option<&'
         .iter()
         .chain(by_method)
         .any(|p| path_has_prefix(path, p))
-        .then_some(reason::PUBLIC_PATH)
+        .then_some(Reason::PublicPath)
 }
 
 /// Shorthand for `public_access(..).is_some()`.

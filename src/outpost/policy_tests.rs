@@ -30,10 +30,10 @@ fn subject() -> Subject {
     }
 }
 
-fn reason_of(d: Decision) -> &'static str {
+fn reason_of(d: Decision) -> Option<Reason> {
     match d {
-        Decision::Allow => "allow",
-        Decision::Deny { reason, .. } => reason,
+        Decision::Allow => None,
+        Decision::Deny { reason, .. } => Some(reason),
     }
 }
 
@@ -59,7 +59,7 @@ fn emails_and_domains_form_one_family() {
     p.emails = strings(&["bob@other.org"]);
     match evaluate(&p, &subject()) {
         Decision::Deny { reason, rule } => {
-            assert_eq!(reason, reason::POLICY_DENIED_EMAIL);
+            assert_eq!(reason, Reason::PolicyDeniedEmail);
             assert!(
                 rule.contains("bob@other.org") && rule.contains("elsewhere.com"),
                 "{rule}"
@@ -73,7 +73,7 @@ fn emails_and_domains_form_one_family() {
     };
     assert_eq!(
         reason_of(evaluate(&p, &no_email)),
-        reason::POLICY_DENIED_EMAIL
+        Some(Reason::PolicyDeniedEmail)
     );
 }
 
@@ -139,7 +139,7 @@ fn groups_are_any_of_and_case_sensitive() {
     p.groups = strings(&["admins", "OPS"]);
     match evaluate(&p, &subject()) {
         Decision::Deny { reason, rule } => {
-            assert_eq!(reason, reason::POLICY_DENIED_GROUP);
+            assert_eq!(reason, Reason::PolicyDeniedGroup);
             assert!(rule.contains("admins"));
         }
         Decision::Allow => panic!("must deny"),
@@ -179,7 +179,7 @@ fn every_listed_claim_must_have_an_accepted_value() {
     for r in denied {
         assert_eq!(
             reason_of(evaluate(&rules(r), &subject())),
-            reason::POLICY_DENIED_CLAIM,
+            Some(Reason::PolicyDeniedClaim),
             "{r:?}"
         );
     }
@@ -224,7 +224,7 @@ fn all_required_permissions_must_be_granted() {
     p.permissions.push("docs:write".into());
     match evaluate(&p, &subject()) {
         Decision::Deny { reason, rule } => {
-            assert_eq!(reason, reason::POLICY_DENIED_PERMISSION);
+            assert_eq!(reason, Reason::PolicyDeniedPermission);
             assert!(rule.contains("docs:write"), "{rule}");
         }
         Decision::Allow => panic!("must deny"),
@@ -241,7 +241,7 @@ fn families_are_checked_in_order_and_all_must_pass() {
     };
     assert_eq!(
         reason_of(evaluate(&p, &subject())),
-        reason::POLICY_DENIED_PERMISSION
+        Some(Reason::PolicyDeniedPermission)
     );
     let outsider = Subject {
         email: Some("a@evil.com".into()),
@@ -250,7 +250,7 @@ fn families_are_checked_in_order_and_all_must_pass() {
     };
     assert_eq!(
         reason_of(evaluate(&p, &outsider)),
-        reason::POLICY_DENIED_EMAIL
+        Some(Reason::PolicyDeniedEmail)
     );
 }
 
@@ -279,7 +279,7 @@ fn public_paths_cannot_be_reached_by_traversal() {
     ] {
         assert_eq!(
             public_access(&p, &facts("GET", path)),
-            Some(reason::PUBLIC_PATH),
+            Some(Reason::PublicPath),
             "{path}"
         );
     }
@@ -310,7 +310,7 @@ fn public_methods_and_cors_preflight() {
     };
     assert_eq!(
         public_access(&p, &facts("HEAD", "/x")),
-        Some(reason::PUBLIC_METHOD)
+        Some(Reason::PublicMethod)
     );
     assert!(!is_public(&p, &facts("GET", "/x")));
     let preflight = RequestFacts {
@@ -324,7 +324,7 @@ fn public_methods_and_cors_preflight() {
         "preflight needs allow_cors_preflight"
     );
     p.allow_cors_preflight = true;
-    assert_eq!(public_access(&p, &preflight), Some(reason::CORS_PREFLIGHT));
+    assert_eq!(public_access(&p, &preflight), Some(Reason::CorsPreflight));
     for (origin, acrm) in [(false, true), (true, false), (false, false)] {
         let partial = RequestFacts {
             has_origin: origin,
@@ -353,7 +353,7 @@ fn public_requests_are_public_only_for_their_methods() {
     };
     assert_eq!(
         public_access(&p, &facts("GET", "/public/a.css")),
-        Some(reason::PUBLIC_PATH)
+        Some(Reason::PublicPath)
     );
     for (method, path) in [
         ("POST", "/public/a"),
@@ -379,6 +379,6 @@ fn public_requests_are_public_only_for_their_methods() {
         has_origin: true,
         has_acrm: true,
     };
-    assert_eq!(public_access(&p, &preflight), Some(reason::CORS_PREFLIGHT));
+    assert_eq!(public_access(&p, &preflight), Some(Reason::CorsPreflight));
     assert_eq!(public_access(&p, &facts("OPTIONS", "/public/a")), None);
 }

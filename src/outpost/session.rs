@@ -8,8 +8,8 @@
 //! nothing an attacker could use, never panic.
 
 use super::cookie::CookieSpec;
-use super::reason;
 use crate::config::SessionConfig;
+use crate::reason::Reason;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::{constant_time, digest, hkdf};
 use base64::Engine;
@@ -63,18 +63,18 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// The reason code from [`reason`] (for the four read outcomes), or a label.
-    pub fn reason(self) -> &'static str {
+    /// The reason code.
+    pub fn reason(self) -> Reason {
         match self {
-            Self::NoSession => reason::NO_SESSION,
-            Self::Expired => reason::SESSION_EXPIRED,
-            Self::Idle => reason::SESSION_IDLE,
-            Self::Invalid => reason::SESSION_INVALID,
-            Self::Duplicate => reason::SESSION_COOKIE_DUPLICATED,
-            Self::TooLarge => reason::SESSION_TOO_LARGE,
-            Self::KeyConfig => "session_key_config",
-            Self::CookieConfig => "session_cookie_config",
-            Self::Seal => "session_seal_failed",
+            Self::NoSession => Reason::NoSession,
+            Self::Expired => Reason::SessionExpired,
+            Self::Idle => Reason::SessionIdle,
+            Self::Invalid => Reason::SessionInvalid,
+            Self::Duplicate => Reason::SessionCookieDuplicated,
+            Self::TooLarge => Reason::SessionTooLarge,
+            Self::KeyConfig => Reason::SessionKeyConfig,
+            Self::CookieConfig => Reason::SessionCookieConfig,
+            Self::Seal => Reason::SessionSealFailed,
         }
     }
 }

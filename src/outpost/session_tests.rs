@@ -197,7 +197,7 @@ fn lifetime_and_idle_reasons() {
         SessionError::Expired
     );
     assert_eq!(m.store(&s, &[], 3_600).unwrap_err(), SessionError::Expired);
-    assert_eq!(SessionError::Idle.reason(), reason::SESSION_IDLE);
+    assert_eq!(SessionError::Idle.reason(), Reason::SessionIdle);
 }
 
 #[test]
@@ -216,14 +216,14 @@ fn touch_is_rate_limited() {
 fn read_failures_have_reason_codes() {
     let m = manager(&[SECRET_A], 0);
     let err = |h: &[&str]| m.load::<Data>(h, 1).unwrap_err().reason();
-    assert_eq!(err(&[]), reason::NO_SESSION);
-    assert_eq!(err(&["other=1"]), reason::NO_SESSION);
-    assert_eq!(err(&["__Host-pc=not-base64!"]), reason::SESSION_INVALID);
-    assert_eq!(err(&["__Host-pc="]), reason::SESSION_INVALID);
+    assert_eq!(err(&[]), Reason::NoSession);
+    assert_eq!(err(&["other=1"]), Reason::NoSession);
+    assert_eq!(err(&["__Host-pc=not-base64!"]), Reason::SessionInvalid);
+    assert_eq!(err(&["__Host-pc="]), Reason::SessionInvalid);
     // A value sealed by another key or for another cookie name.
     let other = manager(&[SECRET_B], 0);
     let foreign = cookie_header(&other.store(&other.start(data(), 0), &[], 0).unwrap());
-    assert_eq!(err(&[&foreign]), reason::SESSION_INVALID);
+    assert_eq!(err(&[&foreign]), Reason::SessionInvalid);
     let other_name = SessionManager::new(
         ring(&[SECRET_A]),
         &SessionConfig {
@@ -239,10 +239,10 @@ fn read_failures_have_reason_codes() {
             .unwrap(),
     )
     .replacen("__Host-qq", "__Host-pc", 1);
-    assert_eq!(err(&[&moved]), reason::SESSION_INVALID);
+    assert_eq!(err(&[&moved]), Reason::SessionInvalid);
     // A valid envelope whose payload has the wrong shape.
     let wrong: Vec<String> = m.store(&m.start(42u32, 0), &[], 0).unwrap();
-    assert_eq!(err(&[&cookie_header(&wrong)]), reason::SESSION_INVALID);
+    assert_eq!(err(&[&cookie_header(&wrong)]), Reason::SessionInvalid);
 }
 
 #[test]
@@ -264,7 +264,7 @@ fn two_different_session_cookies_of_one_name_are_refused() {
         assert_eq!(got, Err(SessionError::Duplicate), "{header}");
         assert_eq!(
             SessionError::Duplicate.reason(),
-            reason::SESSION_COOKIE_DUPLICATED
+            Reason::SessionCookieDuplicated
         );
     }
     // Across two Cookie header lines too.

@@ -4,7 +4,7 @@ use super::App;
 use super::handlers::{Ctx, login_target, original, redirect, text};
 use super::login::{absolute_rd, log_refused_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
-use crate::outpost::reason;
+use crate::reason::Reason;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -38,7 +38,7 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
             &app,
             Some(&route.config.id),
             "redirect",
-            "external_url",
+            Reason::ExternalUrl,
             "",
             r,
         );
@@ -61,7 +61,7 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
         &app,
         Some(&route.config.id),
         "sign_out",
-        "signed_out",
+        Reason::SignedOut,
         "",
         r,
     )
@@ -84,7 +84,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
             StatusCode::FORBIDDEN,
             "no route is configured for this host\n",
         );
-        return ctx.finish(&app, None, "denied", reason::ROUTE_NOT_FOUND, "", r);
+        return ctx.finish(&app, None, "denied", Reason::RouteNotFound, "", r);
     };
     let id = Some(route.config.id.as_str());
     let session = route
@@ -95,7 +95,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
             if s.data.provider == route.config.provider {
                 Ok(s)
             } else {
-                Err(reason::SESSION_INVALID)
+                Err(Reason::SessionInvalid)
             }
         });
     match session {
@@ -114,7 +114,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
                 &app,
                 id,
                 "allow",
-                reason::AUTHENTICATED,
+                Reason::Authenticated,
                 &user,
                 Json(body).into_response(),
             )

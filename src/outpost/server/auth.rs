@@ -7,11 +7,12 @@ use super::bearer::cache_key;
 use super::request::{SessionData, bearer_token, cookie_headers, header_value, now, subject_of};
 use super::state::{Loaded, RouteRuntime};
 use crate::oidc::{Identity, UntrustedAudiences};
+use crate::outpost::Subject;
 use crate::outpost::forwarded::OriginalRequest;
 use crate::outpost::identity_headers::{identity_headers, safe_value};
 use crate::outpost::path::RequestPath;
 use crate::outpost::policy::{self, Decision, RequestFacts, public_access};
-use crate::outpost::{Subject, reason};
+use crate::reason::Reason;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
 
@@ -51,7 +52,7 @@ pub enum Verdict {
     /// Pass, with these upstream headers and `Set-Cookie` values.
     Allow {
         /// The reason code (`authenticated`, `public_path`, ...).
-        reason: &'static str,
+        reason: Reason,
         /// Identity headers, access token and identity JWT.
         headers: Vec<(HeaderName, HeaderValue)>,
         /// A refreshed or touched session.
@@ -62,7 +63,7 @@ pub enum Verdict {
     /// Not signed in (or the session/token is unusable).
     Unauthenticated {
         /// The reason code.
-        reason: &'static str,
+        reason: Reason,
         /// A bearer token was presented and refused: why, with what was expected and
         /// what came (never the token), for the log.
         bearer: Option<String>,
@@ -70,7 +71,7 @@ pub enum Verdict {
     /// Signed in, refused by the policy.
     Denied {
         /// The `policy_denied_*` code.
-        reason: &'static str,
+        reason: Reason,
         /// The rule, in words.
         rule: String,
         /// Who was refused.
@@ -94,12 +95,12 @@ impl Verdict {
     }
 
     /// The reason code.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
             Self::Allow { reason, .. }
             | Self::Unauthenticated { reason, .. }
-            | Self::Denied { reason, .. } => reason,
-            Self::NoRoute => reason::ROUTE_NOT_FOUND,
+            | Self::Denied { reason, .. } => *reason,
+            Self::NoRoute => Reason::RouteNotFound,
         }
     }
 }
@@ -149,7 +150,7 @@ pub async fn decide<'a>(
         match bearer_token(headers) {
             Some(Err(())) => {
                 let verdict = Verdict::Unauthenticated {
-                    reason: "malformed_token",
+                    reason: Reason::MalformedToken,
                     bearer: Some("the Authorization header is not `Bearer <token>`".into()),
                 };
                 return (Some(route), verdict);
@@ -175,13 +176,13 @@ pub fn load_session(
     route: &RouteRuntime,
     headers: &HeaderMap,
     now: u64,
-) -> Result<crate::outpost::session::Session<SessionData>, &'static str> {
+) -> Result<crate::outpost::session::Session<SessionData>, Reason> {
     let session = route
         .sessions
         .load::<SessionData>(&cookie_headers(headers), now)
         .map_err(|e| e.reason())?;
     if session.data.provider != route.config.provider {
-        return Err(reason::SESSION_INVALID);
+        return Err(Reason::SessionInvalid);
     }
     Ok(session)
 }
@@ -242,7 +243,7 @@ pub fn store(
         .sessions
         .store(session, &cookie_headers(headers), now)
         .unwrap_or_else(|e| {
-            tracing::warn!(route = %route.config.id, reason = e.reason(), "cannot write the session cookie");
+            tracing::warn!(route = %route.config.id, reason = %e.reason(), "cannot write the session cookie");
             Vec::new()
         })
 }
@@ -252,13 +253,13 @@ async fn verify_bearer(
     route: &RouteRuntime,
     token: &str,
     now: u64,
-) -> Result<Arc<Identity>, (&'static str, String)> {
+) -> Result<Arc<Identity>, (Reason, String)> {
     let key = cache_key(&route.config.id, token);
     if let Some(identity) = loaded.bearer_cache.get(&key, now) {
         return Ok(identity);
     }
     let provider = route.provider.get().ok_or((
-        "provider_not_ready",
+        Reason::ProviderNotReady,
         "the provider's discovery and keys are not loaded yet".to_string(),
     ))?;
     let claims = provider
@@ -295,7 +296,7 @@ pub fn authorize(
         };
     }
     Verdict::Allow {
-        reason: reason::AUTHENTICATED,
+        reason: Reason::Authenticated,
         headers: upstream_headers(app, route, &subject, access_token, now),
         set_cookies,
         user: subject.user,

@@ -52,7 +52,7 @@ fn resolve(source: Source, path: &str) -> Option<OriginalRequest> {
         .map(|r| r.request)
 }
 
-async fn reason_for(app: &App, source: Source, path: &str) -> Option<&'static str> {
+async fn reason_for(app: &App, source: Source, path: &str) -> Option<Reason> {
     let original = resolve(source, path)?;
     let loaded = app.loaded();
     let (_, verdict) = decide(app, &loaded, &original, &HeaderMap::new()).await;
@@ -66,7 +66,7 @@ async fn a_path_read_two_ways_is_public_through_no_header() {
         for source in SOURCES {
             assert_eq!(
                 reason_for(&app, source, path).await,
-                Some(reason::PUBLIC_PATH),
+                Some(Reason::PublicPath),
                 "{source:?} {path}"
             );
         }
@@ -99,7 +99,7 @@ async fn a_path_read_two_ways_is_public_through_no_header() {
     for path in ambiguous {
         for source in SOURCES {
             let got = reason_for(&app, source, path).await;
-            assert_ne!(got, Some(reason::PUBLIC_PATH), "{source:?} {path}");
+            assert_ne!(got, Some(Reason::PublicPath), "{source:?} {path}");
         }
     }
 }

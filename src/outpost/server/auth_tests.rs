@@ -123,12 +123,12 @@ async fn decisions_without_network() {
     let none = HeaderMap::new();
     let (route, v) = decide(&app, &loaded, &original("evil.example.com", "/"), &none).await;
     assert!(route.is_none() && matches!(v, Verdict::NoRoute));
-    assert_eq!(v.reason(), reason::ROUTE_NOT_FOUND);
+    assert_eq!(v.reason(), Reason::RouteNotFound);
 
     let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &none).await;
     assert_eq!(
         (v.result(), v.reason()),
-        ("unauthenticated", reason::NO_SESSION)
+        ("unauthenticated", Reason::NoSession)
     );
 
     // Public path: allowed, and every configured header is present but empty.
@@ -139,7 +139,7 @@ async fn decisions_without_network() {
         &none,
     )
     .await;
-    assert_eq!(v.reason(), reason::PUBLIC_PATH);
+    assert_eq!(v.reason(), Reason::PublicPath);
     for name in ["x-user", "x-email", "x-tenant", "x-token", "x-identity"] {
         assert_eq!(header(&v, name).unwrap(), "", "{name}");
     }
@@ -151,12 +151,12 @@ async fn decisions_without_network() {
         &none,
     )
     .await;
-    assert_eq!(v.reason(), reason::NO_SESSION);
+    assert_eq!(v.reason(), Reason::NoSession);
 
     // A valid session passes with identity headers, the access token and a signed JWT.
     let staff = cookie(&app, "t/app", "t/idp", None, &["staff"]);
     let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &staff).await;
-    assert_eq!(v.reason(), reason::AUTHENTICATED);
+    assert_eq!(v.reason(), Reason::Authenticated);
     assert_eq!(header(&v, "x-user").unwrap(), "jane");
     assert_eq!(header(&v, "x-token").unwrap(), "at-123");
     assert_eq!(header(&v, "x-tenant").unwrap(), "");
@@ -177,12 +177,12 @@ async fn decisions_without_network() {
     )
     .await;
     assert_eq!(route.unwrap().config.id, "t/admin");
-    assert_eq!(v.reason(), reason::SESSION_INVALID);
+    assert_eq!(v.reason(), Reason::SessionInvalid);
 
     let guest = cookie(&app, "t/app", "t/idp", None, &["guests"]);
     let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &guest).await;
     assert!(matches!(&v, Verdict::Denied { rule, .. } if rule.contains("staff")));
-    assert_eq!(v.reason(), reason::POLICY_DENIED_GROUP);
+    assert_eq!(v.reason(), Reason::PolicyDeniedGroup);
 
     // A public path shows who is signed in, but not from a session whose tokens expired.
     let (_, v) = decide(
@@ -201,13 +201,13 @@ async fn decisions_without_network() {
         &stale,
     )
     .await;
-    assert_eq!(v.reason(), reason::PUBLIC_PATH);
+    assert_eq!(v.reason(), Reason::PublicPath);
     assert_eq!(header(&v, "x-user").unwrap(), "");
 
     // Tokens expired and no refresh token: the session is over.
     let expired = cookie(&app, "t/app", "t/idp", Some(1), &["staff"]);
     let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &expired).await;
-    assert_eq!(v.reason(), reason::SESSION_EXPIRED);
+    assert_eq!(v.reason(), Reason::SessionExpired);
 }
 
 #[tokio::test]
@@ -221,7 +221,7 @@ async fn bearer_failures_are_unauthenticated_with_a_reason() {
         v,
         Verdict::Unauthenticated {
             bearer: Some(_),
-            reason: "malformed_token"
+            reason: Reason::MalformedToken
         }
     ));
     h.insert("authorization", HeaderValue::from_static("Bearer eyJ.x.y"));
@@ -230,7 +230,7 @@ async fn bearer_failures_are_unauthenticated_with_a_reason() {
         v,
         Verdict::Unauthenticated {
             bearer: Some(_),
-            reason: "provider_not_ready"
+            reason: Reason::ProviderNotReady
         }
     ));
     // Bearer is off on the admin route: the header is ignored and the cookie decides.

@@ -10,8 +10,8 @@ use super::login_loop::{self, Completed, loop_page};
 use super::request::{SessionData, cookie_headers, now};
 use super::session_budget::{fits, head_bytes, too_large_page, trim_groups};
 use super::state::RouteRuntime;
-use crate::outpost::reason;
 use crate::outpost::session::{LoginState, SessionError};
+use crate::reason::Reason;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -72,7 +72,7 @@ fn find_login<'a>(
 fn state_invalid(app: &App, ctx: &Ctx, cause: &'static str) -> Response {
     tracing::info!(
         request_id = %ctx.request_id,
-        reason = reason::STATE_INVALID,
+        reason = %Reason::StateInvalid,
         state_cookie = cause,
         "no usable sign-in state for this callback"
     );
@@ -88,13 +88,13 @@ fn state_invalid(app: &App, ctx: &Ctx, cause: &'static str) -> Response {
     };
     let r = page(
         StatusCode::BAD_REQUEST,
-        reason::STATE_INVALID,
+        Reason::StateInvalid,
         rule,
         "",
         &ctx.request_id,
         None,
     );
-    ctx.finish(app, None, "bad_request", reason::STATE_INVALID, "", r)
+    ctx.finish(app, None, "bad_request", Reason::StateInvalid, "", r)
 }
 
 /// `/oauth2/callback`.
@@ -119,7 +119,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let id = Some(route.config.id.as_str());
     let mut cookies: Vec<String> = route.sessions.clear_state(&state).into_iter().collect();
-    let fail = |status: StatusCode, code: &str, rule: &str, cookies: &[String]| {
+    let fail = |status: StatusCode, code: Reason, rule: &str, cookies: &[String]| {
         with_cookies(page(status, code, rule, "", &rid, Some(route)), cookies)
     };
     if let Some(error) = query_param(&parts, "error") {
@@ -132,22 +132,27 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         tracing::warn!(
             request_id = %rid,
             route = %route.config.id,
-            reason = "idp_error",
+            reason = %Reason::IdpError,
             error = %idp_text(&error),
             error_description = %idp_text(&description),
             "the identity provider refused the sign-in"
         );
-        let r = fail(StatusCode::FORBIDDEN, "idp_error", rule.trim(), &cookies);
-        return ctx.finish(&app, id, "denied", "idp_error", "", r);
+        let r = fail(
+            StatusCode::FORBIDDEN,
+            Reason::IdpError,
+            rule.trim(),
+            &cookies,
+        );
+        return ctx.finish(&app, id, "denied", Reason::IdpError, "", r);
     }
     let Some(provider) = route.provider.get() else {
         let r = fail(
             StatusCode::SERVICE_UNAVAILABLE,
-            "provider_not_ready",
+            Reason::ProviderNotReady,
             "the identity provider has not been reached yet",
             &cookies,
         );
-        return ctx.finish(&app, id, "error", "provider_not_ready", "", r);
+        return ctx.finish(&app, id, "error", Reason::ProviderNotReady, "", r);
     };
     if let Err(e) = provider.check_authorization_response_iss(query_param(&parts, "iss").as_deref())
     {
@@ -157,11 +162,11 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     let Some(code) = query_param(&parts, "code").filter(|c| !c.is_empty()) else {
         let r = fail(
             StatusCode::BAD_REQUEST,
-            "missing_code",
+            Reason::MissingCode,
             "the identity provider sent no authorization code",
             &cookies,
         );
-        return ctx.finish(&app, id, "bad_request", "missing_code", "", r);
+        return ctx.finish(&app, id, "bad_request", Reason::MissingCode, "", r);
     };
     let tokens = match provider
         .exchange_code(&code, &route.config.redirect_uri, &login.pkce_verifier)
@@ -169,7 +174,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     {
         Ok(t) => t,
         Err(e) => {
-            tracing::warn!(request_id = %rid, route = %route.config.id, reason = e.reason(), error = %e, "code exchange failed");
+            tracing::warn!(request_id = %rid, route = %route.config.id, reason = %e.reason(), error = %e, "code exchange failed");
             let r = fail(
                 StatusCode::BAD_GATEWAY,
                 e.reason(),
@@ -181,8 +186,13 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let Some(id_token) = tokens.id_token.as_deref() else {
         let rule = "the token response has no id_token; request the openid scope";
-        let r = fail(StatusCode::BAD_GATEWAY, "missing_id_token", rule, &cookies);
-        return ctx.finish(&app, id, "error", "missing_id_token", "", r);
+        let r = fail(
+            StatusCode::BAD_GATEWAY,
+            Reason::MissingIdToken,
+            rule,
+            &cookies,
+        );
+        return ctx.finish(&app, id, "error", Reason::MissingIdToken, "", r);
     };
     let claims = match provider
         .verify_id_token(id_token, &login.nonce, Some(&tokens.access_token))
@@ -190,7 +200,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     {
         Ok(c) => c,
         Err(e) => {
-            tracing::warn!(request_id = %rid, route = %route.config.id, reason = e.reason(), error = %e, "ID token refused");
+            tracing::warn!(request_id = %rid, route = %route.config.id, reason = %e.reason(), error = %e, "ID token refused");
             let r = fail(StatusCode::FORBIDDEN, e.reason(), &e.to_string(), &cookies);
             return ctx.finish(&app, id, "denied", e.reason(), "", r);
         }
@@ -236,11 +246,11 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         let rule = "the session does not fit in cookies; keep fewer claims or tokens";
         let r = fail(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "session_too_large",
+            Reason::SessionTooLarge,
             rule,
             &cookies,
         );
-        return ctx.finish(&app, id, "error", "session_too_large", &user, r);
+        return ctx.finish(&app, id, "error", Reason::SessionTooLarge, &user, r);
     }
     // "Never loop": a second completed login for this target, seconds after the first,
     // without the session coming back, ends here on a page.
@@ -279,7 +289,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         return ctx.finish(&app, id, "denied", reason, &user, r);
     }
     let r = redirect(target.as_str(), &all);
-    ctx.finish(&app, id, "allow", reason::AUTHENTICATED, &user, r)
+    ctx.finish(&app, id, "allow", Reason::Authenticated, &user, r)
 }
 
 /// Appends `Set-Cookie` headers to a response.

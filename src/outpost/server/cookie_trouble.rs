@@ -4,7 +4,7 @@
 use super::App;
 use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
-use crate::outpost::reason;
+use crate::reason::Reason;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
@@ -34,14 +34,14 @@ pub fn duplicated_session(
     tracing::warn!(
         request_id = %ctx.request_id,
         route = %route.config.id,
-        reason = reason::SESSION_COOKIE_DUPLICATED,
+        reason = %Reason::SessionCookieDuplicated,
         cookie = spec.name(),
         detail = %detail,
         "session cookie sent twice; showing how to clear it instead of starting a login"
     );
     let mut r = page(
         StatusCode::BAD_REQUEST,
-        reason::SESSION_COOKIE_DUPLICATED,
+        Reason::SessionCookieDuplicated,
         &detail,
         "",
         &ctx.request_id,
@@ -53,5 +53,5 @@ pub fn duplicated_session(
         }
     }
     let id = Some(route.config.id.as_str());
-    Some(ctx.finish(app, id, "error", reason::SESSION_COOKIE_DUPLICATED, "", r))
+    Some(ctx.finish(app, id, "error", Reason::SessionCookieDuplicated, "", r))
 }

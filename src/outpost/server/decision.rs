@@ -5,6 +5,7 @@
 use super::App;
 use super::request::{header_value, request_id};
 use crate::outpost::forwarded::OriginalRequest;
+use crate::reason::Reason;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -106,7 +107,7 @@ impl Ctx {
         app: &App,
         route: Option<&str>,
         result: &'static str,
-        reason: &str,
+        reason: Reason,
         user: &str,
         mut response: Response,
     ) -> Response {
@@ -123,7 +124,7 @@ impl Ctx {
             client_ip = seen.map(|s| s.client_ip.to_string()).unwrap_or_default(),
             route = route.unwrap_or("-"),
             result,
-            reason,
+            reason = reason.code(),
             status,
             user,
             groups = self.compared_groups.as_deref(),

@@ -7,7 +7,7 @@ use super::request::{header_value, is_browser_navigation};
 use super::state::{Loaded, RouteRuntime};
 use crate::outpost::denied_page::{DeniedPage, render};
 use crate::outpost::forwarded::{AuthRequest, OriginalRequest, Resolved, original_request};
-use crate::outpost::reason;
+use crate::reason::Reason;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
@@ -30,7 +30,7 @@ pub fn original(
     app: &App,
     parts: &Parts,
     strip_prefix: Option<&str>,
-) -> Result<OriginalRequest, &'static str> {
+) -> Result<OriginalRequest, Reason> {
     original_resolved(app, parts, strip_prefix).map(|r| r.request)
 }
 
@@ -42,7 +42,7 @@ pub fn original_resolved(
     app: &App,
     parts: &Parts,
     strip_prefix: Option<&str>,
-) -> Result<Resolved, &'static str> {
+) -> Result<Resolved, Reason> {
     let peer = peer_ip(parts);
     let req = AuthRequest {
         method: &parts.method,
@@ -55,11 +55,11 @@ pub fn original_resolved(
         if app.untrusted_peers.first_time(peer) {
             tracing::warn!(
                 %peer,
-                reason = reason::UNTRUSTED_FORWARDED_HEADERS,
+                reason = %Reason::UntrustedForwardedHeaders,
                 "forwarded headers (X-Original-URL, X-Forwarded-*) from {peer} are ignored: it is not a trusted proxy, so requests are judged by their own Host and path; add its address range with --trusted-proxy (Helm: outpost.trustedProxies). Logged once per peer."
             );
         } else {
-            tracing::debug!(%peer, reason = reason::UNTRUSTED_FORWARDED_HEADERS, "forwarded headers ignored");
+            tracing::debug!(%peer, reason = %Reason::UntrustedForwardedHeaders, "forwarded headers ignored");
         }
     }
     Ok(resolved)
@@ -102,7 +102,7 @@ pub fn text(status: StatusCode, body: &str) -> Response {
 /// The HTML page naming a reason and rule (denials and failed sign-ins).
 pub fn page(
     status: StatusCode,
-    reason: &str,
+    reason: Reason,
     rule: &str,
     user: &str,
     request_id: &str,
@@ -189,7 +189,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
                 tracing::info!(
                     request_id = %ctx.request_id,
                     route = route_id.unwrap_or_default(),
-                    reason,
+                    reason = reason.code(),
                     detail = %why,
                     "bearer token refused"
                 );
@@ -226,7 +226,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
         Verdict::NoRoute if resolved.forwarded_headers_ignored => {
             // The usual cause behind an ingress: its address is not trusted, so the host
             // seen is the outpost's own. Say that, not just "no route".
-            reason_code = reason::UNTRUSTED_FORWARDED_HEADERS;
+            reason_code = Reason::UntrustedForwardedHeaders;
             let peer = peer_ip(&parts);
             (
                 text(
@@ -243,7 +243,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             tracing::warn!(
                 request_id = %ctx.request_id,
                 host = %original.host,
-                reason = reason::ROUTE_NOT_FOUND,
+                reason = %Reason::RouteNotFound,
                 "no route for this host and path"
             );
             (
@@ -340,7 +340,7 @@ pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, 
                 app,
                 None,
                 "denied",
-                reason::ROUTE_NOT_FOUND,
+                Reason::RouteNotFound,
                 "",
                 r,
             )))

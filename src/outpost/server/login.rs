@@ -8,9 +8,9 @@ use super::cookie_trouble::duplicated_session;
 use super::handlers::{Ctx, login_target, page, redirect, text};
 use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
-use crate::outpost::reason;
 use crate::outpost::redirect::{base_root, check_redirect};
 use crate::outpost::session::LoginState;
+use crate::reason::Reason;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -53,7 +53,7 @@ pub fn absolute_rd(route: &RouteRuntime, host: &str, rd: &str) -> String {
 
 /// The log line for a refused `rd` (start and sign-out alike).
 pub fn log_refused_rd(ctx: &Ctx, route: &RouteRuntime, label: &str) {
-    tracing::info!(request_id = %ctx.request_id, route = %route.config.id, reason = reason::REDIRECT_REFUSED, refused = label, "rd refused; using the route's root");
+    tracing::info!(request_id = %ctx.request_id, route = %route.config.id, reason = %Reason::RedirectRefused, refused = label, "rd refused; using the route's root");
 }
 
 /// `/oauth2/start?rd=`. On a host other than the route's external URL it first moves
@@ -75,7 +75,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     if host != route.authority {
         // The state cookie must be set where the callback arrives: the external URL.
         let r = redirect(&route.start_url(target.as_str()), &[]);
-        return ctx.finish(&app, id, "redirect", "external_url", "", r);
+        return ctx.finish(&app, id, "redirect", Reason::ExternalUrl, "", r);
     }
     let cookies = cookie_headers(&parts.headers);
     if let Some(r) = duplicated_session(&app, &ctx, route, host, &cookies) {
@@ -87,7 +87,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     let Some(provider) = route.provider.get() else {
         let mut r = page(
             StatusCode::SERVICE_UNAVAILABLE,
-            "provider_not_ready",
+            Reason::ProviderNotReady,
             "the identity provider has not been reached yet; try again shortly",
             "",
             &ctx.request_id,
@@ -95,7 +95,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         );
         r.headers_mut()
             .insert("retry-after", axum::http::HeaderValue::from_static("5"));
-        return ctx.finish(&app, id, "error", "provider_not_ready", "", r);
+        return ctx.finish(&app, id, "error", Reason::ProviderNotReady, "", r);
     };
     let login = match provider.login_request(&route.config.redirect_uri) {
         Ok(l) => l,
@@ -125,7 +125,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         }
     };
     let r = redirect(login.url.as_str(), &[cookie]);
-    ctx.finish(&app, id, "redirect", "login_started", "", r)
+    ctx.finish(&app, id, "redirect", Reason::LoginStarted, "", r)
 }
 
 /// A browser sent here (by nginx's 401) with a live session the route's policy denies

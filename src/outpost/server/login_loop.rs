@@ -13,7 +13,7 @@ use super::App;
 use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
 use crate::outpost::cookie::CookieSpec;
-use crate::outpost::reason;
+use crate::reason::Reason;
 use aws_lc_rs::digest;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -142,19 +142,19 @@ pub fn loop_page(
     tracing::warn!(
         request_id = %ctx.request_id,
         route = %route.config.id,
-        reason = reason::LOGIN_LOOP,
+        reason = %Reason::LoginLoop,
         cookie = route.sessions.cookie().name(),
         detail = %detail,
         "login loop: the session cookie did not come back; showing a page instead of another login"
     );
     let r = page(
         StatusCode::BAD_REQUEST,
-        reason::LOGIN_LOOP,
+        Reason::LoginLoop,
         &detail,
         "",
         &ctx.request_id,
         Some(route),
     );
     let id = Some(route.config.id.as_str());
-    ctx.finish(app, id, "error", reason::LOGIN_LOOP, "", r)
+    ctx.finish(app, id, "error", Reason::LoginLoop, "", r)
 }

@@ -1,5 +1,6 @@
 //! Prometheus metrics of the outpost, served on the admin port at `/metrics`.
 
+use crate::reason::Reason;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -87,7 +88,7 @@ impl Metrics {
         route: &str,
         endpoint: &'static str,
         result: &'static str,
-        reason: &str,
+        reason: Reason,
     ) {
         self.decisions
             .get_or_create(&vec![
@@ -146,8 +147,8 @@ mod tests {
     #[test]
     fn renders_decisions_with_labels() {
         let m = Metrics::new();
-        m.decision("team/app", "auth", "allow", "authenticated");
-        m.decision("team/app", "auth", "allow", "authenticated");
+        m.decision("team/app", "auth", "allow", Reason::Authenticated);
+        m.decision("team/app", "auth", "allow", Reason::Authenticated);
         m.config_reload("success");
         m.observe("auth", 0.001);
         let text = m.render();

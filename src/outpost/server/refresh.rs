@@ -9,7 +9,7 @@
 use super::bearer::cache_key;
 use super::request::SessionData;
 use super::state::RouteRuntime;
-use crate::outpost::reason;
+use crate::reason::Reason;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 /// How long a refresh result is shared with requests that still carry the old cookie.
 pub const FLIGHT_TTL: u64 = 60;
 
-type Outcome = Result<SessionData, &'static str>;
+type Outcome = Result<SessionData, Reason>;
 
 struct Flight {
     started: u64,
@@ -41,7 +41,7 @@ impl Refreshes {
     /// concurrent caller); `session_expired` when there is no refresh token.
     pub async fn refresh(&self, route: &RouteRuntime, data: &SessionData, now: u64) -> Outcome {
         let Some(token) = data.refresh_token.as_deref() else {
-            return Err(reason::SESSION_EXPIRED);
+            return Err(Reason::SessionExpired);
         };
         let key = cache_key(&route.config.id, token);
         let flight = {
@@ -88,11 +88,11 @@ async fn run_refresh(
     route: &RouteRuntime,
     mut data: SessionData,
     now: u64,
-) -> Result<SessionData, &'static str> {
+) -> Result<SessionData, Reason> {
     let Some(refresh_token) = data.refresh_token.clone() else {
-        return Err(reason::SESSION_EXPIRED);
+        return Err(Reason::SessionExpired);
     };
-    let provider = route.provider.get().ok_or("provider_not_ready")?;
+    let provider = route.provider.get().ok_or(Reason::ProviderNotReady)?;
     let tokens = provider
         .refresh_tokens(&refresh_token)
         .await
@@ -105,7 +105,7 @@ async fn run_refresh(
             .map_err(|e| e.reason())?;
         let identity = provider.identity(&claims, &route.keep_claims);
         if identity.sub != data.identity.sub {
-            return Err("subject_changed");
+            return Err(Reason::SubjectChanged);
         }
         data.identity = identity;
         id_exp = claims.get("exp").and_then(serde_json::Value::as_u64);

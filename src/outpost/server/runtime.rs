@@ -42,7 +42,7 @@ async fn discover(slot: Weak<ProviderSlot>, app: Weak<App>) {
                 return;
             }
             Err(e) => {
-                tracing::warn!(provider = %s.key, reason = e.reason(), error = %e, retry_in_ms = delay.as_millis() as u64, "provider discovery failed; retrying");
+                tracing::warn!(provider = %s.key, reason = %e.reason(), error = %e, retry_in_ms = delay.as_millis() as u64, "provider discovery failed; retrying");
                 s.set_error(e.to_string());
             }
         }

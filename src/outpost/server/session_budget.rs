@@ -10,7 +10,7 @@ use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
 use crate::config::RouteConfig;
 use crate::oidc::Identity;
-use crate::outpost::reason;
+use crate::reason::Reason;
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -64,7 +64,7 @@ pub fn too_large_page(
     tracing::warn!(
         request_id = %ctx.request_id,
         route = %route.config.id,
-        reason = reason::SESSION_TOO_LARGE,
+        reason = %Reason::SessionTooLarge,
         bytes,
         budget,
         groups = identity.groups.len(),
@@ -72,12 +72,12 @@ pub fn too_large_page(
     );
     let r = page(
         StatusCode::INTERNAL_SERVER_ERROR,
-        reason::SESSION_TOO_LARGE,
+        Reason::SessionTooLarge,
         &detail,
         user,
         &ctx.request_id,
         Some(route),
     );
     let id = Some(route.config.id.as_str());
-    ctx.finish(app, id, "error", reason::SESSION_TOO_LARGE, user, r)
+    ctx.finish(app, id, "error", Reason::SessionTooLarge, user, r)
 }

@@ -1,0 +1,358 @@
+//! The vocabulary of decision reason codes. Every outpost decision carries one: in the
+//! log line, as a metric label, on the denied page and in `portcullis reasons`. A code is
+//! a [`Reason`] variant, so a code without an explanation does not compile and the
+//! reference table (`docs/reference/reasons.md`) lists every code the outpost can emit.
+//! Codes are stable lower snake case and never contain user input (safe metric labels).
+
+use strum::{EnumIter, IntoEnumIterator, IntoStaticStr};
+
+/// Why a request was answered the way it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, IntoStaticStr, serde::Serialize)]
+#[strum(serialize_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A logged-in user with a valid session (or bearer token) passed the policy.
+    Authenticated,
+    /// The path is configured as public.
+    PublicPath,
+    /// The method is configured as public.
+    PublicMethod,
+    /// A CORS preflight passed through without a login.
+    CorsPreflight,
+    /// No session cookie was sent.
+    NoSession,
+    /// The session passed its absolute lifetime.
+    SessionExpired,
+    /// The session was unused for longer than the idle timeout.
+    SessionIdle,
+    /// The session cookie could not be decrypted or parsed.
+    SessionInvalid,
+    /// The session cookie came twice with different values.
+    SessionCookieDuplicated,
+    /// A second completed login for one target within seconds, the session cookie not kept.
+    LoginLoop,
+    /// The session does not fit the proxy's response buffer even trimmed.
+    SessionTooLarge,
+    /// The cookie key ring is empty or a secret is too short.
+    SessionKeyConfig,
+    /// The session cookie name or domain is not usable in a cookie.
+    SessionCookieConfig,
+    /// Sealing or serialising a session failed.
+    SessionSealFailed,
+    /// The browser was sent on to the route's external URL, where the cookies live.
+    ExternalUrl,
+    /// The browser was sent to the IdP to sign in.
+    LoginStarted,
+    /// The session was ended by signing out.
+    SignedOut,
+    /// The email address is neither listed nor in an allowed domain.
+    PolicyDeniedEmail,
+    /// The user is in none of the allowed groups.
+    PolicyDeniedGroup,
+    /// A required claim is missing or has none of the accepted values.
+    PolicyDeniedClaim,
+    /// A required `resource:action` permission is not granted.
+    PolicyDeniedPermission,
+    /// The bearer token was refused.
+    BearerInvalid,
+    /// No route is configured for the requested host and path.
+    RouteNotFound,
+    /// Forwarded headers came from a peer outside the trusted CIDRs and were ignored.
+    UntrustedForwardedHeaders,
+    /// A trusted proxy sent forwarded headers that could not be parsed.
+    MalformedForwardedHeaders,
+    /// A redirect target was refused and replaced by the route's base URL.
+    RedirectRefused,
+    /// The login state cookie is missing, expired or does not match `state`.
+    StateInvalid,
+    /// The IdP answered the authorization request with an error.
+    IdpError,
+    /// The callback carried neither a `code` nor an `error`.
+    MissingCode,
+    /// The token response carried no ID token.
+    MissingIdToken,
+    /// The route's provider has not finished discovery yet.
+    ProviderNotReady,
+    /// The provider's configuration cannot be used.
+    ProviderConfig,
+    /// The IdP could not be reached.
+    IdpUnreachable,
+    /// The IdP answered with something that is not what the protocol says.
+    IdpInvalidResponse,
+    /// Discovery advertises another issuer than the configured one.
+    DiscoveryIssuerMismatch,
+    /// The token is not a well-formed JWT.
+    MalformedToken,
+    /// The token is signed with an algorithm that is not allowed.
+    AlgNotAllowed,
+    /// The token names a key id absent from the provider's JWKS.
+    UnknownKid,
+    /// The key the token names is for another algorithm.
+    KeyAlgMismatch,
+    /// The token's signature does not verify.
+    BadSignature,
+    /// The token's `iss` is not the configured issuer.
+    IssuerMismatch,
+    /// The token's `aud` contains no accepted audience.
+    AudienceMismatch,
+    /// The token's `azp` names another client.
+    AzpMismatch,
+    /// The bearer token names untrusted audiences besides ours and no `azp`.
+    MultipleAudiencesWithoutAzp,
+    /// The token's `exp` has passed.
+    TokenExpired,
+    /// The token's `nbf` is in the future.
+    TokenNotYetValid,
+    /// The token's `iat` is in the future.
+    IatInFuture,
+    /// A required claim is missing from the token.
+    MissingClaim,
+    /// A claim in the token has the wrong type or value.
+    InvalidClaim,
+    /// The ID token's `nonce` is not the one this login sent.
+    NonceMismatch,
+    /// The ID token's `at_hash` does not match the access token.
+    AtHashMismatch,
+    /// The callback's `iss` parameter names another issuer (mix-up defence).
+    CallbackIssMismatch,
+    /// A refreshed ID token names another subject than the session's.
+    SubjectChanged,
+    /// The IdP refused the client's credentials.
+    InvalidClient,
+    /// The IdP refused the authorization code or refresh token.
+    InvalidGrant,
+    /// The token endpoint failed otherwise.
+    TokenExchangeFailed,
+}
+
+impl Reason {
+    /// The stable snake_case code.
+    pub fn code(self) -> &'static str {
+        self.into()
+    }
+
+    /// The code for a string, if it is one (for `portcullis reasons CODE`).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::iter().find(|r| r.code() == code)
+    }
+
+    /// Every code, in declaration order.
+    pub fn all() -> impl Iterator<Item = Self> {
+        Self::iter()
+    }
+
+    /// A denial by the route's policy (the user is signed in but not allowed).
+    pub fn is_policy_denial(self) -> bool {
+        matches!(
+            self,
+            Self::PolicyDeniedEmail
+                | Self::PolicyDeniedGroup
+                | Self::PolicyDeniedClaim
+                | Self::PolicyDeniedPermission
+        )
+    }
+
+    /// The one-line human explanation, for the denied page, logs and docs.
+    pub fn explain(self) -> &'static str {
+        use Reason::*;
+        match self {
+            Authenticated => "Signed in and allowed by the route's policy.",
+            PublicPath => "The path is public on this route; no sign-in needed.",
+            PublicMethod => "The request method is public on this route; no sign-in needed.",
+            CorsPreflight => "A CORS preflight request was let through without sign-in.",
+            NoSession => "No session cookie was sent; sign-in is required.",
+            SessionExpired => "The session reached its maximum lifetime; sign in again.",
+            SessionIdle => "The session was unused longer than the idle timeout; sign in again.",
+            SessionInvalid => {
+                "The session cookie could not be read (tampered, truncated or from a rotated key)."
+            }
+            SessionCookieDuplicated => {
+                "Your browser sent the session cookie twice with different values, usually because it was set for two domains (example.com and app.example.com) or two paths; which session is meant cannot be known, so neither is used."
+            }
+            LoginLoop => {
+                "You signed in twice for this page within seconds, but your browser did not keep the session cookie, so signing in again would only repeat."
+            }
+            SessionTooLarge => {
+                "Your identity (groups, claims, tokens) is too large for the session cookie the proxy in front of this site can pass on."
+            }
+            SessionKeyConfig => {
+                "The outpost has no usable cookie key, so it cannot read or write sessions."
+            }
+            SessionCookieConfig => {
+                "The route's session cookie name or domain cannot be used in a cookie."
+            }
+            SessionSealFailed => "The session could not be sealed into a cookie.",
+            ExternalUrl => "Sent on to the route's external URL, where its cookies are set.",
+            LoginStarted => "Sent to the identity provider to sign in.",
+            SignedOut => "Signed out; the session cookies were cleared.",
+            PolicyDeniedEmail => "Your email address is not on the route's allow-list.",
+            PolicyDeniedGroup => "You are not a member of any group this route allows.",
+            PolicyDeniedClaim => {
+                "A claim this route requires is missing or has a value it does not accept."
+            }
+            PolicyDeniedPermission => "You lack a permission this route requires.",
+            BearerInvalid => "The bearer token was refused.",
+            RouteNotFound => "No route is configured for this host and path.",
+            UntrustedForwardedHeaders => {
+                "Forwarded headers came from a peer that is not a trusted proxy and were ignored; add its address range with --trusted-proxy (Helm: outpost.trustedProxies)."
+            }
+            MalformedForwardedHeaders => "The proxy's forwarded headers could not be parsed.",
+            RedirectRefused => {
+                "The requested redirect target is not allowed; the route's home page is used instead."
+            }
+            StateInvalid => "The sign-in attempt is unknown or expired; start again.",
+            IdpError => "The identity provider refused the sign-in and said why.",
+            MissingCode => "The identity provider sent the browser back without a result.",
+            MissingIdToken => "The identity provider's token answer carried no ID token.",
+            ProviderNotReady => {
+                "The identity provider's configuration is not loaded yet; try again in a moment."
+            }
+            ProviderConfig => "The identity provider's configuration cannot be used.",
+            IdpUnreachable => "The identity provider could not be reached.",
+            IdpInvalidResponse => {
+                "The identity provider answered with something the protocol does not allow."
+            }
+            DiscoveryIssuerMismatch => {
+                "The identity provider's discovery document names another issuer than the one configured."
+            }
+            MalformedToken => "The token is not a well-formed JWT.",
+            AlgNotAllowed => "The token was signed with an algorithm that is not allowed.",
+            UnknownKid => "The token was signed with a key the provider does not publish.",
+            KeyAlgMismatch => "The token names a key that is meant for another algorithm.",
+            BadSignature => "The token's signature does not verify.",
+            IssuerMismatch => "The token was issued by a different issuer than the one configured.",
+            AudienceMismatch => "The token was issued for a different audience.",
+            AzpMismatch => "The token was issued to another client (azp).",
+            MultipleAudiencesWithoutAzp => {
+                "The token was issued for several services, some of them not this one, and does not say which client it was issued to; ask for a token for this service only, or set bearer.allowMultipleAudiences on the route."
+            }
+            TokenExpired => "The token has expired.",
+            TokenNotYetValid => "The token is not valid yet (nbf in the future).",
+            IatInFuture => "The token claims to be issued in the future; check the clocks.",
+            MissingClaim => "The token lacks a claim that is required.",
+            InvalidClaim => "A claim in the token has the wrong type or value.",
+            NonceMismatch => "The ID token does not belong to this sign-in attempt (nonce).",
+            AtHashMismatch => "The ID token does not match the access token (at_hash).",
+            CallbackIssMismatch => {
+                "The sign-in answer names another identity provider than the one asked (iss)."
+            }
+            SubjectChanged => {
+                "The identity provider's refreshed token names another user than this session's; sign in again."
+            }
+            InvalidClient => "The identity provider refused this client's credentials.",
+            InvalidGrant => {
+                "The identity provider refused the sign-in code or refresh token (used, expired or revoked)."
+            }
+            TokenExchangeFailed => "The identity provider's token endpoint failed.",
+        }
+    }
+
+    /// What to do about a code, for the page's "What to do", when a person can act.
+    pub fn fix(self) -> Option<&'static str> {
+        use Reason::*;
+        Some(match self {
+            SessionTooLarge => {
+                "Whoever runs the site: raise nginx.ingress.kubernetes.io/proxy-buffer-size on the Ingress (e.g. \"16k\") and spec.session.maxHeaderBytes on the ForwardAuthRoute to match, or name in the route's policy only the groups it needs (the session then keeps only those)."
+            }
+            LoginLoop => {
+                "The usual causes: the cookie's Domain does not cover the app's host (set spec.session.cookieDomain to a parent domain of both the app and the sign-in host); a Secure cookie for an app served over plain http (serve it over https); the browser blocks this site's cookies (privacy settings, an embedded frame); a proxy drops Set-Cookie or its response headers are too large (ingress-nginx: raise nginx.ingress.kubernetes.io/proxy-buffer-size). Fix the cause, then sign out and open the page again."
+            }
+            SessionCookieDuplicated => {
+                "Sign out (the link below): it expires every copy this site can name. If this page comes back, delete this site's cookies in your browser (site settings, cookies), including those of its parent domain, then sign in again. Whoever runs the site: set the session cookie for one domain only (ForwardAuthRoute spec.session.cookieDomain) and do not reuse its name on other hosts."
+            }
+            MultipleAudiencesWithoutAzp => {
+                "Request a token whose audience is only this service, or have the IdP add azp; if the IdP cannot, set spec.bearer.allowMultipleAudiences on the route."
+            }
+            DiscoveryIssuerMismatch | IssuerMismatch => {
+                "Set the OIDCProvider's spec.issuerURL to exactly the issuer the IdP advertises, trailing slash included (kubectl describe oidcprovider shows both)."
+            }
+            InvalidClient => {
+                "Whoever runs the site: check the client id and secret the OAuthClient publishes against the IdP's registration (kubectl describe oauthclient)."
+            }
+            UntrustedForwardedHeaders => {
+                "Whoever runs the site: add the ingress controller's pod range with --trusted-proxy (Helm: outpost.trustedProxies)."
+            }
+            StateInvalid => {
+                "Open the page you wanted again and sign in once more; do not use the browser's back button into the sign-in."
+            }
+            IatInFuture | TokenNotYetValid => {
+                "Whoever runs the site: synchronise the clocks of the IdP and the outpost (NTP), or raise spec.clockSkew on the OIDCProvider."
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// The reason reference as Markdown: `docs/reference/reasons.md` (`scripts/regen docs`).
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "<!-- Generated by `portcullis reasons --markdown` (scripts/regen docs); do not edit. -->\n\
+         # Reason codes\n\n\
+         Every answer of the outpost carries one reason code: in the decision log line \
+         (`reason`), in the `portcullis_outpost_decisions_total` metric's `reason` label and on the \
+         page a person sees. `portcullis reasons CODE` prints one entry.\n\n\
+         | code | meaning | what to do |\n|---|---|---|\n",
+    );
+    for reason in Reason::all() {
+        let cell = |text: &str| text.replace('|', "\\|");
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            reason.code(),
+            cell(reason.explain()),
+            cell(reason.fix().unwrap_or("")),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn codes_are_unique_metric_safe_and_round_trip() {
+        let mut seen = BTreeSet::new();
+        for reason in Reason::all() {
+            let code = reason.code();
+            assert!(seen.insert(code), "duplicate code {code}");
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code} is not lower snake case"
+            );
+            assert_eq!(Reason::from_code(code), Some(reason));
+            let text = reason.explain();
+            assert!(!text.is_empty() && !text.contains('\n') && text.ends_with('.'));
+            if let Some(fix) = reason.fix() {
+                assert!(!fix.contains('\n') && fix.ends_with('.'), "{code}");
+            }
+        }
+        assert_eq!(Reason::from_code("no_such_code"), None);
+    }
+
+    #[test]
+    fn codes_are_the_documented_snake_case_names() {
+        assert_eq!(Reason::PolicyDeniedGroup.code(), "policy_denied_group");
+        assert_eq!(
+            Reason::MultipleAudiencesWithoutAzp.code(),
+            "multiple_audiences_without_azp"
+        );
+        assert_eq!(Reason::AtHashMismatch.to_string(), "at_hash_mismatch");
+    }
+
+    #[test]
+    fn the_reference_has_one_row_per_code_and_escapes_pipes() {
+        let md = reference_markdown();
+        let rows = md.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(rows, Reason::all().count());
+        for line in md.lines().filter(|l| l.starts_with("| `")) {
+            assert_eq!(line.matches(" | ").count(), 2, "{line}");
+        }
+    }
+}
