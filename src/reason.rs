@@ -283,6 +283,33 @@ impl Reason {
     }
 }
 
+/// What kind of answer a request got (the decision line's `result`, a metric label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+pub enum Outcome {
+    /// Let through (2xx with identity headers, or a public path).
+    Allow,
+    /// Not signed in (401, or a redirect to sign in).
+    Unauthenticated,
+    /// Signed in but not allowed, or refused by the IdP (403).
+    Denied,
+    /// The request itself was malformed (400).
+    BadRequest,
+    /// Sent elsewhere as part of the flow (302 to the IdP or the external URL).
+    Redirect,
+    /// Signed out.
+    SignOut,
+    /// Something on our side or the IdP's failed (5xx).
+    Error,
+}
+
+impl Outcome {
+    /// The stable snake_case label.
+    pub fn label(self) -> &'static str {
+        self.into()
+    }
+}
+
 impl std::fmt::Display for Reason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.code())

@@ -4,7 +4,7 @@ use super::App;
 use super::handlers::{Ctx, login_target, original, redirect, text};
 use super::login::{absolute_rd, log_refused_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -37,7 +37,7 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
         return ctx.finish(
             &app,
             Some(&route.config.id),
-            "redirect",
+            Outcome::Redirect,
             Reason::ExternalUrl,
             "",
             r,
@@ -60,7 +60,7 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
     ctx.finish(
         &app,
         Some(&route.config.id),
-        "sign_out",
+        Outcome::SignOut,
         Reason::SignedOut,
         "",
         r,
@@ -75,7 +75,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(o) => o.host,
         Err(reason) => {
             let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return ctx.finish(&app, None, "bad_request", reason, "", r);
+            return ctx.finish(&app, None, Outcome::BadRequest, reason, "", r);
         }
     };
     let loaded = app.loaded();
@@ -84,7 +84,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
             StatusCode::FORBIDDEN,
             "no route is configured for this host\n",
         );
-        return ctx.finish(&app, None, "denied", Reason::RouteNotFound, "", r);
+        return ctx.finish(&app, None, Outcome::Denied, Reason::RouteNotFound, "", r);
     };
     let id = Some(route.config.id.as_str());
     let session = route
@@ -113,7 +113,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
             ctx.finish(
                 &app,
                 id,
-                "allow",
+                Outcome::Allow,
                 Reason::Authenticated,
                 &user,
                 Json(body).into_response(),
@@ -122,7 +122,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
         Err(code) => {
             let mut r = Json(json!({"error": code})).into_response();
             *r.status_mut() = StatusCode::UNAUTHORIZED;
-            ctx.finish(&app, id, "unauthenticated", code, "", r)
+            ctx.finish(&app, id, Outcome::Unauthenticated, code, "", r)
         }
     }
 }

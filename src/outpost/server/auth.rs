@@ -12,7 +12,7 @@ use crate::outpost::forwarded::OriginalRequest;
 use crate::outpost::identity_headers::{identity_headers, safe_value};
 use crate::outpost::path::RequestPath;
 use crate::outpost::policy::{self, Decision, RequestFacts, public_access};
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use std::sync::Arc;
 
@@ -85,12 +85,11 @@ pub enum Verdict {
 
 impl Verdict {
     /// `allow`, `unauthenticated`, `denied` or `no_route` (metric label).
-    pub fn result(&self) -> &'static str {
+    pub fn result(&self) -> Outcome {
         match self {
-            Self::Allow { .. } => "allow",
-            Self::Unauthenticated { .. } => "unauthenticated",
-            Self::Denied { .. } => "denied",
-            Self::NoRoute => "denied",
+            Self::Allow { .. } => Outcome::Allow,
+            Self::Unauthenticated { .. } => Outcome::Unauthenticated,
+            Self::Denied { .. } | Self::NoRoute => Outcome::Denied,
         }
     }
 

@@ -128,7 +128,7 @@ async fn decisions_without_network() {
     let (_, v) = decide(&app, &loaded, &original("app.example.com", "/x"), &none).await;
     assert_eq!(
         (v.result(), v.reason()),
-        ("unauthenticated", Reason::NoSession)
+        (Outcome::Unauthenticated, Reason::NoSession)
     );
 
     // Public path: allowed, and every configured header is present but empty.

@@ -11,7 +11,7 @@ use super::request::{SessionData, cookie_headers, now};
 use super::session_budget::{fits, head_bytes, too_large_page, trim_groups};
 use super::state::RouteRuntime;
 use crate::outpost::session::{LoginState, SessionError};
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -94,7 +94,7 @@ fn state_invalid(app: &App, ctx: &Ctx, cause: &'static str) -> Response {
         &ctx.request_id,
         None,
     );
-    ctx.finish(app, None, "bad_request", Reason::StateInvalid, "", r)
+    ctx.finish(app, None, Outcome::BadRequest, Reason::StateInvalid, "", r)
 }
 
 /// `/oauth2/callback`.
@@ -106,7 +106,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(o) => o.host,
         Err(reason) => {
             let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return ctx.finish(&app, None, "bad_request", reason, "", r);
+            return ctx.finish(&app, None, Outcome::BadRequest, reason, "", r);
         }
     };
     let now = now();
@@ -143,7 +143,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             rule.trim(),
             &cookies,
         );
-        return ctx.finish(&app, id, "denied", Reason::IdpError, "", r);
+        return ctx.finish(&app, id, Outcome::Denied, Reason::IdpError, "", r);
     }
     let Some(provider) = route.provider.get() else {
         let r = fail(
@@ -152,12 +152,12 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             "the identity provider has not been reached yet",
             &cookies,
         );
-        return ctx.finish(&app, id, "error", Reason::ProviderNotReady, "", r);
+        return ctx.finish(&app, id, Outcome::Error, Reason::ProviderNotReady, "", r);
     };
     if let Err(e) = provider.check_authorization_response_iss(query_param(&parts, "iss").as_deref())
     {
         let r = fail(StatusCode::FORBIDDEN, e.reason(), &e.to_string(), &cookies);
-        return ctx.finish(&app, id, "denied", e.reason(), "", r);
+        return ctx.finish(&app, id, Outcome::Denied, e.reason(), "", r);
     }
     let Some(code) = query_param(&parts, "code").filter(|c| !c.is_empty()) else {
         let r = fail(
@@ -166,7 +166,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             "the identity provider sent no authorization code",
             &cookies,
         );
-        return ctx.finish(&app, id, "bad_request", Reason::MissingCode, "", r);
+        return ctx.finish(&app, id, Outcome::BadRequest, Reason::MissingCode, "", r);
     };
     let tokens = match provider
         .exchange_code(&code, &route.config.redirect_uri, &login.pkce_verifier)
@@ -181,7 +181,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
                 &e.to_string(),
                 &cookies,
             );
-            return ctx.finish(&app, id, "error", e.reason(), "", r);
+            return ctx.finish(&app, id, Outcome::Error, e.reason(), "", r);
         }
     };
     let Some(id_token) = tokens.id_token.as_deref() else {
@@ -192,7 +192,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             rule,
             &cookies,
         );
-        return ctx.finish(&app, id, "error", Reason::MissingIdToken, "", r);
+        return ctx.finish(&app, id, Outcome::Error, Reason::MissingIdToken, "", r);
     };
     let claims = match provider
         .verify_id_token(id_token, &login.nonce, Some(&tokens.access_token))
@@ -202,7 +202,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         Err(e) => {
             tracing::warn!(request_id = %rid, route = %route.config.id, reason = %e.reason(), error = %e, "ID token refused");
             let r = fail(StatusCode::FORBIDDEN, e.reason(), &e.to_string(), &cookies);
-            return ctx.finish(&app, id, "denied", e.reason(), "", r);
+            return ctx.finish(&app, id, Outcome::Denied, e.reason(), "", r);
         }
     };
     let mut identity = provider.identity(&claims, &route.keep_claims);
@@ -250,7 +250,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             rule,
             &cookies,
         );
-        return ctx.finish(&app, id, "error", Reason::SessionTooLarge, &user, r);
+        return ctx.finish(&app, id, Outcome::Error, Reason::SessionTooLarge, &user, r);
     }
     // "Never loop": a second completed login for this target, seconds after the first,
     // without the session coming back, ends here on a page.
@@ -286,10 +286,10 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             Some(route),
         );
         let r = with_cookies(r, &all);
-        return ctx.finish(&app, id, "denied", reason, &user, r);
+        return ctx.finish(&app, id, Outcome::Denied, reason, &user, r);
     }
     let r = redirect(target.as_str(), &all);
-    ctx.finish(&app, id, "allow", Reason::Authenticated, &user, r)
+    ctx.finish(&app, id, Outcome::Allow, Reason::Authenticated, &user, r)
 }
 
 /// Appends `Set-Cookie` headers to a response.

@@ -4,7 +4,7 @@
 use super::App;
 use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 
@@ -53,5 +53,12 @@ pub fn duplicated_session(
         }
     }
     let id = Some(route.config.id.as_str());
-    Some(ctx.finish(app, id, "error", Reason::SessionCookieDuplicated, "", r))
+    Some(ctx.finish(
+        app,
+        id,
+        Outcome::Error,
+        Reason::SessionCookieDuplicated,
+        "",
+        r,
+    ))
 }

@@ -5,7 +5,7 @@
 use super::App;
 use super::request::{header_value, request_id};
 use crate::outpost::forwarded::OriginalRequest;
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -106,7 +106,7 @@ impl Ctx {
         &self,
         app: &App,
         route: Option<&str>,
-        result: &'static str,
+        result: Outcome,
         reason: Reason,
         user: &str,
         mut response: Response,
@@ -123,7 +123,7 @@ impl Ctx {
             method = seen.map_or("-", |s| s.method.as_str()),
             client_ip = seen.map(|s| s.client_ip.to_string()).unwrap_or_default(),
             route = route.unwrap_or("-"),
-            result,
+            result = result.label(),
             reason = reason.code(),
             status,
             user,

@@ -7,7 +7,7 @@ use super::request::{header_value, is_browser_navigation};
 use super::state::{Loaded, RouteRuntime};
 use crate::outpost::denied_page::{DeniedPage, render};
 use crate::outpost::forwarded::{AuthRequest, OriginalRequest, Resolved, original_request};
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
@@ -152,7 +152,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
                 StatusCode::BAD_REQUEST,
                 "malformed forwarded request headers\n",
             );
-            return ctx.finish(&app, None, "bad_request", reason, "", r);
+            return ctx.finish(&app, None, Outcome::BadRequest, reason, "", r);
         }
     };
     let original = resolved.request;
@@ -312,7 +312,7 @@ pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, 
             return Err(Box::new(ctx.finish(
                 app,
                 None,
-                "bad_request",
+                Outcome::BadRequest,
                 reason,
                 "",
                 r,
@@ -339,7 +339,7 @@ pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, 
             Err(Box::new(ctx.finish(
                 app,
                 None,
-                "denied",
+                Outcome::Denied,
                 Reason::RouteNotFound,
                 "",
                 r,

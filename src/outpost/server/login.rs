@@ -10,7 +10,7 @@ use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
 use crate::outpost::redirect::{base_root, check_redirect};
 use crate::outpost::session::LoginState;
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -75,7 +75,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     if host != route.authority {
         // The state cookie must be set where the callback arrives: the external URL.
         let r = redirect(&route.start_url(target.as_str()), &[]);
-        return ctx.finish(&app, id, "redirect", Reason::ExternalUrl, "", r);
+        return ctx.finish(&app, id, Outcome::Redirect, Reason::ExternalUrl, "", r);
     }
     let cookies = cookie_headers(&parts.headers);
     if let Some(r) = duplicated_session(&app, &ctx, route, host, &cookies) {
@@ -95,7 +95,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         );
         r.headers_mut()
             .insert("retry-after", axum::http::HeaderValue::from_static("5"));
-        return ctx.finish(&app, id, "error", Reason::ProviderNotReady, "", r);
+        return ctx.finish(&app, id, Outcome::Error, Reason::ProviderNotReady, "", r);
     };
     let login = match provider.login_request(&route.config.redirect_uri) {
         Ok(l) => l,
@@ -104,7 +104,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "cannot start the sign-in\n",
             );
-            return ctx.finish(&app, id, "error", e.reason(), "", r);
+            return ctx.finish(&app, id, Outcome::Error, e.reason(), "", r);
         }
     };
     let state = LoginState {
@@ -121,11 +121,11 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "cannot start the sign-in\n",
             );
-            return ctx.finish(&app, id, "error", e.reason(), "", r);
+            return ctx.finish(&app, id, Outcome::Error, e.reason(), "", r);
         }
     };
     let r = redirect(login.url.as_str(), &[cookie]);
-    ctx.finish(&app, id, "redirect", Reason::LoginStarted, "", r)
+    ctx.finish(&app, id, Outcome::Redirect, Reason::LoginStarted, "", r)
 }
 
 /// A browser sent here (by nginx's 401) with a live session the route's policy denies
@@ -151,5 +151,5 @@ fn already_denied(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -> 
         Some(route),
     );
     let id = Some(route.config.id.as_str());
-    Some(ctx.finish(app, id, "denied", reason, &user, r))
+    Some(ctx.finish(app, id, Outcome::Denied, reason, &user, r))
 }

@@ -13,7 +13,7 @@ use super::App;
 use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
 use crate::outpost::cookie::CookieSpec;
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use aws_lc_rs::digest;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -156,5 +156,5 @@ pub fn loop_page(
         Some(route),
     );
     let id = Some(route.config.id.as_str());
-    ctx.finish(app, id, "error", Reason::LoginLoop, "", r)
+    ctx.finish(app, id, Outcome::Error, Reason::LoginLoop, "", r)
 }

@@ -1,6 +1,6 @@
 //! Prometheus metrics of the outpost, served on the admin port at `/metrics`.
 
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -83,19 +83,13 @@ impl Metrics {
     }
 
     /// Counts one decision.
-    pub fn decision(
-        &self,
-        route: &str,
-        endpoint: &'static str,
-        result: &'static str,
-        reason: Reason,
-    ) {
+    pub fn decision(&self, route: &str, endpoint: &'static str, result: Outcome, reason: Reason) {
         self.decisions
             .get_or_create(&vec![
                 ("route", route.to_string()),
                 ("endpoint", endpoint.to_string()),
-                ("result", result.to_string()),
-                ("reason", reason.to_string()),
+                ("result", result.label().to_string()),
+                ("reason", reason.code().to_string()),
             ])
             .inc();
     }
@@ -147,8 +141,8 @@ mod tests {
     #[test]
     fn renders_decisions_with_labels() {
         let m = Metrics::new();
-        m.decision("team/app", "auth", "allow", Reason::Authenticated);
-        m.decision("team/app", "auth", "allow", Reason::Authenticated);
+        m.decision("team/app", "auth", Outcome::Allow, Reason::Authenticated);
+        m.decision("team/app", "auth", Outcome::Allow, Reason::Authenticated);
         m.config_reload("success");
         m.observe("auth", 0.001);
         let text = m.render();

@@ -10,7 +10,7 @@ use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
 use crate::config::RouteConfig;
 use crate::oidc::Identity;
-use crate::reason::Reason;
+use crate::reason::{Outcome, Reason};
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -79,5 +79,5 @@ pub fn too_large_page(
         Some(route),
     );
     let id = Some(route.config.id.as_str());
-    ctx.finish(app, id, "error", Reason::SessionTooLarge, user, r)
+    ctx.finish(app, id, Outcome::Error, Reason::SessionTooLarge, user, r)
 }
