@@ -53,6 +53,8 @@ pub enum Reason {
     PolicyDeniedClaim,
     /// A required `resource:action` permission is not granted.
     PolicyDeniedPermission,
+    /// The route's policy lists no allow rule and does not admit anyone explicitly.
+    PolicyDeniedNoRule,
     /// The bearer token was refused.
     BearerInvalid,
     /// No route is configured for the requested host and path.
@@ -149,6 +151,7 @@ impl Reason {
                 | Self::PolicyDeniedGroup
                 | Self::PolicyDeniedClaim
                 | Self::PolicyDeniedPermission
+                | Self::PolicyDeniedNoRule
         )
     }
 
@@ -191,6 +194,7 @@ impl Reason {
                 "A claim this route requires is missing or has a value it does not accept."
             }
             PolicyDeniedPermission => "You lack a permission this route requires.",
+            PolicyDeniedNoRule => "This route does not say who may pass, so nobody is let through.",
             BearerInvalid => "The bearer token was refused.",
             RouteNotFound => "No route is configured for this host and path.",
             UntrustedForwardedHeaders => {
@@ -271,6 +275,9 @@ impl Reason {
             }
             UntrustedForwardedHeaders => {
                 "Whoever runs the site: add the ingress controller's pod range with --trusted-proxy (Helm: outpost.trustedProxies)."
+            }
+            PolicyDeniedNoRule => {
+                "Whoever runs the site: list who may pass in the route's spec.policy (emails, emailDomains, groups, claims, permissions), or set spec.policy.allowAnyAuthenticated: true."
             }
             StateInvalid => {
                 "Open the page you wanted again and sign in once more; do not use the browser's back button into the sign-in."

@@ -188,6 +188,27 @@ pub struct PolicyConfig {
     /// `Access-Control-Request-Method`) through without a login.
     #[serde(default)]
     pub allow_cors_preflight: bool,
+    /// Admit every user who can log in. Required when no allow rule is listed: a
+    /// policy without rules is refused rather than read as "anyone", so a misspelt
+    /// rule never opens a route.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_any_authenticated: bool,
+}
+
+impl PolicyConfig {
+    /// The allow rules that are set, by their file names.
+    pub fn allow_rules(&self) -> Vec<&'static str> {
+        [
+            ("emails", !self.emails.is_empty()),
+            ("emailDomains", !self.email_domains.is_empty()),
+            ("groups", !self.groups.is_empty()),
+            ("claims", !self.claims.is_empty()),
+            ("permissions", !self.permissions.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
 }
 
 /// Identity headers for the upstream.

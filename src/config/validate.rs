@@ -136,6 +136,25 @@ impl OutpostConfig {
                     "must be letters, digits, '_' or '-'".into(),
                 ));
             }
+            let rules = route.policy.allow_rules();
+            match (route.policy.allow_any_authenticated, rules.is_empty()) {
+                (false, true) => {
+                    return Err(invalid(
+                        at("policy"),
+                        "has no allow rule, so nobody is said to pass; list who may (emails, emailDomains, groups, claims, permissions), or set allowAnyAuthenticated: true to admit every user who can log in".into(),
+                    ));
+                }
+                (true, false) => {
+                    return Err(invalid(
+                        at("policy.allowAnyAuthenticated"),
+                        format!(
+                            "admits every user who can log in, which contradicts the allow rules ({}); remove one or the other",
+                            rules.join(", ")
+                        ),
+                    ));
+                }
+                _ => {}
+            }
             if route.session.lifetime_seconds == 0 {
                 return Err(invalid(
                     at("session.lifetimeSeconds"),
@@ -185,6 +204,7 @@ routes:
     provider: team/idp
     authURL: https://app.example.com
     redirectURI: https://app.example.com/oauth2/callback
+    policy: { groups: [staff] }
 "#;
 
     #[test]
@@ -220,6 +240,44 @@ routes:
         assert!(err.to_string().contains("routes[0].provider"), "{err}");
         let err = OutpostConfig::from_yaml(&format!("{VALID}\nextra: 1\n"), "f").unwrap_err();
         assert!(err.to_string().contains("extra"), "{err}");
+    }
+
+    #[test]
+    fn a_route_must_say_who_may_pass() {
+        for (policy, field) in [
+            ("", "routes[0].policy"),
+            ("    policy: {}\n", "routes[0].policy"),
+            ("    policy: { publicPaths: [/] }\n", "routes[0].policy"),
+            ("    policy: { groups: [] }\n", "routes[0].policy"),
+            (
+                "    policy: { groups: [a], allowAnyAuthenticated: true }\n",
+                "routes[0].policy.allowAnyAuthenticated",
+            ),
+        ] {
+            let text = VALID.replace("    policy: { groups: [staff] }\n", policy);
+            let err = OutpostConfig::from_yaml(&text, "f")
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(&format!("f: {field}")), "{policy:?}: {err}");
+            assert!(
+                err.contains("allowAnyAuthenticated"),
+                "names the fix: {err}"
+            );
+        }
+        let typo = VALID.replace("policy: { groups: [staff] }", "policy: { group: [staff] }");
+        let err = OutpostConfig::from_yaml(&typo, "f")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("group"),
+            "a misspelt rule is an unknown field: {err}"
+        );
+        let any = VALID.replace(
+            "policy: { groups: [staff] }",
+            "policy: { allowAnyAuthenticated: true }",
+        );
+        let config = OutpostConfig::from_yaml(&any, "f").unwrap();
+        assert!(config.routes[0].policy.allow_any_authenticated);
     }
 
     #[test]

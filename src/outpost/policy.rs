@@ -27,6 +27,14 @@ pub enum Decision {
 
 /// Evaluates the allow rules against a signed-in subject.
 pub fn evaluate(policy: &PolicyConfig, subject: &Subject) -> Decision {
+    // Validation refuses a policy without rules unless it admits anyone explicitly; if
+    // one gets here anyway (a config built in code), it admits nobody.
+    if !policy.allow_any_authenticated && policy.allow_rules().is_empty() {
+        return deny(
+            Reason::PolicyDeniedNoRule,
+            "the route lists no allow rule and does not set allowAnyAuthenticated".into(),
+        );
+    }
     if (!policy.emails.is_empty() || !policy.email_domains.is_empty())
         && !email_allowed(policy, subject.email.as_deref())
     {

@@ -38,11 +38,27 @@ fn reason_of(d: Decision) -> Option<Reason> {
 }
 
 #[test]
-fn empty_policy_allows_any_subject() {
+fn only_an_explicit_allow_any_admits_any_subject() {
     assert_eq!(
-        evaluate(&PolicyConfig::default(), &Subject::default()),
-        Decision::Allow
+        reason_of(evaluate(&PolicyConfig::default(), &subject())),
+        Some(Reason::PolicyDeniedNoRule),
+        "a policy without rules admits nobody"
     );
+    let public_only = PolicyConfig {
+        public_paths: strings(&["/"]),
+        allow_cors_preflight: true,
+        ..PolicyConfig::default()
+    };
+    assert_eq!(
+        reason_of(evaluate(&public_only, &subject())),
+        Some(Reason::PolicyDeniedNoRule),
+        "public paths are not allow rules"
+    );
+    let any = PolicyConfig {
+        allow_any_authenticated: true,
+        ..PolicyConfig::default()
+    };
+    assert_eq!(evaluate(&any, &Subject::default()), Decision::Allow);
 }
 
 #[test]

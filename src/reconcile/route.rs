@@ -128,6 +128,7 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
             public_methods: public.methods.unwrap_or_default(),
             public_requests: public.requests.unwrap_or_default(),
             allow_cors_preflight: policy.allow_cors_preflight.unwrap_or(false),
+            allow_any_authenticated: policy.allow_any_authenticated.unwrap_or(false),
         },
         headers: HeaderConfig {
             map,

@@ -60,11 +60,13 @@ pub fn config_yaml(opts: &OutpostOptions) -> String {
             host.port_or_known_default().unwrap_or(80)
         );
         routes.push_str(&format!(
-            "  - id: {id}\n    hosts: [\"{hostport}\"]\n    paths: [/]\n    provider: test/idp\n    authURL: {auth}\n    redirectURI: {auth}/oauth2/callback\n    policy:\n      groups: {groups:?}\n      publicPaths: {public:?}\n    bearer:\n      enabled: {bearer}\n",
+            "  - id: {id}\n    hosts: [\"{hostport}\"]\n    paths: [/]\n    provider: test/idp\n    authURL: {auth}\n    redirectURI: {auth}/oauth2/callback\n    policy:\n      groups: {groups:?}\n      publicPaths: {public:?}\n      allowAnyAuthenticated: {any}\n    bearer:\n      enabled: {bearer}\n",
             id = r.id,
             auth = r.auth_url.trim_end_matches('/'),
             groups = r.groups,
             public = r.public_paths,
+            // No group listed: the test means "anyone who signs in", said explicitly.
+            any = r.groups.is_empty(),
             bearer = r.bearer,
         ));
     }

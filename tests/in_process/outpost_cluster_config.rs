@@ -5,7 +5,7 @@ use crate::operator_support;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use operator_support::*;
-use portcullis::config::{OutpostConfig, ProviderConfig, RouteConfig};
+use portcullis::config::{OutpostConfig, PolicyConfig, ProviderConfig, RouteConfig};
 use portcullis::outpost::server::cluster_config;
 use portcullis::reconcile::shard::shards;
 use serde_json::json;
@@ -28,6 +28,10 @@ fn config(issuer: &str, routes: usize) -> OutpostConfig {
             provider: "auth/idp".into(),
             auth_url: format!("https://r{i}.example.com"),
             redirect_uri: format!("https://r{i}.example.com/oauth2/callback"),
+            policy: PolicyConfig {
+                allow_any_authenticated: true,
+                ..Default::default()
+            },
             ..Default::default()
         });
     }

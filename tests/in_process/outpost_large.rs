@@ -69,7 +69,8 @@ async fn a_user_in_251_groups_fits_the_ingress_default_buffer() {
 async fn an_identity_that_cannot_fit_gets_a_page_naming_size_and_annotation() {
     // A header forwards every group and the policy names none: all 251 must be kept,
     // and they do not fit.
-    let extra = "    headers: { map: { X-Groups: groups } }\n";
+    let extra =
+        "    policy: { allowAnyAuthenticated: true }\n    headers: { map: { X-Groups: groups } }\n";
     let (_idp, _outpost, _b, cb) = sign_in_with_251_groups("big.test", extra).await;
     assert_eq!(cb.status(), 500);
     assert!(cb.headers().get("location").is_none());

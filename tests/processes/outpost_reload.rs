@@ -17,6 +17,7 @@ const OTHER_ROUTE: &str = r#"
     provider: test/idp
     authURL: http://127.0.0.1:PORT
     redirectURI: http://127.0.0.1:PORT/oauth2/callback
+    policy: { allowAnyAuthenticated: true }
 "#;
 
 async fn until_status(b: &mut Browser, outpost: &Outpost, url: &str, status: u16) {

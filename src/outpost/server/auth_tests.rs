@@ -43,6 +43,7 @@ routes:
     provider: t/other
     authURL: https://app.example.com
     redirectURI: https://app.example.com/oauth2/callback
+    policy: { allowAnyAuthenticated: true }
 "#;
 
 pub(super) fn app() -> App {

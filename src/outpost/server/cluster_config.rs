@@ -151,6 +151,10 @@ mod tests {
                 provider: "ns/idp".into(),
                 auth_url: format!("https://r{i}.example.com"),
                 redirect_uri: format!("https://r{i}.example.com/oauth2/callback"),
+                policy: crate::config::PolicyConfig {
+                    allow_any_authenticated: true,
+                    ..Default::default()
+                },
                 ..Default::default()
             });
         }

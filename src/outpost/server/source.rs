@@ -295,6 +295,7 @@ routes:
     provider: team/idp
     authURL: https://app.example.com
     redirectURI: https://app.example.com/oauth2/callback
+    policy: { allowAnyAuthenticated: true }
 "#;
 
     fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {

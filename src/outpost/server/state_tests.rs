@@ -30,12 +30,14 @@ routes:
     provider: team/other
     authURL: https://app.example.com
     redirectURI: https://app.example.com/oauth2/callback
+    policy: { allowAnyAuthenticated: true }
   - id: team/shared
     hosts: [grafana.example.com, wiki.example.com]
     paths: [/]
     provider: team/idp
     authURL: https://auth.example.com
     redirectURI: https://auth.example.com/oauth2/callback
+    policy: { allowAnyAuthenticated: true }
 "#;
 
 fn snapshot(text: &str) -> Snapshot {
