@@ -34,6 +34,10 @@ impl Cli {
         match self.command {
             Command::Crd(args) => crate::crdgen::run(&args),
             Command::Render(args) => crate::render::run(&args),
+            Command::Outpost(args) if args.config_reference => {
+                print!("{}", crate::crd_reference::outpost_config_markdown());
+                ExitCode::SUCCESS
+            }
             Command::Outpost(args) => crate::outpost::server::run(&args),
             Command::Operator(args) => run_operator(args),
             Command::Reasons(args) => crate::reasons_cmd::run(&args),

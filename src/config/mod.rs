@@ -9,6 +9,7 @@
 mod public;
 mod validate;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -24,7 +25,7 @@ pub const COOKIE_SECRET_KEY: &str = "cookie-secret";
 pub const SIGNING_KEY_KEY: &str = "signing-key.pem";
 
 /// The compiled configuration of every provider and route an outpost serves.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OutpostConfig {
     /// Upstream OpenID providers, keyed by `namespace/name`.
@@ -36,7 +37,7 @@ pub struct OutpostConfig {
 }
 
 /// Where a secret (or other referenced) value comes from. Exactly one field is set.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretSource {
     /// The value inline (only sensible in files that are themselves secret).
@@ -57,7 +58,9 @@ pub struct SecretSource {
 }
 
 /// A key of a Secret in a namespace.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretKeyRef {
     /// Namespace of the Secret.
@@ -69,7 +72,7 @@ pub struct SecretKeyRef {
 }
 
 /// One upstream OpenID provider and the client the outpost uses at it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderConfig {
     /// The issuer exactly as the IdP advertises it (compared byte for byte with `iss`).
@@ -99,7 +102,7 @@ pub struct ProviderConfig {
 }
 
 /// The claim names that make up an identity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClaimNames {
     /// Claims tried in order for the username; `email` falls back to its local part.
@@ -124,7 +127,7 @@ impl Default for ClaimNames {
 }
 
 /// One protected route: hosts and path prefixes that need a login.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouteConfig {
     /// `namespace/name` of the ForwardAuthRoute; appears in logs and metrics.
@@ -141,7 +144,7 @@ pub struct RouteConfig {
     /// The exact redirect URI registered at the IdP (`authURL` + `/oauth2/callback`).
     #[serde(rename = "redirectURI")]
     pub redirect_uri: String,
-    /// Who may pass.
+    /// Who may pass: at least one allow rule, or `allowAnyAuthenticated: true`.
     #[serde(default)]
     pub policy: PolicyConfig,
     /// What is passed upstream.
@@ -157,7 +160,7 @@ pub struct RouteConfig {
 
 /// Allow rules. A user passes when every non-empty rule family matches
 /// (emails/domains together form one family: either may match).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Exact email addresses (case-insensitive).
@@ -212,7 +215,7 @@ impl PolicyConfig {
 }
 
 /// Identity headers for the upstream.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeaderConfig {
     /// Header name → identity field (`user`, `email`, `groups`, `preferred_username`,
@@ -279,7 +282,7 @@ impl HeaderPreset {
 }
 
 /// A JWT the outpost signs for the upstream (verifiable at `/.well-known/jwks.json`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IdentityJwtConfig {
     /// Header that carries it.
@@ -291,7 +294,7 @@ pub struct IdentityJwtConfig {
 }
 
 /// The session cookie of a route.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionConfig {
     /// Cookie name; `__Host-` is added when there is no domain and the URL is https,
@@ -327,7 +330,7 @@ impl Default for SessionConfig {
 }
 
 /// Bearer tokens in `Authorization` instead of a cookie (for APIs and CLIs).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BearerConfig {
     /// Accept `Authorization: Bearer` JWTs from the provider.

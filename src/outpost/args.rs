@@ -10,10 +10,13 @@ pub struct OutpostArgs {
     #[arg(
         long,
         env = "PORTCULLIS_CONFIG",
-        required_unless_present = "cluster_namespace",
+        required_unless_present_any = ["cluster_namespace", "config_reference"],
         conflicts_with = "cluster_namespace"
     )]
     pub config: Option<PathBuf>,
+    /// Print the reference of the `--config` file format (Markdown) and exit.
+    #[arg(long, exclusive = true)]
+    pub config_reference: bool,
     /// Read the configuration the operator compiles into ConfigMaps in this namespace
     /// (cluster mode; the Kubernetes client uses the in-cluster config or KUBECONFIG).
     #[arg(long, env = "PORTCULLIS_CLUSTER_NAMESPACE")]
