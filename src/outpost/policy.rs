@@ -17,7 +17,7 @@ pub enum Decision {
     Allow,
     /// The subject may not pass.
     Deny {
-        /// A `policy_denied_*` code from [`reason`].
+        /// A policy denial ([`Reason::is_policy_denial`]).
         reason: Reason,
         /// The rule that failed, in words, for the denied page (contains configuration
         /// values only, never the subject's data).
