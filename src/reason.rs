@@ -53,6 +53,8 @@ pub enum Reason {
     PolicyDeniedClaim,
     /// A required `resource:action` permission is not granted.
     PolicyDeniedPermission,
+    /// The request carries an underscore spelling of one of the route's identity headers.
+    IdentityHeaderSpoofed,
     /// The route's policy lists no allow rule and does not admit anyone explicitly.
     PolicyDeniedNoRule,
     /// The bearer token was refused.
@@ -194,6 +196,9 @@ impl Reason {
                 "A claim this route requires is missing or has a value it does not accept."
             }
             PolicyDeniedPermission => "You lack a permission this route requires.",
+            IdentityHeaderSpoofed => {
+                "The request carries a header that spells one of this site's identity headers with underscores, which some applications would read as the signed-in user; it is refused."
+            }
             PolicyDeniedNoRule => "This route does not say who may pass, so nobody is let through.",
             BearerInvalid => "The bearer token was refused.",
             RouteNotFound => "No route is configured for this host and path.",
@@ -275,6 +280,9 @@ impl Reason {
             }
             UntrustedForwardedHeaders => {
                 "Whoever runs the site: add the ingress controller's pod range with --trusted-proxy (Helm: outpost.trustedProxies)."
+            }
+            IdentityHeaderSpoofed => {
+                "Whoever runs the site: keep the proxy from passing headers with underscores (nginx: underscores_in_headers off, the default; ingress-nginx: enable-underscores-in-headers: \"false\")."
             }
             PolicyDeniedNoRule => {
                 "Whoever runs the site: list who may pass in the route's spec.policy (emails, emailDomains, groups, claims, permissions), or set spec.policy.allowAnyAuthenticated: true."

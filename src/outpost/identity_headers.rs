@@ -5,7 +5,8 @@
 //! the upstream looking like ours (the proxy copies our value over the client's).
 
 use super::subject::{Subject, claim_strings};
-use axum::http::{HeaderName, HeaderValue};
+use crate::config::HeaderConfig;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
 
 /// The headers for `subject` from a header → field map (see
@@ -59,6 +60,31 @@ pub fn safe_value(value: &str) -> HeaderValue {
         return HeaderValue::from_static("");
     }
     HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A request header that spells one of the route's identity headers with underscores
+/// (`X_Auth_Request_User` for `X-Auth-Request-User`): `(sent, ours)`.
+///
+/// The proxy overwrites our hyphenated names with the auth response's values, but not
+/// an underscore spelling, and CGI-style stacks (PHP, WSGI, Rack) read both as the same
+/// variable. nginx drops such headers by default; where it is configured to pass them
+/// (`underscores_in_headers on`, ingress-nginx `enable-underscores-in-headers`), the
+/// request is refused instead of letting a client name the user.
+pub fn underscore_spelling(config: &HeaderConfig, request: &HeaderMap) -> Option<(String, String)> {
+    // Only a request that carries an underscore header at all pays for the comparison.
+    request
+        .keys()
+        .filter(|k| k.as_str().contains('_'))
+        .find_map(|sent| {
+            let as_hyphens = sent.as_str().replace('_', "-");
+            config
+                .map
+                .keys()
+                .chain(config.access_token.iter())
+                .chain(config.identity_jwt.iter().map(|j| &j.header))
+                .find(|ours| ours.eq_ignore_ascii_case(&as_hyphens))
+                .map(|ours| (sent.as_str().to_string(), ours.clone()))
+        })
 }
 
 #[cfg(test)]
@@ -198,5 +224,43 @@ mod tests {
         let m = map(&[("Bad Header", "user"), ("X-Ok", "user"), ("", "user")]);
         let got = as_pairs(identity_headers(&m, &subject()));
         assert_eq!(got, vec![("x-ok".to_string(), "ada".to_string())]);
+    }
+
+    #[test]
+    fn underscore_spellings_of_our_headers_are_found_and_others_are_not() {
+        let mut config = HeaderConfig::default();
+        config.access_token = Some("X-Access-Token".into());
+        let request = |names: &[&str]| {
+            let mut h = HeaderMap::new();
+            for n in names {
+                h.insert(
+                    HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    "admin".parse().unwrap(),
+                );
+            }
+            h
+        };
+        assert_eq!(
+            underscore_spelling(&config, &request(&["x_auth_request_user"])),
+            Some(("x_auth_request_user".into(), "X-Auth-Request-User".into()))
+        );
+        assert_eq!(
+            underscore_spelling(&config, &request(&["accept", "X_AUTH_request-EMAIL"])),
+            Some(("x_auth_request-email".into(), "X-Auth-Request-Email".into())),
+            "mixed spellings and case"
+        );
+        assert_eq!(
+            underscore_spelling(&config, &request(&["x_access_token"])).map(|m| m.1),
+            Some("X-Access-Token".into())
+        );
+        // Our own hyphenated names are overwritten by the proxy; other underscore
+        // headers are none of our business.
+        assert_eq!(
+            underscore_spelling(
+                &config,
+                &request(&["x-auth-request-user", "x_custom_thing", "x_auth_request"])
+            ),
+            None
+        );
     }
 }

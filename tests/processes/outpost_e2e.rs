@@ -420,3 +420,64 @@ async fn chromium_sees_a_denied_page_a_person_can_act_on() {
         );
     }
 }
+
+/// `X_Auth_Request_User` is not overwritten by the proxy (it copies the auth response
+/// over the hyphenated name only), and CGI-style apps read it as the user. nginx drops
+/// underscore headers by default; where it is told to pass them, the outpost refuses the
+/// request. Either way no client-chosen user reaches the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn underscore_spellings_of_identity_headers_never_name_the_user() {
+    if !require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
+        return;
+    }
+    let s = stack("RS256").await;
+    for underscores_in_headers in [false, true] {
+        let mut opts = NginxOptions::new(&s.outpost.addr(), &format!("127.0.0.1:{}", s.app.port()));
+        opts.port = Some(s.front_port);
+        if underscores_in_headers {
+            opts.extra_server = "underscores_in_headers on;\n".into();
+        }
+        let nginx = Nginx::start(opts).expect("start nginx");
+        let base = nginx.url();
+        let mut ua = UserAgent::new();
+        ua.get(&format!("{base}/private"))
+            .await
+            .expect("to the IdP");
+        let landed = ua.login("alice", "wonderland").await.expect("login");
+        assert_eq!(landed.status, 200, "hops: {:?}", landed.hops);
+
+        ua.set_default_header("x_auth_request_user", "mallory");
+        ua.set_default_header("x_auth_request_groups", "root");
+        let before = s.app.requests().len();
+        let r = ua.get(&format!("{base}/private")).await.expect("spoofed");
+        let reached: Vec<_> = s.app.requests().into_iter().skip(before).collect();
+        assert!(
+            reached
+                .iter()
+                .all(|q| q.header("x_auth_request_user").is_none()
+                    && q.header("x-auth-request-user") != Some("mallory")),
+            "a client-chosen user reached the app: {reached:?}"
+        );
+        if underscores_in_headers {
+            assert_eq!(r.status, 403, "hops: {:?}\n{}", r.hops, r.body);
+            assert!(r.body.contains("identity_header_spoofed"), "{}", r.body);
+            assert!(
+                r.body.contains("X-Auth-Request-"),
+                "names our header: {}",
+                r.body
+            );
+            assert!(reached.is_empty(), "the app was reached: {reached:?}");
+            assert!(
+                s.outpost
+                    .log()
+                    .contains("\"reason\":\"identity_header_spoofed\"")
+            );
+        } else {
+            assert_eq!(r.status, 200, "nginx dropped the header: {:?}", r.hops);
+            let seen = reached.last().expect("the app saw the request");
+            assert_eq!(seen.header("x-auth-request-user"), Some("alice"));
+            assert_eq!(seen.header("x-auth-request-groups"), Some("admins"));
+        }
+        drop(nginx);
+    }
+}

@@ -9,7 +9,7 @@ use super::state::{Loaded, RouteRuntime};
 use crate::oidc::{Identity, UntrustedAudiences};
 use crate::outpost::Subject;
 use crate::outpost::forwarded::OriginalRequest;
-use crate::outpost::identity_headers::{identity_headers, safe_value};
+use crate::outpost::identity_headers::{identity_headers, safe_value, underscore_spelling};
 use crate::outpost::path::RequestPath;
 use crate::outpost::policy::{self, Decision, RequestFacts, public_access};
 use crate::reason::{Outcome, Reason};
@@ -121,6 +121,9 @@ pub async fn decide<'a>(
     let Some(route) = loaded.route_for(&original.host, &route_path(&original.uri)) else {
         return (None, Verdict::NoRoute);
     };
+    if let Some(verdict) = spoofed_identity_header(route, headers) {
+        return (Some(route), verdict);
+    }
     let now = now();
     let facts = RequestFacts {
         method: original.method.as_str(),
@@ -168,6 +171,22 @@ pub async fn decide<'a>(
         }
     }
     (Some(route), session_verdict(app, route, headers, now).await)
+}
+
+/// A denial when the request spells one of the route's identity headers with
+/// underscores (see [`underscore_spelling`]); checked before anything else, public
+/// paths included, and again by `/oauth2/start` so a browser sent there by nginx gets
+/// the page rather than a new sign-in.
+pub fn spoofed_identity_header(route: &RouteRuntime, headers: &HeaderMap) -> Option<Verdict> {
+    let (sent, ours) = underscore_spelling(&route.config.headers, headers)?;
+    Some(Verdict::Denied {
+        reason: Reason::IdentityHeaderSpoofed,
+        rule: format!(
+            "the request carries {sent}, an underscore spelling of the identity header {ours}; remove it (the proxy should not pass headers with underscores: nginx underscores_in_headers off, the ingress-nginx default)"
+        ),
+        user: String::new(),
+        groups: Vec::new(),
+    })
 }
 
 /// The route's session from the request's cookies (any provider mismatch is invalid).

@@ -132,6 +132,18 @@ async fn decisions_without_network() {
         (Outcome::Unauthenticated, Reason::NoSession)
     );
 
+    // An underscore spelling of an identity header is refused, on a public path too.
+    let mut spoof = HeaderMap::new();
+    spoof.insert("x_user", HeaderValue::from_static("admin"));
+    for path in ["/x", "/public/a"] {
+        let (_, v) = decide(&app, &loaded, &original("app.example.com", path), &spoof).await;
+        assert_eq!(
+            (v.result(), v.reason()),
+            (Outcome::Denied, Reason::IdentityHeaderSpoofed),
+            "{path}"
+        );
+    }
+
     // Public path: allowed, and every configured header is present but empty.
     let (_, v) = decide(
         &app,

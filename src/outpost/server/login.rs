@@ -3,7 +3,7 @@
 //! another login could not help (a denied session, a duplicated session cookie).
 
 use super::App;
-use super::auth::{Verdict, authorize, load_session};
+use super::auth::{Verdict, authorize, load_session, spoofed_identity_header};
 use super::cookie_trouble::duplicated_session;
 use super::handlers::{Ctx, login_target, page, redirect, text};
 use super::request::{cookie_headers, now};
@@ -128,17 +128,24 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     ctx.finish(&app, id, Outcome::Redirect, Reason::LoginStarted, "", r)
 }
 
-/// A browser sent here (by nginx's 401) with a live session the route's policy denies
+/// A browser sent here (by nginx's 401) with a live session the route's policy denies,
+/// or with an underscore spelling of an identity header,
 /// gets the page naming the rule: signing in again would give the same answer.
 fn already_denied(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -> Option<Response> {
     let now = now();
-    let session = load_session(route, &parts.headers, now).ok()?;
-    if session.data.token_expires_at.is_some_and(|exp| now >= exp) {
-        return None;
-    }
+    let verdict = match spoofed_identity_header(route, &parts.headers) {
+        Some(spoofed) => spoofed,
+        None => {
+            let session = load_session(route, &parts.headers, now).ok()?;
+            if session.data.token_expires_at.is_some_and(|exp| now >= exp) {
+                return None;
+            }
+            authorize(app, route, &session.data.identity, None, Vec::new(), now)
+        }
+    };
     let Verdict::Denied {
         reason, rule, user, ..
-    } = authorize(app, route, &session.data.identity, None, Vec::new(), now)
+    } = verdict
     else {
         return None;
     };
