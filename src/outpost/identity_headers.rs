@@ -228,8 +228,10 @@ mod tests {
 
     #[test]
     fn underscore_spellings_of_our_headers_are_found_and_others_are_not() {
-        let mut config = HeaderConfig::default();
-        config.access_token = Some("X-Access-Token".into());
+        let config = HeaderConfig {
+            access_token: Some("X-Access-Token".into()),
+            ..HeaderConfig::default()
+        };
         let request = |names: &[&str]| {
             let mut h = HeaderMap::new();
             for n in names {
