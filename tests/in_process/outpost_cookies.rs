@@ -139,3 +139,44 @@ async fn a_browser_that_drops_the_session_cookie_gets_a_page_not_a_loop() {
     let metrics = outpost.metrics().await;
     assert!(metrics.contains("reason=\"login_loop\""), "{metrics}");
 }
+
+/// The record of recent sign-ins is bound to who signed in: copied into another
+/// browser (cookie tossing from a sibling host), it cannot make that browser's user
+/// see the loop page on a first sign-in; the same user's real loop is still caught.
+#[tokio::test]
+async fn a_copied_sign_in_record_does_not_fake_a_loop_for_someone_else() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    let target = "http://app.test/dash";
+    idp.set_user(serde_json::json!({
+        "sub": "mallory-1", "preferred_username": "mallory", "email": "mallory@example.com",
+        "groups": ["staff"]
+    }));
+    let mut attacker = Browser::new();
+    assert_eq!(attacker.login(&outpost, target).await.status(), 302);
+    let record = attacker
+        .jar
+        .get("portcullis_logins")
+        .cloned()
+        .expect("the sign-in was recorded");
+
+    idp.set_user(serde_json::json!({
+        "sub": "user-1", "preferred_username": "jane", "email": "jane@example.com",
+        "groups": ["staff"]
+    }));
+    let mut victim = Browser::new();
+    victim
+        .jar
+        .insert("portcullis_logins".into(), record.clone());
+    let first = victim.login(&outpost, target).await;
+    assert_eq!(first.status(), 302, "a first sign-in is not a loop");
+    assert_eq!(outpost_support::location(&first), target);
+
+    // The attacker's own browser, dropping its session, is still caught.
+    idp.set_user(serde_json::json!({
+        "sub": "mallory-1", "preferred_username": "mallory", "email": "mallory@example.com",
+        "groups": ["staff"]
+    }));
+    drop_session_cookie(&mut attacker);
+    assert_eq!(attacker.login(&outpost, target).await.status(), 400);
+}

@@ -259,7 +259,8 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         .sessions
         .load::<SessionData>(&request_cookies, now)
         .is_ok();
-    match login_loop::record(route, &request_cookies, &login.rd, now, came_back) {
+    let subject = session.data.identity.sub.clone();
+    match login_loop::record(route, &request_cookies, &subject, &login.rd, now, came_back) {
         Some(Completed::Loop { seconds_ago, clear }) => {
             let r = loop_page(&app, &ctx, route, &written, &login.rd, seconds_ago);
             cookies.push(clear);

@@ -50,17 +50,26 @@ pub fn clear(route: &RouteRuntime) -> Option<String> {
     spec(route).map(|s| s.clear_cookies(&[]).remove(0))
 }
 
-/// A short digest of the target: the record names no URL.
-fn target_key(rd: &str) -> String {
-    let d = digest::digest(&digest::SHA256, rd.as_bytes());
+/// A short digest of who signed in and for what: the record names no user and no URL.
+/// The subject is part of it so that a record copied into another browser (tossed from
+/// a sibling host, say) cannot make someone else's first sign-in look like a loop: a
+/// loop is the same person completing the same sign-in again.
+fn target_key(subject: &str, rd: &str) -> String {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(subject.as_bytes());
+    ctx.update(b"\n");
+    ctx.update(rd.as_bytes());
+    let d = ctx.finish();
     URL_SAFE_NO_PAD.encode(&d.as_ref()[..9])
 }
 
-/// Records a completed login for `rd`; `session_came_back` says whether the callback
-/// request carried a valid session (then it cannot be a loop: two tabs, say).
+/// Records a completed login of `subject` (the IdP's `sub`) for `rd`;
+/// `session_came_back` says whether the callback request carried a valid session (then
+/// it cannot be a loop: two tabs, say).
 pub fn record(
     route: &RouteRuntime,
     cookies: &[&str],
+    subject: &str,
     rd: &str,
     now: u64,
     session_came_back: bool,
@@ -75,7 +84,7 @@ pub fn record(
         .and_then(|plain| serde_json::from_slice(&plain).ok())
         .unwrap_or_default();
     recent.retain(|(_, at)| *at <= now && now - at < WINDOW_SECONDS);
-    let key = target_key(rd);
+    let key = target_key(subject, rd);
     let previous = recent.iter().find(|(k, _)| *k == key).map(|(_, at)| *at);
     if let (Some(at), false) = (previous, session_came_back) {
         let clear = spec.clear_cookies(&[]).remove(0);
