@@ -24,6 +24,9 @@ pub struct OutpostRoute {
     pub public_paths: Vec<String>,
     /// Accept bearer tokens.
     pub bearer: bool,
+    /// Further `host:port` names the route serves besides the auth URL's (an app the
+    /// browser reaches under another name, where a host-only session cookie is not sent).
+    pub also_hosts: Vec<String>,
 }
 
 /// How to start the outpost.
@@ -60,8 +63,13 @@ pub fn config_yaml(opts: &OutpostOptions) -> String {
             host.port_or_known_default().unwrap_or(80)
         );
         routes.push_str(&format!(
-            "  - id: {id}\n    hosts: [\"{hostport}\"]\n    paths: [/]\n    provider: test/idp\n    authURL: {auth}\n    redirectURI: {auth}/oauth2/callback\n    policy:\n      groups: {groups:?}\n      publicPaths: {public:?}\n      allowAnyAuthenticated: {any}\n    bearer:\n      enabled: {bearer}\n",
+            "  - id: {id}\n    hosts: [\"{hostport}\"{also}]\n    paths: [/]\n    provider: test/idp\n    authURL: {auth}\n    redirectURI: {auth}/oauth2/callback\n    policy:\n      groups: {groups:?}\n      publicPaths: {public:?}\n      allowAnyAuthenticated: {any}\n    bearer:\n      enabled: {bearer}\n",
             id = r.id,
+            also = r
+                .also_hosts
+                .iter()
+                .map(|h| format!(", \"{h}\""))
+                .collect::<String>(),
             auth = r.auth_url.trim_end_matches('/'),
             groups = r.groups,
             public = r.public_paths,

@@ -31,7 +31,7 @@ providers:
     clockSkewSeconds: 30
 routes:
   - id: test/app
-    hosts: [app.test]
+    hosts: [app.test, "127.0.0.1:{port}"]
     paths: [/]
     provider: test/idp
     authURL: http://127.0.0.1:{port}

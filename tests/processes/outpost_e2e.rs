@@ -61,6 +61,9 @@ pub(crate) async fn stack(algorithm: &str) -> Stack {
             groups: vec!["admins".into()],
             public_paths: vec!["/healthz".into()],
             bearer: true,
+            // The same nginx as `localhost`: the session cookie, host-only on 127.0.0.1,
+            // is never sent there (the login-loop test).
+            also_hosts: vec![format!("localhost:{front_port}")],
         }],
     })
     .await
@@ -480,4 +483,57 @@ async fn underscore_spellings_of_identity_headers_never_name_the_user() {
         }
         drop(nginx);
     }
+}
+
+/// A real browser in a real loop: the app is opened as `localhost`, the session cookie
+/// is host-only on `127.0.0.1` (the auth URL), so Chromium never sends it to the app.
+/// The second completed sign-in ends on the page naming the cookie, not another round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_in_a_cookie_loop_ends_on_a_page_naming_the_cookie() {
+    if !require(&[
+        Tool::Node,
+        Tool::IdpPackages,
+        Tool::Nginx,
+        Tool::Chromium,
+        Tool::BrowserPackages,
+    ]) {
+        return;
+    }
+    let s = stack("RS256").await;
+    let _nginx = nginx_for(&s);
+    let dir = tempfile::tempdir().expect("dir");
+    let png = "outpost-login-loop.png";
+    let path = std::env::var_os("E2E_ARTIFACTS")
+        .map(|d| std::path::PathBuf::from(d).join(png))
+        .unwrap_or_else(|| dir.path().join(png));
+    let url = format!("http://localhost:{}/private", s.front_port);
+    let result = Browser::run(BrowserOptions::login(&url, "alice", "wonderland", path))
+        .await
+        .expect("browser run");
+    for words in [
+        "Sign-in keeps repeating",
+        "did not send back the session cookie",
+        "host-only on 127.0.0.1",
+        "The app is at localhost",
+        "What to do",
+        "login_loop",
+        "Request id",
+    ] {
+        assert!(
+            result.text.contains(words),
+            "{words:?} missing: {}\n{}",
+            result.text,
+            s.outpost.log()
+        );
+    }
+    let completed = s
+        .outpost
+        .log()
+        .lines()
+        .filter(|l| l.contains("\"endpoint\":\"callback\"") && l.contains("\"authenticated\""))
+        .count();
+    assert!(
+        completed <= 1,
+        "one completed round, then the page: {completed}"
+    );
 }

@@ -255,10 +255,14 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     // "Never loop": a second completed login for this target, seconds after the first,
     // without the session coming back, ends here on a page.
     let request_cookies = cookie_headers(&parts.headers);
-    let came_back = route
-        .sessions
-        .load::<SessionData>(&request_cookies, now)
-        .is_ok();
+    // A session at the callback host only counts when the browser also sends it to the
+    // app: with a host-only cookie on another host than the app's, it is always there
+    // and never where it matters.
+    let came_back = login_loop::cookie_reaches(route, &login.rd)
+        && route
+            .sessions
+            .load::<SessionData>(&request_cookies, now)
+            .is_ok();
     let subject = session.data.identity.sub.clone();
     match login_loop::record(route, &request_cookies, &subject, &login.rd, now, came_back) {
         Some(Completed::Loop { seconds_ago, clear }) => {

@@ -100,6 +100,22 @@ pub fn record(
     set.into_iter().next().map(Completed::Recorded)
 }
 
+/// Whether the browser sends the route's session cookie to the app at `rd`: its Domain
+/// covers the app's host, or it is host-only on the app's own host. (Not `Secure` over
+/// http either.) When it does not, a session the callback host sees proves nothing.
+pub fn cookie_reaches(route: &RouteRuntime, rd: &str) -> bool {
+    let Ok(app) = url::Url::parse(rd) else {
+        return true;
+    };
+    let spec = route.sessions.cookie();
+    let app_host = app.host_str().unwrap_or_default();
+    let covered = match spec.domain() {
+        Some(d) => app_host == d || app_host.ends_with(&format!(".{d}")),
+        None => app.authority() == route.authority,
+    };
+    covered && !(spec.secure() && app.scheme() == "http")
+}
+
 /// The session cookie as it was written, in words, with the causes that fit this
 /// route: host-only on another host than the app's, `Secure` for an http app.
 fn describe(route: &RouteRuntime, written: &[String], rd: &str, seconds_ago: u64) -> String {
@@ -110,7 +126,14 @@ fn describe(route: &RouteRuntime, written: &[String], rd: &str, seconds_ago: u64
         .map(String::len)
         .sum();
     let domain = spec.domain().map_or_else(
-        || format!("none (host-only on {})", route.authority),
+        // Cookies ignore ports: host-only means this host name on every port.
+        || {
+            let host = url::Url::parse(&format!("http://{}", route.authority))
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| route.authority.clone());
+            format!("none (host-only on {host})")
+        },
         str::to_string,
     );
     let mut text = format!(
