@@ -96,6 +96,7 @@ async fn main() -> Result<(), Error> {
                     groups: vec!["admins".into()],
                     public_paths: vec!["/healthz".into()],
                     bearer: false,
+                    also_hosts: Vec::new(),
                 }],
             })
             .await?,
