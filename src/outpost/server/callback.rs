@@ -8,7 +8,9 @@ use super::handlers::{Ctx, original, page, query_param, redirect, text};
 use super::login::validated_rd;
 use super::login_loop::{self, Completed, loop_page};
 use super::request::{SessionData, cookie_headers, now};
-use super::session_budget::{fits, head_bytes, too_large_page, trim_groups};
+use super::session_budget::{
+    fits, head_bytes, narrow_forwarded_groups, too_large_page, trim_groups,
+};
 use super::state::RouteRuntime;
 use crate::outpost::session::{LoginState, SessionError};
 use crate::reason::{Outcome, Reason};
@@ -236,6 +238,15 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     if !fits(route, target.as_str(), &with_state(&written)) && session.data.id_token.is_some() {
         session.data.id_token = None;
         written = store(route, &session, &parts.headers, now);
+    }
+    // Then the groups a header forwards beyond those the policy names: the upstream
+    // sees fewer groups, which is said in the log, rather than the user a 502.
+    if !fits(route, target.as_str(), &with_state(&written)) {
+        let dropped = narrow_forwarded_groups(&mut session.data.identity, &route.config);
+        if dropped > 0 {
+            tracing::warn!(request_id = %rid, route = %route.config.id, user = %user, dropped, kept = session.data.identity.groups.len(), "the forwarded groups do not fit the session cookie; only the groups the policy names are passed upstream (raise spec.session.maxHeaderBytes and the proxy buffer to pass all)");
+            written = store(route, &session, &parts.headers, now);
+        }
     }
     let bytes = head_bytes(target.as_str(), &with_state(&written));
     if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written)) {

@@ -1,9 +1,10 @@
 //! "Fit the defaults of the ingress in front of us": the callback's whole response head
 //! (status line, `Location`, every `Set-Cookie`) must fit ingress-nginx's default 4k
 //! `proxy-buffer-size`, or nginx answers a bare 502 ("upstream sent too big header").
-//! The session keeps only what the route needs (the groups its policy names, the claims
-//! its headers map), drops the ID token when that is what does not fit, and otherwise
-//! ends on a page naming the size and the annotation to raise.
+//! The session keeps only what the route needs (the claims its headers map; all groups
+//! when a header forwards them, else only those its policy names), drops the ID token
+//! when that is what does not fit, then narrows forwarded groups to the policy's, and
+//! otherwise ends on a page naming the size and the annotation to raise.
 
 use super::App;
 use super::handlers::{Ctx, page};
@@ -18,14 +19,30 @@ use axum::response::Response;
 /// (`content-length`, `cache-control`, `x-request-id`, `date`), with room to spare.
 const FIXED_HEAD_BYTES: usize = 160;
 
-/// Keeps of the user's groups only those the route's policy names; all of them only
-/// when the policy names none and a header forwards them (the upstream decides).
+/// Whether one of the route's headers passes the groups upstream.
+fn forwards_groups(route: &RouteConfig) -> bool {
+    route.headers.map.values().any(|field| field == "groups")
+}
+
+/// Keeps every group when a header forwards them (the upstream maps roles from them:
+/// Grafana's admin group need not be one the policy names); otherwise only those the
+/// route's policy names, none when it names none.
 pub fn trim_groups(identity: &mut Identity, route: &RouteConfig) {
-    if !route.policy.groups.is_empty() {
-        identity.groups.retain(|g| route.policy.groups.contains(g));
-    } else if !route.headers.map.values().any(|field| field == "groups") {
-        identity.groups.clear();
+    if forwards_groups(route) {
+        return;
     }
+    identity.groups.retain(|g| route.policy.groups.contains(g));
+}
+
+/// When the session does not fit even without the ID token: narrows forwarded groups to
+/// those the policy names. Returns how many groups were dropped (0: nothing to narrow).
+pub fn narrow_forwarded_groups(identity: &mut Identity, route: &RouteConfig) -> usize {
+    if !forwards_groups(route) || route.policy.groups.is_empty() {
+        return 0;
+    }
+    let before = identity.groups.len();
+    identity.groups.retain(|g| route.policy.groups.contains(g));
+    before - identity.groups.len()
 }
 
 /// Bytes of the response head nginx buffers for a callback answer.
@@ -80,4 +97,62 @@ pub fn too_large_page(
     );
     let id = Some(route.config.id.as_str());
     ctx.finish(app, id, Outcome::Error, Reason::SessionTooLarge, user, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PolicyConfig;
+
+    fn route(policy_groups: &[&str], header_forwards_groups: bool) -> RouteConfig {
+        let mut route = RouteConfig {
+            policy: PolicyConfig {
+                groups: policy_groups.iter().map(|g| g.to_string()).collect(),
+                ..PolicyConfig::default()
+            },
+            ..RouteConfig::default()
+        };
+        route.headers.map.clear();
+        route.headers.map.insert("X-User".into(), "user".into());
+        if header_forwards_groups {
+            route.headers.map.insert("X-Groups".into(), "groups".into());
+        }
+        route
+    }
+
+    fn user() -> Identity {
+        Identity {
+            groups: vec!["staff".into(), "grafana-admins".into(), "ops".into()],
+            ..Identity::default()
+        }
+    }
+
+    #[test]
+    fn forwarded_groups_are_all_kept_until_they_do_not_fit() {
+        // A header forwards groups: the upstream's role mapping sees them all, even
+        // those the policy does not name.
+        let r = route(&["staff"], true);
+        let mut id = user();
+        trim_groups(&mut id, &r);
+        assert_eq!(id.groups, user().groups);
+        // Too large: narrowed to the policy's groups, and says how many went.
+        assert_eq!(narrow_forwarded_groups(&mut id, &r), 2);
+        assert_eq!(id.groups, vec!["staff".to_string()]);
+        assert_eq!(narrow_forwarded_groups(&mut id, &r), 0);
+        // A policy naming no group leaves nothing to narrow to: all stay, and the
+        // size page (not an empty groups header) is the answer.
+        let mut id = user();
+        assert_eq!(narrow_forwarded_groups(&mut id, &route(&[], true)), 0);
+        assert_eq!(id.groups.len(), 3);
+    }
+
+    #[test]
+    fn groups_nobody_forwards_are_kept_only_when_the_policy_names_them() {
+        let mut id = user();
+        trim_groups(&mut id, &route(&["ops", "absent"], false));
+        assert_eq!(id.groups, vec!["ops".to_string()]);
+        let mut id = user();
+        trim_groups(&mut id, &route(&[], false));
+        assert!(id.groups.is_empty());
+    }
 }
