@@ -9,7 +9,7 @@ use super::provider::world_with_client;
 use super::{Error, Result};
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
 use crate::config::OutpostConfig;
-use crate::reconcile::assign::assign;
+use crate::reconcile::compile::outpost_config;
 use crate::reconcile::outpost_credentials::{self, Origin};
 use crate::reconcile::shard;
 use crate::reconcile::world::key_of;
@@ -33,9 +33,8 @@ pub const CREDENTIALS_RESYNC: Duration = Duration::from_secs(60);
 /// Per route id: in the configuration, or why not.
 pub type Programmed = HashMap<String, std::result::Result<(), String>>;
 
-/// Compiles the configuration from the caches: providers whose config resolves, routes
-/// whose spec compiles, whose provider is usable and permits the reference, and whose
-/// hosts and paths no older route claims.
+/// Compiles the configuration from the caches with the same [`outpost_config`] `render`
+/// uses; only the inputs differ (the caches, and each provider's client from them).
 pub fn compile(
     providers: &[Arc<OIDCProvider>],
     clients: &[Arc<OAuthClient>],
@@ -51,31 +50,11 @@ pub fn compile(
         });
         let world = world_with_client(p, client.map(|c| c.as_ref()));
         if let Ok(config) = crate::reconcile::provider::config(&world, p) {
-            compiled_providers.insert(key_of(p.as_ref()), (config, p.clone()));
+            compiled_providers.insert(key_of(p.as_ref()), (config, p.as_ref()));
         }
     }
-    let assignment = assign(routes.iter().map(|r| r.as_ref()), &|r, provider_key| {
-        let (_, provider) = compiled_providers
-            .get(provider_key)
-            .ok_or_else(|| format!("provider {provider_key} is unusable; see ProviderReady"))?;
-        crate::reconcile::reference_allowed(provider, &r.namespace().unwrap_or_default())
-    });
-    let used: BTreeSet<&str> = assignment
-        .routes
-        .iter()
-        .map(|r| r.provider.as_str())
-        .collect();
-    let providers = compiled_providers
-        .iter()
-        .filter(|(k, _)| used.contains(k.as_str()))
-        .map(|(k, (c, _))| (k.clone(), c.clone()))
-        .collect();
-    let out = OutpostConfig {
-        providers,
-        routes: assignment.routes,
-    };
-    let programmed = assignment.verdicts.into_iter().collect();
-    (out, programmed)
+    let (out, verdicts) = outpost_config(&compiled_providers, routes.iter().map(|r| r.as_ref()));
+    (out, verdicts.into_iter().collect())
 }
 
 /// The shards to apply (content changed) and the names of stale shards to delete.

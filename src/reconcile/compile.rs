@@ -1,12 +1,14 @@
 //! The whole world → the compiled outpost configuration, every object to write and every
 //! status. This is the one function `render` prints and the operator applies.
 
-use super::assign::assign;
+use super::assign::{Verdicts, assign};
 use super::conditions;
 use super::world::{World, key_of};
 use super::{Desired, client, outpost_credentials, provider, route, shard};
-use crate::api::{ForwardAuthRouteStatus, OAuthClientStatus, OIDCProviderStatus};
-use crate::config::{OutpostConfig, RouteConfig};
+use crate::api::{
+    ForwardAuthRoute, ForwardAuthRouteStatus, OAuthClientStatus, OIDCProvider, OIDCProviderStatus,
+};
+use crate::config::{OutpostConfig, ProviderConfig, RouteConfig};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
@@ -40,7 +42,7 @@ pub fn compile(
     for p in &world.providers {
         let (config, outcome) = provider::desired(world, p);
         if let Some(config) = config {
-            providers.insert(key_of(p), config);
+            providers.insert(key_of(p), (config, p));
         }
         let mut status = outcome.status;
         status.conditions = stamp(
@@ -52,19 +54,9 @@ pub fn compile(
         out.provider_status.insert(key_of(p), status);
     }
 
-    let assignment = assign(&world.routes, &|r, provider_key| {
-        let provider = world.providers.iter().find(|p| key_of(*p) == provider_key);
-        match provider {
-            Some(p) if providers.contains_key(provider_key) => {
-                super::reference_allowed(p, &r.namespace_or_default())
-            }
-            _ => Err(format!(
-                "provider {provider_key} is unusable; see ProviderReady and Accepted"
-            )),
-        }
-    });
+    let (config, verdicts) = outpost_config(&providers, &world.routes);
     let mut redirects_by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for rc in &assignment.routes {
+    for rc in &config.routes {
         redirects_by_provider
             .entry(rc.provider.clone())
             .or_default()
@@ -72,8 +64,7 @@ pub fn compile(
     }
     for r in &world.routes {
         let provider_key = route::provider_key(r);
-        let programmed = assignment
-            .verdicts
+        let programmed = verdicts
             .get(&key_of(r))
             .cloned()
             .unwrap_or_else(|| Err("not compiled".into()));
@@ -90,7 +81,6 @@ pub fn compile(
         );
         out.route_status.insert(key_of(r), status);
     }
-    let compiled_routes = assignment.routes;
 
     for c in &world.clients {
         // The redirect URIs of every route whose provider logs in with this client.
@@ -123,16 +113,7 @@ pub fn compile(
         out.client_status.insert(key_of(c), status);
     }
 
-    // Providers whose client is not Ready are not usable by outposts yet.
-    let used: std::collections::BTreeSet<&str> = compiled_routes
-        .iter()
-        .map(|r| r.provider.as_str())
-        .collect();
-    providers.retain(|k, _| used.contains(k.as_str()));
-    out.config = OutpostConfig {
-        providers,
-        routes: compiled_routes,
-    };
+    out.config = config;
     // Outposts read credentials from a copy in their own namespace; here the copy holds
     // what this compile publishes and what the manifests on disk provide (the operator
     // reads the cluster instead).
@@ -168,6 +149,36 @@ pub fn compile(
             .map(Desired::ConfigMap),
     );
     out
+}
+
+/// The outposts' configuration: the routes whose provider is usable (its config
+/// resolved, and it permits the route's namespace) and whose hosts and paths no older
+/// route claims, with only the providers they use; and every route's verdict. The one
+/// definition `compile` (so `render`) and the operator's writer share.
+pub fn outpost_config<'a>(
+    providers: &BTreeMap<String, (ProviderConfig, &'a OIDCProvider)>,
+    routes: impl IntoIterator<Item = &'a ForwardAuthRoute>,
+) -> (OutpostConfig, Verdicts) {
+    let assignment = assign(routes, &|r, provider_key| {
+        let (_, provider) = providers.get(provider_key).ok_or_else(|| {
+            format!("provider {provider_key} is unusable; see ProviderReady and Accepted")
+        })?;
+        super::reference_allowed(provider, &r.namespace_or_default())
+    });
+    let used: std::collections::BTreeSet<&str> = assignment
+        .routes
+        .iter()
+        .map(|r| r.provider.as_str())
+        .collect();
+    let config = OutpostConfig {
+        providers: providers
+            .iter()
+            .filter(|(k, _)| used.contains(k.as_str()))
+            .map(|(k, (c, _))| (k.clone(), c.clone()))
+            .collect(),
+        routes: assignment.routes,
+    };
+    (config, assignment.verdicts)
 }
 
 fn stamp(

@@ -35,8 +35,9 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-auth-request-user"), "jane");
     assert_eq!(header(&r, "x-auth-request-email"), "jane@example.com");
-    // The session keeps only the groups the route's policy names (issue 13 item 9).
-    assert_eq!(header(&r, "x-auth-request-groups"), "staff");
+    // A header forwards groups, so the session keeps them all (the app may map roles
+    // from groups the policy does not name); they fit, so none is narrowed.
+    assert_eq!(header(&r, "x-auth-request-groups"), "staff,dev");
     assert!(
         r.headers().contains_key("x-team"),
         "configured headers are always sent"
@@ -77,8 +78,8 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     assert_eq!(info["user"], "jane");
     assert_eq!(
         info["groups"],
-        json!(["staff"]),
-        "only the groups the policy names"
+        json!(["staff", "dev"]),
+        "every group, as a header forwards them"
     );
 
     // Sign-out: RP-initiated logout at the IdP, back to the validated rd.
