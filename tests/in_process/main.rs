@@ -22,4 +22,5 @@ mod outpost_flow;
 mod outpost_large;
 mod outpost_logs;
 mod reasons;
+mod render_parity;
 mod structure;
