@@ -5,12 +5,14 @@
 //! defaults (Argo CD would show a permanent diff); resolved values go to `status`.
 
 mod common;
+mod duration;
 mod oauth_client;
 mod oidc_provider;
 mod route;
 mod validation;
 
 pub use common::*;
+pub use duration::parse_duration;
 pub use oauth_client::*;
 pub use oidc_provider::*;
 pub use route::*;

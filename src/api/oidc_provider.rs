@@ -107,6 +107,20 @@ pub struct OIDCProviderSpec {
     pub allowed_namespaces: Option<Vec<String>>,
 }
 
+impl OIDCProviderSpec {
+    /// The scopes requested at login (spec, or `openid profile email`); `openid` is always
+    /// first because without it there is no ID token.
+    pub fn requested_scopes(&self) -> Vec<String> {
+        let mut scopes = self
+            .scopes
+            .clone()
+            .unwrap_or_else(|| vec!["openid".into(), "profile".into(), "email".into()]);
+        scopes.retain(|s| s != "openid");
+        scopes.insert(0, "openid".into());
+        scopes
+    }
+}
+
 /// Claim names that make up an identity.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

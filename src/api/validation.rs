@@ -72,7 +72,7 @@ pub fn redirect_uri(field: &str, value: &str) -> Result<(), FieldError> {
 /// A duration like `30s`, `15m`, `12h`, `1h30m`.
 fn duration(field: &str, value: &Option<String>) -> Result<(), FieldError> {
     match value {
-        Some(v) => crate::reconcile::parse_duration(v)
+        Some(v) => super::parse_duration(v)
             .map(|_| ())
             .map_err(|m| (field.to_string(), m)),
         None => Ok(()),

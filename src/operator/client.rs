@@ -6,7 +6,9 @@ use super::context::Context;
 use super::rotation::{self, TARGET_PREVIOUS_KEY};
 use super::{Error, FINALIZER, RESTARTED_AT_ANNOTATION, Result, dynamic, index};
 use crate::api::{ClientMode, DeletionPolicy, OAuthClient, OIDCProvider, Validate, WorkloadKind};
-use crate::reconcile::client::{STATE_SECRET_KEY, desired, state_secret_name, target_secret_name};
+use crate::reconcile::client::{
+    STATE_SECRET_KEY, data_of, desired, state_secret_name, target_secret_name,
+};
 use crate::reconcile::conditions::{self, condition, types};
 use crate::reconcile::world::World;
 use crate::reconcile::{Desired, fingerprint};
@@ -23,20 +25,6 @@ use std::time::Duration;
 
 /// How often a converged client is looked at again without a trigger.
 const RESYNC: Duration = Duration::from_secs(3600);
-
-/// Reasons of the conditions this controller adds.
-pub mod reasons {
-    /// The secret was rotated; the previous one is still published.
-    pub const GRACE_PERIOD: &str = "GracePeriod";
-    /// The IdP lacks redirect URIs we need.
-    pub const MISSING_AT_IDP: &str = "MissingAtIdP";
-    /// The IdP holds every redirect URI.
-    pub const IN_SYNC: &str = "InSync";
-    /// A workload named in restartOnRotation could not be restarted.
-    pub const RESTART_FAILED: &str = "RestartFailed";
-    /// The secret was rotated.
-    pub const ROTATED: &str = "Rotated";
-}
 
 /// Reconciles one OAuthClient (with a finalizer when a Dynamic client must be removed
 /// at the IdP on deletion).
@@ -76,13 +64,6 @@ pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Ac
         ctx.reset_backoff(&key);
     }
     result
-}
-
-/// The data of a Secret as strings.
-pub fn data_of(secret: Option<&Secret>) -> BTreeMap<String, String> {
-    secret
-        .map(crate::reconcile::client::secret_data)
-        .unwrap_or_default()
 }
 
 fn put(secret: &mut Secret, key: &str, value: &str) {
@@ -247,7 +228,7 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
             *c = condition(
                 types::ROTATING,
                 Some(true),
-                reasons::GRACE_PERIOD,
+                conditions::reasons::GRACE_PERIOD,
                 format!(
                     "the previous secret ({}) stays published as {TARGET_PREVIOUS_KEY:?} until {}",
                     fingerprint(prev),
@@ -295,7 +276,7 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
         ctx.event(
             &client.object_ref(&()),
             false,
-            reasons::ROTATED,
+            conditions::reasons::ROTATED,
             format!(
                 "secret rotated because {why}; new fingerprint {}",
                 status.secret_fingerprint.clone().unwrap_or_default()
@@ -387,8 +368,13 @@ async fn restart_workloads(
                     w.name,
                     super::Error::from(e).metric_label()
                 );
-                ctx.event(&client.object_ref(&()), true, reasons::RESTART_FAILED, msg)
-                    .await;
+                ctx.event(
+                    &client.object_ref(&()),
+                    true,
+                    conditions::reasons::RESTART_FAILED,
+                    msg,
+                )
+                .await;
             }
         }
     }

@@ -70,14 +70,14 @@ fn sync_condition(wanted: &[String], at_idp: &[String], note: &str) -> Condition
         condition(
             types::REDIRECT_URIS_IN_SYNC,
             Some(true),
-            super::client::reasons::IN_SYNC,
+            crate::reconcile::conditions::reasons::IN_SYNC,
             "the IdP holds every redirect URI",
         )
     } else {
         condition(
             types::REDIRECT_URIS_IN_SYNC,
             Some(false),
-            super::client::reasons::MISSING_AT_IDP,
+            crate::reconcile::conditions::reasons::MISSING_AT_IDP,
             format!("the IdP's registration lacks {missing:?}{note}"),
         )
     }
@@ -188,7 +188,7 @@ async fn remove_at_idp(client: &OAuthClient, ctx: &Context) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let state = ctx.stores.owned_secret(&ns, &state_secret_name(client));
-    let data = super::client::data_of(state.as_deref());
+    let data = crate::reconcile::client::data_of(state.as_deref());
     if let (Some(token), Some(uri)) = (data.get(STATE_TOKEN_KEY), data.get(STATE_URI_KEY)) {
         let pref = &client.spec.provider_ref;
         let http = match ctx.stores.provider(pref.namespace_or(&ns), &pref.name) {

@@ -1,8 +1,8 @@
 //! Secret rotation with an overlap, as a pure plan: when to rotate, what the state
 //! Secret holds afterwards, whether the previous secret is still published.
 
+use crate::api::parse_duration;
 use crate::api::{OAuthClient, RotationSpec};
-use crate::reconcile::parse_duration;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -58,8 +58,13 @@ pub fn assign<'a>(
         });
         out.verdicts.insert(key_of(r), verdict);
     }
-    super::compile::sort_routes(&mut out.routes);
+    sort_routes(&mut out.routes);
     out
+}
+
+/// A stable order (by id); matching picks the longest prefix, not the first route.
+pub fn sort_routes(routes: &mut [RouteConfig]) {
+    routes.sort_by(|a, b| a.id.cmp(&b.id));
 }
 
 #[cfg(test)]

@@ -264,7 +264,7 @@ pub fn desired(
         client_id: client_id.clone(),
         client_secret: client_secret.clone(),
         issuer_url: provider.spec.issuer_url.clone(),
-        scopes: super::provider::scopes(provider),
+        scopes: provider.spec.requested_scopes(),
         authorization_url: endpoints.authorization,
         token_url: endpoints.token,
         userinfo_url: endpoints.userinfo,
@@ -480,6 +480,11 @@ pub fn secret_data(secret: &Secret) -> BTreeMap<String, String> {
         .flatten()
         .map(|(k, _)| (k.clone(), secret_value(secret, k).unwrap_or_default()))
         .collect()
+}
+
+/// The data of a Secret as strings.
+pub fn data_of(secret: Option<&Secret>) -> BTreeMap<String, String> {
+    secret.map(secret_data).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::{Desired, client, outpost_credentials, provider, route, shard};
 use crate::api::{
     ForwardAuthRoute, ForwardAuthRouteStatus, OAuthClientStatus, OIDCProvider, OIDCProviderStatus,
 };
-use crate::config::{OutpostConfig, ProviderConfig, RouteConfig};
+use crate::config::{OutpostConfig, ProviderConfig};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
@@ -188,11 +188,6 @@ fn stamp(
     now: Timestamp,
 ) -> Vec<Condition> {
     conditions::merge(previous.unwrap_or_default(), fresh, generation, now)
-}
-
-/// A stable order (by id); matching picks the longest prefix, not the first route.
-pub fn sort_routes(routes: &mut [RouteConfig]) {
-    routes.sort_by(|a, b| a.id.cmp(&b.id));
 }
 
 /// `namespace()` with the empty string for cluster-scoped input.

@@ -71,6 +71,17 @@ pub mod reasons {
     pub const VERIFIED_AT_IDP: &str = "VerifiedAtIdP";
     /// The IdP refused the client's credentials (`invalid_client`).
     pub const INVALID_CLIENT: &str = "InvalidClient";
+
+    /// The secret was rotated; the previous one is still published.
+    pub const GRACE_PERIOD: &str = "GracePeriod";
+    /// The IdP lacks redirect URIs we need.
+    pub const MISSING_AT_IDP: &str = "MissingAtIdP";
+    /// The IdP holds every redirect URI.
+    pub const IN_SYNC: &str = "InSync";
+    /// A workload named in restartOnRotation could not be restarted.
+    pub const RESTART_FAILED: &str = "RestartFailed";
+    /// The secret was rotated.
+    pub const ROTATED: &str = "Rotated";
 }
 
 /// A condition with `status` True/False/Unknown.

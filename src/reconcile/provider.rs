@@ -1,10 +1,10 @@
 //! OIDCProvider → its compiled [`ProviderConfig`] and status. The IdP probe (discovery,
 //! JWKS, clock) belongs to the operator; offline its conditions are `Unknown`.
 
+use super::Outcome;
 use super::client;
 use super::conditions::{condition, reasons, summarise, types};
 use super::world::World;
-use super::{Outcome, parse_duration};
 use crate::api::{CABundleKind, OIDCProvider, OIDCProviderStatus, Validate};
 use crate::config::{ClaimNames, ProviderConfig, SecretKeyRef, SecretSource};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -12,19 +12,6 @@ use kube::ResourceExt;
 
 /// Default skew tolerated on `exp`/`iat`/`nbf`.
 pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
-
-/// The scopes requested at login (spec, or `openid profile email`); `openid` is always
-/// first because without it there is no ID token.
-pub fn scopes(provider: &OIDCProvider) -> Vec<String> {
-    let mut scopes = provider
-        .spec
-        .scopes
-        .clone()
-        .unwrap_or_else(|| vec!["openid".into(), "profile".into(), "email".into()]);
-    scopes.retain(|s| s != "openid");
-    scopes.insert(0, "openid".into());
-    scopes
-}
 
 /// The resolved claim names.
 pub fn claim_names(provider: &OIDCProvider) -> ClaimNames {
@@ -103,7 +90,7 @@ pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, 
         }
     };
     let clock_skew_seconds = match &provider.spec.clock_skew {
-        Some(s) => parse_duration(s)
+        Some(s) => crate::api::parse_duration(s)
             .map_err(|e| fail(reasons::INVALID_SPEC, format!("spec.clockSkew: {e}")))?,
         None => DEFAULT_CLOCK_SKEW_SECONDS,
     };
@@ -128,7 +115,7 @@ pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, 
         issuer_url: provider.spec.issuer_url.clone(),
         client_id,
         client_secret,
-        scopes: scopes(provider),
+        scopes: provider.spec.requested_scopes(),
         claims: claim_names(provider),
         allowed_algorithms: provider
             .spec
@@ -173,7 +160,7 @@ pub fn desired(
         observed_generation: provider.metadata.generation,
         conditions,
         client_id: compiled.as_ref().ok().map(|c| c.client_id.clone()),
-        scopes: scopes(provider),
+        scopes: provider.spec.requested_scopes(),
         accepted_algorithms: compiled
             .as_ref()
             .map(|c| c.allowed_algorithms.clone())

@@ -2,8 +2,8 @@
 //! status.
 
 use super::conditions::{self, condition, reasons, summarise, types};
+use super::reference_allowed;
 use super::world::World;
-use super::{parse_duration, reference_allowed};
 use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName, Validate};
 use crate::config::{
     BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, PolicyConfig, RouteConfig,
@@ -49,7 +49,7 @@ pub fn provider_key(route: &ForwardAuthRoute) -> String {
 pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
     let invalid = |m: String| condition(types::ACCEPTED, Some(false), reasons::INVALID_SPEC, m);
     let duration = |field: &str, value: &Option<String>, default: u64| match value {
-        Some(v) => parse_duration(v).map_err(|e| invalid(format!("{field}: {e}"))),
+        Some(v) => crate::api::parse_duration(v).map_err(|e| invalid(format!("{field}: {e}"))),
         None => Ok(default),
     };
     // The schema's rules, checked here too: the server that admitted the object may not

@@ -82,7 +82,7 @@ pub fn merge(parts: impl IntoIterator<Item = OutpostConfig>) -> OutpostConfig {
         }
     }
     let routes: &mut Vec<RouteConfig> = &mut merged.routes;
-    super::compile::sort_routes(routes);
+    super::assign::sort_routes(routes);
     merged
 }
 
@@ -132,7 +132,7 @@ mod tests {
             serde_yaml::from_str::<OutpostConfig>(&s.data.as_ref().unwrap()[CONFIG_KEY]).unwrap()
         });
         let mut expected = c.clone();
-        crate::reconcile::compile::sort_routes(&mut expected.routes);
+        crate::reconcile::assign::sort_routes(&mut expected.routes);
         assert_eq!(merge(parts), expected);
     }
 
