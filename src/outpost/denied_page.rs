@@ -30,6 +30,7 @@ fn title(status: u16, reason: &str) -> &'static str {
         reason::LOGIN_LOOP => "Sign-in keeps repeating",
         reason::SESSION_COOKIE_DUPLICATED => "Conflicting sign-in cookies",
         reason::SESSION_TOO_LARGE => "Your sign-in is too large",
+        reason::SESSION_STORE_UNAVAILABLE => "Your session cannot be checked right now",
         _ if status >= 502 => "The sign-in service did not answer",
         _ if status == 403 => "Sign-in refused",
         _ if status >= 500 => "Something went wrong on our side",
@@ -165,6 +166,11 @@ mod tests {
             ),
             (500, reason::SESSION_TOO_LARGE, "Your sign-in is too large"),
             (502, "idp_unreachable", "The sign-in service did not answer"),
+            (
+                503,
+                reason::SESSION_STORE_UNAVAILABLE,
+                "Your session cannot be checked right now",
+            ),
             (
                 503,
                 "provider_not_ready",

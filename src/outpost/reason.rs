@@ -24,6 +24,13 @@ pub const SESSION_COOKIE_DUPLICATED: &str = "session_cookie_duplicated";
 pub const LOGIN_LOOP: &str = "login_loop";
 /// The session does not fit the proxy's response buffer even trimmed.
 pub const SESSION_TOO_LARGE: &str = "session_too_large";
+/// The session was ended on the server (sign-out, revocation, back-channel logout).
+pub const SESSION_REVOKED: &str = "session_revoked";
+/// The session id is not in the session store (the store was emptied, or the entry
+/// expired there).
+pub const SESSION_UNKNOWN: &str = "session_unknown";
+/// The session store (Redis) did not answer; nobody is let in or sent to sign in.
+pub const SESSION_STORE_UNAVAILABLE: &str = "session_store_unavailable";
 /// The email address is neither listed nor in an allowed domain.
 pub const POLICY_DENIED_EMAIL: &str = "policy_denied_email";
 /// The user is in none of the allowed groups.
@@ -102,6 +109,18 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "Your identity (groups, claims, tokens) is too large for the session cookie the proxy in front of this site can pass on.",
     ),
     (
+        SESSION_REVOKED,
+        "This session was ended (signed out here, at the sign-in service, or by an administrator); sign in again.",
+    ),
+    (
+        SESSION_UNKNOWN,
+        "The session is no longer known to the session store (it was emptied or the entry expired); sign in again.",
+    ),
+    (
+        SESSION_STORE_UNAVAILABLE,
+        "The session store did not answer, so your session cannot be checked right now; try again in a moment.",
+    ),
+    (
         POLICY_DENIED_EMAIL,
         "Your email address is not on the route's allow-list.",
     ),
@@ -173,6 +192,10 @@ pub const FIXES: &[(&str, &str)] = &[
     (
         SESSION_COOKIE_DUPLICATED,
         "Sign out (the link below): it expires every copy this site can name. If this page comes back, delete this site's cookies in your browser (site settings, cookies), including those of its parent domain, then sign in again. Whoever runs the site: set the session cookie for one domain only (ForwardAuthRoute spec.session.cookieDomain) and do not reuse its name on other hosts.",
+    ),
+    (
+        SESSION_STORE_UNAVAILABLE,
+        "Nothing to do on your side: reload the page shortly. Whoever runs the site: the outpost cannot reach its Redis session store (its /readyz on the admin port says which and why); bring Redis back and sessions resume, nobody has to sign in again.",
     ),
     (
         MULTIPLE_AUDIENCES_WITHOUT_AZP,

@@ -146,6 +146,7 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
             max_header_bytes: session
                 .max_header_bytes
                 .map_or(default_session.max_header_bytes, |b| b as usize),
+            store: default_session.store,
         },
         bearer: BearerConfig {
             enabled: spec.bearer.as_ref().is_some_and(|b| b.enabled),

@@ -10,6 +10,7 @@ use super::login_loop::{self, Completed, loop_page};
 use super::request::{SessionData, cookie_headers, now};
 use super::session_budget::{fits, head_bytes, too_large_page, trim_groups};
 use super::state::RouteRuntime;
+use super::store::StoredSession;
 use crate::outpost::reason;
 use crate::outpost::session::{LoginState, SessionError};
 use axum::extract::{Request, State};
@@ -216,20 +217,48 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         identity,
     };
     let user = data.identity.username.clone();
-    // Always a new session value: nothing from before the login survives it.
-    let mut session = route.sessions.start(data, now);
-    let mut written = store(route, &session, &parts.headers, now);
+    // Always a new session value: nothing from before the login survives it (in Redis
+    // mode the session the browser had before is ended, not left behind).
+    if let Err(code) = route.store.end(route.scope(), &parts.headers, now).await {
+        tracing::warn!(request_id = %rid, route = %route.config.id, reason = code, "the previous session could not be ended");
+    }
+    let mut stored = StoredSession::new(route.sessions.start(data, now));
+    let mut written = match store(route, &mut stored, &parts.headers, now).await {
+        Ok(w) => w,
+        Err(code) => {
+            let r = fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                "the session could not be saved: the session store did not answer; sign in again in a moment",
+                &cookies,
+            );
+            return ctx.finish(&app, id, "error", code, &user, r);
+        }
+    };
     let (target, _) = validated_rd(route, &login.rd);
     let with_state = |w: &[String]| [w, &cookies[..]].concat();
     // The ID token only serves as id_token_hint at sign-out: the first thing to go
-    // when the answer would not fit the proxy's buffer.
-    if !fits(route, target.as_str(), &with_state(&written)) && session.data.id_token.is_some() {
-        session.data.id_token = None;
-        written = store(route, &session, &parts.headers, now);
+    // when the answer would not fit the proxy's buffer (a Redis session's cookie holds
+    // only its id, so there is nothing to trim there).
+    if route.store.is_cookie()
+        && !fits(route, target.as_str(), &with_state(&written))
+        && stored.session.data.id_token.is_some()
+    {
+        stored.session.data.id_token = None;
+        written = store(route, &mut stored, &parts.headers, now)
+            .await
+            .unwrap_or_default();
     }
     let bytes = head_bytes(target.as_str(), &with_state(&written));
     if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written)) {
-        let r = too_large_page(&app, &ctx, route, bytes, &session.data.identity, &user);
+        let r = too_large_page(
+            &app,
+            &ctx,
+            route,
+            bytes,
+            &stored.session.data.identity,
+            &user,
+        );
         return with_cookies(r, &cookies);
     }
     if written.is_empty() {
@@ -246,9 +275,8 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     // without the session coming back, ends here on a page.
     let request_cookies = cookie_headers(&parts.headers);
     let came_back = route
-        .sessions
-        .load::<SessionData>(&request_cookies, now)
-        .is_ok();
+        .store
+        .cookie_came_back(route.scope(), &parts.headers, now);
     match login_loop::record(route, &request_cookies, &login.rd, now, came_back) {
         Some(Completed::Loop { seconds_ago, clear }) => {
             let r = loop_page(&app, &ctx, route, &written, &login.rd, seconds_ago);
@@ -265,8 +293,14 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     // sending them through the IdP again (a loop in all but name).
     if let Verdict::Denied {
         reason, rule, user, ..
-    } = authorize(&app, route, &session.data.identity, None, Vec::new(), now)
-    {
+    } = authorize(
+        &app,
+        route,
+        &stored.session.data.identity,
+        None,
+        Vec::new(),
+        now,
+    ) {
         let r = page(
             StatusCode::FORBIDDEN,
             reason,

@@ -26,6 +26,7 @@ pub mod session_budget;
 pub mod signer;
 pub mod source;
 pub mod state;
+pub mod store;
 
 use crate::outpost::forwarded::TrustedProxies;
 use auth::Flavor;
@@ -211,6 +212,22 @@ impl App {
 
 async fn readyz(State(app): State<Arc<App>>) -> Response {
     let loaded = app.loaded();
+    // A session store that does not answer makes every signed-in request a 503: take
+    // the replica out of the Service until it answers again (checked on every probe, so
+    // recovery needs nothing but Redis coming back).
+    let mut stores_down = String::new();
+    for store in loaded.redis_stores() {
+        if let Err(e) = store.ping().await {
+            stores_down.push_str(&format!("  {e}\n"));
+        }
+    }
+    if !stores_down.is_empty() {
+        let body = format!(
+            "not ready: session store unreachable ({}):\n{stores_down}",
+            crate::outpost::reason::SESSION_STORE_UNAVAILABLE
+        );
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
     let unready = loaded.unready_providers();
     let (status, mut body) = match (loaded.ready(), unready.is_empty()) {
         (true, true) => return (StatusCode::OK, "ready\n").into_response(),

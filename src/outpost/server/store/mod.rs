@@ -1,0 +1,292 @@
+//! The session store seam: where a route's sessions live.
+//!
+//! [`SessionStore::Cookie`] keeps today's behaviour exactly: the whole session in the
+//! encrypted cookie, nothing on the server (so nothing to end: a copied cookie stays
+//! valid until it expires). [`SessionStore::Redis`] keeps the session in Redis, sealed
+//! with the cookie key ring and bound to its id, with a TTL of the session's remaining
+//! lifetime; the cookie holds only the id, sealed like any session cookie. Every
+//! replica pointing at the same Redis shares the sessions, and ending one (sign-out,
+//! revocation) refuses every copy of its cookie afterwards.
+//!
+//! Reading never falls back: a Redis that does not answer is
+//! [`reason::SESSION_STORE_UNAVAILABLE`] (a 503 page), never "no session" (a login loop)
+//! and never "allowed".
+
+pub mod keys;
+pub mod redis_client;
+
+use super::request::{SessionData, cookie_headers};
+use crate::outpost::reason;
+use crate::outpost::session::{Session, SessionManager};
+use axum::http::HeaderMap;
+use keys::{Pointer, is_session_id, new_session_id, record_context};
+use redis_client::{RedisError, RedisStore};
+use std::sync::Arc;
+
+/// Where one route's sessions live.
+#[derive(Clone, Debug, Default)]
+pub enum SessionStore {
+    /// In the encrypted cookie (the default).
+    #[default]
+    Cookie,
+    /// In Redis; the cookie holds a sealed session id.
+    Redis(Arc<RedisStore>),
+}
+
+/// A loaded session and, in Redis mode, its id.
+#[derive(Clone, Debug)]
+pub struct StoredSession {
+    /// The session.
+    pub session: Session<SessionData>,
+    /// The Redis session id (`None` in cookie mode, or before the first save).
+    pub id: Option<String>,
+}
+
+impl StoredSession {
+    /// A session not saved yet.
+    pub fn new(session: Session<SessionData>) -> Self {
+        Self { session, id: None }
+    }
+}
+
+/// What a route's store needs from the route: its cookie code and its provider key.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope<'a> {
+    /// The route's session cookie (and key ring).
+    pub sessions: &'a SessionManager,
+    /// The provider key sessions must come from.
+    pub provider: &'a str,
+}
+
+fn unavailable(scope: &Scope<'_>, e: &RedisError) -> &'static str {
+    tracing::warn!(provider = %scope.provider, reason = reason::SESSION_STORE_UNAVAILABLE, error = %e, "session store did not answer");
+    reason::SESSION_STORE_UNAVAILABLE
+}
+
+impl SessionStore {
+    /// Whether sessions live in the cookie.
+    pub fn is_cookie(&self) -> bool {
+        matches!(self, Self::Cookie)
+    }
+
+    /// The request's session, checked for provider, lifetime and idle timeout; the
+    /// error is a reason code.
+    pub async fn load(
+        &self,
+        scope: Scope<'_>,
+        headers: &HeaderMap,
+        now: u64,
+    ) -> Result<StoredSession, &'static str> {
+        let cookies = cookie_headers(headers);
+        let session = match self {
+            Self::Cookie => StoredSession::new(
+                scope
+                    .sessions
+                    .load::<SessionData>(&cookies, now)
+                    .map_err(|e| e.reason())?,
+            ),
+            Self::Redis(redis) => {
+                let pointer = scope
+                    .sessions
+                    .load_within_lifetime::<Pointer>(&cookies, now)
+                    .map_err(|e| e.reason())?;
+                let sid = pointer.data.sid;
+                if !is_session_id(&sid) {
+                    return Err(reason::SESSION_INVALID);
+                }
+                let session = read(redis, &scope, &sid).await?;
+                scope
+                    .sessions
+                    .check_times(&session, now)
+                    .map_err(|e| e.reason())?;
+                StoredSession {
+                    session,
+                    id: Some(sid),
+                }
+            }
+        };
+        if session.session.data.provider != scope.provider {
+            return Err(reason::SESSION_INVALID);
+        }
+        Ok(session)
+    }
+
+    /// Whether the request carries a readable session cookie of this route (no store
+    /// lookup: the login-loop check only asks whether the browser kept the cookie).
+    pub fn cookie_came_back(&self, scope: Scope<'_>, headers: &HeaderMap, now: u64) -> bool {
+        let cookies = cookie_headers(headers);
+        match self {
+            Self::Cookie => scope.sessions.load::<SessionData>(&cookies, now).is_ok(),
+            Self::Redis(_) => scope
+                .sessions
+                .load_within_lifetime::<Pointer>(&cookies, now)
+                .is_ok(),
+        }
+    }
+
+    /// Saves `stored` and returns the `Set-Cookie` values to send. Cookie mode: the
+    /// session cookie (none, with a warning, when it cannot be written). Redis mode: the
+    /// record; a session without an id gets a fresh one, its user index entry and the
+    /// cookie holding the id; an existing one sends no cookie.
+    pub async fn save(
+        &self,
+        scope: Scope<'_>,
+        stored: &mut StoredSession,
+        headers: &HeaderMap,
+        now: u64,
+    ) -> Result<Vec<String>, &'static str> {
+        let cookies = cookie_headers(headers);
+        let Self::Redis(redis) = self else {
+            return Ok(scope
+                .sessions
+                .store(&stored.session, &cookies, now)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(provider = %scope.provider, reason = e.reason(), "cannot write the session cookie");
+                    Vec::new()
+                }));
+        };
+        let ttl_ms = stored
+            .session
+            .expires_at
+            .checked_sub(now)
+            .filter(|s| *s > 0)
+            .ok_or(reason::SESSION_EXPIRED)?
+            .saturating_mul(1000);
+        let fresh = stored.id.is_none();
+        let sid = match &stored.id {
+            Some(sid) => sid.clone(),
+            None => new_session_id().ok_or("session_seal_failed")?,
+        };
+        let json = serde_json::to_vec(&stored.session).map_err(|_| "session_seal_failed")?;
+        let sealed = scope
+            .sessions
+            .keys()
+            .seal(&record_context(&sid), &json)
+            .map_err(|e| e.reason())?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        pipe.cmd("SET")
+            .arg(redis.keys.session(&sid))
+            .arg(sealed)
+            .arg("PX")
+            .arg(ttl_ms)
+            .ignore();
+        if fresh {
+            let user = redis
+                .keys
+                .user(scope.provider, &stored.session.data.identity.sub);
+            let lifetime_ms = scope.sessions.lifetime().saturating_mul(1000);
+            pipe.cmd("SADD").arg(&user).arg(&sid).ignore();
+            // The index lives as long as the newest session could.
+            pipe.cmd("PEXPIRE").arg(&user).arg(lifetime_ms).ignore();
+        }
+        redis
+            .pipe::<()>("save session", pipe)
+            .await
+            .map_err(|e| unavailable(&scope, &e))?;
+        if !fresh {
+            return Ok(Vec::new());
+        }
+        stored.id = Some(sid.clone());
+        let pointer = scope.sessions.start(Pointer { sid }, now);
+        let pointer = Session {
+            expires_at: stored.session.expires_at,
+            ..pointer
+        };
+        scope
+            .sessions
+            .store(&pointer, &cookies, now)
+            .map_err(|e| e.reason())
+    }
+
+    /// Ends the request's session on the server (Redis mode: record deleted, tombstone
+    /// kept for the rest of its lifetime, so a copy of the cookie is told
+    /// `session_revoked`). Returns the ended session, when there was one. Cookie mode
+    /// has nothing to end on the server.
+    pub async fn end(
+        &self,
+        scope: Scope<'_>,
+        headers: &HeaderMap,
+        now: u64,
+    ) -> Result<Option<StoredSession>, &'static str> {
+        let Self::Redis(redis) = self else {
+            return Ok(None);
+        };
+        let stored = match self.load(scope, headers, now).await {
+            Ok(s) => s,
+            Err(reason::SESSION_STORE_UNAVAILABLE) => {
+                return Err(reason::SESSION_STORE_UNAVAILABLE);
+            }
+            Err(_) => return Ok(None),
+        };
+        let sid = stored.id.clone().unwrap_or_default();
+        let remaining = stored.session.expires_at.saturating_sub(now).max(1);
+        end_ids(
+            redis,
+            &scope,
+            &stored.session.data.identity.sub,
+            &[sid],
+            remaining,
+        )
+        .await
+        .map_err(|e| unavailable(&scope, &e))?;
+        Ok(Some(stored))
+    }
+}
+
+/// Deletes sessions `sids` of `sub`, leaving tombstones for `remaining` seconds.
+async fn end_ids(
+    redis: &RedisStore,
+    scope: &Scope<'_>,
+    sub: &str,
+    sids: &[String],
+    remaining: u64,
+) -> Result<(), RedisError> {
+    let user = redis.keys.user(scope.provider, sub);
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for sid in sids {
+        pipe.cmd("DEL").arg(redis.keys.session(sid)).ignore();
+        pipe.cmd("SET")
+            .arg(redis.keys.ended(sid))
+            .arg(1)
+            .arg("PX")
+            .arg(remaining.saturating_mul(1000))
+            .ignore();
+        pipe.cmd("SREM").arg(&user).arg(sid).ignore();
+    }
+    redis.pipe::<()>("end sessions", pipe).await
+}
+
+/// Reads and opens a session record; an absent one is `session_revoked` when its
+/// tombstone is there, else `session_unknown`.
+async fn read(
+    redis: &RedisStore,
+    scope: &Scope<'_>,
+    sid: &str,
+) -> Result<Session<SessionData>, &'static str> {
+    let mut pipe = redis::pipe();
+    pipe.cmd("GET").arg(redis.keys.session(sid));
+    pipe.cmd("EXISTS").arg(redis.keys.ended(sid));
+    let (record, ended): (Option<String>, bool) = redis
+        .pipe("read session", pipe)
+        .await
+        .map_err(|e| unavailable(scope, &e))?;
+    let Some(record) = record else {
+        return Err(if ended {
+            reason::SESSION_REVOKED
+        } else {
+            reason::SESSION_UNKNOWN
+        });
+    };
+    let plain = scope
+        .sessions
+        .keys()
+        .open(&record_context(sid), &record)
+        .map_err(|e| e.reason())?;
+    serde_json::from_slice(&plain).map_err(|_| reason::SESSION_INVALID)
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
