@@ -8,12 +8,14 @@ mod common;
 mod oauth_client;
 mod oidc_provider;
 mod route;
+mod session_store;
 mod validation;
 
 pub use common::*;
 pub use oauth_client::*;
 pub use oidc_provider::*;
 pub use route::*;
+pub use session_store::*;
 pub use validation::{FieldError, Validate, redirect_uri};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
