@@ -24,6 +24,8 @@ pub enum Command {
     Outpost(crate::outpost::OutpostArgs),
     /// Run the operator: reconcile the three kinds and write the outpost configuration.
     Operator(crate::operator::OperatorArgs),
+    /// List or end a user's sessions through an outpost's admin port (Redis sessions).
+    Sessions(crate::sessions_cli::SessionsArgs),
 }
 
 impl Cli {
@@ -34,6 +36,7 @@ impl Cli {
             Command::Render(args) => crate::render::run(&args),
             Command::Outpost(args) => crate::outpost::server::run(&args),
             Command::Operator(args) => run_operator(args),
+            Command::Sessions(args) => crate::sessions_cli::run(&args),
         }
     }
 }

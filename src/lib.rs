@@ -11,3 +11,4 @@ pub mod operator;
 pub mod outpost;
 pub mod reconcile;
 pub mod render;
+pub mod sessions_cli;

@@ -339,3 +339,72 @@ async fn redis_restarted_empty_sends_users_to_sign_in_again() {
     assert_eq!(s.keys("portcullis:s:*").len(), 1);
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+/// `portcullis sessions ACTION --user USER --admin URL`: (exit success, stdout).
+fn sessions_cli(action: &str, user: &str, admin: &str) -> (bool, String) {
+    let out = std::process::Command::new(e2e::portcullis_binary())
+        .args(["sessions", action, "--user", user, "--admin", admin])
+        .output()
+        .expect("run portcullis sessions");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_ends_every_session_of_a_user_across_replicas() {
+    if !tools() {
+        return;
+    }
+    let s = stack(false, 2).await;
+    let laptop = s.login().await;
+    let phone = s.login().await;
+    let cookies = [s.cookie_header(&laptop), s.cookie_header(&phone)];
+    assert_ne!(cookies[0], cookies[1], "two sessions");
+    let admin = s.outposts[1].admin_url();
+    for c in &cookies {
+        assert_eq!(s.auth_on(1, c).await.status(), 200, "{}", s.logs());
+    }
+
+    let (ok, listed) = sessions_cli("list", "alice", &admin);
+    assert!(ok, "{listed}");
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("JSON");
+    assert_eq!(
+        listed["sessions"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+    assert_eq!(listed["sessions"][0]["provider"], "test/idp");
+    let (ok, other) = sessions_cli("list", "bob", &admin);
+    assert!(ok && other.contains("\"sessions\":[]"), "{other}");
+
+    // Revoked through replica 1's admin port ...
+    let (ok, revoked) = sessions_cli("revoke", "alice", &admin);
+    assert!(ok, "{revoked}");
+    assert!(revoked.contains("\"ended\":2"), "{revoked}");
+    // ... refused by both replicas, for both cookies.
+    for i in 0..2 {
+        for c in &cookies {
+            let r = s.auth_on(i, c).await;
+            assert_eq!(r.status(), 401, "replica {i}\n{}", s.logs());
+        }
+    }
+    assert!(
+        s.outposts[0]
+            .log()
+            .contains("\"reason\":\"session_revoked\""),
+        "{}",
+        s.outposts[0].log()
+    );
+    assert!(
+        s.outposts[1].log().contains("\"audit\":\"session_ended\""),
+        "an audit line: {}",
+        s.outposts[1].log()
+    );
+    let (ok, again) = sessions_cli("revoke", "alice", &admin);
+    assert!(ok && again.contains("\"ended\":0"), "{again}");
+    // A missing user name is a clear error, not "revoke everyone".
+    let (ok, empty) = sessions_cli("revoke", "", &admin);
+    assert!(!ok && empty.contains("user is required"), "{empty}");
+}

@@ -7,6 +7,7 @@
 //! reloads, and serves on given listeners (the CLI and the integration tests share it).
 
 pub mod account;
+pub mod admin_sessions;
 pub mod auth;
 pub mod bearer;
 pub mod callback;
@@ -206,6 +207,11 @@ impl App {
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics_text))
+            .route("/sessions", get(admin_sessions::list))
+            .route(
+                "/sessions/revoke",
+                axum::routing::post(admin_sessions::revoke),
+            )
             .with_state(self.clone())
     }
 }

@@ -7,6 +7,7 @@
 //!   lifetime, so a copied cookie is told `session_revoked`, not `session_unknown`;
 //! - `<prefix>:u:<user>`: the ids of one user's sessions (for "end all"), the user being
 //!   a hash of provider and `sub`;
+//! - `<prefix>:n:<name>`: the ids of one user name's sessions (for an administrator);
 //! - `<prefix>:once:<name>`: [`super::redis_client::RedisStore::once`] markers.
 
 use aws_lc_rs::digest;
@@ -87,6 +88,20 @@ impl Keys {
         format!("{}:u:{}", self.prefix, user_key_part(provider, sub))
     }
 
+    /// The set of session ids of a user name, across providers (what an administrator
+    /// names when ending someone's sessions).
+    pub fn user_name(&self, username: &str) -> String {
+        let d = digest::digest(
+            &digest::SHA256,
+            format!("portcullis user name\0{username}").as_bytes(),
+        );
+        let hex: String = d.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{}:n:{hex}", self.prefix)
+    }
+
     /// A [`super::redis_client::RedisStore::once`] marker.
     pub fn once(&self, name: &str) -> String {
         format!("{}:once:{name}", self.prefix)
@@ -124,6 +139,12 @@ mod tests {
         assert_ne!(alice, k.user("team/other", "alice"));
         // Provider and sub are separated, so ("a", "b\0c") cannot collide with ("a\0b", "c").
         assert_ne!(k.user("a", "bc"), k.user("ab", "c"));
+        let name = k.user_name("alice");
+        assert!(
+            name.starts_with("pc:n:") && !name.contains("alice"),
+            "{name}"
+        );
+        assert_ne!(name, k.user_name("alicf"));
     }
 
     #[test]

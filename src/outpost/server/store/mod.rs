@@ -176,9 +176,12 @@ impl SessionStore {
                 .keys
                 .user(scope.provider, &stored.session.data.identity.sub);
             let lifetime_ms = scope.sessions.lifetime().saturating_mul(1000);
-            pipe.cmd("SADD").arg(&user).arg(&sid).ignore();
-            // The index lives as long as the newest session could.
-            pipe.cmd("PEXPIRE").arg(&user).arg(lifetime_ms).ignore();
+            let name = redis.keys.user_name(&stored.session.data.identity.username);
+            for index in [&user, &name] {
+                pipe.cmd("SADD").arg(index).arg(&sid).ignore();
+                // An index lives as long as the newest session could.
+                pipe.cmd("PEXPIRE").arg(index).arg(lifetime_ms).ignore();
+            }
         }
         redis
             .pipe::<()>("save session", pipe)
@@ -221,28 +224,26 @@ impl SessionStore {
         };
         let sid = stored.id.clone().unwrap_or_default();
         let remaining = stored.session.expires_at.saturating_sub(now).max(1);
-        end_ids(
-            redis,
-            &scope,
-            &stored.session.data.identity.sub,
-            &[sid],
-            remaining,
-        )
-        .await
-        .map_err(|e| unavailable(&scope, &e))?;
+        let identity = &stored.session.data.identity;
+        let indexes = [
+            redis.keys.user(scope.provider, &identity.sub),
+            redis.keys.user_name(&identity.username),
+        ];
+        end_ids(redis, &indexes, &[sid], remaining)
+            .await
+            .map_err(|e| unavailable(&scope, &e))?;
         Ok(Some(stored))
     }
 }
 
-/// Deletes sessions `sids` of `sub`, leaving tombstones for `remaining` seconds.
+/// Deletes sessions `sids`, leaving tombstones for `remaining` seconds, and takes them
+/// out of `indexes`.
 async fn end_ids(
     redis: &RedisStore,
-    scope: &Scope<'_>,
-    sub: &str,
+    indexes: &[String],
     sids: &[String],
     remaining: u64,
 ) -> Result<(), RedisError> {
-    let user = redis.keys.user(scope.provider, sub);
     let mut pipe = redis::pipe();
     pipe.atomic();
     for sid in sids {
@@ -253,9 +254,83 @@ async fn end_ids(
             .arg("PX")
             .arg(remaining.saturating_mul(1000))
             .ignore();
-        pipe.cmd("SREM").arg(&user).arg(sid).ignore();
+        for index in indexes {
+            pipe.cmd("SREM").arg(index).arg(sid).ignore();
+        }
     }
     redis.pipe::<()>("end sessions", pipe).await
+}
+
+/// One of a user's sessions, as an administrator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SessionSummary {
+    /// The provider key it came from.
+    pub provider: String,
+    /// When it started (unix seconds).
+    pub started: u64,
+    /// Last request that moved `last_seen` (unix seconds; coarse with an idle timeout).
+    pub last_seen: u64,
+    /// Absolute expiry (unix seconds).
+    pub expires: u64,
+}
+
+/// The ids in the user-name index of `username` (well-formed ones only).
+async fn ids_of(redis: &RedisStore, username: &str) -> Result<Vec<String>, RedisError> {
+    let mut members = redis::cmd("SMEMBERS");
+    members.arg(redis.keys.user_name(username));
+    let sids: Vec<String> = redis.query("list sessions", members).await?;
+    Ok(sids.into_iter().filter(|s| is_session_id(s)).collect())
+}
+
+/// The live sessions of user name `username` in `redis`, opened with `keys`.
+pub async fn list_user(
+    redis: &RedisStore,
+    keys: &crate::outpost::session::KeyRing,
+    username: &str,
+) -> Result<Vec<SessionSummary>, RedisError> {
+    let mut out = Vec::new();
+    for sid in ids_of(redis, username).await? {
+        let mut get = redis::cmd("GET");
+        get.arg(redis.keys.session(&sid));
+        let Some(record) = redis.query::<Option<String>>("read session", get).await? else {
+            continue;
+        };
+        let Ok(plain) = keys.open(&record_context(&sid), &record) else {
+            continue;
+        };
+        if let Ok(s) = serde_json::from_slice::<Session<SessionData>>(&plain) {
+            out.push(SessionSummary {
+                provider: s.data.provider,
+                started: s.issued_at,
+                last_seen: s.last_seen,
+                expires: s.expires_at,
+            });
+        }
+    }
+    out.sort_by_key(|s| s.started);
+    Ok(out)
+}
+
+/// Ends every session of user name `username` in `redis` (every route and replica
+/// using it); returns how many were live. Tombstones last `max_lifetime` seconds, the
+/// longest any of them could have lived.
+pub async fn end_user(
+    redis: &RedisStore,
+    username: &str,
+    max_lifetime: u64,
+) -> Result<usize, RedisError> {
+    let sids = ids_of(redis, username).await?;
+    if sids.is_empty() {
+        return Ok(0);
+    }
+    let mut exists = redis::cmd("EXISTS");
+    for sid in &sids {
+        exists.arg(redis.keys.session(sid));
+    }
+    let live: usize = redis.query("count sessions", exists).await?;
+    let index = [redis.keys.user_name(username)];
+    end_ids(redis, &index, &sids, max_lifetime.max(1)).await?;
+    Ok(live)
 }
 
 /// Reads and opens a session record; an absent one is `session_revoked` when its
