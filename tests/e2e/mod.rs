@@ -37,7 +37,7 @@ pub use kubectl::{Kubectl, condition, has_condition};
 pub use nginx::{Nginx, NginxOptions};
 pub use outpost::{Outpost, OutpostOptions, OutpostRoute};
 pub use process::{Tool, free_port, require};
-pub use redis::Redis;
+pub use redis::{Redis, Sentinel};
 pub use upstream::{RecordedRequest, UpstreamApp};
 
 use std::path::PathBuf;

@@ -93,3 +93,46 @@ impl Redis {
             .unwrap_or_default()
     }
 }
+
+/// A Redis Sentinel (`redis-server --sentinel`) watching `master` under the name
+/// `mymaster`; killed on drop.
+#[derive(Debug)]
+pub struct Sentinel {
+    port: u16,
+    _child: ManagedChild,
+    _dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    /// Starts a sentinel for `master` (quorum 1).
+    pub fn start(master: &Redis) -> Result<Sentinel> {
+        let dir = scratch_dir("sentinel")?;
+        let port = free_port();
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {} 1\n",
+                dir.path().display(),
+                master.port
+            ),
+        )?;
+        let mut cmd = Command::new("redis-server");
+        cmd.arg(&conf).arg("--sentinel");
+        let mut child = ManagedChild::spawn("redis-sentinel", cmd, dir.path().join("log"))?;
+        child.wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(10),
+        )?;
+        Ok(Sentinel {
+            port,
+            _child: child,
+            _dir: dir,
+        })
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}

@@ -29,6 +29,15 @@ fn tools() -> bool {
 
 /// IdP, app, Redis, `replicas` outposts sharing it, nginx in front of the first.
 async fn stack(persistent: bool, replicas: usize) -> Stack {
+    stack_with(persistent, replicas, None).await
+}
+
+/// [`stack`], the outposts reaching Redis through `store` (flow YAML) when given.
+async fn stack_with(
+    persistent: bool,
+    replicas: usize,
+    store: Option<&dyn Fn(&Redis) -> String>,
+) -> Stack {
     let front_port = free_port();
     let front = format!("http://127.0.0.1:{front_port}");
     let mut client = IdpClient::new(
@@ -62,10 +71,13 @@ async fn stack(persistent: bool, replicas: usize) -> Stack {
             bearer: false,
         }],
     };
-    let store = format!(
-        "{{redis: {{urls: [\"{}\"], timeoutMillis: 300}}}}",
-        redis.url()
-    );
+    let store = match store {
+        Some(f) => f(&redis),
+        None => format!(
+            "{{redis: {{urls: [\"{}\"], timeoutMillis: 300}}}}",
+            redis.url()
+        ),
+    };
     let mut outposts = Vec::new();
     for _ in 0..replicas {
         outposts.push(
@@ -407,4 +419,34 @@ async fn an_admin_ends_every_session_of_a_user_across_replicas() {
     // A missing user name is a clear error, not "revoke everyone".
     let (ok, empty) = sessions_cli("revoke", "", &admin);
     assert!(!ok && empty.contains("user is required"), "{empty}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_through_a_redis_sentinel() {
+    if !tools() {
+        return;
+    }
+    let sentinel = std::sync::Mutex::new(None);
+    let s = stack_with(
+        false,
+        1,
+        Some(&|redis: &Redis| {
+            let started = e2e::Sentinel::start(redis).expect("start the sentinel");
+            let url = started.url();
+            *sentinel.lock().unwrap() = Some(started);
+            format!(
+                "{{redis: {{mode: sentinel, masterName: mymaster, urls: [\"{url}\"], timeoutMillis: 1000}}}}"
+            )
+        }),
+    )
+    .await;
+    let ua = s.login().await;
+    assert_eq!(
+        s.keys("portcullis:s:*").len(),
+        1,
+        "the master has the session"
+    );
+    let r = s.auth_on(0, &s.cookie_header(&ua)).await;
+    assert_eq!(r.status(), 200, "{}", s.logs());
+    assert_eq!(readyz(&s.outposts[0]).await.0, 200);
 }
