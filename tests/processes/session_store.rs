@@ -450,3 +450,44 @@ async fn sessions_through_a_redis_sentinel() {
     assert_eq!(r.status(), 200, "{}", s.logs());
     assert_eq!(readyz(&s.outposts[0]).await.0, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_lets_one_caller_win_per_name_until_the_marker_expires() {
+    if !require(&[Tool::Redis]) {
+        return;
+    }
+    use portcullis::config::RedisConfig;
+    use portcullis::outpost::server::store::redis_client::RedisStore;
+    let redis = Redis::start(false).expect("start redis-server");
+    // Two stores as two replicas would hold them.
+    let a = RedisStore::new(RedisConfig::standalone(&redis.url()), None);
+    let b = RedisStore::new(RedisConfig::standalone(&redis.url()), None);
+    let ttl = Duration::from_millis(400);
+    assert!(
+        a.once("refresh:abc", ttl).await.unwrap(),
+        "the first caller wins"
+    );
+    assert!(
+        !b.once("refresh:abc", ttl).await.unwrap(),
+        "the other replica does not"
+    );
+    assert!(!a.once("refresh:abc", ttl).await.unwrap());
+    assert!(
+        b.once("refresh:other", ttl).await.unwrap(),
+        "names are independent"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        b.once("refresh:abc", ttl).await.unwrap(),
+        "free again after the TTL"
+    );
+    let pttl: i64 = redis
+        .cli(&["PTTL", "portcullis:once:refresh:abc"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=400).contains(&pttl),
+        "the marker carries the TTL: {pttl}"
+    );
+}
