@@ -7,6 +7,7 @@
 //! reloads, and serves on given listeners (the CLI and the integration tests share it).
 
 pub mod account;
+pub mod admin;
 pub mod admin_sessions;
 pub mod auth;
 pub mod bearer;
@@ -33,8 +34,6 @@ use crate::outpost::forwarded::TrustedProxies;
 use auth::Flavor;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use metrics::Metrics;
 use signer::Signer;
@@ -205,8 +204,8 @@ impl App {
     pub fn admin_router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok\n" }))
-            .route("/readyz", get(readyz))
-            .route("/metrics", get(metrics_text))
+            .route("/readyz", get(admin::readyz))
+            .route("/metrics", get(admin::metrics_text))
             .route("/sessions", get(admin_sessions::list))
             .route(
                 "/sessions/revoke",
@@ -214,54 +213,6 @@ impl App {
             )
             .with_state(self.clone())
     }
-}
-
-async fn readyz(State(app): State<Arc<App>>) -> Response {
-    let loaded = app.loaded();
-    // A session store that does not answer makes every signed-in request a 503: take
-    // the replica out of the Service until it answers again (checked on every probe, so
-    // recovery needs nothing but Redis coming back).
-    let mut stores_down = String::new();
-    for store in loaded.redis_stores() {
-        if let Err(e) = store.ping().await {
-            stores_down.push_str(&format!("  {e}\n"));
-        }
-    }
-    if !stores_down.is_empty() {
-        let body = format!(
-            "not ready: session store unreachable ({}):\n{stores_down}",
-            crate::outpost::reason::SESSION_STORE_UNAVAILABLE
-        );
-        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
-    }
-    let unready = loaded.unready_providers();
-    let (status, mut body) = match (loaded.ready(), unready.is_empty()) {
-        (true, true) => return (StatusCode::OK, "ready\n").into_response(),
-        (true, false) => (
-            StatusCode::OK,
-            String::from("ready, degraded: these providers' routes answer idp_unreachable:\n"),
-        ),
-        (false, _) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            String::from("not ready: providers without discovery and JWKS:\n"),
-        ),
-    };
-    for (key, error) in unready {
-        body.push_str(&format!("  {key}: {error}\n"));
-    }
-    (status, body).into_response()
-}
-
-async fn metrics_text(State(app): State<Arc<App>>) -> Response {
-    app.update_ready_gauge();
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        app.metrics.render(),
-    )
-        .into_response()
 }
 
 /// A running outpost.

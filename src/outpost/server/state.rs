@@ -326,24 +326,14 @@ impl Loaded {
                         id: route.id.clone(),
                         message: format!("provider {:?} is not configured", route.provider),
                     })?;
-            let store = match &route.session.store.redis {
-                None => SessionStore::Cookie,
-                Some(redis) => {
-                    let password = snapshot.store_passwords.get(&route.id).map(String::as_str);
-                    // One client per distinct store, kept across reloads: its connection
-                    // and the sessions it serves do not notice a reload.
-                    let known = routes
-                        .iter()
-                        .chain(previous.into_iter().flat_map(|p| p.routes.iter()))
-                        .find_map(|r: &RouteRuntime| match &r.store {
-                            SessionStore::Redis(s) if s.is_for(redis, password) => Some(s.clone()),
-                            _ => None,
-                        });
-                    SessionStore::Redis(known.unwrap_or_else(|| {
-                        Arc::new(RedisStore::new(redis.clone(), password.map(str::to_string)))
-                    }))
-                }
-            };
+            // One client per distinct store, kept across reloads: its connection and
+            // the sessions it serves do not notice a reload.
+            let known = routes
+                .iter()
+                .chain(previous.into_iter().flat_map(|p| p.routes.iter()))
+                .map(|r: &RouteRuntime| &r.store);
+            let password = snapshot.store_passwords.get(&route.id).map(String::as_str);
+            let store = SessionStore::build(&route.session.store, password, known);
             routes.push(RouteRuntime {
                 authority: authority(&base),
                 base,
@@ -416,15 +406,7 @@ impl Loaded {
 
     /// The distinct Redis session stores the routes use.
     pub fn redis_stores(&self) -> Vec<Arc<RedisStore>> {
-        let mut out: Vec<Arc<RedisStore>> = Vec::new();
-        for r in &self.routes {
-            if let SessionStore::Redis(s) = &r.store
-                && !out.iter().any(|o| Arc::ptr_eq(o, s))
-            {
-                out.push(s.clone());
-            }
-        }
-        out
+        super::store::distinct_redis(self.routes.iter().map(|r| &r.store))
     }
 
     /// Providers without discovery and keys yet, with the last error.

@@ -63,7 +63,39 @@ fn unavailable(scope: &Scope<'_>, e: &RedisError) -> &'static str {
     reason::SESSION_STORE_UNAVAILABLE
 }
 
+/// The distinct Redis stores among `stores`.
+pub fn distinct_redis<'a>(stores: impl Iterator<Item = &'a SessionStore>) -> Vec<Arc<RedisStore>> {
+    let mut out: Vec<Arc<RedisStore>> = Vec::new();
+    for store in stores {
+        if let SessionStore::Redis(s) = store
+            && !out.iter().any(|o| Arc::ptr_eq(o, s))
+        {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
 impl SessionStore {
+    /// The store for a route's configuration: a Redis client among `known` (the other
+    /// routes', the previous configuration's) built for the same configuration and
+    /// password, or a new one.
+    pub fn build<'a>(
+        config: &crate::config::StoreConfig,
+        password: Option<&str>,
+        known: impl Iterator<Item = &'a SessionStore>,
+    ) -> Self {
+        let Some(redis) = &config.redis else {
+            return Self::Cookie;
+        };
+        let reused = distinct_redis(known)
+            .into_iter()
+            .find(|s| s.is_for(redis, password));
+        Self::Redis(reused.unwrap_or_else(|| {
+            Arc::new(RedisStore::new(redis.clone(), password.map(str::to_string)))
+        }))
+    }
+
     /// Whether sessions live in the cookie.
     pub fn is_cookie(&self) -> bool {
         matches!(self, Self::Cookie)
