@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need on a Debian bookworm machine, as root, without
-# questions: nginx-light (has auth_request), caddy, chromium (+ fonts), node + npm, and the
-# pinned npm packages of tests/idp and tests/browser. Idempotent: when everything is present
+# questions: nginx-light (has auth_request), caddy, redis-server, chromium (+ fonts), node +
+# npm, and the pinned npm packages of tests/idp and tests/browser. Idempotent: when everything is present
 # it only checks and returns quickly. Prints what it does.
 set -euo pipefail
 
@@ -32,6 +32,9 @@ need shellcheck shellcheck
 need chromium chromium
 need node nodejs
 need npm npm
+# The Redis session store's tests start their own redis-server (and use redis-cli).
+need redis-server redis-server
+need redis-cli redis-tools
 if ! have_pkg fonts-liberation; then
   say "fonts-liberation missing -> will install"
   missing+=(fonts-liberation)
@@ -57,10 +60,13 @@ if ((${#missing[@]})); then
   apt-get update -qq
   say "apt-get install ${missing[*]}"
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  # The Debian nginx package starts a system service on install; the tests run their own.
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
-    systemctl stop nginx || true
-  fi
+  # The Debian nginx and redis-server packages start system services on install; the
+  # tests run their own.
+  for service in nginx redis-server; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+      systemctl stop "$service" || true
+    fi
+  done
 fi
 
 node_major="$(node -p 'process.versions.node.split(".")[0]')"

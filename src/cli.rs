@@ -26,6 +26,8 @@ pub enum Command {
     Operator(crate::operator::OperatorArgs),
     /// Explain reason codes (from decision logs, metrics and pages) and what to do.
     Reasons(crate::reasons_cmd::ReasonsArgs),
+    /// List or end a user's sessions through an outpost's admin port (Redis sessions).
+    Sessions(crate::sessions_cli::SessionsArgs),
 }
 
 impl Cli {
@@ -41,6 +43,7 @@ impl Cli {
             Command::Outpost(args) => crate::outpost::server::run(&args),
             Command::Operator(args) => run_operator(args),
             Command::Reasons(args) => crate::reasons_cmd::run(&args),
+            Command::Sessions(args) => crate::sessions_cli::run(&args),
         }
     }
 }

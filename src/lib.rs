@@ -13,3 +13,4 @@ pub mod reason;
 pub mod reasons_cmd;
 pub mod reconcile;
 pub mod render;
+pub mod sessions_cli;

@@ -33,6 +33,12 @@ pub enum Reason {
     LoginLoop,
     /// The session does not fit the proxy's response buffer even trimmed.
     SessionTooLarge,
+    /// The session was ended on the server (sign-out, revocation, back-channel logout).
+    SessionRevoked,
+    /// The session id is not in the session store (emptied, or the entry expired there).
+    SessionUnknown,
+    /// The session store (Redis) did not answer; nobody is let in or sent to sign in.
+    SessionStoreUnavailable,
     /// The cookie key ring is empty or a secret is too short.
     SessionKeyConfig,
     /// The session cookie name or domain is not usable in a cookie.
@@ -180,6 +186,15 @@ impl Reason {
             SessionTooLarge => {
                 "Your identity (groups, claims, tokens) is too large for the session cookie the proxy in front of this site can pass on."
             }
+            SessionRevoked => {
+                "This session was ended (signed out here, at the sign-in service, or by an administrator); sign in again."
+            }
+            SessionUnknown => {
+                "The session is no longer known to the session store (it was emptied or the entry expired); sign in again."
+            }
+            SessionStoreUnavailable => {
+                "The session store did not answer, so your session cannot be checked right now; try again in a moment."
+            }
             SessionKeyConfig => {
                 "The outpost has no usable cookie key, so it cannot read or write sessions."
             }
@@ -268,6 +283,9 @@ impl Reason {
             }
             SessionCookieDuplicated => {
                 "Sign out (the link below): it expires every copy this site can name. If this page comes back, delete this site's cookies in your browser (site settings, cookies), including those of its parent domain, then sign in again. Whoever runs the site: set the session cookie for one domain only (ForwardAuthRoute spec.session.cookieDomain) and do not reuse its name on other hosts."
+            }
+            SessionStoreUnavailable => {
+                "Nothing to do on your side: reload the page shortly. Whoever runs the site: the outpost cannot reach its Redis session store (its /readyz on the admin port says which and why); bring Redis back and sessions resume, nobody has to sign in again."
             }
             MultipleAudiencesWithoutAzp => {
                 "Request a token whose audience is only this service, or have the IdP add azp; if the IdP cannot, set spec.bearer.allowMultipleAudiences on the route."

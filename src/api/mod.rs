@@ -9,6 +9,7 @@ mod duration;
 mod oauth_client;
 mod oidc_provider;
 mod route;
+mod session_store;
 mod validation;
 
 pub use common::*;
@@ -16,6 +17,7 @@ pub use duration::parse_duration;
 pub use oauth_client::*;
 pub use oidc_provider::*;
 pub use route::*;
+pub use session_store::*;
 pub use validation::{FieldError, Validate, redirect_uri};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -255,6 +255,9 @@ pub struct SessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1024, max = 1048576))]
     pub max_header_bytes: Option<u32>,
+    /// Where sessions live. Default: in the encrypted cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<super::SessionStoreSpec>,
 }
 
 /// Bearer token settings.

@@ -7,6 +7,7 @@
 //! hand-written file gets the same clear errors as an operator-written one.
 
 mod public;
+mod store;
 mod validate;
 
 use schemars::JsonSchema;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use public::{HttpMethod, PublicRequest};
+pub use store::{RedisConfig, RedisMode, StoreConfig};
 pub use validate::{ConfigError, external_url};
 
 /// Key of the cookie secret in the outposts' keys Secret (the chart's
@@ -311,6 +313,9 @@ pub struct SessionConfig {
     /// front buffers: ingress-nginx's default `proxy-buffer-size` is 4k.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: usize,
+    /// Where sessions live: the cookie (default) or Redis.
+    #[serde(default, skip_serializing_if = "StoreConfig::is_cookie")]
+    pub store: StoreConfig,
 }
 
 fn default_max_header_bytes() -> usize {
@@ -325,6 +330,7 @@ impl Default for SessionConfig {
             lifetime_seconds: 12 * 3600,
             idle_timeout_seconds: 0,
             max_header_bytes: default_max_header_bytes(),
+            store: StoreConfig::default(),
         }
     }
 }

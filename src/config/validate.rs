@@ -161,6 +161,15 @@ impl OutpostConfig {
                     "must be greater than 0".into(),
                 ));
             }
+            if let Some(redis) = &route.session.store.redis {
+                redis.check().map_err(|(field, m)| {
+                    invalid(at(&format!("session.store.redis.{field}")), m)
+                })?;
+                if let Some(password) = &redis.password {
+                    check_secret_source(password)
+                        .map_err(|m| invalid(at("session.store.redis.password"), m))?;
+                }
+            }
         }
         Ok(())
     }

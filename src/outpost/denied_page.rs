@@ -30,6 +30,7 @@ fn title(status: u16, reason: Reason) -> &'static str {
         Reason::LoginLoop => "Sign-in keeps repeating",
         Reason::SessionCookieDuplicated => "Conflicting sign-in cookies",
         Reason::SessionTooLarge => "Your sign-in is too large",
+        Reason::SessionStoreUnavailable => "Your session cannot be checked right now",
         _ if status >= 502 => "The sign-in service did not answer",
         _ if status == 403 => "Sign-in refused",
         _ if status >= 500 => "Something went wrong on our side",
@@ -170,6 +171,11 @@ mod tests {
                 502,
                 Reason::IdpUnreachable,
                 "The sign-in service did not answer",
+            ),
+            (
+                503,
+                Reason::SessionStoreUnavailable,
+                "Your session cannot be checked right now",
             ),
             (
                 503,

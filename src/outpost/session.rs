@@ -280,14 +280,39 @@ impl SessionManager {
         cookie_headers: &[&str],
         now: u64,
     ) -> Result<Session<T>, SessionError> {
+        let session = self.load_within_lifetime(cookie_headers, now)?;
+        self.check_times(&session, now)?;
+        Ok(session)
+    }
+
+    /// Reads the cookie and checks only its absolute expiry (for a cookie that holds a
+    /// server-side session's id: the idle time is the server-side session's).
+    pub fn load_within_lifetime<T: DeserializeOwned>(
+        &self,
+        cookie_headers: &[&str],
+        now: u64,
+    ) -> Result<Session<T>, SessionError> {
         let session: Session<T> = open_candidates(&self.keys, &self.cookie, cookie_headers)?;
+        if now >= session.expires_at {
+            return Err(SessionError::Expired);
+        }
+        Ok(session)
+    }
+
+    /// Checks a session's absolute lifetime and idle timeout at `now`.
+    pub fn check_times<T>(&self, session: &Session<T>, now: u64) -> Result<(), SessionError> {
         if now >= session.expires_at {
             return Err(SessionError::Expired);
         }
         if self.idle_timeout > 0 && now.saturating_sub(session.last_seen) > self.idle_timeout {
             return Err(SessionError::Idle);
         }
-        Ok(session)
+        Ok(())
+    }
+
+    /// The configured absolute lifetime, in seconds.
+    pub fn lifetime(&self) -> u64 {
+        self.lifetime
     }
 
     /// Whether a loaded session should be re-written to move `last_seen` forward: only

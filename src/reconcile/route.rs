@@ -147,6 +147,7 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
             max_header_bytes: session
                 .max_header_bytes
                 .map_or(default_session.max_header_bytes, |b| b as usize),
+            store: session_store(route, session.store.as_ref()),
         },
         bearer: BearerConfig {
             enabled: spec.bearer.as_ref().is_some_and(|b| b.enabled),
@@ -296,35 +297,40 @@ pub fn status(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{HttpMethod, PublicRequest};
-
-    #[test]
-    fn public_requests_by_method_reach_the_compiled_config() {
-        let route: ForwardAuthRoute = serde_yaml::from_str(
-            r#"
-apiVersion: portcullis.dev/v1alpha1
-kind: ForwardAuthRoute
-metadata: { name: app, namespace: apps }
-spec:
-  hosts: [app.example.com]
-  providerRef: { name: idp }
-  policy:
-    allowAnyAuthenticated: true
-    public:
-      requests: [{ methods: [GET, HEAD], paths: [/public] }]
-"#,
-        )
-        .unwrap();
-        let compiled = config(&route).unwrap();
-        assert_eq!(
-            compiled.policy.public_requests,
-            vec![PublicRequest {
-                methods: vec![HttpMethod::Get, HttpMethod::Head],
-                paths: vec!["/public".into()],
-            }]
-        );
-    }
+/// The compiled session store: the Redis password becomes a reference to the Secret in
+/// the route's namespace (the outpost reads it; its value never enters the config).
+fn session_store(
+    route: &ForwardAuthRoute,
+    spec: Option<&crate::api::SessionStoreSpec>,
+) -> crate::config::StoreConfig {
+    use crate::api::RedisModeName;
+    use crate::config::{RedisConfig, RedisMode, SecretKeyRef, SecretSource};
+    let redis = spec.and_then(|s| s.redis.as_ref()).map(|r| {
+        let defaults = RedisConfig::standalone("");
+        RedisConfig {
+            mode: match r.mode.unwrap_or_default() {
+                RedisModeName::Standalone => RedisMode::Standalone,
+                RedisModeName::Sentinel => RedisMode::Sentinel,
+                RedisModeName::Cluster => RedisMode::Cluster,
+            },
+            urls: r.urls.clone(),
+            master_name: r.master_name.clone(),
+            username: r.username.clone(),
+            password: r.password_secret_ref.as_ref().map(|p| SecretSource {
+                secret_key_ref: Some(SecretKeyRef {
+                    namespace: route.namespace().unwrap_or_default(),
+                    name: p.name.clone(),
+                    key: p.key.clone(),
+                }),
+                ..SecretSource::default()
+            }),
+            key_prefix: r.key_prefix.clone().unwrap_or(defaults.key_prefix),
+            timeout_millis: r.timeout_millis.map_or(defaults.timeout_millis, u64::from),
+        }
+    });
+    crate::config::StoreConfig { redis }
 }
+
+#[cfg(test)]
+#[path = "route_tests.rs"]
+mod tests;

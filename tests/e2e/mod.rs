@@ -23,6 +23,7 @@ pub mod operator;
 pub mod outpost;
 pub mod pod;
 pub mod process;
+pub mod redis;
 pub mod upstream;
 
 pub use agent::{Hop, Response, UserAgent};
@@ -36,6 +37,7 @@ pub use kubectl::{Kubectl, condition, has_condition};
 pub use nginx::{Nginx, NginxOptions};
 pub use outpost::{Outpost, OutpostOptions, OutpostRoute};
 pub use process::{Tool, free_port, require};
+pub use redis::{Redis, Sentinel};
 pub use upstream::{RecordedRequest, UpstreamApp};
 
 use std::path::PathBuf;

@@ -86,6 +86,17 @@ pub fn config_yaml(opts: &OutpostOptions) -> String {
     )
 }
 
+/// [`config_yaml`] with every route's sessions in `store` (flow YAML, e.g.
+/// `{redis: {urls: ["redis://127.0.0.1:6379"]}}`).
+pub fn config_yaml_with_store(opts: &OutpostOptions, store: &str) -> String {
+    config_yaml(opts).replace(
+        "    bearer:\n",
+        &format!(
+            "    session:\n      cookieName: portcullis\n      lifetimeSeconds: 43200\n      idleTimeoutSeconds: 0\n      store: {store}\n    bearer:\n"
+        ),
+    )
+}
+
 /// The `portcullis` binary: Cargo's for integration tests, else the debug build (demo).
 impl Outpost {
     /// Starts the binary on a configuration file and waits until `/readyz` says ready
@@ -94,6 +105,16 @@ impl Outpost {
         let dir = scratch_dir("outpost")?;
         let config_path = dir.path().join("config.yaml");
         std::fs::write(&config_path, config_yaml(opts))?;
+        let source = ["--config".into(), config_path.display().to_string()];
+        Self::spawn(dir, config_path, &source, None).await
+    }
+
+    /// Starts the binary on a configuration file with every route's sessions in `store`
+    /// (see [`config_yaml_with_store`]).
+    pub async fn start_with_store(opts: &OutpostOptions, store: &str) -> Result<Outpost> {
+        let dir = scratch_dir("outpost")?;
+        let config_path = dir.path().join("config.yaml");
+        std::fs::write(&config_path, config_yaml_with_store(opts, store))?;
         let source = ["--config".into(), config_path.display().to_string()];
         Self::spawn(dir, config_path, &source, None).await
     }

@@ -24,6 +24,8 @@ pub enum Tool {
     IdpPackages,
     /// `tests/browser/node_modules` (npm ci).
     BrowserPackages,
+    /// `redis-server` and `redis-cli` (Debian's redis-server package).
+    Redis,
 }
 
 impl Tool {
@@ -39,6 +41,7 @@ impl Tool {
             Tool::IdpPackages => repo_root()
                 .join("tests/idp/node_modules/oidc-provider")
                 .exists(),
+            Tool::Redis => which("redis-server").is_some() && which("redis-cli").is_some(),
             Tool::BrowserPackages => repo_root()
                 .join("tests/browser/node_modules/playwright-core")
                 .exists(),

@@ -23,3 +23,4 @@ mod outpost_paths;
 mod outpost_reload;
 mod render;
 mod render_strict;
+mod session_store;

@@ -1,7 +1,7 @@
 //! `/oauth2/sign_out`, `/oauth2/userinfo` and `/.well-known/jwks.json`.
 
 use super::App;
-use super::handlers::{Ctx, login_target, original, redirect, text};
+use super::handlers::{Ctx, login_target, original, page, redirect, text};
 use super::login::{absolute_rd, log_refused_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
 use crate::reason::{Outcome, Reason};
@@ -43,14 +43,47 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
             r,
         );
     }
-    let id_token = route
-        .sessions
-        .load::<SessionData>(&cookies, now())
-        .ok()
-        .filter(|s| s.data.provider == route.config.provider)
-        .and_then(|s| s.data.id_token);
+    let now = now();
     let mut clear = route.sessions.clear(&cookies);
     clear.extend(super::login_loop::clear(route));
+    // Redis mode: the session ends on the server, so a copy of the cookie is refused
+    // from now on. If that cannot be done, the user is told, not shown a sign-out that
+    // did not happen.
+    let ended = match route.store.end(route.scope(), &parts.headers, now).await {
+        Ok(ended) => ended,
+        Err(code) => {
+            tracing::warn!(request_id = %ctx.request_id, route = %route.config.id, reason = %code, "sign-out could not end the session in the session store");
+            let r = page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                "the session store did not answer, so your session could not be ended on the server; the cookie was removed from this browser, try signing out again in a moment",
+                "",
+                &ctx.request_id,
+                Some(route),
+            );
+            let r = with_cookies(r, &clear);
+            return ctx.finish(&app, Some(&route.config.id), Outcome::Error, code, "", r);
+        }
+    };
+    if let Some(ended) = &ended {
+        tracing::info!(
+            audit = "session_ended",
+            request_id = %ctx.request_id,
+            route = %route.config.id,
+            user = %ended.session.data.identity.username,
+            by = "sign_out",
+            "session ended on the server"
+        );
+    }
+    let id_token = match ended {
+        Some(s) => s.session.data.id_token,
+        None => route
+            .sessions
+            .load::<SessionData>(&cookies, now)
+            .ok()
+            .filter(|s| s.data.provider == route.config.provider)
+            .and_then(|s| s.data.id_token),
+    };
     let location = route
         .provider
         .get()
@@ -88,16 +121,10 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let id = Some(route.config.id.as_str());
     let session = route
-        .sessions
-        .load::<SessionData>(&cookie_headers(&parts.headers), now())
-        .map_err(|e| e.reason())
-        .and_then(|s| {
-            if s.data.provider == route.config.provider {
-                Ok(s)
-            } else {
-                Err(Reason::SessionInvalid)
-            }
-        });
+        .store
+        .load(route.scope(), &parts.headers, now())
+        .await
+        .map(|s| s.session);
     match session {
         Ok(s) => {
             let i = &s.data.identity;
@@ -121,8 +148,18 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
         }
         Err(code) => {
             let mut r = Json(json!({"error": code})).into_response();
-            *r.status_mut() = StatusCode::UNAUTHORIZED;
-            ctx.finish(&app, id, Outcome::Unauthenticated, code, "", r)
+            let unavailable = code == Reason::SessionStoreUnavailable;
+            *r.status_mut() = if unavailable {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let outcome = if unavailable {
+                Outcome::Error
+            } else {
+                Outcome::Unauthenticated
+            };
+            ctx.finish(&app, id, outcome, code, "", r)
         }
     }
 }
@@ -134,5 +171,14 @@ pub async fn jwks(State(app): State<Arc<App>>) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     );
+    r
+}
+
+/// Appends `Set-Cookie` headers to a response.
+fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        r.headers_mut()
+            .append(header::SET_COOKIE, super::request::header_value(c));
+    }
     r
 }

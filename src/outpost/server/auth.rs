@@ -4,8 +4,9 @@
 
 use super::App;
 use super::bearer::cache_key;
-use super::request::{SessionData, bearer_token, cookie_headers, header_value, now, subject_of};
+use super::request::{SessionData, bearer_token, header_value, now, subject_of};
 use super::state::{Loaded, RouteRuntime};
+use super::store::StoredSession;
 use crate::oidc::{Identity, UntrustedAudiences};
 use crate::outpost::Subject;
 use crate::outpost::forwarded::OriginalRequest;
@@ -81,6 +82,8 @@ pub enum Verdict {
     },
     /// No route for the host and path.
     NoRoute,
+    /// The session store did not answer: neither allowed nor sent to sign in (503).
+    StoreUnavailable,
 }
 
 impl Verdict {
@@ -90,6 +93,7 @@ impl Verdict {
             Self::Allow { .. } => Outcome::Allow,
             Self::Unauthenticated { .. } => Outcome::Unauthenticated,
             Self::Denied { .. } | Self::NoRoute => Outcome::Denied,
+            Self::StoreUnavailable => Outcome::Error,
         }
     }
 
@@ -100,6 +104,7 @@ impl Verdict {
             | Self::Unauthenticated { reason, .. }
             | Self::Denied { reason, .. } => *reason,
             Self::NoRoute => Reason::RouteNotFound,
+            Self::StoreUnavailable => Reason::SessionStoreUnavailable,
         }
     }
 }
@@ -135,6 +140,7 @@ pub async fn decide<'a>(
         // Identity headers still go out (empty when there is no session), so a
         // client-sent header never reaches the upstream on a public path either.
         let identity = load_session(route, headers, now)
+            .await
             .ok()
             .filter(|s| s.data.token_expires_at.is_none_or(|exp| now < exp))
             .map(|s| s.data.identity);
@@ -189,20 +195,18 @@ pub fn spoofed_identity_header(route: &RouteRuntime, headers: &HeaderMap) -> Opt
     })
 }
 
-/// The route's session from the request's cookies (any provider mismatch is invalid).
-pub fn load_session(
+/// The route's session from the request's cookies (and the session store); the error
+/// is a reason code.
+pub async fn load_session(
     route: &RouteRuntime,
     headers: &HeaderMap,
     now: u64,
 ) -> Result<crate::outpost::session::Session<SessionData>, Reason> {
-    let session = route
-        .sessions
-        .load::<SessionData>(&cookie_headers(headers), now)
-        .map_err(|e| e.reason())?;
-    if session.data.provider != route.config.provider {
-        return Err(Reason::SessionInvalid);
-    }
-    Ok(session)
+    route
+        .store
+        .load(route.scope(), headers, now)
+        .await
+        .map(|s| s.session)
 }
 
 async fn session_verdict(
@@ -211,8 +215,9 @@ async fn session_verdict(
     headers: &HeaderMap,
     now: u64,
 ) -> Verdict {
-    let mut session = match load_session(route, headers, now) {
+    let mut stored = match route.store.load(route.scope(), headers, now).await {
         Ok(s) => s,
+        Err(Reason::SessionStoreUnavailable) => return Verdict::StoreUnavailable,
         Err(reason) => {
             return Verdict::Unauthenticated {
                 reason,
@@ -221,9 +226,18 @@ async fn session_verdict(
         }
     };
     let mut rewrite = false;
-    if session.data.token_expires_at.is_some_and(|exp| now >= exp) {
-        match app.refreshes.refresh(route, &session.data, now).await {
-            Ok(data) => session.data = data,
+    if stored
+        .session
+        .data
+        .token_expires_at
+        .is_some_and(|exp| now >= exp)
+    {
+        match app
+            .refreshes
+            .refresh(route, &stored.session.data, now)
+            .await
+        {
+            Ok(data) => stored.session.data = data,
             Err(reason) => {
                 return Verdict::Unauthenticated {
                     reason,
@@ -233,12 +247,16 @@ async fn session_verdict(
         }
         rewrite = true;
     }
-    let set_cookies = if rewrite || route.sessions.needs_touch(&session, now) {
-        session.last_seen = now;
-        store(route, &session, headers, now)
+    let set_cookies = if rewrite || route.sessions.needs_touch(&stored.session, now) {
+        stored.session.last_seen = now;
+        match store(route, &mut stored, headers, now).await {
+            Ok(c) => c,
+            Err(_) => return Verdict::StoreUnavailable,
+        }
     } else {
         Vec::new()
     };
+    let session = stored.session;
     let access = session.data.access_token.clone();
     authorize(
         app,
@@ -250,20 +268,15 @@ async fn session_verdict(
     )
 }
 
-/// `Set-Cookie` values for a session; on failure (too large) none, and a warning.
-pub fn store(
+/// Saves a session in the route's store: the `Set-Cookie` values to send (cookie mode:
+/// none, and a warning, when it does not fit); the error is a reason code.
+pub async fn store(
     route: &RouteRuntime,
-    session: &crate::outpost::session::Session<SessionData>,
+    stored: &mut StoredSession,
     headers: &HeaderMap,
     now: u64,
-) -> Vec<String> {
-    route
-        .sessions
-        .store(session, &cookie_headers(headers), now)
-        .unwrap_or_else(|e| {
-            tracing::warn!(route = %route.config.id, reason = %e.reason(), "cannot write the session cookie");
-            Vec::new()
-        })
+) -> Result<Vec<String>, Reason> {
+    route.store.save(route.scope(), stored, headers, now).await
 }
 
 async fn verify_bearer(

@@ -12,6 +12,7 @@ use super::session_budget::{
     fits, head_bytes, narrow_forwarded_groups, too_large_page, trim_groups,
 };
 use super::state::RouteRuntime;
+use super::store::StoredSession;
 use crate::outpost::session::{LoginState, SessionError};
 use crate::reason::{Outcome, Reason};
 use axum::extract::{Request, State};
@@ -228,29 +229,59 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         identity,
     };
     let user = data.identity.username.clone();
-    // Always a new session value: nothing from before the login survives it.
-    let mut session = route.sessions.start(data, now);
-    let mut written = store(route, &session, &parts.headers, now);
+    // Always a new session value: nothing from before the login survives it (in Redis
+    // mode the session the browser had before is ended, not left behind).
+    if let Err(code) = route.store.end(route.scope(), &parts.headers, now).await {
+        tracing::warn!(request_id = %rid, route = %route.config.id, reason = %code, "the previous session could not be ended");
+    }
+    let mut stored = StoredSession::new(route.sessions.start(data, now));
+    let mut written = match store(route, &mut stored, &parts.headers, now).await {
+        Ok(w) => w,
+        Err(code) => {
+            let r = fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code,
+                "the session could not be saved: the session store did not answer; sign in again in a moment",
+                &cookies,
+            );
+            return ctx.finish(&app, id, Outcome::Error, code, &user, r);
+        }
+    };
     let (target, _) = validated_rd(route, &login.rd);
     let with_state = |w: &[String]| [w, &cookies[..]].concat();
     // The ID token only serves as id_token_hint at sign-out: the first thing to go
-    // when the answer would not fit the proxy's buffer.
-    if !fits(route, target.as_str(), &with_state(&written)) && session.data.id_token.is_some() {
-        session.data.id_token = None;
-        written = store(route, &session, &parts.headers, now);
+    // when the answer would not fit the proxy's buffer (a Redis session's cookie holds
+    // only its id, so there is nothing to trim there).
+    if route.store.is_cookie()
+        && !fits(route, target.as_str(), &with_state(&written))
+        && stored.session.data.id_token.is_some()
+    {
+        stored.session.data.id_token = None;
+        written = store(route, &mut stored, &parts.headers, now)
+            .await
+            .unwrap_or_default();
     }
     // Then the groups a header forwards beyond those the policy names: the upstream
     // sees fewer groups, which is said in the log, rather than the user a 502.
-    if !fits(route, target.as_str(), &with_state(&written)) {
-        let dropped = narrow_forwarded_groups(&mut session.data.identity, &route.config);
+    if route.store.is_cookie() && !fits(route, target.as_str(), &with_state(&written)) {
+        let dropped = narrow_forwarded_groups(&mut stored.session.data.identity, &route.config);
         if dropped > 0 {
-            tracing::warn!(request_id = %rid, route = %route.config.id, user = %user, dropped, kept = session.data.identity.groups.len(), "the forwarded groups do not fit the session cookie; only the groups the policy names are passed upstream (raise spec.session.maxHeaderBytes and the proxy buffer to pass all)");
-            written = store(route, &session, &parts.headers, now);
+            tracing::warn!(request_id = %rid, route = %route.config.id, user = %user, dropped, kept = stored.session.data.identity.groups.len(), "the forwarded groups do not fit the session cookie; only the groups the policy names are passed upstream (raise spec.session.maxHeaderBytes and the proxy buffer to pass all)");
+            written = store(route, &mut stored, &parts.headers, now)
+                .await
+                .unwrap_or_default();
         }
     }
     let bytes = head_bytes(target.as_str(), &with_state(&written));
     if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written)) {
-        let r = too_large_page(&app, &ctx, route, bytes, &session.data.identity, &user);
+        let r = too_large_page(
+            &app,
+            &ctx,
+            route,
+            bytes,
+            &stored.session.data.identity,
+            &user,
+        );
         return with_cookies(r, &cookies);
     }
     if written.is_empty() {
@@ -271,10 +302,9 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     // and never where it matters.
     let came_back = login_loop::cookie_reaches(route, &login.rd)
         && route
-            .sessions
-            .load::<SessionData>(&request_cookies, now)
-            .is_ok();
-    let subject = session.data.identity.sub.clone();
+            .store
+            .cookie_came_back(route.scope(), &parts.headers, now);
+    let subject = stored.session.data.identity.sub.clone();
     match login_loop::record(route, &request_cookies, &subject, &login.rd, now, came_back) {
         Some(Completed::Loop { seconds_ago, clear }) => {
             let r = loop_page(&app, &ctx, route, &written, &login.rd, seconds_ago);
@@ -291,8 +321,14 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     // sending them through the IdP again (a loop in all but name).
     if let Verdict::Denied {
         reason, rule, user, ..
-    } = authorize(&app, route, &session.data.identity, None, Vec::new(), now)
-    {
+    } = authorize(
+        &app,
+        route,
+        &stored.session.data.identity,
+        None,
+        Vec::new(),
+        now,
+    ) {
         let r = page(
             StatusCode::FORBIDDEN,
             reason,

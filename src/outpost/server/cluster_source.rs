@@ -113,18 +113,26 @@ impl ClusterSource {
         }
     }
 
-    /// Fetches every Kubernetes reference the providers make.
+    /// Fetches every Kubernetes reference the providers and session stores make.
     async fn fetch_references(&self, config: &OutpostConfig) -> References {
         // Collected first: nothing borrowed from an iterator lives across an await.
         let mut wanted: Vec<(bool, SecretKeyRef)> = Vec::new();
-        for p in config.providers.values() {
-            for source in [&p.client_secret, &p.ca_bundle].into_iter().flatten() {
-                if let Some(r) = &source.secret_key_ref {
-                    wanted.push((true, r.clone()));
-                }
-                if let Some(r) = &source.config_map_key_ref {
-                    wanted.push((false, r.clone()));
-                }
+        let provider_sources = config
+            .providers
+            .values()
+            .flat_map(|p| [&p.client_secret, &p.ca_bundle])
+            .flatten();
+        // A Redis session store's password, too.
+        let store_passwords = config
+            .routes
+            .iter()
+            .filter_map(|r| r.session.store.redis.as_ref()?.password.as_ref());
+        for source in provider_sources.chain(store_passwords) {
+            if let Some(r) = &source.secret_key_ref {
+                wanted.push((true, r.clone()));
+            }
+            if let Some(r) = &source.config_map_key_ref {
+                wanted.push((false, r.clone()));
             }
         }
         wanted.sort();

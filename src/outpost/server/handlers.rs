@@ -223,6 +223,29 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             ),
             user,
         ),
+        // As for a denial: nginx shows an auth subrequest's 503 as a bare 500, so a
+        // browser gets 401 and /oauth2/start renders the 503 page (never a login).
+        Verdict::StoreUnavailable
+            if flavor == Flavor::Nginx
+                && is_browser_navigation(&original.method, &parts.headers) =>
+        {
+            let r = text(
+                StatusCode::UNAUTHORIZED,
+                "session store unavailable; /oauth2/start shows the page\n",
+            );
+            (r, String::new())
+        }
+        Verdict::StoreUnavailable => (
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Reason::SessionStoreUnavailable,
+                "the session store did not answer; reload in a moment",
+                "",
+                &ctx.request_id,
+                route,
+            ),
+            String::new(),
+        ),
         Verdict::NoRoute if resolved.forwarded_headers_ignored => {
             // The usual cause behind an ingress: its address is not trusted, so the host
             // seen is the outpost's own. Say that, not just "no route".

@@ -81,7 +81,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     if let Some(r) = duplicated_session(&app, &ctx, route, host, &cookies) {
         return r;
     }
-    if let Some(r) = already_denied(&app, &ctx, route, &parts) {
+    if let Some(r) = already_denied(&app, &ctx, route, &parts).await {
         return r;
     }
     let Some(provider) = route.provider.get() else {
@@ -129,14 +129,27 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 /// A browser sent here (by nginx's 401) with a live session the route's policy denies,
-/// or with an underscore spelling of an identity header,
-/// gets the page naming the rule: signing in again would give the same answer.
-fn already_denied(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -> Option<Response> {
+/// or with an underscore spelling of an identity header, gets the page naming the rule:
+/// signing in again would give the same answer. One whose session cannot be checked
+/// because the session store is down gets the 503 page (nginx turns an auth
+/// subrequest's 503 into a bare 500, so its 401 leads here).
+async fn already_denied(
+    app: &App,
+    ctx: &Ctx,
+    route: &RouteRuntime,
+    parts: &Parts,
+) -> Option<Response> {
     let now = now();
     let verdict = match spoofed_identity_header(route, &parts.headers) {
         Some(spoofed) => spoofed,
         None => {
-            let session = load_session(route, &parts.headers, now).ok()?;
+            let session = match load_session(route, &parts.headers, now).await {
+                Ok(s) => s,
+                Err(Reason::SessionStoreUnavailable) => {
+                    return Some(store_unavailable_page(app, ctx, route));
+                }
+                Err(_) => return None,
+            };
             if session.data.token_expires_at.is_some_and(|exp| now >= exp) {
                 return None;
             }
@@ -159,4 +172,25 @@ fn already_denied(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -> 
     );
     let id = Some(route.config.id.as_str());
     Some(ctx.finish(app, id, Outcome::Denied, reason, &user, r))
+}
+
+/// The 503 page for a session that cannot be checked because the store did not answer.
+pub fn store_unavailable_page(app: &App, ctx: &Ctx, route: &RouteRuntime) -> Response {
+    let r = page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Reason::SessionStoreUnavailable,
+        "the session store did not answer; reload in a moment",
+        "",
+        &ctx.request_id,
+        Some(route),
+    );
+    let id = Some(route.config.id.as_str());
+    ctx.finish(
+        app,
+        id,
+        Outcome::Error,
+        Reason::SessionStoreUnavailable,
+        "",
+        r,
+    )
 }

@@ -7,6 +7,8 @@
 //! reloads, and serves on given listeners (the CLI and the integration tests share it).
 
 pub mod account;
+pub mod admin;
+pub mod admin_sessions;
 pub mod auth;
 pub mod bearer;
 pub mod callback;
@@ -26,13 +28,12 @@ pub mod session_budget;
 pub mod signer;
 pub mod source;
 pub mod state;
+pub mod store;
 
 use crate::outpost::forwarded::TrustedProxies;
 use auth::Flavor;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use metrics::Metrics;
 use signer::Signer;
@@ -203,42 +204,15 @@ impl App {
     pub fn admin_router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/healthz", get(|| async { "ok\n" }))
-            .route("/readyz", get(readyz))
-            .route("/metrics", get(metrics_text))
+            .route("/readyz", get(admin::readyz))
+            .route("/metrics", get(admin::metrics_text))
+            .route("/sessions", get(admin_sessions::list))
+            .route(
+                "/sessions/revoke",
+                axum::routing::post(admin_sessions::revoke),
+            )
             .with_state(self.clone())
     }
-}
-
-async fn readyz(State(app): State<Arc<App>>) -> Response {
-    let loaded = app.loaded();
-    let unready = loaded.unready_providers();
-    let (status, mut body) = match (loaded.ready(), unready.is_empty()) {
-        (true, true) => return (StatusCode::OK, "ready\n").into_response(),
-        (true, false) => (
-            StatusCode::OK,
-            String::from("ready, degraded: these providers' routes answer idp_unreachable:\n"),
-        ),
-        (false, _) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            String::from("not ready: providers without discovery and JWKS:\n"),
-        ),
-    };
-    for (key, error) in unready {
-        body.push_str(&format!("  {key}: {error}\n"));
-    }
-    (status, body).into_response()
-}
-
-async fn metrics_text(State(app): State<Arc<App>>) -> Response {
-    app.update_ready_gauge();
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        app.metrics.render(),
-    )
-        .into_response()
 }
 
 /// A running outpost.

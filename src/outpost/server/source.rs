@@ -80,6 +80,8 @@ pub struct Snapshot {
     pub secrets: BTreeMap<String, ProviderSecrets>,
     /// Cookie secrets, newest first.
     pub cookie_secrets: Vec<Vec<u8>>,
+    /// Resolved Redis session store passwords by route id (routes with one configured).
+    pub store_passwords: BTreeMap<String, String>,
     /// SHA-256 over the configuration and every resolved value.
     pub fingerprint: [u8; 32],
 }
@@ -167,12 +169,25 @@ impl FileSource {
             };
             secrets.insert(key.clone(), resolved);
         }
+        let mut store_passwords = BTreeMap::new();
+        for (index, route) in config.routes.iter().enumerate() {
+            if let Some(redis) = &route.session.store.redis
+                && let Some(source) = &redis.password
+            {
+                let password = resolve(source).map_err(|message| SourceError::Secret {
+                    field: format!("{origin}: routes[{index}].session.store.redis.password"),
+                    message,
+                })?;
+                store_passwords.insert(route.id.clone(), password);
+            }
+        }
         let cookie_secrets = self.cookie_secrets(newest_cookie_secret)?;
-        let fingerprint = fingerprint(text, &secrets, &cookie_secrets);
+        let fingerprint = fingerprint(text, &secrets, &store_passwords, &cookie_secrets);
         Ok(Snapshot {
             config,
             secrets,
             cookie_secrets,
+            store_passwords,
             fingerprint,
         })
     }
@@ -251,6 +266,7 @@ pub fn resolve_file_mode(source: &SecretSource) -> Result<String, String> {
 fn fingerprint(
     text: &str,
     secrets: &BTreeMap<String, ProviderSecrets>,
+    store_passwords: &BTreeMap<String, String>,
     cookie_secrets: &[Vec<u8>],
 ) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
@@ -264,6 +280,10 @@ fn fingerprint(
         field(key.as_bytes());
         field(s.client_secret.as_deref().unwrap_or("\0none").as_bytes());
         field(s.ca_bundle.as_deref().unwrap_or("\0none").as_bytes());
+    }
+    for (route, password) in store_passwords {
+        field(route.as_bytes());
+        field(password.as_bytes());
     }
     for s in cookie_secrets {
         field(s);

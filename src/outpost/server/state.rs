@@ -7,6 +7,8 @@
 
 use super::bearer::BearerCache;
 use super::source::{ProviderSecrets, Snapshot};
+use super::store::redis_client::RedisStore;
+use super::store::{Scope, SessionStore};
 use crate::config::{OutpostConfig, ProviderConfig, RouteConfig, external_url};
 use crate::oidc::Provider;
 use crate::outpost::session::{KeyRing, SessionManager};
@@ -119,6 +121,8 @@ pub struct RouteRuntime {
     pub authority: String,
     /// Sessions and login-state cookies of the route.
     pub sessions: SessionManager,
+    /// Where the route's sessions live.
+    pub store: SessionStore,
     /// Claims the identity keeps for policies and headers.
     pub keep_claims: Vec<String>,
     /// The route's provider.
@@ -126,6 +130,14 @@ pub struct RouteRuntime {
 }
 
 impl RouteRuntime {
+    /// What the session store needs of this route.
+    pub fn scope(&self) -> Scope<'_> {
+        Scope {
+            sessions: &self.sessions,
+            provider: &self.config.provider,
+        }
+    }
+
     /// `authURL` + `path` (path starts with `/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base.as_str().trim_end_matches('/'))
@@ -314,10 +326,19 @@ impl Loaded {
                         id: route.id.clone(),
                         message: format!("provider {:?} is not configured", route.provider),
                     })?;
+            // One client per distinct store, kept across reloads: its connection and
+            // the sessions it serves do not notice a reload.
+            let known = routes
+                .iter()
+                .chain(previous.into_iter().flat_map(|p| p.routes.iter()))
+                .map(|r: &RouteRuntime| &r.store);
+            let password = snapshot.store_passwords.get(&route.id).map(String::as_str);
+            let store = SessionStore::build(&route.session.store, password, known);
             routes.push(RouteRuntime {
                 authority: authority(&base),
                 base,
                 sessions,
+                store,
                 keep_claims: keep_claims(route),
                 provider,
                 config: route.clone(),
@@ -381,6 +402,11 @@ impl Loaded {
             .all(|p| p.get().is_some() || p.last_error().is_some());
         let any = self.providers.is_empty() || self.providers.values().any(|p| p.get().is_some());
         tried && any
+    }
+
+    /// The distinct Redis session stores the routes use.
+    pub fn redis_stores(&self) -> Vec<Arc<RedisStore>> {
+        super::store::distinct_redis(self.routes.iter().map(|r| &r.store))
     }
 
     /// Providers without discovery and keys yet, with the last error.
