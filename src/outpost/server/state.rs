@@ -7,7 +7,7 @@
 
 use super::bearer::BearerCache;
 use super::source::{ProviderSecrets, Snapshot};
-use crate::config::{OutpostConfig, ProviderConfig, RouteConfig, external_url};
+use crate::config::{OutpostConfig, ProviderConfig, RouteConfig, RouteIndex, external_url};
 use crate::oidc::Provider;
 use crate::outpost::session::{KeyRing, SessionManager};
 use std::collections::BTreeMap;
@@ -155,6 +155,8 @@ pub struct Loaded {
     pub config: OutpostConfig,
     /// Routes in configuration order.
     pub routes: Vec<RouteRuntime>,
+    /// Host and path → position in `routes`, built once per load.
+    pub index: RouteIndex,
     /// Provider slots by key.
     pub providers: BTreeMap<String, Arc<ProviderSlot>>,
     /// Verified bearer tokens.
@@ -304,7 +306,7 @@ impl Loaded {
                 );
             }
             // Validation guarantees the provider exists; refusing keeps `routes` aligned
-            // with `config.routes`, which `route_for` relies on.
+            // with `config.routes`, whose positions `index` holds.
             let provider =
                 providers
                     .get(&route.provider)
@@ -324,6 +326,7 @@ impl Loaded {
             });
         }
         Ok(Self {
+            index: RouteIndex::new(&snapshot.config.routes),
             config: snapshot.config,
             routes,
             providers,
@@ -332,12 +335,10 @@ impl Loaded {
         })
     }
 
-    /// The route for an original request's host and path.
+    /// The route for an original request's host (any case) and path: the longest
+    /// matching path prefix among the routes listing the host.
     pub fn route_for(&self, host: &str, path: &str) -> Option<&RouteRuntime> {
-        let found = self.config.route_for(host, path)?;
-        self.routes
-            .iter()
-            .find(|r| r.config.id == found.id && r.config.hosts == found.hosts)
+        self.routes.get(self.index.find(host, path)?)
     }
 
     /// A route by id.
