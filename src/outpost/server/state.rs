@@ -9,6 +9,7 @@ use super::bearer::BearerCache;
 use super::source::{ProviderSecrets, Snapshot};
 use crate::config::{OutpostConfig, ProviderConfig, RouteConfig, RouteIndex, external_url};
 use crate::oidc::Provider;
+use crate::outpost::identity_headers::UpstreamHeaderNames;
 use crate::outpost::session::{KeyRing, SessionManager};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -121,6 +122,8 @@ pub struct RouteRuntime {
     pub sessions: SessionManager,
     /// Claims the identity keeps for policies and headers.
     pub keep_claims: Vec<String>,
+    /// The upstream header names of `config.headers`, parsed at load.
+    pub header_names: UpstreamHeaderNames,
     /// The route's provider.
     pub provider: Arc<ProviderSlot>,
 }
@@ -321,6 +324,7 @@ impl Loaded {
                 base,
                 sessions,
                 keep_claims: keep_claims(route),
+                header_names: UpstreamHeaderNames::new(&route.headers),
                 provider,
                 config: route.clone(),
             });
