@@ -32,6 +32,10 @@ need shellcheck shellcheck
 need chromium chromium
 need node nodejs
 need npm npm
+# The bench smoke run (scripts/bench/smoke.sh): wrk as the load generator, taskset to pin.
+need wrk wrk
+need taskset util-linux
+need python3 python3
 if ! have_pkg fonts-liberation; then
   say "fonts-liberation missing -> will install"
   missing+=(fonts-liberation)
