@@ -75,8 +75,9 @@ impl std::fmt::Debug for ProviderSecrets {
 /// Everything the outpost serves, resolved.
 #[derive(Clone)]
 pub struct Snapshot {
-    /// The validated configuration.
-    pub config: OutpostConfig,
+    /// The validated configuration (shared with the cache of the file source and the
+    /// served [`super::state::Loaded`], never copied).
+    pub config: Arc<OutpostConfig>,
     /// Resolved provider secrets by provider key.
     pub secrets: BTreeMap<String, ProviderSecrets>,
     /// Cookie secrets, newest first.
@@ -130,21 +131,21 @@ pub struct ParseCache(Arc<Mutex<Parsed>>);
 #[derive(Debug, Default)]
 struct Parsed {
     text: String,
-    outcome: Option<Result<OutpostConfig, ConfigError>>,
+    outcome: Option<Result<Arc<OutpostConfig>, ConfigError>>,
     parses: u64,
 }
 
 impl ParseCache {
     /// [`OutpostConfig::from_yaml`] of `text`, or the previous outcome when `text` is the
     /// text parsed last (an invalid file is not parsed again either).
-    pub fn parse(&self, text: &str, origin: &str) -> Result<OutpostConfig, ConfigError> {
+    pub fn parse(&self, text: &str, origin: &str) -> Result<Arc<OutpostConfig>, ConfigError> {
         let mut parsed = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(outcome) = &parsed.outcome
             && parsed.text == text
         {
             return outcome.clone();
         }
-        let outcome = OutpostConfig::from_yaml(text, origin);
+        let outcome = OutpostConfig::from_yaml(text, origin).map(Arc::new);
         parsed.parses += 1;
         parsed.text = text.to_string();
         parsed.outcome = Some(outcome.clone());
@@ -182,12 +183,13 @@ impl FileSource {
     /// `newest_cookie_secret` (from the cluster's keys Secret) goes before the files'.
     pub fn snapshot(
         &self,
-        config: OutpostConfig,
+        config: impl Into<Arc<OutpostConfig>>,
         text: &str,
         origin: &str,
         resolve: &dyn Fn(&SecretSource) -> Result<String, String>,
         newest_cookie_secret: Option<String>,
     ) -> Result<Snapshot, SourceError> {
+        let config = config.into();
         let mut secrets = BTreeMap::new();
         for (key, provider) in &config.providers {
             let resolve = |field: &str, source: &Option<SecretSource>| {

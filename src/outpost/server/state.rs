@@ -155,7 +155,7 @@ impl RouteRuntime {
 #[derive(Debug)]
 pub struct Loaded {
     /// The configuration as loaded.
-    pub config: OutpostConfig,
+    pub config: Arc<OutpostConfig>,
     /// Routes in configuration order.
     pub routes: Vec<RouteRuntime>,
     /// Host and path → position in `routes`, built once per load.

@@ -40,7 +40,7 @@ routes:
 
 fn snapshot(text: &str) -> Snapshot {
     Snapshot {
-        config: OutpostConfig::from_yaml(text, "t").unwrap(),
+        config: OutpostConfig::from_yaml(text, "t").unwrap().into(),
         secrets: BTreeMap::new(),
         cookie_secrets: vec![b"0123456789abcdef0123456789".to_vec()],
         fingerprint: [0; 32],
