@@ -35,6 +35,10 @@ need npm npm
 # The Redis session store's tests start their own redis-server (and use redis-cli).
 need redis-server redis-server
 need redis-cli redis-tools
+# The bench smoke run (scripts/bench/smoke.sh): wrk as the load generator, taskset to pin.
+need wrk wrk
+need taskset util-linux
+need python3 python3
 if ! have_pkg fonts-liberation; then
   say "fonts-liberation missing -> will install"
   missing+=(fonts-liberation)

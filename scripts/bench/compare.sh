@@ -23,6 +23,10 @@
 # usage: scripts/bench/compare.sh                     (DURATION=10 ROUNDS=3 CONNECTIONS=64)
 #        DURATION=2 ROUNDS=1 scripts/bench/compare.sh  (a quick check of the harness)
 #        PERF_SCENARIOS="portcullis_cookie_log" PERF_CALLGRAPH=1 scripts/bench/compare.sh
+#        SCENARIOS="portcullis_healthz portcullis_cookie_log" RATE_ROUNDS=0 scripts/bench/compare.sh
+#        PORTCULLIS_BIN=/tmp/portcullis-before scripts/bench/compare.sh  (measure another build)
+#          (only the named phase-1 scenarios; RATE_ROUNDS=0 skips phase 2, which also needs
+#          both servers' cookie scenarios)
 # Results: target/bench/compare.md (the table) and target/bench/compare.json (medians,
 # min and max of every measure, the rates, RSS, versions); raw runs in compare-raw.jsonl.
 # shellcheck disable=SC2154 # work, results_dir, clk_tck, nginx_pid: set by lib.sh (sourced)
@@ -32,6 +36,8 @@ shopt -s inherit_errexit
 DURATION=${DURATION:-10}
 RATE_DURATION=${RATE_DURATION:-$DURATION}
 ROUNDS=${ROUNDS:-3}
+RATE_ROUNDS=${RATE_ROUNDS:-$ROUNDS}
+SCENARIOS=${SCENARIOS:-}
 CONNECTIONS=${CONNECTIONS:-64}
 ROUTES=${ROUTES:-10000}
 BASE_PORT=${BASE_PORT:-18400} # uses BASE_PORT .. BASE_PORT+19
@@ -58,7 +64,17 @@ APP_PORT=$((p + 16))
 ports_free "$IDP_PORT" "${PORT[@]}" "${ADMIN[@]}" "${FRONT[@]}" "$APP_PORT"
 
 echo "building (release) and the benchmark tools..." >&2
-cargo build --release --quiet --bin portcullis
+# BENCH_PROFILE=debug: the debug build (the smoke test's; its numbers mean nothing).
+# PORTCULLIS_BIN: another build to measure (e.g. a copy of the previous commit's).
+BENCH_PROFILE=${BENCH_PROFILE:-release}
+if [ -z "${PORTCULLIS_BIN:-}" ]; then
+    if [ "$BENCH_PROFILE" = release ]; then
+        cargo build --release --quiet --bin portcullis
+    else
+        cargo build --quiet --bin portcullis
+    fi
+    PORTCULLIS_BIN=target/$BENCH_PROFILE/portcullis
+fi
 oauth2_proxy="$(tools/build oauth2-proxy)/oauth2-proxy"
 vegeta="$(tools/build vegeta)/vegeta"
 [ -d tests/idp/node_modules ] || (cd tests/idp && npm ci --silent)
@@ -122,7 +138,7 @@ outpost_yaml "$((ROUTES - 1))" >"$work/outpost-10k.yaml"
 
 declare -A PID
 start_portcullis() { # NAME RUST_LOG CONFIG
-    env ${2:+RUST_LOG=$2} taskset -c 0 target/release/portcullis outpost --config "$3" \
+    env ${2:+RUST_LOG=$2} taskset -c 0 "$PORTCULLIS_BIN" outpost --config "$3" \
         --listen "127.0.0.1:${PORT[$1]}" --admin-listen "127.0.0.1:${ADMIN[$1]}" \
         --cookie-secret-file "$work/p-secret" --trusted-proxy 127.0.0.1/32 \
         --allow-http-loopback >>"$work/$1.log" 2>&1 &
@@ -275,6 +291,17 @@ for s in portcullis oauth2proxy; do
         scenarios+=("nginx_${s}_cookie_$log")
     done
 done
+if [ -n "$SCENARIOS" ]; then
+    wanted=()
+    for name in $SCENARIOS; do
+        printf '%s\n' "${scenarios[@]}" | grep -qx -- "$name" || {
+            echo "unknown scenario $name; known: ${scenarios[*]}" >&2
+            exit 1
+        }
+        wanted+=("$name")
+    done
+    scenarios=("${wanted[@]}")
+fi
 for name in "${scenarios[@]}"; do
     target "$name"
     mapfile -d '' args < <(curl_args)
@@ -372,9 +399,19 @@ slower() { # the lower median req/s of two scenarios
     a=$(median_rps "$1") b=$(median_rps "$2")
     echo $((a < b ? a : b))
 }
-max_alone=$(slower portcullis_cookie_log oauth2proxy_cookie_log)
-max_nginx=$(slower nginx_portcullis_cookie_log nginx_oauth2proxy_cookie_log)
-[ "$max_alone" -gt 0 ] && [ "$max_nginx" -gt 0 ] || { echo "no cookie-check maximum measured" >&2; exit 1; }
+# The held rates derive from both servers' cookie checks, alone and through nginx.
+for name in portcullis_cookie_log oauth2proxy_cookie_log nginx_portcullis_cookie_log nginx_oauth2proxy_cookie_log; do
+    printf '%s\n' "${scenarios[@]}" | grep -qx -- "$name" || {
+        [ "$RATE_ROUNDS" = 0 ] || echo "phase 2 skipped: $name was not measured" >&2
+        RATE_ROUNDS=0
+    }
+done
+max_alone=0 max_nginx=0
+if [ "$RATE_ROUNDS" -gt 0 ]; then
+    max_alone=$(slower portcullis_cookie_log oauth2proxy_cookie_log)
+    max_nginx=$(slower nginx_portcullis_cookie_log nginx_oauth2proxy_cookie_log)
+    [ "$max_alone" -gt 0 ] && [ "$max_nginx" -gt 0 ] || { echo "no cookie-check maximum measured" >&2; exit 1; }
+fi
 held=()
 for pct in 25 50 75; do
     for name in portcullis_cookie_log oauth2proxy_cookie_log nullauth; do
@@ -384,7 +421,7 @@ for pct in 25 50 75; do
         held+=("$name $((max_nginx * pct / 100)) $pct%")
     done
 done
-for round in $(seq 1 "$ROUNDS"); do
+for round in $(seq 1 "$RATE_ROUNDS"); do
     mapfile -t order < <(printf '%s\n' "${held[@]}" | shuf)
     for line in "${order[@]}"; do
         read -r name rate label <<<"$line"

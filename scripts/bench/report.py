@@ -5,6 +5,8 @@
   report.py summary RAW META OUT_JSON OUT_MD
       medians, min and max of every measure per scenario, the budgets of issue 11 as
       ratios (per round and of the medians), RSS; writes JSON and a markdown table.
+  report.py check OUT_JSON OUT_MD SCENARIO...
+      the report's shape (for the bench smoke test): exit 1 naming what is missing.
 """
 
 import json
@@ -166,9 +168,12 @@ def summary(raw, meta_path, out_json, out_md):
     for name, s in scenarios.items():
         md.append(f"| {name} | {fmt(s['rps'])} | {fmt(s['auth_cpu_us_per_req'], 1)} | "
                   f"{fmt(s['ingress_cpu_us_per_req'], 1)} | {fmt(s['auth_rss_kb'])} | {s['non_2xx']} |")
-    md += ["", f"Latency at fixed rates (vegeta; 100% = {meta['settings']['max_alone']} req/s alone, "
-           f"{meta['settings']['max_nginx']} req/s through nginx: the slower server's median):", "",
-           "| scenario | load | rate | p50 µs | p99 µs | p99.9 µs | failed |", "|---|---|---|---|---|---|---|"]
+    if latency:
+        md += ["", f"Latency at fixed rates (vegeta; 100% = {meta['settings']['max_alone']} req/s alone, "
+               f"{meta['settings']['max_nginx']} req/s through nginx: the slower server's median):", "",
+               "| scenario | load | rate | p50 µs | p99 µs | p99.9 µs | failed |", "|---|---|---|---|---|---|---|"]
+    else:
+        md += ["", "Latency at fixed rates: not measured in this run (RATE_ROUNDS=0 or a subset of scenarios)."]
     for name, labels in latency.items():
         for label, s in sorted(labels.items()):
             md.append(f"| {name} | {label} | {s['rate']} | {fmt(s['p50_us'])} | {fmt(s['p99_us'])} | "
@@ -189,7 +194,47 @@ def summary(raw, meta_path, out_json, out_md):
         f.write("\n".join(md) + "\n")
 
 
+def check(report_json, report_md, *wanted):
+    """The shape of a report, never its timings: every wanted scenario measured (requests
+    answered, numbers where numbers belong), the budgets listed, the table written."""
+    with open(report_json) as f:
+        report = json.load(f)
+    problems = []
+    for key in ("machine", "versions", "settings", "rss_kb", "scenarios", "budgets"):
+        if key not in report:
+            problems.append(f"no {key!r} in {report_json}")
+    scenarios = report.get("scenarios", {})
+    for name in wanted:
+        s = scenarios.get(name)
+        if s is None:
+            problems.append(f"scenario {name} missing")
+            continue
+        for measure in ("rps", "auth_cpu_us_per_req", "ingress_cpu_us_per_req", "auth_rss_kb"):
+            m = s.get(measure)
+            if not m or not all(isinstance(m.get(k), (int, float)) for k in ("median", "min", "max")):
+                problems.append(f"{name}.{measure} is not a median/min/max of numbers: {m!r}")
+        if not (s.get("rps") or {}).get("median"):
+            problems.append(f"{name} answered no requests")
+        if s.get("socket_errors"):
+            problems.append(f"{name} had socket errors")
+    for b in report.get("budgets", []):
+        if not {"budget", "measured", "target", "met"} <= b.keys():
+            problems.append(f"malformed budget {b!r}")
+    with open(report_md) as f:
+        md = f.read()
+    for name in wanted:
+        if f"| {name} |" not in md:
+            problems.append(f"no table row for {name} in {report_md}")
+    if "| budget |" not in md:
+        problems.append(f"no budget table in {report_md}")
+    for p in problems:
+        print(f"report check: {p}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def main():
+    if sys.argv[1] == "check":
+        sys.exit(check(*sys.argv[2:]))
     if sys.argv[1] == "median":
         rs = [r["rps"] for r in load(sys.argv[2]) if r["phase"] == "saturation" and r["scenario"] == sys.argv[3]]
         print(int(statistics.median(rs)))

@@ -7,6 +7,7 @@
 //! hand-written file gets the same clear errors as an operator-written one.
 
 mod public;
+mod route_index;
 mod store;
 mod validate;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use public::{HttpMethod, PublicRequest};
+pub use route_index::RouteIndex;
 pub use store::{RedisConfig, RedisMode, StoreConfig};
 pub use validate::{ConfigError, external_url};
 
@@ -33,7 +35,8 @@ pub struct OutpostConfig {
     /// Upstream OpenID providers, keyed by `namespace/name`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
-    /// Protected routes; a request goes to the longest matching path prefix.
+    /// Protected routes; a request goes to the route with the longest matching path
+    /// prefix for its host (on a tie, the later route).
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
 }
@@ -361,27 +364,6 @@ impl OutpostConfig {
         })?;
         config.validate(origin)?;
         Ok(config)
-    }
-
-    /// The route for a host (case-insensitive) and path: among routes listing the host,
-    /// the one with the longest matching path prefix, so `/api` beats `/` whatever the
-    /// order of the routes.
-    pub fn route_for(&self, host: &str, path: &str) -> Option<&RouteConfig> {
-        let host = host.to_ascii_lowercase();
-        self.routes
-            .iter()
-            .filter(|r| r.hosts.contains(&host))
-            .filter_map(|r| {
-                let best = r
-                    .paths
-                    .iter()
-                    .filter(|p| path_has_prefix(path, p))
-                    .map(|p| p.trim_end_matches('/').len())
-                    .max()?;
-                Some((best, r))
-            })
-            .max_by_key(|(len, _)| *len)
-            .map(|(_, r)| r)
     }
 }
 

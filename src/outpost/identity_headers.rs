@@ -9,6 +9,35 @@ use crate::config::HeaderConfig;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
 
+/// A route's upstream header names, parsed once when the configuration is loaded rather
+/// than on every allowed request (a name that is not a standard header is validated and
+/// copied each time it is parsed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpstreamHeaderNames {
+    /// Identity header → identity field, in the map's order; invalid names left out.
+    pub identity: Vec<(HeaderName, String)>,
+    /// The access-token header, when configured and valid.
+    pub access_token: Option<HeaderName>,
+    /// The identity JWT's header, when configured and valid.
+    pub identity_jwt: Option<HeaderName>,
+}
+
+impl UpstreamHeaderNames {
+    /// The names of `config`, as [`identity_headers`] would parse them.
+    pub fn new(config: &HeaderConfig) -> Self {
+        let name = |h: &str| HeaderName::from_bytes(h.trim().as_bytes()).ok();
+        Self {
+            identity: config
+                .map
+                .iter()
+                .filter_map(|(header, field)| Some((name(header)?, field.clone())))
+                .collect(),
+            access_token: config.access_token.as_deref().and_then(name),
+            identity_jwt: config.identity_jwt.as_ref().and_then(|j| name(&j.header)),
+        }
+    }
+}
+
 /// The headers for `subject` from a header → field map (see
 /// [`crate::config::HeaderConfig::map`]). Fields: `user`, `email`, `groups` (joined with
 /// `,`), `preferred_username`, `name`, `sub`, or `claim:<name>` (arrays joined with `,`,
@@ -25,6 +54,22 @@ pub fn identity_headers(
             Some((name, safe_value(&field_value(field, subject))))
         })
         .collect()
+}
+
+/// [`identity_headers`] with the names parsed at load ([`UpstreamHeaderNames::identity`]);
+/// `extra` reserves room for the access-token and identity-JWT headers.
+pub fn named_identity_headers(
+    names: &[(HeaderName, String)],
+    subject: &Subject,
+    extra: usize,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out = Vec::with_capacity(names.len() + extra);
+    out.extend(
+        names
+            .iter()
+            .map(|(name, field)| (name.clone(), safe_value(&field_value(field, subject)))),
+    );
+    out
 }
 
 /// The raw string value of one identity field.
@@ -217,6 +262,40 @@ mod tests {
         };
         let got = identity_headers(&map(&[("X-User", "user")]), &user);
         assert_eq!(got[0].1.as_bytes(), b"");
+    }
+
+    #[test]
+    fn names_parsed_at_load_give_the_same_headers_as_names_parsed_per_request() {
+        let mut config = HeaderConfig {
+            map: map(&[
+                ("X-User", "user"),
+                (" X-Email ", "email"),
+                ("bad header", "user"),
+                ("X-Roles", "claim:roles"),
+                ("X-Evil", "claim:evil"),
+                ("x-none", "nonsense"),
+            ]),
+            ..HeaderConfig::default()
+        };
+        let names = UpstreamHeaderNames::new(&config);
+        assert_eq!(
+            as_pairs(named_identity_headers(&names.identity, &subject(), 2)),
+            as_pairs(identity_headers(&config.map, &subject()))
+        );
+        assert_eq!(names.identity.len(), 5, "the invalid name is left out");
+        assert_eq!(names.access_token, None);
+        config.access_token = Some(" X-Access-Token ".into());
+        config.identity_jwt = Some(crate::config::IdentityJwtConfig {
+            header: "bad name".into(),
+            audience: "a".into(),
+            lifetime_seconds: 60,
+        });
+        let names = UpstreamHeaderNames::new(&config);
+        assert_eq!(names.access_token.unwrap().as_str(), "x-access-token");
+        assert_eq!(
+            names.identity_jwt, None,
+            "skipped, as the per-request parse did"
+        );
     }
 
     #[test]

@@ -80,6 +80,7 @@ impl Outpost {
             path: config_path.clone(),
             cookie_secret_files: vec![],
             cookie_secrets: vec![COOKIE_SECRET.into()],
+            ..Default::default()
         });
         let options = Options {
             trusted_proxies: vec!["127.0.0.1/32".into()],

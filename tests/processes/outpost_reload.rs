@@ -136,6 +136,7 @@ async fn refuses_to_start_without_a_usable_external_url() {
             path: write_config(&dir, &text),
             cookie_secret_files: vec![],
             cookie_secrets: vec![COOKIE_SECRET.into()],
+            ..Default::default()
         });
         let options = Options {
             allow_http_loopback: true,
@@ -248,4 +249,53 @@ async fn an_unreachable_idp_keeps_readyz_503_until_discovery_succeeds() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(seen, "{}", outpost.metrics().await);
+}
+
+/// The file is read at every reload interval but parsed only when its bytes change: a
+/// 10,000-route file parsed every 2 s was 13% of the outpost's CPU under load.
+#[tokio::test]
+async fn an_unchanged_config_file_is_read_but_not_parsed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // No IdP answers here: discovery fails in the background, routes are still loaded.
+    let idp = "http://127.0.0.1:9";
+    let path = write_config(&dir, &config(idp, 4180, ""));
+    let source = Arc::new(FileSource {
+        path: path.clone(),
+        cookie_secrets: vec![COOKIE_SECRET.into()],
+        ..Default::default()
+    });
+    let options = Options {
+        allow_http_loopback: true,
+        reload_interval: Duration::from_millis(10),
+        ..Options::default()
+    };
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = start(source.clone(), &options, l, a).await.unwrap();
+    assert_eq!(source.parsed.parses(), 1, "the start parses the file");
+    // Twenty-odd reload ticks with the file unchanged.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        source.parsed.parses(),
+        1,
+        "an unchanged file is not parsed again"
+    );
+
+    // A change is parsed and served (the reload loop is running: this proves it).
+    let other = OTHER_ROUTE.replace("PORT", "4180");
+    std::fs::write(&path, config(idp, 4180, &other)).unwrap();
+    for _ in 0..400 {
+        if running.app.loaded().routes.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        running.app.loaded().routes.len(),
+        2,
+        "the new route is served"
+    );
+    assert_eq!(source.parsed.parses(), 2);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(source.parsed.parses(), 2, "and then not parsed again");
 }

@@ -10,7 +10,7 @@ use super::store::StoredSession;
 use crate::oidc::{Identity, UntrustedAudiences};
 use crate::outpost::Subject;
 use crate::outpost::forwarded::OriginalRequest;
-use crate::outpost::identity_headers::{identity_headers, safe_value, underscore_spelling};
+use crate::outpost::identity_headers::{named_identity_headers, safe_value, underscore_spelling};
 use crate::outpost::path::RequestPath;
 use crate::outpost::policy::{self, Decision, RequestFacts, public_access};
 use crate::reason::{Outcome, Reason};
@@ -344,16 +344,13 @@ pub fn upstream_headers(
     now: u64,
 ) -> Vec<(HeaderName, HeaderValue)> {
     let config = &route.config.headers;
-    let mut out = identity_headers(&config.map, subject);
-    if let Some(name) = config
-        .access_token
-        .as_deref()
-        .and_then(|h| HeaderName::from_bytes(h.trim().as_bytes()).ok())
-    {
-        out.push((name, safe_value(access_token.unwrap_or_default())));
+    let names = &route.header_names;
+    let mut out = named_identity_headers(&names.identity, subject, 2);
+    if let Some(name) = &names.access_token {
+        out.push((name.clone(), safe_value(access_token.unwrap_or_default())));
     }
     if let Some(jwt) = &config.identity_jwt
-        && let Ok(name) = HeaderName::from_bytes(jwt.header.trim().as_bytes())
+        && let Some(name) = names.identity_jwt.clone()
     {
         let value = if subject.sub.is_empty() {
             HeaderValue::from_static("")

@@ -48,7 +48,7 @@ routes:
 
 pub(super) fn app() -> App {
     let snapshot = Snapshot {
-        config: OutpostConfig::from_yaml(CONFIG, "t").unwrap(),
+        config: OutpostConfig::from_yaml(CONFIG, "t").unwrap().into(),
         secrets: BTreeMap::new(),
         cookie_secrets: vec![b"0123456789abcdef0123456789".to_vec()],
         store_passwords: Default::default(),

@@ -28,6 +28,19 @@ pub struct Seen {
     pub client_ip: IpAddr,
 }
 
+/// The client address as the decision line shows it (empty when unknown), formatted
+/// straight into the line instead of into a `String` first.
+struct ClientIp(Option<IpAddr>);
+
+impl std::fmt::Display for ClientIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Per-request facts every handler logs.
 pub struct Ctx {
     /// The request id.
@@ -121,7 +134,7 @@ impl Ctx {
             host = seen.map_or("-", |s| s.host.as_str()),
             path = seen.map_or("-", |s| s.path.as_str()),
             method = seen.map_or("-", |s| s.method.as_str()),
-            client_ip = seen.map(|s| s.client_ip.to_string()).unwrap_or_default(),
+            client_ip = %ClientIp(seen.map(|s| s.client_ip)),
             route = route.unwrap_or("-"),
             result = result.label(),
             reason = reason.code(),
@@ -138,5 +151,19 @@ impl Ctx {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert("x-request-id", header_value(&self.request_id));
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClientIp;
+
+    #[test]
+    fn the_client_ip_prints_as_before_and_empty_when_unknown() {
+        let v4: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+        let v6: std::net::IpAddr = "fd00::1".parse().unwrap();
+        assert_eq!(ClientIp(Some(v4)).to_string(), v4.to_string());
+        assert_eq!(ClientIp(Some(v6)).to_string(), "fd00::1");
+        assert_eq!(ClientIp(None).to_string(), "");
     }
 }

@@ -71,6 +71,7 @@ async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
         path: args.config.clone().unwrap_or_default(),
         cookie_secret_files: args.cookie_secret_file.clone(),
         cookie_secrets: env_secrets.split(',').map(str::to_string).collect(),
+        ..Default::default()
     };
     let mut signing_key = args.signing_key_file.clone().map(SigningKey::File);
     let source: Arc<dyn ConfigSource> = match &args.cluster_namespace {

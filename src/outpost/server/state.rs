@@ -9,8 +9,9 @@ use super::bearer::BearerCache;
 use super::source::{ProviderSecrets, Snapshot};
 use super::store::redis_client::RedisStore;
 use super::store::{Scope, SessionStore};
-use crate::config::{OutpostConfig, ProviderConfig, RouteConfig, external_url};
+use crate::config::{OutpostConfig, ProviderConfig, RouteConfig, RouteIndex, external_url};
 use crate::oidc::Provider;
+use crate::outpost::identity_headers::UpstreamHeaderNames;
 use crate::outpost::session::{KeyRing, SessionManager};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -125,6 +126,8 @@ pub struct RouteRuntime {
     pub store: SessionStore,
     /// Claims the identity keeps for policies and headers.
     pub keep_claims: Vec<String>,
+    /// The upstream header names of `config.headers`, parsed at load.
+    pub header_names: UpstreamHeaderNames,
     /// The route's provider.
     pub provider: Arc<ProviderSlot>,
 }
@@ -164,9 +167,11 @@ impl RouteRuntime {
 #[derive(Debug)]
 pub struct Loaded {
     /// The configuration as loaded.
-    pub config: OutpostConfig,
+    pub config: Arc<OutpostConfig>,
     /// Routes in configuration order.
     pub routes: Vec<RouteRuntime>,
+    /// Host and path → position in `routes`, built once per load.
+    pub index: RouteIndex,
     /// Provider slots by key.
     pub providers: BTreeMap<String, Arc<ProviderSlot>>,
     /// Verified bearer tokens.
@@ -316,7 +321,7 @@ impl Loaded {
                 );
             }
             // Validation guarantees the provider exists; refusing keeps `routes` aligned
-            // with `config.routes`, which `route_for` relies on.
+            // with `config.routes`, whose positions `index` holds.
             let provider =
                 providers
                     .get(&route.provider)
@@ -340,11 +345,13 @@ impl Loaded {
                 sessions,
                 store,
                 keep_claims: keep_claims(route),
+                header_names: UpstreamHeaderNames::new(&route.headers),
                 provider,
                 config: route.clone(),
             });
         }
         Ok(Self {
+            index: RouteIndex::new(&snapshot.config.routes),
             config: snapshot.config,
             routes,
             providers,
@@ -353,12 +360,10 @@ impl Loaded {
         })
     }
 
-    /// The route for an original request's host and path.
+    /// The route for an original request's host (any case) and path: the longest
+    /// matching path prefix among the routes listing the host.
     pub fn route_for(&self, host: &str, path: &str) -> Option<&RouteRuntime> {
-        let found = self.config.route_for(host, path)?;
-        self.routes
-            .iter()
-            .find(|r| r.config.id == found.id && r.config.hosts == found.hosts)
+        self.routes.get(self.index.find(host, path)?)
     }
 
     /// A route by id.

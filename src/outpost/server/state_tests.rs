@@ -42,7 +42,7 @@ routes:
 
 fn snapshot(text: &str) -> Snapshot {
     Snapshot {
-        config: OutpostConfig::from_yaml(text, "t").unwrap(),
+        config: OutpostConfig::from_yaml(text, "t").unwrap().into(),
         secrets: BTreeMap::new(),
         cookie_secrets: vec![b"0123456789abcdef0123456789".to_vec()],
         store_passwords: Default::default(),
