@@ -255,6 +255,18 @@ pub struct SessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1024, max = 1048576))]
     pub max_header_bytes: Option<u32>,
+    /// With a refresh token from the IdP, renew the session this long before its tokens
+    /// expire (at most half their lifetime), so a disabled account loses access at the
+    /// next renewal and no request waits on an expired token. Default: `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DURATION_PATTERN))]
+    pub refresh_lead: Option<String>,
+    /// How long past its tokens' expiry a session is still served on its last identity
+    /// while the IdP cannot be reached (connection errors, timeouts, 5xx); a refusal by
+    /// the IdP ends the session at once regardless. `0s` ends it at expiry. Default: `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DURATION_PATTERN))]
+    pub refresh_grace: Option<String>,
 }
 
 /// Bearer token settings.

@@ -287,10 +287,31 @@ pub struct SessionConfig {
     /// front buffers: ingress-nginx's default `proxy-buffer-size` is 4k.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: usize,
+    /// With a refresh token, refresh this many seconds before the tokens expire (at most
+    /// half their lifetime), so requests never wait on an expired session.
+    #[serde(default = "default_refresh_lead")]
+    pub refresh_lead_seconds: u64,
+    /// How long past its tokens' expiry a session is served on its last identity while
+    /// the IdP cannot be reached (connection errors, timeouts, 5xx); 0: not at all.
+    #[serde(default = "default_refresh_grace")]
+    pub refresh_grace_seconds: u64,
 }
 
 fn default_max_header_bytes() -> usize {
     4096
+}
+
+/// Default of [`SessionConfig::refresh_lead_seconds`].
+pub const DEFAULT_REFRESH_LEAD_SECONDS: u64 = 60;
+/// Default of [`SessionConfig::refresh_grace_seconds`].
+pub const DEFAULT_REFRESH_GRACE_SECONDS: u64 = 300;
+
+fn default_refresh_lead() -> u64 {
+    DEFAULT_REFRESH_LEAD_SECONDS
+}
+
+fn default_refresh_grace() -> u64 {
+    DEFAULT_REFRESH_GRACE_SECONDS
 }
 
 impl Default for SessionConfig {
@@ -301,6 +322,8 @@ impl Default for SessionConfig {
             lifetime_seconds: 12 * 3600,
             idle_timeout_seconds: 0,
             max_header_bytes: default_max_header_bytes(),
+            refresh_lead_seconds: DEFAULT_REFRESH_LEAD_SECONDS,
+            refresh_grace_seconds: DEFAULT_REFRESH_GRACE_SECONDS,
         }
     }
 }

@@ -24,6 +24,14 @@ pub const SESSION_COOKIE_DUPLICATED: &str = "session_cookie_duplicated";
 pub const LOGIN_LOOP: &str = "login_loop";
 /// The session does not fit the proxy's response buffer even trimmed.
 pub const SESSION_TOO_LARGE: &str = "session_too_large";
+/// The IdP refused to renew the session (refresh token grant refused).
+pub const REFRESH_REFUSED: &str = "refresh_refused";
+/// The IdP stayed unreachable past the session's tokens and the refresh grace.
+pub const REFRESH_GRACE_EXPIRED: &str = "refresh_grace_expired";
+/// The session's tokens expired while the IdP is unreachable; served within the grace.
+pub const IDP_UNREACHABLE_GRACE: &str = "idp_unreachable_grace";
+/// Too many sign-in requests from one client address.
+pub const RATE_LIMITED: &str = "rate_limited";
 /// The email address is neither listed nor in an allowed domain.
 pub const POLICY_DENIED_EMAIL: &str = "policy_denied_email";
 /// The user is in none of the allowed groups.
@@ -102,6 +110,22 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "Your identity (groups, claims, tokens) is too large for the session cookie the proxy in front of this site can pass on.",
     ),
     (
+        REFRESH_REFUSED,
+        "Your identity provider refused to renew your session (the account may be disabled, or access or consent revoked), so it ended; sign in again.",
+    ),
+    (
+        REFRESH_GRACE_EXPIRED,
+        "Your identity provider could not be reached to renew your session for longer than this site allows, so it ended; try again once the identity provider is back.",
+    ),
+    (
+        IDP_UNREACHABLE_GRACE,
+        "Your session's tokens expired while the identity provider is unreachable; you are let in on your last known identity for a limited time.",
+    ),
+    (
+        RATE_LIMITED,
+        "Too many sign-in requests came from your address in a short time; wait a moment and try again.",
+    ),
+    (
         POLICY_DENIED_EMAIL,
         "Your email address is not on the route's allow-list.",
     ),
@@ -173,6 +197,18 @@ pub const FIXES: &[(&str, &str)] = &[
     (
         SESSION_COOKIE_DUPLICATED,
         "Sign out (the link below): it expires every copy this site can name. If this page comes back, delete this site's cookies in your browser (site settings, cookies), including those of its parent domain, then sign in again. Whoever runs the site: set the session cookie for one domain only (ForwardAuthRoute spec.session.cookieDomain) and do not reuse its name on other hosts.",
+    ),
+    (
+        REFRESH_REFUSED,
+        "Sign in again. If the identity provider refuses you there too, your account or your access to this application was disabled: ask whoever runs your identity provider.",
+    ),
+    (
+        REFRESH_GRACE_EXPIRED,
+        "Wait until the identity provider is reachable again, then start again. Whoever runs the site: check the IdP's token endpoint from the outpost (the outpost log names the error), or raise spec.session.refreshGrace on the ForwardAuthRoute.",
+    ),
+    (
+        RATE_LIMITED,
+        "Wait for the time the page names and try again. Whoever runs the site: if many people share one address (an office NAT), raise spec.loginRateLimit on the ForwardAuthRoute; if every client shows the proxy's address, trust the proxy with --trusted-proxy.",
     ),
     (
         MULTIPLE_AUDIENCES_WITHOUT_AZP,

@@ -146,6 +146,16 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
             max_header_bytes: session
                 .max_header_bytes
                 .map_or(default_session.max_header_bytes, |b| b as usize),
+            refresh_lead_seconds: duration(
+                "spec.session.refreshLead",
+                &session.refresh_lead,
+                default_session.refresh_lead_seconds,
+            )?,
+            refresh_grace_seconds: duration(
+                "spec.session.refreshGrace",
+                &session.refresh_grace,
+                default_session.refresh_grace_seconds,
+            )?,
         },
         bearer: BearerConfig {
             enabled: spec.bearer.as_ref().is_some_and(|b| b.enabled),

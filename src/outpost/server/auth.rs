@@ -4,6 +4,7 @@
 
 use super::App;
 use super::bearer::cache_key;
+use super::renewal::{Ended, Renewed, renew};
 use super::request::{SessionData, bearer_token, cookie_headers, header_value, now, subject_of};
 use super::state::{Loaded, RouteRuntime};
 use crate::oidc::{Identity, UntrustedAudiences};
@@ -78,6 +79,19 @@ pub enum Verdict {
         /// The user's groups the policy compared (for the log).
         groups: Vec<String>,
     },
+    /// The session ended now: the IdP refused to renew it, or stayed unreachable past
+    /// the grace. Unlike [`Verdict::Unauthenticated`] the cookie is cleared and a page
+    /// says why, since signing in again may not help.
+    Ended {
+        /// `refresh_refused`, `refresh_grace_expired`, ...
+        reason: &'static str,
+        /// What the IdP answered, in words (never a token).
+        detail: String,
+        /// Whose session ended.
+        user: String,
+        /// `Set-Cookie` values expiring the session cookie.
+        clear_cookies: Vec<String>,
+    },
     /// No route for the host and path.
     NoRoute,
 }
@@ -87,7 +101,7 @@ impl Verdict {
     pub fn result(&self) -> &'static str {
         match self {
             Self::Allow { .. } => "allow",
-            Self::Unauthenticated { .. } => "unauthenticated",
+            Self::Unauthenticated { .. } | Self::Ended { .. } => "unauthenticated",
             Self::Denied { .. } => "denied",
             Self::NoRoute => "denied",
         }
@@ -98,6 +112,7 @@ impl Verdict {
         match self {
             Self::Allow { reason, .. }
             | Self::Unauthenticated { reason, .. }
+            | Self::Ended { reason, .. }
             | Self::Denied { reason, .. } => reason,
             Self::NoRoute => reason::ROUTE_NOT_FOUND,
         }
@@ -201,19 +216,17 @@ async fn session_verdict(
             };
         }
     };
-    let mut rewrite = false;
-    if session.data.token_expires_at.is_some_and(|exp| now >= exp) {
-        match app.refreshes.refresh(route, &session.data, now).await {
-            Ok(data) => session.data = data,
-            Err(reason) => {
-                return Verdict::Unauthenticated {
-                    reason,
-                    bearer: None,
-                };
-            }
+    let rewrite = match renew(app, route, &mut session, now).await {
+        Ok(renewed) => renewed == Renewed::Refreshed,
+        Err(Ended { reason, detail }) => {
+            return Verdict::Ended {
+                reason,
+                detail,
+                user: session.data.identity.username,
+                clear_cookies: route.sessions.clear(&cookie_headers(headers)),
+            };
         }
-        rewrite = true;
-    }
+    };
     let set_cookies = if rewrite || route.sessions.needs_touch(&session, now) {
         session.last_seen = now;
         store(route, &session, headers, now)

@@ -96,6 +96,7 @@ fn cookie(
         provider: provider.into(),
         identity: identity(groups),
         token_expires_at: expires,
+        tokens_obtained_at: None,
         refresh_token: None,
         access_token: Some("at-123".into()),
         id_token: None,

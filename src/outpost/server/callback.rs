@@ -201,6 +201,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     let data = SessionData {
         provider: route.config.provider.clone(),
         token_expires_at: tokens.expires_in.map(|s| now.saturating_add(s)).or(id_exp),
+        tokens_obtained_at: Some(now),
         refresh_token: tokens.refresh_token.clone(),
         access_token: route
             .config

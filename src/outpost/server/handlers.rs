@@ -197,6 +197,24 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             let r = unauthenticated(flavor, route, &original, &parts, bearer.is_some());
             (r, String::new())
         }
+        Verdict::Ended {
+            reason,
+            detail,
+            user,
+            clear_cookies,
+        } => {
+            let r = match route {
+                Some(route)
+                    if flavor.redirects()
+                        && is_browser_navigation(&original.method, &parts.headers) =>
+                {
+                    let ended = super::renewal::Ended { reason, detail };
+                    super::ended::ended_page(&ended, &user, &ctx.request_id, route, &clear_cookies)
+                }
+                _ => super::ended::ended_text(&clear_cookies),
+            };
+            (r, user)
+        }
         // nginx's auth_request cannot pass a body: a browser would see a bare "403
         // Forbidden". 401 sends it to /oauth2/start (auth-signin), which renders the page
         // naming the rule for the denied session, without an IdP round trip.

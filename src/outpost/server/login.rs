@@ -5,6 +5,7 @@
 use super::App;
 use super::auth::{Verdict, authorize, load_session};
 use super::cookie_trouble::duplicated_session;
+use super::ended::renew_at_start;
 use super::handlers::{Ctx, login_target, page, redirect, text};
 use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
@@ -82,6 +83,9 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         return r;
     }
     if let Some(r) = already_denied(&app, &ctx, route, &parts) {
+        return r;
+    }
+    if let Some(r) = renew_at_start(&app, &ctx, route, &parts, target.as_str()).await {
         return r;
     }
     let Some(provider) = route.provider.get() else {
