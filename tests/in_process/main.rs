@@ -21,4 +21,5 @@ mod outpost_cookies;
 mod outpost_flow;
 mod outpost_large;
 mod outpost_logs;
+mod outpost_refresh;
 mod structure;

@@ -3,6 +3,7 @@
 use super::App;
 use super::auth::{Flavor, Verdict, decide};
 pub use super::decision::Ctx;
+use super::ended;
 use super::request::{header_value, is_browser_navigation};
 use super::state::{Loaded, RouteRuntime};
 use crate::outpost::denied_page::{DeniedPage, render};
@@ -203,16 +204,15 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             user,
             clear_cookies,
         } => {
+            let browser = is_browser_navigation(&original.method, &parts.headers);
             let r = match route {
-                Some(route)
-                    if flavor.redirects()
-                        && is_browser_navigation(&original.method, &parts.headers) =>
-                {
-                    let ended = super::renewal::Ended { reason, detail };
-                    super::ended::ended_page(&ended, &user, &ctx.request_id, route, &clear_cookies)
+                Some(route) if flavor.redirects() && browser => {
+                    let status = ended::status_for(reason);
+                    page(status, reason, &detail, &user, &ctx.request_id, Some(route))
                 }
-                _ => super::ended::ended_text(&clear_cookies),
+                _ => text(ended::PLAIN_STATUS, ended::PLAIN_BODY),
             };
+            let r = ended::finish(r, &clear_cookies);
             (r, user)
         }
         // nginx's auth_request cannot pass a body: a browser would see a bare "403

@@ -5,8 +5,9 @@
 use super::App;
 use super::auth::{Verdict, authorize, load_session};
 use super::cookie_trouble::duplicated_session;
-use super::ended::renew_at_start;
+use super::ended;
 use super::handlers::{Ctx, login_target, page, redirect, text};
+use super::renewal::{Renewed, renew};
 use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
 use crate::outpost::reason;
@@ -156,4 +157,50 @@ fn already_denied(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -> 
     );
     let id = Some(route.config.id.as_str());
     Some(ctx.finish(app, id, "denied", reason, &user, r))
+}
+
+/// At `/oauth2/start`: a session whose tokens need renewal is renewed first. Refused or
+/// past the grace, the page says so (another login at a refusing or absent IdP would
+/// not help, or would only loop); renewed, the browser goes straight back to `target`
+/// with the new session. Else `None`: the login goes ahead.
+pub async fn renew_at_start(
+    app: &App,
+    ctx: &Ctx,
+    route: &RouteRuntime,
+    parts: &Parts,
+    target: &str,
+) -> Option<Response> {
+    let now = now();
+    let mut session = load_session(route, &parts.headers, now).ok()?;
+    let id = Some(route.config.id.as_str());
+    let user = session.data.identity.username.clone();
+    let cookies = super::request::cookie_headers(&parts.headers);
+    match renew(app, route, &mut session, now).await {
+        Ok(Renewed::Refreshed) => {
+            session.last_seen = now;
+            let set = super::auth::store(route, &session, &parts.headers, now);
+            if set.is_empty() {
+                return None;
+            }
+            let r = redirect(target, &set);
+            Some(ctx.finish(app, id, "redirect", "session_refreshed", &user, r))
+        }
+        Ok(_) => None,
+        // An expired session without a refresh token is the ordinary case: sign in.
+        Err(ended) if ended.reason == reason::SESSION_EXPIRED => None,
+        Err(ended) => {
+            let clear = route.sessions.clear(&cookies);
+            let status = ended::status_for(ended.reason);
+            let r = page(
+                status,
+                ended.reason,
+                &ended.detail,
+                &user,
+                &ctx.request_id,
+                Some(route),
+            );
+            let r = ended::finish(r, &clear);
+            Some(ctx.finish(app, id, "unauthenticated", ended.reason, &user, r))
+        }
+    }
 }
