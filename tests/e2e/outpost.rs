@@ -88,6 +88,15 @@ impl Outpost {
         Self::spawn(dir, config_path, &source, None).await
     }
 
+    /// Starts the binary on this configuration YAML (for settings the options lack).
+    pub async fn start_with_yaml(yaml: &str) -> Result<Outpost> {
+        let dir = scratch_dir("outpost")?;
+        let config_path = dir.path().join("config.yaml");
+        std::fs::write(&config_path, yaml)?;
+        let source = ["--config".into(), config_path.display().to_string()];
+        Self::spawn(dir, config_path, &source, None).await
+    }
+
     /// Starts the binary in cluster mode: configuration from the operator's ConfigMaps
     /// in `namespace`, through the API server the kubeconfig names.
     pub async fn start_cluster(kubeconfig: &std::path::Path, namespace: &str) -> Result<Outpost> {

@@ -216,8 +216,8 @@ async fn session_verdict(
             };
         }
     };
-    let rewrite = match renew(app, route, &mut session, now).await {
-        Ok(renewed) => renewed == Renewed::Refreshed,
+    let renewed = match renew(app, route, &mut session, now).await {
+        Ok(renewed) => renewed,
         Err(Ended { reason, detail }) => {
             return Verdict::Ended {
                 reason,
@@ -227,21 +227,26 @@ async fn session_verdict(
             };
         }
     };
-    let set_cookies = if rewrite || route.sessions.needs_touch(&session, now) {
+    let set_cookies = if renewed == Renewed::Refreshed || route.sessions.needs_touch(&session, now)
+    {
         session.last_seen = now;
         store(route, &session, headers, now)
     } else {
         Vec::new()
     };
     let access = session.data.access_token.clone();
-    authorize(
+    let mut verdict = authorize(
         app,
         route,
         &session.data.identity,
         access.as_deref(),
         set_cookies,
         now,
-    )
+    );
+    if let (Verdict::Allow { reason: r, .. }, Renewed::InGrace) = (&mut verdict, renewed) {
+        *r = reason::IDP_UNREACHABLE_GRACE;
+    }
+    verdict
 }
 
 /// `Set-Cookie` values for a session; on failure (too large) none, and a warning.

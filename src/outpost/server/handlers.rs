@@ -208,11 +208,14 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             let r = match route {
                 Some(route) if flavor.redirects() && browser => {
                     let status = ended::status_for(reason);
-                    page(status, reason, &detail, &user, &ctx.request_id, Some(route))
+                    let r = page(status, reason, &detail, &user, &ctx.request_id, Some(route));
+                    ended::finish(r, &clear_cookies)
                 }
-                _ => text(ended::PLAIN_STATUS, ended::PLAIN_BODY),
+                // nginx passes a 401's Set-Cookie on to its sign-in redirect: the cookie
+                // stays, so that /oauth2/start can still show why the session ended.
+                _ if flavor == Flavor::Nginx => text(ended::PLAIN_STATUS, ended::PLAIN_BODY),
+                _ => ended::finish(text(ended::PLAIN_STATUS, ended::PLAIN_BODY), &clear_cookies),
             };
-            let r = ended::finish(r, &clear_cookies);
             (r, user)
         }
         // nginx's auth_request cannot pass a body: a browser would see a bare "403

@@ -19,7 +19,7 @@
 
 use super::bearer::cache_key;
 use super::metrics::{Metrics, RefreshCounter};
-use super::refresh_policy::{RefreshFailure, backoff};
+use super::refresh_policy::{Due, RefreshFailure, backoff, due};
 use super::request::SessionData;
 use super::state::{ProviderSlot, RouteRuntime};
 use crate::oidc::UntrustedAudiences;
@@ -109,7 +109,11 @@ impl Refreshes {
             RefreshJob::new(route, data, now, metrics.token_refreshes())
                 .spawn(key, self.outages.clone())
         };
-        let Some(mut result) = self.join(key, now, start) else {
+        let lead = route.config.session.refresh_lead_seconds;
+        let stale = |d: &SessionData| {
+            due(d.token_expires_at, d.tokens_obtained_at, true, lead, now) != Due::No
+        };
+        let Some(mut result) = self.join(key, now, stale, start) else {
             return Err(RefreshFailure::Unreachable {
                 detail: "waiting before the next attempt (the identity provider was unreachable)"
                     .into(),
@@ -132,25 +136,29 @@ impl Refreshes {
         }
     }
 
-    /// The seam: the refresh of session `key`, joined if one is in flight or just done,
-    /// else started with `start` (which must publish its outcome on the channel it
-    /// returns). `None` while the session's outage backoff says not to try yet.
+    /// The seam: the refresh of session `key`, joined if one is in flight or just done
+    /// (and its tokens not `stale`), else started with `start` (which must publish its
+    /// outcome on the channel it returns). `None` while the session's outage backoff
+    /// says not to try yet.
     pub fn join(
         &self,
         key: [u8; 32],
         now: u64,
+        stale: impl Fn(&SessionData) -> bool,
         start: impl FnOnce() -> watch::Receiver<Option<Outcome>>,
     ) -> Option<watch::Receiver<Option<Outcome>>> {
         let mut flights = lock(&self.flights);
         flights.retain(|_, f| now.saturating_sub(f.started) < FLIGHT_TTL);
         if let Some(f) = flights.get(&key) {
-            // An unreachable outcome is not shared: the backoff decides the next try.
-            let outage = f
-                .result
-                .borrow()
-                .as_ref()
-                .is_some_and(|r| r.as_ref().err().is_some_and(RefreshFailure::is_outage));
-            if !outage {
+            // An unreachable outcome is not shared: the backoff decides the next try. Nor
+            // are tokens that are themselves due again (an IdP that does not rotate
+            // refresh tokens gives the same key to the next refresh).
+            let shared = match f.result.borrow().as_ref() {
+                None => true,
+                Some(Ok(data)) => !stale(data),
+                Some(Err(e)) => !e.is_outage(),
+            };
+            if shared {
                 return Some(f.result.clone());
             }
         }
