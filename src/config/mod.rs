@@ -6,12 +6,14 @@
 //! seconds. The outpost validates it once more on load ([`OutpostConfig::validate`]) so a
 //! hand-written file gets the same clear errors as an operator-written one.
 
+mod limits;
 mod public;
 mod validate;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use limits::{DEFAULT_LOGIN_BURST, DEFAULT_LOGIN_RATE_PER_MINUTE, LoginRateLimit};
 pub use public::{HttpMethod, PublicRequest};
 pub use validate::{ConfigError, external_url};
 
@@ -153,6 +155,9 @@ pub struct RouteConfig {
     /// Bearer (API) tokens.
     #[serde(default)]
     pub bearer: BearerConfig,
+    /// Abuse limit on `/oauth2/start` and `/oauth2/callback` per client address.
+    #[serde(default)]
+    pub login_rate_limit: LoginRateLimit,
 }
 
 /// Allow rules. A user passes when every non-empty rule family matches

@@ -6,8 +6,8 @@ use super::world::World;
 use super::{parse_duration, reference_allowed};
 use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName, Validate};
 use crate::config::{
-    BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, PolicyConfig, RouteConfig,
-    SessionConfig,
+    BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, LoginRateLimit, PolicyConfig,
+    RouteConfig, SessionConfig,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -156,6 +156,16 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
                 &session.refresh_grace,
                 default_session.refresh_grace_seconds,
             )?,
+        },
+        login_rate_limit: {
+            let spec = spec.login_rate_limit.clone().unwrap_or_default();
+            let default = LoginRateLimit::default();
+            LoginRateLimit {
+                requests_per_minute: spec
+                    .requests_per_minute
+                    .unwrap_or(default.requests_per_minute),
+                burst: spec.burst.unwrap_or(default.burst).max(1),
+            }
         },
         bearer: BearerConfig {
             enabled: spec.bearer.as_ref().is_some_and(|b| b.enabled),

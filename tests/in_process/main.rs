@@ -21,5 +21,6 @@ mod outpost_cookies;
 mod outpost_flow;
 mod outpost_large;
 mod outpost_logs;
+mod outpost_rate_limit;
 mod outpost_refresh;
 mod structure;

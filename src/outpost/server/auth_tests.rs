@@ -60,6 +60,7 @@ pub(super) fn app() -> App {
         allow_http_loopback: false,
         refreshes: Default::default(),
         untrusted_peers: Default::default(),
+        login_limiter: Default::default(),
     }
 }
 

@@ -5,8 +5,9 @@
 use super::App;
 use super::auth::{Verdict, authorize, load_session};
 use super::cookie_trouble::duplicated_session;
+use super::decision::client_ip;
 use super::ended;
-use super::handlers::{Ctx, login_target, page, redirect, text};
+use super::handlers::{Ctx, login_target, page, peer_ip, redirect, text};
 use super::renewal::{Renewed, renew};
 use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
@@ -14,8 +15,8 @@ use crate::outpost::reason;
 use crate::outpost::redirect::{base_root, check_redirect};
 use crate::outpost::session::LoginState;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use std::sync::Arc;
 use url::Url;
@@ -68,6 +69,9 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         Err(r) => return *r,
     };
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
+    if let Some(r) = rate_limited(&app, &ctx, route, &parts) {
+        return r;
+    }
     let id = Some(route.config.id.as_str());
     let rd = absolute_rd(route, host, rd);
     let (target, refused) = validated_rd(route, &rd);
@@ -203,4 +207,28 @@ pub async fn renew_at_start(
             Some(ctx.finish(app, id, "unauthenticated", ended.reason, &user, r))
         }
     }
+}
+
+/// The 429 page when `parts`' client address went past the route's sign-in rate (the
+/// address after trusted forwarding: an untrusted peer's `X-Forwarded-For` is not read).
+pub fn rate_limited(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -> Option<Response> {
+    let ip = client_ip(app, parts, peer_ip(parts));
+    let limit = &route.config.login_rate_limit;
+    let wait = app.login_limiter.check(&route.config.id, ip, limit).err()?;
+    let rule = format!(
+        "at most {} sign-in requests a minute from one address ({} at once); try again in {wait} s",
+        limit.requests_per_minute, limit.burst
+    );
+    let mut r = page(
+        StatusCode::TOO_MANY_REQUESTS,
+        reason::RATE_LIMITED,
+        &rule,
+        "",
+        &ctx.request_id,
+        Some(route),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    let id = Some(route.config.id.as_str());
+    Some(ctx.finish(app, id, "denied", reason::RATE_LIMITED, "", r))
 }
