@@ -322,3 +322,30 @@ async fn no_session_outlives_its_maximum_lifetime_refresh_token_or_not() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn tokens_expired_without_a_refresh_token_still_just_send_a_browser_to_sign_in() {
+    let idp = TestIdp::spawn().await;
+    let outpost = Outpost::start(&idp.base, "").await;
+    idp.state.expires_in.store(0, Ordering::SeqCst);
+    idp.state.issue_refresh.store(false, Ordering::SeqCst);
+    let mut b = Browser::new();
+    b.login(&outpost, "http://app.test/").await;
+    let r = b
+        .get(
+            &format!("{}/oauth2/auth/traefik", outpost.base),
+            &[("x-forwarded-host", "app.test"), ("accept", "text/html")],
+        )
+        .await;
+    assert_eq!(r.status(), 302, "a plain sign-in, not a page");
+    assert!(header(&r, "location").contains("/oauth2/start?rd="));
+    // /oauth2/start goes to the IdP too.
+    let r = b
+        .get(
+            &format!("{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2F", outpost.base),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 302);
+    assert!(header(&r, "location").starts_with(&idp.base));
+}

@@ -218,6 +218,12 @@ async fn session_verdict(
     };
     let renewed = match renew(app, route, &mut session, now).await {
         Ok(renewed) => renewed,
+        Err(ended) if !ended.needs_page() => {
+            return Verdict::Unauthenticated {
+                reason: ended.reason,
+                bearer: None,
+            };
+        }
         Err(Ended { reason, detail }) => {
             return Verdict::Ended {
                 reason,

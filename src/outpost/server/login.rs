@@ -191,7 +191,7 @@ pub async fn renew_at_start(
         }
         Ok(_) => None,
         // An expired session without a refresh token is the ordinary case: sign in.
-        Err(ended) if ended.reason == reason::SESSION_EXPIRED => None,
+        Err(ended) if !ended.needs_page() => None,
         Err(ended) => {
             let clear = route.sessions.clear(&cookies);
             let status = ended::status_for(ended.reason);

@@ -21,6 +21,16 @@ pub struct Ended {
     pub detail: String,
 }
 
+impl Ended {
+    /// Whether the end needs its own page: the IdP refused, or stayed unreachable past
+    /// the grace, so a new sign-in would be refused too or could not happen. Otherwise
+    /// (tokens expired without a refresh token, a renewed ID token that does not
+    /// verify) the ordinary "sign in" answer is right.
+    pub fn needs_page(&self) -> bool {
+        self.reason == reason::REFRESH_REFUSED || self.reason == reason::REFRESH_GRACE_EXPIRED
+    }
+}
+
 /// What renewing came to when the session may still be served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Renewed {
