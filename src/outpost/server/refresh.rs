@@ -192,6 +192,10 @@ impl Refreshes {
     pub fn should_warn(&self, route: &RouteRuntime, refresh_token: &str, now: u64) -> bool {
         let key = flight_key(route, refresh_token);
         let mut outages = lock(&self.outages);
+        if outages.len() >= MAX_OUTAGES && !outages.contains_key(&key) {
+            // Full of sessions in trouble already: skip the warning rather than grow.
+            return false;
+        }
         let outage = outages.entry(key).or_insert(Outage {
             since: now,
             failures: 0,
