@@ -39,6 +39,16 @@ pub enum Reason {
     SessionUnknown,
     /// The session store (Redis) did not answer; nobody is let in or sent to sign in.
     SessionStoreUnavailable,
+    /// The IdP refused to renew the session (refresh token grant refused).
+    RefreshRefused,
+    /// The IdP stayed unreachable past the session's tokens and the refresh grace.
+    RefreshGraceExpired,
+    /// The session's tokens expired while the IdP is unreachable; served within the grace.
+    IdpUnreachableGrace,
+    /// Too many sign-in requests from one client address.
+    RateLimited,
+    /// At sign-in, the session's tokens were renewed instead; the browser went back.
+    SessionRefreshed,
     /// The cookie key ring is empty or a secret is too short.
     SessionKeyConfig,
     /// The session cookie name or domain is not usable in a cookie.
@@ -195,6 +205,21 @@ impl Reason {
             SessionStoreUnavailable => {
                 "The session store did not answer, so your session cannot be checked right now; try again in a moment."
             }
+            RefreshRefused => {
+                "Your identity provider refused to renew your session (the account may be disabled, or access or consent revoked), so it ended; sign in again."
+            }
+            RefreshGraceExpired => {
+                "Your identity provider could not be reached to renew your session for longer than this site allows, so it ended; try again once the identity provider is back."
+            }
+            IdpUnreachableGrace => {
+                "Your session's tokens expired while the identity provider is unreachable; you are let in on your last known identity for a limited time."
+            }
+            RateLimited => {
+                "Too many sign-in requests came from your address in a short time; wait a moment and try again."
+            }
+            SessionRefreshed => {
+                "The session's tokens were renewed at the identity provider; no new sign-in was needed."
+            }
             SessionKeyConfig => {
                 "The outpost has no usable cookie key, so it cannot read or write sessions."
             }
@@ -286,6 +311,15 @@ impl Reason {
             }
             SessionStoreUnavailable => {
                 "Nothing to do on your side: reload the page shortly. Whoever runs the site: the outpost cannot reach its Redis session store (its /readyz on the admin port says which and why); bring Redis back and sessions resume, nobody has to sign in again."
+            }
+            RefreshRefused => {
+                "Sign in again. If the identity provider refuses you there too, your account or your access to this application was disabled: ask whoever runs your identity provider."
+            }
+            RefreshGraceExpired => {
+                "Wait until the identity provider is reachable again, then start again. Whoever runs the site: check the IdP's token endpoint from the outpost (the outpost log names the error), or raise spec.session.refreshGrace on the ForwardAuthRoute."
+            }
+            RateLimited => {
+                "Wait for the time the page names and try again. Whoever runs the site: if many people share one address (an office NAT), raise spec.loginRateLimit on the ForwardAuthRoute; if every client shows the proxy's address, trust the proxy with --trusted-proxy."
             }
             MultipleAudiencesWithoutAzp => {
                 "Request a token whose audience is only this service, or have the IdP add azp; if the IdP cannot, set spec.bearer.allowMultipleAudiences on the route."

@@ -129,6 +129,7 @@ pub fn session_data(provider: &str, id_token: String) -> SessionData {
         provider: provider.to_string(),
         identity: identity(),
         token_expires_at: None,
+        tokens_obtained_at: None,
         refresh_token: None,
         access_token: None,
         id_token: Some(id_token),

@@ -85,6 +85,12 @@ pub struct ForwardAuthRouteSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer: Option<BearerSpec>,
 
+    /// Abuse limit on `/oauth2/start` and `/oauth2/callback` per client address (the
+    /// address after trusted forwarding; a /64 for IPv6): 429 with `Retry-After` and
+    /// reason `rate_limited` past it. Default: 60 a minute with a burst of 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_rate_limit: Option<LoginRateLimitSpec>,
+
     /// The external URL (scheme, host, optional port) browsers reach the outpost's
     /// `/oauth2/` paths at; the redirect URI is this plus `/oauth2/callback`.
     /// Default: `https://<first host>`.
@@ -258,6 +264,33 @@ pub struct SessionSpec {
     /// Where sessions live. Default: in the encrypted cookie.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<super::SessionStoreSpec>,
+    /// With a refresh token from the IdP, renew the session this long before its tokens
+    /// expire (at most half their lifetime), so a disabled account loses access at the
+    /// next renewal and no request waits on an expired token. Default: `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DURATION_PATTERN))]
+    pub refresh_lead: Option<String>,
+    /// How long past its tokens' expiry a session is still served on its last identity
+    /// while the IdP cannot be reached (connection errors, timeouts, 5xx); a refusal by
+    /// the IdP ends the session at once regardless. `0s` ends it at expiry. Default: `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(DURATION_PATTERN))]
+    pub refresh_grace: Option<String>,
+}
+
+/// A sign-in rate per client address.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRateLimitSpec {
+    /// Sustained sign-in requests a minute from one address (a sign-in is two: start
+    /// and callback); `0` switches the limit off. Default: 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100000))]
+    pub requests_per_minute: Option<u32>,
+    /// Requests allowed at once before the rate applies. Default: 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub burst: Option<u32>,
 }
 
 /// Bearer token settings.

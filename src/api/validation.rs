@@ -228,6 +228,8 @@ impl Validate for ForwardAuthRoute {
         if let Some(sess) = &s.session {
             duration("spec.session.lifetime", &sess.lifetime)?;
             duration("spec.session.idleTimeout", &sess.idle_timeout)?;
+            duration("spec.session.refreshLead", &sess.refresh_lead)?;
+            duration("spec.session.refreshGrace", &sess.refresh_grace)?;
         }
         if let Some(j) = s.headers.as_ref().and_then(|h| h.identity_jwt.as_ref()) {
             duration("spec.headers.identityJWT.lifetime", &j.lifetime)?;

@@ -6,6 +6,7 @@
 //! seconds. The outpost validates it once more on load ([`OutpostConfig::validate`]) so a
 //! hand-written file gets the same clear errors as an operator-written one.
 
+mod limits;
 mod public;
 mod route_index;
 mod store;
@@ -15,6 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use limits::{DEFAULT_LOGIN_BURST, DEFAULT_LOGIN_RATE_PER_MINUTE, LoginRateLimit};
 pub use public::{HttpMethod, PublicRequest};
 pub use route_index::RouteIndex;
 pub use store::{RedisConfig, RedisMode, StoreConfig};
@@ -161,6 +163,9 @@ pub struct RouteConfig {
     /// Bearer (API) tokens.
     #[serde(default)]
     pub bearer: BearerConfig,
+    /// Abuse limit on `/oauth2/start` and `/oauth2/callback` per client address.
+    #[serde(default)]
+    pub login_rate_limit: LoginRateLimit,
 }
 
 /// Allow rules. A user passes when every non-empty rule family matches
@@ -319,10 +324,31 @@ pub struct SessionConfig {
     /// Where sessions live: the cookie (default) or Redis.
     #[serde(default, skip_serializing_if = "StoreConfig::is_cookie")]
     pub store: StoreConfig,
+    /// With a refresh token, refresh this many seconds before the tokens expire (at most
+    /// half their lifetime), so requests never wait on an expired session.
+    #[serde(default = "default_refresh_lead")]
+    pub refresh_lead_seconds: u64,
+    /// How long past its tokens' expiry a session is served on its last identity while
+    /// the IdP cannot be reached (connection errors, timeouts, 5xx); 0: not at all.
+    #[serde(default = "default_refresh_grace")]
+    pub refresh_grace_seconds: u64,
 }
 
 fn default_max_header_bytes() -> usize {
     4096
+}
+
+/// Default of [`SessionConfig::refresh_lead_seconds`].
+pub const DEFAULT_REFRESH_LEAD_SECONDS: u64 = 60;
+/// Default of [`SessionConfig::refresh_grace_seconds`].
+pub const DEFAULT_REFRESH_GRACE_SECONDS: u64 = 300;
+
+fn default_refresh_lead() -> u64 {
+    DEFAULT_REFRESH_LEAD_SECONDS
+}
+
+fn default_refresh_grace() -> u64 {
+    DEFAULT_REFRESH_GRACE_SECONDS
 }
 
 impl Default for SessionConfig {
@@ -334,6 +360,8 @@ impl Default for SessionConfig {
             idle_timeout_seconds: 0,
             max_header_bytes: default_max_header_bytes(),
             store: StoreConfig::default(),
+            refresh_lead_seconds: DEFAULT_REFRESH_LEAD_SECONDS,
+            refresh_grace_seconds: DEFAULT_REFRESH_GRACE_SECONDS,
         }
     }
 }

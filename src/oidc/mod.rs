@@ -30,7 +30,7 @@ pub use jwks::{JwksCache, JwksStats, Key, KeyKind, KeySet};
 pub use jwt::{Claims, UntrustedAudiences, token_hash};
 pub use login::{LoginRequest, pkce_challenge, random_token};
 pub(crate) use token::scrub;
-pub use token::{ClientAuth, TokenResponse, choose_client_auth};
+pub use token::{ClientAuth, NO_OAUTH_ERROR, TokenResponse, choose_client_auth};
 
 use crate::config::ProviderConfig;
 use jsonwebtoken::Algorithm;

@@ -55,6 +55,10 @@ fn lenient_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
     })
 }
 
+/// The `error` of a [`OidcError::TokenExchangeFailed`] whose body held no OAuth error
+/// (an HTML page from a proxy, an empty body): the IdP itself decided nothing.
+pub const NO_OAUTH_ERROR: &str = "no OAuth error in the response";
+
 #[derive(Deserialize)]
 struct ErrorBody {
     error: String,
@@ -172,7 +176,7 @@ impl Provider {
         let Ok(err) = serde_json::from_slice::<ErrorBody>(&bytes) else {
             return Err(OidcError::TokenExchangeFailed {
                 status: status.as_u16(),
-                error: "no OAuth error in the response".into(),
+                error: NO_OAUTH_ERROR.into(),
                 description: None,
             });
         };

@@ -6,8 +6,8 @@ use super::reference_allowed;
 use super::world::World;
 use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName, Validate};
 use crate::config::{
-    BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, PolicyConfig, RouteConfig,
-    SessionConfig,
+    BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, LoginRateLimit, PolicyConfig,
+    RouteConfig, SessionConfig,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -148,6 +148,26 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
                 .max_header_bytes
                 .map_or(default_session.max_header_bytes, |b| b as usize),
             store: session_store(route, session.store.as_ref()),
+            refresh_lead_seconds: duration(
+                "spec.session.refreshLead",
+                &session.refresh_lead,
+                default_session.refresh_lead_seconds,
+            )?,
+            refresh_grace_seconds: duration(
+                "spec.session.refreshGrace",
+                &session.refresh_grace,
+                default_session.refresh_grace_seconds,
+            )?,
+        },
+        login_rate_limit: {
+            let spec = spec.login_rate_limit.clone().unwrap_or_default();
+            let default = LoginRateLimit::default();
+            LoginRateLimit {
+                requests_per_minute: spec
+                    .requests_per_minute
+                    .unwrap_or(default.requests_per_minute),
+                burst: spec.burst.unwrap_or(default.burst).max(1),
+            }
         },
         bearer: BearerConfig {
             enabled: spec.bearer.as_ref().is_some_and(|b| b.enabled),

@@ -77,3 +77,44 @@ fn without_a_store_the_compiled_config_is_unchanged() {
     let yaml = serde_yaml::to_string(&compiled).unwrap();
     assert!(!yaml.contains("store"), "{yaml}");
 }
+
+fn route(extra: &str) -> ForwardAuthRoute {
+    serde_yaml::from_str(&format!(
+        r#"
+apiVersion: portcullis.dev/v1alpha1
+kind: ForwardAuthRoute
+metadata: {{ name: app, namespace: apps }}
+spec:
+  hosts: [app.example.com]
+  providerRef: {{ name: idp }}
+  policy: {{ allowAnyAuthenticated: true }}
+{extra}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn refresh_timing_and_login_limits_default_and_resolve() {
+    let compiled = config(&route("")).unwrap();
+    assert_eq!(compiled.session.refresh_lead_seconds, 60);
+    assert_eq!(compiled.session.refresh_grace_seconds, 300);
+    assert_eq!(compiled.login_rate_limit, LoginRateLimit::default());
+    let compiled = config(&route(
+        "  session: { refreshLead: 2m, refreshGrace: 0s }\n  loginRateLimit: { requestsPerMinute: 0 }\n",
+    ))
+    .unwrap();
+    assert_eq!(compiled.session.refresh_lead_seconds, 120);
+    assert_eq!(compiled.session.refresh_grace_seconds, 0);
+    assert_eq!(compiled.login_rate_limit.requests_per_minute, 0, "off");
+    assert_eq!(compiled.login_rate_limit.burst, 30);
+}
+
+#[test]
+fn a_bad_refresh_duration_names_its_field() {
+    let err = config(&route("  session: { refreshGrace: soon }\n")).unwrap_err();
+    assert!(
+        err.message.contains("spec.session.refreshGrace"),
+        "{}",
+        err.message
+    );
+}

@@ -262,6 +262,17 @@ impl Idp {
             .map(drop)
     }
 
+    /// Simulates an outage: every non-admin request answers `status` (e.g. 503), or
+    /// has its connection reset (`status` 0); `None` ends the outage.
+    pub async fn set_outage(&self, status: Option<u16>) -> Result<()> {
+        let body = match status {
+            None => json!({}),
+            Some(0) => json!({ "drop": true }),
+            Some(s) => json!({ "status": s }),
+        };
+        self.admin("/__test/outage", body).await.map(drop)
+    }
+
     /// Everything the IdP has logged.
     pub fn log(&self) -> String {
         self.child.log()

@@ -112,9 +112,14 @@ impl Outpost {
     /// Starts the binary on a configuration file with every route's sessions in `store`
     /// (see [`config_yaml_with_store`]).
     pub async fn start_with_store(opts: &OutpostOptions, store: &str) -> Result<Outpost> {
+        Self::start_with_yaml(&config_yaml_with_store(opts, store)).await
+    }
+
+    /// Starts the binary on this configuration YAML (for settings the options lack).
+    pub async fn start_with_yaml(yaml: &str) -> Result<Outpost> {
         let dir = scratch_dir("outpost")?;
         let config_path = dir.path().join("config.yaml");
-        std::fs::write(&config_path, config_yaml_with_store(opts, store))?;
+        std::fs::write(&config_path, yaml)?;
         let source = ["--config".into(), config_path.display().to_string()];
         Self::spawn(dir, config_path, &source, None).await
     }

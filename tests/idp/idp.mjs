@@ -35,6 +35,8 @@
 //   POST /__test/clock           body {"offset_seconds":N}
 //   POST /__test/accounts/disable  body {"username":"..."} (findAccount then fails)
 //   POST /__test/accounts/enable   body {"username":"..."}
+//   POST /__test/outage          body {"status":503} (every other request answers that
+//                                status) | {"drop":true} (connections are reset) | {} (back)
 
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
@@ -63,6 +65,8 @@ const host = config.host ?? '127.0.0.1';
 const algorithms = config.algorithms ?? ['RS256'];
 const accounts = new Map((config.accounts ?? []).map((a) => [a.username, a]));
 const disabled = new Set();
+// An outage: null (serving), {status} (answer every non-admin request so) or {drop}.
+let outage = null;
 // Cookie keys survive key rotation (which rebuilds the provider) so sessions stay valid.
 const cookieKeys = [crypto.randomBytes(32).toString('base64url')];
 
@@ -309,6 +313,11 @@ async function admin(state, req, res, path) {
       current: fresh.map((k) => k.kid), kids: publicKids(),
     }));
   }
+  if (path === '/__test/outage') {
+    outage = input.status || input.drop ? { status: Number(input.status ?? 0), drop: Boolean(input.drop) } : null;
+    console.error(`idp: outage ${JSON.stringify(outage)}`);
+    return send(res, 200, 'application/json', JSON.stringify({ outage }));
+  }
   if (path === '/__test/clock') {
     clockOffsetMs = Number(input.offset_seconds ?? 0) * 1000;
     return send(res, 200, 'application/json', JSON.stringify({ offset_seconds: clockOffsetMs / 1000 }));
@@ -337,6 +346,8 @@ const server = http.createServer(async (req, res) => {
   res.setHeader('Date', new Date(Date.now()).toUTCString());
   try {
     if (path.startsWith('/__test/')) return await admin(state, req, res, path);
+    if (outage?.drop) return req.socket.destroy();
+    if (outage) return send(res, outage.status, 'text/html', '<html><body>upstream unavailable</body></html>');
     if (path.startsWith('/interaction/')) return await interaction(state.provider, req, res, path);
     // Emulate mounting (as express does) when the issuer has a path: oidc-provider derives
     // its mount path from originalUrl minus url.

@@ -21,6 +21,8 @@ mod outpost_cookies;
 mod outpost_flow;
 mod outpost_large;
 mod outpost_logs;
+mod outpost_rate_limit;
+mod outpost_refresh;
 mod reasons;
 mod render_parity;
 mod structure;

@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -58,6 +58,11 @@ pub struct IdpState {
     pub release: Notify,
     pub token_waiting: Notify,
     pub refresh_grants: AtomicUsize,
+    /// When non-zero, the token endpoint answers this status with `server_error` (an
+    /// outage behind the IdP's load balancer).
+    pub token_status: AtomicU16,
+    /// Requests the token endpoint received, whatever it answered.
+    pub token_calls: AtomicUsize,
     codes: Mutex<HashMap<String, Grant>>,
     refresh: Mutex<HashMap<String, Value>>,
     counter: AtomicUsize,
@@ -124,6 +129,8 @@ impl TestIdp {
             release: Notify::new(),
             token_waiting: Notify::new(),
             refresh_grants: AtomicUsize::new(0),
+            token_status: AtomicU16::new(0),
+            token_calls: AtomicUsize::new(0),
             codes: Mutex::default(),
             refresh: Mutex::default(),
             counter: AtomicUsize::new(0),
@@ -136,6 +143,12 @@ impl TestIdp {
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { base, state }
+    }
+
+    /// Revokes every refresh token issued so far (an admin disabling the account):
+    /// refreshing with one is then `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self) {
+        self.state.refresh.lock().unwrap().clear();
     }
 
     pub fn set_user(&self, user: Value) {
@@ -222,6 +235,12 @@ async fn token(State(s): State<Arc<IdpState>>, headers: HeaderMap, body: String)
         )
             .into_response();
     }
+    s.token_calls.fetch_add(1, Ordering::SeqCst);
+    let status = s.token_status.load(Ordering::SeqCst);
+    if status != 0 {
+        let status = StatusCode::from_u16(status).unwrap();
+        return (status, Json(json!({"error": "server_error"}))).into_response();
+    }
     if s.hold_tokens.load(Ordering::SeqCst) {
         s.token_waiting.notify_one();
         s.release.notified().await;
@@ -253,7 +272,7 @@ async fn token(State(s): State<Arc<IdpState>>, headers: HeaderMap, body: String)
             else {
                 return (
                     StatusCode::BAD_REQUEST,
-                    Json(json!({"error": "invalid_grant"})),
+                    Json(json!({"error": "invalid_grant", "error_description": "grant request is invalid"})),
                 )
                     .into_response();
             };

@@ -70,6 +70,12 @@ impl Outpost {
 
     /// Starts an outpost without waiting for provider discovery.
     pub async fn start_unready(idp: &str, extra_routes: &str) -> Self {
+        Self::start_trusting(idp, extra_routes, &["127.0.0.1/32"]).await
+    }
+
+    /// Starts an outpost that believes forwarded headers only from `trusted` CIDRs
+    /// (none: every peer is the client), without waiting for discovery.
+    pub async fn start_trusting(idp: &str, extra_routes: &str, trusted: &[&str]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -83,7 +89,7 @@ impl Outpost {
             ..Default::default()
         });
         let options = Options {
-            trusted_proxies: vec!["127.0.0.1/32".into()],
+            trusted_proxies: trusted.iter().map(|c| c.to_string()).collect(),
             allow_http_loopback: true,
             reload_interval: Duration::from_millis(100),
             jwks_refresh_interval: Duration::from_millis(200),

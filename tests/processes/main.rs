@@ -20,6 +20,7 @@ mod image;
 mod install;
 mod outpost_e2e;
 mod outpost_paths;
+mod outpost_refresh;
 mod outpost_reload;
 mod render;
 mod render_strict;

@@ -4,7 +4,8 @@
 
 use super::App;
 use super::bearer::cache_key;
-use super::request::{SessionData, bearer_token, header_value, now, subject_of};
+use super::renewal::{Ended, Renewed, renew};
+use super::request::{SessionData, bearer_token, cookie_headers, header_value, now, subject_of};
 use super::state::{Loaded, RouteRuntime};
 use super::store::StoredSession;
 use crate::oidc::{Identity, UntrustedAudiences};
@@ -80,6 +81,19 @@ pub enum Verdict {
         /// The user's groups the policy compared (for the log).
         groups: Vec<String>,
     },
+    /// The session ended now: the IdP refused to renew it, or stayed unreachable past
+    /// the grace. Unlike [`Verdict::Unauthenticated`] the cookie is cleared and a page
+    /// says why, since signing in again may not help.
+    Ended {
+        /// `refresh_refused`, `refresh_grace_expired`, ...
+        reason: Reason,
+        /// What the IdP answered, in words (never a token).
+        detail: String,
+        /// Whose session ended.
+        user: String,
+        /// `Set-Cookie` values expiring the session cookie.
+        clear_cookies: Vec<String>,
+    },
     /// No route for the host and path.
     NoRoute,
     /// The session store did not answer: neither allowed nor sent to sign in (503).
@@ -91,7 +105,7 @@ impl Verdict {
     pub fn result(&self) -> Outcome {
         match self {
             Self::Allow { .. } => Outcome::Allow,
-            Self::Unauthenticated { .. } => Outcome::Unauthenticated,
+            Self::Unauthenticated { .. } | Self::Ended { .. } => Outcome::Unauthenticated,
             Self::Denied { .. } | Self::NoRoute => Outcome::Denied,
             Self::StoreUnavailable => Outcome::Error,
         }
@@ -102,6 +116,7 @@ impl Verdict {
         match self {
             Self::Allow { reason, .. }
             | Self::Unauthenticated { reason, .. }
+            | Self::Ended { reason, .. }
             | Self::Denied { reason, .. } => *reason,
             Self::NoRoute => Reason::RouteNotFound,
             Self::StoreUnavailable => Reason::SessionStoreUnavailable,
@@ -225,47 +240,47 @@ async fn session_verdict(
             };
         }
     };
-    let mut rewrite = false;
-    if stored
-        .session
-        .data
-        .token_expires_at
-        .is_some_and(|exp| now >= exp)
-    {
-        match app
-            .refreshes
-            .refresh(route, &stored.session.data, now)
-            .await
-        {
-            Ok(data) => stored.session.data = data,
-            Err(reason) => {
-                return Verdict::Unauthenticated {
-                    reason,
-                    bearer: None,
-                };
-            }
+    let renewed = match renew(app, route, &mut stored.session, now).await {
+        Ok(renewed) => renewed,
+        Err(ended) if !ended.needs_page() => {
+            return Verdict::Unauthenticated {
+                reason: ended.reason,
+                bearer: None,
+            };
         }
-        rewrite = true;
-    }
-    let set_cookies = if rewrite || route.sessions.needs_touch(&stored.session, now) {
-        stored.session.last_seen = now;
-        match store(route, &mut stored, headers, now).await {
-            Ok(c) => c,
-            Err(_) => return Verdict::StoreUnavailable,
+        Err(Ended { reason, detail }) => {
+            return Verdict::Ended {
+                reason,
+                detail,
+                user: stored.session.data.identity.username.clone(),
+                clear_cookies: route.sessions.clear(&cookie_headers(headers)),
+            };
         }
-    } else {
-        Vec::new()
     };
+    let set_cookies =
+        if renewed == Renewed::Refreshed || route.sessions.needs_touch(&stored.session, now) {
+            stored.session.last_seen = now;
+            match store(route, &mut stored, headers, now).await {
+                Ok(c) => c,
+                Err(_) => return Verdict::StoreUnavailable,
+            }
+        } else {
+            Vec::new()
+        };
     let session = stored.session;
     let access = session.data.access_token.clone();
-    authorize(
+    let mut verdict = authorize(
         app,
         route,
         &session.data.identity,
         access.as_deref(),
         set_cookies,
         now,
-    )
+    );
+    if let (Verdict::Allow { reason: r, .. }, Renewed::InGrace) = (&mut verdict, renewed) {
+        *r = Reason::IdpUnreachableGrace;
+    }
+    verdict
 }
 
 /// Saves a session in the route's store: the `Set-Cookie` values to send (cookie mode:

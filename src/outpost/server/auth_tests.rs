@@ -62,6 +62,7 @@ pub(super) fn app() -> App {
         allow_http_loopback: false,
         refreshes: Default::default(),
         untrusted_peers: Default::default(),
+        login_limiter: Default::default(),
     }
 }
 
@@ -98,6 +99,7 @@ fn cookie(
         provider: provider.into(),
         identity: identity(groups),
         token_expires_at: expires,
+        tokens_obtained_at: None,
         refresh_token: None,
         access_token: Some("at-123".into()),
         id_token: None,

@@ -5,7 +5,7 @@
 use super::App;
 use super::auth::{Verdict, authorize, store};
 use super::handlers::{Ctx, original, page, query_param, redirect, text};
-use super::login::validated_rd;
+use super::login::{rate_limited, validated_rd};
 use super::login_loop::{self, Completed, loop_page};
 use super::request::{SessionData, cookie_headers, now};
 use super::session_budget::{
@@ -120,6 +120,9 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(found) => found,
         Err(cause) => return state_invalid(&app, &ctx, cause),
     };
+    if let Some(r) = rate_limited(&app, &ctx, route, &parts) {
+        return r;
+    }
     let id = Some(route.config.id.as_str());
     let mut cookies: Vec<String> = route.sessions.clear_state(&state).into_iter().collect();
     let fail = |status: StatusCode, code: Reason, rule: &str, cookies: &[String]| {
@@ -214,6 +217,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     let data = SessionData {
         provider: route.config.provider.clone(),
         token_expires_at: tokens.expires_in.map(|s| now.saturating_add(s)).or(id_exp),
+        tokens_obtained_at: Some(now),
         refresh_token: tokens.refresh_token.clone(),
         access_token: route
             .config

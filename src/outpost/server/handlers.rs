@@ -3,6 +3,7 @@
 use super::App;
 use super::auth::{Flavor, Verdict, decide};
 pub use super::decision::Ctx;
+use super::ended;
 use super::request::{header_value, is_browser_navigation};
 use super::state::{Loaded, RouteRuntime};
 use crate::outpost::denied_page::{DeniedPage, render};
@@ -196,6 +197,26 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             }
             let r = unauthenticated(flavor, route, &original, &parts, bearer.is_some());
             (r, String::new())
+        }
+        Verdict::Ended {
+            reason,
+            detail,
+            user,
+            clear_cookies,
+        } => {
+            let browser = is_browser_navigation(&original.method, &parts.headers);
+            let r = match route {
+                Some(route) if flavor.redirects() && browser => {
+                    let status = ended::status_for(reason);
+                    let r = page(status, reason, &detail, &user, &ctx.request_id, Some(route));
+                    ended::finish(r, &clear_cookies)
+                }
+                // nginx passes a 401's Set-Cookie on to its sign-in redirect: the cookie
+                // stays, so that /oauth2/start can still show why the session ended.
+                _ if flavor == Flavor::Nginx => text(ended::PLAIN_STATUS, ended::PLAIN_BODY),
+                _ => ended::finish(text(ended::PLAIN_STATUS, ended::PLAIN_BODY), &clear_cookies),
+            };
+            (r, user)
         }
         // nginx's auth_request cannot pass a body: a browser would see a bare "403
         // Forbidden". 401 sends it to /oauth2/start (auth-signin), which renders the page

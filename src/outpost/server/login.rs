@@ -5,15 +5,18 @@
 use super::App;
 use super::auth::{Verdict, authorize, load_session, spoofed_identity_header};
 use super::cookie_trouble::duplicated_session;
-use super::handlers::{Ctx, login_target, page, redirect, text};
+use super::decision::client_ip;
+use super::ended;
+use super::handlers::{Ctx, login_target, page, peer_ip, redirect, text};
+use super::renewal::{Renewed, renew};
 use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
 use crate::outpost::redirect::{base_root, check_redirect};
 use crate::outpost::session::LoginState;
 use crate::reason::{Outcome, Reason};
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use std::sync::Arc;
 use url::Url;
@@ -66,6 +69,9 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         Err(r) => return *r,
     };
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
+    if let Some(r) = rate_limited(&app, &ctx, route, &parts) {
+        return r;
+    }
     let id = Some(route.config.id.as_str());
     let rd = absolute_rd(route, host, rd);
     let (target, refused) = validated_rd(route, &rd);
@@ -82,6 +88,9 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         return r;
     }
     if let Some(r) = already_denied(&app, &ctx, route, &parts).await {
+        return r;
+    }
+    if let Some(r) = renew_at_start(&app, &ctx, route, &parts, target.as_str()).await {
         return r;
     }
     let Some(provider) = route.provider.get() else {
@@ -193,4 +202,81 @@ pub fn store_unavailable_page(app: &App, ctx: &Ctx, route: &RouteRuntime) -> Res
         "",
         r,
     )
+}
+
+/// At `/oauth2/start`: a session whose tokens need renewal is renewed first. Refused or
+/// past the grace, the page says so (another login at a refusing or absent IdP would
+/// not help, or would only loop); renewed, the browser goes straight back to `target`
+/// with the new session. Else `None`: the login goes ahead.
+pub async fn renew_at_start(
+    app: &App,
+    ctx: &Ctx,
+    route: &RouteRuntime,
+    parts: &Parts,
+    target: &str,
+) -> Option<Response> {
+    let now = now();
+    let mut stored = route
+        .store
+        .load(route.scope(), &parts.headers, now)
+        .await
+        .ok()?;
+    let id = Some(route.config.id.as_str());
+    let user = stored.session.data.identity.username.clone();
+    let cookies = super::request::cookie_headers(&parts.headers);
+    match renew(app, route, &mut stored.session, now).await {
+        Ok(Renewed::Refreshed) => {
+            stored.session.last_seen = now;
+            let set = super::auth::store(route, &mut stored, &parts.headers, now)
+                .await
+                .unwrap_or_default();
+            if set.is_empty() && route.store.is_cookie() {
+                return None;
+            }
+            let r = redirect(target, &set);
+            let reason = Reason::SessionRefreshed;
+            Some(ctx.finish(app, id, Outcome::Redirect, reason, &user, r))
+        }
+        Ok(_) => None,
+        // An expired session without a refresh token is the ordinary case: sign in.
+        Err(ended) if !ended.needs_page() => None,
+        Err(ended) => {
+            let clear = route.sessions.clear(&cookies);
+            let status = ended::status_for(ended.reason);
+            let r = page(
+                status,
+                ended.reason,
+                &ended.detail,
+                &user,
+                &ctx.request_id,
+                Some(route),
+            );
+            let r = ended::finish(r, &clear);
+            Some(ctx.finish(app, id, Outcome::Unauthenticated, ended.reason, &user, r))
+        }
+    }
+}
+
+/// The 429 page when `parts`' client address went past the route's sign-in rate (the
+/// address after trusted forwarding: an untrusted peer's `X-Forwarded-For` is not read).
+pub fn rate_limited(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -> Option<Response> {
+    let ip = client_ip(app, parts, peer_ip(parts));
+    let limit = &route.config.login_rate_limit;
+    let wait = app.login_limiter.check(&route.config.id, ip, limit).err()?;
+    let rule = format!(
+        "at most {} sign-in requests a minute from one address ({} at once); try again in {wait} s",
+        limit.requests_per_minute, limit.burst
+    );
+    let mut r = page(
+        StatusCode::TOO_MANY_REQUESTS,
+        Reason::RateLimited,
+        &rule,
+        "",
+        &ctx.request_id,
+        Some(route),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    let id = Some(route.config.id.as_str());
+    Some(ctx.finish(app, id, Outcome::Denied, Reason::RateLimited, "", r))
 }

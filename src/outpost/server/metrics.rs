@@ -18,6 +18,24 @@ pub struct Metrics {
     jwks_refreshes: Family<Labels, Counter>,
     config_reloads: Family<Labels, Counter>,
     providers_ready: Gauge,
+    token_refreshes: Family<Labels, Counter>,
+    refresh_grace: Family<Labels, Counter>,
+}
+
+/// A handle on the token-refresh counter, for refresh tasks that outlive a request.
+#[derive(Clone, Debug)]
+pub struct RefreshCounter(Family<Labels, Counter>);
+
+impl RefreshCounter {
+    /// Counts one refresh attempt (`success`, `refused`, `unreachable`, `ended`).
+    pub fn count(&self, route: &str, result: &'static str) {
+        self.0
+            .get_or_create(&vec![
+                ("route", route.to_string()),
+                ("result", result.to_string()),
+            ])
+            .inc();
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -72,8 +90,22 @@ impl Metrics {
             "Providers with discovery and JWKS loaded",
             providers_ready.clone(),
         );
+        let token_refreshes = Family::<Labels, Counter>::default();
+        registry.register(
+            "token_refreshes",
+            "Refresh-token calls to the IdP by route and result (success, refused, unreachable, ended)",
+            token_refreshes.clone(),
+        );
+        let refresh_grace = Family::<Labels, Counter>::default();
+        registry.register(
+            "served_in_refresh_grace",
+            "Requests served on a session's last identity because its tokens expired while the IdP was unreachable",
+            refresh_grace.clone(),
+        );
         Self {
             registry,
+            token_refreshes,
+            refresh_grace,
             decisions,
             latency,
             jwks_refreshes,
@@ -123,6 +155,18 @@ impl Metrics {
     pub fn set_providers_ready(&self, n: usize) {
         self.providers_ready
             .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// The token-refresh counter, to move into a refresh task.
+    pub fn token_refreshes(&self) -> RefreshCounter {
+        RefreshCounter(self.token_refreshes.clone())
+    }
+
+    /// Counts a request served within the refresh grace (IdP unreachable).
+    pub fn served_in_refresh_grace(&self, route: &str) {
+        self.refresh_grace
+            .get_or_create(&vec![("route", route.to_string())])
+            .inc();
     }
 
     /// The text exposition format.

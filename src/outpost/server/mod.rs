@@ -16,12 +16,16 @@ pub mod cluster_config;
 pub mod cluster_source;
 pub mod cookie_trouble;
 pub mod decision;
+pub mod ended;
 pub mod handlers;
 pub mod login;
 pub mod login_loop;
 pub mod metrics;
 pub mod process;
+pub mod rate_limit;
 pub mod refresh;
+pub mod refresh_policy;
+pub mod renewal;
 pub mod request;
 pub mod runtime;
 pub mod session_budget;
@@ -142,10 +146,12 @@ pub struct App {
     pub metrics: Metrics,
     /// Whether `http://` loopback external URLs are accepted.
     pub allow_http_loopback: bool,
-    /// Token refreshes, one per refresh token.
+    /// Token refreshes, one per refresh token; the memory of an unreachable IdP.
     pub refreshes: refresh::Refreshes,
     /// Peers already warned about for sending forwarded headers untrusted.
     pub untrusted_peers: handlers::UntrustedPeers,
+    /// Sign-in requests per client address.
+    pub login_limiter: rate_limit::LoginLimiter,
 }
 
 impl std::fmt::Debug for App {
@@ -304,6 +310,7 @@ pub async fn start(
         allow_http_loopback: options.allow_http_loopback,
         refreshes: refresh::Refreshes::default(),
         untrusted_peers: Default::default(),
+        login_limiter: Default::default(),
     });
     app.metrics.config_reload("success");
     runtime::spawn_discovery(&app, &app.loaded());

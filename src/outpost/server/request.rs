@@ -20,6 +20,10 @@ pub struct SessionData {
     /// When the tokens behind the session expire (unix seconds), when known.
     #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<u64>,
+    /// When those tokens were obtained (unix seconds), so the refresh lead can be kept
+    /// below half their lifetime; absent in cookies written before it existed.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub tokens_obtained_at: Option<u64>,
     /// The refresh token, when the IdP issued one.
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,

@@ -27,6 +27,7 @@ fn data(provider: &str) -> SessionData {
             ..Identity::default()
         },
         token_expires_at: None,
+        tokens_obtained_at: None,
         refresh_token: None,
         access_token: None,
         id_token: None,

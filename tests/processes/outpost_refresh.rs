@@ -1,0 +1,254 @@
+//! The IdP decides, against the real `oidc-provider` and nginx: short-lived access
+//! tokens refreshed before they expire; an IdP outage (5xx, reset connections) ridden
+//! out for the configured grace and survived when it comes back; a disabled account
+//! losing access at the next refresh, with a page saying so.
+
+use crate::e2e;
+
+use e2e::{
+    Idp, IdpAccount, IdpClient, IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions,
+    OutpostRoute, Tool, UpstreamApp, UserAgent, free_port, require,
+};
+use std::time::{Duration, Instant};
+
+const CLIENT_ID: &str = "portcullis";
+const CLIENT_SECRET: &str = "e2e-refresh-client-secret";
+/// The IdP's access-token lifetime: the outpost refreshes at half of it.
+const ACCESS_TTL: u64 = 4;
+/// The route's refresh grace.
+const GRACE: u64 = 6;
+
+struct Stack {
+    idp: Idp,
+    _app: UpstreamApp,
+    outpost: Outpost,
+    nginx: Nginx,
+}
+
+async fn stack() -> Stack {
+    let front_port = free_port();
+    let front = format!("http://127.0.0.1:{front_port}");
+    let client = IdpClient::new(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &format!("{front}/oauth2/callback"),
+    );
+    let idp = Idp::start(IdpOptions {
+        clients: vec![client],
+        accounts: vec![IdpAccount::new(
+            "alice",
+            "wonderland",
+            "alice@example.test",
+            &["admins"],
+        )],
+        ttl: [("AccessToken".to_string(), ACCESS_TTL)].into(),
+        ..IdpOptions::default()
+    })
+    .expect("start the IdP");
+    let app = UpstreamApp::start().await.expect("start the app");
+    let yaml = e2e::outpost::config_yaml(&OutpostOptions {
+        issuer: idp.issuer().to_string(),
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        routes: vec![OutpostRoute {
+            id: "apps/dashboard".into(),
+            auth_url: front.clone(),
+            groups: vec!["admins".into()],
+            public_paths: vec![],
+            bearer: false,
+            also_hosts: vec![],
+        }],
+    })
+    .replace(
+        "    bearer:\n",
+        &format!("    session: {{ cookieName: portcullis, lifetimeSeconds: 3600, idleTimeoutSeconds: 0, refreshGraceSeconds: {GRACE} }}\n    bearer:\n"),
+    );
+    assert!(yaml.contains("refreshGraceSeconds"), "{yaml}");
+    let outpost = Outpost::start_with_yaml(&yaml)
+        .await
+        .expect("start the outpost");
+    let mut opts = NginxOptions::new(&outpost.addr(), &format!("127.0.0.1:{}", app.port()));
+    opts.port = Some(front_port);
+    let nginx = Nginx::start(opts).expect("start nginx");
+    Stack {
+        idp,
+        _app: app,
+        outpost,
+        nginx,
+    }
+}
+
+async fn signed_in(s: &Stack) -> UserAgent {
+    let mut ua = UserAgent::new();
+    ua.get(&format!("{}/private", s.nginx.url()))
+        .await
+        .expect("to the IdP");
+    let landed = ua.login("alice", "wonderland").await.expect("login");
+    assert_eq!(landed.status, 200, "{}", s.outpost.log());
+    ua
+}
+
+async fn metric(s: &Stack, needle: &str) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", s.outpost.admin_url()))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find(|l| l.starts_with(needle))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+const REFRESHED: &str =
+    r#"portcullis_outpost_token_refreshes_total{route="apps/dashboard",result="success"}"#;
+const WARNING: &str = "cannot be reached to renew the session";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idp_outage_is_ridden_out_for_the_grace_and_survived() {
+    if !require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
+        return;
+    }
+    let s = stack().await;
+    let mut ua = signed_in(&s).await;
+    let private = format!("{}/private", s.nginx.url());
+
+    // Refreshed before expiry at the real IdP, with a real refresh token.
+    tokio::time::sleep(Duration::from_millis(ACCESS_TTL * 1000 / 2 + 300)).await;
+    let before: Vec<String> = ua
+        .jar
+        .all()
+        .iter()
+        .map(|c| format!("{}={}", c.name, c.value.len()))
+        .collect();
+    let r = ua.get(&private).await.expect("private");
+    let after: Vec<String> = ua
+        .jar
+        .all()
+        .iter()
+        .map(|c| format!("{}={}", c.name, c.value.len()))
+        .collect();
+    eprintln!(
+        "DEBUG before {before:?} after {after:?} set-cookie {:?}",
+        r.header("set-cookie")
+    );
+    assert_eq!(r.status, 200, "{}", s.outpost.log());
+    assert_eq!(
+        metric(&s, REFRESHED).await,
+        1,
+        "{}",
+        reqwest::get(format!("{}/metrics", s.outpost.admin_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    );
+
+    // The IdP answers 503 past the tokens' expiry: still served, one warning.
+    s.idp.set_outage(Some(503)).await.expect("outage");
+    tokio::time::sleep(Duration::from_secs(ACCESS_TTL + 1)).await;
+    for _ in 0..5 {
+        let r = ua.get(&private).await.expect("private");
+        assert_eq!(r.status, 200, "hops {:?}\n{}", r.hops, s.outpost.log());
+    }
+    let log = s.outpost.log();
+    eprintln!(
+        "DEBUG {}",
+        reqwest::get(format!("{}/metrics", s.outpost.admin_url()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    );
+    assert_eq!(log.matches(WARNING).count(), 1, "{log}");
+    assert!(
+        log.contains("user=alice") || log.contains("\"user\":\"alice\""),
+        "{log}"
+    );
+    assert!(
+        metric(
+            &s,
+            r#"portcullis_outpost_served_in_refresh_grace_total{route="apps/dashboard"}"#
+        )
+        .await
+            >= 5
+    );
+
+    // It comes back: the session refreshes (after the backoff) without a new login.
+    s.idp.set_outage(None).await.expect("back");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(&s, REFRESHED).await < 2 {
+        assert!(Instant::now() < deadline, "{}", s.outpost.log());
+        let r = ua.get(&private).await.expect("private");
+        assert_eq!(r.status, 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Connections reset, this time past the grace: the session ends with a page that
+    // says the IdP cannot be reached, not a login at an IdP that is down.
+    s.idp.set_outage(Some(0)).await.expect("drop");
+    tokio::time::sleep(Duration::from_secs(ACCESS_TTL + GRACE + 1)).await;
+    let r = ua.get(&private).await.expect("private");
+    assert_eq!(r.status, 503, "hops {:?}\n{}", r.hops, s.outpost.log());
+    assert!(r.body.contains("refresh_grace_expired"), "{}", r.body);
+    assert!(r.body.contains("Your identity provider cannot be reached"));
+    assert!(
+        r.hops.iter().all(|h| !h
+            .location
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with(s.idp.base_url())),
+        "sent to the IdP that is down: {:?}",
+        r.hops
+    );
+    s.idp.set_outage(None).await.expect("back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_account_loses_access_at_the_next_refresh() {
+    if !require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
+        return;
+    }
+    let s = stack().await;
+    let mut ua = signed_in(&s).await;
+    let private = format!("{}/private", s.nginx.url());
+    s.idp
+        .set_account_enabled("alice", false)
+        .await
+        .expect("disable");
+    // Before the refresh is due the session still stands (nothing asks the IdP)...
+    let r = ua.get(&private).await.expect("private");
+    assert_eq!(r.status, 200);
+    // ...at the next refresh the IdP refuses and the session ends at once.
+    tokio::time::sleep(Duration::from_millis(ACCESS_TTL * 1000 / 2 + 300)).await;
+    let r = ua.get(&private).await.expect("private");
+    assert_eq!(r.status, 401, "hops {:?}\n{}", r.hops, s.outpost.log());
+    assert!(
+        r.body.contains("Your identity provider ended your session"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("refresh_refused"));
+    assert!(r.body.contains("invalid_grant"));
+    let log = s.outpost.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused to renew the session"))
+        .unwrap_or_else(|| panic!("no refusal line:\n{log}"));
+    assert!(line.contains("alice"), "{line}");
+    assert!(line.contains("invalid_grant"), "{line}");
+    assert!(!log.contains(e2e::outpost::COOKIE_SECRET));
+    assert!(!log.contains(CLIENT_SECRET));
+    // The cookie is gone: the next visit is a plain sign-in, which the IdP refuses too.
+    let r = ua.get(&private).await.expect("private");
+    assert!(
+        r.url.as_str().starts_with(s.idp.base_url()),
+        "not sent to sign in: {} {:?}",
+        r.url,
+        r.hops
+    );
+}
