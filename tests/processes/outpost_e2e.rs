@@ -341,6 +341,14 @@ async fn caddy_forward_auth_redirects_browsers_and_answers_apis_with_401() {
     );
 }
 
+/// Where a screenshot goes: `$E2E_ARTIFACTS/<png>` when set (to be looked at), else the
+/// test's temporary folder.
+fn screenshot_path(png: &str, dir: &tempfile::TempDir) -> std::path::PathBuf {
+    std::env::var_os("E2E_ARTIFACTS")
+        .map(|d| std::path::PathBuf::from(d).join(png))
+        .unwrap_or_else(|| dir.path().join(png))
+}
+
 /// Chromium through nginx to `/private`, signing in with the IdP's real form; the
 /// result and the screenshot's bytes (kept as `$E2E_ARTIFACTS/<png>` when set, to be
 /// looked at). `None` when a tool is missing.
@@ -361,9 +369,7 @@ async fn chromium_signs_in(
     let s = stack("RS256").await;
     let nginx = nginx_for(&s);
     let dir = tempfile::tempdir().expect("dir");
-    let path = std::env::var_os("E2E_ARTIFACTS")
-        .map(|d| std::path::PathBuf::from(d).join(png))
-        .unwrap_or_else(|| dir.path().join(png));
+    let path = screenshot_path(png, &dir);
     let url = format!("{}/private", nginx.url());
     let result = Browser::run(BrowserOptions::login(&url, user, password, path.clone()))
         .await
@@ -504,9 +510,7 @@ async fn chromium_in_a_cookie_loop_ends_on_a_page_naming_the_cookie() {
     let _nginx = nginx_for(&s);
     let dir = tempfile::tempdir().expect("dir");
     let png = "outpost-login-loop.png";
-    let path = std::env::var_os("E2E_ARTIFACTS")
-        .map(|d| std::path::PathBuf::from(d).join(png))
-        .unwrap_or_else(|| dir.path().join(png));
+    let path = screenshot_path(png, &dir);
     let url = format!("http://localhost:{}/private", s.front_port);
     let result = Browser::run(BrowserOptions::login(&url, "alice", "wonderland", path))
         .await
