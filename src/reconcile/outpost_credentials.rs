@@ -1,6 +1,7 @@
 //! Outposts read Secrets only in their own namespace: the compiled configuration's
 //! references to providers' Secrets and ConfigMaps (client secrets, CA bundles, in the
-//! providers' namespaces) are rewritten to keys of one Secret the operator keeps in its
+//! providers' namespaces) and to routes' session-store passwords (in the routes'
+//! namespaces) are rewritten to keys of one Secret the operator keeps in its
 //! namespace, holding copies. The outpost's RBAC is then a namespaced `get` on Secrets,
 //! not a cluster-wide one.
 
@@ -54,8 +55,9 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// Rewrites every Kubernetes reference in `config`'s providers to a key of
-/// [`CREDENTIALS_SECRET`] in `namespace`; returns what each key must hold.
+/// Rewrites every Kubernetes reference in `config` (providers' client secrets and CA
+/// bundles, routes' Redis passwords) to a key of [`CREDENTIALS_SECRET`] in `namespace`;
+/// returns what each key must hold.
 pub fn localise(config: &mut OutpostConfig, namespace: &str) -> BTreeMap<String, Origin> {
     let mut copies = BTreeMap::new();
     for provider in config.providers.values_mut() {
@@ -63,27 +65,48 @@ pub fn localise(config: &mut OutpostConfig, namespace: &str) -> BTreeMap<String,
             .into_iter()
             .flatten()
         {
-            let origin = match (
-                source.secret_key_ref.take(),
-                source.config_map_key_ref.take(),
-            ) {
-                (Some(r), _) => Origin::Secret(r),
-                (None, Some(r)) => Origin::ConfigMap(r),
-                (None, None) => continue,
-            };
-            let key = origin.copy_key();
-            *source = SecretSource {
-                secret_key_ref: Some(SecretKeyRef {
-                    namespace: namespace.to_string(),
-                    name: CREDENTIALS_SECRET.to_string(),
-                    key: key.clone(),
-                }),
-                ..Default::default()
-            };
-            copies.insert(key, origin);
+            localise_source(source, namespace, &mut copies);
+        }
+    }
+    for route in &mut config.routes {
+        if let Some(password) = route
+            .session
+            .store
+            .redis
+            .as_mut()
+            .and_then(|r| r.password.as_mut())
+        {
+            localise_source(password, namespace, &mut copies);
         }
     }
     copies
+}
+
+/// Points one source at its copy, recording the origin; a literal, file or env source
+/// stays as it is.
+fn localise_source(
+    source: &mut SecretSource,
+    namespace: &str,
+    copies: &mut BTreeMap<String, Origin>,
+) {
+    let origin = match (
+        source.secret_key_ref.take(),
+        source.config_map_key_ref.take(),
+    ) {
+        (Some(r), _) => Origin::Secret(r),
+        (None, Some(r)) => Origin::ConfigMap(r),
+        (None, None) => return,
+    };
+    let key = origin.copy_key();
+    *source = SecretSource {
+        secret_key_ref: Some(SecretKeyRef {
+            namespace: namespace.to_string(),
+            name: CREDENTIALS_SECRET.to_string(),
+            key: key.clone(),
+        }),
+        ..Default::default()
+    };
+    copies.insert(key, origin);
 }
 
 /// The Secret holding `values` (key → value), labelled as the operator's so its cache
@@ -186,5 +209,37 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
         };
         assert!(valid(&a.copy_key()) && valid(&key));
+    }
+
+    #[test]
+    fn a_routes_redis_password_is_copied_like_provider_credentials() {
+        use crate::config::{RedisConfig, RouteConfig};
+        let mut redis = RedisConfig::standalone("redis://redis.apps:6379");
+        redis.password = Some(SecretSource {
+            secret_key_ref: Some(reference("apps", "redis", "password")),
+            ..Default::default()
+        });
+        let mut route = RouteConfig::default();
+        route.session.store.redis = Some(redis);
+        let mut config = OutpostConfig {
+            routes: vec![route],
+            ..Default::default()
+        };
+        let copies = localise(&mut config, "portcullis-system");
+        let origin = Origin::Secret(reference("apps", "redis", "password"));
+        assert_eq!(copies.get(&origin.copy_key()), Some(&origin));
+        let moved = config.routes[0].session.store.redis.as_ref().unwrap();
+        let to = moved
+            .password
+            .as_ref()
+            .unwrap()
+            .secret_key_ref
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            (to.namespace.as_str(), to.name.as_str()),
+            ("portcullis-system", CREDENTIALS_SECRET),
+            "the outpost reads only its own namespace"
+        );
     }
 }
