@@ -68,7 +68,8 @@ async fn a_good_logout_token_names_sub_sid_and_jti() {
 #[tokio::test]
 async fn each_rule_refuses_on_its_own() {
     let (idp, p) = setup().await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "wrong iss",
             Box::new(|c| c["iss"] = json!("https://evil.example")),

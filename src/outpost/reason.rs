@@ -31,6 +31,16 @@ pub const SESSION_REVOKED: &str = "session_revoked";
 pub const SESSION_UNKNOWN: &str = "session_unknown";
 /// The session store (Redis) did not answer; nobody is let in or sent to sign in.
 pub const SESSION_STORE_UNAVAILABLE: &str = "session_store_unavailable";
+/// A back-channel logout token was refused (signature, issuer, audience, times, events,
+/// nonce, sub/sid, or an issuer no provider has).
+pub const LOGOUT_TOKEN_INVALID: &str = "logout_token_invalid";
+/// A back-channel logout token came a second time (same `jti` while it is fresh).
+pub const LOGOUT_TOKEN_REPLAYED: &str = "logout_token_replayed";
+/// A back-channel logout came for a provider none of whose routes keeps sessions in
+/// Redis: cookie sessions cannot be ended from the server.
+pub const BACKCHANNEL_LOGOUT_UNSUPPORTED: &str = "backchannel_logout_unsupported";
+/// A back-channel logout was accepted (it ended zero or more sessions).
+pub const BACKCHANNEL_LOGOUT: &str = "backchannel_logout";
 /// The email address is neither listed nor in an allowed domain.
 pub const POLICY_DENIED_EMAIL: &str = "policy_denied_email";
 /// The user is in none of the allowed groups.
@@ -107,6 +117,22 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         SESSION_TOO_LARGE,
         "Your identity (groups, claims, tokens) is too large for the session cookie the proxy in front of this site can pass on.",
+    ),
+    (
+        LOGOUT_TOKEN_INVALID,
+        "The identity provider's back-channel logout token was refused (bad signature, wrong issuer or audience, too old, not a logout token); no session was ended.",
+    ),
+    (
+        LOGOUT_TOKEN_REPLAYED,
+        "The same back-channel logout token (jti) came again; it was already acted on.",
+    ),
+    (
+        BACKCHANNEL_LOGOUT_UNSUPPORTED,
+        "A back-channel logout came for a provider whose routes keep sessions only in cookies, which cannot be ended from the server.",
+    ),
+    (
+        BACKCHANNEL_LOGOUT,
+        "The identity provider signed a user out; their sessions here were ended.",
     ),
     (
         SESSION_REVOKED,
@@ -196,6 +222,14 @@ pub const FIXES: &[(&str, &str)] = &[
     (
         SESSION_STORE_UNAVAILABLE,
         "Nothing to do on your side: reload the page shortly. Whoever runs the site: the outpost cannot reach its Redis session store (its /readyz on the admin port says which and why); bring Redis back and sessions resume, nobody has to sign in again.",
+    ),
+    (
+        BACKCHANNEL_LOGOUT_UNSUPPORTED,
+        "Keep the provider's routes' sessions in Redis (spec.session.store.redis on the ForwardAuthRoute), or remove backchannel_logout_uri from the client registration at the IdP.",
+    ),
+    (
+        LOGOUT_TOKEN_INVALID,
+        "Whoever runs the site: the outpost log line with this reason says which check failed (issuer, audience = the client id, signing keys); check the IdP's issuer and the route's client id.",
     ),
     (
         MULTIPLE_AUDIENCES_WITHOUT_AZP,

@@ -8,6 +8,7 @@ mod e2e;
 #[path = "../outpost_support/mod.rs"]
 mod outpost_support;
 
+mod backchannel;
 mod cluster_api;
 mod cluster_deletion;
 mod cluster_explain;

@@ -100,6 +100,7 @@ fn cookie(
         refresh_token: None,
         access_token: Some("at-123".into()),
         id_token: None,
+        idp_session: None,
     };
     let now = now();
     let session = route.sessions.start(data, now);

@@ -214,6 +214,12 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             .end_session_endpoint
             .is_some()
             .then(|| id_token.to_string()),
+        // Only a server-side session can be found and ended by a back-channel logout.
+        idp_session: claims
+            .get("sid")
+            .and_then(serde_json::Value::as_str)
+            .filter(|_| !route.store.is_cookie())
+            .map(str::to_string),
         identity,
     };
     let user = data.identity.username.clone();

@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_sessions;
 pub mod auth;
+pub mod backchannel;
 pub mod bearer;
 pub mod callback;
 pub mod cluster_config;
@@ -196,6 +197,10 @@ impl App {
                 get(account::sign_out).post(account::sign_out),
             )
             .route("/oauth2/userinfo", get(account::userinfo))
+            .route(
+                "/oauth2/backchannel-logout",
+                axum::routing::post(backchannel::backchannel_logout),
+            )
             .route("/.well-known/jwks.json", get(account::jwks))
             .with_state(self.clone())
     }

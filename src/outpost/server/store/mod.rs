@@ -13,6 +13,7 @@
 //! and never "allowed".
 
 pub mod keys;
+pub mod logout;
 pub mod redis_client;
 
 use super::request::{SessionData, cookie_headers};
@@ -209,7 +210,11 @@ impl SessionStore {
                 .user(scope.provider, &stored.session.data.identity.sub);
             let lifetime_ms = scope.sessions.lifetime().saturating_mul(1000);
             let name = redis.keys.user_name(&stored.session.data.identity.username);
-            for index in [&user, &name] {
+            let mut indexes = vec![user, name];
+            if let Some(idp_session) = &stored.session.data.idp_session {
+                indexes.push(redis.keys.idp_session(scope.provider, idp_session));
+            }
+            for index in &indexes {
                 pipe.cmd("SADD").arg(index).arg(&sid).ignore();
                 // An index lives as long as the newest session could.
                 pipe.cmd("PEXPIRE").arg(index).arg(lifetime_ms).ignore();
@@ -256,11 +261,7 @@ impl SessionStore {
         };
         let sid = stored.id.clone().unwrap_or_default();
         let remaining = stored.session.expires_at.saturating_sub(now).max(1);
-        let identity = &stored.session.data.identity;
-        let indexes = [
-            redis.keys.user(scope.provider, &identity.sub),
-            redis.keys.user_name(&identity.username),
-        ];
+        let indexes = indexes_of(redis, &stored.session.data);
         end_ids(redis, &indexes, &[sid], remaining)
             .await
             .map_err(|e| unavailable(&scope, &e))?;
@@ -268,9 +269,21 @@ impl SessionStore {
     }
 }
 
+/// The indexes a session's id is in.
+pub(super) fn indexes_of(redis: &RedisStore, data: &SessionData) -> Vec<String> {
+    let mut indexes = vec![
+        redis.keys.user(&data.provider, &data.identity.sub),
+        redis.keys.user_name(&data.identity.username),
+    ];
+    if let Some(idp_session) = &data.idp_session {
+        indexes.push(redis.keys.idp_session(&data.provider, idp_session));
+    }
+    indexes
+}
+
 /// Deletes sessions `sids`, leaving tombstones for `remaining` seconds, and takes them
 /// out of `indexes`.
-async fn end_ids(
+pub(super) async fn end_ids(
     redis: &RedisStore,
     indexes: &[String],
     sids: &[String],
@@ -322,15 +335,7 @@ pub async fn list_user(
 ) -> Result<Vec<SessionSummary>, RedisError> {
     let mut out = Vec::new();
     for sid in ids_of(redis, username).await? {
-        let mut get = redis::cmd("GET");
-        get.arg(redis.keys.session(&sid));
-        let Some(record) = redis.query::<Option<String>>("read session", get).await? else {
-            continue;
-        };
-        let Ok(plain) = keys.open(&record_context(&sid), &record) else {
-            continue;
-        };
-        if let Ok(s) = serde_json::from_slice::<Session<SessionData>>(&plain) {
+        if let Some(s) = logout::open_record(redis, keys, &sid).await? {
             out.push(SessionSummary {
                 provider: s.data.provider,
                 started: s.issued_at,

@@ -29,6 +29,7 @@ fn data(provider: &str) -> SessionData {
         refresh_token: None,
         access_token: None,
         id_token: None,
+        idp_session: None,
     }
 }
 
