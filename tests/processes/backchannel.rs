@@ -159,3 +159,101 @@ async fn bad_logout_posts_are_refused_and_end_nothing() {
         "the token is never logged"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_ends_exactly_the_sessions_it_names() {
+    use crate::e2e::{Redis, Tool, require};
+    use portcullis::config::{RedisConfig, SessionConfig};
+    use portcullis::oidc::Identity;
+    use portcullis::outpost::server::request::SessionData;
+    use portcullis::outpost::server::store::logout::{LogoutTarget, end_matching, first_use};
+    use portcullis::outpost::server::store::redis_client::RedisStore;
+    use portcullis::outpost::server::store::{Scope, SessionStore, StoredSession};
+    use portcullis::outpost::session::{KeyRing, SessionManager};
+    use std::sync::Arc;
+    use std::time::Duration;
+    if !require(&[Tool::Redis]) {
+        return;
+    }
+    let redis = Redis::start(false).expect("start redis-server");
+    let client = Arc::new(RedisStore::new(RedisConfig::standalone(&redis.url()), None));
+    let store = SessionStore::Redis(client.clone());
+    let keys = Arc::new(KeyRing::from_secrets(&["0123456789abcdef0123"]).unwrap());
+    let m = SessionManager::new(keys.clone(), &SessionConfig::default(), true).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // (provider, sub, user name, IdP session)
+    let sessions = [
+        ("team/idp", "alice-sub", "alice", Some("S1")),
+        ("team/idp", "alice-sub", "alice", Some("S2")),
+        ("team/idp", "bob-sub", "bob", Some("S1")),
+        ("team/other", "alice-sub", "alice", Some("S1")),
+        ("team/idp", "alice-sub", "alice", None),
+    ];
+    let mut ids = Vec::new();
+    for (provider, sub, username, sid) in sessions {
+        let data = SessionData {
+            provider: provider.into(),
+            identity: Identity {
+                sub: sub.into(),
+                username: username.into(),
+                ..Identity::default()
+            },
+            token_expires_at: None,
+            refresh_token: None,
+            access_token: None,
+            id_token: None,
+            idp_session: sid.map(str::to_string),
+        };
+        let mut stored = StoredSession::new(m.start(data, now));
+        let scope = Scope {
+            sessions: &m,
+            provider,
+        };
+        store
+            .save(scope, &mut stored, &Default::default(), now)
+            .await
+            .expect("save");
+        ids.push(stored.id.unwrap());
+    }
+    let live = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:s:{}", ids[i])]) == "1\n";
+    let ended = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:x:{}", ids[i])]) == "1\n";
+    let end = |sub: Option<&'static str>, sid: Option<&'static str>| {
+        let (client, keys) = (client.clone(), keys.clone());
+        async move {
+            let target = LogoutTarget {
+                provider: "team/idp",
+                sub,
+                sid,
+            };
+            end_matching(&client, &keys, target, now)
+                .await
+                .expect("end")
+                .into_iter()
+                .map(|e| e.user)
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // sub and sid: only that user's session in that IdP session.
+    assert_eq!(end(Some("alice-sub"), Some("S1")).await, ["alice"]);
+    assert!(!live(0) && ended(0), "alice's S1 session ended");
+    assert!(live(1) && live(2) && live(3) && live(4), "nothing else");
+    // sid alone: every session of the IdP session (bob's), none of another provider.
+    assert_eq!(end(None, Some("S1")).await, ["bob"]);
+    assert!(!live(2) && live(3), "the other provider's S1 session stays");
+    // An unknown sid ends nothing.
+    assert!(end(None, Some("S9")).await.is_empty());
+    // sub alone: every session of the user with this provider, with or without a sid.
+    assert_eq!(end(Some("alice-sub"), None).await.len(), 2);
+    assert!(!live(1) && !live(4) && live(3));
+    assert!(end(Some("alice-sub"), None).await.is_empty(), "idempotent");
+
+    // A jti is used once while it is fresh, per provider.
+    let ttl = Duration::from_secs(60);
+    assert!(first_use(&client, "team/idp", "j1", ttl).await.unwrap());
+    assert!(!first_use(&client, "team/idp", "j1", ttl).await.unwrap());
+    assert!(first_use(&client, "team/other", "j1", ttl).await.unwrap());
+}
