@@ -257,3 +257,38 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
     assert!(!first_use(&client, "team/idp", "j1", ttl).await.unwrap());
     assert!(first_use(&client, "team/other", "j1", ttl).await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookie_sessions_answer_the_idp_501_and_say_why() {
+    if !tools() {
+        return;
+    }
+    // `store: {}`: the route keeps sessions in the cookie, yet the IdP has the URI.
+    let s = stack_with(false, 1, Some(&|_| "{}".to_string()), true).await;
+    let mut ua = s.login().await;
+    assert!(
+        s.keys("portcullis:*").is_empty(),
+        "cookie mode writes nothing"
+    );
+    sign_out_at_the_idp(&s, &mut ua).await;
+    assert!(
+        logged(
+            &s.outposts[0],
+            "\"reason\":\"backchannel_logout_unsupported\""
+        )
+        .await,
+        "{}\n---- idp ----\n{}",
+        s.logs(),
+        s.idp.log()
+    );
+    let log = s.outposts[0].log();
+    assert!(log.contains("\"status\":501"), "{log}");
+    assert!(!log.contains("\"by\":\"backchannel_logout\""), "{log}");
+    assert!(
+        s.idp
+            .log()
+            .contains("back-channel logout to portcullis failed"),
+        "the IdP saw the refusal:\n{}",
+        s.idp.log()
+    );
+}
