@@ -133,6 +133,8 @@ pub fn session_data(provider: &str, id_token: String) -> SessionData {
         access_token: None,
         id_token: Some(id_token),
         idp_session: None,
+        device: None,
+        client_ip: None,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod reason;
 pub mod redirect;
 pub mod server;
 pub mod session;
+pub mod sessions_page;
 pub mod subject;
 
 pub use args::OutpostArgs;

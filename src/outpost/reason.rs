@@ -41,6 +41,10 @@ pub const LOGOUT_TOKEN_REPLAYED: &str = "logout_token_replayed";
 pub const BACKCHANNEL_LOGOUT_UNSUPPORTED: &str = "backchannel_logout_unsupported";
 /// A back-channel logout was accepted (it ended zero or more sessions).
 pub const BACKCHANNEL_LOGOUT: &str = "backchannel_logout";
+/// A form post to the sessions page came from another site (Origin / Sec-Fetch-Site).
+pub const CROSS_SITE_REQUEST: &str = "cross_site_request";
+/// A form post to the sessions page lacked the token bound to the poster's session.
+pub const FORM_TOKEN_INVALID: &str = "form_token_invalid";
 /// The email address is neither listed nor in an allowed domain.
 pub const POLICY_DENIED_EMAIL: &str = "policy_denied_email";
 /// The user is in none of the allowed groups.
@@ -129,6 +133,14 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         BACKCHANNEL_LOGOUT_UNSUPPORTED,
         "A back-channel logout came for a provider whose routes keep sessions only in cookies, which cannot be ended from the server.",
+    ),
+    (
+        CROSS_SITE_REQUEST,
+        "The form was sent from another site; sessions can only be ended from this site's own sessions page.",
+    ),
+    (
+        FORM_TOKEN_INVALID,
+        "The form is stale or was not issued to this browser's session; open the sessions page again and retry.",
     ),
     (
         BACKCHANNEL_LOGOUT,

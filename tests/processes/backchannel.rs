@@ -206,6 +206,8 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
             access_token: None,
             id_token: None,
             idp_session: sid.map(str::to_string),
+            device: None,
+            client_ip: None,
         };
         let mut stored = StoredSession::new(m.start(data, now));
         let scope = Scope {

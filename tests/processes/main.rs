@@ -22,6 +22,7 @@ mod install;
 mod outpost_e2e;
 mod outpost_paths;
 mod outpost_reload;
+mod own_sessions;
 mod render;
 mod render_strict;
 mod session_store;

@@ -21,6 +21,7 @@ pub mod handlers;
 pub mod login;
 pub mod login_loop;
 pub mod metrics;
+pub mod own_sessions;
 pub mod process;
 pub mod refresh;
 pub mod request;
@@ -197,6 +198,10 @@ impl App {
                 get(account::sign_out).post(account::sign_out),
             )
             .route("/oauth2/userinfo", get(account::userinfo))
+            .route(
+                "/oauth2/sessions",
+                get(own_sessions::list).post(own_sessions::end),
+            )
             .route(
                 "/oauth2/backchannel-logout",
                 axum::routing::post(backchannel::backchannel_logout),

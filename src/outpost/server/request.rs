@@ -33,6 +33,12 @@ pub struct SessionData {
     /// only: a back-channel logout naming it ends this session.
     #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
     pub idp_session: Option<String>,
+    /// The browser's `User-Agent` at login (Redis mode only), for the user's sessions page.
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The client address at login, from trusted forwarding only (Redis mode only).
+    #[serde(rename = "ip", default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
 }
 
 /// The policy/header view of an identity: kept claims plus `sub`, `email`, `name` and

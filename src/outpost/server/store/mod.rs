@@ -14,6 +14,7 @@
 
 pub mod keys;
 pub mod logout;
+pub mod own;
 pub mod redis_client;
 
 use super::request::{SessionData, cookie_headers};

@@ -30,6 +30,8 @@ fn data(provider: &str) -> SessionData {
         access_token: None,
         id_token: None,
         idp_session: None,
+        device: None,
+        client_ip: None,
     }
 }
 
