@@ -241,3 +241,56 @@ fn unavailable(app: &App, ctx: &Ctx, route: &RouteRuntime, error: &str) -> Respo
     );
     ctx.finish(app, Some(&route.config.id), "error", code, "", r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut b = axum::http::Request::builder().method("POST").uri(PATH);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn only_same_site_posts_pass() {
+        let host = "app.example.com";
+        for ok in [
+            &[][..],
+            &[("sec-fetch-site", "same-origin")],
+            &[("sec-fetch-site", "none")],
+            &[("origin", "https://app.example.com")],
+            &[
+                ("origin", "https://app.example.com"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        ] {
+            assert!(same_site(&parts(ok), host), "{ok:?}");
+        }
+        for bad in [
+            &[("sec-fetch-site", "cross-site")][..],
+            &[("sec-fetch-site", "same-site")],
+            &[("origin", "https://evil.example")],
+            &[("origin", "https://app.example.com.evil.example")],
+            &[("origin", "https://app.example.com:8443")],
+            &[("origin", "null")],
+            &[
+                ("origin", "https://app.example.com"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        ] {
+            assert!(!same_site(&parts(bad), host), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn handles_and_form_tokens_depend_on_the_session_and_hide_it() {
+        let (a, b) = ("A".repeat(43), "B".repeat(43));
+        assert_ne!(own::handle("p", &a), own::handle("p", &b));
+        assert_ne!(own::form_token("p", &a), own::form_token("p", &b));
+        assert_ne!(own::handle("p", &a), own::form_token("p", &a));
+        assert!(!own::handle("p", &a).contains(&a[..8]));
+    }
+}
