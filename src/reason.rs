@@ -49,6 +49,20 @@ pub enum Reason {
     RateLimited,
     /// At sign-in, the session's tokens were renewed instead; the browser went back.
     SessionRefreshed,
+    /// A back-channel logout token was refused (signature, issuer, audience, times,
+    /// events, nonce, sub/sid, or an issuer no provider has).
+    LogoutTokenInvalid,
+    /// A back-channel logout token came a second time (same `jti` while it is fresh).
+    LogoutTokenReplayed,
+    /// A back-channel logout came for a provider none of whose routes keeps sessions in
+    /// Redis: cookie sessions cannot be ended from the server.
+    BackchannelLogoutUnsupported,
+    /// A back-channel logout was accepted (it ended zero or more sessions).
+    BackchannelLogout,
+    /// A form post to the sessions page came from another site (Origin, Sec-Fetch-Site).
+    CrossSiteRequest,
+    /// A form post to the sessions page lacked the token bound to the poster's session.
+    FormTokenInvalid,
     /// The cookie key ring is empty or a secret is too short.
     SessionKeyConfig,
     /// The session cookie name or domain is not usable in a cookie.
@@ -220,6 +234,24 @@ impl Reason {
             SessionRefreshed => {
                 "The session's tokens were renewed at the identity provider; no new sign-in was needed."
             }
+            LogoutTokenInvalid => {
+                "The identity provider's back-channel logout token was refused (bad signature, wrong issuer or audience, too old, not a logout token); no session was ended."
+            }
+            LogoutTokenReplayed => {
+                "The same back-channel logout token (jti) came again; it was already acted on."
+            }
+            BackchannelLogoutUnsupported => {
+                "A back-channel logout came for a provider whose routes keep sessions only in cookies, which cannot be ended from the server."
+            }
+            BackchannelLogout => {
+                "The identity provider signed a user out; their sessions here were ended."
+            }
+            CrossSiteRequest => {
+                "The form was sent from another site; sessions can only be ended from this site's own sessions page."
+            }
+            FormTokenInvalid => {
+                "The form is stale or was not issued to this browser's session; open the sessions page again and retry."
+            }
             SessionKeyConfig => {
                 "The outpost has no usable cookie key, so it cannot read or write sessions."
             }
@@ -320,6 +352,12 @@ impl Reason {
             }
             RateLimited => {
                 "Wait for the time the page names and try again. Whoever runs the site: if many people share one address (an office NAT), raise spec.loginRateLimit on the ForwardAuthRoute; if every client shows the proxy's address, trust the proxy with --trusted-proxy."
+            }
+            BackchannelLogoutUnsupported => {
+                "Keep the provider's routes' sessions in Redis (spec.session.store.redis on the ForwardAuthRoute), or remove backchannel_logout_uri from the client registration at the IdP."
+            }
+            LogoutTokenInvalid => {
+                "Whoever runs the site: the outpost log line with this reason says which check failed (issuer, audience = the client id, signing keys); check the IdP's issuer and the route's client id."
             }
             MultipleAudiencesWithoutAzp => {
                 "Request a token whose audience is only this service, or have the IdP add azp; if the IdP cannot, set spec.bearer.allowMultipleAudiences on the route."

@@ -133,6 +133,9 @@ pub fn session_data(provider: &str, id_token: String) -> SessionData {
         refresh_token: None,
         access_token: None,
         id_token: Some(id_token),
+        idp_session: None,
+        device: None,
+        client_ip: None,
     }
 }
 

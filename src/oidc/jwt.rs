@@ -185,6 +185,31 @@ pub fn check_common(
     want: &Expectations<'_>,
     require_iat: bool,
 ) -> Result<Vec<String>, OidcError> {
+    check_claims(
+        claims,
+        want,
+        Required {
+            exp: true,
+            iat: require_iat,
+        },
+    )
+}
+
+/// Which time claims a kind of token must carry.
+#[derive(Clone, Copy, Debug)]
+pub struct Required {
+    /// `exp` (ID and access tokens); a logout token may omit it.
+    pub exp: bool,
+    /// `iat` (ID and logout tokens).
+    pub iat: bool,
+}
+
+/// Checks `iss`, `aud`, `exp`, `nbf` and `iat`; `required` says which times must be there.
+pub fn check_claims(
+    claims: &Claims,
+    want: &Expectations<'_>,
+    required: Required,
+) -> Result<Vec<String>, OidcError> {
     match claims.get("iss") {
         None => return Err(OidcError::MissingClaim("iss")),
         Some(Value::String(iss)) if iss == want.issuer => {}
@@ -210,8 +235,13 @@ pub fn check_common(
     }
     let leeway = i64::try_from(want.leeway).unwrap_or(i64::MAX);
     let now = want.now;
-    let exp = time_claim(claims, "exp")?.ok_or(OidcError::MissingClaim("exp"))?;
-    if now >= exp.saturating_add(leeway) {
+    let exp = time_claim(claims, "exp")?;
+    if exp.is_none() && required.exp {
+        return Err(OidcError::MissingClaim("exp"));
+    }
+    if let Some(exp) = exp
+        && now >= exp.saturating_add(leeway)
+    {
         return Err(OidcError::TokenExpired {
             exp,
             now,
@@ -228,7 +258,7 @@ pub fn check_common(
         });
     }
     match time_claim(claims, "iat")? {
-        None if require_iat => return Err(OidcError::MissingClaim("iat")),
+        None if required.iat => return Err(OidcError::MissingClaim("iat")),
         Some(iat) if iat > now.saturating_add(leeway) => {
             return Err(OidcError::IatInFuture {
                 iat,

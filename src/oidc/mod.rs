@@ -11,6 +11,7 @@ mod identity;
 mod jwks;
 pub mod jwt;
 mod login;
+mod logout;
 mod token;
 
 #[cfg(test)]
@@ -21,6 +22,8 @@ mod tests;
 mod tests_bearer;
 #[cfg(test)]
 mod tests_http;
+#[cfg(test)]
+mod tests_logout;
 
 pub use discovery::{Discovery, well_known_url};
 pub use error::OidcError;
@@ -29,6 +32,7 @@ pub use identity::Identity;
 pub use jwks::{JwksCache, JwksStats, Key, KeyKind, KeySet};
 pub use jwt::{Claims, UntrustedAudiences, token_hash};
 pub use login::{LoginRequest, pkce_challenge, random_token};
+pub use logout::{BACKCHANNEL_LOGOUT_EVENT, LogoutToken};
 pub(crate) use token::scrub;
 pub use token::{ClientAuth, NO_OAUTH_ERROR, TokenResponse, choose_client_auth};
 
@@ -234,6 +238,31 @@ impl Provider {
         let aud = jwt::check_common(&claims, &want, false)?;
         jwt::check_bearer_audiences(&claims, aud, &audiences, untrusted)?;
         Ok(claims)
+    }
+
+    /// Validates a back-channel logout token: signature (the provider's keys and
+    /// algorithms), `iss` exactly, `aud` containing the client id, `iat` present and not
+    /// in the future beyond the clock skew, `exp` when present, then the logout rules of
+    /// [`logout::check_logout_token`].
+    pub async fn verify_logout_token(&self, token: &str) -> Result<LogoutToken, OidcError> {
+        self.verify_logout_token_at(token, unix_now()).await
+    }
+
+    /// [`Self::verify_logout_token`] at a given time (Unix seconds).
+    pub async fn verify_logout_token_at(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<LogoutToken, OidcError> {
+        let (_, claims) = jwt::verify_signature(token, &self.allowed, &self.jwks).await?;
+        let audiences = [self.config.client_id.clone()];
+        let want = self.expectations(&audiences, now);
+        let required = jwt::Required {
+            exp: false,
+            iat: true,
+        };
+        jwt::check_claims(&claims, &want, required)?;
+        logout::check_logout_token(&claims)
     }
 
     fn expectations<'a>(&'a self, audiences: &'a [String], now: i64) -> jwt::Expectations<'a> {

@@ -124,6 +124,12 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
                     provider.as_deref(),
                     &data_of(cached_state.as_deref()),
                     &needed,
+                    index::needed_backchannel_logout_uri(
+                        &ctx.stores.providers.state(),
+                        &ctx.stores.routes.state(),
+                        &client,
+                    )
+                    .as_deref(),
                 )
                 .await?;
                 for (k, v) in &outcome.state {

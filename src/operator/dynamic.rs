@@ -90,6 +90,7 @@ pub async fn ensure(
     provider: Option<&OIDCProvider>,
     state: &BTreeMap<String, String>,
     needed: &[String],
+    backchannel_logout_uri: Option<&str>,
 ) -> Result<Ensured> {
     let ns = client
         .namespace()
@@ -99,14 +100,20 @@ pub async fn ensure(
         Some(p) => super::provider::http_for(ctx, p).await?,
         None => ctx.http.clone(),
     };
-    let metadata = registration::metadata(client, &wanted);
+    let metadata = registration::metadata(client, &wanted, backchannel_logout_uri);
     let (token, uri) = (state.get(STATE_TOKEN_KEY), state.get(STATE_URI_KEY));
     if let (Some(id), Some(token), Some(uri)) = (state.get(STATE_CLIENT_ID_KEY), token, uri) {
         match registration::read(&http, uri, token).await? {
             Some(at_idp) => {
                 let mut current = at_idp;
                 let mut note = String::new();
-                if !registration::missing_redirects(&wanted, &current.redirect_uris).is_empty() {
+                // A route that moved its sessions to Redis (or back) changes the
+                // back-channel logout URI the IdP must hold.
+                let logout_drift = backchannel_logout_uri.is_some()
+                    && current.backchannel_logout_uri.as_deref() != backchannel_logout_uri;
+                if logout_drift
+                    || !registration::missing_redirects(&wanted, &current.redirect_uris).is_empty()
+                {
                     match registration::update(&http, uri, token, id, &metadata).await {
                         Ok(Some(updated)) => {
                             ctx.metrics.write("idp_registration_update");

@@ -2,7 +2,7 @@
 //! mappers and the reconcilers use these; no client, no I/O, unit-tested on slices.
 
 use crate::api::{ClientMode, ForwardAuthRoute, OAuthClient, OIDCProvider};
-use crate::reconcile::route::{provider_key, redirect_uri};
+use crate::reconcile::route::{auth_url, provider_key, redirect_uri};
 use crate::reconcile::world::key_of;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
@@ -108,29 +108,54 @@ pub fn needed_redirects(
     routes: &[Arc<ForwardAuthRoute>],
     client: &OAuthClient,
 ) -> Vec<String> {
+    let out: BTreeSet<String> = routes_signing_in_with(providers, routes, client)
+        .map(|r| redirect_uri(r))
+        .collect();
+    out.into_iter().collect()
+}
+
+/// The `backchannel_logout_uri` to register for `client`: `<authURL>/oauth2/backchannel-logout`
+/// of the first (sorted) route signing in with it whose sessions live in Redis. `None`
+/// when every such route keeps sessions in cookies, which the server cannot end (the
+/// IdP would post logout tokens for nothing). Any route's URL serves: the outpost picks
+/// the provider by the token's issuer, not by host.
+pub fn needed_backchannel_logout_uri(
+    providers: &[Arc<OIDCProvider>],
+    routes: &[Arc<ForwardAuthRoute>],
+    client: &OAuthClient,
+) -> Option<String> {
+    routes_signing_in_with(providers, routes, client)
+        .filter(|r| {
+            r.spec
+                .session
+                .as_ref()
+                .and_then(|s| s.store.as_ref())
+                .is_some_and(|s| s.redis.is_some())
+        })
+        .map(|r| format!("{}/oauth2/backchannel-logout", auth_url(r)))
+        .min()
+}
+
+/// The routes that sign in through a provider using `client` (routes whose reference
+/// the provider does not allow are left out).
+fn routes_signing_in_with<'a>(
+    providers: &'a [Arc<OIDCProvider>],
+    routes: &'a [Arc<ForwardAuthRoute>],
+    client: &OAuthClient,
+) -> impl Iterator<Item = &'a Arc<ForwardAuthRoute>> {
     let keys: BTreeSet<String> = providers
         .iter()
         .filter(|p| provider_uses_client(p, client))
         .map(|p| key_of(p.as_ref()))
         .collect();
-    if keys.is_empty() {
-        return Vec::new();
-    }
-    let mut out: BTreeSet<String> = BTreeSet::new();
-    for r in routes {
+    routes.iter().filter(move |r| {
         let key = provider_key(r);
-        if !keys.contains(&key) {
-            continue;
-        }
-        let allowed = providers
-            .iter()
-            .find(|p| key_of(p.as_ref()) == key)
-            .is_some_and(|p| crate::reconcile::reference_allowed(p, &ns(r.as_ref())).is_ok());
-        if allowed {
-            out.insert(redirect_uri(r));
-        }
-    }
-    out.into_iter().collect()
+        keys.contains(&key)
+            && providers
+                .iter()
+                .find(|p| key_of(p.as_ref()) == key)
+                .is_some_and(|p| crate::reconcile::reference_allowed(p, &ns(r.as_ref())).is_ok())
+    })
 }
 
 /// The claims the routes of a provider rely on (so the provider can say which ones the
@@ -251,6 +276,54 @@ mod tests {
             ]
         );
         assert!(needed_redirects(&providers, &routes, &client("auth", "other")).is_empty());
+    }
+
+    #[test]
+    fn the_backchannel_logout_uri_is_for_routes_with_redis_sessions_only() {
+        let providers = vec![provider("auth", "idp", "outpost", &["team-a", "team-b"])];
+        let with_redis = |r: Arc<ForwardAuthRoute>| {
+            let mut r = (*r).clone();
+            r.spec.session = Some(crate::api::SessionSpec {
+                store: Some(crate::api::SessionStoreSpec {
+                    redis: Some(Default::default()),
+                }),
+                ..Default::default()
+            });
+            Arc::new(r)
+        };
+        let mut routes = vec![
+            route("auth", "own", "own.example.com", None),
+            route("team-c", "c", "c.example.com", Some("auth")),
+        ];
+        let c = client("auth", "outpost");
+        assert_eq!(
+            needed_backchannel_logout_uri(&providers, &routes, &c),
+            None,
+            "cookie sessions only: nothing the IdP could end"
+        );
+        // A route the provider does not allow does not count, Redis or not.
+        routes[1] = with_redis(routes[1].clone());
+        assert_eq!(needed_backchannel_logout_uri(&providers, &routes, &c), None);
+        routes.push(with_redis(route(
+            "team-b",
+            "b",
+            "b.example.com",
+            Some("auth"),
+        )));
+        routes.push(with_redis(route(
+            "team-a",
+            "a",
+            "a.example.com",
+            Some("auth"),
+        )));
+        assert_eq!(
+            needed_backchannel_logout_uri(&providers, &routes, &c).as_deref(),
+            Some("https://a.example.com/oauth2/backchannel-logout")
+        );
+        assert_eq!(
+            needed_backchannel_logout_uri(&providers, &routes, &client("auth", "other")),
+            None
+        );
     }
 
     #[test]

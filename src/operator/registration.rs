@@ -25,6 +25,9 @@ pub struct Registration {
     /// The redirect URIs the IdP holds.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    /// The back-channel logout URI the IdP holds, if any.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl std::fmt::Debug for Registration {
@@ -38,8 +41,13 @@ impl std::fmt::Debug for Registration {
     }
 }
 
-/// The client metadata to register (RFC 7591 §2).
-pub fn metadata(client: &OAuthClient, redirect_uris: &[String]) -> Value {
+/// The client metadata to register (RFC 7591 §2), with `backchannel_logout_uri` (OpenID
+/// Connect Back-Channel Logout 1.0 §2.2, sid required) when routes can end sessions.
+pub fn metadata(
+    client: &OAuthClient,
+    redirect_uris: &[String],
+    backchannel_logout_uri: Option<&str>,
+) -> Value {
     let reg = client.spec.registration.clone().unwrap_or_default();
     let name = reg.client_name.unwrap_or_else(|| {
         format!(
@@ -66,6 +74,10 @@ pub fn metadata(client: &OAuthClient, redirect_uris: &[String]) -> Value {
         .filter(|p| !p.is_empty())
     {
         m["post_logout_redirect_uris"] = json!(p);
+    }
+    if let Some(uri) = backchannel_logout_uri {
+        m["backchannel_logout_uri"] = json!(uri);
+        m["backchannel_logout_session_required"] = json!(true);
     }
     m
 }
@@ -228,11 +240,16 @@ mod tests {
             },
         );
         c.metadata.namespace = Some("mon".into());
-        let m = metadata(&c, &["https://g.example/oauth2/callback".into()]);
+        let m = metadata(&c, &["https://g.example/oauth2/callback".into()], None);
         assert_eq!(m["client_name"], "mon/grafana");
         assert_eq!(m["token_endpoint_auth_method"], "client_secret_post");
         assert_eq!(m["redirect_uris"][0], "https://g.example/oauth2/callback");
         assert!(m.get("post_logout_redirect_uris").is_none());
+        assert!(m.get("backchannel_logout_uri").is_none());
+        let uri = "https://g.example/oauth2/backchannel-logout";
+        let m = metadata(&c, &[], Some(uri));
+        assert_eq!(m["backchannel_logout_uri"], uri);
+        assert_eq!(m["backchannel_logout_session_required"], true);
     }
 
     #[test]

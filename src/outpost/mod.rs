@@ -15,6 +15,7 @@ pub mod policy;
 pub mod redirect;
 pub mod server;
 pub mod session;
+pub mod sessions_page;
 pub mod subject;
 
 pub use args::OutpostArgs;

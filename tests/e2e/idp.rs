@@ -31,6 +31,9 @@ pub struct IdpClient {
     /// Grant types (default authorization_code + refresh_token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<String>>,
+    /// Where the IdP posts back-channel logout tokens (enables it for the client).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl IdpClient {
@@ -44,6 +47,7 @@ impl IdpClient {
             token_endpoint_auth_method: None,
             id_token_signed_response_alg: None,
             grant_types: None,
+            backchannel_logout_uri: None,
         }
     }
 }

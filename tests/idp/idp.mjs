@@ -19,7 +19,7 @@
 //   algorithms      ["RS256"] — one signing key per entry: RS256 PS256 ES256 EdDSA (...)
 //   clients         [{ client_id, client_secret, redirect_uris, post_logout_redirect_uris,
 //                      token_endpoint_auth_method, id_token_signed_response_alg,
-//                      grant_types, response_types, scope }]
+//                      grant_types, response_types, scope, backchannel_logout_uri }]
 //   accounts        [{ username, password, claims: { sub, preferred_username, email,
 //                      email_verified, groups, name, ... } }]
 //   ttl             { AccessToken, IdToken, RefreshToken, AuthorizationCode, Session,
@@ -128,6 +128,10 @@ function clientMetadata(c) {
   // which is rejected when no RSA key exists.
   out.id_token_signed_response_alg = c.id_token_signed_response_alg ?? algorithms[0];
   if (c.scope) out.scope = c.scope;
+  if (c.backchannel_logout_uri) {
+    out.backchannel_logout_uri = c.backchannel_logout_uri;
+    out.backchannel_logout_session_required = true;
+  }
   return out;
 }
 
@@ -171,10 +175,18 @@ function buildProvider(issuer) {
       ...(config.ttl ?? {}),
     },
     pkce: { required: () => false },
+    // oidc-provider refuses outgoing requests (back-channel logout) to loopback addresses
+    // as SSRF protection; this IdP and its relying parties live on loopback only.
+    fetch: (url, options) => {
+      const { dispatcher: _ssrfGuard, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
+      // Clients with a backchannel_logout_uri get a logout token when the user signs out here.
+      backchannelLogout: { enabled: true },
       introspection: { enabled: true },
       registration: registrationToken
         ? { enabled: true, initialAccessToken: registrationToken }
@@ -200,6 +212,9 @@ function buildProvider(issuer) {
     },
   });
   provider.on('server_error', (_ctx, err) => console.error('idp server_error:', err));
+  provider.on('backchannel.success', (_ctx, client) => console.error(`idp: back-channel logout sent to ${client.clientId}`));
+  provider.on('backchannel.error', (_ctx, err, client) => console.error(`idp: back-channel logout to ${client.clientId} failed:`, err.message, err.cause?.message ?? err.cause));
+  provider.on('end_session.success', () => console.error('idp: end_session success'));
   return provider;
 }
 

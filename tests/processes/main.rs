@@ -8,6 +8,7 @@ mod e2e;
 #[path = "../outpost_support/mod.rs"]
 mod outpost_support;
 
+mod backchannel;
 mod cluster_api;
 mod cluster_deletion;
 mod cluster_explain;
@@ -22,6 +23,7 @@ mod outpost_e2e;
 mod outpost_paths;
 mod outpost_refresh;
 mod outpost_reload;
+mod own_sessions;
 mod render;
 mod render_strict;
 mod session_store;

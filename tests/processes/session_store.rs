@@ -15,28 +15,31 @@ use std::time::Duration;
 const CLIENT_ID: &str = "portcullis";
 const CLIENT_SECRET: &str = "e2e-client-secret";
 
-struct Stack {
-    idp: Idp,
-    app: UpstreamApp,
-    redis: Redis,
-    outposts: Vec<Outpost>,
-    nginx: Nginx,
+pub(crate) struct Stack {
+    pub(crate) idp: Idp,
+    pub(crate) app: UpstreamApp,
+    pub(crate) redis: Redis,
+    pub(crate) outposts: Vec<Outpost>,
+    pub(crate) nginx: Nginx,
 }
 
-fn tools() -> bool {
+pub(crate) fn tools() -> bool {
     require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx, Tool::Redis])
 }
 
 /// IdP, app, Redis, `replicas` outposts sharing it, nginx in front of the first.
 async fn stack(persistent: bool, replicas: usize) -> Stack {
-    stack_with(persistent, replicas, None).await
+    stack_with(persistent, replicas, None, false).await
 }
 
-/// [`stack`], the outposts reaching Redis through `store` (flow YAML) when given.
-async fn stack_with(
+/// [`stack`], the outposts reaching Redis through `store` (flow YAML) when given, the
+/// client registered at the IdP with the outpost's back-channel logout URI when
+/// `backchannel`.
+pub(crate) async fn stack_with(
     persistent: bool,
     replicas: usize,
     store: Option<&dyn Fn(&Redis) -> String>,
+    backchannel: bool,
 ) -> Stack {
     let front_port = free_port();
     let front = format!("http://127.0.0.1:{front_port}");
@@ -46,6 +49,9 @@ async fn stack_with(
         &format!("{front}/oauth2/callback"),
     );
     client.post_logout_redirect_uris = vec![format!("{front}/"), format!("{front}/bye")];
+    if backchannel {
+        client.backchannel_logout_uri = Some(format!("{front}/oauth2/backchannel-logout"));
+    }
     let idp = Idp::start(IdpOptions {
         clients: vec![client],
         accounts: vec![IdpAccount::new(
@@ -101,14 +107,14 @@ async fn stack_with(
 }
 
 impl Stack {
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         let mut all: Vec<String> = self.outposts.iter().map(Outpost::log).collect();
         all.push(self.redis.log());
         all.join("\n----\n")
     }
 
     /// Signs alice in through nginx; returns her user agent.
-    async fn login(&self) -> UserAgent {
+    pub(crate) async fn login(&self) -> UserAgent {
         let base = self.nginx.url();
         let mut ua = UserAgent::new();
         ua.get(&format!("{base}/private"))
@@ -127,13 +133,13 @@ impl Stack {
     }
 
     /// The `Cookie` header alice's browser sends to the site.
-    fn cookie_header(&self, ua: &UserAgent) -> String {
+    pub(crate) fn cookie_header(&self, ua: &UserAgent) -> String {
         let url = url::Url::parse(&self.nginx.url()).expect("url");
         ua.jar.header_for(&url).expect("cookies for the site")
     }
 
     /// The auth subrequest as nginx sends it, straight to replica `i`, with `cookie`.
-    async fn auth_on(&self, i: usize, cookie: &str) -> reqwest::Response {
+    pub(crate) async fn auth_on(&self, i: usize, cookie: &str) -> reqwest::Response {
         reqwest::Client::new()
             .get(format!("http://{}/oauth2/auth", self.outposts[i].addr()))
             .header("x-original-url", format!("{}/private", self.nginx.url()))
@@ -143,7 +149,7 @@ impl Stack {
             .expect("auth subrequest")
     }
 
-    fn keys(&self, pattern: &str) -> Vec<String> {
+    pub(crate) fn keys(&self, pattern: &str) -> Vec<String> {
         self.redis
             .cli(&["--scan", "--pattern", pattern])
             .lines()
@@ -155,7 +161,7 @@ impl Stack {
 
 /// Whether the outpost's log shows `needle` within a few seconds (log lines are written
 /// by a background writer, so a line may land just after the answer).
-async fn logged(outpost: &Outpost, needle: &str) -> bool {
+pub(crate) async fn logged(outpost: &Outpost, needle: &str) -> bool {
     for _ in 0..50 {
         if outpost.log().contains(needle) {
             return true;
@@ -447,6 +453,7 @@ async fn sessions_through_a_redis_sentinel() {
                 "{{redis: {{mode: sentinel, masterName: mymaster, urls: [\"{url}\"], timeoutMillis: 1000}}}}"
             )
         }),
+        false,
     )
     .await;
     let ua = s.login().await;

@@ -103,6 +103,9 @@ fn cookie(
         refresh_token: None,
         access_token: Some("at-123".into()),
         id_token: None,
+        idp_session: None,
+        device: None,
+        client_ip: None,
     };
     let now = now();
     let session = route.sessions.start(data, now);

@@ -30,6 +30,17 @@ fn idp_text(s: &str) -> String {
         .collect()
 }
 
+/// The `User-Agent`, printable ASCII only and bounded (it is shown on a page later).
+fn device_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    let ua = headers.get(axum::http::header::USER_AGENT)?.to_str().ok()?;
+    let clean: String = ua
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(200)
+        .collect();
+    (!clean.is_empty()).then_some(clean)
+}
+
 /// The login state for the callback's `state` among the routes on this host, or why
 /// there is none: `missing` (no state cookie for this attempt: not stored or blocked),
 /// `expired`, `for_another_attempt` (a state cookie of another login is present: an old
@@ -230,6 +241,19 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             .end_session_endpoint
             .is_some()
             .then(|| id_token.to_string()),
+        // Only a server-side session can be found and ended by a back-channel logout.
+        idp_session: claims
+            .get("sid")
+            .and_then(serde_json::Value::as_str)
+            .filter(|_| !route.store.is_cookie())
+            .map(str::to_string),
+        // What the user's sessions page shows to tell sessions apart (Redis mode only).
+        device: (!route.store.is_cookie())
+            .then(|| device_of(&parts.headers))
+            .flatten(),
+        client_ip: (!route.store.is_cookie()).then(|| {
+            super::decision::client_ip(&app, &parts, super::handlers::peer_ip(&parts)).to_string()
+        }),
         identity,
     };
     let user = data.identity.username.clone();

@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_sessions;
 pub mod auth;
+pub mod backchannel;
 pub mod bearer;
 pub mod callback;
 pub mod cluster_config;
@@ -21,6 +22,7 @@ pub mod handlers;
 pub mod login;
 pub mod login_loop;
 pub mod metrics;
+pub mod own_sessions;
 pub mod process;
 pub mod rate_limit;
 pub mod refresh;
@@ -202,6 +204,14 @@ impl App {
                 get(account::sign_out).post(account::sign_out),
             )
             .route("/oauth2/userinfo", get(account::userinfo))
+            .route(
+                "/oauth2/sessions",
+                get(own_sessions::list).post(own_sessions::end),
+            )
+            .route(
+                "/oauth2/backchannel-logout",
+                axum::routing::post(backchannel::backchannel_logout),
+            )
             .route("/.well-known/jwks.json", get(account::jwks))
             .with_state(self.clone())
     }

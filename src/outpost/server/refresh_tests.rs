@@ -94,6 +94,9 @@ fn session() -> SessionData {
         refresh_token: Some("rt".into()),
         access_token: None,
         id_token: None,
+        idp_session: None,
+        device: None,
+        client_ip: None,
     }
 }
 

@@ -33,6 +33,16 @@ pub struct SessionData {
     /// The ID token, only when the IdP offers RP-initiated logout (for `id_token_hint`).
     #[serde(rename = "h", default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// The IdP session the login happened in (the ID token's `sid`), kept in Redis mode
+    /// only: a back-channel logout naming it ends this session.
+    #[serde(rename = "o", default, skip_serializing_if = "Option::is_none")]
+    pub idp_session: Option<String>,
+    /// The browser's `User-Agent` at login (Redis mode only), for the user's sessions page.
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The client address at login, from trusted forwarding only (Redis mode only).
+    #[serde(rename = "ip", default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
 }
 
 /// The policy/header view of an identity: kept claims plus `sub`, `email`, `name` and

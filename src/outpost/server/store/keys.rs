@@ -8,6 +8,8 @@
 //! - `<prefix>:u:<user>`: the ids of one user's sessions (for "end all"), the user being
 //!   a hash of provider and `sub`;
 //! - `<prefix>:n:<name>`: the ids of one user name's sessions (for an administrator);
+//! - `<prefix>:o:<idp session>`: the ids of the sessions started in one IdP session (the
+//!   ID token's `sid`, hashed with the provider), for back-channel logout by `sid`;
 //! - `<prefix>:once:<name>`: [`super::redis_client::RedisStore::once`] markers.
 
 use aws_lc_rs::digest;
@@ -49,9 +51,15 @@ pub fn record_context(sid: &str) -> String {
 
 /// The user index's name for a provider's `sub`: a hash, so index keys name nobody.
 pub fn user_key_part(provider: &str, sub: &str) -> String {
+    hashed("user", provider, sub)
+}
+
+/// A key part for `value` of `provider`, hashed under `kind` (index keys name nobody,
+/// and two kinds never share a key).
+pub fn hashed(kind: &str, provider: &str, value: &str) -> String {
     let d = digest::digest(
         &digest::SHA256,
-        format!("portcullis user\0{provider}\0{sub}").as_bytes(),
+        format!("portcullis {kind}\0{provider}\0{value}").as_bytes(),
     );
     d.as_ref()[..16]
         .iter()
@@ -102,6 +110,11 @@ impl Keys {
         format!("{}:n:{hex}", self.prefix)
     }
 
+    /// The set of session ids started in IdP session `sid` of `provider`.
+    pub fn idp_session(&self, provider: &str, sid: &str) -> String {
+        format!("{}:o:{}", self.prefix, hashed("idp session", provider, sid))
+    }
+
     /// A [`super::redis_client::RedisStore::once`] marker.
     pub fn once(&self, name: &str) -> String {
         format!("{}:once:{name}", self.prefix)
@@ -145,6 +158,12 @@ mod tests {
             "{name}"
         );
         assert_ne!(name, k.user_name("alicf"));
+        let idp = k.idp_session("team/idp", "sid-1");
+        assert!(idp.starts_with("pc:o:") && !idp.contains("sid-1"), "{idp}");
+        assert_ne!(idp, k.idp_session("team/other", "sid-1"));
+        // An IdP session id equal to a sub does not land in the user's index.
+        assert_ne!(&idp["pc:o:".len()..], &alice["pc:u:".len()..]);
+        assert_ne!(k.idp_session("team/idp", "alice")[5..], alice[5..]);
     }
 
     #[test]

@@ -12,12 +12,16 @@
 //! [`Reason::SessionStoreUnavailable`] (a 503 page), never "no session" (a login loop)
 //! and never "allowed".
 
+pub mod admin;
 pub mod keys;
+pub mod logout;
+pub mod own;
 pub mod redis_client;
 
 use super::request::{SessionData, cookie_headers};
 use crate::outpost::session::{Session, SessionManager};
 use crate::reason::Reason;
+pub use admin::{SessionSummary, end_user, list_user};
 use axum::http::HeaderMap;
 use keys::{Pointer, is_session_id, new_session_id, record_context};
 use redis_client::{RedisError, RedisStore};
@@ -209,7 +213,11 @@ impl SessionStore {
                 .user(scope.provider, &stored.session.data.identity.sub);
             let lifetime_ms = scope.sessions.lifetime().saturating_mul(1000);
             let name = redis.keys.user_name(&stored.session.data.identity.username);
-            for index in [&user, &name] {
+            let mut indexes = vec![user, name];
+            if let Some(idp_session) = &stored.session.data.idp_session {
+                indexes.push(redis.keys.idp_session(scope.provider, idp_session));
+            }
+            for index in &indexes {
                 pipe.cmd("SADD").arg(index).arg(&sid).ignore();
                 // An index lives as long as the newest session could.
                 pipe.cmd("PEXPIRE").arg(index).arg(lifetime_ms).ignore();
@@ -256,11 +264,7 @@ impl SessionStore {
         };
         let sid = stored.id.clone().unwrap_or_default();
         let remaining = stored.session.expires_at.saturating_sub(now).max(1);
-        let identity = &stored.session.data.identity;
-        let indexes = [
-            redis.keys.user(scope.provider, &identity.sub),
-            redis.keys.user_name(&identity.username),
-        ];
+        let indexes = indexes_of(redis, &stored.session.data);
         end_ids(redis, &indexes, &[sid], remaining)
             .await
             .map_err(|e| unavailable(&scope, &e))?;
@@ -268,9 +272,21 @@ impl SessionStore {
     }
 }
 
+/// The indexes a session's id is in.
+pub(super) fn indexes_of(redis: &RedisStore, data: &SessionData) -> Vec<String> {
+    let mut indexes = vec![
+        redis.keys.user(&data.provider, &data.identity.sub),
+        redis.keys.user_name(&data.identity.username),
+    ];
+    if let Some(idp_session) = &data.idp_session {
+        indexes.push(redis.keys.idp_session(&data.provider, idp_session));
+    }
+    indexes
+}
+
 /// Deletes sessions `sids`, leaving tombstones for `remaining` seconds, and takes them
 /// out of `indexes`.
-async fn end_ids(
+pub(super) async fn end_ids(
     redis: &RedisStore,
     indexes: &[String],
     sids: &[String],
@@ -291,78 +307,6 @@ async fn end_ids(
         }
     }
     redis.pipe::<()>("end sessions", pipe).await
-}
-
-/// One of a user's sessions, as an administrator sees it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct SessionSummary {
-    /// The provider key it came from.
-    pub provider: String,
-    /// When it started (unix seconds).
-    pub started: u64,
-    /// Last request that moved `last_seen` (unix seconds; coarse with an idle timeout).
-    pub last_seen: u64,
-    /// Absolute expiry (unix seconds).
-    pub expires: u64,
-}
-
-/// The ids in the user-name index of `username` (well-formed ones only).
-async fn ids_of(redis: &RedisStore, username: &str) -> Result<Vec<String>, RedisError> {
-    let mut members = redis::cmd("SMEMBERS");
-    members.arg(redis.keys.user_name(username));
-    let sids: Vec<String> = redis.query("list sessions", members).await?;
-    Ok(sids.into_iter().filter(|s| is_session_id(s)).collect())
-}
-
-/// The live sessions of user name `username` in `redis`, opened with `keys`.
-pub async fn list_user(
-    redis: &RedisStore,
-    keys: &crate::outpost::session::KeyRing,
-    username: &str,
-) -> Result<Vec<SessionSummary>, RedisError> {
-    let mut out = Vec::new();
-    for sid in ids_of(redis, username).await? {
-        let mut get = redis::cmd("GET");
-        get.arg(redis.keys.session(&sid));
-        let Some(record) = redis.query::<Option<String>>("read session", get).await? else {
-            continue;
-        };
-        let Ok(plain) = keys.open(&record_context(&sid), &record) else {
-            continue;
-        };
-        if let Ok(s) = serde_json::from_slice::<Session<SessionData>>(&plain) {
-            out.push(SessionSummary {
-                provider: s.data.provider,
-                started: s.issued_at,
-                last_seen: s.last_seen,
-                expires: s.expires_at,
-            });
-        }
-    }
-    out.sort_by_key(|s| s.started);
-    Ok(out)
-}
-
-/// Ends every session of user name `username` in `redis` (every route and replica
-/// using it); returns how many were live. Tombstones last `max_lifetime` seconds, the
-/// longest any of them could have lived.
-pub async fn end_user(
-    redis: &RedisStore,
-    username: &str,
-    max_lifetime: u64,
-) -> Result<usize, RedisError> {
-    let sids = ids_of(redis, username).await?;
-    if sids.is_empty() {
-        return Ok(0);
-    }
-    let mut exists = redis::cmd("EXISTS");
-    for sid in &sids {
-        exists.arg(redis.keys.session(sid));
-    }
-    let live: usize = redis.query("count sessions", exists).await?;
-    let index = [redis.keys.user_name(username)];
-    end_ids(redis, &index, &sids, max_lifetime.max(1)).await?;
-    Ok(live)
 }
 
 /// Reads and opens a session record; an absent one is `session_revoked` when its

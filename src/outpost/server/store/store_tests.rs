@@ -31,6 +31,9 @@ fn data(provider: &str) -> SessionData {
         refresh_token: None,
         access_token: None,
         id_token: None,
+        idp_session: None,
+        device: None,
+        client_ip: None,
     }
 }
 

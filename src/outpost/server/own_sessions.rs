@@ -1,0 +1,296 @@
+//! `/oauth2/sessions` on a route's host: the signed-in user's own sessions (Redis
+//! stores), with forms to end one, all others, or all. A POST must come from this site
+//! (`Sec-Fetch-Site`, `Origin`) and carry the form token bound to the poster's session;
+//! the session cookie is `SameSite=Lax`, so a cross-site POST carries no session anyway.
+//! Each ended session is an audit line (`by` = `user`).
+
+use super::App;
+use super::decision::Ctx;
+use super::handlers::{original, page, redirect, text};
+use super::request::{cookie_headers, now};
+use super::state::RouteRuntime;
+use super::store::own::{self, Own};
+use super::store::{SessionStore, StoredSession};
+use crate::outpost::sessions_page::{Row, SessionsPage, render, render_cookie_mode};
+use crate::reason::{Outcome, Reason};
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use std::sync::Arc;
+
+const PATH: &str = "/oauth2/sessions";
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+/// The route on the request's host and the request's session, or the response to send.
+async fn signed_in<'a>(
+    app: &App,
+    ctx: &Ctx,
+    parts: &Parts,
+    loaded: &'a super::state::Loaded,
+) -> Result<(&'a RouteRuntime, String, StoredSession), Box<Response>> {
+    let host = original(app, parts, None).map_err(|code| {
+        let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
+        Box::new(ctx.finish(app, None, Outcome::BadRequest, code, "", r))
+    })?;
+    let host = host.host;
+    let Some(route) = loaded.route_for_login(&host, None) else {
+        let r = text(
+            StatusCode::FORBIDDEN,
+            "no route is configured for this host\n",
+        );
+        return Err(Box::new(ctx.finish(
+            app,
+            None,
+            Outcome::Denied,
+            Reason::RouteNotFound,
+            "",
+            r,
+        )));
+    };
+    let id = Some(route.config.id.as_str());
+    match route.store.load(route.scope(), &parts.headers, now()).await {
+        Ok(s) => Ok((route, host, s)),
+        Err(code) => {
+            let status = if code == Reason::SessionStoreUnavailable {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let rule = "sign in first: the sessions page shows the sessions of the signed-in user";
+            let r = page(status, code, rule, "", &ctx.request_id, Some(route));
+            Err(Box::new(ctx.finish(
+                app,
+                id,
+                Outcome::Unauthenticated,
+                code,
+                "",
+                r,
+            )))
+        }
+    }
+}
+
+fn rows<'a>(sessions: &'a [Own], current: &str) -> Vec<Row<'a>> {
+    sessions
+        .iter()
+        .map(|o| Row {
+            handle: &o.handle,
+            started: o.session.issued_at,
+            last_seen: o.session.last_seen,
+            expires: o.session.expires_at,
+            device: o.session.data.device.as_deref(),
+            client_ip: o.session.data.client_ip.as_deref(),
+            current: o.sid == current,
+        })
+        .collect()
+}
+
+/// `GET /oauth2/sessions`.
+pub async fn list(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let ctx = Ctx::new(&parts, "sessions");
+    let loaded = app.loaded();
+    let (route, _, stored) = match signed_in(&app, &ctx, &parts, &loaded).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let id = Some(route.config.id.as_str());
+    let user = stored.session.data.identity.username.clone();
+    let (SessionStore::Redis(redis), Some(sid)) = (&route.store, &stored.id) else {
+        let r = html(StatusCode::OK, render_cookie_mode(&user));
+        return ctx.finish(&app, id, Outcome::Allow, Reason::Authenticated, &user, r);
+    };
+    let provider = &route.config.provider;
+    let sub = &stored.session.data.identity.sub;
+    let sessions = match own::list(redis, route.sessions.keys(), provider, sub).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(&app, &ctx, route, &e.to_string()),
+    };
+    let token = own::form_token(provider, sid);
+    let body = render(&SessionsPage {
+        user: &user,
+        rows: rows(&sessions, sid),
+        form_token: &token,
+        action: PATH,
+    });
+    ctx.finish(
+        &app,
+        id,
+        Outcome::Allow,
+        Reason::Authenticated,
+        &user,
+        html(StatusCode::OK, body),
+    )
+}
+
+/// Whether a POST comes from this site: `Sec-Fetch-Site` (when the browser sends it)
+/// is `same-origin` or `none`, and `Origin` (when sent) names the request's host.
+pub fn same_site(parts: &Parts, host: &str) -> bool {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let fetch_ok = header("sec-fetch-site").is_none_or(|v| v == "same-origin" || v == "none");
+    let origin_ok = header("origin")
+        .is_none_or(|o| url::Url::parse(o).is_ok_and(|u| super::state::authority(&u) == host));
+    fetch_ok && origin_ok
+}
+
+/// `POST /oauth2/sessions` (form: `token`, `end` = a handle, `others` or `all`).
+pub async fn end(State(app): State<Arc<App>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let ctx = Ctx::new(&parts, "sessions");
+    let loaded = app.loaded();
+    let (route, host, stored) = match signed_in(&app, &ctx, &parts, &loaded).await {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let id = Some(route.config.id.as_str());
+    let user = stored.session.data.identity.username.clone();
+    let refuse = |status: StatusCode, code: Reason, rule: &str| {
+        tracing::warn!(request_id = %ctx.request_id, route = %route.config.id, reason = %code, "sessions form refused");
+        let r = page(status, code, rule, &user, &ctx.request_id, Some(route));
+        ctx.finish(&app, id, Outcome::Denied, code, &user, r)
+    };
+    if !same_site(&parts, &host) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            Reason::CrossSiteRequest,
+            "sessions can only be ended from this site's own sessions page",
+        );
+    }
+    let (SessionStore::Redis(redis), Some(sid)) = (&route.store, &stored.id) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            Reason::FormTokenInvalid,
+            "this site keeps sessions only in cookies; there are no server sessions to end",
+        );
+    };
+    let body = to_bytes(body, 16 * 1024).await.unwrap_or_default();
+    let field = |name: &str| {
+        url::form_urlencoded::parse(&body)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let provider = &route.config.provider;
+    if field("token") != own::form_token(provider, sid) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            Reason::FormTokenInvalid,
+            "the form was not issued to this session; open the sessions page again",
+        );
+    }
+    let sub = &stored.session.data.identity.sub;
+    let sessions = match own::list(redis, route.sessions.keys(), provider, sub).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(&app, &ctx, route, &e.to_string()),
+    };
+    let which = field("end");
+    let chosen: Vec<&Own> = sessions
+        .iter()
+        .filter(|o| match which.as_str() {
+            "all" => true,
+            "others" => o.sid != *sid,
+            handle => o.handle == handle,
+        })
+        .collect();
+    let now = now();
+    if let Err(e) = own::end(redis, &chosen, now).await {
+        return unavailable(&app, &ctx, route, &e.to_string());
+    }
+    for o in &chosen {
+        tracing::info!(
+            audit = "session_ended",
+            request_id = %ctx.request_id,
+            route = %route.config.id,
+            user = %o.session.data.identity.username,
+            this_browser = o.sid == *sid,
+            by = "user",
+            "session ended by its user"
+        );
+    }
+    let r = if chosen.iter().any(|o| o.sid == *sid) {
+        let clear = route.sessions.clear(&cookie_headers(&parts.headers));
+        redirect(route.base.as_str(), &clear)
+    } else {
+        redirect(PATH, &[])
+    };
+    ctx.finish(&app, id, Outcome::SignOut, Reason::Authenticated, &user, r)
+}
+
+fn unavailable(app: &App, ctx: &Ctx, route: &RouteRuntime, error: &str) -> Response {
+    let code = Reason::SessionStoreUnavailable;
+    tracing::warn!(request_id = %ctx.request_id, route = %route.config.id, reason = %code, error = %error, "session store did not answer");
+    let rule = "the session store did not answer; try again in a moment";
+    let r = page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        code,
+        rule,
+        "",
+        &ctx.request_id,
+        Some(route),
+    );
+    ctx.finish(app, Some(&route.config.id), Outcome::Error, code, "", r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut b = axum::http::Request::builder().method("POST").uri(PATH);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn only_same_site_posts_pass() {
+        let host = "app.example.com";
+        for ok in [
+            &[][..],
+            &[("sec-fetch-site", "same-origin")],
+            &[("sec-fetch-site", "none")],
+            &[("origin", "https://app.example.com")],
+            &[
+                ("origin", "https://app.example.com"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+        ] {
+            assert!(same_site(&parts(ok), host), "{ok:?}");
+        }
+        for bad in [
+            &[("sec-fetch-site", "cross-site")][..],
+            &[("sec-fetch-site", "same-site")],
+            &[("origin", "https://evil.example")],
+            &[("origin", "https://app.example.com.evil.example")],
+            &[("origin", "https://app.example.com:8443")],
+            &[("origin", "null")],
+            &[
+                ("origin", "https://app.example.com"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        ] {
+            assert!(!same_site(&parts(bad), host), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn handles_and_form_tokens_depend_on_the_session_and_hide_it() {
+        let (a, b) = ("A".repeat(43), "B".repeat(43));
+        assert_ne!(own::handle("p", &a), own::handle("p", &b));
+        assert_ne!(own::form_token("p", &a), own::form_token("p", &b));
+        assert_ne!(own::handle("p", &a), own::form_token("p", &a));
+        assert!(!own::handle("p", &a).contains(&a[..8]));
+    }
+}
