@@ -542,3 +542,67 @@ async fn chromium_in_a_cookie_loop_ends_on_a_page_naming_the_cookie() {
         "one completed round, then the page: {completed}"
     );
 }
+
+/// The sessions page (`/oauth2/sessions`) as a person sees it, rendered with two
+/// sessions and opened in Chromium: the screenshot is kept under `$E2E_ARTIFACTS` to be
+/// looked at; the text must name both devices, mark this browser and offer the endings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_shows_the_sessions_page_a_person_can_act_on() {
+    use portcullis::outpost::sessions_page::{Row, SessionsPage, render};
+    if !require(&[Tool::Node, Tool::Chromium, Tool::BrowserPackages]) {
+        return;
+    }
+    let now = 1_780_000_000;
+    let html = render(&SessionsPage {
+        user: "alice",
+        rows: vec![
+            Row {
+                handle: "h1",
+                started: now - 7_200,
+                last_seen: now - 60,
+                expires: now + 21_600,
+                device: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"),
+                client_ip: Some("203.0.113.7"),
+                current: true,
+            },
+            Row {
+                handle: "h2",
+                started: now - 86_000,
+                last_seen: now - 3_600,
+                expires: now + 400,
+                device: Some("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1) Safari/604.1"),
+                client_ip: Some("198.51.100.20"),
+                current: false,
+            },
+        ],
+        form_token: "t0ken",
+        action: "/oauth2/sessions",
+    });
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("sessions.html");
+    std::fs::write(&file, html).expect("write the page");
+    let path = screenshot_path("outpost-sessions.png", &dir);
+    let result = Browser::run(BrowserOptions {
+        url: format!("file://{}", file.display()),
+        username: None,
+        password: None,
+        screenshot: path,
+        timeout: std::time::Duration::from_secs(20),
+    })
+    .await
+    .expect("browser run");
+    for words in [
+        "alice",
+        "Chrome",
+        "iPhone",
+        "203.0.113.7",
+        "this browser",
+        "End",
+    ] {
+        assert!(
+            result.text.contains(words),
+            "{words:?} missing: {}",
+            result.text
+        );
+    }
+}
