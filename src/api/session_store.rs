@@ -55,4 +55,10 @@ pub struct RedisStoreSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 10, max = 60000))]
     pub timeout_millis: Option<u32>,
+    /// Sessions one user may have at once through this route's provider: a new sign-in
+    /// beyond it ends the user's oldest session (the other browser is asked to sign in
+    /// again), so a sign-in never fails for it. Default: no bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_sessions_per_user: Option<u32>,
 }

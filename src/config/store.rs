@@ -64,6 +64,14 @@ pub struct RedisConfig {
     /// Bound on every Redis call (connect included), in milliseconds.
     #[serde(default = "default_timeout_millis")]
     pub timeout_millis: u64,
+    /// Sessions one user may have with one provider at once; a new sign-in beyond it
+    /// ends the oldest (0: no bound).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_sessions_per_user: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn default_key_prefix() -> String {
@@ -85,6 +93,7 @@ impl RedisConfig {
             password: None,
             key_prefix: default_key_prefix(),
             timeout_millis: default_timeout_millis(),
+            max_sessions_per_user: 0,
         }
     }
 

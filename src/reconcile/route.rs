@@ -346,6 +346,7 @@ fn session_store(
             }),
             key_prefix: r.key_prefix.clone().unwrap_or(defaults.key_prefix),
             timeout_millis: r.timeout_millis.map_or(defaults.timeout_millis, u64::from),
+            max_sessions_per_user: r.max_sessions_per_user.unwrap_or(0),
         }
     });
     crate::config::StoreConfig { redis }

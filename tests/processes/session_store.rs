@@ -507,3 +507,49 @@ async fn once_lets_one_caller_win_per_name_until_the_marker_expires() {
         "the marker carries the TTL: {pttl}"
     );
 }
+
+/// `maxSessionsPerUser: 2`: a third sign-in ends the oldest session (that browser gets
+/// `session_revoked`), keeps the newer one, and says so in an audit line; the person
+/// signing in is never refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_past_the_session_limit_ends_the_oldest_session() {
+    if !tools() {
+        return;
+    }
+    let s = stack_with(
+        false,
+        1,
+        Some(&|redis: &Redis| {
+            format!(
+                "{{redis: {{urls: [\"{}\"], timeoutMillis: 300, maxSessionsPerUser: 2}}}}",
+                redis.url()
+            )
+        }),
+        false,
+    )
+    .await;
+    let mut cookies = Vec::new();
+    for _ in 0..3 {
+        let ua = s.login().await;
+        cookies.push(s.cookie_header(&ua));
+        // Sessions started in the same second have no order; a second between them.
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    }
+    let oldest = s.auth_on(0, &cookies[0]).await;
+    assert_eq!(oldest.status(), 401, "{}", s.logs());
+    for (i, c) in cookies.iter().enumerate().skip(1) {
+        assert_eq!(
+            s.auth_on(0, c).await.status(),
+            200,
+            "session {i}: {}",
+            s.logs()
+        );
+    }
+    assert_eq!(s.keys("portcullis:s:*").len(), 2, "two records remain");
+    assert!(
+        logged(&s.outposts[0], "\"by\":\"session_limit\"").await,
+        "{}",
+        s.logs()
+    );
+    assert!(logged(&s.outposts[0], "\"reason\":\"session_revoked\"").await);
+}

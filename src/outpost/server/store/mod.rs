@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod keys;
+mod limit;
 pub mod logout;
 pub mod own;
 pub mod redis_client;
@@ -229,6 +230,15 @@ impl SessionStore {
             .map_err(|e| unavailable(&scope, &e))?;
         if !fresh {
             return Ok(Vec::new());
+        }
+        let limit = redis.config().max_sessions_per_user;
+        if limit > 0 {
+            let user = &stored.session.data.identity;
+            let index = redis.keys.user(scope.provider, &user.sub);
+            let keys = scope.sessions.keys();
+            limit::end_oldest_beyond(redis, keys, &index, &sid, &user.username, limit)
+                .await
+                .map_err(|e| unavailable(&scope, &e))?;
         }
         stored.id = Some(sid.clone());
         let pointer = scope.sessions.start(Pointer { sid }, now);

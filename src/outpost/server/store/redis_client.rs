@@ -93,6 +93,11 @@ impl RedisStore {
         }
     }
 
+    /// The configuration this store was built from.
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
     /// Whether this store was built from `config` and `password` (reused across reloads).
     pub fn is_for(&self, config: &RedisConfig, password: Option<&str>) -> bool {
         self.config == *config && self.password.as_deref() == password
