@@ -242,8 +242,8 @@ impl Provider {
 
     /// Validates a back-channel logout token: signature (the provider's keys and
     /// algorithms), `iss` exactly, `aud` containing the client id, `iat` present and not
-    /// in the future beyond the clock skew, `exp` when present, then the logout rules of
-    /// [`logout::check_logout_token`].
+    /// in the future beyond the clock skew, `exp` when present, then the logout rules
+    /// (the `events` member, no `nonce`, `sub` or `sid`).
     pub async fn verify_logout_token(&self, token: &str) -> Result<LogoutToken, OidcError> {
         self.verify_logout_token_at(token, unix_now()).await
     }
