@@ -107,13 +107,25 @@ pub fn cookie_reaches(route: &RouteRuntime, rd: &str) -> bool {
     let Ok(app) = url::Url::parse(rd) else {
         return true;
     };
-    let spec = route.sessions.cookie();
+    domain_covers(route, &app) && !(route.sessions.cookie().secure() && app.scheme() == "http")
+}
+
+/// Whether the session cookie's Domain (or, host-only, the sign-in host) covers the
+/// app's host. Cookies ignore ports, so only host names are compared.
+fn domain_covers(route: &RouteRuntime, app: &url::Url) -> bool {
     let app_host = app.host_str().unwrap_or_default();
-    let covered = match spec.domain() {
+    match route.sessions.cookie().domain() {
         Some(d) => app_host == d || app_host.ends_with(&format!(".{d}")),
-        None => app.authority() == route.authority,
-    };
-    covered && !(spec.secure() && app.scheme() == "http")
+        None => app_host == sign_in_host(route),
+    }
+}
+
+/// The sign-in host without its port.
+fn sign_in_host(route: &RouteRuntime) -> String {
+    url::Url::parse(&format!("http://{}", route.authority))
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| route.authority.clone())
 }
 
 /// The session cookie as it was written, in words, with the causes that fit this
@@ -127,13 +139,7 @@ fn describe(route: &RouteRuntime, written: &[String], rd: &str, seconds_ago: u64
         .sum();
     let domain = spec.domain().map_or_else(
         // Cookies ignore ports: host-only means this host name on every port.
-        || {
-            let host = url::Url::parse(&format!("http://{}", route.authority))
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_else(|| route.authority.clone());
-            format!("none (host-only on {host})")
-        },
+        || format!("none (host-only on {})", sign_in_host(route)),
         str::to_string,
     );
     let mut text = format!(
@@ -143,11 +149,7 @@ fn describe(route: &RouteRuntime, written: &[String], rd: &str, seconds_ago: u64
     );
     if let Ok(app) = url::Url::parse(rd) {
         let app_host = app.host_str().unwrap_or_default();
-        let covered = match spec.domain() {
-            Some(d) => app_host == d || app_host.ends_with(&format!(".{d}")),
-            None => app.authority() == route.authority,
-        };
-        if !covered {
+        if !domain_covers(route, &app) {
             text.push_str(&format!(
                 " The app is at {app_host}, which this cookie's Domain does not cover."
             ));
