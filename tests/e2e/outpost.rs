@@ -206,4 +206,9 @@ impl Outpost {
     pub fn log(&self) -> String {
         self.child.log()
     }
+
+    /// Whether the log shows `needle` within five seconds ([`ManagedChild::logged`]).
+    pub async fn logged(&self, needle: &str) -> bool {
+        self.child.logged(needle).await
+    }
 }

@@ -248,6 +248,11 @@ impl PodProcess {
         self.child.log()
     }
 
+    /// Whether the log shows `needle` within five seconds ([`ManagedChild::logged`]).
+    pub async fn logged(&self, needle: &str) -> bool {
+        self.child.logged(needle).await
+    }
+
     /// Waits until the readinessProbe (else the livenessProbe) answers 2xx, as the
     /// kubelet would judge it.
     pub async fn wait_ready(&mut self, timeout: Duration) {

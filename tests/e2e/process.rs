@@ -176,6 +176,20 @@ impl ManagedChild {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Whether the log shows `needle` within five seconds. Our processes write log lines
+    /// from a background writer, so a line may land just after the answer it belongs
+    /// to: assert on a logged line through this, never on `log()` read right after a
+    /// request (CI once caught that race).
+    pub async fn logged(&self, needle: &str) -> bool {
+        for _ in 0..50 {
+            if self.log().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     /// The OS process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

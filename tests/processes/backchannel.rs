@@ -4,7 +4,7 @@
 //! old cookie is refused with `session_revoked` on every replica. Bad posts are refused
 //! with the OAuth-style JSON error and change nothing.
 
-use crate::session_store::{Stack, logged, stack_with, tools};
+use crate::session_store::{Stack, stack_with, tools};
 
 async fn sign_out_at_the_idp(s: &Stack, ua: &mut crate::e2e::UserAgent) {
     let page = ua
@@ -64,7 +64,7 @@ async fn signing_out_at_the_idp_ends_the_session_on_every_replica() {
     // The user signs out at the IdP, not here: the IdP posts a logout token to us.
     sign_out_at_the_idp(&s, &mut ua).await;
     assert!(
-        logged(&s.outposts[0], "\"by\":\"backchannel_logout\"").await,
+        s.outposts[0].logged("\"by\":\"backchannel_logout\"").await,
         "an audit line for the back-channel logout:\n{}\n---- idp ----\n{}",
         s.logs(),
         s.idp.log()
@@ -76,7 +76,7 @@ async fn signing_out_at_the_idp_ends_the_session_on_every_replica() {
     }
     for (i, o) in s.outposts.iter().enumerate() {
         assert!(
-            logged(o, "\"reason\":\"session_revoked\"").await,
+            o.logged("\"reason\":\"session_revoked\"").await,
             "replica {i} logs session_revoked:\n{}",
             o.log()
         );
@@ -150,7 +150,9 @@ async fn bad_logout_posts_are_refused_and_end_nothing() {
     assert_eq!(s.auth_on(0, &cookie).await.status(), 200, "{}", s.logs());
     assert_eq!(s.keys("portcullis:s:*").len(), 1);
     assert!(
-        logged(&s.outposts[0], "\"reason\":\"logout_token_invalid\"").await,
+        s.outposts[0]
+            .logged("\"reason\":\"logout_token_invalid\"")
+            .await,
         "{}",
         s.logs()
     );
@@ -275,11 +277,9 @@ async fn cookie_sessions_answer_the_idp_501_and_say_why() {
     );
     sign_out_at_the_idp(&s, &mut ua).await;
     assert!(
-        logged(
-            &s.outposts[0],
-            "\"reason\":\"backchannel_logout_unsupported\""
-        )
-        .await,
+        s.outposts[0]
+            .logged("\"reason\":\"backchannel_logout_unsupported\"")
+            .await,
         "{}\n---- idp ----\n{}",
         s.logs(),
         s.idp.log()

@@ -94,10 +94,12 @@ async fn the_kubectl_bundle_installs_and_both_roles_run_as_their_pod_specs_say()
             "{body}"
         );
     }
+    let warning = "are ignored: it is not a trusted proxy";
+    assert!(outpost.logged(warning).await, "{}", outpost.log());
     let warnings = outpost
         .log()
         .lines()
-        .filter(|l| l.contains("\"WARN\"") && l.contains("are ignored: it is not a trusted proxy"))
+        .filter(|l| l.contains("\"WARN\"") && l.contains(warning))
         .count();
     assert_eq!(warnings, 1, "one warning per peer:\n{}", outpost.log());
 

@@ -175,11 +175,12 @@ async fn login_through_nginx(algorithm: &str) {
 
     // No secret, token or cookie value ever reaches the log: check the whole run's log
     // for the client secret, the cookie secret, every session cookie value and any JWT.
-    let log = s.outpost.log();
     assert!(
-        log.contains("\"reason\":\"authenticated\""),
-        "decisions are logged: {log}"
+        s.outpost.logged("\"reason\":\"authenticated\"").await,
+        "decisions are logged: {}",
+        s.outpost.log()
     );
+    let log = s.outpost.log();
     assert!(!log.contains(CLIENT_SECRET), "client secret in the log");
     assert!(
         !log.contains(e2e::outpost::COOKIE_SECRET),
@@ -479,8 +480,10 @@ async fn underscore_spellings_of_identity_headers_never_name_the_user() {
             assert!(reached.is_empty(), "the app was reached: {reached:?}");
             assert!(
                 s.outpost
-                    .log()
-                    .contains("\"reason\":\"identity_header_spoofed\"")
+                    .logged("\"reason\":\"identity_header_spoofed\"")
+                    .await,
+                "{}",
+                s.outpost.log()
             );
         } else {
             assert_eq!(r.status, 200, "nginx dropped the header: {:?}", r.hops);

@@ -4,7 +4,7 @@
 //! browser's session at once (`session_revoked`) and keeps this one.
 
 use crate::e2e::UserAgent;
-use crate::session_store::{logged, stack_with, tools};
+use crate::session_store::{stack_with, tools};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_lists_and_ends_their_own_sessions() {
@@ -100,8 +100,16 @@ async fn a_user_lists_and_ends_their_own_sessions() {
         .await,
         403
     );
-    assert!(logged(&s.outposts[0], "\"reason\":\"cross_site_request\"").await);
-    assert!(logged(&s.outposts[0], "\"reason\":\"form_token_invalid\"").await);
+    assert!(
+        s.outposts[0]
+            .logged("\"reason\":\"cross_site_request\"")
+            .await
+    );
+    assert!(
+        s.outposts[0]
+            .logged("\"reason\":\"form_token_invalid\"")
+            .await
+    );
     assert_eq!(
         s.auth_on(0, &phone_cookie).await.status(),
         200,
@@ -114,9 +122,9 @@ async fn a_user_lists_and_ends_their_own_sessions() {
     assert!(after.body.contains("1 session(s)"), "{}", after.body);
     let r = s.auth_on(0, &phone_cookie).await;
     assert_eq!(r.status(), 401, "{}", s.logs());
-    assert!(logged(&s.outposts[0], "\"reason\":\"session_revoked\"").await);
+    assert!(s.outposts[0].logged("\"reason\":\"session_revoked\"").await);
     assert!(
-        logged(&s.outposts[0], "\"by\":\"user\"").await,
+        s.outposts[0].logged("\"by\":\"user\"").await,
         "{}",
         s.logs()
     );

@@ -159,18 +159,6 @@ impl Stack {
     }
 }
 
-/// Whether the outpost's log shows `needle` within a few seconds (log lines are written
-/// by a background writer, so a line may land just after the answer).
-pub(crate) async fn logged(outpost: &Outpost, needle: &str) -> bool {
-    for _ in 0..50 {
-        if outpost.log().contains(needle) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
-
 async fn readyz(outpost: &Outpost) -> (u16, String) {
     let r = reqwest::get(format!("{}/readyz", outpost.admin_url()))
         .await
@@ -239,13 +227,13 @@ async fn redis_sign_out_refuses_a_copied_cookie_on_every_replica() {
     );
     for (i, o) in s.outposts.iter().enumerate() {
         assert!(
-            logged(o, "\"reason\":\"session_revoked\"").await,
+            o.logged("\"reason\":\"session_revoked\"").await,
             "replica {i} logs session_revoked:\n{}",
             o.log()
         );
     }
     assert!(
-        logged(&s.outposts[0], "\"audit\":\"session_ended\"").await,
+        s.outposts[0].logged("\"audit\":\"session_ended\"").await,
         "an audit line for the sign-out:\n{}",
         s.outposts[0].log()
     );
@@ -353,7 +341,7 @@ async fn redis_restarted_empty_sends_users_to_sign_in_again() {
     assert_eq!(r.status, 302, "{}", s.logs());
     assert!(r.location().unwrap_or_default().contains("/oauth2/start"));
     assert!(
-        logged(&s.outposts[0], "\"reason\":\"session_unknown\"").await,
+        s.outposts[0].logged("\"reason\":\"session_unknown\"").await,
         "{}",
         s.outposts[0].log()
     );
@@ -420,12 +408,12 @@ async fn an_admin_ends_every_session_of_a_user_across_replicas() {
         }
     }
     assert!(
-        logged(&s.outposts[0], "\"reason\":\"session_revoked\"").await,
+        s.outposts[0].logged("\"reason\":\"session_revoked\"").await,
         "{}",
         s.outposts[0].log()
     );
     assert!(
-        logged(&s.outposts[1], "\"audit\":\"session_ended\"").await,
+        s.outposts[1].logged("\"audit\":\"session_ended\"").await,
         "an audit line: {}",
         s.outposts[1].log()
     );
@@ -547,9 +535,9 @@ async fn a_sign_in_past_the_session_limit_ends_the_oldest_session() {
     }
     assert_eq!(s.keys("portcullis:s:*").len(), 2, "two records remain");
     assert!(
-        logged(&s.outposts[0], "\"by\":\"session_limit\"").await,
+        s.outposts[0].logged("\"by\":\"session_limit\"").await,
         "{}",
         s.logs()
     );
-    assert!(logged(&s.outposts[0], "\"reason\":\"session_revoked\"").await);
+    assert!(s.outposts[0].logged("\"reason\":\"session_revoked\"").await);
 }
