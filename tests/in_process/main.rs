@@ -2,6 +2,10 @@
 //! mocked API server (kube-rs's tower-test pattern), the outpost's HTTP flow with a
 //! scripted browser and IdP, and the generated files. Nothing here starts a process.
 
+/// The one RFC 6265 cookie jar (the end-to-end harness's), for `outpost_support`.
+#[path = "../e2e/cookies.rs"]
+#[allow(dead_code)] // the end-to-end tests use the rest
+mod cookie_jar;
 #[path = "../operator_support/mod.rs"]
 mod operator_support;
 #[path = "../outpost_support/mod.rs"]

@@ -85,7 +85,9 @@ async fn every_bearer_refusal_logs_expected_and_got_never_the_token() {
         // A callsite first hit on another test's thread while our subscriber was being
         // installed can cache "never"; recompute so this thread's subscriber sees it.
         tracing::callsite::rebuild_interest_cache();
-        let r = b.bearer_auth(&outpost, "http://app.test/api", &token).await;
+        let r = b
+            .bearer_auth(&outpost, "http://app.localhost/api", &token)
+            .await;
         assert_eq!(r.status(), 401, "{reason}");
         let log = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
         let line = log

@@ -12,24 +12,32 @@ async fn two_session_cookies_of_one_name_get_401_then_a_page_saying_how_to_clear
     let idp = TestIdp::spawn().await;
     let outpost = Outpost::start(&idp.base, "").await;
     let mut jane = Browser::new();
-    jane.login(&outpost, "http://app.test/").await;
+    jane.login(&outpost, "http://app.localhost/").await;
     idp.set_user(json!({"sub": "user-2", "preferred_username": "mallory",
         "email": "mallory@example.com", "groups": ["staff"]}));
     let mut mallory = Browser::new();
-    mallory.login(&outpost, "http://app.test/").await;
-    let both = format!("{}; {}", jane.cookie_header(), mallory.cookie_header());
+    mallory.login(&outpost, "http://app.localhost/").await;
+    let both = format!(
+        "{}; {}",
+        jane.cookie_header(&outpost.base),
+        mallory.cookie_header(&outpost.base)
+    );
 
     let mut b = Browser::new();
     let auth = format!("{}/oauth2/auth", outpost.base);
     for cookies in [
         both.clone(),
-        format!("{}; {}", mallory.cookie_header(), jane.cookie_header()),
+        format!(
+            "{}; {}",
+            mallory.cookie_header(&outpost.base),
+            jane.cookie_header(&outpost.base)
+        ),
     ] {
         let r = b
             .get(
                 &auth,
                 &[
-                    ("x-original-url", "http://app.test/x"),
+                    ("x-original-url", "http://app.localhost/x"),
                     ("cookie", &cookies),
                 ],
             )
@@ -45,7 +53,10 @@ async fn two_session_cookies_of_one_name_get_401_then_a_page_saying_how_to_clear
 
     // nginx sends the browser to /oauth2/start: a page, not another login (which would
     // overwrite one cookie and loop).
-    let start = format!("{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2Fx", outpost.base);
+    let start = format!(
+        "{}/oauth2/start?rd=http%3A%2F%2Fapp.localhost%2Fx",
+        outpost.base
+    );
     let r = b.get(&start, &[("cookie", &both)]).await;
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());
@@ -85,22 +96,23 @@ async fn page_names(r: reqwest::Response, words: &[&str]) {
 /// Forgets the session cookie (and its chunks) as a browser that does not keep it
 /// would, keeping every other cookie.
 fn drop_session_cookie(b: &mut Browser) {
-    b.jar.retain(|name, _| {
-        !(name == "portcullis"
-            || name.starts_with("portcullis_") && name[11..].bytes().all(|c| c.is_ascii_digit()))
-    });
+    for name in b.cookie_names() {
+        if name == "portcullis"
+            || name.starts_with("portcullis_") && name[11..].bytes().all(|c| c.is_ascii_digit())
+        {
+            b.jar.remove(&name);
+        }
+    }
 }
 
 #[tokio::test]
 async fn a_browser_that_drops_the_session_cookie_gets_a_page_not_a_loop() {
     let idp = TestIdp::spawn().await;
     let outpost = Outpost::start(&idp.base, "").await;
-    let target = "http://app.test/dash";
+    let target = "http://app.localhost/dash";
 
-    // A browser that keeps its cookies may sign in twice in a row: no false alarm. (Its
-    // target is on the sign-in host, where the host-only session cookie is sent; this
-    // jar ignores cookie scoping, so the app.test target would not show it.)
-    let reached = format!("{}/dash", outpost.base);
+    // A browser that keeps its cookies may sign in twice in a row: no false alarm.
+    let reached = target.to_string();
     let mut keeps = Browser::new();
     for _ in 0..2 {
         let cb = keeps.login(&outpost, &reached).await;
@@ -112,7 +124,7 @@ async fn a_browser_that_drops_the_session_cookie_gets_a_page_not_a_loop() {
     keeps
         .get(&format!("{}/oauth2/sign_out", outpost.base), &[])
         .await;
-    assert!(!keeps.jar.contains_key("portcullis"));
+    assert!(keeps.cookie("portcullis").is_none());
     assert_eq!(keeps.login(&outpost, &reached).await.status(), 302);
 
     // One that drops the session cookie: the first login completes, the app answers 401
@@ -150,7 +162,7 @@ async fn a_browser_that_drops_the_session_cookie_gets_a_page_not_a_loop() {
 async fn a_copied_sign_in_record_does_not_fake_a_loop_for_someone_else() {
     let idp = TestIdp::spawn().await;
     let outpost = Outpost::start(&idp.base, "").await;
-    let target = "http://app.test/dash";
+    let target = "http://app.localhost/dash";
     idp.set_user(serde_json::json!({
         "sub": "mallory-1", "preferred_username": "mallory", "email": "mallory@example.com",
         "groups": ["staff"]
@@ -158,9 +170,7 @@ async fn a_copied_sign_in_record_does_not_fake_a_loop_for_someone_else() {
     let mut attacker = Browser::new();
     assert_eq!(attacker.login(&outpost, target).await.status(), 302);
     let record = attacker
-        .jar
-        .get("portcullis_logins")
-        .cloned()
+        .cookie("portcullis_logins")
         .expect("the sign-in was recorded");
 
     idp.set_user(serde_json::json!({
@@ -168,9 +178,7 @@ async fn a_copied_sign_in_record_does_not_fake_a_loop_for_someone_else() {
         "groups": ["staff"]
     }));
     let mut victim = Browser::new();
-    victim
-        .jar
-        .insert("portcullis_logins".into(), record.clone());
+    victim.put_cookie(&outpost.base, "portcullis_logins", &record);
     let first = victim.login(&outpost, target).await;
     assert_eq!(first.status(), 302, "a first sign-in is not a loop");
     assert_eq!(outpost_support::location(&first), target);

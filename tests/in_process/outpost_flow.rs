@@ -14,24 +14,31 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     let outpost = Outpost::start(&idp.base, "").await;
     let mut b = Browser::new();
 
-    let r = b.nginx_auth(&outpost, "http://app.test/dashboard").await;
+    let r = b
+        .nginx_auth(&outpost, "http://app.localhost/dashboard")
+        .await;
     assert_eq!(r.status(), 401, "not signed in: 401, never a redirect");
     assert!(r.headers().get("location").is_none());
 
-    let cb = b.login(&outpost, "http://app.test/dashboard?tab=1").await;
+    let cb = b
+        .login(&outpost, "http://app.localhost/dashboard?tab=1")
+        .await;
     assert_eq!(cb.status(), 302);
-    assert_eq!(location(&cb), "http://app.test/dashboard?tab=1");
+    assert_eq!(location(&cb), "http://app.localhost/dashboard?tab=1");
     assert!(
-        b.jar.contains_key("portcullis"),
-        "session cookie set: {:?}",
-        b.jar.keys()
+        b.cookie("portcullis").is_some(),
+        "session cookie set: {:?} (refused: {:?})",
+        b.cookie_names(),
+        b.refused
     );
     assert!(
-        !b.jar.keys().any(|k| k.contains("_csrf_")),
+        !b.cookie_names().iter().any(|k| k.contains("_csrf_")),
         "the state cookie is cleared after the callback"
     );
 
-    let r = b.nginx_auth(&outpost, "http://app.test/dashboard").await;
+    let r = b
+        .nginx_auth(&outpost, "http://app.localhost/dashboard")
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-auth-request-user"), "jane");
     assert_eq!(header(&r, "x-auth-request-email"), "jane@example.com");
@@ -86,7 +93,7 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     let r = b
         .get(
             &format!(
-                "{}/oauth2/sign_out?rd=http%3A%2F%2Fapp.test%2Fbye",
+                "{}/oauth2/sign_out?rd=http%3A%2F%2Fapp.localhost%2Fbye",
                 outpost.base
             ),
             &[],
@@ -96,15 +103,17 @@ async fn full_login_gives_identity_headers_then_sign_out_ends_access() {
     let logout = url::Url::parse(&location(&r)).unwrap();
     assert_eq!(logout.path(), "/logout");
     let q: std::collections::HashMap<_, _> = logout.query_pairs().into_owned().collect();
-    assert_eq!(q["post_logout_redirect_uri"], "http://app.test/bye");
+    assert_eq!(q["post_logout_redirect_uri"], "http://app.localhost/bye");
     assert_eq!(q["client_id"], CLIENT_ID);
     assert!(q["id_token_hint"].starts_with("ey"));
     assert!(
-        b.jar.is_empty(),
+        b.cookie_names().is_empty(),
         "sign-out expires every cookie: {:?}",
-        b.jar
+        b.cookie_names()
     );
-    let r = b.nginx_auth(&outpost, "http://app.test/dashboard").await;
+    let r = b
+        .nginx_auth(&outpost, "http://app.localhost/dashboard")
+        .await;
     assert_eq!(r.status(), 401);
     let r = b
         .get(&format!("{}/oauth2/userinfo", outpost.base), &[])
@@ -131,7 +140,7 @@ async fn denied_user_sees_the_rule_without_a_redirect_loop() {
     let outpost = Outpost::start(&idp.base, "").await;
     idp.set_user(json!({"sub": "u2", "preferred_username": "mallory", "email": "m@example.com", "groups": ["guests"]}));
     let mut b = Browser::new();
-    let cb = b.login(&outpost, "http://app.test/").await;
+    let cb = b.login(&outpost, "http://app.localhost/").await;
     assert_eq!(cb.status(), 403);
     assert!(
         cb.headers().get("location").is_none(),
@@ -149,10 +158,10 @@ async fn denied_user_sees_the_rule_without_a_redirect_loop() {
     // The user did log in: the session stays, so the next auth subrequest answers 403
     // at once rather than sending them through the IdP again.
     assert!(
-        b.jar.contains_key("portcullis"),
+        b.cookie("portcullis").is_some(),
         "a denied user keeps the session"
     );
-    let again = b.nginx_auth(&outpost, "http://app.test/").await;
+    let again = b.nginx_auth(&outpost, "http://app.localhost/").await;
     assert_eq!(again.status(), 403);
     assert!(again.headers().get("location").is_none());
 }
@@ -162,8 +171,8 @@ async fn tampered_and_garbage_cookies_are_401_never_200() {
     let idp = TestIdp::spawn().await;
     let outpost = Outpost::start(&idp.base, "").await;
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
-    let good = b.jar["portcullis"].clone();
+    b.login(&outpost, "http://app.localhost/").await;
+    let good = b.cookie("portcullis").expect("a session");
     let mut bytes = good.into_bytes();
     let mid = bytes.len() / 2;
     bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
@@ -174,8 +183,8 @@ async fn tampered_and_garbage_cookies_are_401_never_200() {
         "%%%".into(),
         "A".repeat(70_000),
     ] {
-        b.jar.insert("portcullis".into(), value);
-        let r = b.nginx_auth(&outpost, "http://app.test/").await;
+        b.put_cookie(&outpost.base, "portcullis", &value);
+        let r = b.nginx_auth(&outpost, "http://app.localhost/").await;
         assert_eq!(r.status(), 401);
     }
     // Malformed forwarded headers from the trusted proxy: 400.
@@ -187,7 +196,7 @@ async fn tampered_and_garbage_cookies_are_401_never_200() {
         .await;
     assert_eq!(r.status(), 400);
     // No route for the host: 403 route_not_found, never 200.
-    let r = b.nginx_auth(&outpost, "http://other.test/").await;
+    let r = b.nginx_auth(&outpost, "http://other.localhost/").await;
     assert_eq!(r.status(), 403);
 }
 
@@ -200,7 +209,7 @@ async fn traefik_and_caddy_redirect_browsers_and_401_everything_else() {
         let url = format!("{}/oauth2/auth/{flavor}", outpost.base);
         let fwd = [
             ("x-forwarded-proto", "http"),
-            ("x-forwarded-host", "app.test"),
+            ("x-forwarded-host", "app.localhost"),
             ("x-forwarded-uri", "/reports?q=1"),
         ];
         let with = |extra: &[(&'static str, &'static str)]| {
@@ -213,7 +222,7 @@ async fn traefik_and_caddy_redirect_browsers_and_401_everything_else() {
         assert_eq!(
             location(&r),
             format!(
-                "{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2Freports%3Fq%3D1",
+                "{}/oauth2/start?rd=http%3A%2F%2Fapp.localhost%2Freports%3Fq%3D1",
                 outpost.base
             )
         );
@@ -227,7 +236,7 @@ async fn traefik_and_caddy_redirect_browsers_and_401_everything_else() {
             vec![
                 ("accept", "text/html"),
                 ("x-forwarded-method", "OPTIONS"),
-                ("origin", "http://app.test"),
+                ("origin", "http://app.localhost"),
                 ("access-control-request-method", "GET"),
             ],
         ] {
@@ -240,7 +249,7 @@ async fn traefik_and_caddy_redirect_browsers_and_401_everything_else() {
             .get(
                 &url,
                 &[
-                    ("x-forwarded-host", "app.test"),
+                    ("x-forwarded-host", "app.localhost"),
                     ("x-forwarded-uri", "/health"),
                 ],
             )
@@ -248,11 +257,14 @@ async fn traefik_and_caddy_redirect_browsers_and_401_everything_else() {
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "x-auth-request-user"), "");
     }
-    b.login(&outpost, "http://app.test/").await;
+    b.login(&outpost, "http://app.localhost/").await;
     let r = b
         .get(
             &format!("{}/oauth2/auth/caddy", outpost.base),
-            &[("x-forwarded-host", "app.test"), ("x-forwarded-uri", "/")],
+            &[
+                ("x-forwarded-host", "app.localhost"),
+                ("x-forwarded-uri", "/"),
+            ],
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -261,7 +273,7 @@ async fn traefik_and_caddy_redirect_browsers_and_401_everything_else() {
     let r = b
         .get(
             &format!("{}/oauth2/auth/envoy/some/page", outpost.base),
-            &[("host", "app.test")],
+            &[("host", "app.localhost")],
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -276,7 +288,7 @@ async fn unsafe_rd_falls_back_to_the_route_root() {
         "https://evil.example/".to_string(),
         "//evil.example/x".into(),
         "javascript:alert(1)".into(),
-        "http://app.test@evil.example/".into(),
+        "http://app.localhost@evil.example/".into(),
         format!("{}/oauth2/start?rd=/", outpost.base),
     ] {
         let mut b = Browser::new();
@@ -294,7 +306,9 @@ async fn bearer_tokens_are_verified_and_cached() {
     let user = idp.state.user.lock().unwrap().clone();
     let good = idp.state.access_token(&user, "api");
     for _ in 0..2 {
-        let r = b.bearer_auth(&outpost, "http://app.test/api", &good).await;
+        let r = b
+            .bearer_auth(&outpost, "http://app.localhost/api", &good)
+            .await;
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "x-auth-request-user"), "jane");
         assert_eq!(header(&r, "x-access-token"), good);
@@ -304,7 +318,7 @@ async fn bearer_tokens_are_verified_and_cached() {
         .get(
             &format!("{}/oauth2/auth/traefik", outpost.base),
             &[
-                ("x-forwarded-host", "app.test"),
+                ("x-forwarded-host", "app.localhost"),
                 ("accept", "text/html"),
                 ("authorization", &wrong),
             ],
@@ -316,7 +330,7 @@ async fn bearer_tokens_are_verified_and_cached() {
         .get(
             &format!("{}/oauth2/auth", outpost.base),
             &[
-                ("x-original-url", "http://app.test/"),
+                ("x-original-url", "http://app.localhost/"),
                 ("authorization", "Bearer not.a.jwt"),
             ],
         )
@@ -330,16 +344,17 @@ async fn expired_tokens_are_refreshed_or_the_session_ends() {
     let outpost = Outpost::start(&idp.base, "").await;
     idp.state.expires_in.store(0, Ordering::SeqCst);
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
-    let before = b.jar["portcullis"].clone();
-    let r = b.nginx_auth(&outpost, "http://app.test/").await;
+    b.login(&outpost, "http://app.localhost/").await;
+    let before = b.cookie("portcullis");
+    let r = b.nginx_auth(&outpost, "http://app.localhost/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1);
     assert_ne!(
-        b.jar["portcullis"], before,
+        b.cookie("portcullis"),
+        before,
         "the refreshed session is written back"
     );
-    let r = b.nginx_auth(&outpost, "http://app.test/").await;
+    let r = b.nginx_auth(&outpost, "http://app.localhost/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         idp.state.refresh_grants.load(Ordering::SeqCst),
@@ -350,8 +365,8 @@ async fn expired_tokens_are_refreshed_or_the_session_ends() {
     // Without a refresh token an expired session is over.
     idp.state.issue_refresh.store(false, Ordering::SeqCst);
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
-    let r = b.nginx_auth(&outpost, "http://app.test/").await;
+    b.login(&outpost, "http://app.localhost/").await;
+    let r = b.nginx_auth(&outpost, "http://app.localhost/").await;
     assert_eq!(r.status(), 401);
 }
 
@@ -413,7 +428,7 @@ async fn callback_failures_explain_themselves_and_never_set_a_session() {
         .await;
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("callback_iss_mismatch"));
-    assert!(!b.jar.contains_key("portcullis"));
+    assert!(b.cookie("portcullis").is_none());
 
     // No state at all.
     let r = b.get(&callback("code=x".into()), &[]).await;
@@ -426,9 +441,11 @@ async fn sign_out_without_idp_logout_goes_to_the_validated_rd() {
     idp.state.offer_logout.store(false, Ordering::SeqCst);
     let outpost = Outpost::start(&idp.base, "").await;
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
+    b.login(&outpost, "http://app.localhost/").await;
     assert_eq!(
-        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        b.nginx_auth(&outpost, "http://app.localhost/")
+            .await
+            .status(),
         200
     );
     let r = b
@@ -447,7 +464,9 @@ async fn sign_out_without_idp_logout_goes_to_the_validated_rd() {
         "evil rd refused"
     );
     assert_eq!(
-        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        b.nginx_auth(&outpost, "http://app.localhost/")
+            .await
+            .status(),
         401
     );
 }
@@ -460,19 +479,22 @@ async fn start_on_the_app_host_moves_to_the_external_url_first() {
     let r = b
         .get(
             &format!("{}/oauth2/start?rd=%2Fdash", outpost.base),
-            &[("host", "app.test")],
+            &[("host", "app.localhost")],
         )
         .await;
     assert_eq!(r.status(), 302);
     assert_eq!(
         location(&r),
         format!(
-            "{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2Fdash",
+            "{}/oauth2/start?rd=http%3A%2F%2Fapp.localhost%2Fdash",
             outpost.base
         ),
         "a relative rd means the app host the browser was on"
     );
-    assert!(b.jar.is_empty(), "no state cookie on the wrong host");
+    assert!(
+        b.cookie_names().is_empty(),
+        "no state cookie on the wrong host"
+    );
 }
 
 #[tokio::test]
@@ -483,14 +505,14 @@ async fn sign_out_on_the_app_host_moves_to_the_external_url() {
     let r = b
         .get(
             &format!("{}/oauth2/sign_out?rd=%2Fbye", outpost.base),
-            &[("host", "app.test")],
+            &[("host", "app.localhost")],
         )
         .await;
     assert_eq!(r.status(), 302);
     assert_eq!(
         location(&r),
         format!(
-            "{}/oauth2/sign_out?rd=http%3A%2F%2Fapp.test%2Fbye",
+            "{}/oauth2/sign_out?rd=http%3A%2F%2Fapp.localhost%2Fbye",
             outpost.base
         )
     );
@@ -502,8 +524,8 @@ async fn concurrent_requests_share_one_refresh_of_a_rotating_token() {
     let outpost = Outpost::start(&idp.base, "").await;
     idp.state.expires_in.store(0, Ordering::SeqCst);
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
-    let cookie = b.cookie_header();
+    b.login(&outpost, "http://app.localhost/").await;
+    let cookie = b.cookie_header("http://app.localhost/");
     let url = format!("{}/oauth2/auth", outpost.base);
     let handles: Vec<_> = (0..6)
         .map(|_| {
@@ -511,7 +533,7 @@ async fn concurrent_requests_share_one_refresh_of_a_rotating_token() {
                 .http
                 .get(&url)
                 .header("cookie", &cookie)
-                .header("x-original-url", "http://app.test/")
+                .header("x-original-url", "http://app.localhost/")
                 .send();
             tokio::spawn(request)
         })
@@ -521,7 +543,7 @@ async fn concurrent_requests_share_one_refresh_of_a_rotating_token() {
     }
     assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1);
     // A straggler still carrying the old cookie gets the refreshed session too.
-    let r = b.nginx_auth(&outpost, "http://app.test/").await;
+    let r = b.nginx_auth(&outpost, "http://app.localhost/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1);
 }
@@ -530,10 +552,7 @@ async fn concurrent_requests_share_one_refresh_of_a_rotating_token() {
 async fn hostile_input_fails_closed_without_a_panic() {
     let idp = TestIdp::spawn().await;
     let outpost = Outpost::start(&idp.base, "").await;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = crate::outpost_support::browser::http();
     let base = &outpost.base;
     let latin1 = reqwest::header::HeaderValue::from_bytes(b"portcullis=\xff\xfe").unwrap();
     let huge = "A".repeat(20_000);
@@ -541,7 +560,7 @@ async fn hostile_input_fails_closed_without_a_panic() {
         (
             format!("{base}/oauth2/auth"),
             vec![
-                ("x-original-url", "http://app.test/".parse().unwrap()),
+                ("x-original-url", "http://app.localhost/".parse().unwrap()),
                 ("cookie", latin1.clone()),
             ],
         ),
@@ -549,27 +568,30 @@ async fn hostile_input_fails_closed_without_a_panic() {
             format!("{base}/oauth2/auth"),
             vec![(
                 "x-original-url",
-                reqwest::header::HeaderValue::from_bytes(b"http://app.test/\xff").unwrap(),
+                reqwest::header::HeaderValue::from_bytes(b"http://app.localhost/\xff").unwrap(),
             )],
         ),
         (
             format!("{base}/oauth2/auth"),
             vec![(
                 "x-original-url",
-                format!("http://app.test/{huge}").parse().unwrap(),
+                format!("http://app.localhost/{huge}").parse().unwrap(),
             )],
         ),
         (
             format!("{base}/oauth2/auth"),
             vec![
-                ("x-forwarded-host", "app.test, evil.test".parse().unwrap()),
+                (
+                    "x-forwarded-host",
+                    "app.localhost, evil.localhost".parse().unwrap(),
+                ),
                 ("x-forwarded-proto", "gopher".parse().unwrap()),
             ],
         ),
         (
             format!("{base}/oauth2/auth"),
             vec![
-                ("x-original-url", "http://app.test/".parse().unwrap()),
+                ("x-original-url", "http://app.localhost/".parse().unwrap()),
                 (
                     "authorization",
                     reqwest::header::HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
@@ -579,20 +601,20 @@ async fn hostile_input_fails_closed_without_a_panic() {
         (
             format!("{base}/oauth2/auth/traefik"),
             vec![
-                ("x-forwarded-host", "app.test".parse().unwrap()),
+                ("x-forwarded-host", "app.localhost".parse().unwrap()),
                 ("x-forwarded-uri", "no-slash".parse().unwrap()),
             ],
         ),
         (
             format!("{base}/oauth2/auth/traefik"),
             vec![
-                ("x-forwarded-host", "app.test".parse().unwrap()),
+                ("x-forwarded-host", "app.localhost".parse().unwrap()),
                 ("x-forwarded-method", "G E T".parse().unwrap()),
             ],
         ),
         (
             format!("{base}/oauth2/auth/envoy/%ff%00/../x"),
-            vec![("host", "app.test".parse().unwrap())],
+            vec![("host", "app.localhost".parse().unwrap())],
         ),
         (
             format!("{base}/oauth2/callback?state=%ff%fe%00&code=%"),
@@ -618,7 +640,7 @@ async fn hostile_input_fails_closed_without_a_panic() {
         ),
         (
             format!("{base}/oauth2/start?rd=%ff%fe"),
-            vec![("host", "evil.test".parse().unwrap())],
+            vec![("host", "evil.localhost".parse().unwrap())],
         ),
         (
             format!("{base}/oauth2/sign_out?rd=javascript:alert(1)"),

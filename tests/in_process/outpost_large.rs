@@ -40,7 +40,7 @@ async fn sign_in_with_251_groups(
 ) -> (TestIdp, Outpost, Browser, reqwest::Response) {
     let idp = TestIdp::spawn().await;
     let route = format!(
-        "  - id: test/{host}\n    hosts: [{host}]\n    paths: [/]\n    provider: test/idp\n    authURL: http://127.0.0.1:PORT\n    redirectURI: http://127.0.0.1:PORT/oauth2/callback\n{extra}"
+        "  - id: test/{host}\n    hosts: [{host}]\n    paths: [/]\n    provider: test/idp\n    authURL: http://{host}:PORT\n    redirectURI: http://{host}:PORT/oauth2/callback\n{extra}"
     );
     let outpost = Outpost::start(&idp.base, &route).await;
     idp.set_user(enterprise_user());
@@ -54,13 +54,13 @@ async fn sign_in_with_251_groups(
 async fn a_user_in_251_groups_fits_the_ingress_default_buffer() {
     // The policy names one group; the header forwards groups.
     let extra = "    policy: { groups: [staff] }\n    headers: { map: { X-Groups: groups, X-User: user } }\n";
-    let (_idp, outpost, mut b, cb) = sign_in_with_251_groups("corp.test", extra).await;
+    let (_idp, outpost, mut b, cb) = sign_in_with_251_groups("corp.localhost", extra).await;
     assert_eq!(cb.status(), 302);
     let size = head_bytes(&cb);
     assert!(size <= NGINX_BUFFER, "callback head {size} bytes");
     // All 251 do not fit even without the ID token: the forwarded groups are narrowed
     // to those the policy names, and the user passes.
-    let r = b.nginx_auth(&outpost, "http://corp.test/").await;
+    let r = b.nginx_auth(&outpost, "http://corp.localhost/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-user"), "erin");
     assert_eq!(header(&r, "x-groups"), "staff");
@@ -72,7 +72,7 @@ async fn an_identity_that_cannot_fit_gets_a_page_naming_size_and_annotation() {
     // and they do not fit.
     let extra =
         "    policy: { allowAnyAuthenticated: true }\n    headers: { map: { X-Groups: groups } }\n";
-    let (_idp, _outpost, _b, cb) = sign_in_with_251_groups("big.test", extra).await;
+    let (_idp, _outpost, _b, cb) = sign_in_with_251_groups("big.localhost", extra).await;
     assert_eq!(cb.status(), 500);
     assert!(cb.headers().get("location").is_none());
     assert!(

@@ -37,7 +37,7 @@ async fn a_decision_line_says_who_asked_for_what_and_why() {
     idp.set_user(json!({"sub": "u-9", "preferred_username": "vic",
         "email": "vic@example.com", "groups": ["visitors", "readers"]}));
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
+    b.login(&outpost, "http://app.localhost/").await;
     tracing::callsite::rebuild_interest_cache();
     logs.lock().unwrap().clear();
     let url = format!("{}/oauth2/auth", outpost.base);
@@ -45,7 +45,10 @@ async fn a_decision_line_says_who_asked_for_what_and_why() {
         .get(
             &url,
             &[
-                ("x-original-url", "http://app.test/admin/x?token=s3cr3t"),
+                (
+                    "x-original-url",
+                    "http://app.localhost/admin/x?token=s3cr3t",
+                ),
                 ("x-original-method", "DELETE"),
                 ("x-forwarded-for", "198.51.100.1, 203.0.113.9"),
             ],
@@ -59,7 +62,7 @@ async fn a_decision_line_says_who_asked_for_what_and_why() {
         .find(|l| l.contains("decision") && l.contains("policy_denied_group"))
         .unwrap_or_else(|| panic!("no decision line in\n{log}"));
     for want in [
-        "host=app.test",
+        "host=app.localhost",
         "path=/admin/x",
         "method=DELETE",
         "client_ip=203.0.113.9",
@@ -85,7 +88,7 @@ async fn refusals_in_the_login_flow_say_which_case_it_was() {
     // A callback whose state cookie never came.
     let missing = format!("{base}/oauth2/callback?state=AAAAAAAA-x&code=c");
     b.get(&missing, &[]).await;
-    let start = format!("{base}/oauth2/start?rd=http%3A%2F%2Fapp.test%2F");
+    let start = format!("{base}/oauth2/start?rd=http%3A%2F%2Fapp.localhost%2F");
     let start = b.get(&start, &[]).await;
     let authorize = url::Url::parse(&outpost_support::location(&start)).unwrap();
     let (_, state) = authorize.query_pairs().find(|(k, _)| k == "state").unwrap();

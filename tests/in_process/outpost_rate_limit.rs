@@ -7,11 +7,11 @@ use crate::outpost_support::{Browser, Outpost, header};
 fn limited_route(per_minute: u32, burst: u32) -> String {
     format!(
         r#"  - id: test/limited
-    hosts: [limited.test]
+    hosts: [limited.localhost]
     paths: [/]
     provider: test/idp
-    authURL: http://127.0.0.1:PORT
-    redirectURI: http://127.0.0.1:PORT/oauth2/callback
+    authURL: http://limited.localhost:PORT
+    redirectURI: http://limited.localhost:PORT/oauth2/callback
     policy: {{ groups: [staff] }}
     loginRateLimit: {{ requestsPerMinute: {per_minute}, burst: {burst} }}
 "#
@@ -21,8 +21,8 @@ fn limited_route(per_minute: u32, burst: u32) -> String {
 async fn start(b: &Browser, outpost: &Outpost, forwarded_for: &str) -> reqwest::Response {
     b.http
         .get(format!(
-            "{}/oauth2/start?rd=http%3A%2F%2Flimited.test%2F",
-            outpost.base
+            "{}/oauth2/start?rd=http%3A%2F%2Flimited.localhost%2F",
+            outpost.base_for("limited.localhost")
         ))
         .header("x-forwarded-for", forwarded_for)
         .send()
@@ -58,7 +58,7 @@ async fn sign_ins_past_the_rate_get_429_per_real_client_address() {
         let r = b
             .http
             .get(format!(
-                "{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2F",
+                "{}/oauth2/start?rd=http%3A%2F%2Fapp.localhost%2F",
                 outpost.base
             ))
             .header("x-forwarded-for", "203.0.113.7")
@@ -102,9 +102,15 @@ async fn the_callback_is_limited_too_and_zero_switches_it_off() {
     // callback is refused.
     let idp2 = TestIdp::spawn().await;
     let strict = Outpost::start(&idp2.base, &limited_route(1, 1)).await;
-    let rd = "http%3A%2F%2Flimited.test%2F";
+    let rd = "http%3A%2F%2Flimited.localhost%2F";
     let r = b
-        .get(&format!("{}/oauth2/start?rd={rd}", strict.base), &[])
+        .get(
+            &format!(
+                "{}/oauth2/start?rd={rd}",
+                strict.base_for("limited.localhost")
+            ),
+            &[],
+        )
         .await;
     assert_eq!(r.status(), 302);
     let at_idp = b.get(&crate::outpost_support::location(&r), &[]).await;
@@ -114,5 +120,5 @@ async fn the_callback_is_limited_too_and_zero_switches_it_off() {
         429,
         "the callback counts against the same bucket"
     );
-    assert!(!b.jar.contains_key("portcullis"), "no session set");
+    assert!(b.cookie("portcullis").is_none(), "no session set");
 }

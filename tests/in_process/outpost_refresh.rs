@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 fn grace_route(grace: u64, lifetime: u64) -> String {
     format!(
         r#"  - id: test/grace
-    hosts: [grace.test]
+    hosts: [grace.localhost]
     paths: [/]
     provider: test/idp
-    authURL: http://127.0.0.1:PORT
-    redirectURI: http://127.0.0.1:PORT/oauth2/callback
+    authURL: http://grace.localhost:PORT
+    redirectURI: http://grace.localhost:PORT/oauth2/callback
     policy: {{ groups: [staff] }}
     session: {{ cookieName: grace, lifetimeSeconds: {lifetime}, idleTimeoutSeconds: 0, refreshGraceSeconds: {grace} }}
 "#
@@ -44,11 +44,11 @@ async fn a_refused_refresh_ends_the_session_at_once_and_says_so() {
     let outpost = Outpost::start(&idp.base, "").await;
     idp.state.expires_in.store(0, Ordering::SeqCst);
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
-    let stolen = b.cookie_header();
+    b.login(&outpost, "http://app.localhost/").await;
+    let stolen = b.cookie_header("http://app.localhost/");
     // The admin disables the account: the IdP refuses every refresh from now on.
     idp.revoke_refresh_tokens();
-    let r = b.nginx_auth(&outpost, "http://app.test/").await;
+    let r = b.nginx_auth(&outpost, "http://app.localhost/").await;
     assert_eq!(r.status(), 401);
     // Kept for /oauth2/start (nginx would pass the clearing on to its redirect there).
     assert!(!clears(&r, "portcullis"));
@@ -76,7 +76,7 @@ async fn a_refused_refresh_ends_the_session_at_once_and_says_so() {
     let r = b
         .http
         .get(format!(
-            "{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2F",
+            "{}/oauth2/start?rd=http%3A%2F%2Fapp.localhost%2F",
             outpost.base
         ))
         .header("cookie", &stolen)
@@ -101,7 +101,7 @@ async fn a_refused_refresh_ends_the_session_at_once_and_says_so() {
         .http
         .get(format!("{}/oauth2/auth/traefik", outpost.base))
         .header("cookie", &stolen)
-        .header("x-forwarded-host", "app.test")
+        .header("x-forwarded-host", "app.localhost")
         .header("accept", "text/html")
         .send()
         .await
@@ -112,7 +112,7 @@ async fn a_refused_refresh_ends_the_session_at_once_and_says_so() {
 
     // Signing in again works (the account is fine at the IdP's login in this script).
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
+    b.login(&outpost, "http://app.localhost/").await;
     idp.state.expires_in.store(300, Ordering::SeqCst);
 }
 
@@ -122,11 +122,11 @@ async fn an_unreachable_idp_is_ridden_out_within_the_grace_with_backoff() {
     let outpost = Outpost::start(&idp.base, &grace_route(30, 3600)).await;
     idp.state.expires_in.store(0, Ordering::SeqCst);
     let mut b = Browser::new();
-    b.login(&outpost, "http://grace.test/").await;
+    b.login(&outpost, "http://grace.localhost/").await;
     idp.state.token_status.store(503, Ordering::SeqCst);
-    let before = b.jar["grace"].clone();
+    let before = b.cookie("grace");
     for _ in 0..10 {
-        let r = b.nginx_auth(&outpost, "http://grace.test/").await;
+        let r = b.nginx_auth(&outpost, "http://grace.localhost/").await;
         assert_eq!(r.status(), 200, "served on the last identity");
         assert_eq!(
             header(&r, "x-auth-request-user"),
@@ -169,7 +169,7 @@ async fn an_unreachable_idp_is_ridden_out_within_the_grace_with_backoff() {
     idp.state.token_status.store(0, Ordering::SeqCst);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let r = b.nginx_auth(&outpost, "http://grace.test/").await;
+        let r = b.nginx_auth(&outpost, "http://grace.localhost/").await;
         assert_eq!(r.status(), 200);
         if idp.state.refresh_grants.load(Ordering::SeqCst) == 1 {
             break;
@@ -181,7 +181,8 @@ async fn an_unreachable_idp_is_ridden_out_within_the_grace_with_backoff() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_ne!(
-        b.jar["grace"], before,
+        b.cookie("grace"),
+        before,
         "the refreshed session is written back"
     );
 }
@@ -192,15 +193,15 @@ async fn past_the_grace_the_session_ends_with_its_own_reason() {
     let outpost = Outpost::start(&idp.base, &grace_route(1, 3600)).await;
     idp.state.expires_in.store(0, Ordering::SeqCst);
     let mut b = Browser::new();
-    b.login(&outpost, "http://grace.test/").await;
-    let cookie = b.cookie_header();
+    b.login(&outpost, "http://grace.localhost/").await;
+    let cookie = b.cookie_header("http://grace.localhost/");
     idp.state.token_status.store(502, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     let r = b
         .http
         .get(format!("{}/oauth2/auth/traefik", outpost.base))
         .header("cookie", &cookie)
-        .header("x-forwarded-host", "grace.test")
+        .header("x-forwarded-host", "grace.localhost")
         .header("accept", "text/html")
         .send()
         .await
@@ -211,7 +212,7 @@ async fn past_the_grace_the_session_ends_with_its_own_reason() {
     let page = r.text().await.unwrap();
     assert!(page.contains("refresh_grace_expired"), "{page}");
     assert!(page.contains("Your identity provider cannot be reached"));
-    let r = b.nginx_auth(&outpost, "http://grace.test/").await;
+    let r = b.nginx_auth(&outpost, "http://grace.localhost/").await;
     assert_eq!(r.status(), 401, "nginx understands 401 only");
     let text = outpost.metrics().await;
     assert!(text.contains(r#"reason="refresh_grace_expired""#), "{text}");
@@ -223,10 +224,10 @@ async fn a_hanging_idp_does_not_hang_a_session_it_can_do_without() {
     let outpost = Outpost::start(&idp.base, &grace_route(60, 3600)).await;
     idp.state.expires_in.store(0, Ordering::SeqCst);
     let mut b = Browser::new();
-    b.login(&outpost, "http://grace.test/").await;
+    b.login(&outpost, "http://grace.localhost/").await;
     idp.state.hold_tokens.store(true, Ordering::SeqCst);
     let started = Instant::now();
-    let r = b.nginx_auth(&outpost, "http://grace.test/").await;
+    let r = b.nginx_auth(&outpost, "http://grace.localhost/").await;
     let waited = started.elapsed();
     assert_eq!(r.status(), 200);
     assert!(
@@ -245,7 +246,7 @@ async fn a_hanging_idp_does_not_hang_a_session_it_can_do_without() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let r = b.nginx_auth(&outpost, "http://grace.test/").await;
+    let r = b.nginx_auth(&outpost, "http://grace.localhost/").await;
     assert_eq!(r.status(), 200);
     assert!(
         r.headers().get("set-cookie").is_some(),
@@ -261,20 +262,20 @@ async fn tokens_are_refreshed_before_they_expire() {
     // 4 s tokens: the 60 s default lead is capped at half the lifetime (2 s).
     idp.state.expires_in.store(4, Ordering::SeqCst);
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
-    let r = b.nginx_auth(&outpost, "http://app.test/").await;
+    b.login(&outpost, "http://app.localhost/").await;
+    let r = b.nginx_auth(&outpost, "http://app.localhost/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 0);
     tokio::time::sleep(Duration::from_millis(2_200)).await;
     // Early (the tokens are still valid): refreshed now, not at expiry.
-    let r = b.nginx_auth(&outpost, "http://app.test/").await;
+    let r = b.nginx_auth(&outpost, "http://app.localhost/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1);
     assert!(r.headers().get("set-cookie").is_some());
     // An outage during the lead costs nothing: the tokens are still valid.
     idp.state.token_status.store(503, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(2_200)).await;
-    let r = b.nginx_auth(&outpost, "http://app.test/").await;
+    let r = b.nginx_auth(&outpost, "http://app.localhost/").await;
     assert_eq!(r.status(), 200);
     assert_eq!(idp.state.refresh_grants.load(Ordering::SeqCst), 1);
 }
@@ -286,27 +287,40 @@ async fn no_session_outlives_its_maximum_lifetime_refresh_token_or_not() {
     // With a refresh token and tokens that expire at once: refreshes keep it going...
     idp.state.expires_in.store(0, Ordering::SeqCst);
     let mut with_refresh = Browser::new();
-    with_refresh.login(&outpost, "http://grace.test/").await;
+    with_refresh
+        .login(&outpost, "http://grace.localhost/")
+        .await;
     // ...without one, and tokens that outlast the session.
     idp.state.expires_in.store(300, Ordering::SeqCst);
     idp.state.issue_refresh.store(false, Ordering::SeqCst);
     let mut without = Browser::new();
-    without.login(&outpost, "http://grace.test/").await;
+    without.login(&outpost, "http://grace.localhost/").await;
     for b in [&mut with_refresh, &mut without] {
         assert_eq!(
-            b.nginx_auth(&outpost, "http://grace.test/").await.status(),
+            b.nginx_auth(&outpost, "http://grace.localhost/")
+                .await
+                .status(),
             200
         );
     }
-    // Even an IdP outage (and its grace) does not stretch the absolute lifetime.
+    // Even an IdP outage (and its grace) does not stretch the absolute lifetime. The
+    // browsers' jars drop the cookies at Max-Age; copies kept past it (a client that
+    // ignores Max-Age, or a thief) are refused by the server.
+    let cookies = [
+        with_refresh.cookie_header("http://grace.localhost/"),
+        without.cookie_header("http://grace.localhost/"),
+    ];
     idp.state.token_status.store(503, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(3_100)).await;
-    let cookies = [with_refresh.cookie_header(), without.cookie_header()];
+    assert!(
+        with_refresh.cookie("grace").is_none() && without.cookie("grace").is_none(),
+        "the cookie's Max-Age is the session's lifetime"
+    );
     for cookie in cookies {
-        let r = reqwest::Client::new()
+        let r = crate::outpost_support::browser::http()
             .get(format!("{}/oauth2/auth", outpost.base))
             .header("cookie", cookie)
-            .header("x-original-url", "http://grace.test/")
+            .header("x-original-url", "http://grace.localhost/")
             .send()
             .await
             .unwrap();
@@ -330,11 +344,14 @@ async fn tokens_expired_without_a_refresh_token_still_just_send_a_browser_to_sig
     idp.state.expires_in.store(0, Ordering::SeqCst);
     idp.state.issue_refresh.store(false, Ordering::SeqCst);
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
+    b.login(&outpost, "http://app.localhost/").await;
     let r = b
         .get(
             &format!("{}/oauth2/auth/traefik", outpost.base),
-            &[("x-forwarded-host", "app.test"), ("accept", "text/html")],
+            &[
+                ("x-forwarded-host", "app.localhost"),
+                ("accept", "text/html"),
+            ],
         )
         .await;
     assert_eq!(r.status(), 302, "a plain sign-in, not a page");
@@ -342,7 +359,10 @@ async fn tokens_expired_without_a_refresh_token_still_just_send_a_browser_to_sig
     // /oauth2/start goes to the IdP too.
     let r = b
         .get(
-            &format!("{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2F", outpost.base),
+            &format!(
+                "{}/oauth2/start?rd=http%3A%2F%2Fapp.localhost%2F",
+                outpost.base
+            ),
             &[],
         )
         .await;

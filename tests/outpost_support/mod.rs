@@ -4,20 +4,24 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod idp;
+
+pub use browser::Browser;
 
 use portcullis::outpost::server::source::FileSource;
 use portcullis::outpost::server::{Options, Running, start};
-use reqwest::header::{HeaderMap, SET_COOKIE};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub const COOKIE_SECRET: &str = "test-cookie-secret-0123456789abcdef";
 
-/// The test configuration: one route `test/app` for `app.test`, external URL on the
-/// outpost's own loopback address; `PORT` in `extra_routes` is that address's port.
+/// The test configuration: one route `test/app` for `app.localhost`, whose external URL
+/// is `http://app.localhost:PORT` (the outpost's own port; every `*.localhost` name is
+/// loopback, so plain http is allowed). `PORT` in `extra_routes` is that port. The
+/// session cookie is host-only on `app.localhost`, so it reaches the app exactly as a
+/// browser would send it: the [`Browser`] keeps cookies by RFC 6265 rules.
 pub fn config(idp: &str, port: u16, extra_routes: &str) -> String {
     format!(
         r#"
@@ -31,11 +35,11 @@ providers:
     clockSkewSeconds: 30
 routes:
   - id: test/app
-    hosts: [app.test, "127.0.0.1:{port}"]
+    hosts: [app.localhost, "app.localhost:{port}"]
     paths: [/]
     provider: test/idp
-    authURL: http://127.0.0.1:{port}
-    redirectURI: http://127.0.0.1:{port}/oauth2/callback
+    authURL: http://app.localhost:{port}
+    redirectURI: http://app.localhost:{port}/oauth2/callback
     policy: {{ groups: [staff], publicPaths: [/health] }}
     headers:
       map: {{ X-Auth-Request-User: user, X-Auth-Request-Email: email, X-Auth-Request-Groups: groups, X-Team: "claim:team" }}
@@ -97,13 +101,19 @@ impl Outpost {
         };
         let running = start(source, &options, listener, admin).await.unwrap();
         Self {
-            base: format!("http://{}", running.addr),
+            base: format!("http://app.localhost:{port}"),
             admin: format!("http://{}", running.admin_addr),
             running,
             config_path,
             port,
             _dir: dir,
         }
+    }
+
+    /// `http://<host>:<port>`: the outpost as `host` (any `*.localhost` name reaches it),
+    /// where a route whose external URL is on `host` serves its login endpoints.
+    pub fn base_for(&self, host: &str) -> String {
+        format!("http://{host}:{}", self.port)
     }
 
     /// The admin port's `/metrics` text.
@@ -131,104 +141,6 @@ impl Outpost {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("outpost never became ready");
-    }
-}
-
-/// A browser-ish client: no automatic redirects, a cookie jar by name.
-pub struct Browser {
-    pub http: reqwest::Client,
-    pub jar: BTreeMap<String, String>,
-}
-
-impl Default for Browser {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Browser {
-    pub fn new() -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            jar: BTreeMap::new(),
-        }
-    }
-
-    /// Applies `Set-Cookie` headers (Max-Age=0 deletes).
-    pub fn absorb(&mut self, headers: &HeaderMap) {
-        for v in headers.get_all(SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attrs.contains("Max-Age=0") {
-                self.jar.remove(name);
-            } else {
-                self.jar.insert(name.to_string(), value.to_string());
-            }
-        }
-    }
-
-    /// The `Cookie` header value.
-    pub fn cookie_header(&self) -> String {
-        self.jar
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    /// GET with the jar's cookies and extra headers; absorbs `Set-Cookie`.
-    pub async fn get(&mut self, url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
-        let mut req = self.http.get(url);
-        if !self.jar.is_empty() {
-            req = req.header("cookie", self.cookie_header());
-        }
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let r = req.send().await.unwrap();
-        self.absorb(r.headers());
-        r
-    }
-
-    /// The nginx auth subrequest for `original` (a full URL), as from a trusted proxy.
-    pub async fn nginx_auth(&mut self, outpost: &Outpost, original: &str) -> reqwest::Response {
-        let url = format!("{}/oauth2/auth", outpost.base);
-        self.get(&url, &[("x-original-url", original)]).await
-    }
-
-    /// The nginx auth subrequest for `original` carrying `Authorization: Bearer <token>`.
-    pub async fn bearer_auth(
-        &mut self,
-        outpost: &Outpost,
-        original: &str,
-        token: &str,
-    ) -> reqwest::Response {
-        let url = format!("{}/oauth2/auth", outpost.base);
-        let auth = format!("Bearer {token}");
-        self.get(
-            &url,
-            &[("x-original-url", original), ("authorization", &auth)],
-        )
-        .await
-    }
-
-    /// A complete login starting at `/oauth2/start?rd=`; returns the callback response.
-    pub async fn login(&mut self, outpost: &Outpost, rd: &str) -> reqwest::Response {
-        let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-        let start = self
-            .get(&format!("{}/oauth2/start?rd={rd}", outpost.base), &[])
-            .await;
-        assert_eq!(start.status(), 302, "start must redirect to the IdP");
-        let authorize = location(&start);
-        let idp = self.get(&authorize, &[]).await;
-        assert_eq!(idp.status(), 302, "the test IdP consents at once");
-        let callback = location(&idp);
-        assert!(callback.starts_with(&format!("{}/oauth2/callback?", outpost.base)));
-        self.get(&callback, &[]).await
     }
 }
 

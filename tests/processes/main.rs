@@ -7,6 +7,8 @@
 mod e2e;
 #[path = "../outpost_support/mod.rs"]
 mod outpost_support;
+/// The one RFC 6265 cookie jar, as `outpost_support` names it.
+use e2e::cookies as cookie_jar;
 
 mod backchannel;
 mod cluster_api;

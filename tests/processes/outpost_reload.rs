@@ -12,11 +12,11 @@ use std::time::Duration;
 
 const OTHER_ROUTE: &str = r#"
   - id: test/other
-    hosts: [other.test]
+    hosts: [other.localhost]
     paths: [/]
     provider: test/idp
-    authURL: http://127.0.0.1:PORT
-    redirectURI: http://127.0.0.1:PORT/oauth2/callback
+    authURL: http://other.localhost:PORT
+    redirectURI: http://other.localhost:PORT/oauth2/callback
     policy: { allowAnyAuthenticated: true }
 "#;
 
@@ -39,7 +39,10 @@ async fn reload_swaps_routes_without_dropping_an_in_flight_login() {
     // Start a login and hold the IdP's token endpoint, so the callback is in flight.
     let start = b
         .get(
-            &format!("{}/oauth2/start?rd=http%3A%2F%2Fapp.test%2Fx", outpost.base),
+            &format!(
+                "{}/oauth2/start?rd=http%3A%2F%2Fapp.localhost%2Fx",
+                outpost.base
+            ),
             &[],
         )
         .await;
@@ -47,7 +50,7 @@ async fn reload_swaps_routes_without_dropping_an_in_flight_login() {
     let callback = location(&b.get(&authorize, &[]).await);
     idp.state.hold_tokens.store(true, Ordering::SeqCst);
     let waiting = idp.state.token_waiting.notified();
-    let cookie = b.cookie_header();
+    let cookie = b.cookie_header(&callback);
     let http = b.http.clone();
     let in_flight =
         tokio::spawn(async move { http.get(callback).header("cookie", cookie).send().await });
@@ -57,7 +60,7 @@ async fn reload_swaps_routes_without_dropping_an_in_flight_login() {
     let mut other = Browser::new();
     assert_eq!(
         other
-            .nginx_auth(&outpost, "http://other.test/")
+            .nginx_auth(&outpost, "http://other.localhost/")
             .await
             .status(),
         403
@@ -68,17 +71,19 @@ async fn reload_swaps_routes_without_dropping_an_in_flight_login() {
         &OTHER_ROUTE.replace("PORT", &outpost.port.to_string()),
     );
     std::fs::write(&outpost.config_path, text).unwrap();
-    until_status(&mut other, &outpost, "http://other.test/", 401).await;
+    until_status(&mut other, &outpost, "http://other.localhost/", 401).await;
 
     // ...and the in-flight callback still completes with a session.
     idp.state.hold_tokens.store(false, Ordering::SeqCst);
     idp.state.release.notify_one();
     let r = in_flight.await.unwrap().unwrap();
     assert_eq!(r.status(), 302);
-    assert_eq!(location(&r), "http://app.test/x");
-    b.absorb(r.headers());
+    assert_eq!(location(&r), "http://app.localhost/x");
+    b.absorb(&outpost.base, r.headers());
     assert_eq!(
-        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        b.nginx_auth(&outpost, "http://app.localhost/")
+            .await
+            .status(),
         200
     );
 
@@ -101,19 +106,21 @@ async fn reload_swaps_routes_without_dropping_an_in_flight_login() {
     assert!(refused, "the broken file is seen and refused");
     assert_eq!(
         other
-            .nginx_auth(&outpost, "http://other.test/")
+            .nginx_auth(&outpost, "http://other.localhost/")
             .await
             .status(),
         401
     );
     assert_eq!(
-        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        b.nginx_auth(&outpost, "http://app.localhost/")
+            .await
+            .status(),
         200
     );
 
     // Removing the route takes effect too.
     std::fs::write(&outpost.config_path, config(&idp.base, outpost.port, "")).unwrap();
-    until_status(&mut other, &outpost, "http://other.test/", 403).await;
+    until_status(&mut other, &outpost, "http://other.localhost/", 403).await;
 }
 
 fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
@@ -125,9 +132,10 @@ fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn refuses_to_start_without_a_usable_external_url() {
     let dir = tempfile::tempdir().unwrap();
-    let unspecified = config("https://idp.example.com", 4180, "").replace("127.0.0.1", "0.0.0.0");
+    let unspecified = config("https://idp.example.com", 4180, "")
+        .replace("http://app.localhost:4180", "http://0.0.0.0:4180");
     let plain_http = config("https://idp.example.com", 4180, "")
-        .replace("http://127.0.0.1:4180", "http://app.test");
+        .replace("http://app.localhost:4180", "http://app.example.com");
     for (text, expect) in [
         (unspecified, "0.0.0.0"),
         (plain_http, "plain http on a non-loopback host"),
@@ -182,19 +190,21 @@ async fn a_reloaded_policy_applies_to_existing_sessions_with_a_named_rule() {
     let idp = TestIdp::spawn().await;
     let outpost = Outpost::start(&idp.base, "").await;
     let mut b = Browser::new();
-    b.login(&outpost, "http://app.test/").await;
+    b.login(&outpost, "http://app.localhost/").await;
     assert_eq!(
-        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        b.nginx_auth(&outpost, "http://app.localhost/")
+            .await
+            .status(),
         200
     );
     let text = config(&idp.base, outpost.port, "").replace("groups: [staff]", "groups: [admins]");
     std::fs::write(&outpost.config_path, text).unwrap();
-    until_status(&mut b, &outpost, "http://app.test/", 403).await;
+    until_status(&mut b, &outpost, "http://app.localhost/", 403).await;
     let r = b
         .get(
             &format!("{}/oauth2/auth", outpost.base),
             &[
-                ("x-original-url", "http://app.test/"),
+                ("x-original-url", "http://app.localhost/"),
                 ("x-request-id", "req-42"),
             ],
         )
@@ -223,16 +233,20 @@ async fn an_unreachable_idp_keeps_readyz_503_until_discovery_succeeds() {
     assert_eq!(r.status(), 503, "no login before discovery");
     assert_eq!(r.headers()["retry-after"], "5");
     assert_eq!(
-        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        b.nginx_auth(&outpost, "http://app.localhost/")
+            .await
+            .status(),
         401
     );
 
     idp.state.down.store(false, Ordering::SeqCst);
     outpost.wait_ready().await;
-    let cb = b.login(&outpost, "http://app.test/").await;
+    let cb = b.login(&outpost, "http://app.localhost/").await;
     assert_eq!(cb.status(), 302);
     assert_eq!(
-        b.nginx_auth(&outpost, "http://app.test/").await.status(),
+        b.nginx_auth(&outpost, "http://app.localhost/")
+            .await
+            .status(),
         200
     );
 
