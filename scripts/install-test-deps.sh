@@ -2,8 +2,11 @@
 # Installs what the end-to-end tests need on a Debian bookworm machine, as root, without
 # questions: nginx-light (has auth_request), caddy, redis-server, chromium (+ fonts), node +
 # npm, and the pinned npm packages of tests/idp and tests/browser. Idempotent: when everything is present
-# it only checks and returns quickly. Prints what it does.
+# it only checks and returns quickly. Prints what it does. `--check`: install nothing, and
+# fail naming what is missing (scripts/test runs it so; scripts/setup installs).
 set -euo pipefail
+check_only=false
+[ "${1:-}" = --check ] && check_only=true
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DEBIAN_FRONTEND=noninteractive
@@ -55,6 +58,10 @@ if command -v nginx >/dev/null 2>&1 && ! nginx -V 2>&1 | grep -q -- --with-http_
   missing+=(nginx-light)
 fi
 
+if ((${#missing[@]})) && $check_only; then
+  say "missing Debian packages: ${missing[*]}; run scripts/setup (as root) first" >&2
+  exit 1
+fi
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     say "need root to apt-get install: ${missing[*]}" >&2
@@ -86,6 +93,9 @@ for dir in tests/idp tests/browser; do
   # committed lock file, the tree is already what `npm ci` would produce.
   if [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ]; then
     say "$dir: node_modules up to date"
+  elif $check_only; then
+    say "$dir: node_modules missing or older than package-lock.json; run scripts/setup first" >&2
+    exit 1
   else
     say "$dir: npm ci"
     (cd "$ROOT/$dir" && npm ci --no-audit --no-fund --loglevel=error)

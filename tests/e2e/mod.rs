@@ -4,7 +4,7 @@
 //!
 //! Use it from an integration test with `mod e2e;`. Every process runs on loopback,
 //! is started with a readiness wait and a timeout, and is killed when its handle drops.
-//! Install the external tools with `scripts/install-test-deps.sh`.
+//! Install the external tools with `scripts/setup`.
 
 // Each integration test binary compiles this module and uses only part of it.
 #![allow(dead_code, unused_imports)]

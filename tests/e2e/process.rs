@@ -80,7 +80,7 @@ pub fn require(tools: &[Tool]) -> bool {
         return true;
     }
     let msg = format!(
-        "missing test tools: {} (run scripts/install-test-deps.sh)",
+        "missing test tools: {} (run scripts/setup)",
         missing.join(", ")
     );
     if in_ci() {
