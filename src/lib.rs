@@ -14,3 +14,5 @@ pub mod reasons_cmd;
 pub mod reconcile;
 pub mod render;
 pub mod sessions_cli;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;

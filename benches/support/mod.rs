@@ -1,18 +1,15 @@
 //! Fixtures shared by the criterion benches and the load-test stub IdP
-//! (`scripts/bench/stub_idp.rs`): signing keys made with aws-lc-rs, hand-built JWS
-//! (the same approach as `src/oidc/testkit.rs`, which is `cfg(test)` and so not
-//! reachable from here), and a session cookie sealed exactly as the outpost seals one.
+//! (`scripts/bench/stub_idp.rs`): the IdP's keys and tokens (from `portcullis::testkit`,
+//! the one place test keys and hand-built JWS come from), and a session cookie sealed
+//! exactly as the outpost seals one.
 
 #![allow(dead_code)] // Each user (bench, example) needs a different subset.
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis::config::SessionConfig;
 use portcullis::oidc::Identity;
 use portcullis::outpost::server::request::SessionData;
 use portcullis::outpost::session::{KeyRing, SessionManager};
+use portcullis::testkit::TestKey;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,75 +21,37 @@ pub const ES_KID: &str = "bench-es256";
 /// The OAuth client id the tokens are issued to.
 pub const CLIENT_ID: &str = "bench-client";
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// One RSA-2048 and one P-256 signing key.
 pub struct Keys {
-    rsa: RsaKeyPair,
-    ec: EcdsaKeyPair,
-    rng: SystemRandom,
+    rsa: TestKey,
+    ec: TestKey,
 }
 
 impl Keys {
     /// Fresh keys (RSA generation takes a moment).
     pub fn generate() -> Self {
         Self {
-            rsa: RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa key"),
-            ec: EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
-                .expect("p-256 key"),
-            rng: SystemRandom::new(),
+            rsa: TestKey::rsa(),
+            ec: TestKey::ec256(),
         }
     }
 
     /// The public JWK set, as an IdP serves it at `jwks_uri`.
     pub fn jwks(&self) -> Value {
-        let rsa = self.rsa.public_key();
-        let point = self.ec.public_key().as_ref();
-        json!({"keys": [
-            {
-                "kty": "RSA", "use": "sig", "alg": "RS256", "kid": RS_KID,
-                "n": b64(rsa.modulus().big_endian_without_leading_zero()),
-                "e": b64(rsa.exponent().big_endian_without_leading_zero()),
-            },
-            {
-                "kty": "EC", "use": "sig", "alg": "ES256", "kid": ES_KID, "crv": "P-256",
-                "x": b64(&point[1..33]), "y": b64(&point[33..65]),
-            },
-        ]})
+        let mut ec = self.ec.jwk(ES_KID, Some("ES256"));
+        ec["use"] = json!("sig");
+        json!({"keys": [self.rsa.jwk(RS_KID, Some("RS256")), ec]})
     }
 
     /// `claims` signed with RS256.
     pub fn sign_rs256(&self, claims: &Value) -> String {
-        let input = signing_input("RS256", RS_KID, claims);
-        let mut sig = vec![0; self.rsa.public_modulus_len()];
-        self.rsa
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &self.rng,
-                input.as_bytes(),
-                &mut sig,
-            )
-            .expect("rsa sign");
-        format!("{input}.{}", b64(&sig))
+        self.rsa.jwt("RS256", RS_KID, claims)
     }
 
     /// `claims` signed with ES256.
     pub fn sign_es256(&self, claims: &Value) -> String {
-        let input = signing_input("ES256", ES_KID, claims);
-        let sig = self.ec.sign(&self.rng, input.as_bytes()).expect("ec sign");
-        format!("{input}.{}", b64(sig.as_ref()))
+        self.ec.jwt("ES256", ES_KID, claims)
     }
-}
-
-fn signing_input(alg: &str, kid: &str, claims: &Value) -> String {
-    let header = json!({"alg": alg, "typ": "JWT", "kid": kid});
-    format!(
-        "{}.{}",
-        b64(header.to_string().as_bytes()),
-        b64(claims.to_string().as_bytes())
-    )
 }
 
 /// Claims of a typical access token (or ID token) for `issuer`, valid from `now` for an

@@ -1,15 +1,13 @@
-//! Test support: real keys (aws-lc-rs), hand-built JWS (so headers and claims can be
-//! anything, including wrong), and an in-process IdP on 127.0.0.1:0.
+//! Test support for the OIDC unit tests: shared keys (made by [`crate::testkit`], the
+//! one place test keys and hand-built JWS come from) and an in-process IdP on
+//! 127.0.0.1:0.
 
 use super::{Provider, ProviderConfig};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
+pub use crate::testkit::TestKey;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -17,80 +15,11 @@ use std::sync::{Arc, LazyLock, Mutex};
 pub const CLIENT_ID: &str = "portcullis-test";
 pub const NOW: i64 = 1_800_000_000;
 
-/// A signing key of one of the supported types.
-pub enum TestKey {
-    Rsa(RsaKeyPair),
-    Ec256(EcdsaKeyPair),
-    Ed(Ed25519KeyPair),
-}
-
 // RSA key generation is slow; every test shares these.
 pub static RSA_A: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
 pub static RSA_B: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
-pub static EC: LazyLock<TestKey> = LazyLock::new(|| {
-    TestKey::Ec256(EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap())
-});
-pub static ED: LazyLock<TestKey> =
-    LazyLock::new(|| TestKey::Ed(Ed25519KeyPair::generate().unwrap()));
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-impl TestKey {
-    fn rsa() -> Self {
-        Self::Rsa(RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap())
-    }
-
-    /// The public JWK, with `alg` when given.
-    pub fn jwk(&self, kid: &str, alg: Option<&str>) -> Value {
-        let mut jwk = match self {
-            Self::Rsa(k) => json!({
-                "kty": "RSA", "use": "sig",
-                "n": b64(k.public_key().modulus().big_endian_without_leading_zero()),
-                "e": b64(k.public_key().exponent().big_endian_without_leading_zero()),
-            }),
-            Self::Ec256(k) => {
-                let point = k.public_key().as_ref();
-                json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..65])})
-            }
-            Self::Ed(k) => {
-                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(k.public_key().as_ref())})
-            }
-        };
-        jwk["kid"] = json!(kid);
-        if let Some(alg) = alg {
-            jwk["alg"] = json!(alg);
-        }
-        jwk
-    }
-
-    /// Signs `header`.`claims` with this key's own algorithm (RSA: PS256 when the
-    /// header says PS256, else RS256), whatever the header claims.
-    pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
-        let rng = SystemRandom::new();
-        let sig = match self {
-            Self::Rsa(k) => {
-                let scheme: &'static dyn signature::RsaEncoding = if header["alg"] == "PS256" {
-                    &signature::RSA_PSS_SHA256
-                } else {
-                    &signature::RSA_PKCS1_SHA256
-                };
-                let mut sig = vec![0; k.public_modulus_len()];
-                k.sign(scheme, &rng, input.as_bytes(), &mut sig).unwrap();
-                sig
-            }
-            Self::Ec256(k) => k.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec(),
-            Self::Ed(k) => k.sign(input.as_bytes()).as_ref().to_vec(),
-        };
-        format!("{input}.{}", b64(&sig))
-    }
-}
+pub static EC: LazyLock<TestKey> = LazyLock::new(TestKey::ec256);
+pub static ED: LazyLock<TestKey> = LazyLock::new(TestKey::ed25519);
 
 /// Claims of a valid ID token for `issuer` at [`NOW`].
 pub fn id_claims(issuer: &str) -> Value {

@@ -3,15 +3,13 @@
 //! with PKCE, refresh tokens and an optional hold (to keep a request in flight).
 
 use aws_lc_rs::digest;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use portcullis::testkit::{TestKey, b64};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
@@ -20,10 +18,6 @@ use tokio::sync::Notify;
 
 pub const CLIENT_ID: &str = "outpost";
 pub const CLIENT_SECRET: &str = "s3cret-client";
-
-fn b64(b: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(b)
-}
 
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -42,7 +36,7 @@ struct Grant {
 /// What the IdP does and what it saw.
 pub struct IdpState {
     pub base: String,
-    key: EcdsaKeyPair,
+    key: TestKey,
     /// Claims of the user who "signs in" next (sub, preferred_username, email, groups).
     pub user: Mutex<Value>,
     /// `expires_in` of issued tokens.
@@ -76,16 +70,7 @@ impl IdpState {
     /// A JWT with this header and claims, signed with the IdP's ES256 key whatever the
     /// header says (for tokens that must be refused).
     pub fn sign_with(&self, header: &Value, claims: &Value) -> String {
-        let input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
-        let sig = self
-            .key
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .unwrap();
-        format!("{input}.{}", b64(sig.as_ref()))
+        self.key.sign(header, claims)
     }
 
     /// An access token (JWT) for `user` with audience `aud`.
@@ -116,7 +101,7 @@ impl TestIdp {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(IdpState {
             base: base.clone(),
-            key: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
+            key: TestKey::ec256(),
             user: Mutex::new(json!({
                 "sub": "user-1", "preferred_username": "jane",
                 "email": "jane@example.com", "groups": ["staff", "dev"],
@@ -178,11 +163,9 @@ async fn discovery(State(s): State<Arc<IdpState>>) -> Response {
 }
 
 async fn jwks(State(s): State<Arc<IdpState>>) -> Json<Value> {
-    let point = s.key.public_key().as_ref();
-    Json(json!({"keys": [{
-        "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
-        "x": b64(&point[1..33]), "y": b64(&point[33..65]),
-    }]}))
+    let mut jwk = s.key.jwk("k1", Some("ES256"));
+    jwk["use"] = json!("sig");
+    Json(json!({ "keys": [jwk] }))
 }
 
 async fn authorize(
