@@ -386,11 +386,14 @@ pub struct BearerConfig {
 impl OutpostConfig {
     /// Parses YAML (or JSON) and validates it. `origin` names the source in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let config: Self = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut config: Self = serde_yaml::from_str(text).map_err(|e| ConfigError::Parse {
             origin: origin.to_string(),
             message: e.to_string(),
         })?;
         config.validate(origin)?;
+        // The parser grows the list by doubling: with 10,000 routes (900 bytes each) the
+        // spare capacity was 5.8 MB, kept for as long as this configuration is served.
+        config.routes.shrink_to_fit();
         Ok(config)
     }
 }

@@ -31,6 +31,7 @@ pub mod renewal;
 pub mod request;
 pub mod runtime;
 pub mod session_budget;
+pub mod shared_route;
 pub mod signer;
 pub mod source;
 pub mod state;

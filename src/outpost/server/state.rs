@@ -6,6 +6,7 @@
 //! with.
 
 use super::bearer::BearerCache;
+use super::shared_route::SharedRoute;
 use super::source::{ProviderSecrets, Snapshot};
 use super::store::redis_client::RedisStore;
 use super::store::{Scope, SessionStore};
@@ -114,8 +115,8 @@ impl ProviderSlot {
 /// A route ready to serve.
 #[derive(Debug)]
 pub struct RouteRuntime {
-    /// The compiled route.
-    pub config: RouteConfig,
+    /// The compiled route (its place in [`Loaded::config`], not a copy).
+    pub config: SharedRoute,
     /// The external URL (`authURL`), parsed.
     pub base: Url,
     /// `host[:port]` of the external URL, as [`crate::outpost::forwarded`] normalises hosts.
@@ -295,8 +296,10 @@ impl Loaded {
             });
             providers.insert(key.clone(), slot);
         }
-        let mut routes = Vec::new();
-        for (index, route) in snapshot.config.routes.iter().enumerate() {
+        // Sized once: 10,000 routes in a doubling `Vec` left 40% of it unused.
+        let mut routes = Vec::with_capacity(snapshot.config.routes.len());
+        for (index, shared) in SharedRoute::each(&snapshot.config).enumerate() {
+            let route: &RouteConfig = &shared;
             let base = check_auth_url(&route.auth_url, allow_http_loopback).map_err(|message| {
                 BuildError::AuthUrl {
                     index,
@@ -347,7 +350,7 @@ impl Loaded {
                 keep_claims: keep_claims(route),
                 header_names: UpstreamHeaderNames::new(&route.headers),
                 provider,
-                config: route.clone(),
+                config: shared.clone(),
             });
         }
         Ok(Self {

@@ -166,7 +166,7 @@ fn hosts_the_session_cookie_cannot_reach_are_found() {
         hosts_without_cookie(&shared.config, &shared.base),
         vec!["grafana.example.com", "wiki.example.com"]
     );
-    let mut config = shared.config.clone();
+    let mut config = RouteConfig::clone(&shared.config);
     config.session.cookie_domain = Some(".example.com".into());
     assert!(hosts_without_cookie(&config, &shared.base).is_empty());
     config.session.cookie_domain = Some("wiki.example.com".into());
