@@ -3,13 +3,14 @@
 //! content changed, deletes shards left over from a resize, and tells the route
 //! controller which routes' `Programmed` verdict changed.
 
-use super::apply::{apply, configmap_needs_apply, secret_needs_apply};
+use super::apply::apply;
 use super::context::Context;
 use super::provider::world_with_client;
 use super::{Error, Result};
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
 use crate::config::OutpostConfig;
 use crate::reconcile::compile::outpost_config;
+use crate::reconcile::diff::{configmap_needs_apply, secret_needs_apply};
 use crate::reconcile::outpost_credentials::{self, Origin};
 use crate::reconcile::shard;
 use crate::reconcile::world::key_of;

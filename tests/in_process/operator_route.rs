@@ -199,7 +199,8 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
     // Round 1 of route statuses: one status write per route.
     let (client, mut handle) = mock();
     let mut ctx2 =
-        portcullis::operator::Context::new(client, ctx.stores.clone(), "portcullis-system".into());
+        portcullis::operator::Context::new(client, ctx.stores.clone(), "portcullis-system".into())
+            .expect("an HTTP client");
     ctx2.now = now;
     *ctx2.programmed.write().unwrap() = ctx.programmed.read().unwrap().clone();
     let ctx2 = Arc::new(ctx2);
@@ -265,7 +266,8 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
         },
         ..ctx.stores.clone()
     };
-    let mut ctx3 = portcullis::operator::Context::new(client, stores, "portcullis-system".into());
+    let mut ctx3 = portcullis::operator::Context::new(client, stores, "portcullis-system".into())
+        .expect("an HTTP client");
     ctx3.now = now;
     let ctx3 = Arc::new(ctx3);
     let changed = writer::pass(&ctx3, &shards_store)
