@@ -73,11 +73,9 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
     let cached_target = ctx.stores.owned_secret(&ns, &target_secret_name(&client));
     let pref = &client.spec.provider_ref;
     let provider = ctx.stores.provider(pref.namespace_or(&ns), &pref.name);
-    let needed = index::needed_redirects(
-        &ctx.stores.providers.state(),
-        &ctx.stores.routes.state(),
-        &client,
-    );
+    let (providers, routes) = (ctx.stores.providers.state(), ctx.stores.routes.state());
+    let needed = index::needed_redirects(&providers, &routes, &client);
+    let logout_uri = index::needed_backchannel_logout_uri(&providers, &routes, &client);
 
     let mut credentials = None;
     let mut registration = None;
@@ -94,11 +92,6 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
                 }
             }
             ClientMode::Dynamic => {
-                let logout_uri = index::needed_backchannel_logout_uri(
-                    &ctx.stores.providers.state(),
-                    &ctx.stores.routes.state(),
-                    &client,
-                );
                 let ensured = dynamic::ensure(
                     &ctx,
                     &client,
@@ -124,6 +117,7 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
             cached_target: cached_target.as_deref(),
             credentials,
             registration,
+            backchannel_logout_uri: logout_uri,
             now,
         },
         &mut || mint(),

@@ -46,6 +46,9 @@ pub struct Observed<'a> {
     /// Dynamic: what the IdP's registration contributed (`None`: not asked — another
     /// mode, no provider yet, or an invalid spec).
     pub registration: Option<Ensured>,
+    /// The outposts' back-channel logout URI the routes need (see
+    /// [`crate::reconcile::index::needed_backchannel_logout_uri`]), for status.
+    pub backchannel_logout_uri: Option<String>,
     /// Now.
     pub now: Timestamp,
 }
@@ -83,6 +86,7 @@ pub fn desired(observed: Observed<'_>, mint: &mut dyn FnMut() -> String) -> Clie
         cached_target,
         credentials,
         registration,
+        backchannel_logout_uri,
         now,
     } = observed;
     let generated = client.spec.mode == ClientMode::Generated;
@@ -164,6 +168,7 @@ pub fn desired(observed: Observed<'_>, mint: &mut dyn FnMut() -> String) -> Clie
     let state = written_state.or_else(|| cached_state.cloned());
     let mut status = outcome.status;
     status.registration_client_uri = registration_uri;
+    status.backchannel_logout_uri = backchannel_logout_uri;
     status.last_rotation_time = data_of(state.as_ref()).get(ROTATED_AT_KEY).cloned();
     if let Some(prev) = &plan.previous {
         for c in status

@@ -85,6 +85,7 @@ fn observed<'a>(
         cached_target: target,
         credentials: None,
         registration: None,
+        backchannel_logout_uri: None,
         now: at(now),
     }
 }
