@@ -1,11 +1,13 @@
 //! `portcullis operator`: kube-rs controllers for the three kinds, a debounced writer of
 //! the compiled outpost configuration, leader election and an admin server.
 //!
-//! Shape (controller-rs / linkerd policy-controller): every reconcile reads its inputs
-//! from shared reflector stores, calls the pure functions of [`crate::reconcile`], and
-//! writes with server-side apply under one field manager — only when the desired object
-//! or status differs from the cached one. The compiled configuration is written by one
-//! task ([`writer`]) from the stores, never by the per-object reconcilers.
+//! Shape (controller-rs / linkerd policy-controller), the same for every kind: observe
+//! (read the shared reflector stores, and the IdP or a user's Secret where needed), call
+//! the kind's pure `desired` in [`crate::reconcile`] (`provider_status`, `client_plan`,
+//! `route`), apply with server-side apply under one field manager only what differs from
+//! the cache ([`crate::reconcile::diff`]), and publish the status through the one
+//! [`status::publish_status`]. This module holds only I/O. The compiled configuration is
+//! written by one task ([`writer`]) from the stores, never by the per-object reconcilers.
 
 pub mod apply;
 pub mod client;
@@ -127,6 +129,12 @@ pub enum Verb {
     /// Server-side apply of a status subresource.
     #[strum(to_string = "apply status of")]
     ApplyStatus,
+    /// Create an object.
+    #[strum(to_string = "create")]
+    Create,
+    /// Merge-patch an object.
+    #[strum(to_string = "patch")]
+    Patch,
     /// Delete an object.
     #[strum(to_string = "delete")]
     Delete,
@@ -160,3 +168,7 @@ pub fn describe<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
 
 /// Result of a reconcile step.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod error_tests;

@@ -119,7 +119,8 @@ mod tests {
     use super::*;
     use crate::api::{OIDCProvider, OIDCProviderSpec};
     use crate::reconcile::conditions::{find, types};
-    use crate::reconcile::provider_status::{diagnose, world_with_client};
+    use crate::reconcile::provider::world_with_client;
+    use crate::reconcile::provider_status::diagnose;
     use std::collections::BTreeSet;
 
     #[tokio::test]

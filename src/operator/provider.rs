@@ -7,7 +7,7 @@ use super::status::publish_status;
 use super::{ApiContext, Error, Result, Verb};
 use crate::api::{CABundleKind, OIDCProvider};
 use crate::reconcile::index;
-pub use crate::reconcile::provider_status::world_with_client;
+use crate::reconcile::provider::world_with_client;
 use crate::reconcile::provider_status::{Observed, Verdict, desired};
 use crate::reconcile::world::{World, secret_value};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};

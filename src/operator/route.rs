@@ -4,9 +4,9 @@
 
 use super::Result;
 use super::context::Context;
-use super::provider::world_with_client;
 use super::status::publish_status;
 use crate::api::ForwardAuthRoute;
+use crate::reconcile::provider::world_with_client;
 use crate::reconcile::route::{config, status};
 use crate::reconcile::world::{World, key_of};
 use kube::ResourceExt;

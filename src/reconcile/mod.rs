@@ -23,6 +23,7 @@ pub mod rotation;
 pub mod route;
 pub mod shard;
 pub mod world;
+pub mod writer_plan;
 
 pub use world::World;
 

@@ -5,6 +5,7 @@ use crate::api::{OIDCProvider, OIDCProviderSpec};
 use crate::oidc::Discovery;
 use crate::reconcile::conditions::{find, types};
 use crate::reconcile::probe::{Report, parse_http_date};
+use crate::reconcile::provider::world_with_client;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeSet;
 

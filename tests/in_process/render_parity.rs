@@ -113,7 +113,7 @@ fn render_and_the_operator_compile_the_same_configuration_and_verdicts() {
     fn arcs<T: Clone>(v: &[T]) -> Vec<Arc<T>> {
         v.iter().cloned().map(Arc::new).collect()
     }
-    let (mut operator, verdicts) = portcullis::operator::writer::compile(
+    let (mut operator, verdicts) = portcullis::reconcile::writer_plan::compile(
         &arcs(&world.providers),
         &arcs(&world.clients),
         &arcs(&world.routes),
