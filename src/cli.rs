@@ -41,37 +41,9 @@ impl Cli {
                 ExitCode::SUCCESS
             }
             Command::Outpost(args) => crate::outpost::server::run(&args),
-            Command::Operator(args) => run_operator(args),
+            Command::Operator(args) => crate::operator::run::main(args),
             Command::Reasons(args) => crate::reasons_cmd::run(&args),
             Command::Sessions(args) => crate::sessions_cli::run(&args),
-        }
-    }
-}
-
-/// Runs the operator on a multi-threaded runtime with JSON logs (`RUST_LOG` filters).
-fn run_operator(args: crate::operator::OperatorArgs) -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(crate::operator::run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, reason = e.metric_label(), "operator stopped");
-            ExitCode::FAILURE
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod crdgen;
 pub mod oidc;
 pub mod operator;
 pub mod outpost;
+pub mod process;
 pub mod reason;
 pub mod reasons_cmd;
 pub mod reconcile;

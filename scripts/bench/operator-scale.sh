@@ -96,7 +96,7 @@ start_operator() { # identity
   local prefix=()
   if [ "$1" = replica-a ] && [ -n "${OPERATOR_PREFIX:-}" ]; then read -r -a prefix <<<"$OPERATOR_PREFIX"; fi
   KUBECONFIG=$work/operator.kubeconfig RUST_LOG=warn "${prefix[@]}" "$bin" operator --operator-namespace portcullis-system \
-    --admin-addr "127.0.0.1:$admin" --identity "$1" --idp-recheck 5m >"$work/operator-$1.log" 2>&1 &
+    --admin-listen "127.0.0.1:$admin" --identity "$1" --idp-recheck 5m >"$work/operator-$1.log" 2>&1 &
   op_pid=$!
   pids+=("$op_pid")
   until curl -sf "http://127.0.0.1:$admin/healthz" >/dev/null; do sleep 0.2; done

@@ -301,4 +301,16 @@ pub struct OAuthClientStatus {
     /// When the secret last changed (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rotation_time: Option<String>,
+    /// The OpenID Connect back-channel logout URI of the outposts
+    /// (`https://<external host>/oauth2/backchannel-logout`), set while a route signing in
+    /// with this client keeps its sessions in Redis (cookie sessions cannot be ended by the
+    /// server). `Dynamic` clients register it at the IdP themselves; for `Static` and
+    /// `Generated` clients paste it into the IdP's client settings (with "session
+    /// required") so a logout at the IdP ends the sessions here.
+    #[serde(
+        rename = "backchannelLogoutURI",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub backchannel_logout_uri: Option<String>,
 }

@@ -79,19 +79,26 @@ pub struct Context {
 }
 
 impl Context {
-    /// A context around a client and filled (or filling) stores.
-    pub fn new(client: kube::Client, stores: Stores, operator_namespace: String) -> Self {
+    /// A context around a client and filled (or filling) stores. Fails only when the
+    /// HTTP client for IdPs cannot be built: a default client has no timeouts, and one
+    /// hanging IdP would then hold a reconcile forever.
+    pub fn new(
+        client: kube::Client,
+        stores: Stores,
+        operator_namespace: String,
+    ) -> super::Result<Self> {
         let reporter = Reporter {
             controller: "portcullis".into(),
             instance: std::env::var("POD_NAME").ok(),
         };
-        Self {
+        let http = crate::oidc::build_client(None).map_err(super::Error::HttpClient)?;
+        Ok(Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             stores,
             operator_namespace,
             metrics: Arc::new(Metrics::default()),
-            http: crate::oidc::build_client(None).unwrap_or_default(),
+            http,
             idp_recheck: Duration::from_secs(300),
             idp_failure_grace: Duration::from_secs(30),
             now: Timestamp::now,
@@ -100,7 +107,7 @@ impl Context {
             caches_synced: std::sync::atomic::AtomicBool::new(true),
             failures: Mutex::default(),
             probe_failures: Mutex::default(),
-        }
+        })
     }
 
     /// See [`Context::caches_synced`].
@@ -206,7 +213,8 @@ mod tests {
                 owned_secrets: owned,
             },
             "sys".into(),
-        );
+        )
+        .expect("an HTTP client");
         let mut p = OIDCProvider::new("idp", Default::default());
         p.metadata.namespace = Some("ns".into());
         let key = backoff_key(&p);

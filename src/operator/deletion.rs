@@ -3,12 +3,11 @@
 //! published"`), and one Warning event marks the start of the wait.
 
 use super::Error;
-use super::apply::apply_status;
 use super::context::Context;
+use super::status::publish_status;
 use crate::api::OAuthClient;
-use crate::reconcile::conditions::{self, condition, reasons, types};
-use kube::api::Api;
-use kube::{Resource, ResourceExt};
+use crate::reconcile::conditions::{condition, reasons, types};
+use kube::ResourceExt;
 
 /// Publishes `Ready=False DeletionBlocked` with the cause. Status is written only when it
 /// changes, and the event only when the wait begins: the finalizer's retries back off,
@@ -20,8 +19,8 @@ pub async fn report_blocked(client: &OAuthClient, ctx: &Context, error: &Error) 
     let mut status = client.status.clone().unwrap_or_default();
     // Marking the object for deletion bumped its generation; this is the status of it.
     status.observed_generation = client.metadata.generation;
-    let previous = status.conditions.clone();
-    let mut fresh: Vec<_> = previous
+    let mut fresh: Vec<_> = status
+        .conditions
         .iter()
         .filter(|c| c.type_ != types::READY)
         .cloned()
@@ -30,31 +29,14 @@ pub async fn report_blocked(client: &OAuthClient, ctx: &Context, error: &Error) 
         types::READY,
         Some(false),
         reasons::DELETION_BLOCKED,
-        message.clone(),
+        message,
     ));
-    status.conditions =
-        conditions::merge(&previous, fresh, client.metadata.generation, (ctx.now)());
-    if client.status.as_ref() == Some(&status) {
-        return;
-    }
-    let ns = client.namespace().unwrap_or_default();
-    let api: Api<OAuthClient> = Api::namespaced(ctx.client.clone(), &ns);
-    if let Err(e) = apply_status(&api, &client.name_any(), &status).await {
+    status.conditions = fresh;
+    // The event marks the start of the wait only (`Ready` turning False with this
+    // reason), as for every other status.
+    if let Err(e) = publish_status(ctx, client, status).await {
         // The finalizer's own error is what the controller retries on; this is the
         // courtesy that explains it.
         tracing::warn!(error = %e, client = %client.name_any(), "could not publish the blocked deletion");
-        return;
-    }
-    ctx.metrics.write("oauthclient_status");
-    let waiting = conditions::find(&previous, types::READY)
-        .is_some_and(|c| c.reason == reasons::DELETION_BLOCKED);
-    if !waiting {
-        ctx.event(
-            &client.object_ref(&()),
-            true,
-            reasons::DELETION_BLOCKED,
-            message,
-        )
-        .await;
     }
 }

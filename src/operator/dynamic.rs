@@ -3,85 +3,21 @@
 //! and delete the client at the IdP when the OAuthClient goes (finalizer).
 
 use super::context::Context;
-use super::registration::{self, Registration};
-use super::{Error, Result};
+use super::registration;
+use super::{ApiContext, Error, Result, Verb};
 use crate::api::{OAuthClient, OIDCProvider};
-use crate::reconcile::client::{STATE_CLIENT_ID_KEY, STATE_SECRET_KEY, state_secret_name};
+use crate::reconcile::client::{STATE_CLIENT_ID_KEY, state_secret_name};
 use crate::reconcile::conditions::{condition, types};
+pub use crate::reconcile::registration::Ensured;
+use crate::reconcile::registration::{STATE_TOKEN_KEY, STATE_URI_KEY};
+use crate::reconcile::registration::{state_of, sync_condition, wanted_redirects};
 use crate::reconcile::world::secret_value;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// State key: the RFC 7592 registration access token.
-pub const STATE_TOKEN_KEY: &str = "registration-access-token";
-/// State key: the RFC 7592 client configuration URI.
-pub const STATE_URI_KEY: &str = "registration-client-uri";
-
-/// What the IdP side contributes to a reconcile.
-pub struct Ensured {
-    /// Keys to store in the state Secret (empty: nothing registered).
-    pub state: BTreeMap<String, String>,
-    /// `RedirectURIsInSync`.
-    pub redirect_condition: Condition,
-    /// The registration URI for status.
-    pub registration_client_uri: Option<String>,
-}
-
-/// The redirect URIs to register: the spec's plus what routes need, sorted.
-pub fn wanted_redirects(client: &OAuthClient, needed: &[String]) -> Vec<String> {
-    let mut all: Vec<String> = client.spec.redirect_uris.clone().unwrap_or_default();
-    all.extend(needed.iter().cloned());
-    all.sort();
-    all.dedup();
-    all
-}
-
-fn state_of(r: &Registration, previous: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut s = BTreeMap::new();
-    s.insert(STATE_CLIENT_ID_KEY.to_string(), r.client_id.clone());
-    // RFC 7592 lets the IdP omit unchanged values on read/update: keep what we have.
-    let keep = |key: &str, new: &Option<String>| new.clone().or_else(|| previous.get(key).cloned());
-    for (k, v) in [
-        (STATE_SECRET_KEY, keep(STATE_SECRET_KEY, &r.client_secret)),
-        (
-            STATE_TOKEN_KEY,
-            keep(STATE_TOKEN_KEY, &r.registration_access_token),
-        ),
-        (
-            STATE_URI_KEY,
-            keep(STATE_URI_KEY, &r.registration_client_uri),
-        ),
-    ] {
-        if let Some(v) = v {
-            s.insert(k.to_string(), v);
-        }
-    }
-    s
-}
-
-fn sync_condition(wanted: &[String], at_idp: &[String], note: &str) -> Condition {
-    let missing = registration::missing_redirects(wanted, at_idp);
-    if missing.is_empty() {
-        condition(
-            types::REDIRECT_URIS_IN_SYNC,
-            Some(true),
-            crate::reconcile::conditions::reasons::IN_SYNC,
-            "the IdP holds every redirect URI",
-        )
-    } else {
-        condition(
-            types::REDIRECT_URIS_IN_SYNC,
-            Some(false),
-            crate::reconcile::conditions::reasons::MISSING_AT_IDP,
-            format!("the IdP's registration lacks {missing:?}{note}"),
-        )
-    }
-}
 
 /// Registers or checks the client at the IdP.
 pub async fn ensure(
@@ -100,7 +36,8 @@ pub async fn ensure(
         Some(p) => super::provider::http_for(ctx, p).await?,
         None => ctx.http.clone(),
     };
-    let metadata = registration::metadata(client, &wanted, backchannel_logout_uri);
+    let metadata =
+        crate::reconcile::registration::metadata(client, &wanted, backchannel_logout_uri);
     let (token, uri) = (state.get(STATE_TOKEN_KEY), state.get(STATE_URI_KEY));
     if let (Some(id), Some(token), Some(uri)) = (state.get(STATE_CLIENT_ID_KEY), token, uri) {
         match registration::read(&http, uri, token).await? {
@@ -112,7 +49,11 @@ pub async fn ensure(
                 let logout_drift = backchannel_logout_uri.is_some()
                     && current.backchannel_logout_uri.as_deref() != backchannel_logout_uri;
                 if logout_drift
-                    || !registration::missing_redirects(&wanted, &current.redirect_uris).is_empty()
+                    || !crate::reconcile::registration::missing_redirects(
+                        &wanted,
+                        &current.redirect_uris,
+                    )
+                    .is_empty()
                 {
                     match registration::update(&http, uri, token, id, &metadata).await {
                         Ok(Some(updated)) => {
@@ -160,7 +101,8 @@ pub async fn ensure(
         Some(r) => {
             let s = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
                 .get_opt(&r.name)
-                .await?;
+                .await
+                .during(Verb::Get, || format!("Secret {ns}/{}", r.name))?;
             Some(s.as_ref().and_then(|s| secret_value(s, &r.key)).ok_or_else(|| {
                 Error::Idp(format!("Secret {ns}/{} key {:?} not found (spec.registration.initialAccessTokenRef)", r.name, r.key))
             })?)
@@ -206,32 +148,4 @@ async fn remove_at_idp(client: &OAuthClient, ctx: &Context) -> Result<Action> {
         ctx.metrics.write("idp_registration_delete");
     }
     Ok(Action::await_change())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_keeps_values_the_idp_omits_and_sync_lists_missing() {
-        let prev = BTreeMap::from([
-            (STATE_SECRET_KEY.to_string(), "s".to_string()),
-            (STATE_TOKEN_KEY.to_string(), "t".to_string()),
-        ]);
-        let r = Registration {
-            client_id: "id".into(),
-            registration_access_token: Some("t2".into()),
-            ..Default::default()
-        };
-        let s = state_of(&r, &prev);
-        assert_eq!(s[STATE_SECRET_KEY], "s");
-        assert_eq!(s[STATE_TOKEN_KEY], "t2");
-        let c = sync_condition(
-            &["https://a/cb".into(), "https://b/cb".into()],
-            &["https://a/cb".into()],
-            "",
-        );
-        assert_eq!(c.status, "False");
-        assert!(c.message.contains("https://b/cb") && !c.message.contains("https://a/cb"));
-    }
 }

@@ -7,7 +7,7 @@
 //! would log everybody out. The write is a merge patch that names only the missing keys,
 //! so it can never drop a key someone else (or an earlier run) wrote.
 
-use super::{Error, Result};
+use super::{ApiContext, Error, Result, Verb};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine as _;
@@ -64,7 +64,8 @@ fn signing_key_pem() -> Result<String> {
 /// Returns the keys it added (names only).
 pub async fn ensure(client: &kube::Client, namespace: &str, name: &str) -> Result<Vec<String>> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let existing = api.get_opt(name).await?;
+    let object = || format!("Secret {namespace}/{name}");
+    let existing = api.get_opt(name).await.during(Verb::Get, object)?;
     let missing = missing_keys(existing.as_ref())?;
     if missing.is_empty() {
         return Ok(Vec::new());
@@ -81,13 +82,20 @@ pub async fn ensure(client: &kube::Client, namespace: &str, name: &str) -> Resul
                 Ok(_) => {}
                 // Created meanwhile (another replica, Helm): the next pass fills it.
                 Err(kube::Error::Api(s)) if s.code == 409 => return Ok(Vec::new()),
-                Err(e) => return Err(e.into()),
+                Err(source) => {
+                    return Err(Error::Api {
+                        verb: Verb::Create,
+                        object: object(),
+                        source,
+                    });
+                }
             }
         }
         Some(_) => {
             let patch = serde_json::json!({ "data": data });
             api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
+                .await
+                .during(Verb::Patch, object)?;
         }
     }
     Ok(added)

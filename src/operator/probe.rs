@@ -3,36 +3,12 @@
 //! Only URLs, status codes and key ids end up in a [`Report`]; no body is kept.
 
 use crate::oidc::{Discovery, JwksCache, OidcError, well_known_url};
-use crate::reconcile::conditions::{self, types};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+pub use crate::reconcile::probe::Report;
+use crate::reconcile::probe::parse_http_date;
 use k8s_openapi::jiff::Timestamp;
 
 /// Largest discovery document read.
 const MAX_BODY: usize = 1 << 20;
-
-/// What one probe of an IdP found.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Report {
-    /// The discovery document, when one was fetched and parsed (issuer not yet checked).
-    pub discovery: Option<Discovery>,
-    /// Why there is no discovery document (URL and HTTP status or transport error).
-    pub discovery_error: Option<String>,
-    /// The IdP's clock per its `Date` header, and ours when the answer arrived.
-    pub clock: Option<(Timestamp, Timestamp)>,
-    /// Key ids of the usable signing keys.
-    pub key_ids: Option<Vec<String>>,
-    /// Why there are no keys.
-    pub jwks_error: Option<String>,
-    /// When the probe ran.
-    pub at: Option<Timestamp>,
-}
-
-/// Parses an HTTP `Date` header (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`).
-pub fn parse_http_date(value: &str) -> Option<Timestamp> {
-    k8s_openapi::jiff::fmt::rfc2822::parse(value)
-        .ok()
-        .map(|z| z.timestamp())
-}
 
 async fn fetch_discovery(
     http: &reqwest::Client,
@@ -138,102 +114,14 @@ pub fn describe(e: &OidcError) -> String {
     e.to_string()
 }
 
-/// Whether a failed probe should be kept from status: the IdP answered before
-/// (`Discovered` and `JWKSAvailable` True) and the failures have lasted less than
-/// `grace`. A provider never reached is reported at once: there is nothing to keep.
-pub fn hold_last_good(
-    previous: &[Condition],
-    failing_since: Timestamp,
-    now: Timestamp,
-    grace: std::time::Duration,
-) -> bool {
-    let was_good = [types::DISCOVERED, types::JWKS_AVAILABLE]
-        .iter()
-        .all(|t| conditions::find(previous, t).is_some_and(|c| c.status == "True"));
-    let lasted = now
-        .as_millisecond()
-        .saturating_sub(failing_since.as_millisecond());
-    was_good && u128::try_from(lasted).unwrap_or(0) < grace.as_millis()
-}
-
-/// Conditions reporting the same ongoing failure (the same `failing since` note) keep
-/// the wording they were first published with: the cause's text varies from attempt to
-/// attempt ("connection reset" one time, "connection closed" the next), and each
-/// variant would otherwise be a status write for nothing new.
-pub fn keep_first_wording(previous: &[Condition], conditions: &mut [Condition], note: &str) {
-    for c in conditions.iter_mut().filter(|c| c.message.contains(note)) {
-        if let Some(p) = conditions::find(previous, &c.type_)
-            && p.status == c.status
-            && p.reason == c.reason
-            && p.message.contains(note)
-        {
-            c.message = p.message.clone();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::conditions::condition;
-    use std::time::Duration;
-
-    fn at(s: i64) -> Timestamp {
-        Timestamp::from_second(s).unwrap()
-    }
-
-    #[test]
-    fn a_failure_is_held_only_for_a_provider_that_answered_and_only_for_the_grace() {
-        let good = [
-            condition(types::DISCOVERED, Some(true), "Ready", ""),
-            condition(types::JWKS_AVAILABLE, Some(true), "Ready", ""),
-        ];
-        let grace = Duration::from_secs(30);
-        assert!(hold_last_good(&good, at(100), at(100), grace));
-        assert!(hold_last_good(&good, at(100), at(129), grace));
-        assert!(!hold_last_good(&good, at(100), at(130), grace));
-        // Never reached: nothing to keep, say it at once.
-        assert!(!hold_last_good(&[], at(100), at(100), grace));
-        let down = [condition(
-            types::DISCOVERED,
-            Some(false),
-            "IdPUnreachable",
-            "",
-        )];
-        assert!(!hold_last_good(&down, at(100), at(101), grace));
-    }
-
-    #[test]
-    fn an_ongoing_failure_keeps_its_first_wording() {
-        let note = " (failing since 1970-01-01T00:01:40Z)";
-        let previous = [condition(
-            types::DISCOVERED,
-            Some(false),
-            "IdPUnreachable",
-            format!("connection reset{note}"),
-        )];
-        let mut now = [condition(
-            types::DISCOVERED,
-            Some(false),
-            "IdPUnreachable",
-            format!("connection closed{note}"),
-        )];
-        keep_first_wording(&previous, &mut now, note);
-        assert_eq!(now[0].message, previous[0].message);
-        // A new outage (another instant) is worded afresh.
-        let mut later = [condition(
-            types::DISCOVERED,
-            Some(false),
-            "IdPUnreachable",
-            "refused (failing since 1970-01-01T00:05:00Z)",
-        )];
-        keep_first_wording(
-            &previous,
-            &mut later,
-            " (failing since 1970-01-01T00:05:00Z)",
-        );
-        assert!(later[0].message.starts_with("refused"));
-    }
+    use crate::api::{OIDCProvider, OIDCProviderSpec};
+    use crate::reconcile::conditions::{find, types};
+    use crate::reconcile::provider::world_with_client;
+    use crate::reconcile::provider_status::diagnose;
+    use std::collections::BTreeSet;
 
     #[tokio::test]
     async fn transport_errors_name_their_cause() {
@@ -245,5 +133,69 @@ mod tests {
         let error = report.discovery_error.unwrap();
         assert!(error.contains("connection refused ("), "{error}");
         assert!(!error.ends_with("error sending request"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn probe_reads_discovery_date_and_keys_from_an_idp() {
+        use axum::routing::get;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let issuer = format!("{base}/");
+        let doc = serde_json::json!({
+            "issuer": issuer, "authorization_endpoint": format!("{base}/a"), "jwks_uri": format!("{base}/jwks"),
+            "id_token_signing_alg_values_supported": ["EdDSA"],
+        });
+        let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "ed1", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]});
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || async move {
+                    ([("date", "Sun, 06 Nov 1994 08:49:37 GMT")], axum::Json(doc))
+                }),
+            )
+            .route("/jwks", get(move || async move { axum::Json(jwks) }));
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = crate::oidc::build_client(None).unwrap();
+        // Configured without the trailing slash the IdP advertises.
+        let r = probe(&http, &base, Timestamp::now).await;
+        server.abort();
+        assert_eq!(
+            r.key_ids,
+            Some(vec!["ed1".to_string()]),
+            "{:?}",
+            r.jwks_error
+        );
+        let (idp, _) = r.clock.unwrap();
+        assert_eq!(idp, Timestamp::from_second(784111777).unwrap());
+        let mut p = provider(&base);
+        p.metadata.generation = None;
+        let compiled = crate::reconcile::provider::config(&world_with_client(&p, None), &p);
+        let s = diagnose(&p, &compiled, &r, &BTreeSet::new());
+        let issuer_c = find(&s.conditions, types::ISSUER_MATCHES).unwrap();
+        assert!(
+            issuer_c.message.contains("trailing slash"),
+            "{}",
+            issuer_c.message
+        );
+        assert_eq!(
+            find(&s.conditions, types::CLOCK_IN_SYNC).unwrap().status,
+            "False"
+        );
+        // The unreachable case: a closed port.
+        let down = probe(&http, &base, Timestamp::now).await;
+        assert!(down.discovery.is_none() && down.discovery_error.is_some());
+    }
+
+    fn provider(issuer: &str) -> OIDCProvider {
+        let mut p = OIDCProvider::new(
+            "idp",
+            OIDCProviderSpec {
+                issuer_url: issuer.into(),
+                client_id: Some("c".into()),
+                ..Default::default()
+            },
+        );
+        p.metadata.namespace = Some("auth".into());
+        p
     }
 }

@@ -2,23 +2,21 @@
 //! the writer; this reconciler reads the writer's verdict (`Programmed`) and the
 //! provider's status, and writes status only when it changed.
 
-use super::apply::apply_status;
+use super::Result;
 use super::context::Context;
-use super::provider::world_with_client;
-use super::{Error, Result};
+use super::status::publish_status;
 use crate::api::ForwardAuthRoute;
-use crate::reconcile::conditions::{self, types};
+use crate::reconcile::provider::world_with_client;
 use crate::reconcile::route::{config, status};
 use crate::reconcile::world::{World, key_of};
-use kube::api::Api;
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The world a route's status reads: its provider and the provider's client.
 pub fn world_for(ctx: &Context, route: &ForwardAuthRoute) -> World {
-    let pref = super::index::provider_of_route(route);
+    let pref = crate::reconcile::index::provider_of_route(route);
     let Some(provider) = ctx.stores.providers.get(&pref) else {
         return World::default();
     };
@@ -50,45 +48,14 @@ pub async fn reconcile(route: Arc<ForwardAuthRoute>, ctx: Arc<Context>) -> Resul
         .and_then(|p| p.status.as_ref())
         .map(|s| s.conditions.clone());
     let compiled = config(&route);
-    let mut st = status(
+    let st = status(
         &world,
         &route,
         &compiled,
         provider_conditions.as_deref(),
         programmed,
     );
-    let previous = route
-        .status
-        .as_ref()
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    st.conditions = conditions::merge(
-        previous,
-        st.conditions,
-        route.metadata.generation,
-        (ctx.now)(),
-    );
-    if route.status.as_ref() != Some(&st) {
-        let ns = route
-            .namespace()
-            .ok_or(Error::MissingField("metadata.namespace"))?;
-        let api: Api<ForwardAuthRoute> = Api::namespaced(ctx.client.clone(), &ns);
-        apply_status(&api, &route.name_any(), &st).await?;
-        ctx.metrics.write("forwardauthroute_status");
-        if let Some(ready) = conditions::find(&st.conditions, types::READY)
-            && ready.status == "False"
-            && !conditions::find(previous, types::READY)
-                .is_some_and(|p| p.status == "False" && p.reason == ready.reason)
-        {
-            ctx.event(
-                &route.object_ref(&()),
-                true,
-                &ready.reason,
-                ready.message.clone(),
-            )
-            .await;
-        }
-    }
+    publish_status(&ctx, route.as_ref(), st).await?;
     ctx.reset_backoff(&super::context::backoff_key(route.as_ref()));
     Ok(Action::await_change())
 }

@@ -3,9 +3,11 @@
 
 use super::context::{Context, Stores};
 use super::metrics::{Metrics, router};
-use super::{Error, Result, client, index, lease, outpost_keys, provider, route, writer};
+use super::{Error, Result, client, lease, outpost_keys, provider, route, writer};
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
+use crate::process;
 use crate::reconcile::client::MANAGED_BY;
+use crate::reconcile::index;
 use crate::reconcile::shard::CONFIG_LABEL;
 use futures::{Stream, StreamExt, future};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -16,6 +18,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 use std::fmt::Debug;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,9 +32,10 @@ pub struct OperatorArgs {
         env = "PORTCULLIS_OPERATOR_NAMESPACE"
     )]
     pub operator_namespace: String,
-    /// Address of the admin server (`/healthz`, `/readyz`, `/metrics`).
-    #[arg(long, default_value = "0.0.0.0:8081")]
-    pub admin_addr: SocketAddr,
+    /// `--log-format` and `--admin-listen` (formerly `--admin-addr`), shared with the
+    /// outpost.
+    #[command(flatten)]
+    pub process: crate::process::ProcessArgs,
     /// This replica's identity in the Lease (the pod name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
@@ -53,6 +57,10 @@ pub struct OperatorArgs {
     pub idp_failure_grace: Duration,
 }
 
+/// The operator's admin port unless `--admin-listen` says otherwise.
+pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 8081);
+
 /// Reconciles in flight per controller. Unbounded (kube-runtime's default), 3,000 routes
 /// arriving at once meant 3,000 concurrent status writes, about 1,500 HTTP/1.1
 /// connections to the API server and a quarter of the operator's peak memory in their
@@ -62,10 +70,13 @@ const RECONCILE_CONCURRENCY: u16 = 16;
 /// Capacity of each shared reflector's broadcast buffer.
 const BUFFER: usize = 1024;
 
-type Shared<K> = (Store<K>, Vec<ReflectHandle<K>>);
-
-/// Starts a shared reflector for `api` and returns its store and `n` subscribers.
-fn shared<K>(api: Api<K>, config: watcher::Config, n: usize) -> Shared<K>
+/// Starts a shared reflector for `api` and returns its store and one subscription per
+/// consumer (`N` of them, named where the array is taken apart). Every subscription
+/// exists before the watcher starts, so none misses the initial list.
+fn shared<K, const N: usize>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (Store<K>, [ReflectHandle<K>; N])
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -76,9 +87,11 @@ where
         + 'static,
 {
     let (store, writer) = reflector::store_shared(BUFFER);
-    let subs = (0..n)
-        .map(|_| writer.subscribe().expect("a shared store"))
-        .collect();
+    let subs = std::array::from_fn(|_| {
+        writer
+            .subscribe()
+            .expect("a store made by store_shared has subscribers")
+    });
     let stream = watcher(api, config)
         .default_backoff()
         .modify(forget_what_no_reconcile_reads)
@@ -114,6 +127,21 @@ fn drain<S: Stream + Send + 'static>(s: S) -> impl std::future::Future<Output = 
     s.for_each(|_| future::ready(()))
 }
 
+/// `portcullis operator`: logging, the runtime, and the exit code.
+pub fn main(args: OperatorArgs) -> ExitCode {
+    let _log_writer = process::init_logging(args.process.log_format);
+    process::block_on("operator", async {
+        match run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, reason = e.metric_label(), "operator stopped");
+                eprintln!("portcullis operator: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 /// Runs the operator until leadership is lost or a fatal error.
 pub async fn run(args: OperatorArgs) -> Result<()> {
     let config = kube::Config::infer()
@@ -127,9 +155,13 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         .with_layer(&gate)
         .build();
     let metrics = Arc::new(Metrics::default());
-    let listener = tokio::net::TcpListener::bind(args.admin_addr)
+    let admin_addr = args.process.admin_listen_or(DEFAULT_ADMIN_LISTEN);
+    let listener = tokio::net::TcpListener::bind(admin_addr)
         .await
-        .map_err(|e| Error::Lease(format!("admin server on {}: {e}", args.admin_addr)))?;
+        .map_err(|source| Error::Listen {
+            addr: admin_addr,
+            source,
+        })?;
     let admin = router(metrics.clone());
     tokio::spawn(async move { axum::serve(listener, admin).await });
 
@@ -151,7 +183,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     tokio::select! {
         () = elector.acquire() => {}
-        () = shutdown_signal() => return Ok(()),
+        () = process::shutdown_signal() => return Ok(()),
     }
     metrics
         .ready
@@ -163,19 +195,24 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
 
     let c = kube_client.clone();
     let managed = watcher::Config::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1));
-    let (providers, mut p_subs) =
-        shared(Api::<OIDCProvider>::all(c.clone()), Default::default(), 4);
-    let (clients, mut c_subs) = shared(Api::<OAuthClient>::all(c.clone()), Default::default(), 4);
-    let (routes, mut r_subs) = shared(
-        Api::<ForwardAuthRoute>::all(c.clone()),
-        Default::default(),
-        4,
-    );
-    let (owned_secrets, mut s_subs) = shared(Api::<Secret>::all(c.clone()), managed, 2);
-    let (shards, mut cm_subs) = shared(
+    // One subscription per consumer: the three controllers and the writer.
+    let (
+        providers,
+        [
+            providers_to_p,
+            providers_to_c,
+            providers_to_r,
+            providers_to_w,
+        ],
+    ) = shared(Api::<OIDCProvider>::all(c.clone()), Default::default());
+    let (clients, [clients_to_p, clients_to_c, clients_to_r, clients_to_w]) =
+        shared(Api::<OAuthClient>::all(c.clone()), Default::default());
+    let (routes, [routes_to_p, routes_to_c, routes_to_r, routes_to_w]) =
+        shared(Api::<ForwardAuthRoute>::all(c.clone()), Default::default());
+    let (owned_secrets, [owned_to_c, owned_to_w]) = shared(Api::<Secret>::all(c.clone()), managed);
+    let (shards, [shards_to_w]) = shared(
         Api::<ConfigMap>::namespaced(c.clone(), &args.operator_namespace),
         watcher::Config::default().labels(&format!("{CONFIG_LABEL}=true")),
-        1,
     );
     let stores = Stores {
         providers: providers.clone(),
@@ -183,7 +220,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         routes: routes.clone(),
         owned_secrets,
     };
-    let mut context = Context::new(c.clone(), stores, args.operator_namespace.clone());
+    let mut context = Context::new(c.clone(), stores, args.operator_namespace.clone())?;
     context
         .caches_synced
         .store(false, std::sync::atomic::Ordering::Release);
@@ -195,15 +232,13 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
     let bounded = ControllerConfig::default().concurrency(RECONCILE_CONCURRENCY);
     let debounced = bounded.clone().debounce(Duration::from_secs(1));
     let clients_for_p = clients.clone();
-    let provider_ctl = Controller::for_shared_stream(p_subs.pop().expect("sub"), providers.clone())
+    let provider_ctl = Controller::for_shared_stream(providers_to_p, providers.clone())
         .with_config(debounced.clone())
-        .watches_shared_stream(c_subs.pop().expect("sub"), {
+        .watches_shared_stream(clients_to_p, {
             let providers = providers.clone();
             move |c| index::providers_of_client(&providers.state(), &c)
         })
-        .watches_shared_stream(r_subs.pop().expect("sub"), |r| {
-            [index::provider_of_route(&r)]
-        })
+        .watches_shared_stream(routes_to_p, |r| [index::provider_of_route(&r)])
         .run(
             |o, c| {
                 c.metrics.reconciled("oidcprovider");
@@ -219,14 +254,14 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
     )
     .default_backoff()
     .touched_objects();
-    let client_ctl = Controller::for_shared_stream(c_subs.pop().expect("sub"), clients.clone())
+    let client_ctl = Controller::for_shared_stream(clients_to_c, clients.clone())
         .with_config(debounced.clone())
-        .owns_shared_stream(s_subs.pop().expect("sub"))
-        .watches_shared_stream(p_subs.pop().expect("sub"), {
+        .owns_shared_stream(owned_to_c)
+        .watches_shared_stream(providers_to_c, {
             let clients = clients_for_p.clone();
             move |p| index::clients_of_provider(&clients.state(), &p)
         })
-        .watches_shared_stream(r_subs.pop().expect("sub"), {
+        .watches_shared_stream(routes_to_c, {
             let (clients, providers) = (clients.clone(), providers.clone());
             move |r| {
                 let p = providers.get(&index::provider_of_route(&r));
@@ -257,13 +292,13 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         );
 
     let (routes_tx, routes_rx) = tokio::sync::mpsc::unbounded_channel();
-    let route_ctl = Controller::for_shared_stream(r_subs.pop().expect("sub"), routes.clone())
+    let route_ctl = Controller::for_shared_stream(routes_to_r, routes.clone())
         .with_config(bounded)
-        .watches_shared_stream(p_subs.pop().expect("sub"), {
+        .watches_shared_stream(providers_to_r, {
             let routes = routes.clone();
             move |p| index::routes_of_provider(&routes.state(), &p)
         })
-        .watches_shared_stream(c_subs.pop().expect("sub"), {
+        .watches_shared_stream(clients_to_r, {
             let (routes, providers) = (routes.clone(), providers.clone());
             move |c| {
                 let rs = routes.state();
@@ -289,12 +324,12 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
     let (synced_tx, synced_rx) = tokio::sync::oneshot::channel::<()>();
     let owned_secrets_ready = ctx.stores.owned_secrets.clone();
     let triggers = futures::stream::select_all(vec![
-        p_subs.pop().expect("sub").map(|_| ()).boxed(),
-        c_subs.pop().expect("sub").map(|_| ()).boxed(),
-        r_subs.pop().expect("sub").map(|_| ()).boxed(),
-        cm_subs.pop().expect("sub").map(|_| ()).boxed(),
+        providers_to_w.map(|_| ()).boxed(),
+        clients_to_w.map(|_| ()).boxed(),
+        routes_to_w.map(|_| ()).boxed(),
+        shards_to_w.map(|_| ()).boxed(),
         // A client's published Secret changed: the outposts' copy follows.
-        s_subs.pop().expect("sub").map(|_| ()).boxed(),
+        owned_to_w.map(|_| ()).boxed(),
         // Users' Secrets are not watched (that would need every Secret in the cluster
         // cached): a periodic pass picks up a rotated value.
         futures::stream::unfold((), |()| async {
@@ -362,34 +397,11 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         _ = writer_task => Ok(()),
         () = keys_task => Ok(()),
         _ = ready => Ok(()),
-        () = shutdown_signal() => {
+        () = process::shutdown_signal() => {
             // Step down so a standby takes over without waiting out the lease.
             elector.release().await;
             metrics.leader.set(0);
             Ok(())
         }
-    }
-}
-
-/// Resolves on SIGTERM (what the kubelet sends) or Ctrl-C.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

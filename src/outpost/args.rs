@@ -24,9 +24,9 @@ pub struct OutpostArgs {
     /// Address of the public port (auth endpoints and login flow).
     #[arg(long, env = "PORTCULLIS_LISTEN", default_value = "0.0.0.0:4180")]
     pub listen: SocketAddr,
-    /// Address of the admin port (`/healthz`, `/readyz`, `/metrics`).
-    #[arg(long, env = "PORTCULLIS_ADMIN_LISTEN", default_value = "0.0.0.0:9090")]
-    pub admin_listen: SocketAddr,
+    /// `--log-format` and `--admin-listen`, shared with the operator.
+    #[command(flatten)]
+    pub process: crate::process::ProcessArgs,
     /// File holding a cookie secret (at least 16 bytes); repeat for a key ring, newest
     /// first (the first encrypts, all decrypt). Secrets in `PORTCULLIS_COOKIE_SECRETS`
     /// (comma-separated) come after these.
@@ -64,7 +64,8 @@ pub struct OutpostArgs {
     /// How often every provider's JWKS is refetched.
     #[arg(long, env = "PORTCULLIS_JWKS_REFRESH_INTERVAL", default_value = "10m")]
     pub jwks_refresh_interval: humantime::Duration,
-    /// Log format: `json` (one object per line) or `text`.
-    #[arg(long, env = "PORTCULLIS_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
-    pub log_format: String,
 }
+
+/// The outpost's admin port unless `--admin-listen` says otherwise.
+pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 9090);

@@ -18,5 +18,5 @@ pub mod session;
 pub mod sessions_page;
 pub mod subject;
 
-pub use args::OutpostArgs;
+pub use args::{DEFAULT_ADMIN_LISTEN, OutpostArgs};
 pub use subject::Subject;

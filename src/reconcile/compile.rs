@@ -82,6 +82,19 @@ pub fn compile(
         out.route_status.insert(key_of(r), status);
     }
 
+    // The index's relations read the operator's caches (shared objects); the same here.
+    let shared_providers: Vec<std::sync::Arc<OIDCProvider>> = world
+        .providers
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
+    let shared_routes: Vec<std::sync::Arc<ForwardAuthRoute>> = world
+        .routes
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
     for c in &world.clients {
         // The redirect URIs of every route whose provider logs in with this client.
         let needed: Vec<String> = world
@@ -104,6 +117,8 @@ pub fn compile(
         let outcome = client::desired(world, c, &needed, mint);
         out.objects.extend(outcome.objects);
         let mut status = outcome.status;
+        status.backchannel_logout_uri =
+            super::index::needed_backchannel_logout_uri(&shared_providers, &shared_routes, c);
         status.conditions = stamp(
             c.status.as_ref().map(|s| s.conditions.as_slice()),
             status.conditions,

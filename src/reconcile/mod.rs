@@ -7,14 +7,23 @@
 
 pub mod assign;
 pub mod client;
+pub mod client_plan;
 pub mod compile;
 pub mod conditions;
+pub mod diff;
+pub mod index;
 pub mod outpost_credentials;
 pub mod presets;
+pub mod probe;
 pub mod provider;
+pub mod provider_status;
+pub mod publish;
+pub mod registration;
+pub mod rotation;
 pub mod route;
 pub mod shard;
 pub mod world;
+pub mod writer_plan;
 
 pub use world::World;
 

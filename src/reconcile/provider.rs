@@ -175,3 +175,29 @@ pub fn desired(
         },
     )
 }
+
+/// A world of the provider and its client, whose id comes from the client's status when
+/// only the IdP or a user's Secret knows it (Static, Dynamic): the operator's caches hold
+/// no user Secrets.
+pub fn world_with_client(
+    provider: &OIDCProvider,
+    client: Option<&crate::api::OAuthClient>,
+) -> World {
+    let mut world = World {
+        providers: vec![provider.clone()],
+        ..Default::default()
+    };
+    if let Some(c) = client {
+        let mut c = c.clone();
+        if c.spec.client_id.is_none() {
+            c.spec.client_id = c.status.as_ref().and_then(|s| s.client_id.clone());
+        }
+        if c.spec.client_id.is_none() && c.spec.mode != crate::api::ClientMode::Generated {
+            // Keep the client so the error is "no client id yet", not "not found".
+            c.spec.mode = crate::api::ClientMode::Static;
+            c.spec.credentials_secret_ref = None;
+        }
+        world.clients.push(c);
+    }
+    world
+}

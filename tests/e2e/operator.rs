@@ -168,7 +168,7 @@ impl Operator {
         cmd.arg("operator")
             .arg("--operator-namespace")
             .arg(SYSTEM_NAMESPACE)
-            .arg("--admin-addr")
+            .arg("--admin-listen")
             .arg(admin.to_string())
             .arg("--identity")
             .arg(identity)

@@ -403,3 +403,93 @@ async fn generated_client_is_created_in_one_round_and_then_converges() {
         .expect("no request");
     assert_eq!(ctx.metrics.writes_of("secret"), 0);
 }
+
+/// A route of `provider` in namespace `team` on `host`, its sessions in Redis or not.
+fn route(host: &str, redis: bool) -> ForwardAuthRoute {
+    let mut r = ForwardAuthRoute::new(
+        host,
+        ForwardAuthRouteSpec {
+            hosts: vec![host.into()],
+            provider_ref: portcullis::api::ObjectRef {
+                name: "idp".into(),
+                namespace: None,
+            },
+            policy: Some(PolicySpec {
+                groups: Some(vec!["admins".into()]),
+                ..Default::default()
+            }),
+            session: redis.then(|| SessionSpec {
+                store: Some(SessionStoreSpec {
+                    redis: Some(Default::default()),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    r.metadata = meta("team", host);
+    r
+}
+
+/// The status a Static client publishes when its provider signs in with it for `routes`.
+async fn published_status(routes: Vec<ForwardAuthRoute>) -> Value {
+    let mut p = provider();
+    p.spec.client_ref = Some(portcullis::api::ObjectRef {
+        name: "grafana".into(),
+        namespace: None,
+    });
+    let (client, mut handle) = mock();
+    let ctx = context(client, vec![p], vec![static_client("idp")], routes, vec![]);
+    let verifier = tokio::spawn(async move {
+        expect(
+            &mut handle,
+            "GET",
+            "/api/v1/namespaces/team/secrets/creds",
+            200,
+            |_| user_secret(),
+        )
+        .await;
+        expect(
+            &mut handle,
+            "PATCH",
+            "/api/v1/namespaces/team/secrets/grafana-oauth?",
+            200,
+            echo,
+        )
+        .await;
+        expect(
+            &mut handle,
+            "PATCH",
+            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
+            200,
+            |b| {
+                let mut o = serde_json::to_value(static_client("idp")).unwrap();
+                o["status"] = b["status"].clone();
+                o
+            },
+        )
+        .await
+    });
+    reconcile(Arc::new(static_client("idp")), ctx)
+        .await
+        .expect("reconcile succeeds");
+    verifier.await.unwrap().body["status"].clone()
+}
+
+#[tokio::test]
+async fn a_static_client_lists_the_backchannel_logout_uri_to_paste_into_the_idp() {
+    // Two Redis routes: the first host (sorted) is named, as a Dynamic client registers.
+    let status = published_status(vec![
+        route("b.example.com", true),
+        route("a.example.com", true),
+        route("cookie.example.com", false),
+    ])
+    .await;
+    assert_eq!(
+        status["backchannelLogoutURI"],
+        "https://a.example.com/oauth2/backchannel-logout"
+    );
+    // Cookie sessions only: the server cannot end them, so there is nothing to paste.
+    let status = published_status(vec![route("cookie.example.com", false)]).await;
+    assert!(status.get("backchannelLogoutURI").is_none(), "{status}");
+}

@@ -9,6 +9,7 @@ use kube::runtime::{reflector, watcher};
 use operator_support::*;
 use portcullis::api::*;
 use portcullis::operator::{route, writer};
+use portcullis::reconcile::writer_plan;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ fn with_status(route: &ForwardAuthRoute, body: &Value) -> Value {
 }
 
 async fn compile_verdicts(ctx: &portcullis::operator::Context) {
-    let (_, programmed) = writer::compile(
+    let (_, programmed) = writer_plan::compile(
         &ctx.stores.providers.state(),
         &ctx.stores.clients.state(),
         &ctx.stores.routes.state(),
@@ -158,7 +159,7 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
         routes.clone(),
         vec![],
     );
-    let (config, _) = writer::compile(
+    let (config, _) = writer_plan::compile(
         &ctx.stores.providers.state(),
         &[],
         &ctx.stores.routes.state(),
@@ -199,7 +200,8 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
     // Round 1 of route statuses: one status write per route.
     let (client, mut handle) = mock();
     let mut ctx2 =
-        portcullis::operator::Context::new(client, ctx.stores.clone(), "portcullis-system".into());
+        portcullis::operator::Context::new(client, ctx.stores.clone(), "portcullis-system".into())
+            .expect("an HTTP client");
     ctx2.now = now;
     *ctx2.programmed.write().unwrap() = ctx.programmed.read().unwrap().clone();
     let ctx2 = Arc::new(ctx2);
@@ -265,7 +267,8 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
         },
         ..ctx.stores.clone()
     };
-    let mut ctx3 = portcullis::operator::Context::new(client, stores, "portcullis-system".into());
+    let mut ctx3 = portcullis::operator::Context::new(client, stores, "portcullis-system".into())
+        .expect("an HTTP client");
     ctx3.now = now;
     let ctx3 = Arc::new(ctx3);
     let changed = writer::pass(&ctx3, &shards_store)
@@ -299,7 +302,7 @@ async fn ten_thousand_routes_write_each_shard_once() {
         .collect();
     let (client, mut handle) = mock();
     let ctx = context(client, vec![provider(&["apps"])], vec![], routes, vec![]);
-    let (config, _) = writer::compile(
+    let (config, _) = writer_plan::compile(
         &ctx.stores.providers.state(),
         &[],
         &ctx.stores.routes.state(),

@@ -113,7 +113,7 @@ fn render_and_the_operator_compile_the_same_configuration_and_verdicts() {
     fn arcs<T: Clone>(v: &[T]) -> Vec<Arc<T>> {
         v.iter().cloned().map(Arc::new).collect()
     }
-    let (mut operator, verdicts) = portcullis::operator::writer::compile(
+    let (mut operator, verdicts) = portcullis::reconcile::writer_plan::compile(
         &arcs(&world.providers),
         &arcs(&world.clients),
         &arcs(&world.routes),
@@ -148,4 +148,46 @@ fn render_and_the_operator_compile_the_same_configuration_and_verdicts() {
         }
     }
     assert_eq!(verdicts.len(), 5);
+}
+
+#[test]
+fn render_lists_the_backchannel_logout_uri_the_operator_publishes() {
+    // Route b (admitted, signing in through the Static client) keeps its sessions in
+    // Redis; route outsider would too, but via-client does not admit its namespace.
+    let redis = "  session: {store: {redis: {urls: [\"redis://redis.apps:6379\"]}}}\n";
+    let objects = OBJECTS
+        .replace(
+            "  policy: {allowAnyAuthenticated: true}\n",
+            &format!("  policy: {{allowAnyAuthenticated: true}}\n{redis}"),
+        )
+        .replace(
+            "  hosts: [d.example.com]\n",
+            &format!("  hosts: [d.example.com]\n{redis}"),
+        );
+    let mut loaded = Loaded::default();
+    load_text(&objects, "parity.yaml", "default", &mut loaded).expect("objects load");
+    let world = loaded.world;
+    let rendered = compile(
+        &world,
+        "portcullis-system",
+        Timestamp::UNIX_EPOCH,
+        &mut || "minted".into(),
+    );
+    fn arcs<T: Clone>(v: &[T]) -> Vec<Arc<T>> {
+        v.iter().cloned().map(Arc::new).collect()
+    }
+    let client = world.clients.first().expect("the Static client");
+    let operator = portcullis::reconcile::index::needed_backchannel_logout_uri(
+        &arcs(&world.providers),
+        &arcs(&world.routes),
+        client,
+    );
+    assert_eq!(
+        operator.as_deref(),
+        Some("https://b.example.com/oauth2/backchannel-logout")
+    );
+    assert_eq!(
+        rendered.client_status["auth/static"].backchannel_logout_uri,
+        operator
+    );
 }

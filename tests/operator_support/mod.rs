@@ -118,7 +118,7 @@ pub fn context(
         routes: fill(routes).0,
         owned_secrets: fill(owned).0,
     };
-    let mut ctx = Context::new(client, stores, "portcullis-system".into());
+    let mut ctx = Context::new(client, stores, "portcullis-system".into()).expect("an HTTP client");
     ctx.now = now;
     ctx.mint = mint;
     Arc::new(ctx)
@@ -142,7 +142,8 @@ pub async fn answer_credentials_apply(handle: &mut Handle) -> Secret {
 pub fn with_owned(ctx: &Context, client: kube::Client, owned: Vec<Secret>) -> Context {
     let mut stores = ctx.stores.clone();
     stores.owned_secrets = fill(owned).0;
-    let mut fresh = Context::new(client, stores, "portcullis-system".into());
+    let mut fresh =
+        Context::new(client, stores, "portcullis-system".into()).expect("an HTTP client");
     fresh.now = now;
     fresh.mint = mint;
     fresh

@@ -4,7 +4,9 @@ use super::cluster_source::ClusterSource;
 use super::source::{ConfigSource, FileSource};
 use super::{Options, Running, SigningKey, StartError, start};
 use crate::config::SIGNING_KEY_KEY;
+use crate::outpost::DEFAULT_ADMIN_LISTEN;
 use crate::outpost::OutpostArgs;
+use crate::process;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,51 +23,13 @@ async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, Start
         })
 }
 
-/// Lines the background log writer queues before it drops (see [`init_logging`]).
-const LOG_QUEUE_LINES: usize = 16_384;
-
 /// Routes named in the start-up line; the rest are counted.
 const STARTUP_ROUTES_LISTED: usize = 10;
 
-/// Installs the log subscriber. Lines go through a background writer thread: a
-/// `write(2)` per decision on the request path cost about 7% of a cookie check
-/// (docs/benchmarks.md). The returned guard flushes what is queued when dropped.
-fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
-    // The queue's slots are allocated up front: the default 128,000 lines were 4 MB of
-    // every outpost's memory. 16,384 lines are a third of a second of decisions at
-    // 50,000 requests per second (the writer drains continuously); past that, lines are
-    // dropped rather than slowing requests, as before.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .finish(std::io::stdout());
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    // A second init (tests) is harmless; keep the first subscriber.
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
-    };
-    guard
-}
-
 /// `portcullis outpost`: returns the process exit code.
 pub fn run(args: &OutpostArgs) -> ExitCode {
-    let _log_writer = init_logging(args.log_format == "json");
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("portcullis outpost: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
+    let _log_writer = process::init_logging(args.process.log_format);
+    process::block_on("outpost", async {
         match run_async(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -124,7 +88,11 @@ async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
         jwks_refresh_interval: args.jwks_refresh_interval.into(),
     };
     let listener = bind(args.listen, "--listen").await?;
-    let admin = bind(args.admin_listen, "--admin-listen").await?;
+    let admin = bind(
+        args.process.admin_listen_or(DEFAULT_ADMIN_LISTEN),
+        "--admin-listen",
+    )
+    .await?;
     let running = start(source.clone(), &options, listener, admin).await?;
     let loaded = running.app.loaded();
     // The first few routes by name: a line listing 10,000 routes was 1.4 MB, and its
@@ -161,7 +129,7 @@ async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
     );
     tokio::select! {
         () = running_wait(&running) => {}
-        () = shutdown_signal() => {
+        () = process::shutdown_signal() => {
             tracing::info!("shutting down: no new connections, finishing requests in flight");
         }
     }
@@ -173,26 +141,5 @@ async fn running_wait(running: &Running) {
     // The servers only end on a listener error; poll cheaply until one does.
     while !running.server_ended() {
         tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }

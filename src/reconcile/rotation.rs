@@ -7,6 +7,8 @@ use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Annotation that triggers a rotation when its value changes.
+pub const ROTATE_ANNOTATION: &str = "portcullis.dev/rotate";
 /// State key: the secret that was current before the last rotation.
 pub const PREVIOUS_KEY: &str = "client-secret-previous";
 /// State key: when the previous secret stops being published (RFC 3339).
@@ -52,7 +54,7 @@ pub fn plan(
         .metadata
         .annotations
         .as_ref()
-        .and_then(|a| a.get(super::ROTATE_ANNOTATION))
+        .and_then(|a| a.get(ROTATE_ANNOTATION))
         .cloned();
     let mut out = Plan {
         rotate: false,
@@ -145,13 +147,7 @@ mod tests {
             },
         );
         if let Some(t) = trigger {
-            c.metadata.annotations = Some(
-                [(
-                    crate::operator::ROTATE_ANNOTATION.to_string(),
-                    t.to_string(),
-                )]
-                .into(),
-            );
+            c.metadata.annotations = Some([(ROTATE_ANNOTATION.to_string(), t.to_string())].into());
         }
         c
     }

@@ -1,11 +1,11 @@
-//! Tests of the provider diagnosis and the probe against an in-process IdP.
-#![allow(clippy::result_large_err)]
+//! Tests of the provider's desired status.
 
-use super::probe::{Report, parse_http_date, probe};
-use super::provider::*;
+use super::*;
 use crate::api::{OIDCProvider, OIDCProviderSpec};
 use crate::oidc::Discovery;
 use crate::reconcile::conditions::{find, types};
+use crate::reconcile::probe::{Report, parse_http_date};
+use crate::reconcile::provider::world_with_client;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeSet;
 
@@ -163,53 +163,110 @@ fn http_dates_parse() {
     assert_eq!(parse_http_date("yesterday"), None);
 }
 
-#[tokio::test]
-async fn probe_reads_discovery_date_and_keys_from_an_idp() {
-    use axum::routing::get;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let issuer = format!("{base}/");
-    let doc = serde_json::json!({
-        "issuer": issuer, "authorization_endpoint": format!("{base}/a"), "jwks_uri": format!("{base}/jwks"),
-        "id_token_signing_alg_values_supported": ["EdDSA"],
-    });
-    let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "ed1", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]});
-    let app =
-        axum::Router::new()
-            .route(
-                "/.well-known/openid-configuration",
-                get(move || async move {
-                    ([("date", "Sun, 06 Nov 1994 08:49:37 GMT")], axum::Json(doc))
-                }),
-            )
-            .route("/jwks", get(move || async move { axum::Json(jwks) }));
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let http = crate::oidc::build_client(None).unwrap();
-    // Configured without the trailing slash the IdP advertises.
-    let r = probe(&http, &base, Timestamp::now).await;
-    server.abort();
+fn outage(error: &str, when: i64) -> Report {
+    Report {
+        discovery_error: Some(error.into()),
+        at: Some(at(when)),
+        ..Default::default()
+    }
+}
+
+fn observe<'a>(
+    p: &'a OIDCProvider,
+    compiled: &'a Result<
+        crate::config::ProviderConfig,
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition,
+    >,
+    report: Report,
+    failing_since: Option<Timestamp>,
+    now: i64,
+) -> Observed<'a> {
+    static NONE: std::sync::LazyLock<BTreeSet<String>> = std::sync::LazyLock::new(BTreeSet::new);
+    Observed {
+        provider: p,
+        compiled,
+        report,
+        needed_claims: &NONE,
+        failing_since,
+        now: at(now),
+        grace: Duration::from_secs(30),
+    }
+}
+
+#[test]
+fn desired_holds_a_short_failure_of_a_good_provider_then_names_when_it_began() {
+    let mut p = provider("https://idp.example");
+    let c = compiled(&p);
+    let Verdict::Publish(good) =
+        desired(observe(&p, &c, report("https://idp.example"), None, 1000))
+    else {
+        panic!("a healthy probe publishes");
+    };
+    p.status = Some(*good);
+    // Ten seconds into an outage: not believed yet.
     assert_eq!(
-        r.key_ids,
-        Some(vec!["ed1".to_string()]),
-        "{:?}",
-        r.jwks_error
+        desired(observe(
+            &p,
+            &c,
+            outage("GET …: connection reset", 1010),
+            Some(at(1000)),
+            1010
+        )),
+        Verdict::HoldLastGood
     );
-    let (idp, _) = r.clock.unwrap();
-    assert_eq!(idp, Timestamp::from_second(784111777).unwrap());
-    let mut p = provider(&base);
-    p.metadata.generation = None;
-    let s = diagnose(&p, &compiled(&p), &r, &BTreeSet::new());
-    let issuer_c = find(&s.conditions, types::ISSUER_MATCHES).unwrap();
+    // Past the grace: published, with the instant it began (not an age).
+    let Verdict::Publish(down) = desired(observe(
+        &p,
+        &c,
+        outage("GET …: connection reset", 1031),
+        Some(at(1000)),
+        1031,
+    )) else {
+        panic!("a lasting failure is published");
+    };
+    let discovered = find(&down.conditions, types::DISCOVERED).unwrap();
+    assert_eq!(discovered.status, "False");
     assert!(
-        issuer_c.message.contains("trailing slash"),
+        discovered
+            .message
+            .contains(": connection reset (failing since 1970-01-01T00:16:40Z)"),
         "{}",
-        issuer_c.message
+        discovered.message
     );
+    // The same outage worded differently by the next attempt keeps the first wording,
+    // so it is not a status write.
+    p.status = Some(*down.clone());
+    let Verdict::Publish(again) = desired(observe(
+        &p,
+        &c,
+        outage("GET …: connection closed", 1100),
+        Some(at(1000)),
+        1100,
+    )) else {
+        panic!("still published");
+    };
     assert_eq!(
-        find(&s.conditions, types::CLOCK_IN_SYNC).unwrap().status,
+        find(&again.conditions, types::DISCOVERED).unwrap().message,
+        discovered.message
+    );
+}
+
+#[test]
+fn desired_reports_a_provider_never_reached_at_once() {
+    let p = provider("https://idp.example");
+    let c = compiled(&p);
+    let verdict = desired(observe(
+        &p,
+        &c,
+        outage("GET …: HTTP 503", 1000),
+        Some(at(1000)),
+        1000,
+    ));
+    let Verdict::Publish(status) = verdict else {
+        panic!("nothing good to hold: say it at once");
+    };
+    assert_eq!(
+        find(&status.conditions, types::READY).unwrap().status,
         "False"
     );
-    // The unreachable case: a closed port.
-    let down = probe(&http, &base, Timestamp::now).await;
-    assert!(down.discovery.is_none() && down.discovery_error.is_some());
 }
