@@ -178,7 +178,10 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
         return;
     }
     let redis = Redis::start(false).expect("start redis-server");
-    let client = Arc::new(RedisStore::new(RedisConfig::standalone(&redis.url()), None));
+    let client = Arc::new(RedisStore::new(
+        RedisConfig::standalone(&redis.url()),
+        Default::default(),
+    ));
     let store = SessionStore::Redis(client.clone());
     let keys = Arc::new(KeyRing::from_secrets(&["0123456789abcdef0123"]).unwrap());
     let m = SessionManager::new(keys.clone(), &SessionConfig::default(), true).unwrap();
@@ -223,8 +226,8 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
             .expect("save");
         ids.push(stored.id.unwrap());
     }
-    let live = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:s:{}", ids[i])]) == "1\n";
-    let ended = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:x:{}", ids[i])]) == "1\n";
+    let live = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:s:{{{}}}", ids[i])]) == "1\n";
+    let ended = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:x:{{{}}}", ids[i])]) == "1\n";
     let end = |sub: Option<&'static str>, sid: Option<&'static str>| {
         let (client, keys) = (client.clone(), keys.clone());
         async move {

@@ -27,3 +27,4 @@ mod own_sessions;
 mod render;
 mod render_strict;
 mod session_store;
+mod store_addressing;
