@@ -198,6 +198,7 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
         ("team/idp", "alice-sub", "alice", None),
     ];
     let mut ids = Vec::new();
+    let mut template = None;
     for (provider, sub, username, sid) in sessions {
         let data = SessionData {
             provider: provider.into(),
@@ -215,6 +216,7 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
             device: None,
             client_ip: None,
         };
+        template.get_or_insert_with(|| data.clone());
         let mut stored = StoredSession::new(m.start(data, now));
         let scope = Scope {
             sessions: &m,
@@ -226,6 +228,7 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
             .expect("save");
         ids.push(stored.id.unwrap());
     }
+    let template = template.expect("a session");
     let live = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:s:{{{}}}", ids[i])]) == "1\n";
     let ended = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:x:{{{}}}", ids[i])]) == "1\n";
     let end = |sub: Option<&'static str>, sid: Option<&'static str>| {
@@ -245,19 +248,75 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
         }
     };
 
-    // sub and sid: only that user's session in that IdP session.
-    assert_eq!(end(Some("alice-sub"), Some("S1")).await, ["alice"]);
+    // sub and sid: that user's session in that IdP session, and the user's session
+    // with no recorded IdP session (nothing says it belongs to another one).
+    let mut both = end(Some("alice-sub"), Some("S1")).await;
+    both.sort();
+    assert_eq!(both, ["alice", "alice"]);
     assert!(!live(0) && ended(0), "alice's S1 session ended");
-    assert!(live(1) && live(2) && live(3) && live(4), "nothing else");
+    assert!(!live(4) && ended(4), "alice's session without a sid ended");
+    assert!(live(1) && live(2) && live(3), "nothing else: {ids:?}");
     // sid alone: every session of the IdP session (bob's), none of another provider.
     assert_eq!(end(None, Some("S1")).await, ["bob"]);
     assert!(!live(2) && live(3), "the other provider's S1 session stays");
     // An unknown sid ends nothing.
     assert!(end(None, Some("S9")).await.is_empty());
+
+    // A session the IdP-session index lost (or that predates it) is still ended by a
+    // token naming its user and IdP session.
+    let index = client.keys.idp_session("team/idp", "S2");
+    assert_eq!(redis.cli(&["DEL", &index]), "1\n", "the S2 index existed");
+    assert!(
+        end(None, Some("S2")).await.is_empty(),
+        "sid alone cannot find it without the index"
+    );
+    assert!(live(1));
+    assert_eq!(end(Some("alice-sub"), Some("S2")).await, ["alice"]);
+    assert!(!live(1) && ended(1) && live(3));
+
     // sub alone: every session of the user with this provider, with or without a sid.
-    assert_eq!(end(Some("alice-sub"), None).await.len(), 2);
-    assert!(!live(1) && !live(4) && live(3));
-    assert!(end(Some("alice-sub"), None).await.is_empty(), "idempotent");
+    let mut alone = Vec::new();
+    for (provider, sub, username, sid) in [
+        ("team/idp", "carol-sub", "carol", Some("S5")),
+        ("team/idp", "carol-sub", "carol", None),
+    ] {
+        let mut data = template.clone();
+        data.provider = provider.into();
+        data.identity.sub = sub.into();
+        data.identity.username = username.into();
+        data.idp_session = sid.map(str::to_string);
+        let mut stored = StoredSession::new(m.start(data, now));
+        let scope = Scope {
+            sessions: &m,
+            provider,
+        };
+        store
+            .save(scope, &mut stored, &Default::default(), now)
+            .await
+            .expect("save");
+        alone.push(stored.id.unwrap());
+    }
+    let target = LogoutTarget {
+        provider: "team/idp",
+        sub: Some("carol-sub"),
+        sid: None,
+    };
+    let ended_carol = end_matching(&client, &keys, target, now)
+        .await
+        .expect("end");
+    assert_eq!(ended_carol.len(), 2);
+    for id in &alone {
+        let record = format!("portcullis:s:{{{id}}}");
+        assert_eq!(redis.cli(&["EXISTS", &record]), "0\n", "{record}");
+    }
+    assert!(
+        end_matching(&client, &keys, target, now)
+            .await
+            .expect("end")
+            .is_empty(),
+        "idempotent"
+    );
+    assert!(live(3), "another provider's session of alice stays");
 
     // A jti is used once while it is fresh, per provider.
     let ttl = Duration::from_secs(60);
