@@ -38,6 +38,8 @@ need npm npm
 # The Redis session store's tests start their own redis-server (and use redis-cli).
 need redis-server redis-server
 need redis-cli redis-tools
+# TLS Redis tests make their certificates with the openssl command.
+need openssl openssl
 # The bench smoke run (scripts/bench/smoke.sh): wrk as the load generator, taskset to pin.
 need wrk wrk
 need taskset util-linux

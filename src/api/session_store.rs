@@ -1,6 +1,7 @@
 //! `ForwardAuthRoute.spec.session.store`: where the route's sessions live.
 
 use super::common::SecretKeySelector;
+use super::oidc_provider::CABundleRef;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,10 @@ pub struct RedisStoreSpec {
     /// The password: a key of a Secret in the route's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeySelector>,
+    /// The CA bundle that signs the servers' certificates, for `rediss://` URLs (a
+    /// ConfigMap or Secret in the route's namespace). Default: the system's trust store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle_ref: Option<CABundleRef>,
     /// Prefix of every key written. Default: `portcullis`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^[^\s]+$"))]

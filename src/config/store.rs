@@ -58,6 +58,11 @@ pub struct RedisConfig {
     /// The password (`file` in file mode, `secretKeyRef` in cluster mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretSource>,
+    /// PEM certificates of the CAs that sign the servers' certificates, for `rediss://`
+    /// URLs (`file` in file mode, `configMapKeyRef` or `secretKeyRef` in cluster mode).
+    /// Unset: the system's trust store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<SecretSource>,
     /// Prefix of every key the outpost writes (several installations can share a Redis).
     #[serde(default = "default_key_prefix")]
     pub key_prefix: String,
@@ -91,6 +96,7 @@ impl RedisConfig {
             master_name: None,
             username: None,
             password: None,
+            ca_bundle: None,
             key_prefix: default_key_prefix(),
             timeout_millis: default_timeout_millis(),
             max_sessions_per_user: 0,
@@ -125,6 +131,12 @@ impl RedisConfig {
                 ));
             }
             _ => {}
+        }
+        if self.ca_bundle.is_some() && !self.urls.iter().any(|u| u.starts_with("rediss:")) {
+            return Err((
+                "caBundle",
+                "only used for TLS; use rediss:// URLs or remove caBundle".into(),
+            ));
         }
         if self.key_prefix.is_empty() || self.key_prefix.contains(char::is_whitespace) {
             return Err((

@@ -35,12 +35,16 @@ fn redis_standalone_sentinel_and_cluster_parse_and_check() {
     );
     s.check().unwrap();
 
-    let StoreConfig { redis: Some(c) } =
-        parse("redis: { mode: cluster, urls: [\"rediss://n1:6379\", \"rediss://n2:6379\"] }")
-    else {
+    let StoreConfig { redis: Some(c) } = parse(
+        "redis: { mode: cluster, urls: [\"rediss://n1:6379\", \"rediss://n2:6379\"], caBundle: { file: /etc/ca.pem } }",
+    ) else {
         panic!("not redis");
     };
     assert_eq!(c.mode, RedisMode::Cluster);
+    assert_eq!(
+        c.ca_bundle.as_ref().unwrap().file.as_deref(),
+        Some("/etc/ca.pem")
+    );
     c.check().unwrap();
 }
 
@@ -110,6 +114,18 @@ fn bad_addressing_names_the_field_and_the_fix() {
             },
             "timeoutMillis",
             "between",
+        ),
+        (
+            // A CA for a server reached without TLS: a mistake, not a no-op.
+            RedisConfig {
+                ca_bundle: Some(SecretSource {
+                    file: Some("/etc/redis-ca.pem".into()),
+                    ..SecretSource::default()
+                }),
+                ..base.clone()
+            },
+            "caBundle",
+            "rediss://",
         ),
     ];
     for (config, field, words) in cases {

@@ -263,6 +263,11 @@ impl SessionManager {
         &self.keys
     }
 
+    /// The key ring, shared (for work that outlives a request: a refresh task).
+    pub fn key_ring(&self) -> Arc<KeyRing> {
+        self.keys.clone()
+    }
+
     /// A new session starting `now`.
     pub fn start<T>(&self, data: T, now: u64) -> Session<T> {
         Session {

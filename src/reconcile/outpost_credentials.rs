@@ -56,7 +56,7 @@ impl std::fmt::Display for Origin {
 }
 
 /// Rewrites every Kubernetes reference in `config` (providers' client secrets and CA
-/// bundles, routes' Redis passwords) to a key of [`CREDENTIALS_SECRET`] in `namespace`;
+/// bundles, routes' Redis passwords and CA bundles) to a key of [`CREDENTIALS_SECRET`] in `namespace`;
 /// returns what each key must hold.
 pub fn localise(config: &mut OutpostConfig, namespace: &str) -> BTreeMap<String, Origin> {
     let mut copies = BTreeMap::new();
@@ -68,15 +68,16 @@ pub fn localise(config: &mut OutpostConfig, namespace: &str) -> BTreeMap<String,
             localise_source(source, namespace, &mut copies);
         }
     }
-    for route in &mut config.routes {
-        if let Some(password) = route
-            .session
-            .store
-            .redis
-            .as_mut()
-            .and_then(|r| r.password.as_mut())
+    for redis in config
+        .routes
+        .iter_mut()
+        .filter_map(|r| r.session.store.redis.as_mut())
+    {
+        for source in [&mut redis.password, &mut redis.ca_bundle]
+            .into_iter()
+            .flatten()
         {
-            localise_source(password, namespace, &mut copies);
+            localise_source(source, namespace, &mut copies);
         }
     }
     copies
@@ -219,6 +220,10 @@ mod tests {
             secret_key_ref: Some(reference("apps", "redis", "password")),
             ..Default::default()
         });
+        redis.ca_bundle = Some(SecretSource {
+            config_map_key_ref: Some(reference("apps", "redis-ca", "ca.crt")),
+            ..Default::default()
+        });
         let mut route = RouteConfig::default();
         route.session.store.redis = Some(redis);
         let mut config = OutpostConfig {
@@ -228,6 +233,8 @@ mod tests {
         let copies = localise(&mut config, "portcullis-system");
         let origin = Origin::Secret(reference("apps", "redis", "password"));
         assert_eq!(copies.get(&origin.copy_key()), Some(&origin));
+        let ca = Origin::ConfigMap(reference("apps", "redis-ca", "ca.crt"));
+        assert_eq!(copies.get(&ca.copy_key()), Some(&ca), "the CA bundle too");
         let moved = config.routes[0].session.store.redis.as_ref().unwrap();
         let to = moved
             .password

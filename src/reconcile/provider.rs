@@ -28,6 +28,26 @@ pub fn claim_names(provider: &OIDCProvider) -> ClaimNames {
     }
 }
 
+/// A CA bundle reference in namespace `ns` as the outpost reads it (a ConfigMap key or
+/// a Secret key).
+pub fn ca_bundle_source(ns: &str, r: &crate::api::CABundleRef) -> SecretSource {
+    let key_ref = SecretKeyRef {
+        namespace: ns.to_string(),
+        name: r.name.clone(),
+        key: r.key.clone(),
+    };
+    match r.kind {
+        CABundleKind::Secret => SecretSource {
+            secret_key_ref: Some(key_ref),
+            ..Default::default()
+        },
+        CABundleKind::ConfigMap => SecretSource {
+            config_map_key_ref: Some(key_ref),
+            ..Default::default()
+        },
+    }
+}
+
 /// The compiled provider, or the condition that says why there is none.
 pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, Condition> {
     let ns = provider.namespace().unwrap_or_default();
@@ -94,23 +114,11 @@ pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, 
             .map_err(|e| fail(reasons::INVALID_SPEC, format!("spec.clockSkew: {e}")))?,
         None => DEFAULT_CLOCK_SKEW_SECONDS,
     };
-    let ca_bundle = provider.spec.ca_bundle_ref.as_ref().map(|r| {
-        let key_ref = SecretKeyRef {
-            namespace: ns.clone(),
-            name: r.name.clone(),
-            key: r.key.clone(),
-        };
-        match r.kind {
-            CABundleKind::Secret => SecretSource {
-                secret_key_ref: Some(key_ref),
-                ..Default::default()
-            },
-            CABundleKind::ConfigMap => SecretSource {
-                config_map_key_ref: Some(key_ref),
-                ..Default::default()
-            },
-        }
-    });
+    let ca_bundle = provider
+        .spec
+        .ca_bundle_ref
+        .as_ref()
+        .map(|r| ca_bundle_source(&ns, r));
     Ok(ProviderConfig {
         issuer_url: provider.spec.issuer_url.clone(),
         client_id,

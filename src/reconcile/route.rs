@@ -344,6 +344,9 @@ fn session_store(
                 }),
                 ..SecretSource::default()
             }),
+            ca_bundle: r.ca_bundle_ref.as_ref().map(|c| {
+                super::provider::ca_bundle_source(&route.namespace().unwrap_or_default(), c)
+            }),
             key_prefix: r.key_prefix.clone().unwrap_or(defaults.key_prefix),
             timeout_millis: r.timeout_millis.map_or(defaults.timeout_millis, u64::from),
             max_sessions_per_user: r.max_sessions_per_user.unwrap_or(0),

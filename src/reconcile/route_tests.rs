@@ -71,6 +71,22 @@ fn a_redis_session_store_compiles_with_its_password_as_a_reference() {
 }
 
 #[test]
+fn a_redis_ca_bundle_compiles_to_a_reference_in_the_routes_namespace() {
+    let route = with_session(
+        "{ store: { redis: { urls: [\"rediss://redis:6379\"], caBundleRef: { kind: ConfigMap, name: redis-ca, key: ca.crt } } } }",
+    );
+    let redis = config(&route).unwrap().session.store.redis.expect("redis");
+    let ca = redis.ca_bundle.clone().expect("caBundle");
+    assert!(ca.secret_key_ref.is_none());
+    let r = ca.config_map_key_ref.expect("a ConfigMap key");
+    assert_eq!(
+        (r.namespace.as_str(), r.name.as_str(), r.key.as_str()),
+        ("apps", "redis-ca", "ca.crt")
+    );
+    redis.check().expect("passes the outpost's checks");
+}
+
+#[test]
 fn without_a_store_the_compiled_config_is_unchanged() {
     let compiled = config(&with_session("{ cookieName: app }")).unwrap();
     assert!(compiled.session.store.is_cookie());

@@ -105,6 +105,8 @@ pub struct IdpOptions {
     pub registration_initial_access_token: Option<String>,
     /// Shift the IdP's clock by this many seconds.
     pub clock_offset_seconds: i64,
+    /// Rotate refresh tokens on every use; a reused one revokes the grant.
+    pub rotate_refresh_tokens: bool,
     /// How long to wait for the ready line.
     pub startup_timeout: Duration,
 }
@@ -122,6 +124,7 @@ impl Default for IdpOptions {
             minimal_id_token: false,
             registration_initial_access_token: None,
             clock_offset_seconds: 0,
+            rotate_refresh_tokens: false,
             startup_timeout: Duration::from_secs(30),
         }
     }
@@ -158,6 +161,7 @@ impl Idp {
             "id_token_claims": if opts.minimal_id_token { "minimal" } else { "all" },
             "registration_initial_access_token": opts.registration_initial_access_token,
             "clock_offset_seconds": opts.clock_offset_seconds,
+            "rotate_refresh_tokens": opts.rotate_refresh_tokens,
         });
         let mut cmd = Command::new("node");
         cmd.arg(repo_root().join("tests/idp/idp.mjs"))

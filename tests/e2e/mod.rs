@@ -24,6 +24,8 @@ pub mod outpost;
 pub mod pod;
 pub mod process;
 pub mod redis;
+pub mod redis_cluster;
+pub mod redis_tls;
 pub mod upstream;
 
 pub use agent::{Hop, Response, UserAgent};
@@ -37,7 +39,9 @@ pub use kubectl::{Kubectl, condition, has_condition};
 pub use nginx::{Nginx, NginxOptions};
 pub use outpost::{Outpost, OutpostOptions, OutpostRoute};
 pub use process::{Tool, free_port, require};
-pub use redis::{Redis, Sentinel};
+pub use redis::{Redis, RedisOptions, Sentinel};
+pub use redis_cluster::RedisCluster;
+pub use redis_tls::TlsFiles;
 pub use upstream::{RecordedRequest, UpstreamApp};
 
 use std::path::PathBuf;

@@ -26,6 +26,8 @@ pub enum Tool {
     BrowserPackages,
     /// `redis-server` and `redis-cli` (Debian's redis-server package).
     Redis,
+    /// The `openssl` command (test certificates).
+    Openssl,
 }
 
 impl Tool {
@@ -42,6 +44,7 @@ impl Tool {
                 .join("tests/idp/node_modules/oidc-provider")
                 .exists(),
             Tool::Redis => which("redis-server").is_some() && which("redis-cli").is_some(),
+            Tool::Openssl => which("openssl").is_some(),
             Tool::BrowserPackages => repo_root()
                 .join("tests/browser/node_modules/playwright-core")
                 .exists(),

@@ -28,6 +28,11 @@
 //   id_token_claims "all" (default: scope claims also in the ID token) | "minimal"
 //   registration_initial_access_token  enables RFC 7591/7592 dynamic registration
 //   clock_offset_seconds  shift the IdP's clock (skew tests)
+//   rotate_refresh_tokens  every refresh grant issues a new refresh token and consumes the
+//                   old one; using a consumed one revokes the grant (reuse detection)
+//
+// Every token grant is logged as "idp: grant <grant_type> success" or
+// "idp: grant <grant_type> error <message>" (tests count refresh grants from the log).
 //
 // Admin endpoints (test only):
 //   GET  /__test/health          -> {"ok":true,"kids":[...]}
@@ -164,6 +169,7 @@ function buildProvider(issuer) {
     conformIdTokenClaims: (config.id_token_claims ?? 'all') !== 'all',
     // Refresh tokens for every client allowed the grant, without the offline_access dance.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    ...(config.rotate_refresh_tokens ? { rotateRefreshToken: true } : {}),
     ttl: {
       AccessToken: 300,
       AuthorizationCode: 60,
@@ -215,6 +221,8 @@ function buildProvider(issuer) {
   provider.on('backchannel.success', (_ctx, client) => console.error(`idp: back-channel logout sent to ${client.clientId}`));
   provider.on('backchannel.error', (_ctx, err, client) => console.error(`idp: back-channel logout to ${client.clientId} failed:`, err.message, err.cause?.message ?? err.cause));
   provider.on('end_session.success', () => console.error('idp: end_session success'));
+  provider.on('grant.success', (ctx) => console.error(`idp: grant ${ctx.oidc.params?.grant_type} success`));
+  provider.on('grant.error', (ctx, err) => console.error(`idp: grant ${ctx.oidc.params?.grant_type} error ${err.message} ${err.error_description ?? ''}`));
   return provider;
 }
 

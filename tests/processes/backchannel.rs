@@ -178,7 +178,10 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
         return;
     }
     let redis = Redis::start(false).expect("start redis-server");
-    let client = Arc::new(RedisStore::new(RedisConfig::standalone(&redis.url()), None));
+    let client = Arc::new(RedisStore::new(
+        RedisConfig::standalone(&redis.url()),
+        Default::default(),
+    ));
     let store = SessionStore::Redis(client.clone());
     let keys = Arc::new(KeyRing::from_secrets(&["0123456789abcdef0123"]).unwrap());
     let m = SessionManager::new(keys.clone(), &SessionConfig::default(), true).unwrap();
@@ -193,6 +196,8 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
         ("team/idp", "bob-sub", "bob", Some("S1")),
         ("team/other", "alice-sub", "alice", Some("S1")),
         ("team/idp", "alice-sub", "alice", None),
+        ("team/idp", "carol-sub", "carol", Some("S5")),
+        ("team/idp", "carol-sub", "carol", None),
     ];
     let mut ids = Vec::new();
     for (provider, sub, username, sid) in sessions {
@@ -223,8 +228,8 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
             .expect("save");
         ids.push(stored.id.unwrap());
     }
-    let live = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:s:{}", ids[i])]) == "1\n";
-    let ended = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:x:{}", ids[i])]) == "1\n";
+    let live = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:s:{{{}}}", ids[i])]) == "1\n";
+    let ended = |i: usize| redis.cli(&["EXISTS", &format!("portcullis:x:{{{}}}", ids[i])]) == "1\n";
     let end = |sub: Option<&'static str>, sid: Option<&'static str>| {
         let (client, keys) = (client.clone(), keys.clone());
         async move {
@@ -242,19 +247,38 @@ async fn a_logout_ends_exactly_the_sessions_it_names() {
         }
     };
 
-    // sub and sid: only that user's session in that IdP session.
-    assert_eq!(end(Some("alice-sub"), Some("S1")).await, ["alice"]);
+    // sub and sid: that user's session in that IdP session, and the user's session
+    // with no recorded IdP session (nothing says it belongs to another one).
+    let mut both = end(Some("alice-sub"), Some("S1")).await;
+    both.sort();
+    assert_eq!(both, ["alice", "alice"]);
     assert!(!live(0) && ended(0), "alice's S1 session ended");
-    assert!(live(1) && live(2) && live(3) && live(4), "nothing else");
+    assert!(!live(4) && ended(4), "alice's session without a sid ended");
+    assert!(live(1) && live(2) && live(3), "nothing else: {ids:?}");
     // sid alone: every session of the IdP session (bob's), none of another provider.
     assert_eq!(end(None, Some("S1")).await, ["bob"]);
     assert!(!live(2) && live(3), "the other provider's S1 session stays");
     // An unknown sid ends nothing.
     assert!(end(None, Some("S9")).await.is_empty());
+
+    // A session the IdP-session index lost (or that predates it) is still ended by a
+    // token naming its user and IdP session.
+    let index = client.keys.idp_session("team/idp", "S2");
+    assert_eq!(redis.cli(&["DEL", &index]), "1\n", "the S2 index existed");
+    assert!(
+        end(None, Some("S2")).await.is_empty(),
+        "sid alone cannot find it without the index"
+    );
+    assert!(live(1));
+    assert_eq!(end(Some("alice-sub"), Some("S2")).await, ["alice"]);
+    assert!(!live(1) && ended(1) && live(3));
+
     // sub alone: every session of the user with this provider, with or without a sid.
-    assert_eq!(end(Some("alice-sub"), None).await.len(), 2);
-    assert!(!live(1) && !live(4) && live(3));
-    assert!(end(Some("alice-sub"), None).await.is_empty(), "idempotent");
+    assert!(live(5) && live(6));
+    assert_eq!(end(Some("carol-sub"), None).await, ["carol", "carol"]);
+    assert!(!live(5) && !live(6) && ended(5) && ended(6));
+    assert!(end(Some("carol-sub"), None).await.is_empty(), "idempotent");
+    assert!(live(3), "another provider's session of alice stays");
 
     // A jti is used once while it is fresh, per provider.
     let ttl = Duration::from_secs(60);

@@ -26,6 +26,8 @@ mod outpost_paths;
 mod outpost_refresh;
 mod outpost_reload;
 mod own_sessions;
+mod refresh_replicas;
 mod render;
 mod render_strict;
 mod session_store;
+mod store_addressing;

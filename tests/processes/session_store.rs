@@ -21,6 +21,8 @@ pub(crate) struct Stack {
     pub(crate) redis: Redis,
     pub(crate) outposts: Vec<Outpost>,
     pub(crate) nginx: Nginx,
+    /// What the outposts were started with (for another one with a different store).
+    pub(crate) opts: OutpostOptions,
 }
 
 pub(crate) fn tools() -> bool {
@@ -103,6 +105,7 @@ pub(crate) async fn stack_with(
         redis,
         outposts,
         nginx,
+        opts,
     }
 }
 
@@ -159,7 +162,7 @@ impl Stack {
     }
 }
 
-async fn readyz(outpost: &Outpost) -> (u16, String) {
+pub(crate) async fn readyz(outpost: &Outpost) -> (u16, String) {
     let r = reqwest::get(format!("{}/readyz", outpost.admin_url()))
         .await
         .expect("readyz");
@@ -185,7 +188,9 @@ async fn redis_sign_out_refuses_a_copied_cookie_on_every_replica() {
         !record.contains("alice") && !record.contains("example.test"),
         "the record is encrypted at rest: {record}"
     );
-    let sid = sessions[0].trim_start_matches("portcullis:s:");
+    let sid = sessions[0]
+        .trim_start_matches("portcullis:s:{")
+        .trim_end_matches('}');
     assert!(
         !copied.contains(sid),
         "the cookie does not carry the id in clear"
@@ -358,7 +363,7 @@ async fn redis_restarted_empty_sends_users_to_sign_in_again() {
 }
 
 /// `portcullis sessions ACTION --user USER --admin URL`: (exit success, stdout).
-fn sessions_cli(action: &str, user: &str, admin: &str) -> (bool, String) {
+pub(crate) fn sessions_cli(action: &str, user: &str, admin: &str) -> (bool, String) {
     let out = std::process::Command::new(e2e::portcullis_binary())
         .args(["sessions", action, "--user", user, "--admin", admin])
         .output()
@@ -464,8 +469,8 @@ async fn once_lets_one_caller_win_per_name_until_the_marker_expires() {
     use portcullis::outpost::server::store::redis_client::RedisStore;
     let redis = Redis::start(false).expect("start redis-server");
     // Two stores as two replicas would hold them.
-    let a = RedisStore::new(RedisConfig::standalone(&redis.url()), None);
-    let b = RedisStore::new(RedisConfig::standalone(&redis.url()), None);
+    let a = RedisStore::new(RedisConfig::standalone(&redis.url()), Default::default());
+    let b = RedisStore::new(RedisConfig::standalone(&redis.url()), Default::default());
     let ttl = Duration::from_millis(400);
     assert!(
         a.once("refresh:abc", ttl).await.unwrap(),

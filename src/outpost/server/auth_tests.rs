@@ -51,7 +51,7 @@ pub(super) fn app() -> App {
         config: OutpostConfig::from_yaml(CONFIG, "t").unwrap().into(),
         secrets: BTreeMap::new(),
         cookie_secrets: vec![b"0123456789abcdef0123456789".to_vec()],
-        store_passwords: Default::default(),
+        store_secrets: Default::default(),
         fingerprint: [0; 32],
     };
     App {

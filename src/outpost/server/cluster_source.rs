@@ -122,12 +122,14 @@ impl ClusterSource {
             .values()
             .flat_map(|p| [&p.client_secret, &p.ca_bundle])
             .flatten();
-        // A Redis session store's password, too.
-        let store_passwords = config
+        // A Redis session store's password and CA bundle, too.
+        let store_sources = config
             .routes
             .iter()
-            .filter_map(|r| r.session.store.redis.as_ref()?.password.as_ref());
-        for source in provider_sources.chain(store_passwords) {
+            .filter_map(|r| r.session.store.redis.as_ref())
+            .flat_map(|r| [&r.password, &r.ca_bundle])
+            .flatten();
+        for source in provider_sources.chain(store_sources) {
             if let Some(r) = &source.secret_key_ref {
                 wanted.push((true, r.clone()));
             }

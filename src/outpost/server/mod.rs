@@ -27,6 +27,7 @@ pub mod process;
 pub mod rate_limit;
 pub mod refresh;
 pub mod refresh_policy;
+pub mod refresh_shared;
 pub mod renewal;
 pub mod request;
 pub mod runtime;

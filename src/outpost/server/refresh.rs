@@ -8,9 +8,10 @@
 //! [`REFRESH_WAIT`] when the session can be served without it, so an IdP that hangs
 //! does not hang the site, and the result still reaches the next request.
 //!
-//! The seam for a store shared by replicas (Redis) is [`Refreshes::join`]: "give me the
-//! refresh of this session key, starting it unless someone already has". A shared store
-//! implements the same contract with a lock on the key and the result stored beside it.
+//! [`Refreshes::join`] is "give me the refresh of this session key, starting it unless
+//! someone already has" within this replica. With a Redis session store the refresh
+//! task also claims the refresh among the replicas ([`super::refresh_shared`]): one
+//! replica asks the IdP, the others take its outcome.
 //!
 //! Refusals are remembered for [`FLIGHT_TTL`] like successes (a second request with the
 //! refused cookie, or the sign-in page, gets the same answer without asking the IdP
@@ -20,8 +21,10 @@
 use super::bearer::cache_key;
 use super::metrics::{Metrics, RefreshCounter};
 use super::refresh_policy::{Due, RefreshFailure, backoff, due};
+use super::refresh_shared::{SharedFlight, Turn, WAIT_FOR_OTHER};
 use super::request::SessionData;
 use super::state::{ProviderSlot, RouteRuntime};
+use super::store::SessionStore;
 use crate::oidc::UntrustedAudiences;
 use crate::reason::Reason;
 use std::collections::HashMap;
@@ -287,11 +290,22 @@ struct RefreshJob {
     keep_access_token: bool,
     data: SessionData,
     now: u64,
+    /// The claim among replicas, with a Redis session store.
+    shared: Option<SharedFlight>,
 }
 
 impl RefreshJob {
     fn new(route: &RouteRuntime, data: &SessionData, now: u64, counter: RefreshCounter) -> Self {
+        let shared = match (&route.store, data.refresh_token.as_deref()) {
+            (SessionStore::Redis(redis), Some(token)) => Some(SharedFlight::new(
+                redis.clone(),
+                route.sessions.key_ring(),
+                &flight_key(route, token),
+            )),
+            _ => None,
+        };
         Self {
+            shared,
             route_id: route.config.id.clone(),
             counter,
             provider: route.provider.clone(),
@@ -304,13 +318,31 @@ impl RefreshJob {
 
     /// Runs the refresh in its own task; its outcome is published on the returned
     /// channel and recorded in `outages`.
-    fn spawn(self, key: [u8; 32], outages: Outages) -> watch::Receiver<Option<Outcome>> {
+    fn spawn(mut self, key: [u8; 32], outages: Outages) -> watch::Receiver<Option<Outcome>> {
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
             let (route_id, counter) = (self.route_id.clone(), self.counter.clone());
             let user = self.data.identity.username.clone();
-            let outcome = self.run().await;
-            counter.count(&route_id, outcome_label(&outcome));
+            // Whether this replica asked the IdP (the metric counts IdP refreshes).
+            let (outcome, asked) = match self.shared.take() {
+                None => (self.run().await, true),
+                Some(flight) => match flight.claim(WAIT_FOR_OTHER).await {
+                    Turn::Mine => {
+                        let outcome = self.run().await;
+                        flight.publish(&outcome).await;
+                        (outcome, true)
+                    }
+                    Turn::Theirs(outcome) => {
+                        tracing::debug!(route = %route_id, result = outcome_label(&outcome), "another replica refreshed this session");
+                        (*outcome, false)
+                    }
+                },
+            };
+            if asked {
+                counter.count(&route_id, outcome_label(&outcome));
+            }
+            // A refusal is logged by every replica it reaches: each ends the session for
+            // the requests it serves.
             if let Err(RefreshFailure::Refused { error, description }) = &outcome {
                 // Once per refused token (the refusal is shared with every waiter).
                 tracing::warn!(

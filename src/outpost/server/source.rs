@@ -5,6 +5,7 @@
 //! reload loop can tell "nothing changed" from "swap". The file source is the only one
 //! today; the operator's cluster source plugs in behind the same trait.
 
+use super::store::redis_client::StoreSecrets;
 use crate::config::{ConfigError, OutpostConfig, SecretSource};
 use aws_lc_rs::digest;
 use std::collections::BTreeMap;
@@ -82,8 +83,9 @@ pub struct Snapshot {
     pub secrets: BTreeMap<String, ProviderSecrets>,
     /// Cookie secrets, newest first.
     pub cookie_secrets: Vec<Vec<u8>>,
-    /// Resolved Redis session store passwords by route id (routes with one configured).
-    pub store_passwords: BTreeMap<String, String>,
+    /// Resolved Redis session store secrets (password, CA bundle) by route id (routes
+    /// with a Redis store).
+    pub store_secrets: BTreeMap<String, StoreSecrets>,
     /// SHA-256 over the configuration and every resolved value.
     pub fingerprint: [u8; 32],
 }
@@ -195,44 +197,46 @@ impl FileSource {
         newest_cookie_secret: Option<String>,
     ) -> Result<Snapshot, SourceError> {
         let config = config.into();
+        // A configured source resolved, its error naming the field at `path`.
+        let at = |path: String, source: &Option<SecretSource>| {
+            source
+                .as_ref()
+                .map(|s| {
+                    resolve(s).map_err(|message| SourceError::Secret {
+                        field: format!("{origin}: {path}"),
+                        message,
+                    })
+                })
+                .transpose()
+        };
         let mut secrets = BTreeMap::new();
         for (key, provider) in &config.providers {
-            let resolve = |field: &str, source: &Option<SecretSource>| {
-                source
-                    .as_ref()
-                    .map(|s| {
-                        resolve(s).map_err(|message| SourceError::Secret {
-                            field: format!("{origin}: providers[{key:?}].{field}"),
-                            message,
-                        })
-                    })
-                    .transpose()
-            };
+            let field = |name: &str| format!("providers[{key:?}].{name}");
             let resolved = ProviderSecrets {
-                client_secret: resolve("clientSecret", &provider.client_secret)?,
-                ca_bundle: resolve("caBundle", &provider.ca_bundle)?,
+                client_secret: at(field("clientSecret"), &provider.client_secret)?,
+                ca_bundle: at(field("caBundle"), &provider.ca_bundle)?,
             };
             secrets.insert(key.clone(), resolved);
         }
-        let mut store_passwords = BTreeMap::new();
+        let mut store_secrets = BTreeMap::new();
         for (index, route) in config.routes.iter().enumerate() {
-            if let Some(redis) = &route.session.store.redis
-                && let Some(source) = &redis.password
-            {
-                let password = resolve(source).map_err(|message| SourceError::Secret {
-                    field: format!("{origin}: routes[{index}].session.store.redis.password"),
-                    message,
-                })?;
-                store_passwords.insert(route.id.clone(), password);
-            }
+            let Some(redis) = &route.session.store.redis else {
+                continue;
+            };
+            let field = |name: &str| format!("routes[{index}].session.store.redis.{name}");
+            let resolved = StoreSecrets {
+                password: at(field("password"), &redis.password)?,
+                ca_bundle: at(field("caBundle"), &redis.ca_bundle)?,
+            };
+            store_secrets.insert(route.id.clone(), resolved);
         }
         let cookie_secrets = self.cookie_secrets(newest_cookie_secret)?;
-        let fingerprint = fingerprint(text, &secrets, &store_passwords, &cookie_secrets);
+        let fingerprint = fingerprint(text, &secrets, &store_secrets, &cookie_secrets);
         Ok(Snapshot {
             config,
             secrets,
             cookie_secrets,
-            store_passwords,
+            store_secrets,
             fingerprint,
         })
     }
@@ -311,7 +315,7 @@ pub fn resolve_file_mode(source: &SecretSource) -> Result<String, String> {
 fn fingerprint(
     text: &str,
     secrets: &BTreeMap<String, ProviderSecrets>,
-    store_passwords: &BTreeMap<String, String>,
+    store_secrets: &BTreeMap<String, StoreSecrets>,
     cookie_secrets: &[Vec<u8>],
 ) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
@@ -326,9 +330,10 @@ fn fingerprint(
         field(s.client_secret.as_deref().unwrap_or("\0none").as_bytes());
         field(s.ca_bundle.as_deref().unwrap_or("\0none").as_bytes());
     }
-    for (route, password) in store_passwords {
+    for (route, s) in store_secrets {
         field(route.as_bytes());
-        field(password.as_bytes());
+        field(s.password.as_deref().unwrap_or("\0none").as_bytes());
+        field(s.ca_bundle.as_deref().unwrap_or("\0none").as_bytes());
     }
     for s in cookie_secrets {
         field(s);

@@ -215,3 +215,42 @@ fn secrets_are_read_again_even_when_the_file_is_not_parsed_again() {
     );
     assert_ne!(a.fingerprint, b.fingerprint);
 }
+
+#[test]
+fn a_redis_stores_password_and_ca_bundle_are_read_and_fingerprinted() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write(&dir, "client", "s3cret-value\n");
+    let password = write(&dir, "redis-pw", "redis-pw-value\n");
+    let ca = write(&dir, "ca.pem", "-----BEGIN CERTIFICATE-----\nAA==\n");
+    let store = format!(
+        "    session: {{ cookieName: app, lifetimeSeconds: 3600, idleTimeoutSeconds: 0, store: {{ redis: {{ urls: [\"rediss://r:6379\"], password: {{ file: {} }}, caBundle: {{ file: {} }} }} }} }}\n",
+        password.display(),
+        ca.display()
+    );
+    let text = format!(
+        "{}{store}",
+        CONFIG.replace("SECRET_FILE", secret.to_str().unwrap())
+    );
+    let config = write(&dir, "c.yaml", &text);
+    let cookie = write(&dir, "cookie", "0123456789abcdef0123\n");
+    let source = FileSource {
+        path: config.clone(),
+        cookie_secret_files: vec![cookie],
+        ..Default::default()
+    };
+    let a = source.load_now().unwrap();
+    let s = &a.store_secrets["team/app"];
+    assert_eq!(s.password.as_deref(), Some("redis-pw-value"));
+    assert!(s.ca_bundle.as_deref().unwrap().starts_with("-----BEGIN"));
+    assert!(!format!("{s:?}").contains("redis-pw-value"));
+    // A new CA (renewed certificate authority) is a new snapshot: a new client.
+    write(&dir, "ca.pem", "-----BEGIN CERTIFICATE-----\nBB==\n");
+    assert_ne!(source.load_now().unwrap().fingerprint, a.fingerprint);
+    // A CA file that cannot be read names the field.
+    std::fs::remove_file(&ca).unwrap();
+    let err = source.load_now().unwrap_err().to_string();
+    assert!(
+        err.contains("routes[0].session.store.redis.caBundle"),
+        "{err}"
+    );
+}

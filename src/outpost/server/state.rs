@@ -340,8 +340,12 @@ impl Loaded {
                 .iter()
                 .chain(previous.into_iter().flat_map(|p| p.routes.iter()))
                 .map(|r: &RouteRuntime| &r.store);
-            let password = snapshot.store_passwords.get(&route.id).map(String::as_str);
-            let store = SessionStore::build(&route.session.store, password, known);
+            let secrets = snapshot
+                .store_secrets
+                .get(&route.id)
+                .cloned()
+                .unwrap_or_default();
+            let store = SessionStore::build(&route.session.store, &secrets, known);
             routes.push(RouteRuntime {
                 authority: authority(&base),
                 base,

@@ -45,7 +45,7 @@ fn snapshot(text: &str) -> Snapshot {
         config: OutpostConfig::from_yaml(text, "t").unwrap().into(),
         secrets: BTreeMap::new(),
         cookie_secrets: vec![b"0123456789abcdef0123456789".to_vec()],
-        store_passwords: Default::default(),
+        store_secrets: Default::default(),
         fingerprint: [0; 32],
     }
 }

@@ -60,11 +60,13 @@ pub async fn end_user(
     if sids.is_empty() {
         return Ok(0);
     }
-    let mut exists = redis::cmd("EXISTS");
+    // One key per EXISTS: the records live in different slots of a cluster.
+    let mut live = 0;
     for sid in &sids {
+        let mut exists = redis::cmd("EXISTS");
         exists.arg(redis.keys.session(sid));
+        live += redis.query::<usize>("count sessions", exists).await?;
     }
-    let live: usize = redis.query("count sessions", exists).await?;
     let index = [redis.keys.user_name(username)];
     end_ids(redis, &index, &sids, max_lifetime.max(1)).await?;
     Ok(live)

@@ -1,9 +1,9 @@
 //! The pure parts of the Redis session store: session ids, key names and the sealing
 //! context. No I/O, so each rule is unit-tested with plain values.
 //!
-//! - `<prefix>:s:<id>`: the session, sealed with the cookie key ring bound to the id
+//! - `<prefix>:s:{<id>}`: the session, sealed with the cookie key ring bound to the id
 //!   (a Redis dump alone gives neither identities nor cookies);
-//! - `<prefix>:x:<id>`: a tombstone of an ended session, kept for the rest of its
+//! - `<prefix>:x:{<id>}`: a tombstone of an ended session, kept for the rest of its
 //!   lifetime, so a copied cookie is told `session_revoked`, not `session_unknown`;
 //! - `<prefix>:u:<user>`: the ids of one user's sessions (for "end all"), the user being
 //!   a hash of provider and `sub`;
@@ -11,6 +11,11 @@
 //! - `<prefix>:o:<idp session>`: the ids of the sessions started in one IdP session (the
 //!   ID token's `sid`, hashed with the provider), for back-channel logout by `sid`;
 //! - `<prefix>:once:<name>`: [`super::redis_client::RedisStore::once`] markers.
+//!
+//! In a Redis Cluster a command or transaction may only touch keys of one hash slot.
+//! The `{<id>}` hash tag puts a session's record and tombstone in the same slot (read
+//! and ended together) while sessions still spread over every slot; index keys are
+//! written in their own transactions ([`slot_group`] says which keys go together).
 
 use aws_lc_rs::digest;
 use base64::Engine;
@@ -83,12 +88,12 @@ impl Keys {
 
     /// The session record.
     pub fn session(&self, sid: &str) -> String {
-        format!("{}:s:{sid}", self.prefix)
+        format!("{}:s:{{{sid}}}", self.prefix)
     }
 
     /// The tombstone of an ended session.
     pub fn ended(&self, sid: &str) -> String {
-        format!("{}:x:{sid}", self.prefix)
+        format!("{}:x:{{{sid}}}", self.prefix)
     }
 
     /// The set of a user's session ids.
@@ -121,6 +126,19 @@ impl Keys {
     }
 }
 
+/// The part of `key` Redis Cluster hashes to pick its slot: the first non-empty `{...}`
+/// hash tag, else the whole key. Keys with the same group share a slot (keys of
+/// different groups may too, by chance; nothing relies on it).
+pub fn slot_group(key: &str) -> &str {
+    if let Some(open) = key.find('{')
+        && let Some(len) = key[open + 1..].find('}')
+        && len > 0
+    {
+        return &key[open + 1..open + 1 + len];
+    }
+    key
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,8 +158,8 @@ mod tests {
     #[test]
     fn keys_are_prefixed_and_users_hashed_per_provider() {
         let k = Keys::new("pc");
-        assert_eq!(k.session("ID"), "pc:s:ID");
-        assert_eq!(k.ended("ID"), "pc:x:ID");
+        assert_eq!(k.session("ID"), "pc:s:{ID}");
+        assert_eq!(k.ended("ID"), "pc:x:{ID}");
         assert_eq!(k.once("refresh:1"), "pc:once:refresh:1");
         let alice = k.user("team/idp", "alice");
         assert!(
@@ -164,6 +182,24 @@ mod tests {
         // An IdP session id equal to a sub does not land in the user's index.
         assert_ne!(&idp["pc:o:".len()..], &alice["pc:u:".len()..]);
         assert_ne!(k.idp_session("team/idp", "alice")[5..], alice[5..]);
+    }
+
+    #[test]
+    fn a_sessions_record_and_tombstone_share_a_slot_and_sessions_do_not() {
+        let k = Keys::new("pc");
+        let (a, b) = (new_session_id().unwrap(), new_session_id().unwrap());
+        assert_eq!(slot_group(&k.session(&a)), a);
+        assert_eq!(slot_group(&k.ended(&a)), a);
+        assert_ne!(slot_group(&k.session(&a)), slot_group(&k.session(&b)));
+        // Index keys carry no tag: each is its own group.
+        let user = k.user("p", "alice");
+        assert_eq!(slot_group(&user), user);
+        // Redis's rules: the first `{`, the next `}`, an empty tag hashes the whole key.
+        assert_eq!(slot_group("a{b}c{d}"), "b");
+        assert_eq!(slot_group("a{}b{c}"), "a{}b{c}");
+        assert_eq!(slot_group("a{b"), "a{b");
+        assert_eq!(slot_group("a}b{c}"), "c");
+        assert_eq!(slot_group("{{x}}"), "{x");
     }
 
     #[test]

@@ -22,14 +22,21 @@ pub struct LogoutTarget<'a> {
 
 impl LogoutTarget<'_> {
     /// Whether a session is one this logout ends. The indexes only narrow the search;
-    /// the record itself decides, so a stale index entry ends nothing else.
+    /// the record itself decides, so a stale index entry ends nothing else. With both
+    /// `sub` and `sid`, a session of the user with no recorded IdP session (started
+    /// before sessions recorded it, or from an ID token without `sid`) ends too: nothing
+    /// says it belongs to another IdP session, and leaving it would keep alive what the
+    /// IdP meant to end. One recorded in another IdP session stays.
     fn matches(&self, data: &SessionData) -> bool {
+        let idp_session = data.idp_session.as_deref();
         data.provider == self.provider
             && self.sub.is_none_or(|sub| data.identity.sub == sub)
-            && self
-                .sid
-                .is_none_or(|sid| data.idp_session.as_deref() == Some(sid))
-            && (self.sub.is_some() || self.sid.is_some())
+            && match (self.sid, self.sub) {
+                (Some(sid), Some(_)) => idp_session.is_none_or(|s| s == sid),
+                (Some(sid), None) => idp_session == Some(sid),
+                (None, Some(_)) => true,
+                (None, None) => false,
+            }
     }
 }
 
@@ -64,15 +71,27 @@ pub async fn end_matching(
     target: LogoutTarget<'_>,
     now: u64,
 ) -> Result<Vec<Ended>, RedisError> {
-    // The narrowest index: the IdP session's when there is one.
-    let index = match (target.sid, target.sub) {
-        (Some(sid), _) => redis.keys.idp_session(target.provider, sid),
-        (None, Some(sub)) => redis.keys.user(target.provider, sub),
-        (None, None) => return Ok(Vec::new()),
-    };
-    let mut members = redis::cmd("SMEMBERS");
-    members.arg(&index);
-    let sids: Vec<String> = redis.query("list sessions", members).await?;
+    // The IdP session's index, and the user's when the token names one: a session the
+    // IdP-session index lacks (it predates the index, or its entry was lost) is still
+    // found by `sub`.
+    let mut indexes = Vec::new();
+    if let Some(sid) = target.sid {
+        indexes.push(redis.keys.idp_session(target.provider, sid));
+    }
+    if let Some(sub) = target.sub {
+        indexes.push(redis.keys.user(target.provider, sub));
+    }
+    let mut sids: Vec<String> = Vec::new();
+    for index in &indexes {
+        let mut members = redis::cmd("SMEMBERS");
+        members.arg(index);
+        let found: Vec<String> = redis.query("list sessions", members).await?;
+        for sid in found {
+            if !sids.contains(&sid) {
+                sids.push(sid);
+            }
+        }
+    }
     let mut ended = Vec::new();
     for sid in sids.into_iter().filter(|s| is_session_id(s)) {
         let Some(session) = open_record(redis, keys, &sid).await? else {
@@ -104,3 +123,7 @@ pub async fn first_use(
     );
     redis.once(&name, ttl).await
 }
+
+#[cfg(test)]
+#[path = "logout_tests.rs"]
+mod tests;

@@ -18,6 +18,7 @@ mod limit;
 pub mod logout;
 pub mod own;
 pub mod redis_client;
+pub mod writes;
 
 use super::request::{SessionData, cookie_headers};
 use crate::outpost::session::{Session, SessionManager};
@@ -25,8 +26,9 @@ use crate::reason::Reason;
 pub use admin::{SessionSummary, end_user, list_user};
 use axum::http::HeaderMap;
 use keys::{Pointer, is_session_id, new_session_id, record_context};
-use redis_client::{RedisError, RedisStore};
+use redis_client::{RedisError, RedisStore, StoreSecrets};
 use std::sync::Arc;
+use writes::Writes;
 
 /// Where one route's sessions live.
 #[derive(Clone, Debug, Default)]
@@ -84,10 +86,10 @@ pub fn distinct_redis<'a>(stores: impl Iterator<Item = &'a SessionStore>) -> Vec
 impl SessionStore {
     /// The store for a route's configuration: a Redis client among `known` (the other
     /// routes', the previous configuration's) built for the same configuration and
-    /// password, or a new one.
+    /// secrets, or a new one.
     pub fn build<'a>(
         config: &crate::config::StoreConfig,
-        password: Option<&str>,
+        secrets: &StoreSecrets,
         known: impl Iterator<Item = &'a SessionStore>,
     ) -> Self {
         let Some(redis) = &config.redis else {
@@ -95,10 +97,10 @@ impl SessionStore {
         };
         let reused = distinct_redis(known)
             .into_iter()
-            .find(|s| s.is_for(redis, password));
-        Self::Redis(reused.unwrap_or_else(|| {
-            Arc::new(RedisStore::new(redis.clone(), password.map(str::to_string)))
-        }))
+            .find(|s| s.is_for(redis, secrets));
+        Self::Redis(
+            reused.unwrap_or_else(|| Arc::new(RedisStore::new(redis.clone(), secrets.clone()))),
+        )
     }
 
     /// Whether sessions live in the cookie.
@@ -200,14 +202,10 @@ impl SessionStore {
             .keys()
             .seal(&record_context(&sid), &json)
             .map_err(|e| e.reason())?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        pipe.cmd("SET")
-            .arg(redis.keys.session(&sid))
-            .arg(sealed)
-            .arg("PX")
-            .arg(ttl_ms)
-            .ignore();
+        // Indexes before the record: in a cluster (one transaction per slot) a failure
+        // part way leaves at worst an index entry without a record, which nothing
+        // trusts (the record decides), never a session that no index can find.
+        let mut writes = Writes::new();
         if fresh {
             let user = redis
                 .keys
@@ -219,13 +217,20 @@ impl SessionStore {
                 indexes.push(redis.keys.idp_session(scope.provider, idp_session));
             }
             for index in &indexes {
-                pipe.cmd("SADD").arg(index).arg(&sid).ignore();
+                let mut add = redis::cmd("SADD");
+                add.arg(index).arg(&sid);
                 // An index lives as long as the newest session could.
-                pipe.cmd("PEXPIRE").arg(index).arg(lifetime_ms).ignore();
+                let mut expire = redis::cmd("PEXPIRE");
+                expire.arg(index).arg(lifetime_ms);
+                writes.add(index, add).add(index, expire);
             }
         }
+        let record = redis.keys.session(&sid);
+        let mut set = redis::cmd("SET");
+        set.arg(&record).arg(sealed).arg("PX").arg(ttl_ms);
+        writes.add(&record, set);
         redis
-            .pipe::<()>("save session", pipe)
+            .write("save session", &writes)
             .await
             .map_err(|e| unavailable(&scope, &e))?;
         if !fresh {
@@ -302,21 +307,28 @@ pub(super) async fn end_ids(
     sids: &[String],
     remaining: u64,
 ) -> Result<(), RedisError> {
-    let mut pipe = redis::pipe();
-    pipe.atomic();
+    // Record and tombstone first (one slot: the id's hash tag), then the indexes.
+    let mut writes = Writes::new();
     for sid in sids {
-        pipe.cmd("DEL").arg(redis.keys.session(sid)).ignore();
-        pipe.cmd("SET")
-            .arg(redis.keys.ended(sid))
+        let record = redis.keys.session(sid);
+        let mut del = redis::cmd("DEL");
+        del.arg(&record);
+        let tombstone = redis.keys.ended(sid);
+        let mut set = redis::cmd("SET");
+        set.arg(&tombstone)
             .arg(1)
             .arg("PX")
-            .arg(remaining.saturating_mul(1000))
-            .ignore();
-        for index in indexes {
-            pipe.cmd("SREM").arg(index).arg(sid).ignore();
+            .arg(remaining.saturating_mul(1000));
+        writes.add(&record, del).add(&tombstone, set);
+    }
+    for index in indexes {
+        let mut rem = redis::cmd("SREM");
+        rem.arg(index).arg(sids);
+        if !sids.is_empty() {
+            writes.add(index, rem);
         }
     }
-    redis.pipe::<()>("end sessions", pipe).await
+    redis.write("end sessions", &writes).await
 }
 
 /// Reads and opens a session record; an absent one is `session_revoked` when its

@@ -4,10 +4,14 @@
 //! sentinels again, which follows a failover).
 
 use super::keys::Keys;
+use super::writes::Writes;
 use crate::config::{RedisConfig, RedisMode};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
-use redis::{AsyncConnectionConfig, Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, Value};
+use redis::{
+    AsyncConnectionConfig, Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, TlsCertificates,
+    Value,
+};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -63,10 +67,29 @@ enum Request<'a> {
     Pipe(&'a Pipeline),
 }
 
+/// The resolved secrets of a Redis store's configuration.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StoreSecrets {
+    /// The password (`password`).
+    pub password: Option<String>,
+    /// PEM certificates of the CAs that sign the servers' certificates (`caBundle`).
+    pub ca_bundle: Option<String>,
+}
+
+impl std::fmt::Debug for StoreSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        f.debug_struct("StoreSecrets")
+            .field("password", &self.password.is_some())
+            .field("ca_bundle", &self.ca_bundle.is_some())
+            .finish()
+    }
+}
+
 /// One configured Redis, shared by every route that names the same configuration.
 pub struct RedisStore {
     config: RedisConfig,
-    password: Option<String>,
+    secrets: StoreSecrets,
     /// Key names under the configured prefix.
     pub keys: Keys,
     conn: tokio::sync::Mutex<Option<Conn>>,
@@ -83,12 +106,12 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// A store for `config` with its resolved `password`; nothing is connected yet.
-    pub fn new(config: RedisConfig, password: Option<String>) -> Self {
+    /// A store for `config` with its resolved `secrets`; nothing is connected yet.
+    pub fn new(config: RedisConfig, secrets: StoreSecrets) -> Self {
         Self {
             keys: Keys::new(&config.key_prefix),
             config,
-            password,
+            secrets,
             conn: tokio::sync::Mutex::new(None),
         }
     }
@@ -98,9 +121,9 @@ impl RedisStore {
         &self.config
     }
 
-    /// Whether this store was built from `config` and `password` (reused across reloads).
-    pub fn is_for(&self, config: &RedisConfig, password: Option<&str>) -> bool {
-        self.config == *config && self.password.as_deref() == password
+    /// Whether this store was built from `config` and `secrets` (reused across reloads).
+    pub fn is_for(&self, config: &RedisConfig, secrets: &StoreSecrets) -> bool {
+        self.config == *config && self.secrets == *secrets
     }
 
     /// The store's name in logs and pages.
@@ -117,6 +140,29 @@ impl RedisStore {
             store: self.describe(),
             message: message.to_string(),
         }
+    }
+
+    /// A failed connect, with the fix when the cause is a known one (redis-rs's own
+    /// words name neither the field nor the remedy).
+    fn connect_error(&self, e: &redis::RedisError) -> RedisError {
+        let text = e.to_string();
+        let lower = text.to_ascii_lowercase();
+        let hint = if lower.contains("certificate") || lower.contains("unknownissuer") {
+            if self.secrets.ca_bundle.is_some() {
+                " (the server's certificate does not verify against caBundle, or does not name the host in the URL; put the CA that signed it in caBundle)"
+            } else {
+                " (the server's certificate does not verify against the system's trust store; set caBundle to the CA that signed it)"
+            }
+        } else if e.kind() == redis::ErrorKind::AuthenticationFailed
+            || lower.contains("wrongpass")
+            || lower.contains("noauth")
+            || lower.contains("authentication")
+        {
+            " (check password and username: the server refused them, or wants one and none is set)"
+        } else {
+            ""
+        };
+        self.error(format!("connect: {text}{hint}"))
     }
 
     /// Runs one command (or pipeline) within the timeout; on failure the connection is
@@ -185,6 +231,21 @@ impl RedisStore {
         self.run(what, Request::Pipe(&pipe)).await
     }
 
+    /// Runs `writes`: in a Redis Cluster one transaction per slot group, in order (a
+    /// transaction may not span slots there); elsewhere one transaction.
+    pub async fn write(&self, what: &'static str, writes: &Writes) -> Result<(), RedisError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        if self.config.mode != RedisMode::Cluster {
+            return self.pipe(what, writes.together()).await;
+        }
+        for pipe in writes.per_slot() {
+            self.pipe::<()>(what, pipe).await?;
+        }
+        Ok(())
+    }
+
     /// `PING`: whether the store answers now (for `/readyz`).
     pub async fn ping(&self) -> Result<(), RedisError> {
         let pong: String = self.query("PING", redis::cmd("PING")).await?;
@@ -237,10 +298,17 @@ impl RedisStore {
                 Some(u) => settings.set_username(u),
                 None => settings,
             };
-            match &self.password {
+            match &self.secrets.password {
                 Some(p) => settings.set_password(p),
                 None => settings,
             }
+        };
+        // The configured CA replaces the system's trust store (rediss:// only).
+        let certs = || {
+            self.secrets.ca_bundle.as_ref().map(|pem| TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.as_bytes().to_vec()),
+            })
         };
         let connected = match c.mode {
             RedisMode::Standalone => {
@@ -249,8 +317,12 @@ impl RedisStore {
                     .next()
                     .ok_or_else(|| self.error("no URL"))?;
                 let settings = with_auth(info.redis_settings().clone());
-                let client = redis::Client::open(info.set_redis_settings(settings))
-                    .map_err(|e| self.error(e))?;
+                let info = info.set_redis_settings(settings);
+                let client = match certs() {
+                    Some(certs) => redis::Client::build_with_tls(info, certs),
+                    None => redis::Client::open(info),
+                }
+                .map_err(|e| self.error(format!("caBundle: {e}")))?;
                 client
                     .get_multiplexed_async_connection_with_config(&io)
                     .await
@@ -260,17 +332,22 @@ impl RedisStore {
                 let master = c.master_name.clone().unwrap_or_default();
                 let tls = c.urls.iter().any(|u| u.starts_with("rediss:"));
                 let settings = with_auth(redis::RedisConnectionInfo::default());
-                let mut node = redis::sentinel::SentinelNodeConnectionInfo::default()
-                    .set_redis_connection_info(settings);
-                if tls {
-                    node = node.set_tls_mode(redis::TlsMode::Secure);
+                let mut client = match certs() {
+                    None => {
+                        let mut node = redis::sentinel::SentinelNodeConnectionInfo::default()
+                            .set_redis_connection_info(settings);
+                        if tls {
+                            node = node.set_tls_mode(redis::TlsMode::Secure);
+                        }
+                        redis::sentinel::SentinelClient::build(
+                            infos,
+                            master,
+                            Some(node),
+                            redis::sentinel::SentinelServerType::Master,
+                        )
+                    }
+                    Some(certs) => self.sentinel_with_ca(infos, &master, certs),
                 }
-                let mut client = redis::sentinel::SentinelClient::build(
-                    infos,
-                    master,
-                    Some(node),
-                    redis::sentinel::SentinelServerType::Master,
-                )
                 .map_err(|e| self.error(e))?;
                 client
                     .get_async_connection_with_config(&io)
@@ -284,13 +361,40 @@ impl RedisStore {
                 if let Some(u) = &c.username {
                     builder = builder.username(u);
                 }
-                if let Some(p) = &self.password {
+                if let Some(p) = &self.secrets.password {
                     builder = builder.password(p);
+                }
+                if let Some(certs) = certs() {
+                    builder = builder.certs(certs);
                 }
                 let client = builder.build().map_err(|e| self.error(e))?;
                 client.get_async_connection().await.map(Conn::Cluster)
             }
         };
-        connected.map_err(|e| self.error(format!("connect: {e}")))
+        connected.map_err(|e| self.connect_error(&e))
+    }
+
+    /// A Sentinel client whose connections to the sentinels and to the master verify
+    /// TLS against `certs` (the builder is the only way redis-rs takes a CA there).
+    fn sentinel_with_ca(
+        &self,
+        infos: Vec<redis::ConnectionInfo>,
+        master: &str,
+        certs: TlsCertificates,
+    ) -> redis::RedisResult<redis::sentinel::SentinelClient> {
+        use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
+        let addrs = infos.iter().map(|i| i.addr().clone());
+        let mut b = SentinelClientBuilder::new(addrs, master, SentinelServerType::Master)?
+            .set_client_to_redis_tls_mode(redis::TlsMode::Secure)
+            .set_client_to_redis_certificates(certs.clone())
+            .set_client_to_sentinel_tls_mode(redis::TlsMode::Secure)
+            .set_client_to_sentinel_certificates(certs);
+        if let Some(u) = &self.config.username {
+            b = b.set_client_to_redis_username(u);
+        }
+        if let Some(p) = &self.secrets.password {
+            b = b.set_client_to_redis_password(p);
+        }
+        b.build()
     }
 }

@@ -55,7 +55,7 @@ fn sent(set_cookies: &[String]) -> HeaderMap {
 fn redis_at(addr: std::net::SocketAddr) -> SessionStore {
     let mut config = RedisConfig::standalone(&format!("redis://{addr}"));
     config.timeout_millis = 150;
-    SessionStore::Redis(Arc::new(RedisStore::new(config, None)))
+    SessionStore::Redis(Arc::new(RedisStore::new(config, Default::default())))
 }
 
 /// A port nothing listens on.
