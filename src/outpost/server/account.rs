@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// On another host than the external URL, it clears what it can and moves there.
 pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts, "sign_out");
+    let ctx = Ctx::new(&parts);
     let target = match login_target(&app, &parts, &ctx) {
         Ok(t) => t,
         Err(r) => return *r,
@@ -35,7 +35,6 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
         let location = format!("{}?rd={rd}", route.url("/oauth2/sign_out"));
         let r = redirect(&location, &route.sessions.clear(&cookies));
         return ctx.finish(
-            &app,
             Some(&route.config.id),
             Outcome::Redirect,
             Reason::ExternalUrl,
@@ -62,7 +61,7 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
                 Some(route),
             );
             let r = with_cookies(r, &clear);
-            return ctx.finish(&app, Some(&route.config.id), Outcome::Error, code, "", r);
+            return ctx.finish(Some(&route.config.id), Outcome::Error, code, "", r);
         }
     };
     if let Some(ended) = &ended {
@@ -91,7 +90,6 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
         .map_or_else(|| target.to_string(), |u| u.to_string());
     let r = redirect(&location, &clear);
     ctx.finish(
-        &app,
         Some(&route.config.id),
         Outcome::SignOut,
         Reason::SignedOut,
@@ -103,12 +101,12 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
 /// `/oauth2/userinfo`: the session's identity as JSON; 401 without a session.
 pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts, "userinfo");
+    let ctx = Ctx::new(&parts);
     let host = match original(&app, &parts, None) {
         Ok(o) => o.host,
         Err(reason) => {
             let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return ctx.finish(&app, None, Outcome::BadRequest, reason, "", r);
+            return ctx.finish(None, Outcome::BadRequest, reason, "", r);
         }
     };
     let loaded = app.loaded();
@@ -117,7 +115,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
             StatusCode::FORBIDDEN,
             "no route is configured for this host\n",
         );
-        return ctx.finish(&app, None, Outcome::Denied, Reason::RouteNotFound, "", r);
+        return ctx.finish(None, Outcome::Denied, Reason::RouteNotFound, "", r);
     };
     let id = Some(route.config.id.as_str());
     let session = route
@@ -138,7 +136,6 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
             });
             let user = i.username.clone();
             ctx.finish(
-                &app,
                 id,
                 Outcome::Allow,
                 Reason::Authenticated,
@@ -159,7 +156,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
             } else {
                 Outcome::Unauthenticated
             };
-            ctx.finish(&app, id, outcome, code, "", r)
+            ctx.finish(id, outcome, code, "", r)
         }
     }
 }

@@ -392,4 +392,4 @@ pub fn upstream_headers(
 mod path_tests;
 #[cfg(test)]
 #[path = "auth_tests.rs"]
-mod tests;
+pub(in crate::outpost::server) mod tests;

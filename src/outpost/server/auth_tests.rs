@@ -46,7 +46,7 @@ routes:
     policy: { allowAnyAuthenticated: true }
 "#;
 
-pub(super) fn app() -> App {
+pub(in crate::outpost::server) fn app() -> App {
     let snapshot = Snapshot {
         config: OutpostConfig::from_yaml(CONFIG, "t").unwrap().into(),
         secrets: BTreeMap::new(),

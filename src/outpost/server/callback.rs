@@ -83,7 +83,7 @@ fn find_login<'a>(
 }
 
 /// The page and log line for a callback without a usable login state.
-fn state_invalid(app: &App, ctx: &Ctx, cause: &'static str) -> Response {
+fn state_invalid(ctx: &Ctx, cause: &'static str) -> Response {
     tracing::info!(
         request_id = %ctx.request_id,
         reason = %Reason::StateInvalid,
@@ -108,19 +108,19 @@ fn state_invalid(app: &App, ctx: &Ctx, cause: &'static str) -> Response {
         &ctx.request_id,
         None,
     );
-    ctx.finish(app, None, Outcome::BadRequest, Reason::StateInvalid, "", r)
+    ctx.finish(None, Outcome::BadRequest, Reason::StateInvalid, "", r)
 }
 
 /// `/oauth2/callback`.
 pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts, "callback");
+    let ctx = Ctx::new(&parts);
     let rid = ctx.request_id.clone();
     let host = match original(&app, &parts, None) {
         Ok(o) => o.host,
         Err(reason) => {
             let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return ctx.finish(&app, None, Outcome::BadRequest, reason, "", r);
+            return ctx.finish(None, Outcome::BadRequest, reason, "", r);
         }
     };
     let now = now();
@@ -129,7 +129,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     let found = find_login(&loaded, &host, &parts, &state, now);
     let (route, login) = match found {
         Ok(found) => found,
-        Err(cause) => return state_invalid(&app, &ctx, cause),
+        Err(cause) => return state_invalid(&ctx, cause),
     };
     if let Some(r) = rate_limited(&app, &ctx, route, &parts) {
         return r;
@@ -160,7 +160,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             rule.trim(),
             &cookies,
         );
-        return ctx.finish(&app, id, Outcome::Denied, Reason::IdpError, "", r);
+        return ctx.finish(id, Outcome::Denied, Reason::IdpError, "", r);
     }
     let Some(provider) = route.provider.get() else {
         let r = fail(
@@ -169,12 +169,12 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             "the identity provider has not been reached yet",
             &cookies,
         );
-        return ctx.finish(&app, id, Outcome::Error, Reason::ProviderNotReady, "", r);
+        return ctx.finish(id, Outcome::Error, Reason::ProviderNotReady, "", r);
     };
     if let Err(e) = provider.check_authorization_response_iss(query_param(&parts, "iss").as_deref())
     {
         let r = fail(StatusCode::FORBIDDEN, e.reason(), &e.to_string(), &cookies);
-        return ctx.finish(&app, id, Outcome::Denied, e.reason(), "", r);
+        return ctx.finish(id, Outcome::Denied, e.reason(), "", r);
     }
     let Some(code) = query_param(&parts, "code").filter(|c| !c.is_empty()) else {
         let r = fail(
@@ -183,7 +183,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             "the identity provider sent no authorization code",
             &cookies,
         );
-        return ctx.finish(&app, id, Outcome::BadRequest, Reason::MissingCode, "", r);
+        return ctx.finish(id, Outcome::BadRequest, Reason::MissingCode, "", r);
     };
     let tokens = match provider
         .exchange_code(&code, &route.config.redirect_uri, &login.pkce_verifier)
@@ -198,7 +198,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
                 &e.to_string(),
                 &cookies,
             );
-            return ctx.finish(&app, id, Outcome::Error, e.reason(), "", r);
+            return ctx.finish(id, Outcome::Error, e.reason(), "", r);
         }
     };
     let Some(id_token) = tokens.id_token.as_deref() else {
@@ -209,7 +209,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             rule,
             &cookies,
         );
-        return ctx.finish(&app, id, Outcome::Error, Reason::MissingIdToken, "", r);
+        return ctx.finish(id, Outcome::Error, Reason::MissingIdToken, "", r);
     };
     let claims = match provider
         .verify_id_token(id_token, &login.nonce, Some(&tokens.access_token))
@@ -219,7 +219,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         Err(e) => {
             tracing::warn!(request_id = %rid, route = %route.config.id, reason = %e.reason(), error = %e, "ID token refused");
             let r = fail(StatusCode::FORBIDDEN, e.reason(), &e.to_string(), &cookies);
-            return ctx.finish(&app, id, Outcome::Denied, e.reason(), "", r);
+            return ctx.finish(id, Outcome::Denied, e.reason(), "", r);
         }
     };
     let mut identity = provider.identity(&claims, &route.keep_claims);
@@ -272,7 +272,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
                 "the session could not be saved: the session store did not answer; sign in again in a moment",
                 &cookies,
             );
-            return ctx.finish(&app, id, Outcome::Error, code, &user, r);
+            return ctx.finish(id, Outcome::Error, code, &user, r);
         }
     };
     let (target, _) = validated_rd(route, &login.rd);
@@ -302,14 +302,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     }
     let bytes = head_bytes(target.as_str(), &with_state(&written));
     if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written)) {
-        let r = too_large_page(
-            &app,
-            &ctx,
-            route,
-            bytes,
-            &stored.session.data.identity,
-            &user,
-        );
+        let r = too_large_page(&ctx, route, bytes, &stored.session.data.identity, &user);
         return with_cookies(r, &cookies);
     }
     if written.is_empty() {
@@ -320,7 +313,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             rule,
             &cookies,
         );
-        return ctx.finish(&app, id, Outcome::Error, Reason::SessionTooLarge, &user, r);
+        return ctx.finish(id, Outcome::Error, Reason::SessionTooLarge, &user, r);
     }
     // "Never loop": a second completed login for this target, seconds after the first,
     // without the session coming back, ends here on a page.
@@ -335,7 +328,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     let subject = stored.session.data.identity.sub.clone();
     match login_loop::record(route, &request_cookies, &subject, &login.rd, now, came_back) {
         Some(Completed::Loop { seconds_ago, clear }) => {
-            let r = loop_page(&app, &ctx, route, &written, &login.rd, seconds_ago);
+            let r = loop_page(&ctx, route, &written, &login.rd, seconds_ago);
             cookies.push(clear);
             return with_cookies(r, &[written, cookies].concat());
         }
@@ -366,10 +359,10 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             Some(route),
         );
         let r = with_cookies(r, &all);
-        return ctx.finish(&app, id, Outcome::Denied, reason, &user, r);
+        return ctx.finish(id, Outcome::Denied, reason, &user, r);
     }
     let r = redirect(target.as_str(), &all);
-    ctx.finish(&app, id, Outcome::Allow, Reason::Authenticated, &user, r)
+    ctx.finish(id, Outcome::Allow, Reason::Authenticated, &user, r)
 }
 
 /// Appends `Set-Cookie` headers to a response.

@@ -144,7 +144,7 @@ pub fn redirect(location: &str, cookies: &[String]) -> Response {
 /// `/oauth2/auth` and its variants.
 pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let mut ctx = Ctx::new(&parts, flavor.endpoint());
+    let mut ctx = Ctx::new(&parts);
     let strip = (flavor == Flavor::Envoy).then_some("/oauth2/auth/envoy");
     let resolved = match original_resolved(&app, &parts, strip) {
         Ok(o) => o,
@@ -153,7 +153,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
                 StatusCode::BAD_REQUEST,
                 "malformed forwarded request headers\n",
             );
-            return ctx.finish(&app, None, Outcome::BadRequest, reason, "", r);
+            return ctx.finish(None, Outcome::BadRequest, reason, "", r);
         }
     };
     let original = resolved.request;
@@ -299,7 +299,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             )
         }
     };
-    ctx.finish(&app, route_id, result, reason_code, &user, response)
+    ctx.finish_owned(route_id, result, reason_code, user, response)
 }
 
 /// 401 (nginx, API clients) or a 302 to the login (a browser behind other proxies).
@@ -354,7 +354,6 @@ pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, 
         Err(reason) => {
             let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
             return Err(Box::new(ctx.finish(
-                app,
                 None,
                 Outcome::BadRequest,
                 reason,
@@ -381,7 +380,6 @@ pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, 
                 "no route is configured for this host\n",
             );
             Err(Box::new(ctx.finish(
-                app,
                 None,
                 Outcome::Denied,
                 Reason::RouteNotFound,
