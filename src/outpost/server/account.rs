@@ -1,7 +1,9 @@
 //! `/oauth2/sign_out`, `/oauth2/userinfo` and `/.well-known/jwks.json`.
 
 use super::App;
-use super::handlers::{Ctx, login_target, original, page, redirect, text};
+use super::decision::Ctx;
+use super::extract::{HostRoute, LoginTarget};
+use super::handlers::{page, redirect};
 use super::login::{absolute_rd, log_refused_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
 use crate::reason::{Outcome, Reason};
@@ -15,13 +17,8 @@ use std::sync::Arc;
 /// `/oauth2/sign_out?rd=`: clears the session cookies; RP-initiated logout at the IdP
 /// when discovery offers an `end_session_endpoint`, else straight to the validated `rd`.
 /// On another host than the external URL, it clears what it can and moves there.
-pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
+pub async fn sign_out(ctx: Ctx, target: LoginTarget, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts);
-    let target = match login_target(&app, &parts, &ctx) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
     let rd = absolute_rd(route, host, rd);
     let (target, refused) = validated_rd(route, &rd);
@@ -99,24 +96,9 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 /// `/oauth2/userinfo`: the session's identity as JSON; 401 without a session.
-pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
+pub async fn userinfo(ctx: Ctx, target: HostRoute, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts);
-    let host = match original(&app, &parts, None) {
-        Ok(o) => o.host,
-        Err(reason) => {
-            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return ctx.finish(None, Outcome::BadRequest, reason, "", r);
-        }
-    };
-    let loaded = app.loaded();
-    let Some(route) = loaded.route_for_login(&host, None) else {
-        let r = text(
-            StatusCode::FORBIDDEN,
-            "no route is configured for this host\n",
-        );
-        return ctx.finish(None, Outcome::Denied, Reason::RouteNotFound, "", r);
-    };
+    let route = target.route();
     let id = Some(route.config.id.as_str());
     let session = route
         .store

@@ -4,16 +4,17 @@ use super::App;
 use super::auth::{Flavor, Verdict, decide};
 pub use super::decision::Ctx;
 use super::ended;
+use super::extract::Refusal;
 use super::request::{header_value, is_browser_navigation};
-use super::state::{Loaded, RouteRuntime};
+use super::state::RouteRuntime;
 use crate::outpost::denied_page::{DeniedPage, render};
 use crate::outpost::forwarded::{AuthRequest, OriginalRequest, Resolved, original_request};
-use crate::reason::{Outcome, Reason};
+use crate::reason::Reason;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use url::form_urlencoded;
@@ -148,13 +149,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
     let strip = (flavor == Flavor::Envoy).then_some("/oauth2/auth/envoy");
     let resolved = match original_resolved(&app, &parts, strip) {
         Ok(o) => o,
-        Err(reason) => {
-            let r = text(
-                StatusCode::BAD_REQUEST,
-                "malformed forwarded request headers\n",
-            );
-            return ctx.finish(None, Outcome::BadRequest, reason, "", r);
-        }
+        Err(reason) => return Refusal::MalformedForwardedHeaders(reason).into_response(),
     };
     let original = resolved.request;
     ctx.saw(
@@ -327,67 +322,6 @@ fn unauthenticated(
             .insert(header::WWW_AUTHENTICATE, header_value(&challenge));
     }
     r
-}
-
-/// What a login endpoint (`/oauth2/start`, `/oauth2/sign_out`) works on: the served
-/// configuration, the route the request is for, the original host and the raw `rd`.
-pub struct LoginTarget {
-    loaded: Arc<Loaded>,
-    index: usize,
-    /// The original request's host (a lookup key, never used to build a URL).
-    pub host: String,
-    /// The `rd` parameter as sent.
-    pub rd: String,
-}
-
-impl LoginTarget {
-    /// The route.
-    pub fn route(&self) -> &RouteRuntime {
-        &self.loaded.routes[self.index]
-    }
-}
-
-/// Finds the route a login endpoint serves, or the response that says why there is none.
-pub fn login_target(app: &App, parts: &Parts, ctx: &Ctx) -> Result<LoginTarget, Box<Response>> {
-    let host = match original(app, parts, None) {
-        Ok(o) => o.host,
-        Err(reason) => {
-            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return Err(Box::new(ctx.finish(
-                None,
-                Outcome::BadRequest,
-                reason,
-                "",
-                r,
-            )));
-        }
-    };
-    let rd = query_param(parts, "rd").unwrap_or_default();
-    let loaded = app.loaded();
-    let index = loaded
-        .route_for_login(&host, Some(&rd))
-        .and_then(|route| loaded.routes.iter().position(|r| std::ptr::eq(r, route)));
-    match index {
-        Some(index) => Ok(LoginTarget {
-            loaded,
-            index,
-            host,
-            rd,
-        }),
-        None => {
-            let r = text(
-                StatusCode::FORBIDDEN,
-                "no route is configured for this host\n",
-            );
-            Err(Box::new(ctx.finish(
-                None,
-                Outcome::Denied,
-                Reason::RouteNotFound,
-                "",
-                r,
-            )))
-        }
-    }
 }
 
 #[cfg(test)]

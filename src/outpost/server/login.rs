@@ -7,7 +7,8 @@ use super::auth::{Verdict, authorize, load_session, spoofed_identity_header};
 use super::cookie_trouble::duplicated_session;
 use super::decision::client_ip;
 use super::ended;
-use super::handlers::{Ctx, login_target, page, peer_ip, redirect, text};
+use super::extract::LoginTarget;
+use super::handlers::{Ctx, page, peer_ip, redirect, text};
 use super::renewal::{Renewed, renew};
 use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
@@ -61,13 +62,13 @@ pub fn log_refused_rd(ctx: &Ctx, route: &RouteRuntime, label: &str) {
 
 /// `/oauth2/start?rd=`. On a host other than the route's external URL it first moves
 /// the browser there, so the login-state cookie lands where the callback arrives.
-pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
+pub async fn start(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    target: LoginTarget,
+    req: Request,
+) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts);
-    let target = match login_target(&app, &parts, &ctx) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
     if let Some(r) = rate_limited(&app, &ctx, route, &parts) {
         return r;
