@@ -23,6 +23,7 @@ pub mod extract;
 pub mod handlers;
 pub mod loader;
 pub mod login;
+pub mod login_error;
 pub mod login_loop;
 pub mod metrics;
 pub mod own_sessions;
