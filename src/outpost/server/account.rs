@@ -4,6 +4,7 @@ use super::App;
 use super::decision::Ctx;
 use super::extract::{HostRoute, LoginTarget};
 use super::handlers::{page, redirect};
+use super::loader::load_session;
 use super::login::{absolute_rd, log_refused_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
 use crate::reason::{Outcome, Reason};
@@ -100,9 +101,7 @@ pub async fn userinfo(ctx: Ctx, target: HostRoute, req: Request) -> Response {
     let (parts, _) = req.into_parts();
     let route = target.route();
     let id = Some(route.config.id.as_str());
-    let session = route
-        .store
-        .load(route.scope(), &parts.headers, now())
+    let session = load_session(route, &parts.headers, now())
         .await
         .map(|s| s.session);
     match session {

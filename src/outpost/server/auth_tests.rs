@@ -3,6 +3,7 @@ use crate::config::OutpostConfig;
 use crate::outpost::forwarded::TrustedProxies;
 use crate::outpost::server::login::validated_rd;
 use crate::outpost::server::metrics::Metrics;
+use crate::outpost::server::request::SessionData;
 use crate::outpost::server::signer::Signer;
 use crate::outpost::server::source::Snapshot;
 use crate::outpost::server::state::Loaded;

@@ -3,12 +3,13 @@
 //! another login could not help (a denied session, a duplicated session cookie).
 
 use super::App;
-use super::auth::{Verdict, authorize, load_session, spoofed_identity_header};
+use super::auth::{Verdict, authorize, spoofed_identity_header};
 use super::cookie_trouble::duplicated_session;
 use super::decision::client_ip;
 use super::ended;
 use super::extract::LoginTarget;
 use super::handlers::{Ctx, page, peer_ip, redirect, text};
+use super::loader::{load_session, save_session};
 use super::renewal::{Renewed, renew};
 use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
@@ -154,7 +155,7 @@ async fn already_denied(
         Some(spoofed) => spoofed,
         None => {
             let session = match load_session(route, &parts.headers, now).await {
-                Ok(s) => s,
+                Ok(s) => s.session,
                 Err(Reason::SessionStoreUnavailable) => {
                     return Some(store_unavailable_page(ctx, route));
                 }
@@ -210,18 +211,14 @@ pub async fn renew_at_start(
     target: &str,
 ) -> Option<Response> {
     let now = now();
-    let mut stored = route
-        .store
-        .load(route.scope(), &parts.headers, now)
-        .await
-        .ok()?;
+    let mut stored = load_session(route, &parts.headers, now).await.ok()?;
     let id = Some(route.config.id.as_str());
     let user = stored.session.data.identity.username.clone();
     let cookies = super::request::cookie_headers(&parts.headers);
     match renew(app, route, &mut stored.session, now).await {
         Ok(Renewed::Refreshed) => {
             stored.session.last_seen = now;
-            let set = super::auth::store(route, &mut stored, &parts.headers, now)
+            let set = save_session(route, &mut stored, &parts.headers, now)
                 .await
                 .unwrap_or_default();
             if set.is_empty() && route.store.is_cookie() {
