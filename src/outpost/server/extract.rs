@@ -19,6 +19,9 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// The body of every "no route for this host" answer (the auth subrequest's as well).
+pub const NO_ROUTE_BODY: &str = "no route is configured for this host\n";
+
 /// Why a request is answered before any route is known. Each is its own response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -47,7 +50,7 @@ impl IntoResponse for Refusal {
             ),
             Self::NoRoute => (
                 StatusCode::FORBIDDEN,
-                "no route is configured for this host\n",
+                NO_ROUTE_BODY,
                 Outcome::Denied,
                 Reason::RouteNotFound,
             ),

@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_sessions;
 pub mod auth;
+pub mod auth_endpoint;
 pub mod backchannel;
 pub mod bearer;
 pub mod callback;
@@ -198,7 +199,7 @@ impl App {
     pub fn router(self: &Arc<Self>) -> Router {
         let logged = |endpoint: &'static str| DecisionLayer::new(self, endpoint);
         let auth = |f: Flavor| {
-            any(move |s: State<Arc<App>>, r: Request| handlers::auth(f, s, r))
+            any(move |s: State<Arc<App>>, r: Request| auth_endpoint::auth(f, s, r))
                 .layer(logged(f.endpoint()))
         };
         Router::new()
