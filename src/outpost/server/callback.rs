@@ -85,7 +85,8 @@ fn find_login<'a>(
     })
 }
 
-/// `/oauth2/callback`: the login state, then [`sign_in`]; a failure is its own page.
+/// `/oauth2/callback`: the login state, the rate limit, then the sign-in (code exchange,
+/// ID token, session, loop check, policy); a failure is its own page ([`LoginFailure`]).
 pub async fn callback(
     State(app): State<Arc<App>>,
     ctx: Ctx,
