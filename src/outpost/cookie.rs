@@ -4,7 +4,7 @@
 //! as a login loop. Large values are therefore split into `name_0`, `name_1`, ... each of
 //! which fits with its attributes, and reassembled on read.
 
-use super::session::SessionError;
+use super::session_error::SessionError;
 
 /// Longest `Set-Cookie` value (name, value and attributes) emitted, exclusive.
 pub const MAX_SET_COOKIE_LEN: usize = 4096;

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod redirect;
 pub mod server;
 pub mod session;
+pub mod session_error;
 pub mod sessions_page;
 pub mod subject;
 

@@ -8,8 +8,8 @@
 //! nothing an attacker could use, never panic.
 
 use super::cookie::CookieSpec;
+pub use super::session_error::SessionError;
 use crate::config::SessionConfig;
-use crate::reason::Reason;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::{constant_time, digest, hkdf};
 use base64::Engine;
@@ -17,7 +17,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use thiserror::Error;
 
 const VERSION: u8 = 1;
 const TAG_LEN: usize = 16;
@@ -28,56 +27,6 @@ pub const MIN_SECRET_LEN: usize = 16;
 pub const STATE_LIFETIME_SECONDS: u64 = 600;
 /// Largest sealed value read; bounds decoding work on hostile input.
 const MAX_SEALED_LEN: usize = 64 * 1024;
-
-/// Why a session could not be read or written. Carries no cookie content.
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
-pub enum SessionError {
-    /// No cookie of this name was sent.
-    #[error("no session cookie")]
-    NoSession,
-    /// Past the absolute lifetime.
-    #[error("session expired")]
-    Expired,
-    /// Unused for longer than the idle timeout.
-    #[error("session idle too long")]
-    Idle,
-    /// Undecryptable or unparseable (tampered, truncated, rotated key, wrong cookie).
-    #[error("session cookie invalid")]
-    Invalid,
-    /// The cookie came twice with different values (set for two domains or paths): the
-    /// identity would depend on the order of the `Cookie` header, so neither is used.
-    #[error("session cookie sent twice with different values")]
-    Duplicate,
-    /// The session does not fit in the allowed number of cookie chunks.
-    #[error("session too large for cookies")]
-    TooLarge,
-    /// The key ring is empty or a secret is too short.
-    #[error("session keys misconfigured")]
-    KeyConfig,
-    /// The cookie name or domain is not usable in a cookie.
-    #[error("session cookie name or domain misconfigured")]
-    CookieConfig,
-    /// Sealing or serialising failed.
-    #[error("session could not be sealed")]
-    Seal,
-}
-
-impl SessionError {
-    /// The reason code.
-    pub fn reason(self) -> Reason {
-        match self {
-            Self::NoSession => Reason::NoSession,
-            Self::Expired => Reason::SessionExpired,
-            Self::Idle => Reason::SessionIdle,
-            Self::Invalid => Reason::SessionInvalid,
-            Self::Duplicate => Reason::SessionCookieDuplicated,
-            Self::TooLarge => Reason::SessionTooLarge,
-            Self::KeyConfig => Reason::SessionKeyConfig,
-            Self::CookieConfig => Reason::SessionCookieConfig,
-            Self::Seal => Reason::SessionSealFailed,
-        }
-    }
-}
 
 struct RingKey {
     id: u8,

@@ -1,6 +1,7 @@
 //! Tests of [`super`]: sealing, key rotation, lifetimes and login state.
 
 use super::*;
+use crate::reason::Reason;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

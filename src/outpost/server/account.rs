@@ -1,7 +1,10 @@
 //! `/oauth2/sign_out`, `/oauth2/userinfo` and `/.well-known/jwks.json`.
 
 use super::App;
-use super::handlers::{Ctx, login_target, original, page, redirect, text};
+use super::decision::Ctx;
+use super::extract::{HostRoute, LoginTarget};
+use super::handlers::{page, redirect};
+use super::loader::load_session;
 use super::login::{absolute_rd, log_refused_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
 use crate::reason::{Outcome, Reason};
@@ -15,13 +18,8 @@ use std::sync::Arc;
 /// `/oauth2/sign_out?rd=`: clears the session cookies; RP-initiated logout at the IdP
 /// when discovery offers an `end_session_endpoint`, else straight to the validated `rd`.
 /// On another host than the external URL, it clears what it can and moves there.
-pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
+pub async fn sign_out(ctx: Ctx, target: LoginTarget, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts, "sign_out");
-    let target = match login_target(&app, &parts, &ctx) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
     let rd = absolute_rd(route, host, rd);
     let (target, refused) = validated_rd(route, &rd);
@@ -35,7 +33,6 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
         let location = format!("{}?rd={rd}", route.url("/oauth2/sign_out"));
         let r = redirect(&location, &route.sessions.clear(&cookies));
         return ctx.finish(
-            &app,
             Some(&route.config.id),
             Outcome::Redirect,
             Reason::ExternalUrl,
@@ -62,7 +59,7 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
                 Some(route),
             );
             let r = with_cookies(r, &clear);
-            return ctx.finish(&app, Some(&route.config.id), Outcome::Error, code, "", r);
+            return ctx.finish(Some(&route.config.id), Outcome::Error, code, "", r);
         }
     };
     if let Some(ended) = &ended {
@@ -91,7 +88,6 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
         .map_or_else(|| target.to_string(), |u| u.to_string());
     let r = redirect(&location, &clear);
     ctx.finish(
-        &app,
         Some(&route.config.id),
         Outcome::SignOut,
         Reason::SignedOut,
@@ -101,28 +97,11 @@ pub async fn sign_out(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 /// `/oauth2/userinfo`: the session's identity as JSON; 401 without a session.
-pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
+pub async fn userinfo(ctx: Ctx, target: HostRoute, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts, "userinfo");
-    let host = match original(&app, &parts, None) {
-        Ok(o) => o.host,
-        Err(reason) => {
-            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return ctx.finish(&app, None, Outcome::BadRequest, reason, "", r);
-        }
-    };
-    let loaded = app.loaded();
-    let Some(route) = loaded.route_for_login(&host, None) else {
-        let r = text(
-            StatusCode::FORBIDDEN,
-            "no route is configured for this host\n",
-        );
-        return ctx.finish(&app, None, Outcome::Denied, Reason::RouteNotFound, "", r);
-    };
+    let route = target.route();
     let id = Some(route.config.id.as_str());
-    let session = route
-        .store
-        .load(route.scope(), &parts.headers, now())
+    let session = load_session(route, &parts.headers, now())
         .await
         .map(|s| s.session);
     match session {
@@ -138,7 +117,6 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
             });
             let user = i.username.clone();
             ctx.finish(
-                &app,
                 id,
                 Outcome::Allow,
                 Reason::Authenticated,
@@ -159,7 +137,7 @@ pub async fn userinfo(State(app): State<Arc<App>>, req: Request) -> Response {
             } else {
                 Outcome::Unauthenticated
             };
-            ctx.finish(&app, id, outcome, code, "", r)
+            ctx.finish(id, outcome, code, "", r)
         }
     }
 }

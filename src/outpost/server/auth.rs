@@ -4,10 +4,10 @@
 
 use super::App;
 use super::bearer::cache_key;
+use super::loader::{load_session, save_session};
 use super::renewal::{Ended, Renewed, renew};
-use super::request::{SessionData, bearer_token, cookie_headers, header_value, now, subject_of};
+use super::request::{bearer_token, cookie_headers, header_value, now, subject_of};
 use super::state::{Loaded, RouteRuntime};
-use super::store::StoredSession;
 use crate::oidc::{Identity, UntrustedAudiences};
 use crate::outpost::Subject;
 use crate::outpost::forwarded::OriginalRequest;
@@ -157,6 +157,7 @@ pub async fn decide<'a>(
         let identity = load_session(route, headers, now)
             .await
             .ok()
+            .map(|s| s.session)
             .filter(|s| s.data.token_expires_at.is_none_or(|exp| now < exp))
             .map(|s| s.data.identity);
         let subject = identity.as_ref().map(subject_of).unwrap_or_default();
@@ -210,27 +211,13 @@ pub fn spoofed_identity_header(route: &RouteRuntime, headers: &HeaderMap) -> Opt
     })
 }
 
-/// The route's session from the request's cookies (and the session store); the error
-/// is a reason code.
-pub async fn load_session(
-    route: &RouteRuntime,
-    headers: &HeaderMap,
-    now: u64,
-) -> Result<crate::outpost::session::Session<SessionData>, Reason> {
-    route
-        .store
-        .load(route.scope(), headers, now)
-        .await
-        .map(|s| s.session)
-}
-
 async fn session_verdict(
     app: &App,
     route: &RouteRuntime,
     headers: &HeaderMap,
     now: u64,
 ) -> Verdict {
-    let mut stored = match route.store.load(route.scope(), headers, now).await {
+    let mut stored = match load_session(route, headers, now).await {
         Ok(s) => s,
         Err(Reason::SessionStoreUnavailable) => return Verdict::StoreUnavailable,
         Err(reason) => {
@@ -260,7 +247,7 @@ async fn session_verdict(
     let set_cookies =
         if renewed == Renewed::Refreshed || route.sessions.needs_touch(&stored.session, now) {
             stored.session.last_seen = now;
-            match store(route, &mut stored, headers, now).await {
+            match save_session(route, &mut stored, headers, now).await {
                 Ok(c) => c,
                 Err(_) => return Verdict::StoreUnavailable,
             }
@@ -281,17 +268,6 @@ async fn session_verdict(
         *r = Reason::IdpUnreachableGrace;
     }
     verdict
-}
-
-/// Saves a session in the route's store: the `Set-Cookie` values to send (cookie mode:
-/// none, and a warning, when it does not fit); the error is a reason code.
-pub async fn store(
-    route: &RouteRuntime,
-    stored: &mut StoredSession,
-    headers: &HeaderMap,
-    now: u64,
-) -> Result<Vec<String>, Reason> {
-    route.store.save(route.scope(), stored, headers, now).await
 }
 
 async fn verify_bearer(
@@ -392,4 +368,4 @@ pub fn upstream_headers(
 mod path_tests;
 #[cfg(test)]
 #[path = "auth_tests.rs"]
-mod tests;
+pub(in crate::outpost::server) mod tests;

@@ -3,6 +3,7 @@ use crate::config::OutpostConfig;
 use crate::outpost::forwarded::TrustedProxies;
 use crate::outpost::server::login::validated_rd;
 use crate::outpost::server::metrics::Metrics;
+use crate::outpost::server::request::SessionData;
 use crate::outpost::server::signer::Signer;
 use crate::outpost::server::source::Snapshot;
 use crate::outpost::server::state::Loaded;
@@ -46,7 +47,7 @@ routes:
     policy: { allowAnyAuthenticated: true }
 "#;
 
-pub(super) fn app() -> App {
+pub(in crate::outpost::server) fn app() -> App {
     let snapshot = Snapshot {
         config: OutpostConfig::from_yaml(CONFIG, "t").unwrap().into(),
         secrets: BTreeMap::new(),

@@ -99,11 +99,11 @@ fn routes_of<'a>(loaded: &'a Loaded, key: &'a str) -> impl Iterator<Item = &'a R
 /// `POST /oauth2/backchannel-logout`.
 pub async fn backchannel_logout(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let ctx = Ctx::new(&parts, "backchannel_logout");
+    let ctx = Ctx::new(&parts);
     let bad = |description: &str, code: Reason| {
         tracing::warn!(request_id = %ctx.request_id, reason = %code, error = %description, "back-channel logout refused");
         let r = refused(StatusCode::BAD_REQUEST, "invalid_request", description);
-        ctx.finish(&app, None, Outcome::BadRequest, code, "", r)
+        ctx.finish(None, Outcome::BadRequest, code, "", r)
     };
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
         return bad(
@@ -135,7 +135,6 @@ pub async fn backchannel_logout(State(app): State<Arc<App>>, req: Request) -> Re
         tracing::warn!(request_id = %ctx.request_id, provider = %key, reason = %Reason::BackchannelLogoutUnsupported, "back-channel logout for cookie-only sessions");
         let r = refused(StatusCode::NOT_IMPLEMENTED, "invalid_request", &description);
         return ctx.finish(
-            &app,
             None,
             Outcome::BadRequest,
             Reason::BackchannelLogoutUnsupported,
@@ -159,7 +158,7 @@ pub async fn backchannel_logout(State(app): State<Arc<App>>, req: Request) -> Re
                     Reason::LogoutTokenReplayed,
                 );
             }
-            Err(e) => return unavailable(&app, &ctx, &e.to_string()),
+            Err(e) => return unavailable(&ctx, &e.to_string()),
         }
     }
     let target = LogoutTarget {
@@ -183,12 +182,11 @@ pub async fn backchannel_logout(State(app): State<Arc<App>>, req: Request) -> Re
                     );
                 }
             }
-            Err(e) => return unavailable(&app, &ctx, &e.to_string()),
+            Err(e) => return unavailable(&ctx, &e.to_string()),
         }
     }
     tracing::info!(request_id = %ctx.request_id, provider = %key, sessions = count, by_sid = logout.sid.is_some(), "back-channel logout");
     ctx.finish(
-        &app,
         None,
         Outcome::SignOut,
         Reason::BackchannelLogout,
@@ -198,21 +196,14 @@ pub async fn backchannel_logout(State(app): State<Arc<App>>, req: Request) -> Re
 }
 
 /// 503: the store did not answer, so nothing is known to be ended; the IdP may retry.
-fn unavailable(app: &App, ctx: &Ctx, error: &str) -> Response {
+fn unavailable(ctx: &Ctx, error: &str) -> Response {
     tracing::warn!(request_id = %ctx.request_id, reason = %Reason::SessionStoreUnavailable, error = %error, "back-channel logout could not reach the session store");
     let r = refused(
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily_unavailable",
         "the session store did not answer; no session was ended",
     );
-    ctx.finish(
-        app,
-        None,
-        Outcome::Error,
-        Reason::SessionStoreUnavailable,
-        "",
-        r,
-    )
+    ctx.finish(None, Outcome::Error, Reason::SessionStoreUnavailable, "", r)
 }
 
 #[cfg(test)]

@@ -3,9 +3,13 @@
 //! ends on a page that says why (never a loop: see [`super::login_loop`]).
 
 use super::App;
-use super::auth::{Verdict, authorize, store};
-use super::handlers::{Ctx, original, page, query_param, redirect, text};
+use super::auth::{Verdict, authorize};
+use super::decision::{Ctx, client_ip};
+use super::extract::OriginalHost;
+use super::handlers::{page, peer_ip, query_param, redirect};
+use super::loader::save_session;
 use super::login::{rate_limited, validated_rd};
+use super::login_error::{LoginError, LoginFailure, StateCause};
 use super::login_loop::{self, Completed, loop_page};
 use super::request::{SessionData, cookie_headers, now};
 use super::session_budget::{
@@ -13,12 +17,13 @@ use super::session_budget::{
 };
 use super::state::RouteRuntime;
 use super::store::StoredSession;
+use crate::oidc::{Claims, Provider, TokenResponse};
 use crate::outpost::session::{LoginState, SessionError};
 use crate::reason::{Outcome, Reason};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// Text an IdP sent back (`error`, `error_description`), made safe to show: printable
@@ -42,21 +47,19 @@ fn device_of(headers: &axum::http::HeaderMap) -> Option<String> {
 }
 
 /// The login state for the callback's `state` among the routes on this host, or why
-/// there is none: `missing` (no state cookie for this attempt: not stored or blocked),
-/// `expired`, `for_another_attempt` (a state cookie of another login is present: an old
-/// tab or a repeated callback), `no_state_parameter`.
+/// there is none.
 fn find_login<'a>(
     loaded: &'a super::state::Loaded,
     host: &str,
     parts: &Parts,
     state: &str,
     now: u64,
-) -> Result<(&'a RouteRuntime, LoginState), &'static str> {
+) -> Result<(&'a RouteRuntime, LoginState), StateCause> {
     if state.is_empty() {
-        return Err("no_state_parameter");
+        return Err(StateCause::NoStateParameter);
     }
     let cookies = cookie_headers(&parts.headers);
-    let mut why = "missing";
+    let mut why = StateCause::Missing;
     for r in loaded.routes.iter().filter(|r| r.serves_host(host)) {
         match r.sessions.load_state(&cookies, state, now) {
             Ok(login) => {
@@ -67,7 +70,7 @@ fn find_login<'a>(
                     return Ok((route, login));
                 }
             }
-            Err(SessionError::Expired) => why = "expired",
+            Err(SessionError::Expired) => why = StateCause::Expired,
             Err(_) => {}
         }
     }
@@ -75,157 +78,93 @@ fn find_login<'a>(
         .iter()
         .flat_map(|h| h.split(';'))
         .any(|pair| pair.contains("_csrf_"));
-    Err(if why == "missing" && other_attempt {
-        "for_another_attempt"
+    Err(if why == StateCause::Missing && other_attempt {
+        StateCause::ForAnotherAttempt
     } else {
         why
     })
 }
 
-/// The page and log line for a callback without a usable login state.
-fn state_invalid(app: &App, ctx: &Ctx, cause: &'static str) -> Response {
-    tracing::info!(
-        request_id = %ctx.request_id,
-        reason = %Reason::StateInvalid,
-        state_cookie = cause,
-        "no usable sign-in state for this callback"
-    );
-    let rule = match cause {
-        "expired" => "the sign-in took longer than 10 minutes; start again",
-        "for_another_attempt" => {
-            "this callback belongs to another sign-in attempt (an older tab, or the back button); start again"
-        }
-        "no_state_parameter" => "the identity provider sent no state parameter",
-        _ => {
-            "the sign-in state cookie was not sent back; if this repeats, the browser is not storing it (check the cookie domain and that the site is served over https)"
-        }
-    };
-    let r = page(
-        StatusCode::BAD_REQUEST,
-        Reason::StateInvalid,
-        rule,
-        "",
-        &ctx.request_id,
-        None,
-    );
-    ctx.finish(app, None, Outcome::BadRequest, Reason::StateInvalid, "", r)
-}
-
-/// `/oauth2/callback`.
-pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
+/// `/oauth2/callback`: the login state, the rate limit, then the sign-in (code exchange,
+/// ID token, session, loop check, policy); a failure is its own page ([`LoginFailure`]).
+pub async fn callback(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    OriginalHost(host): OriginalHost,
+    req: Request,
+) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts, "callback");
-    let rid = ctx.request_id.clone();
-    let host = match original(&app, &parts, None) {
-        Ok(o) => o.host,
-        Err(reason) => {
-            let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-            return ctx.finish(&app, None, Outcome::BadRequest, reason, "", r);
-        }
-    };
     let now = now();
     let loaded = app.loaded();
     let state = query_param(&parts, "state").unwrap_or_default();
-    let found = find_login(&loaded, &host, &parts, &state, now);
-    let (route, login) = match found {
+    let (route, login) = match find_login(&loaded, &host, &parts, &state, now) {
         Ok(found) => found,
-        Err(cause) => return state_invalid(&app, &ctx, cause),
+        Err(cause) => {
+            return LoginError::StateInvalid(cause)
+                .of(&ctx, None, &[])
+                .into_response();
+        }
     };
     if let Some(r) = rate_limited(&app, &ctx, route, &parts) {
         return r;
     }
-    let id = Some(route.config.id.as_str());
-    let mut cookies: Vec<String> = route.sessions.clear_state(&state).into_iter().collect();
-    let fail = |status: StatusCode, code: Reason, rule: &str, cookies: &[String]| {
-        with_cookies(page(status, code, rule, "", &rid, Some(route)), cookies)
-    };
-    if let Some(error) = query_param(&parts, "error") {
-        let description = query_param(&parts, "error_description").unwrap_or_default();
-        let rule = format!(
-            "the identity provider refused the sign-in: {} {}",
-            idp_text(&error),
-            idp_text(&description)
-        );
-        tracing::warn!(
-            request_id = %rid,
-            route = %route.config.id,
-            reason = %Reason::IdpError,
-            error = %idp_text(&error),
-            error_description = %idp_text(&description),
-            "the identity provider refused the sign-in"
-        );
-        let r = fail(
-            StatusCode::FORBIDDEN,
-            Reason::IdpError,
-            rule.trim(),
-            &cookies,
-        );
-        return ctx.finish(&app, id, Outcome::Denied, Reason::IdpError, "", r);
+    let cookies: Vec<String> = route.sessions.clear_state(&state).into_iter().collect();
+    sign_in(&app, &ctx, route, &login, &parts, cookies, now)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The callback's authorization response checked, the code exchanged and the ID token
+/// verified: the provider, the tokens and the ID token's claims.
+async fn verified_tokens<'r>(
+    route: &'r RouteRuntime,
+    login: &LoginState,
+    parts: &Parts,
+) -> Result<(&'r Arc<Provider>, TokenResponse, Claims), LoginError> {
+    if let Some(error) = query_param(parts, "error") {
+        let description = query_param(parts, "error_description").unwrap_or_default();
+        return Err(LoginError::IdpRefused {
+            error: idp_text(&error),
+            description: idp_text(&description),
+        });
     }
-    let Some(provider) = route.provider.get() else {
-        let r = fail(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Reason::ProviderNotReady,
-            "the identity provider has not been reached yet",
-            &cookies,
-        );
-        return ctx.finish(&app, id, Outcome::Error, Reason::ProviderNotReady, "", r);
-    };
-    if let Err(e) = provider.check_authorization_response_iss(query_param(&parts, "iss").as_deref())
-    {
-        let r = fail(StatusCode::FORBIDDEN, e.reason(), &e.to_string(), &cookies);
-        return ctx.finish(&app, id, Outcome::Denied, e.reason(), "", r);
-    }
-    let Some(code) = query_param(&parts, "code").filter(|c| !c.is_empty()) else {
-        let r = fail(
-            StatusCode::BAD_REQUEST,
-            Reason::MissingCode,
-            "the identity provider sent no authorization code",
-            &cookies,
-        );
-        return ctx.finish(&app, id, Outcome::BadRequest, Reason::MissingCode, "", r);
-    };
-    let tokens = match provider
+    let provider = route.provider.get().ok_or(LoginError::ProviderNotReady)?;
+    provider
+        .check_authorization_response_iss(query_param(parts, "iss").as_deref())
+        .map_err(LoginError::IssuerRefused)?;
+    let code = query_param(parts, "code")
+        .filter(|c| !c.is_empty())
+        .ok_or(LoginError::MissingCode)?;
+    let tokens = provider
         .exchange_code(&code, &route.config.redirect_uri, &login.pkce_verifier)
         .await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!(request_id = %rid, route = %route.config.id, reason = %e.reason(), error = %e, "code exchange failed");
-            let r = fail(
-                StatusCode::BAD_GATEWAY,
-                e.reason(),
-                &e.to_string(),
-                &cookies,
-            );
-            return ctx.finish(&app, id, Outcome::Error, e.reason(), "", r);
-        }
-    };
-    let Some(id_token) = tokens.id_token.as_deref() else {
-        let rule = "the token response has no id_token; request the openid scope";
-        let r = fail(
-            StatusCode::BAD_GATEWAY,
-            Reason::MissingIdToken,
-            rule,
-            &cookies,
-        );
-        return ctx.finish(&app, id, Outcome::Error, Reason::MissingIdToken, "", r);
-    };
-    let claims = match provider
+        .map_err(LoginError::CodeExchange)?;
+    let id_token = tokens
+        .id_token
+        .as_deref()
+        .ok_or(LoginError::MissingIdToken)?;
+    let claims = provider
         .verify_id_token(id_token, &login.nonce, Some(&tokens.access_token))
         .await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(request_id = %rid, route = %route.config.id, reason = %e.reason(), error = %e, "ID token refused");
-            let r = fail(StatusCode::FORBIDDEN, e.reason(), &e.to_string(), &cookies);
-            return ctx.finish(&app, id, Outcome::Denied, e.reason(), "", r);
-        }
-    };
-    let mut identity = provider.identity(&claims, &route.keep_claims);
+        .map_err(LoginError::IdTokenRefused)?;
+    Ok((provider, tokens, claims))
+}
+
+/// The new session for a verified sign-in.
+fn session_data(
+    app: &App,
+    route: &RouteRuntime,
+    parts: &Parts,
+    provider: &Provider,
+    tokens: &TokenResponse,
+    claims: &Claims,
+    now: u64,
+) -> SessionData {
+    let mut identity = provider.identity(claims, &route.keep_claims);
     trim_groups(&mut identity, &route.config);
     let id_exp = claims.get("exp").and_then(serde_json::Value::as_u64);
-    let data = SessionData {
+    let server_side = !route.store.is_cookie();
+    SessionData {
         provider: route.config.provider.clone(),
         token_expires_at: tokens.expires_in.map(|s| now.saturating_add(s)).or(id_exp),
         tokens_obtained_at: Some(now),
@@ -240,22 +179,37 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
             .discovery()
             .end_session_endpoint
             .is_some()
-            .then(|| id_token.to_string()),
+            .then(|| tokens.id_token.clone())
+            .flatten(),
         // Only a server-side session can be found and ended by a back-channel logout.
         idp_session: claims
             .get("sid")
             .and_then(serde_json::Value::as_str)
-            .filter(|_| !route.store.is_cookie())
+            .filter(|_| server_side)
             .map(str::to_string),
         // What the user's sessions page shows to tell sessions apart (Redis mode only).
-        device: (!route.store.is_cookie())
-            .then(|| device_of(&parts.headers))
-            .flatten(),
-        client_ip: (!route.store.is_cookie()).then(|| {
-            super::decision::client_ip(&app, &parts, super::handlers::peer_ip(&parts)).to_string()
-        }),
+        device: server_side.then(|| device_of(&parts.headers)).flatten(),
+        client_ip: server_side.then(|| client_ip(app, parts, peer_ip(parts)).to_string()),
         identity,
-    };
+    }
+}
+
+/// A verified sign-in: the new session saved (trimmed to fit the proxy's buffer), the
+/// login loop checked, the policy applied, and the browser sent back to its target.
+async fn sign_in<'a>(
+    app: &App,
+    ctx: &Ctx,
+    route: &'a RouteRuntime,
+    login: &LoginState,
+    parts: &Parts,
+    mut cookies: Vec<String>,
+    now: u64,
+) -> Result<Response, LoginFailure<'a>> {
+    let rid = &ctx.request_id;
+    let id = Some(route.config.id.as_str());
+    let fail = |e: LoginError| e.of(ctx, Some(route), &cookies);
+    let (provider, tokens, claims) = verified_tokens(route, login, parts).await.map_err(fail)?;
+    let data = session_data(app, route, parts, provider, &tokens, &claims, now);
     let user = data.identity.username.clone();
     // Always a new session value: nothing from before the login survives it (in Redis
     // mode the session the browser had before is ended, not left behind).
@@ -263,18 +217,14 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         tracing::warn!(request_id = %rid, route = %route.config.id, reason = %code, "the previous session could not be ended");
     }
     let mut stored = StoredSession::new(route.sessions.start(data, now));
-    let mut written = match store(route, &mut stored, &parts.headers, now).await {
-        Ok(w) => w,
-        Err(code) => {
-            let r = fail(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code,
-                "the session could not be saved: the session store did not answer; sign in again in a moment",
-                &cookies,
-            );
-            return ctx.finish(&app, id, Outcome::Error, code, &user, r);
-        }
-    };
+    let mut written = save_session(route, &mut stored, &parts.headers, now)
+        .await
+        .map_err(|reason| {
+            fail(LoginError::NotSaved {
+                reason,
+                user: user.clone(),
+            })
+        })?;
     let (target, _) = validated_rd(route, &login.rd);
     let with_state = |w: &[String]| [w, &cookies[..]].concat();
     // The ID token only serves as id_token_hint at sign-out: the first thing to go
@@ -285,7 +235,7 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         && stored.session.data.id_token.is_some()
     {
         stored.session.data.id_token = None;
-        written = store(route, &mut stored, &parts.headers, now)
+        written = save_session(route, &mut stored, &parts.headers, now)
             .await
             .unwrap_or_default();
     }
@@ -295,32 +245,19 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
         let dropped = narrow_forwarded_groups(&mut stored.session.data.identity, &route.config);
         if dropped > 0 {
             tracing::warn!(request_id = %rid, route = %route.config.id, user = %user, dropped, kept = stored.session.data.identity.groups.len(), "the forwarded groups do not fit the session cookie; only the groups the policy names are passed upstream (raise spec.session.maxHeaderBytes and the proxy buffer to pass all)");
-            written = store(route, &mut stored, &parts.headers, now)
+            written = save_session(route, &mut stored, &parts.headers, now)
                 .await
                 .unwrap_or_default();
         }
     }
     let bytes = head_bytes(target.as_str(), &with_state(&written));
     if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written)) {
-        let r = too_large_page(
-            &app,
-            &ctx,
-            route,
-            bytes,
-            &stored.session.data.identity,
-            &user,
-        );
-        return with_cookies(r, &cookies);
+        let identity = &stored.session.data.identity;
+        let r = too_large_page(ctx, route, bytes, identity, &user);
+        return Ok(with_cookies(r, &cookies));
     }
     if written.is_empty() {
-        let rule = "the session does not fit in cookies; keep fewer claims or tokens";
-        let r = fail(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Reason::SessionTooLarge,
-            rule,
-            &cookies,
-        );
-        return ctx.finish(&app, id, Outcome::Error, Reason::SessionTooLarge, &user, r);
+        return Err(fail(LoginError::TooLarge { user }));
     }
     // "Never loop": a second completed login for this target, seconds after the first,
     // without the session coming back, ends here on a page.
@@ -335,9 +272,9 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     let subject = stored.session.data.identity.sub.clone();
     match login_loop::record(route, &request_cookies, &subject, &login.rd, now, came_back) {
         Some(Completed::Loop { seconds_ago, clear }) => {
-            let r = loop_page(&app, &ctx, route, &written, &login.rd, seconds_ago);
+            let r = loop_page(ctx, route, &written, &login.rd, seconds_ago);
             cookies.push(clear);
-            return with_cookies(r, &[written, cookies].concat());
+            return Ok(with_cookies(r, &[written, cookies].concat()));
         }
         Some(Completed::Recorded(record)) => cookies.push(record),
         None => {}
@@ -347,29 +284,24 @@ pub async fn callback(State(app): State<Arc<App>>, req: Request) -> Response {
     // The user did authenticate, so they keep the session even when the policy says no:
     // every later auth subrequest then answers 403 with the rule at once, instead of
     // sending them through the IdP again (a loop in all but name).
+    let identity = &stored.session.data.identity;
     if let Verdict::Denied {
         reason, rule, user, ..
-    } = authorize(
-        &app,
-        route,
-        &stored.session.data.identity,
-        None,
-        Vec::new(),
-        now,
-    ) {
+    } = authorize(app, route, identity, None, Vec::new(), now)
+    {
         let r = page(
             StatusCode::FORBIDDEN,
             reason,
             &rule,
             &user,
-            &rid,
+            rid,
             Some(route),
         );
         let r = with_cookies(r, &all);
-        return ctx.finish(&app, id, Outcome::Denied, reason, &user, r);
+        return Ok(ctx.finish(id, Outcome::Denied, reason, &user, r));
     }
     let r = redirect(target.as_str(), &all);
-    ctx.finish(&app, id, Outcome::Allow, Reason::Authenticated, &user, r)
+    Ok(ctx.finish(id, Outcome::Allow, Reason::Authenticated, &user, r))
 }
 
 /// Appends `Set-Cookie` headers to a response.

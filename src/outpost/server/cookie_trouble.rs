@@ -1,7 +1,6 @@
 //! Pages for a session cookie the browser mishandles, shown at `/oauth2/start` instead
 //! of another round trip to the IdP (which could not help and would loop).
 
-use super::App;
 use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
 use crate::reason::{Outcome, Reason};
@@ -12,7 +11,6 @@ use axum::response::Response;
 /// cookie and how to clear it, with expiries for every copy the outpost can name, and a
 /// log line saying the same. `None` when the cookie is not duplicated.
 pub fn duplicated_session(
-    app: &App,
     ctx: &Ctx,
     route: &RouteRuntime,
     host: &str,
@@ -53,12 +51,5 @@ pub fn duplicated_session(
         }
     }
     let id = Some(route.config.id.as_str());
-    Some(ctx.finish(
-        app,
-        id,
-        Outcome::Error,
-        Reason::SessionCookieDuplicated,
-        "",
-        r,
-    ))
+    Some(ctx.finish(id, Outcome::Error, Reason::SessionCookieDuplicated, "", r))
 }

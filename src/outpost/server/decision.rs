@@ -3,11 +3,11 @@
 //! reason, status, user, latency) and, on a denial, the groups that were compared.
 
 use super::App;
-use super::request::{header_value, request_id};
+use super::request::{RequestId, header_value};
 use crate::outpost::forwarded::OriginalRequest;
 use crate::reason::{Outcome, Reason};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
 use std::net::IpAddr;
 use std::time::Instant;
@@ -23,7 +23,7 @@ pub struct Seen {
     /// Path without query or fragment (a query can carry secrets).
     pub path: String,
     /// Method.
-    pub method: String,
+    pub method: Method,
     /// The client: the trusted proxy's `X-Forwarded-For`/`X-Real-IP`, else the peer.
     pub client_ip: IpAddr,
 }
@@ -41,15 +41,34 @@ impl std::fmt::Display for ClientIp {
     }
 }
 
-/// Per-request facts every handler logs.
+/// Per-request facts a handler gathers for its decision line: the request id the
+/// [`DecisionLayer`](super::decision_layer::DecisionLayer) assigned, the original
+/// request once worked out and, on a denial, the groups compared. The handler ends
+/// with [`Ctx::finish`], which hands them to the layer with the response; the layer
+/// writes the line.
 pub struct Ctx {
     /// The request id.
-    pub request_id: String,
-    /// When handling started.
-    pub started: Instant,
-    /// The endpoint label.
-    pub endpoint: &'static str,
+    pub request_id: RequestId,
     /// The original request, once worked out.
+    pub seen: Option<Seen>,
+    /// On a denial: the user's groups that the policy compared.
+    pub compared_groups: Option<String>,
+}
+
+/// What a handler decided, carried to the [`DecisionLayer`](super::decision_layer::DecisionLayer)
+/// in the response's extensions: the layer logs it, counts it and stamps the response.
+/// A response without one (an endpoint that makes no decision) passes unlogged.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// The route's id, when one was found.
+    pub route: Option<String>,
+    /// The result label.
+    pub result: Outcome,
+    /// The reason code.
+    pub reason: Reason,
+    /// Who asked (empty when nobody is signed in).
+    pub user: String,
+    /// The original request, when worked out.
     pub seen: Option<Seen>,
     /// On a denial: the user's groups that the policy compared.
     pub compared_groups: Option<String>,
@@ -77,12 +96,16 @@ pub fn client_ip(app: &App, parts: &Parts, peer: IpAddr) -> IpAddr {
 }
 
 impl Ctx {
-    /// Starts a request.
-    pub fn new(parts: &Parts, endpoint: &'static str) -> Self {
+    /// Starts a handler's context: the id the layer assigned (worked out here only when
+    /// the handler runs without the layer, which the router never does).
+    pub fn new(parts: &Parts) -> Self {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId::of(&parts.headers));
         Self {
-            request_id: request_id(&parts.headers),
-            started: Instant::now(),
-            endpoint,
+            request_id,
             seen: None,
             compared_groups: None,
         }
@@ -94,7 +117,7 @@ impl Ctx {
         self.seen = Some(Seen {
             host: original.host.clone(),
             path: original.uri[..end].to_string(),
-            method: original.method.to_string(),
+            method: original.method.clone(),
             client_ip,
         });
     }
@@ -114,44 +137,98 @@ impl Ctx {
         self.compared_groups = Some(text);
     }
 
-    /// Logs the one decision line, counts it, and stamps the response.
+    /// Hands the decision to the layer with the response (the layer logs, counts and
+    /// stamps it). Copies what the context saw; [`Ctx::finish_owned`] moves it.
     pub fn finish(
         &self,
-        app: &App,
         route: Option<&str>,
         result: Outcome,
         reason: Reason,
         user: &str,
-        mut response: Response,
+        response: Response,
     ) -> Response {
-        let status = response.status().as_u16();
-        let elapsed = self.started.elapsed().as_secs_f64();
+        let decision = Decision {
+            route: route.map(str::to_string),
+            result,
+            reason,
+            user: user.to_string(),
+            seen: self.seen.clone(),
+            compared_groups: self.compared_groups.clone(),
+        };
+        decision.attach(response)
+    }
+
+    /// [`Ctx::finish`] for the last use of a context: moves instead of copying (the auth
+    /// subrequest's path, where every allocation shows).
+    pub fn finish_owned(
+        self,
+        route: Option<&str>,
+        result: Outcome,
+        reason: Reason,
+        user: String,
+        response: Response,
+    ) -> Response {
+        let decision = Decision {
+            route: route.map(str::to_string),
+            result,
+            reason,
+            user,
+            seen: self.seen,
+            compared_groups: self.compared_groups,
+        };
+        decision.attach(response)
+    }
+}
+
+impl Decision {
+    /// The response, carrying this decision to the layer.
+    pub fn attach(self, mut response: Response) -> Response {
+        response.extensions_mut().insert(self);
+        response
+    }
+
+    /// Logs the one decision line for a request handled by `endpoint` with `id`, started
+    /// at `started`, answered with `status`; counts it.
+    pub fn log(
+        &self,
+        app: &App,
+        endpoint: &'static str,
+        id: &RequestId,
+        started: Instant,
+        status: u16,
+    ) {
+        let elapsed = started.elapsed().as_secs_f64();
         let seen = self.seen.as_ref();
+        let route = self.route.as_deref();
         tracing::info!(
             target: "portcullis::decision",
-            request_id = %self.request_id,
-            endpoint = self.endpoint,
+            request_id = %id,
+            endpoint,
             host = seen.map_or("-", |s| s.host.as_str()),
             path = seen.map_or("-", |s| s.path.as_str()),
             method = seen.map_or("-", |s| s.method.as_str()),
             client_ip = %ClientIp(seen.map(|s| s.client_ip)),
             route = route.unwrap_or("-"),
-            result = result.label(),
-            reason = reason.code(),
+            result = self.result.label(),
+            reason = self.reason.code(),
             status,
-            user,
+            user = self.user.as_str(),
             groups = self.compared_groups.as_deref(),
             latency_ms = (elapsed * 1000.0 * 1000.0).round() / 1000.0,
             "decision"
         );
         app.metrics
-            .decision(route.unwrap_or("-"), self.endpoint, result, reason);
-        app.metrics.observe(self.endpoint, elapsed);
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert("x-request-id", header_value(&self.request_id));
-        response
+            .decision(route.unwrap_or("-"), endpoint, self.result, self.reason);
+        app.metrics.observe(endpoint, elapsed);
     }
+}
+
+/// The headers every decided response carries: never cached (it depends on the
+/// session), and the request id to quote.
+pub fn stamp(response: &mut Response, id: &RequestId) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-request-id", header_value(id));
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 //! another login could not help (a denied session, a duplicated session cookie).
 
 use super::App;
-use super::auth::{Verdict, authorize, load_session, spoofed_identity_header};
+use super::auth::{Verdict, authorize, spoofed_identity_header};
 use super::cookie_trouble::duplicated_session;
 use super::decision::client_ip;
 use super::ended;
-use super::handlers::{Ctx, login_target, page, peer_ip, redirect, text};
+use super::extract::LoginTarget;
+use super::handlers::{Ctx, page, peer_ip, redirect, text};
+use super::loader::{load_session, save_session};
 use super::renewal::{Renewed, renew};
 use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
@@ -61,13 +63,13 @@ pub fn log_refused_rd(ctx: &Ctx, route: &RouteRuntime, label: &str) {
 
 /// `/oauth2/start?rd=`. On a host other than the route's external URL it first moves
 /// the browser there, so the login-state cookie lands where the callback arrives.
-pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
+pub async fn start(
+    State(app): State<Arc<App>>,
+    ctx: Ctx,
+    target: LoginTarget,
+    req: Request,
+) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts, "start");
-    let target = match login_target(&app, &parts, &ctx) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
     if let Some(r) = rate_limited(&app, &ctx, route, &parts) {
         return r;
@@ -81,10 +83,10 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
     if host != route.authority {
         // The state cookie must be set where the callback arrives: the external URL.
         let r = redirect(&route.start_url(target.as_str()), &[]);
-        return ctx.finish(&app, id, Outcome::Redirect, Reason::ExternalUrl, "", r);
+        return ctx.finish(id, Outcome::Redirect, Reason::ExternalUrl, "", r);
     }
     let cookies = cookie_headers(&parts.headers);
-    if let Some(r) = duplicated_session(&app, &ctx, route, host, &cookies) {
+    if let Some(r) = duplicated_session(&ctx, route, host, &cookies) {
         return r;
     }
     if let Some(r) = already_denied(&app, &ctx, route, &parts).await {
@@ -104,7 +106,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
         );
         r.headers_mut()
             .insert("retry-after", axum::http::HeaderValue::from_static("5"));
-        return ctx.finish(&app, id, Outcome::Error, Reason::ProviderNotReady, "", r);
+        return ctx.finish(id, Outcome::Error, Reason::ProviderNotReady, "", r);
     };
     let login = match provider.login_request(&route.config.redirect_uri) {
         Ok(l) => l,
@@ -113,7 +115,7 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "cannot start the sign-in\n",
             );
-            return ctx.finish(&app, id, Outcome::Error, e.reason(), "", r);
+            return ctx.finish(id, Outcome::Error, e.reason(), "", r);
         }
     };
     let state = LoginState {
@@ -130,11 +132,11 @@ pub async fn start(State(app): State<Arc<App>>, req: Request) -> Response {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "cannot start the sign-in\n",
             );
-            return ctx.finish(&app, id, Outcome::Error, e.reason(), "", r);
+            return ctx.finish(id, Outcome::Error, e.reason(), "", r);
         }
     };
     let r = redirect(login.url.as_str(), &[cookie]);
-    ctx.finish(&app, id, Outcome::Redirect, Reason::LoginStarted, "", r)
+    ctx.finish(id, Outcome::Redirect, Reason::LoginStarted, "", r)
 }
 
 /// A browser sent here (by nginx's 401) with a live session the route's policy denies,
@@ -153,9 +155,9 @@ async fn already_denied(
         Some(spoofed) => spoofed,
         None => {
             let session = match load_session(route, &parts.headers, now).await {
-                Ok(s) => s,
+                Ok(s) => s.session,
                 Err(Reason::SessionStoreUnavailable) => {
-                    return Some(store_unavailable_page(app, ctx, route));
+                    return Some(store_unavailable_page(ctx, route));
                 }
                 Err(_) => return None,
             };
@@ -180,11 +182,11 @@ async fn already_denied(
         Some(route),
     );
     let id = Some(route.config.id.as_str());
-    Some(ctx.finish(app, id, Outcome::Denied, reason, &user, r))
+    Some(ctx.finish(id, Outcome::Denied, reason, &user, r))
 }
 
 /// The 503 page for a session that cannot be checked because the store did not answer.
-pub fn store_unavailable_page(app: &App, ctx: &Ctx, route: &RouteRuntime) -> Response {
+pub fn store_unavailable_page(ctx: &Ctx, route: &RouteRuntime) -> Response {
     let r = page(
         StatusCode::SERVICE_UNAVAILABLE,
         Reason::SessionStoreUnavailable,
@@ -194,14 +196,7 @@ pub fn store_unavailable_page(app: &App, ctx: &Ctx, route: &RouteRuntime) -> Res
         Some(route),
     );
     let id = Some(route.config.id.as_str());
-    ctx.finish(
-        app,
-        id,
-        Outcome::Error,
-        Reason::SessionStoreUnavailable,
-        "",
-        r,
-    )
+    ctx.finish(id, Outcome::Error, Reason::SessionStoreUnavailable, "", r)
 }
 
 /// At `/oauth2/start`: a session whose tokens need renewal is renewed first. Refused or
@@ -216,18 +211,14 @@ pub async fn renew_at_start(
     target: &str,
 ) -> Option<Response> {
     let now = now();
-    let mut stored = route
-        .store
-        .load(route.scope(), &parts.headers, now)
-        .await
-        .ok()?;
+    let mut stored = load_session(route, &parts.headers, now).await.ok()?;
     let id = Some(route.config.id.as_str());
     let user = stored.session.data.identity.username.clone();
     let cookies = super::request::cookie_headers(&parts.headers);
     match renew(app, route, &mut stored.session, now).await {
         Ok(Renewed::Refreshed) => {
             stored.session.last_seen = now;
-            let set = super::auth::store(route, &mut stored, &parts.headers, now)
+            let set = save_session(route, &mut stored, &parts.headers, now)
                 .await
                 .unwrap_or_default();
             if set.is_empty() && route.store.is_cookie() {
@@ -235,7 +226,7 @@ pub async fn renew_at_start(
             }
             let r = redirect(target, &set);
             let reason = Reason::SessionRefreshed;
-            Some(ctx.finish(app, id, Outcome::Redirect, reason, &user, r))
+            Some(ctx.finish(id, Outcome::Redirect, reason, &user, r))
         }
         Ok(_) => None,
         // An expired session without a refresh token is the ordinary case: sign in.
@@ -252,7 +243,7 @@ pub async fn renew_at_start(
                 Some(route),
             );
             let r = ended::finish(r, &clear);
-            Some(ctx.finish(app, id, Outcome::Unauthenticated, ended.reason, &user, r))
+            Some(ctx.finish(id, Outcome::Unauthenticated, ended.reason, &user, r))
         }
     }
 }
@@ -278,5 +269,5 @@ pub fn rate_limited(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(wait));
     let id = Some(route.config.id.as_str());
-    Some(ctx.finish(app, id, Outcome::Denied, Reason::RateLimited, "", r))
+    Some(ctx.finish(id, Outcome::Denied, Reason::RateLimited, "", r))
 }

@@ -9,7 +9,6 @@
 //! session, means the session cookie did not come back: the callback then ends on a
 //! page naming the cookie instead of redirecting into the next round.
 
-use super::App;
 use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
 use crate::outpost::cookie::CookieSpec;
@@ -165,7 +164,6 @@ fn describe(route: &RouteRuntime, written: &[String], rd: &str, seconds_ago: u64
 
 /// The page that ends the loop, and its log line.
 pub fn loop_page(
-    app: &App,
     ctx: &Ctx,
     route: &RouteRuntime,
     written: &[String],
@@ -190,5 +188,5 @@ pub fn loop_page(
         Some(route),
     );
     let id = Some(route.config.id.as_str());
-    ctx.finish(app, id, Outcome::Error, Reason::LoginLoop, "", r)
+    ctx.finish(id, Outcome::Error, Reason::LoginLoop, "", r)
 }

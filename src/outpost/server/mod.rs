@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_sessions;
 pub mod auth;
+pub mod auth_endpoint;
 pub mod backchannel;
 pub mod bearer;
 pub mod callback;
@@ -17,9 +18,13 @@ pub mod cluster_config;
 pub mod cluster_source;
 pub mod cookie_trouble;
 pub mod decision;
+pub mod decision_layer;
 pub mod ended;
+pub mod extract;
 pub mod handlers;
+pub mod loader;
 pub mod login;
+pub mod login_error;
 pub mod login_loop;
 pub mod metrics;
 pub mod own_sessions;
@@ -43,6 +48,7 @@ use auth::Flavor;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::routing::{any, get};
+use decision_layer::DecisionLayer;
 use metrics::Metrics;
 use signer::Signer;
 use source::ConfigSource;
@@ -190,29 +196,45 @@ impl App {
         self.metrics.set_providers_ready(ready);
     }
 
-    /// The public port's routes.
+    /// The public port's routes. Every deciding endpoint sits behind a
+    /// [`DecisionLayer`] with its label: the one place a request is logged.
     pub fn router(self: &Arc<Self>) -> Router {
-        let flavor = |f: Flavor| move |s: State<Arc<App>>, r: Request| handlers::auth(f, s, r);
+        let logged = |endpoint: &'static str| DecisionLayer::new(self, endpoint);
+        let auth = |f: Flavor| {
+            any(move |s: State<Arc<App>>, r: Request| auth_endpoint::auth(f, s, r))
+                .layer(logged(f.endpoint()))
+        };
         Router::new()
-            .route("/oauth2/auth", any(flavor(Flavor::Nginx)))
-            .route("/oauth2/auth/traefik", any(flavor(Flavor::Traefik)))
-            .route("/oauth2/auth/caddy", any(flavor(Flavor::Caddy)))
-            .route("/oauth2/auth/envoy", any(flavor(Flavor::Envoy)))
-            .route("/oauth2/auth/envoy/{*rest}", any(flavor(Flavor::Envoy)))
-            .route("/oauth2/start", get(login::start))
-            .route("/oauth2/callback", get(callback::callback))
+            .route("/oauth2/auth", auth(Flavor::Nginx))
+            .route("/oauth2/auth/traefik", auth(Flavor::Traefik))
+            .route("/oauth2/auth/caddy", auth(Flavor::Caddy))
+            .route("/oauth2/auth/envoy", auth(Flavor::Envoy))
+            .route("/oauth2/auth/envoy/{*rest}", auth(Flavor::Envoy))
+            .route("/oauth2/start", get(login::start).layer(logged("start")))
+            .route(
+                "/oauth2/callback",
+                get(callback::callback).layer(logged("callback")),
+            )
             .route(
                 "/oauth2/sign_out",
-                get(account::sign_out).post(account::sign_out),
+                get(account::sign_out)
+                    .post(account::sign_out)
+                    .layer(logged("sign_out")),
             )
-            .route("/oauth2/userinfo", get(account::userinfo))
+            .route(
+                "/oauth2/userinfo",
+                get(account::userinfo).layer(logged("userinfo")),
+            )
             .route(
                 "/oauth2/sessions",
-                get(own_sessions::list).post(own_sessions::end),
+                get(own_sessions::list)
+                    .post(own_sessions::end)
+                    .layer(logged("sessions")),
             )
             .route(
                 "/oauth2/backchannel-logout",
-                axum::routing::post(backchannel::backchannel_logout),
+                axum::routing::post(backchannel::backchannel_logout)
+                    .layer(logged("backchannel_logout")),
             )
             .route("/.well-known/jwks.json", get(account::jwks))
             .with_state(self.clone())

@@ -4,9 +4,10 @@
 //! the session cookie is `SameSite=Lax`, so a cross-site POST carries no session anyway.
 //! Each ended session is an audit line (`by` = `user`).
 
-use super::App;
 use super::decision::Ctx;
-use super::handlers::{original, page, redirect, text};
+use super::extract::HostRoute;
+use super::handlers::{page, redirect};
+use super::loader::load_session;
 use super::request::{cookie_headers, now};
 use super::state::RouteRuntime;
 use super::store::own::{self, Own};
@@ -14,11 +15,10 @@ use super::store::{SessionStore, StoredSession};
 use crate::outpost::sessions_page::{Row, SessionsPage, render, render_cookie_mode};
 use crate::reason::{Outcome, Reason};
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use std::sync::Arc;
 
 const PATH: &str = "/oauth2/sessions";
 
@@ -33,34 +33,14 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 /// The route on the request's host and the request's session, or the response to send.
-async fn signed_in<'a>(
-    app: &App,
+async fn signed_in(
     ctx: &Ctx,
     parts: &Parts,
-    loaded: &'a super::state::Loaded,
-) -> Result<(&'a RouteRuntime, String, StoredSession), Box<Response>> {
-    let host = original(app, parts, None).map_err(|code| {
-        let r = text(StatusCode::BAD_REQUEST, "malformed request headers\n");
-        Box::new(ctx.finish(app, None, Outcome::BadRequest, code, "", r))
-    })?;
-    let host = host.host;
-    let Some(route) = loaded.route_for_login(&host, None) else {
-        let r = text(
-            StatusCode::FORBIDDEN,
-            "no route is configured for this host\n",
-        );
-        return Err(Box::new(ctx.finish(
-            app,
-            None,
-            Outcome::Denied,
-            Reason::RouteNotFound,
-            "",
-            r,
-        )));
-    };
+    route: &RouteRuntime,
+) -> Result<StoredSession, Box<Response>> {
     let id = Some(route.config.id.as_str());
-    match route.store.load(route.scope(), &parts.headers, now()).await {
-        Ok(s) => Ok((route, host, s)),
+    match load_session(route, &parts.headers, now()).await {
+        Ok(s) => Ok(s),
         Err(code) => {
             let status = if code == Reason::SessionStoreUnavailable {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -70,7 +50,6 @@ async fn signed_in<'a>(
             let rule = "sign in first: the sessions page shows the sessions of the signed-in user";
             let r = page(status, code, rule, "", &ctx.request_id, Some(route));
             Err(Box::new(ctx.finish(
-                app,
                 id,
                 Outcome::Unauthenticated,
                 code,
@@ -97,11 +76,10 @@ fn rows<'a>(sessions: &'a [Own], current: &str) -> Vec<Row<'a>> {
 }
 
 /// `GET /oauth2/sessions`.
-pub async fn list(State(app): State<Arc<App>>, req: Request) -> Response {
+pub async fn list(ctx: Ctx, target: HostRoute, req: Request) -> Response {
     let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts, "sessions");
-    let loaded = app.loaded();
-    let (route, _, stored) = match signed_in(&app, &ctx, &parts, &loaded).await {
+    let route = target.route();
+    let stored = match signed_in(&ctx, &parts, route).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -109,13 +87,13 @@ pub async fn list(State(app): State<Arc<App>>, req: Request) -> Response {
     let user = stored.session.data.identity.username.clone();
     let (SessionStore::Redis(redis), Some(sid)) = (&route.store, &stored.id) else {
         let r = html(StatusCode::OK, render_cookie_mode(&user));
-        return ctx.finish(&app, id, Outcome::Allow, Reason::Authenticated, &user, r);
+        return ctx.finish(id, Outcome::Allow, Reason::Authenticated, &user, r);
     };
     let provider = &route.config.provider;
     let sub = &stored.session.data.identity.sub;
     let sessions = match own::list(redis, route.sessions.keys(), provider, sub).await {
         Ok(s) => s,
-        Err(e) => return unavailable(&app, &ctx, route, &e.to_string()),
+        Err(e) => return unavailable(&ctx, route, &e.to_string()),
     };
     let token = own::form_token(provider, sid);
     let body = render(&SessionsPage {
@@ -125,7 +103,6 @@ pub async fn list(State(app): State<Arc<App>>, req: Request) -> Response {
         action: PATH,
     });
     ctx.finish(
-        &app,
         id,
         Outcome::Allow,
         Reason::Authenticated,
@@ -145,11 +122,10 @@ pub fn same_site(parts: &Parts, host: &str) -> bool {
 }
 
 /// `POST /oauth2/sessions` (form: `token`, `end` = a handle, `others` or `all`).
-pub async fn end(State(app): State<Arc<App>>, req: Request) -> Response {
+pub async fn end(ctx: Ctx, target: HostRoute, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let ctx = Ctx::new(&parts, "sessions");
-    let loaded = app.loaded();
-    let (route, host, stored) = match signed_in(&app, &ctx, &parts, &loaded).await {
+    let (route, host) = (target.route(), target.host.as_str());
+    let stored = match signed_in(&ctx, &parts, route).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -158,9 +134,9 @@ pub async fn end(State(app): State<Arc<App>>, req: Request) -> Response {
     let refuse = |status: StatusCode, code: Reason, rule: &str| {
         tracing::warn!(request_id = %ctx.request_id, route = %route.config.id, reason = %code, "sessions form refused");
         let r = page(status, code, rule, &user, &ctx.request_id, Some(route));
-        ctx.finish(&app, id, Outcome::Denied, code, &user, r)
+        ctx.finish(id, Outcome::Denied, code, &user, r)
     };
-    if !same_site(&parts, &host) {
+    if !same_site(&parts, host) {
         return refuse(
             StatusCode::FORBIDDEN,
             Reason::CrossSiteRequest,
@@ -192,7 +168,7 @@ pub async fn end(State(app): State<Arc<App>>, req: Request) -> Response {
     let sub = &stored.session.data.identity.sub;
     let sessions = match own::list(redis, route.sessions.keys(), provider, sub).await {
         Ok(s) => s,
-        Err(e) => return unavailable(&app, &ctx, route, &e.to_string()),
+        Err(e) => return unavailable(&ctx, route, &e.to_string()),
     };
     let which = field("end");
     let chosen: Vec<&Own> = sessions
@@ -205,7 +181,7 @@ pub async fn end(State(app): State<Arc<App>>, req: Request) -> Response {
         .collect();
     let now = now();
     if let Err(e) = own::end(redis, &chosen, now).await {
-        return unavailable(&app, &ctx, route, &e.to_string());
+        return unavailable(&ctx, route, &e.to_string());
     }
     for o in &chosen {
         tracing::info!(
@@ -224,10 +200,10 @@ pub async fn end(State(app): State<Arc<App>>, req: Request) -> Response {
     } else {
         redirect(PATH, &[])
     };
-    ctx.finish(&app, id, Outcome::SignOut, Reason::Authenticated, &user, r)
+    ctx.finish(id, Outcome::SignOut, Reason::Authenticated, &user, r)
 }
 
-fn unavailable(app: &App, ctx: &Ctx, route: &RouteRuntime, error: &str) -> Response {
+fn unavailable(ctx: &Ctx, route: &RouteRuntime, error: &str) -> Response {
     let code = Reason::SessionStoreUnavailable;
     tracing::warn!(request_id = %ctx.request_id, route = %route.config.id, reason = %code, error = %error, "session store did not answer");
     let rule = "the session store did not answer; try again in a moment";
@@ -239,7 +215,7 @@ fn unavailable(app: &App, ctx: &Ctx, route: &RouteRuntime, error: &str) -> Respo
         &ctx.request_id,
         Some(route),
     );
-    ctx.finish(app, Some(&route.config.id), Outcome::Error, code, "", r)
+    ctx.finish(Some(&route.config.id), Outcome::Error, code, "", r)
 }
 
 #[cfg(test)]

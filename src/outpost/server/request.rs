@@ -80,35 +80,98 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The request id: a sane client/proxy `X-Request-Id` (visible ASCII, at most 128
-/// characters) or 16 fresh random bytes in hex.
-pub fn request_id(headers: &HeaderMap) -> String {
-    if let Some(id) = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        })
-    {
-        return id.to_string();
-    }
-    // A random per-process prefix and a counter: unique across replicas and restarts,
-    // and without a CSPRNG call and 16 small allocations on every request (the old id
-    // cost ~5% of a cookie check, docs/benchmarks.md). It only correlates log lines.
-    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| {
-        let mut bytes = [0u8; 8];
-        if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-            bytes.copy_from_slice(&now().to_be_bytes());
+/// Longest request id taken from a client or proxy.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A request id: a sane client/proxy `X-Request-Id` (visible ASCII, at most 128
+/// characters) or a fresh one. Held inline, so assigning and copying one allocates
+/// nothing (the auth subrequest is the hot path).
+#[derive(Clone, Copy)]
+pub struct RequestId {
+    bytes: [u8; MAX_REQUEST_ID_LEN],
+    len: u8,
+}
+
+impl RequestId {
+    /// The id for a request with these headers.
+    pub fn of(headers: &HeaderMap) -> Self {
+        if let Some(id) = headers
+            .get("x-request-id")
+            .map(HeaderValue::as_bytes)
+            .filter(|v| {
+                !v.is_empty()
+                    && v.len() <= MAX_REQUEST_ID_LEN
+                    && v.iter()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+            })
+        {
+            return Self::from_ascii(id);
         }
-        u64::from_be_bytes(bytes)
-    });
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix:016x}{n:016x}")
+        // A random per-process prefix and a counter: unique across replicas and restarts,
+        // and without a CSPRNG call and 16 small allocations on every request (the old id
+        // cost ~5% of a cookie check, docs/benchmarks.md). It only correlates log lines.
+        static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let prefix = PREFIX.get_or_init(|| {
+            let mut bytes = [0u8; 8];
+            if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+                bytes.copy_from_slice(&now().to_be_bytes());
+            }
+            u64::from_be_bytes(bytes)
+        });
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut id = Self {
+            bytes: [0; MAX_REQUEST_ID_LEN],
+            len: 32,
+        };
+        for (i, word) in [*prefix, n].into_iter().enumerate() {
+            for (j, out) in id.bytes[i * 16..(i + 1) * 16].iter_mut().enumerate() {
+                let nibble = (word >> (60 - 4 * j)) & 0xf;
+                *out = b"0123456789abcdef"[nibble as usize];
+            }
+        }
+        id
+    }
+
+    /// An id from checked ASCII of at most [`MAX_REQUEST_ID_LEN`] bytes.
+    fn from_ascii(text: &[u8]) -> Self {
+        let mut bytes = [0; MAX_REQUEST_ID_LEN];
+        bytes[..text.len()].copy_from_slice(text);
+        Self {
+            bytes,
+            len: text.len() as u8,
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (checked in `of`, hex digits otherwise).
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+/// The request id of a request with these headers, as text (see [`RequestId::of`]).
+pub fn request_id(headers: &HeaderMap) -> String {
+    RequestId::of(headers).to_string()
 }
 
 /// The `Cookie` header values (non-UTF-8 ones are skipped: they hold no cookie of ours).
@@ -196,6 +259,16 @@ mod tests {
         assert_eq!(evil.len(), 32);
         assert!(evil.bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
+        let long = "a".repeat(128);
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", HeaderValue::from_str(&long).unwrap());
+        assert_eq!(request_id(&h), long, "128 characters are taken whole");
+        h.insert(
+            "x-request-id",
+            HeaderValue::from_str(&"a".repeat(129)).unwrap(),
+        );
+        assert_ne!(request_id(&h).len(), 129, "longer ones are replaced");
+        assert_eq!(request_id(&h).len(), 32);
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! when that is what does not fit, then narrows forwarded groups to the policy's, and
 //! otherwise ends on a page naming the size and the annotation to raise.
 
-use super::App;
 use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
 use crate::config::RouteConfig;
@@ -66,7 +65,6 @@ pub fn fits(route: &RouteRuntime, location: &str, cookies: &[String]) -> bool {
 
 /// The page for an identity that does not fit even trimmed; sets no session cookie.
 pub fn too_large_page(
-    app: &App,
     ctx: &Ctx,
     route: &RouteRuntime,
     bytes: usize,
@@ -96,7 +94,7 @@ pub fn too_large_page(
         Some(route),
     );
     let id = Some(route.config.id.as_str());
-    ctx.finish(app, id, Outcome::Error, Reason::SessionTooLarge, user, r)
+    ctx.finish(id, Outcome::Error, Reason::SessionTooLarge, user, r)
 }
 
 #[cfg(test)]
