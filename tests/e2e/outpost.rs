@@ -42,6 +42,27 @@ pub struct OutpostOptions {
     pub routes: Vec<OutpostRoute>,
 }
 
+impl OutpostOptions {
+    /// The one route most end-to-end stacks serve: `apps/dashboard` at `front` (the
+    /// nginx in front of the app) for the `admins` group, no public paths, no bearer
+    /// tokens.
+    pub fn dashboard(issuer: &str, client_id: &str, client_secret: &str, front: &str) -> Self {
+        Self {
+            issuer: issuer.to_string(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            routes: vec![OutpostRoute {
+                id: "apps/dashboard".into(),
+                auth_url: front.to_string(),
+                groups: vec!["admins".into()],
+                public_paths: vec![],
+                bearer: false,
+                also_hosts: vec![],
+            }],
+        }
+    }
+}
+
 /// A running outpost; killed on drop.
 #[derive(Debug)]
 pub struct Outpost {
@@ -89,11 +110,19 @@ pub fn config_yaml(opts: &OutpostOptions) -> String {
 /// [`config_yaml`] with every route's sessions in `store` (flow YAML, e.g.
 /// `{redis: {urls: ["redis://127.0.0.1:6379"]}}`).
 pub fn config_yaml_with_store(opts: &OutpostOptions, store: &str) -> String {
+    config_yaml_with_session(
+        opts,
+        &format!(
+            "{{ cookieName: portcullis, lifetimeSeconds: 43200, idleTimeoutSeconds: 0, store: {store} }}"
+        ),
+    )
+}
+
+/// [`config_yaml`] with every route's `session:` set to `session` (flow YAML).
+pub fn config_yaml_with_session(opts: &OutpostOptions, session: &str) -> String {
     config_yaml(opts).replace(
         "    bearer:\n",
-        &format!(
-            "    session:\n      cookieName: portcullis\n      lifetimeSeconds: 43200\n      idleTimeoutSeconds: 0\n      store: {store}\n    bearer:\n"
-        ),
+        &format!("    session: {session}\n    bearer:\n"),
     )
 }
 

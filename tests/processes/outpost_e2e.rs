@@ -609,3 +609,53 @@ async fn chromium_shows_the_sessions_page_a_person_can_act_on() {
         );
     }
 }
+
+/// The sign-in callback's failure page (a `LoginError`), as a person meets it: a
+/// callback reached without the sign-in state cookie — an old tab, or a browser that did
+/// not keep the cookie. Chromium shows the page that says so and how to go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_shows_the_failed_sign_in_page_a_person_can_act_on() {
+    if !require(&[
+        Tool::Node,
+        Tool::IdpPackages,
+        Tool::Nginx,
+        Tool::Chromium,
+        Tool::BrowserPackages,
+    ]) {
+        return;
+    }
+    let s = stack("RS256").await;
+    let nginx = nginx_for(&s);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = screenshot_path("outpost-callback-failed.png", &dir);
+    let url = format!("{}/oauth2/callback?code=abc&state=not-ours", nginx.url());
+    let result = Browser::run(BrowserOptions {
+        url,
+        username: None,
+        password: None,
+        screenshot: path.clone(),
+        timeout: std::time::Duration::from_secs(20),
+    })
+    .await
+    .expect("browser run");
+    assert_eq!(result.status, Some(400), "{result:?}");
+    for words in [
+        "the sign-in state cookie was not sent back",
+        "state_invalid",
+        "Request id",
+    ] {
+        assert!(
+            result.text.contains(words),
+            "{words:?} missing: {}\n{}",
+            result.text,
+            s.outpost.log()
+        );
+    }
+    assert!(
+        !result.text.contains("abc"),
+        "the code is never echoed: {}",
+        result.text
+    );
+    let bytes = std::fs::read(&path).expect("screenshot written");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 5_000);
+}

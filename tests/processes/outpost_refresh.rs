@@ -6,8 +6,8 @@
 use crate::e2e;
 
 use e2e::{
-    Idp, IdpAccount, IdpClient, IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions,
-    OutpostRoute, Tool, UpstreamApp, UserAgent, free_port, require,
+    Idp, IdpAccount, IdpClient, IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions, Tool,
+    UpstreamApp, UserAgent, free_port, require,
 };
 use std::time::{Duration, Instant};
 
@@ -46,22 +46,11 @@ async fn stack() -> Stack {
     })
     .expect("start the IdP");
     let app = UpstreamApp::start().await.expect("start the app");
-    let yaml = e2e::outpost::config_yaml(&OutpostOptions {
-        issuer: idp.issuer().to_string(),
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-        routes: vec![OutpostRoute {
-            id: "apps/dashboard".into(),
-            auth_url: front.clone(),
-            groups: vec!["admins".into()],
-            public_paths: vec![],
-            bearer: false,
-            also_hosts: vec![],
-        }],
-    })
-    .replace(
-        "    bearer:\n",
-        &format!("    session: {{ cookieName: portcullis, lifetimeSeconds: 3600, idleTimeoutSeconds: 0, refreshGraceSeconds: {GRACE} }}\n    bearer:\n"),
+    let yaml = e2e::outpost::config_yaml_with_session(
+        &OutpostOptions::dashboard(idp.issuer(), CLIENT_ID, CLIENT_SECRET, &front),
+        &format!(
+            "{{ cookieName: portcullis, lifetimeSeconds: 3600, idleTimeoutSeconds: 0, refreshGraceSeconds: {GRACE} }}"
+        ),
     );
     assert!(yaml.contains("refreshGraceSeconds"), "{yaml}");
     let outpost = Outpost::start_with_yaml(&yaml)

@@ -7,8 +7,8 @@
 use crate::e2e;
 
 use e2e::{
-    Idp, IdpAccount, IdpClient, IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions,
-    OutpostRoute, Redis, UpstreamApp, UserAgent, free_port,
+    Idp, IdpAccount, IdpClient, IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions, Redis,
+    UpstreamApp, UserAgent, free_port,
 };
 use std::time::Duration;
 
@@ -49,23 +49,10 @@ async fn stack() -> Stack {
     .expect("start the IdP");
     let app = UpstreamApp::start().await.expect("start the app");
     let redis = Redis::start(false).expect("start redis-server");
-    let yaml = e2e::outpost::config_yaml(&OutpostOptions {
-        issuer: idp.issuer().to_string(),
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-        routes: vec![OutpostRoute {
-            id: "apps/dashboard".into(),
-            auth_url: front.clone(),
-            groups: vec!["admins".into()],
-            public_paths: vec![],
-            bearer: false,
-            also_hosts: vec![],
-        }],
-    })
-    .replace(
-        "    bearer:\n",
+    let yaml = e2e::outpost::config_yaml_with_session(
+        &OutpostOptions::dashboard(idp.issuer(), CLIENT_ID, CLIENT_SECRET, &front),
         &format!(
-            "    session: {{ cookieName: portcullis, lifetimeSeconds: 3600, idleTimeoutSeconds: 0, refreshGraceSeconds: 30, store: {{redis: {{urls: [\"{}\"], timeoutMillis: 1000}}}} }}\n    bearer:\n",
+            "{{ cookieName: portcullis, lifetimeSeconds: 3600, idleTimeoutSeconds: 0, refreshGraceSeconds: 30, store: {{redis: {{urls: [\"{}\"], timeoutMillis: 1000}}}} }}",
             redis.url()
         ),
     );

@@ -7,8 +7,8 @@
 use crate::e2e;
 
 use e2e::{
-    Idp, IdpAccount, IdpClient, IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions,
-    OutpostRoute, Redis, Tool, UpstreamApp, UserAgent, free_port, require,
+    Idp, IdpAccount, IdpClient, IdpOptions, Nginx, NginxOptions, Outpost, OutpostOptions, Redis,
+    Tool, UpstreamApp, UserAgent, free_port, require,
 };
 use std::time::Duration;
 
@@ -67,19 +67,7 @@ pub(crate) async fn stack_with(
     .expect("start the IdP");
     let app = UpstreamApp::start().await.expect("start the app");
     let redis = Redis::start(persistent).expect("start redis-server");
-    let opts = OutpostOptions {
-        issuer: idp.issuer().to_string(),
-        client_id: CLIENT_ID.into(),
-        client_secret: CLIENT_SECRET.into(),
-        routes: vec![OutpostRoute {
-            id: "apps/dashboard".into(),
-            auth_url: front.clone(),
-            groups: vec!["admins".into()],
-            public_paths: vec![],
-            bearer: false,
-            also_hosts: vec![],
-        }],
-    };
+    let opts = OutpostOptions::dashboard(idp.issuer(), CLIENT_ID, CLIENT_SECRET, &front);
     let store = match store {
         Some(f) => f(&redis),
         None => format!(
