@@ -3,6 +3,7 @@
 //! runtime, and to wait for a shutdown signal.
 
 use std::future::Future;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -53,8 +54,13 @@ pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::Worker
         .finish(std::io::stdout());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = wants_colour(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(writer);
     // A second init (tests) is harmless; keep the first subscriber.
     let _ = match format {
@@ -62,6 +68,13 @@ pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::Worker
         LogFormat::Text => builder.try_init(),
     };
     guard
+}
+
+/// Whether text logs get ANSI colours: only on a terminal, and never when `NO_COLOR` is
+/// set to anything non-empty (no-color.org). Piped to a file, a log collector or
+/// `kubectl logs`, escape codes are noise that breaks `grep`.
+fn wants_colour(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stdout_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Runs `main` on a multi-threaded runtime and returns its exit code; a runtime that
@@ -131,5 +144,18 @@ mod tests {
         assert_eq!(default.process.log_format, LogFormat::Json);
         let error = Role::try_parse_from(["x", "--log-format", "yaml"]).unwrap_err();
         assert!(error.to_string().contains("json"), "{error}");
+    }
+
+    #[test]
+    fn text_logs_are_coloured_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(wants_colour(true, None));
+        assert!(wants_colour(true, Some(OsStr::new(""))));
+        assert!(
+            !wants_colour(false, None),
+            "a pipe or a file gets no escape codes"
+        );
+        assert!(!wants_colour(true, Some(OsStr::new("1"))));
+        assert!(!wants_colour(false, Some(OsStr::new("1"))));
     }
 }

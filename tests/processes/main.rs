@@ -21,6 +21,7 @@ mod cluster_seeds;
 mod demo;
 mod image;
 mod install;
+mod logging;
 mod outpost_e2e;
 mod outpost_paths;
 mod outpost_refresh;
