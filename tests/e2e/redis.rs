@@ -166,10 +166,12 @@ impl Redis {
 }
 
 /// A Redis Sentinel (`redis-server --sentinel`) watching `master` under the name
-/// `mymaster`; killed on drop.
+/// `mymaster`; killed on drop. With a TLS master it speaks only TLS too, to its clients
+/// and to the servers it watches.
 #[derive(Debug)]
 pub struct Sentinel {
     port: u16,
+    tls: Option<TlsFiles>,
     _child: ManagedChild,
     _dir: tempfile::TempDir,
 }
@@ -180,11 +182,24 @@ impl Sentinel {
         let dir = scratch_dir("sentinel")?;
         let port = free_port();
         let conf = dir.path().join("sentinel.conf");
+        let tls = master.options.tls.clone();
+        let listen = match &tls {
+            None => format!("port {port}\n"),
+            // redis-server's flags, as config lines: `--tls-port P` is `tls-port P`.
+            Some(t) => {
+                let mut lines = format!("port 0\ntls-port {port}\ntls-replication yes\n");
+                for pair in t.server_args().chunks(2) {
+                    let key = pair[0].trim_start_matches("--");
+                    lines.push_str(&format!("{key} {}\n", pair[1]));
+                }
+                lines
+            }
+        };
         std::fs::write(
             &conf,
             format!(
                 // Quick to act, so a failover test takes seconds.
-                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {} 1\n\
+                "{listen}bind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {} 1\n\
                  sentinel down-after-milliseconds mymaster 1000\n\
                  sentinel failover-timeout mymaster 5000\n{}",
                 dir.path().display(),
@@ -206,20 +221,34 @@ impl Sentinel {
         )?;
         Ok(Sentinel {
             port,
+            tls,
             _child: child,
             _dir: dir,
         })
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://127.0.0.1:PORT`, or `rediss://` with TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    fn cli(&self) -> Command {
+        let mut cmd = Command::new("redis-cli");
+        cmd.args(["-p", &self.port.to_string()]);
+        if let Some(tls) = &self.tls {
+            cmd.args(tls.client_args());
+        }
+        cmd
     }
 
     /// How many replicas of `mymaster` the sentinel knows.
     pub fn replicas(&self) -> usize {
-        Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
+        self.cli()
             .args(["SENTINEL", "replicas", "mymaster"])
             .output()
             .map(|o| {
@@ -233,8 +262,8 @@ impl Sentinel {
 
     /// The port of the master the sentinel names now.
     pub fn master_port(&self) -> Option<u16> {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
+        let out = self
+            .cli()
             .args(["SENTINEL", "get-master-addr-by-name", "mymaster"])
             .output()
             .ok()?;

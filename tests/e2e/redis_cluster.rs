@@ -5,6 +5,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::redis::{Redis, RedisOptions};
+use super::redis_tls::TlsFiles;
 use super::{HarnessError, Result};
 
 /// Three cluster masters, no replicas; killed on drop.
@@ -17,10 +18,16 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts three nodes, assigns every slot and waits for `cluster_state:ok`.
     pub fn start() -> Result<RedisCluster> {
+        Self::start_with(None)
+    }
+
+    /// The same, every node speaking only TLS (clients and the cluster bus) with `tls`.
+    pub fn start_with(tls: Option<TlsFiles>) -> Result<RedisCluster> {
         let nodes = (0..3)
             .map(|_| {
                 Redis::start_with(RedisOptions {
                     cluster: true,
+                    tls: tls.clone(),
                     ..RedisOptions::default()
                 })
             })
@@ -30,6 +37,7 @@ impl RedisCluster {
             .map(|n| format!("127.0.0.1:{}", n.port()))
             .collect();
         let out = Command::new("redis-cli")
+            .args(tls.as_ref().map(TlsFiles::client_args).unwrap_or_default())
             .arg("--cluster")
             .arg("create")
             .args(&addrs)

@@ -32,3 +32,4 @@ mod render;
 mod render_strict;
 mod session_store;
 mod store_addressing;
+mod store_tls_topologies;

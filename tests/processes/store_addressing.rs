@@ -22,7 +22,7 @@ fn secret_file(dir: &tempfile::TempDir, name: &str, value: &str) -> String {
 /// Points the stack's outpost at `store` (it reloads its file) and waits up to ten
 /// seconds for `/readyz` to answer `want` with `words` in the body; returns the last
 /// answer.
-async fn reload_store(s: &Stack, store: &str, want: u16, words: &str) -> (u16, String) {
+pub(crate) async fn reload_store(s: &Stack, store: &str, want: u16, words: &str) -> (u16, String) {
     let yaml = e2e::outpost::config_yaml_with_store(&s.opts, store);
     s.outposts[0].write_config(&yaml).expect("write the config");
     let deadline = Instant::now() + Duration::from_secs(10);
