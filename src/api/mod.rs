@@ -18,7 +18,7 @@ pub use oauth_client::*;
 pub use oidc_provider::*;
 pub use route::*;
 pub use session_store::*;
-pub use validation::{FieldError, Validate, redirect_uri};
+pub use validation::{FieldError, Validate};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

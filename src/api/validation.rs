@@ -1,8 +1,12 @@
-//! The rules the CRD schemas state in CEL and patterns, checked in Rust as well: by
-//! `render` (no API server), by the operator (an API server may run without CEL), and in
-//! tests. Each error names the field path.
+//! The operator's own rules, beyond what the CRD schema states: the API server refuses
+//! what breaks a pattern or a CEL rule (`x-kubernetes-validations`, evaluated for
+//! `render` from the same schema by [`crate::render::cel`]), so those are not written
+//! again here. What stays: who may pass (the operator's rule, `Accepted=False` naming
+//! `spec.policy`, by design not an admission refusal) and value checks the patterns
+//! state too but whose precise message the operator gives (hosts, paths, durations,
+//! permissions, the issuer URL). Each error names the field path.
 
-use super::{ClientMode, ForwardAuthRoute, OAuthClient, OIDCProvider, PolicySpec};
+use super::{ForwardAuthRoute, OAuthClient, OIDCProvider, PolicySpec};
 use k8s_openapi::api::core::v1::Secret;
 use url::Url;
 
@@ -34,39 +38,6 @@ fn absolute_url(field: &str, value: &str) -> Result<Url, FieldError> {
         ));
     }
     Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// A redirect URI: https, or http on loopback; no wildcard; no fragment.
-pub fn redirect_uri(field: &str, value: &str) -> Result<(), FieldError> {
-    if value.contains('*') {
-        return err(
-            field,
-            format!("{value:?} contains a wildcard; redirect URIs are matched exactly"),
-        );
-    }
-    let url = absolute_url(field, value)?;
-    if url.scheme() == "http" && !is_loopback(&url) {
-        return err(
-            field,
-            format!("{value:?} uses http on a non-loopback host; use https"),
-        );
-    }
-    if url.fragment().is_some() {
-        return err(
-            field,
-            format!("{value:?} has a fragment, which redirect URIs must not have"),
-        );
-    }
-    Ok(())
 }
 
 /// A duration like `30s`, `15m`, `12h`, `1h30m`.
@@ -106,16 +77,8 @@ fn host(field: &str, value: &str) -> Result<(), FieldError> {
 impl Validate for OIDCProvider {
     fn validate(&self) -> Result<(), FieldError> {
         let s = &self.spec;
+        // clientRef xor clientID, and clientSecretRef only with clientID: CEL rules.
         absolute_url("spec.issuerURL", &s.issuer_url)?;
-        if s.client_ref.is_some() == s.client_id.is_some() {
-            return err("spec", "set exactly one of clientRef or clientID");
-        }
-        if s.client_secret_ref.is_some() && s.client_id.is_none() {
-            return err(
-                "spec.clientSecretRef",
-                "goes with clientID; an OAuthClient in clientRef brings its own secret",
-            );
-        }
         duration("spec.clockSkew", &s.clock_skew)
     }
 }
@@ -123,23 +86,7 @@ impl Validate for OIDCProvider {
 impl Validate for OAuthClient {
     fn validate(&self) -> Result<(), FieldError> {
         let s = &self.spec;
-        if s.mode == ClientMode::Static && s.credentials_secret_ref.is_none() {
-            return err(
-                "spec.credentialsSecretRef",
-                "mode Static needs credentialsSecretRef",
-            );
-        }
-        if s.mode == ClientMode::Dynamic && s.registration.is_none() {
-            return err("spec.registration", "mode Dynamic needs registration");
-        }
-        for (field, list) in [
-            ("spec.redirectURIs", &s.redirect_uris),
-            ("spec.postLogoutRedirectURIs", &s.post_logout_redirect_uris),
-        ] {
-            for (i, uri) in list.iter().flatten().enumerate() {
-                redirect_uri(&format!("{field}[{i}]"), uri)?;
-            }
-        }
+        // The mode's required fields and the redirect URIs: CEL rules.
         if let Some(r) = &s.rotation {
             duration("spec.rotation.period", &Some(r.period.clone()))?;
             duration("spec.rotation.grace", &r.grace)?;
@@ -208,23 +155,7 @@ impl Validate for ForwardAuthRoute {
                 );
             }
         }
-        if let Some(u) = &s.auth_url {
-            let url = absolute_url("spec.authURL", u)?;
-            if url.scheme() == "http" && !is_loopback(&url) {
-                return err(
-                    "spec.authURL",
-                    format!(
-                        "{u:?} uses http on a non-loopback host; browsers drop Secure cookies there, so logins would loop"
-                    ),
-                );
-            }
-            if url.path() != "/" || url.query().is_some() {
-                return err(
-                    "spec.authURL",
-                    format!("{u:?} must not have a path or query"),
-                );
-            }
-        }
+        // authURL: the schema's pattern and CEL rule (https, or http on loopback).
         if let Some(sess) = &s.session {
             duration("spec.session.lifetime", &sess.lifetime)?;
             duration("spec.session.idleTimeout", &sess.idle_timeout)?;
@@ -266,27 +197,6 @@ impl Validate for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redirect_uris_must_be_exact_https_or_loopback_http() {
-        assert!(redirect_uri("f", "https://app.example.com/oauth2/callback").is_ok());
-        assert!(redirect_uri("f", "http://127.0.0.1:8080/cb").is_ok());
-        assert!(redirect_uri("f", "http://localhost/cb").is_ok());
-        assert!(
-            redirect_uri("f", "http://app.example.com/cb")
-                .unwrap_err()
-                .1
-                .contains("https")
-        );
-        assert!(
-            redirect_uri("f", "https://*.example.com/cb")
-                .unwrap_err()
-                .1
-                .contains("wildcard")
-        );
-        assert!(redirect_uri("f", "/relative").is_err());
-        assert!(redirect_uri("f", "https://a.example.com/cb#x").is_err());
-    }
 
     #[test]
     fn a_policy_must_say_who_may_pass() {

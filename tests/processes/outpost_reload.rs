@@ -319,7 +319,10 @@ async fn an_unchanged_config_file_is_read_but_not_parsed_again() {
 fn without_policy(idp: &str, port: u16) -> String {
     let text = config(idp, port, "");
     let line = "    policy: { groups: [staff], publicPaths: [/health] }\n";
-    assert!(text.contains(line), "the fixture's policy line moved: {text}");
+    assert!(
+        text.contains(line),
+        "the fixture's policy line moved: {text}"
+    );
     text.replace(line, "")
 }
 
@@ -402,8 +405,16 @@ async fn a_reloaded_route_without_a_policy_is_refused_and_the_last_good_config_s
         metrics.contains(r#"config_reloads_total{result="invalid"} 1"#),
         "{metrics}"
     );
-    assert_eq!(auth("app.localhost").await, 401, "the old route still served");
-    assert_eq!(auth("other.localhost").await, 403, "the new route not taken");
+    assert_eq!(
+        auth("app.localhost").await,
+        401,
+        "the old route still served"
+    );
+    assert_eq!(
+        auth("other.localhost").await,
+        403,
+        "the new route not taken"
+    );
 
     // With the line the refusal names, the same file is taken.
     let fixed = broken.replace(
@@ -411,6 +422,10 @@ async fn a_reloaded_route_without_a_policy_is_refused_and_the_last_good_config_s
         "    redirectURI: http://app.localhost:4180/oauth2/callback\n    policy: { allowAnyAuthenticated: true }\n",
     );
     outpost.write_config(&fixed).unwrap();
-    assert!(outpost.logged("configuration reloaded").await, "{}", outpost.log());
+    assert!(
+        outpost.logged("configuration reloaded").await,
+        "{}",
+        outpost.log()
+    );
     assert_eq!(auth("other.localhost").await, 401, "the new route served");
 }

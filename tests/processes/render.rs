@@ -286,11 +286,7 @@ fn an_allow_any_authenticated_route_reaches_the_outpost_as_that_explicit_choice(
     )
     .unwrap();
     let provider = examples().join("provider.yaml");
-    let (ok, out, err) = render(&[
-        "-f",
-        provider.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
+    let (ok, out, err) = render(&["-f", provider.to_str().unwrap(), file.to_str().unwrap()]);
     assert!(ok, "{err}");
     let docs = docs(&out);
     let shard = docs
