@@ -4,8 +4,12 @@
 //! description users read with `kubectl explain`. Optional fields carry no schema
 //! defaults (Argo CD would show a permanent diff); resolved values go to `status`.
 
+pub mod cel;
+#[cfg(any(test, feature = "testkit"))]
+pub mod cel_cases;
 mod common;
 mod duration;
+pub mod k8s_url;
 mod oauth_client;
 mod oidc_provider;
 mod route;

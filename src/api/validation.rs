@@ -1,10 +1,12 @@
-//! The operator's own rules, beyond what the CRD schema states: the API server refuses
-//! what breaks a pattern or a CEL rule (`x-kubernetes-validations`, evaluated for
-//! `render` from the same schema by [`crate::render::cel`]), so those are not written
-//! again here. What stays: who may pass (the operator's rule, `Accepted=False` naming
-//! `spec.policy`, by design not an admission refusal) and value checks the patterns
-//! state too but whose precise message the operator gives (hosts, paths, durations,
-//! permissions, the issuer URL). Each error names the field path.
+//! The checks the operator runs on an object before using it. First the CRD's own CEL
+//! rules (`x-kubernetes-validations`), evaluated from the schema by [`super::cel`]: the
+//! API server ran them at admission, but an object stored before a rule existed is not
+//! checked again, so the operator checks at reconcile time with the same definition
+//! (never a Rust copy of a rule). Then the operator's own rules: who may pass (the
+//! operator's rule, `Accepted=False` naming `spec.policy`, by design not an admission
+//! refusal) and value checks the schema's patterns state too, with a message naming
+//! the fix (hosts, paths, durations, permissions, the issuer URL). Each error names
+//! the field path.
 
 use super::{ForwardAuthRoute, OAuthClient, OIDCProvider, PolicySpec};
 use k8s_openapi::api::core::v1::Secret;
@@ -76,8 +78,9 @@ fn host(field: &str, value: &str) -> Result<(), FieldError> {
 
 impl Validate for OIDCProvider {
     fn validate(&self) -> Result<(), FieldError> {
+        // clientRef xor clientID, and clientSecretRef only with clientID.
+        super::cel::check_object(self)?;
         let s = &self.spec;
-        // clientRef xor clientID, and clientSecretRef only with clientID: CEL rules.
         absolute_url("spec.issuerURL", &s.issuer_url)?;
         duration("spec.clockSkew", &s.clock_skew)
     }
@@ -85,8 +88,9 @@ impl Validate for OIDCProvider {
 
 impl Validate for OAuthClient {
     fn validate(&self) -> Result<(), FieldError> {
+        // The mode's required fields and the redirect URIs.
+        super::cel::check_object(self)?;
         let s = &self.spec;
-        // The mode's required fields and the redirect URIs: CEL rules.
         if let Some(r) = &s.rotation {
             duration("spec.rotation.period", &Some(r.period.clone()))?;
             duration("spec.rotation.grace", &r.grace)?;
@@ -140,6 +144,8 @@ fn policy(policy: Option<&PolicySpec>) -> Result<(), FieldError> {
 
 impl Validate for ForwardAuthRoute {
     fn validate(&self) -> Result<(), FieldError> {
+        // authURL: https, or http on loopback (with the schema's pattern).
+        super::cel::check_object(self)?;
         let s = &self.spec;
         if s.hosts.is_empty() {
             return err("spec.hosts", "needs at least one host");
@@ -155,7 +161,6 @@ impl Validate for ForwardAuthRoute {
                 );
             }
         }
-        // authURL: the schema's pattern and CEL rule (https, or http on loopback).
         if let Some(sess) = &s.session {
             duration("spec.session.lifetime", &sess.lifetime)?;
             duration("spec.session.idleTimeout", &sess.idle_timeout)?;

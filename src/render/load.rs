@@ -166,13 +166,12 @@ fn load_value(
             "OIDCProvider" | "OAuthClient" | "ForwardAuthRoute"
         )
     {
-        // What the API server checks before anything of ours runs: the served version,
-        // the schema with strict field validation, then the schema's CEL rules. The
-        // operator's own `Validate` (in `typed`) comes after, as it does in a cluster.
+        // What the API server checks before anything of ours runs: the served version
+        // and the schema with strict field validation. `Validate` (in `typed`) then
+        // evaluates the schema's CEL rules, as admission would, and the operator's own.
         let field_error = |(field, message): crate::api::FieldError| invalid(&field, message);
         let schema = super::schema::for_kind(&api_version, &kind).map_err(field_error)?;
         super::schema::check(&value, &schema).map_err(field_error)?;
-        super::schema::cel(&value, &schema).map_err(field_error)?;
     }
     match (ours, kind.as_str()) {
         (true, "OIDCProvider") => loaded
@@ -198,8 +197,8 @@ fn load_value(
     Ok(())
 }
 
-/// Deserialises a document into its type, defaulting the namespace and checking the
-/// operator's own rules ([`Validate`]).
+/// Deserialises a document into its type, defaulting the namespace and checking it as
+/// the cluster would ([`Validate`]: the CRD's CEL rules, then the operator's own).
 fn typed<K>(
     mut value: serde_json::Value,
     namespace: &str,

@@ -2,10 +2,6 @@
 //! status it would give each resource, without a cluster.
 
 mod args;
-pub mod cel;
-#[cfg(any(test, feature = "testkit"))]
-pub mod cel_cases;
-pub mod k8s_url;
 pub mod load;
 mod output;
 pub mod schema;

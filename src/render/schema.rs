@@ -3,7 +3,7 @@
 //! fields (strict field validation), patterns, enums, lengths and item counts come from
 //! that one schema, so `render` refuses what the API server refuses and names the field.
 //! The CEL rules (`x-kubernetes-validations`) are evaluated from that same schema, the
-//! way the API server evaluates them ([`super::cel`]).
+//! way the API server evaluates them, by [`crate::api::cel`] (through `Validate`).
 
 use crate::api::FieldError;
 use serde_json::Value;
@@ -46,19 +46,6 @@ pub fn for_kind(api_version: &str, kind: &str) -> Result<Value, FieldError> {
 /// Checks `value` (a whole object) against `schema`; the first problem, by field path.
 pub fn check(value: &Value, schema: &Value) -> Result<(), FieldError> {
     walk(value, schema, "")
-}
-
-/// Evaluates the schema's CEL rules on `value` ([`super::cel::check`]): the first rule
-/// that fails, by field path, in the API server's words.
-pub fn cel(value: &Value, schema: &Value) -> Result<(), FieldError> {
-    super::cel::check(value, schema).map_err(|(field, message)| {
-        let field = if field.is_empty() {
-            "(object)".into()
-        } else {
-            field
-        };
-        (field, message)
-    })
 }
 
 fn join(path: &str, key: &str) -> String {

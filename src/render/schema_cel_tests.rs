@@ -13,7 +13,7 @@ fn every_rule_of_every_kind_compiles_client_side() {
     for kind in KINDS {
         let schema = for_kind(V, kind).unwrap();
         assert_eq!(
-            super::super::cel::compile_errors(&schema),
+            crate::api::cel::compile_errors(&schema),
             Vec::<String>::new(),
             "{kind}"
         );
@@ -28,7 +28,23 @@ fn verdict(kind: &str, spec: Value) -> Result<(), FieldError> {
     let value = json!({"apiVersion": V, "kind": kind, "metadata": {"name": "x", "namespace": "n"}, "spec": spec});
     let schema = for_kind(V, kind).unwrap();
     check(&value, &schema).unwrap_or_else(|e| panic!("the schema refuses {value} first: {e:?}"));
-    cel(&value, &schema)
+    crate::api::cel::check(&value, &schema)
+}
+
+fn typed_verdict(kind: &str, spec: Value) -> Result<(), FieldError> {
+    use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider, Validate};
+    let value = json!({"apiVersion": V, "kind": kind, "metadata": {"name": "x", "namespace": "n"}, "spec": spec});
+    match kind {
+        "OIDCProvider" => serde_json::from_value::<OIDCProvider>(value)
+            .unwrap()
+            .validate(),
+        "OAuthClient" => serde_json::from_value::<OAuthClient>(value)
+            .unwrap()
+            .validate(),
+        _ => serde_json::from_value::<ForwardAuthRoute>(value)
+            .unwrap()
+            .validate(),
+    }
 }
 
 /// Every rule's message, from the schemas.
@@ -63,8 +79,14 @@ fn rule_messages() -> Vec<String> {
 fn every_rule_accepts_and_refuses_in_the_api_server_s_words() {
     let mut refusals = Vec::new();
     let mut admitted = 0;
-    for (kind, spec, expected) in crate::render::cel_cases::cases() {
+    for (kind, spec, expected) in crate::api::cel_cases::cases() {
         let got = verdict(kind, spec.clone());
+        // The operator's path: the typed object, serialised again, through Validate.
+        assert_eq!(
+            typed_verdict(kind, spec.clone()),
+            got,
+            "{kind} {spec}: Validate and the manifest's CEL verdict differ"
+        );
         match (&expected, got) {
             (None, Ok(())) => admitted += 1,
             (Some((field, message)), Err((f, m))) if f == *field && m == *message => {

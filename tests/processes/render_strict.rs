@@ -175,7 +175,7 @@ fn render_and_the_api_server_agree_on_every_cel_rule_word_for_word() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("case.yaml");
     let mut disagreements = Vec::new();
-    let cases = portcullis::render::cel_cases::cases();
+    let cases = portcullis::api::cel_cases::cases();
     for (kind, spec, expected) in &cases {
         let manifest = serde_json::json!({
             "apiVersion": "portcullis.dev/v1alpha1",

@@ -2,7 +2,8 @@
 //! evaluates them: at the schema node where each sits, with `self` bound to that node's
 //! value, and refused with the API server's words (`spec: Invalid value: mode Static
 //! needs credentialsSecretRef`, `spec.authURL: Invalid value: "http://a": must be ...`). The rules are read from the schema `portcullis
-//! crd` prints, so the cluster and `render` apply one definition. The functions are
+//! crd` prints, so the cluster and `render` apply one definition; the operator applies it
+//! again at reconcile time ([`check_object`]) for objects stored before a rule existed. The functions are
 //! kube-cel's Kubernetes libraries, with the URL library replaced by a port of the API
 //! server's ([`super::k8s_url`]).
 
@@ -28,6 +29,52 @@ fn context() -> Context<'static> {
 /// (fail closed), naming the rule.
 pub fn check(value: &Value, schema: &Value) -> Result<(), FieldError> {
     walk(value, schema, "", &context())
+}
+
+/// The CRD's CEL rules on a typed object, from the schema of its kind's served version:
+/// what the API server checks at admission, checked again by the operator at reconcile
+/// time because an object stored before a rule was added (or tightened) is not checked
+/// again until it changes, and CRD validation ratcheting lets an unchanged field stay.
+pub fn check_object<K>(object: &K) -> Result<(), FieldError>
+where
+    K: kube::Resource<DynamicType = ()> + serde::Serialize,
+{
+    let kind = K::kind(&());
+    let Some(schema) = schemas().get(kind.as_ref()) else {
+        return Ok(()); // not one of our kinds: no rules
+    };
+    let value = serde_json::to_value(object).map_err(|e| {
+        (
+            "(object)".to_string(),
+            format!("cannot be read as JSON: {e}"),
+        )
+    })?;
+    check(&value, schema).map_err(|(field, message)| {
+        let field = if field.is_empty() {
+            "(object)".into()
+        } else {
+            field
+        };
+        (field, message)
+    })
+}
+
+/// The `openAPIV3Schema` of each of our kinds (the served version), built once.
+fn schemas() -> &'static HashMap<String, Value> {
+    static SCHEMAS: std::sync::OnceLock<HashMap<String, Value>> = std::sync::OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        super::crds()
+            .into_iter()
+            .filter_map(|crd| {
+                let version = crd.spec.versions.iter().find(|v| v.served)?;
+                let schema = version.schema.as_ref()?.open_api_v3_schema.as_ref()?;
+                Some((
+                    crd.spec.names.kind.clone(),
+                    serde_json::to_value(schema).expect("a schema serialises"),
+                ))
+            })
+            .collect()
+    })
 }
 
 /// Compiles every rule of `schema`; the rules that do not compile, with the parser's
