@@ -157,31 +157,31 @@ async fn refuses_to_start_without_a_usable_external_url() {
     }
 }
 
+/// Runs `portcullis outpost --config path` with `args` (and the cookie secrets in the
+/// environment, if any), which must exit unsuccessfully; its stderr.
+fn refused_start(path: &std::path::Path, args: &[&str], cookie_secrets: Option<&str>) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    cmd.args(["outpost", "--config"])
+        .arg(path)
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("PORTCULLIS_COOKIE_SECRETS");
+    if let Some(secrets) = cookie_secrets {
+        cmd.env("PORTCULLIS_COOKIE_SECRETS", secrets);
+    }
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "started: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn the_binary_explains_what_to_set() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(&dir, &config("https://idp.example.com", 4180, ""));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["outpost", "--config"])
-        .arg(&path)
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .env_remove("PORTCULLIS_COOKIE_SECRETS")
-        .env("PORTCULLIS_COOKIE_SECRETS", COOKIE_SECRET)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_start(&path, &[], Some(COOKIE_SECRET));
     assert!(stderr.contains("--allow-http-loopback"), "{stderr}");
     assert!(!stderr.contains(COOKIE_SECRET), "secrets never printed");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["outpost", "--config"])
-        .arg(&path)
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .env_remove("PORTCULLIS_COOKIE_SECRETS")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_start(&path, &[], None);
     assert!(stderr.contains("--cookie-secret-file"), "{stderr}");
 }
 
@@ -330,16 +330,7 @@ fn without_policy(idp: &str, port: u16) -> String {
 fn the_binary_refuses_to_start_with_a_route_that_does_not_say_who_may_pass() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(&dir, &without_policy("https://idp.example.com", 4180));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["outpost", "--config"])
-        .arg(&path)
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .arg("--allow-http-loopback")
-        .env("PORTCULLIS_COOKIE_SECRETS", COOKIE_SECRET)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_start(&path, &["--allow-http-loopback"], Some(COOKIE_SECRET));
     for needle in [
         &format!("{}: routes[0].policy", path.display()),
         "route \"test/app\" (hosts app.localhost, app.localhost:4180)",
@@ -395,12 +386,7 @@ async fn a_reloaded_route_without_a_policy_is_refused_and_the_last_good_config_s
             && log.contains("policy: { allowAnyAuthenticated: true }"),
         "the log says which route and what to write: {log}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", outpost.admin_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = outpost.metrics().await.unwrap();
     assert!(
         metrics.contains(r#"config_reloads_total{result="invalid"} 1"#),
         "{metrics}"
