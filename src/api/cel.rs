@@ -28,7 +28,25 @@ fn context() -> Context<'static> {
 /// server words it. A rule that does not compile or cannot be evaluated refuses too
 /// (fail closed), naming the rule.
 pub fn check(value: &Value, schema: &Value) -> Result<(), FieldError> {
-    walk(value, schema, "", &context())
+    static BASE: std::sync::OnceLock<Context<'static>> = std::sync::OnceLock::new();
+    walk(value, schema, "", BASE.get_or_init(context))
+}
+
+/// `text` compiled, once per distinct text (the operator checks every object at every
+/// reconcile; our CRDs hold a handful of rules).
+fn compiled(text: &str) -> Result<Arc<Program>, String> {
+    static PROGRAMS: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Arc<Program>>>> =
+        std::sync::OnceLock::new();
+    let programs = PROGRAMS.get_or_init(Default::default);
+    if let Some(p) = programs.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
+        return Ok(p.clone());
+    }
+    let program = Arc::new(Program::compile(text).map_err(|e| format!("compilation failed: {e}"))?);
+    programs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(text.to_string(), program.clone());
+    Ok(program)
 }
 
 /// The CRD's CEL rules on a typed object, from the schema of its kind's served version:
@@ -171,9 +189,7 @@ fn evaluate(rule: &Value, value: &Value, path: &str, ctx: &Context) -> Result<()
     let at = at.trim_start_matches('.').to_string();
     let mut scope = ctx.new_inner_scope();
     scope.add_variable_from_value("self", to_cel(value));
-    let outcome = Program::compile(text)
-        .map_err(|e| format!("compilation failed: {e}"))
-        .and_then(|p| p.execute(&scope).map_err(|e| e.to_string()));
+    let outcome = compiled(text).and_then(|p| p.execute(&scope).map_err(|e| e.to_string()));
     match outcome {
         Ok(Cel::Bool(true)) => Ok(()),
         Ok(Cel::Bool(false)) => {
@@ -194,7 +210,7 @@ fn evaluate(rule: &Value, value: &Value, path: &str, ctx: &Context) -> Result<()
 /// `messageExpression` when it yields a non-empty one-line string, else `message`.
 fn message(rule: &Value, scope: &Context) -> Option<String> {
     let evaluated = rule["messageExpression"].as_str().and_then(|expr| {
-        match Program::compile(expr).ok()?.execute(scope).ok()? {
+        match compiled(expr).ok()?.execute(scope).ok()? {
             Cel::String(s) if !s.trim().is_empty() && !s.contains('\n') => Some(s.to_string()),
             _ => None,
         }
