@@ -4,8 +4,12 @@
 //! description users read with `kubectl explain`. Optional fields carry no schema
 //! defaults (Argo CD would show a permanent diff); resolved values go to `status`.
 
+pub mod cel;
+#[cfg(any(test, feature = "testkit"))]
+pub mod cel_cases;
 mod common;
 mod duration;
+pub mod k8s_url;
 mod oauth_client;
 mod oidc_provider;
 mod route;
@@ -18,7 +22,7 @@ pub use oauth_client::*;
 pub use oidc_provider::*;
 pub use route::*;
 pub use session_store::*;
-pub use validation::{FieldError, Validate, redirect_uri};
+pub use validation::{FieldError, Validate};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

@@ -8,8 +8,36 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// CEL for one redirect URI: https, or http on loopback only; no wildcards.
-const REDIRECT_URI_RULE: &str = "self.all(u, isURL(u) && !u.contains('*') && (url(u).getScheme() == 'https' || (url(u).getScheme() == 'http' && url(u).getHostname() in ['127.0.0.1', 'localhost', '::1'])))";
+/// CEL for one redirect URI (a list item, so the API server names the element at fault):
+/// an absolute https URL, or http on loopback only, with a host, no wildcard and no
+/// fragment. The one definition: the API server and `render` evaluate this text.
+const REDIRECT_URI_RULE: &str = "isURL(self) && !self.contains('*') && !self.contains('#') && url(self).getHostname() != '' && (url(self).getScheme() == 'https' || (url(self).getScheme() == 'http' && url(self).getHostname() in ['127.0.0.1', 'localhost', '::1']))";
+
+/// Schema transform: every item of a redirect URI list is checked by [`REDIRECT_URI_RULE`].
+fn redirect_uri_items(schema: &mut schemars::Schema) {
+    uri_items(
+        schema,
+        "must be an absolute https URL (http only on loopback) with a host, no wildcard and no fragment; redirect URIs are matched exactly",
+    );
+}
+
+/// Schema transform: as [`redirect_uri_items`], for post-logout redirect URIs.
+fn post_logout_uri_items(schema: &mut schemars::Schema) {
+    uri_items(
+        schema,
+        "must be an absolute https URL (http only on loopback) with a host, no wildcard and no fragment; post-logout redirect URIs are matched exactly",
+    );
+}
+
+fn uri_items(schema: &mut schemars::Schema, message: &str) {
+    list_set(schema);
+    if let Some(items) = schema.get_mut("items").and_then(|i| i.as_object_mut()) {
+        items.insert(
+            "x-kubernetes-validations".into(),
+            serde_json::json!([{"rule": REDIRECT_URI_RULE, "message": message}]),
+        );
+    }
+}
 
 /// An OAuth client at an IdP, and the Secret applications read its credentials from.
 // Each `printcolumn(...)` repeats `type_`; clippy reads the derive input as duplicates.
@@ -84,8 +112,7 @@ pub struct OAuthClientSpec {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    #[schemars(transform = list_set, length(max = 64), inner(length(max = 2048)))]
-    #[schemars(extend("x-kubernetes-validations" = [{"rule": REDIRECT_URI_RULE, "message": "redirect URIs must be absolute https URLs (http only on loopback) without wildcards"}]))]
+    #[schemars(transform = redirect_uri_items, length(max = 64), inner(length(max = 2048)))]
     pub redirect_uris: Option<Vec<String>>,
 
     /// Where the browser may be sent after logout at the IdP (same rules as redirect URIs).
@@ -94,8 +121,7 @@ pub struct OAuthClientSpec {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    #[schemars(transform = list_set, length(max = 64), inner(length(max = 2048)))]
-    #[schemars(extend("x-kubernetes-validations" = [{"rule": REDIRECT_URI_RULE, "message": "post-logout redirect URIs must be absolute https URLs (http only on loopback) without wildcards"}]))]
+    #[schemars(transform = post_logout_uri_items, length(max = 64), inner(length(max = 2048)))]
     pub post_logout_redirect_uris: Option<Vec<String>>,
 
     /// The Secret the application reads.

@@ -1,8 +1,14 @@
-//! The rules the CRD schemas state in CEL and patterns, checked in Rust as well: by
-//! `render` (no API server), by the operator (an API server may run without CEL), and in
-//! tests. Each error names the field path.
+//! The checks the operator runs on an object before using it. First the CRD's own CEL
+//! rules (`x-kubernetes-validations`), evaluated from the schema by [`super::cel`]: the
+//! API server ran them at admission, but an object stored before a rule existed is not
+//! checked again, so the operator checks at reconcile time with the same definition
+//! (never a Rust copy of a rule). Then the operator's own rules: who may pass (the
+//! operator's rule, `Accepted=False` naming `spec.policy`, by design not an admission
+//! refusal) and value checks the schema's patterns state too, with a message naming
+//! the fix (hosts, paths, durations, permissions, the issuer URL). Each error names
+//! the field path.
 
-use super::{ClientMode, ForwardAuthRoute, OAuthClient, OIDCProvider, PolicySpec};
+use super::{ForwardAuthRoute, OAuthClient, OIDCProvider, PolicySpec};
 use k8s_openapi::api::core::v1::Secret;
 use url::Url;
 
@@ -34,39 +40,6 @@ fn absolute_url(field: &str, value: &str) -> Result<Url, FieldError> {
         ));
     }
     Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// A redirect URI: https, or http on loopback; no wildcard; no fragment.
-pub fn redirect_uri(field: &str, value: &str) -> Result<(), FieldError> {
-    if value.contains('*') {
-        return err(
-            field,
-            format!("{value:?} contains a wildcard; redirect URIs are matched exactly"),
-        );
-    }
-    let url = absolute_url(field, value)?;
-    if url.scheme() == "http" && !is_loopback(&url) {
-        return err(
-            field,
-            format!("{value:?} uses http on a non-loopback host; use https"),
-        );
-    }
-    if url.fragment().is_some() {
-        return err(
-            field,
-            format!("{value:?} has a fragment, which redirect URIs must not have"),
-        );
-    }
-    Ok(())
 }
 
 /// A duration like `30s`, `15m`, `12h`, `1h30m`.
@@ -105,41 +78,19 @@ fn host(field: &str, value: &str) -> Result<(), FieldError> {
 
 impl Validate for OIDCProvider {
     fn validate(&self) -> Result<(), FieldError> {
+        // clientRef xor clientID, and clientSecretRef only with clientID.
+        super::cel::check_object(self)?;
         let s = &self.spec;
         absolute_url("spec.issuerURL", &s.issuer_url)?;
-        if s.client_ref.is_some() == s.client_id.is_some() {
-            return err("spec", "set exactly one of clientRef or clientID");
-        }
-        if s.client_secret_ref.is_some() && s.client_id.is_none() {
-            return err(
-                "spec.clientSecretRef",
-                "goes with clientID; an OAuthClient in clientRef brings its own secret",
-            );
-        }
         duration("spec.clockSkew", &s.clock_skew)
     }
 }
 
 impl Validate for OAuthClient {
     fn validate(&self) -> Result<(), FieldError> {
+        // The mode's required fields and the redirect URIs.
+        super::cel::check_object(self)?;
         let s = &self.spec;
-        if s.mode == ClientMode::Static && s.credentials_secret_ref.is_none() {
-            return err(
-                "spec.credentialsSecretRef",
-                "mode Static needs credentialsSecretRef",
-            );
-        }
-        if s.mode == ClientMode::Dynamic && s.registration.is_none() {
-            return err("spec.registration", "mode Dynamic needs registration");
-        }
-        for (field, list) in [
-            ("spec.redirectURIs", &s.redirect_uris),
-            ("spec.postLogoutRedirectURIs", &s.post_logout_redirect_uris),
-        ] {
-            for (i, uri) in list.iter().flatten().enumerate() {
-                redirect_uri(&format!("{field}[{i}]"), uri)?;
-            }
-        }
         if let Some(r) = &s.rotation {
             duration("spec.rotation.period", &Some(r.period.clone()))?;
             duration("spec.rotation.grace", &r.grace)?;
@@ -193,6 +144,8 @@ fn policy(policy: Option<&PolicySpec>) -> Result<(), FieldError> {
 
 impl Validate for ForwardAuthRoute {
     fn validate(&self) -> Result<(), FieldError> {
+        // authURL: https, or http on loopback (with the schema's pattern).
+        super::cel::check_object(self)?;
         let s = &self.spec;
         if s.hosts.is_empty() {
             return err("spec.hosts", "needs at least one host");
@@ -205,23 +158,6 @@ impl Validate for ForwardAuthRoute {
                 return err(
                     format!("spec.paths[{i}]"),
                     format!("{p:?} must start with /"),
-                );
-            }
-        }
-        if let Some(u) = &s.auth_url {
-            let url = absolute_url("spec.authURL", u)?;
-            if url.scheme() == "http" && !is_loopback(&url) {
-                return err(
-                    "spec.authURL",
-                    format!(
-                        "{u:?} uses http on a non-loopback host; browsers drop Secure cookies there, so logins would loop"
-                    ),
-                );
-            }
-            if url.path() != "/" || url.query().is_some() {
-                return err(
-                    "spec.authURL",
-                    format!("{u:?} must not have a path or query"),
                 );
             }
         }
@@ -266,27 +202,6 @@ impl Validate for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redirect_uris_must_be_exact_https_or_loopback_http() {
-        assert!(redirect_uri("f", "https://app.example.com/oauth2/callback").is_ok());
-        assert!(redirect_uri("f", "http://127.0.0.1:8080/cb").is_ok());
-        assert!(redirect_uri("f", "http://localhost/cb").is_ok());
-        assert!(
-            redirect_uri("f", "http://app.example.com/cb")
-                .unwrap_err()
-                .1
-                .contains("https")
-        );
-        assert!(
-            redirect_uri("f", "https://*.example.com/cb")
-                .unwrap_err()
-                .1
-                .contains("wildcard")
-        );
-        assert!(redirect_uri("f", "/relative").is_err());
-        assert!(redirect_uri("f", "https://a.example.com/cb#x").is_err());
-    }
 
     #[test]
     fn a_policy_must_say_who_may_pass() {

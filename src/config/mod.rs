@@ -6,6 +6,8 @@
 //! seconds. The outpost validates it once more on load ([`OutpostConfig::validate`]) so a
 //! hand-written file gets the same clear errors as an operator-written one.
 
+#[cfg(test)]
+pub(crate) mod fixture;
 mod limits;
 mod public;
 mod route_index;

@@ -139,10 +139,7 @@ impl OutpostConfig {
             let rules = route.policy.allow_rules();
             match (route.policy.allow_any_authenticated, rules.is_empty()) {
                 (false, true) => {
-                    return Err(invalid(
-                        at("policy"),
-                        "has no allow rule, so nobody is said to pass; list who may (emails, emailDomains, groups, claims, permissions), or set allowAnyAuthenticated: true to admit every user who can log in".into(),
-                    ));
+                    return Err(invalid(at("policy"), no_allow_rule(route)));
                 }
                 (true, false) => {
                     return Err(invalid(
@@ -175,6 +172,21 @@ impl OutpostConfig {
     }
 }
 
+/// The refusal of a route that does not say who may pass: which route, why a policy
+/// without rules is not read as "anyone", and the exact YAML that makes it so.
+fn no_allow_rule(route: &super::RouteConfig) -> String {
+    let line = if route.policy == super::PolicyConfig::default() {
+        "set `policy: { allowAnyAuthenticated: true }` on the route"
+    } else {
+        "add `allowAnyAuthenticated: true` under its `policy:`"
+    };
+    format!(
+        "route {:?} (hosts {}) has no allow rule, and a route that does not say who may pass is refused rather than opened to everyone; list who may (emails, emailDomains, groups, claims, permissions), or, to admit every user who can log in, {line}",
+        route.id,
+        route.hosts.join(", "),
+    )
+}
+
 fn check_secret_source(source: &SecretSource) -> Result<(), String> {
     let set = [
         source.value.is_some(),
@@ -197,28 +209,20 @@ fn check_secret_source(source: &SecretSource) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    const VALID: &str = r#"
-providers:
-  team/idp:
-    issuerURL: https://idp.example.com/
-    clientID: portcullis
-    clientSecret: { env: CLIENT_SECRET }
-    scopes: [openid, email]
-    claims: { username: [preferred_username, email], email: email, groups: groups, permissions: permissions }
-    clockSkewSeconds: 30
-routes:
-  - id: team/app
-    hosts: [app.example.com]
-    paths: [/]
-    provider: team/idp
-    authURL: https://app.example.com
-    redirectURI: https://app.example.com/oauth2/callback
-    policy: { groups: [staff] }
-"#;
+    use crate::config::fixture::{config_yaml, provider, route};
+
+    /// The fixture with one route for `staff`; tests replace one line to break one field.
+    fn valid() -> String {
+        config_yaml(
+            &[provider("team/idp", "https://idp.example.com/")
+                .client_secret("{ env: CLIENT_SECRET }")],
+            &[route("team/app", "team/idp", "{ groups: [staff] }")],
+        )
+    }
 
     #[test]
     fn accepts_a_minimal_file() {
-        let config = OutpostConfig::from_yaml(VALID, "test.yaml").unwrap();
+        let config = OutpostConfig::from_yaml(&valid(), "test.yaml").unwrap();
         assert_eq!(config.routes[0].session.cookie_name, "portcullis");
         let index = super::super::RouteIndex::new(&config.routes);
         assert_eq!(index.find("APP.example.com", "/x"), Some(0));
@@ -227,7 +231,7 @@ routes:
 
     #[test]
     fn refuses_the_unspecified_address_and_names_the_field() {
-        let text = VALID
+        let text = valid()
             .replace(
                 "authURL: https://app.example.com",
                 "authURL: http://0.0.0.0:4180",
@@ -245,54 +249,146 @@ routes:
     #[test]
     fn refuses_an_unknown_provider_and_unknown_fields() {
         let err =
-            OutpostConfig::from_yaml(&VALID.replace("provider: team/idp", "provider: x/y"), "f")
+            OutpostConfig::from_yaml(&valid().replace("provider: team/idp", "provider: x/y"), "f")
                 .unwrap_err();
         assert!(err.to_string().contains("routes[0].provider"), "{err}");
-        let err = OutpostConfig::from_yaml(&format!("{VALID}\nextra: 1\n"), "f").unwrap_err();
+        let err = OutpostConfig::from_yaml(&format!("{}\nextra: 1\n", valid()), "f").unwrap_err();
         assert!(err.to_string().contains("extra"), "{err}");
     }
 
+    /// The YAML the refusal tells the user to write (the one quoted in backticks).
+    fn suggested_yaml(err: &str) -> &str {
+        let after = &err[err.find('`').expect("names the YAML to write") + 1..];
+        &after[..after.find('`').unwrap()]
+    }
+
     #[test]
-    fn a_route_must_say_who_may_pass() {
-        for (policy, field) in [
-            ("", "routes[0].policy"),
-            ("    policy: {}\n", "routes[0].policy"),
-            ("    policy: { publicPaths: [/] }\n", "routes[0].policy"),
-            ("    policy: { groups: [] }\n", "routes[0].policy"),
-            (
-                "    policy: { groups: [a], allowAnyAuthenticated: true }\n",
-                "routes[0].policy.allowAnyAuthenticated",
-            ),
-        ] {
-            let text = VALID.replace("    policy: { groups: [staff] }\n", policy);
-            let err = OutpostConfig::from_yaml(&text, "f")
-                .unwrap_err()
-                .to_string();
-            assert!(err.starts_with(&format!("f: {field}")), "{policy:?}: {err}");
-            assert!(
-                err.contains("allowAnyAuthenticated"),
-                "names the fix: {err}"
-            );
-        }
-        let typo = VALID.replace("policy: { groups: [staff] }", "policy: { group: [staff] }");
-        let err = OutpostConfig::from_yaml(&typo, "f")
+    fn a_route_without_a_policy_is_refused_naming_file_route_field_and_the_line_to_add() {
+        let text = valid().replace("    policy: { groups: [staff] }\n", "");
+        let err = OutpostConfig::from_yaml(&text, "/etc/portcullis/outpost.yaml")
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("group"),
-            "a misspelt rule is an unknown field: {err}"
+            err.starts_with("/etc/portcullis/outpost.yaml: routes[0].policy: route \"team/app\" (hosts app.example.com)"),
+            "{err}"
         );
-        let any = VALID.replace(
-            "policy: { groups: [staff] }",
-            "policy: { allowAnyAuthenticated: true }",
+        assert!(err.contains("emails, emailDomains, groups"), "{err}");
+        // The line it names is the fix: added to the route, the file loads as "anyone".
+        let line = suggested_yaml(&err);
+        assert_eq!(line, "policy: { allowAnyAuthenticated: true }");
+        let fixed = text.replace(
+            "    redirectURI: https://app.example.com/oauth2/callback\n",
+            &format!("    redirectURI: https://app.example.com/oauth2/callback\n    {line}\n"),
         );
-        let config = OutpostConfig::from_yaml(&any, "f").unwrap();
+        let config = OutpostConfig::from_yaml(&fixed, "f").unwrap();
         assert!(config.routes[0].policy.allow_any_authenticated);
     }
 
     #[test]
+    fn a_policy_without_rules_is_refused_with_the_key_to_add_under_it() {
+        for policy in [
+            "{}",
+            "{ publicPaths: [/] }",
+            "{ groups: [] }",
+            "{ allowCorsPreflight: true }",
+        ] {
+            let text = valid().replace("{ groups: [staff] }", policy);
+            let err = OutpostConfig::from_yaml(&text, "f")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("f: routes[0].policy: route \"team/app\""),
+                "{policy}: {err}"
+            );
+            let key = suggested_yaml(&err);
+            if policy == "{}" || policy == "{ groups: [] }" {
+                // Empty after parsing: the whole policy line.
+                assert_eq!(key, "policy: { allowAnyAuthenticated: true }", "{policy}");
+                continue;
+            }
+            assert_eq!(key, "allowAnyAuthenticated: true", "{policy}");
+            let fixed = valid().replace(
+                "{ groups: [staff] }",
+                &policy.replace(" }", &format!(", {key} }}")),
+            );
+            OutpostConfig::from_yaml(&fixed, "f").unwrap();
+        }
+    }
+
+    #[test]
+    fn the_refusal_names_the_route_at_fault_not_the_first() {
+        let text = config_yaml(
+            &[provider("team/idp", "https://idp.example.com/")],
+            &[
+                route("team/app", "team/idp", "{ groups: [staff] }"),
+                route("team/wiki", "team/idp", "{ publicPaths: [/] }")
+                    .hosts("[wiki.example.com, docs.example.com]"),
+            ],
+        );
+        let err = OutpostConfig::from_yaml(&text, "f")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("f: routes[1].policy: route \"team/wiki\" (hosts wiki.example.com, docs.example.com)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_rule_family_and_the_explicit_flag_say_who_may_pass() {
+        for policy in [
+            "{ emails: [a@example.com] }",
+            "{ emailDomains: [example.com] }",
+            "{ groups: [staff] }",
+            "{ claims: { tenant: [acme] } }",
+            "{ permissions: [\"app:read\"] }",
+            "{ allowAnyAuthenticated: true, publicPaths: [/health] }",
+        ] {
+            let text = valid().replace("{ groups: [staff] }", policy);
+            let config =
+                OutpostConfig::from_yaml(&text, "f").unwrap_or_else(|e| panic!("{policy}: {e}"));
+            assert_eq!(
+                config.routes[0].policy.allow_any_authenticated,
+                policy.contains("allowAnyAuthenticated"),
+                "{policy}"
+            );
+        }
+    }
+
+    #[test]
+    fn rules_and_the_flag_together_contradict_each_other() {
+        let text = valid().replace(
+            "{ groups: [staff] }",
+            "{ groups: [a], allowAnyAuthenticated: true }",
+        );
+        let err = OutpostConfig::from_yaml(&text, "f")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("f: routes[0].policy.allowAnyAuthenticated"),
+            "{err}"
+        );
+        assert!(err.contains("groups"), "{err}");
+        // `false` is the same as not saying it: still no rule.
+        let text = valid().replace("{ groups: [staff] }", "{ allowAnyAuthenticated: false }");
+        let err = OutpostConfig::from_yaml(&text, "f")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f: routes[0].policy:"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_rule_is_an_unknown_field_not_an_empty_policy() {
+        let typo = valid().replace("policy: { groups: [staff] }", "policy: { group: [staff] }");
+        let err = OutpostConfig::from_yaml(&typo, "f")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `group`"), "{err}");
+    }
+
+    #[test]
     fn refuses_a_redirect_uri_that_does_not_follow_the_auth_url() {
-        let text = VALID.replace(
+        let text = valid().replace(
             "redirectURI: https://app.example.com/oauth2/callback",
             "redirectURI: https://app.example.com/callback",
         );

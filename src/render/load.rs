@@ -160,23 +160,18 @@ fn load_value(
         return Ok(());
     }
     let ours = api_version.starts_with(&format!("{}/", crate::api::GROUP));
-    let mut cel_after = None;
     if ours
         && matches!(
             kind.as_str(),
             "OIDCProvider" | "OAuthClient" | "ForwardAuthRoute"
         )
     {
-        // What the API server checks before anything of ours runs: the served version,
-        // the schema with strict field validation, then the schema's CEL rules. Our own
-        // `Validate` (in `typed`) goes first for the rules both have, because it names
-        // the element at fault (`spec.redirectURIs[0]`) where a rule on a list names
-        // the list; the CEL rules, evaluated from the schema itself, then catch anything
-        // the two would disagree on.
+        // What the API server checks before anything of ours runs: the served version
+        // and the schema with strict field validation. `Validate` (in `typed`) then
+        // evaluates the schema's CEL rules, as admission would, and the operator's own.
         let field_error = |(field, message): crate::api::FieldError| invalid(&field, message);
         let schema = super::schema::for_kind(&api_version, &kind).map_err(field_error)?;
         super::schema::check(&value, &schema).map_err(field_error)?;
-        cel_after = Some((value.clone(), schema));
     }
     match (ours, kind.as_str()) {
         (true, "OIDCProvider") => loaded
@@ -199,14 +194,11 @@ fn load_value(
         }
         _ => loaded.ignored += 1,
     }
-    if let Some((value, schema)) = cel_after {
-        super::schema::cel(&value, &schema).map_err(|(field, message)| invalid(&field, message))?;
-    }
     Ok(())
 }
 
-/// Deserialises a document into its type, defaulting the namespace and checking the
-/// rules the CRD schema enforces with CEL.
+/// Deserialises a document into its type, defaulting the namespace and checking it as
+/// the cluster would ([`Validate`]: the CRD's CEL rules, then the operator's own).
 fn typed<K>(
     mut value: serde_json::Value,
     namespace: &str,

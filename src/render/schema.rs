@@ -2,10 +2,8 @@
 //! the OpenAPI schema `portcullis crd` prints, generated from the Rust types. Unknown
 //! fields (strict field validation), patterns, enums, lengths and item counts come from
 //! that one schema, so `render` refuses what the API server refuses and names the field.
-//! The CEL rules (`x-kubernetes-validations`) are evaluated from that same schema with
-//! kube-cel, the way the API server evaluates them; the operator's
-//! [`Validate`](crate::api::Validate) checks say the same in Rust (a test holds them to
-//! agree).
+//! The CEL rules (`x-kubernetes-validations`) are evaluated from that same schema, the
+//! way the API server evaluates them, by [`crate::api::cel`] (through `Validate`).
 
 use crate::api::FieldError;
 use serde_json::Value;
@@ -48,20 +46,6 @@ pub fn for_kind(api_version: &str, kind: &str) -> Result<Value, FieldError> {
 /// Checks `value` (a whole object) against `schema`; the first problem, by field path.
 pub fn check(value: &Value, schema: &Value) -> Result<(), FieldError> {
     walk(value, schema, "")
-}
-
-/// Evaluates the schema's CEL rules on `value`: the first rule that fails (or cannot be
-/// evaluated: fail closed), by field path, with the rule's message.
-pub fn cel(value: &Value, schema: &Value) -> Result<(), FieldError> {
-    let Some(error) = kube_cel::validate(schema, value, None).into_iter().next() else {
-        return Ok(());
-    };
-    let field = if error.field_path.is_empty() {
-        "metadata.name".to_string()
-    } else {
-        error.field_path.clone()
-    };
-    Err((field, format!("{} (rule: {})", error.message, error.rule)))
 }
 
 fn join(path: &str, key: &str) -> String {

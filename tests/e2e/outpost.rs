@@ -226,6 +226,14 @@ impl Outpost {
         format!("http://{}", self.admin)
     }
 
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> Result<String> {
+        Ok(reqwest::get(format!("{}/metrics", self.admin_url()))
+            .await?
+            .text()
+            .await?)
+    }
+
     /// Replaces the configuration file (the outpost reloads it).
     pub fn write_config(&self, yaml: &str) -> Result<()> {
         Ok(std::fs::write(&self.config_path, yaml)?)

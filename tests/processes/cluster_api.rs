@@ -137,17 +137,17 @@ fn every_cel_rule_refuses_what_it_must_with_its_message() {
             client(
                 "  mode: Generated\n  redirectURIs: [\"http://app.example.com/oauth2/callback\"]\n",
             ),
-            "redirect URIs must be absolute https URLs",
+            "spec.redirectURIs[0]: Invalid value: \"http://app.example.com/oauth2/callback\": must be an absolute https URL (http only on loopback) with a host, no wildcard and no fragment; redirect URIs are matched exactly",
         ),
         (
             client(
                 "  mode: Generated\n  redirectURIs: [\"https://*.example.com/oauth2/callback\"]\n",
             ),
-            "redirect URIs must be absolute https URLs",
+            "spec.redirectURIs[0]: Invalid value: \"https://*.example.com/oauth2/callback\": must be an absolute https URL",
         ),
         (
             client("  mode: Generated\n  postLogoutRedirectURIs: [\"http://app.example.com/\"]\n"),
-            "post-logout redirect URIs must be absolute https URLs",
+            "spec.postLogoutRedirectURIs[0]: Invalid value: \"http://app.example.com/\": must be an absolute https URL (http only on loopback) with a host, no wildcard and no fragment; post-logout redirect URIs are matched exactly",
         ),
         (
             client("  mode: Static\n"),
@@ -173,7 +173,9 @@ fn every_cel_rule_refuses_what_it_must_with_its_message() {
     }
     for (rule, message) in cel_rules() {
         assert!(
-            exercised.iter().any(|m| message.starts_with(m.as_str())),
+            exercised
+                .iter()
+                .any(|m| message.starts_with(m.as_str()) || m.contains(message.as_str())),
             "CEL rule {rule:?} ({message:?}) has no refusing case in this test"
         );
     }

@@ -157,31 +157,31 @@ async fn refuses_to_start_without_a_usable_external_url() {
     }
 }
 
+/// Runs `portcullis outpost --config path` with `args` (and the cookie secrets in the
+/// environment, if any), which must exit unsuccessfully; its stderr.
+fn refused_start(path: &std::path::Path, args: &[&str], cookie_secrets: Option<&str>) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    cmd.args(["outpost", "--config"])
+        .arg(path)
+        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("PORTCULLIS_COOKIE_SECRETS");
+    if let Some(secrets) = cookie_secrets {
+        cmd.env("PORTCULLIS_COOKIE_SECRETS", secrets);
+    }
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "started: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn the_binary_explains_what_to_set() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(&dir, &config("https://idp.example.com", 4180, ""));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["outpost", "--config"])
-        .arg(&path)
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .env_remove("PORTCULLIS_COOKIE_SECRETS")
-        .env("PORTCULLIS_COOKIE_SECRETS", COOKIE_SECRET)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_start(&path, &[], Some(COOKIE_SECRET));
     assert!(stderr.contains("--allow-http-loopback"), "{stderr}");
     assert!(!stderr.contains(COOKIE_SECRET), "secrets never printed");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["outpost", "--config"])
-        .arg(&path)
-        .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
-        .env_remove("PORTCULLIS_COOKIE_SECRETS")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_start(&path, &[], None);
     assert!(stderr.contains("--cookie-secret-file"), "{stderr}");
 }
 
@@ -312,4 +312,106 @@ async fn an_unchanged_config_file_is_read_but_not_parsed_again() {
     assert_eq!(source.parsed.parses(), 2);
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(source.parsed.parses(), 2, "and then not parsed again");
+}
+
+/// The test configuration with its route's policy line removed: a route that does not
+/// say who may pass.
+fn without_policy(idp: &str, port: u16) -> String {
+    let text = config(idp, port, "");
+    let line = "    policy: { groups: [staff], publicPaths: [/health] }\n";
+    assert!(
+        text.contains(line),
+        "the fixture's policy line moved: {text}"
+    );
+    text.replace(line, "")
+}
+
+#[test]
+fn the_binary_refuses_to_start_with_a_route_that_does_not_say_who_may_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(&dir, &without_policy("https://idp.example.com", 4180));
+    let stderr = refused_start(&path, &["--allow-http-loopback"], Some(COOKIE_SECRET));
+    for needle in [
+        &format!("{}: routes[0].policy", path.display()),
+        "route \"test/app\" (hosts app.localhost, app.localhost:4180)",
+        "`policy: { allowAnyAuthenticated: true }`",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} in {stderr}");
+    }
+    // The same file with that line is served.
+    let fixed = config("https://idp.example.com", 4180, "").replace(
+        "policy: { groups: [staff], publicPaths: [/health] }",
+        "policy: { allowAnyAuthenticated: true }",
+    );
+    portcullis::config::OutpostConfig::from_yaml(&fixed, "fixed").unwrap();
+}
+
+#[tokio::test]
+async fn a_reloaded_route_without_a_policy_is_refused_and_the_last_good_config_served() {
+    use crate::e2e::outpost::Outpost as Binary;
+    let idp = TestIdp::spawn().await;
+    let outpost = Binary::start_with_yaml(&config(&idp.base, 4180, ""))
+        .await
+        .unwrap();
+    let auth = |host: &'static str| {
+        let url = format!("http://{}/oauth2/auth", outpost.addr());
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("x-original-url", format!("http://{host}/"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(auth("app.localhost").await, 401, "the route is served");
+    assert_eq!(auth("app.localhost").await, 401);
+
+    // The policy-less file, with a second route: neither change may take effect.
+    let other = OTHER_ROUTE.replace("PORT", "4180");
+    let broken = format!("{}{other}", without_policy(&idp.base, 4180));
+    outpost.write_config(&broken).unwrap();
+    assert!(
+        outpost
+            .logged("new configuration refused; still serving the previous one")
+            .await,
+        "{}",
+        outpost.log()
+    );
+    let log = outpost.log();
+    assert!(
+        log.contains("routes[0].policy: route \\\"test/app\\\"")
+            && log.contains("policy: { allowAnyAuthenticated: true }"),
+        "the log says which route and what to write: {log}"
+    );
+    let metrics = outpost.metrics().await.unwrap();
+    assert!(
+        metrics.contains(r#"config_reloads_total{result="invalid"} 1"#),
+        "{metrics}"
+    );
+    assert_eq!(
+        auth("app.localhost").await,
+        401,
+        "the old route still served"
+    );
+    assert_eq!(
+        auth("other.localhost").await,
+        403,
+        "the new route not taken"
+    );
+
+    // With the line the refusal names, the same file is taken.
+    let fixed = broken.replace(
+        "    redirectURI: http://app.localhost:4180/oauth2/callback\n",
+        "    redirectURI: http://app.localhost:4180/oauth2/callback\n    policy: { allowAnyAuthenticated: true }\n",
+    );
+    outpost.write_config(&fixed).unwrap();
+    assert!(
+        outpost.logged("configuration reloaded").await,
+        "{}",
+        outpost.log()
+    );
+    assert_eq!(auth("other.localhost").await, 401, "the new route served");
 }

@@ -275,3 +275,35 @@ fn a_route_that_does_not_say_who_may_pass_is_refused() {
     let accepted = condition(find(&docs, "ForwardAuthRoute", "apps", "r"), "Accepted");
     assert_eq!(accepted["status"], "True", "{accepted}");
 }
+
+#[test]
+fn an_allow_any_authenticated_route_reaches_the_outpost_as_that_explicit_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("route.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: portcullis.dev/v1alpha1\nkind: ForwardAuthRoute\nmetadata: {name: wiki, namespace: apps}\nspec:\n  hosts: [wiki.example.com]\n  providerRef: {name: corp-idp, namespace: auth}\n  policy: {allowAnyAuthenticated: true, public: {paths: [/healthz]}}\n",
+    )
+    .unwrap();
+    let provider = examples().join("provider.yaml");
+    let (ok, out, err) = render(&["-f", provider.to_str().unwrap(), file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let docs = docs(&out);
+    let shard = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .expect("a configuration shard");
+    let text = shard["data"]["config.yaml"].as_str().unwrap();
+    // Through the outpost's own loader, which refuses a route that does not say who may
+    // pass: the flag is written, not left to a default.
+    let loaded = portcullis::config::OutpostConfig::from_yaml(text, "shard")
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let [route] = &loaded.routes[..] else {
+        panic!("one route: {text}")
+    };
+    assert_eq!(route.id, "apps/wiki");
+    assert!(route.policy.allow_any_authenticated, "{text}");
+    assert!(route.policy.allow_rules().is_empty());
+    assert_eq!(route.policy.public_paths, ["/healthz"]);
+    assert!(text.contains("allowAnyAuthenticated: true"), "{text}");
+}

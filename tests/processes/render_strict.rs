@@ -159,3 +159,62 @@ fn strict_render_refuses_what_would_not_become_ready() {
     let (ok, _, err) = render(&["--strict", "-f", file.to_str().unwrap()]);
     assert!(ok, "{err}");
 }
+
+/// Every CEL rule of the CRDs, admitted and refused (the table `render`'s unit tests
+/// use): the API server and `render` give the same verdict, and for a refusal the same
+/// words (`spec.redirectURIs[1]: Invalid value: "string": must be ...`).
+#[test]
+fn render_and_the_api_server_agree_on_every_cel_rule_word_for_word() {
+    if !require_control_plane() {
+        return;
+    }
+    let cp = ControlPlane::shared();
+    install(cp);
+    let k = cp.kubectl();
+    let ns = cp.namespace("cel-words");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("case.yaml");
+    let mut disagreements = Vec::new();
+    let cases = portcullis::api::cel_cases::cases();
+    for (kind, spec, expected) in &cases {
+        let manifest = serde_json::json!({
+            "apiVersion": "portcullis.dev/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": "x", "namespace": ns},
+            "spec": spec,
+        })
+        .to_string();
+        let server = k.run(
+            &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+            Some(&manifest),
+        );
+        let server_err = String::from_utf8_lossy(&server.stderr).to_string();
+        std::fs::write(&file, &manifest).unwrap();
+        let (rendered, _, render_err) = render(&["-f", file.to_str().unwrap()]);
+        let agree = match expected {
+            None => server.status.success() && rendered,
+            Some((field, message)) => {
+                let words = format!("{field}: {message}");
+                !server.status.success()
+                    && !rendered
+                    && server_err.contains(&words)
+                    && render_err.contains(&words)
+            }
+        };
+        if !agree {
+            disagreements.push(format!(
+                "{manifest}\nexpected {expected:?}\n  server: {} {}\n  render: {rendered} {}",
+                server.status.success(),
+                server_err.trim(),
+                render_err.trim()
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} cases disagree:\n{}",
+        disagreements.len(),
+        cases.len(),
+        disagreements.join("\n\n")
+    );
+}

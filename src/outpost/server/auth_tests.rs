@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::OutpostConfig;
+use crate::config::fixture::{config_yaml, provider, route};
 use crate::outpost::forwarded::TrustedProxies;
 use crate::outpost::server::login::validated_rd;
 use crate::outpost::server::metrics::Metrics;
@@ -11,45 +12,38 @@ use axum::http::{HeaderValue, Method};
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-const CONFIG: &str = r#"
-providers:
-  t/idp:
-    issuerURL: https://idp.example.com
-    clientID: portcullis
-    scopes: [openid]
-    claims: { username: [preferred_username, email], email: email, groups: groups, permissions: permissions }
-    clockSkewSeconds: 30
-  t/other:
-    issuerURL: https://other.example.com
-    clientID: portcullis
-    scopes: [openid]
-    claims: { username: [preferred_username], email: email, groups: groups, permissions: permissions }
-    clockSkewSeconds: 30
-routes:
-  - id: t/app
-    hosts: [app.example.com]
-    paths: [/]
-    provider: t/idp
-    authURL: https://app.example.com
-    redirectURI: https://app.example.com/oauth2/callback
-    policy: { groups: [staff], publicPaths: [/public] }
-    headers:
+/// Two routes on one host: `t/app` for staff with identity headers and bearer tokens,
+/// `t/admin` under `/admin` of another provider, for anyone who signs in.
+fn config() -> String {
+    config_yaml(
+        &[
+            provider("t/idp", "https://idp.example.com").scopes("[openid]"),
+            provider("t/other", "https://other.example.com")
+                .scopes("[openid]")
+                .username("[preferred_username]"),
+        ],
+        &[
+            route(
+                "t/app",
+                "t/idp",
+                "{ groups: [staff], publicPaths: [/public] }",
+            )
+            .extra(
+                r#"    headers:
       map: { X-User: user, X-Email: email, X-Tenant: "claim:tenant" }
       accessToken: X-Token
       identityJwt: { header: X-Identity, audience: app, lifetimeSeconds: 60 }
     bearer: { enabled: true }
-  - id: t/admin
-    hosts: [app.example.com]
-    paths: [/admin]
-    provider: t/other
-    authURL: https://app.example.com
-    redirectURI: https://app.example.com/oauth2/callback
-    policy: { allowAnyAuthenticated: true }
-"#;
+"#,
+            ),
+            route("t/admin", "t/other", "{ allowAnyAuthenticated: true }").paths("[/admin]"),
+        ],
+    )
+}
 
 pub(in crate::outpost::server) fn app() -> App {
     let snapshot = Snapshot {
-        config: OutpostConfig::from_yaml(CONFIG, "t").unwrap().into(),
+        config: OutpostConfig::from_yaml(&config(), "t").unwrap().into(),
         secrets: BTreeMap::new(),
         cookie_secrets: vec![b"0123456789abcdef0123456789".to_vec()],
         store_secrets: Default::default(),

@@ -1,25 +1,20 @@
 use super::*;
 use crate::config::SecretKeyRef;
+use crate::config::fixture::{config_yaml, provider, route};
 use std::io::Write;
 
-pub(crate) const CONFIG: &str = r#"
-providers:
-  team/idp:
-    issuerURL: https://idp.example.com
-    clientID: portcullis
-    clientSecret: { file: SECRET_FILE }
-    scopes: [openid, email]
-    claims: { username: [preferred_username, email], email: email, groups: groups, permissions: permissions }
-    clockSkewSeconds: 30
-routes:
-  - id: team/app
-    hosts: [app.example.com]
-    paths: [/]
-    provider: team/idp
-    authURL: https://app.example.com
-    redirectURI: https://app.example.com/oauth2/callback
-    policy: { allowAnyAuthenticated: true }
-"#;
+/// One provider whose client secret is read from `SECRET_FILE` (tests put a path or a
+/// value there) and one route for anyone who signs in.
+pub(crate) fn config() -> String {
+    config_yaml(
+        &[provider("team/idp", "https://idp.example.com").client_secret("{ file: SECRET_FILE }")],
+        &[route(
+            "team/app",
+            "team/idp",
+            "{ allowAnyAuthenticated: true }",
+        )],
+    )
+}
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     let path = dir.path().join(name);
@@ -37,7 +32,7 @@ fn file_source_resolves_secrets_and_fingerprints_changes() {
     let config = write(
         &dir,
         "c.yaml",
-        &CONFIG.replace("SECRET_FILE", secret.to_str().unwrap()),
+        &config().replace("SECRET_FILE", secret.to_str().unwrap()),
     );
     let cookie = write(&dir, "cookie", "0123456789abcdef0123\n");
     let source = FileSource {
@@ -66,7 +61,7 @@ fn missing_or_short_cookie_secrets_say_what_to_set() {
     let config = write(
         &dir,
         "c.yaml",
-        &CONFIG.replace("{ file: SECRET_FILE }", "{ value: x }"),
+        &config().replace("{ file: SECRET_FILE }", "{ value: x }"),
     );
     let mut source = FileSource {
         path: config,
@@ -84,7 +79,7 @@ fn missing_or_short_cookie_secrets_say_what_to_set() {
 #[test]
 fn the_keys_secret_cookie_secret_comes_first_and_is_checked_like_the_others() {
     let dir = tempfile::tempdir().unwrap();
-    let text = CONFIG.replace("{ file: SECRET_FILE }", "{ value: x }");
+    let text = config().replace("{ file: SECRET_FILE }", "{ value: x }");
     let config = OutpostConfig::from_yaml(&text, "c.yaml").unwrap();
     let source = FileSource {
         path: write(&dir, "c.yaml", &text),
@@ -137,7 +132,7 @@ fn cluster_references_are_refused_in_file_mode() {
 #[test]
 fn an_unchanged_file_is_not_parsed_again_and_any_change_is() {
     let dir = tempfile::tempdir().unwrap();
-    let text = CONFIG.replace("{ file: SECRET_FILE }", "{ value: x }");
+    let text = config().replace("{ file: SECRET_FILE }", "{ value: x }");
     let source = FileSource {
         path: write(&dir, "c.yaml", &text),
         cookie_secrets: vec!["a-cookie-secret-of-length".into()],
@@ -189,7 +184,7 @@ fn an_invalid_file_keeps_its_error_without_being_parsed_again() {
     assert!(first.contains("c.yaml"), "{first}");
     assert_eq!(source.parsed.parses(), 1);
     // Fixed: parsed again, and served.
-    let text = CONFIG.replace("{ file: SECRET_FILE }", "{ value: x }");
+    let text = config().replace("{ file: SECRET_FILE }", "{ value: x }");
     write(&dir, "c.yaml", &text);
     assert!(source.load_now().is_ok());
     assert_eq!(source.parsed.parses(), 2);
@@ -199,7 +194,7 @@ fn an_invalid_file_keeps_its_error_without_being_parsed_again() {
 fn secrets_are_read_again_even_when_the_file_is_not_parsed_again() {
     let dir = tempfile::tempdir().unwrap();
     let secret = write(&dir, "client", "first-value\n");
-    let text = CONFIG.replace("SECRET_FILE", secret.to_str().unwrap());
+    let text = config().replace("SECRET_FILE", secret.to_str().unwrap());
     let source = FileSource {
         path: write(&dir, "c.yaml", &text),
         cookie_secrets: vec!["a-cookie-secret-of-length".into()],
@@ -229,7 +224,7 @@ fn a_redis_stores_password_and_ca_bundle_are_read_and_fingerprinted() {
     );
     let text = format!(
         "{}{store}",
-        CONFIG.replace("SECRET_FILE", secret.to_str().unwrap())
+        config().replace("SECRET_FILE", secret.to_str().unwrap())
     );
     let config = write(&dir, "c.yaml", &text);
     let cookie = write(&dir, "cookie", "0123456789abcdef0123\n");

@@ -1,44 +1,27 @@
 use super::*;
 use crate::config::OutpostConfig;
+use crate::config::fixture::{config_yaml, provider, route};
 
-const CONFIG: &str = r#"
-providers:
-  team/idp:
-    issuerURL: https://idp.example.com
-    clientID: portcullis
-    scopes: [openid, email]
-    claims: { username: [preferred_username, email], email: email, groups: groups, permissions: permissions }
-    clockSkewSeconds: 30
-  team/other:
-    issuerURL: https://other.example.com
-    clientID: portcullis
-    scopes: [openid]
-    claims: { username: [preferred_username], email: email, groups: groups, permissions: permissions }
-    clockSkewSeconds: 30
-routes:
-  - id: team/app
-    hosts: [app.example.com]
-    paths: [/]
-    provider: team/idp
-    authURL: https://app.example.com
-    redirectURI: https://app.example.com/oauth2/callback
-    policy: { claims: { tenant: [acme] } }
-    headers: { map: { X-Tenant: "claim:tenant", X-User: user } }
-  - id: team/api
-    hosts: [app.example.com]
-    paths: [/api]
-    provider: team/other
-    authURL: https://app.example.com
-    redirectURI: https://app.example.com/oauth2/callback
-    policy: { allowAnyAuthenticated: true }
-  - id: team/shared
-    hosts: [grafana.example.com, wiki.example.com]
-    paths: [/]
-    provider: team/idp
-    authURL: https://auth.example.com
-    redirectURI: https://auth.example.com/oauth2/callback
-    policy: { allowAnyAuthenticated: true }
-"#;
+/// Two providers and three routes: `team/app` by claim with headers, `team/api` under
+/// `/api` of the other provider, and `team/shared` on two hosts signing in elsewhere.
+fn config() -> String {
+    config_yaml(
+        &[
+            provider("team/idp", "https://idp.example.com"),
+            provider("team/other", "https://other.example.com")
+                .scopes("[openid]")
+                .username("[preferred_username]"),
+        ],
+        &[
+            route("team/app", "team/idp", "{ claims: { tenant: [acme] } }")
+                .extra("    headers: { map: { X-Tenant: \"claim:tenant\", X-User: user } }\n"),
+            route("team/api", "team/other", "{ allowAnyAuthenticated: true }").paths("[/api]"),
+            route("team/shared", "team/idp", "{ allowAnyAuthenticated: true }")
+                .hosts("[grafana.example.com, wiki.example.com]")
+                .auth_url("https://auth.example.com"),
+        ],
+    )
+}
 
 fn snapshot(text: &str) -> Snapshot {
     Snapshot {
@@ -68,7 +51,7 @@ fn auth_url_must_be_https_except_loopback_in_dev_mode() {
 
 #[test]
 fn build_refuses_http_auth_url_and_names_the_route() {
-    let text = CONFIG
+    let text = config()
         .replace(
             "authURL: https://auth.example.com",
             "authURL: http://auth.example.com",
@@ -85,7 +68,7 @@ fn build_refuses_http_auth_url_and_names_the_route() {
 
 #[test]
 fn routes_are_looked_up_by_host_path_and_rd_never_built_from_host() {
-    let loaded = Loaded::build(snapshot(CONFIG), None, false).unwrap();
+    let loaded = Loaded::build(snapshot(&config()), None, false).unwrap();
     assert_eq!(
         loaded
             .route_for("APP.example.com", "/api/x")
@@ -132,7 +115,7 @@ fn routes_are_looked_up_by_host_path_and_rd_never_built_from_host() {
 
 #[test]
 fn claims_kept_are_those_policies_and_headers_read() {
-    let loaded = Loaded::build(snapshot(CONFIG), None, false).unwrap();
+    let loaded = Loaded::build(snapshot(&config()), None, false).unwrap();
     let keep = &loaded.route_by_id("team/app").unwrap().keep_claims;
     assert_eq!(
         keep,
@@ -142,8 +125,8 @@ fn claims_kept_are_those_policies_and_headers_read() {
 
 #[test]
 fn unchanged_providers_keep_their_slot_across_reloads() {
-    let a = Loaded::build(snapshot(CONFIG), None, false).unwrap();
-    let changed = CONFIG.replace("https://other.example.com", "https://other2.example.com");
+    let a = Loaded::build(snapshot(&config()), None, false).unwrap();
+    let changed = config().replace("https://other.example.com", "https://other2.example.com");
     let b = Loaded::build(snapshot(&changed), Some(&a), false).unwrap();
     assert!(Arc::ptr_eq(
         &a.providers["team/idp"],
@@ -158,7 +141,7 @@ fn unchanged_providers_keep_their_slot_across_reloads() {
 
 #[test]
 fn hosts_the_session_cookie_cannot_reach_are_found() {
-    let loaded = Loaded::build(snapshot(CONFIG), None, false).unwrap();
+    let loaded = Loaded::build(snapshot(&config()), None, false).unwrap();
     let app = loaded.route_by_id("team/app").unwrap();
     assert!(hosts_without_cookie(&app.config, &app.base).is_empty());
     let shared = loaded.route_by_id("team/shared").unwrap();
@@ -185,7 +168,7 @@ fn hosts_the_session_cookie_cannot_reach_are_found() {
 /// an outpost that can serve nothing, or has not tried every provider yet, is unready.
 #[tokio::test]
 async fn readiness_needs_every_provider_tried_and_one_usable() {
-    let loaded = Loaded::build(snapshot(CONFIG), None, false).unwrap();
+    let loaded = Loaded::build(snapshot(&config()), None, false).unwrap();
     assert!(!loaded.ready(), "nothing tried yet");
     loaded.providers["team/other"].set_error("discovery unreachable".into());
     assert!(!loaded.ready(), "team/idp not tried yet");
