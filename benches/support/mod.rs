@@ -81,9 +81,10 @@ pub fn identity() -> Identity {
     }
 }
 
-/// What the session cookie holds after a login at an IdP with RP-initiated logout: the
-/// identity and the ID token (kept for `id_token_hint`), which makes up most of its size.
-pub fn session_data(provider: &str, id_token: String) -> SessionData {
+/// What the session cookie holds after a login: the identity. The ID token (for
+/// `id_token_hint`) is no longer in it but in the sign-out hint cookie, which browsers
+/// send to `/oauth2/sign_out` only.
+pub fn session_data(provider: &str) -> SessionData {
     SessionData {
         provider: provider.to_string(),
         identity: identity(),
@@ -91,7 +92,7 @@ pub fn session_data(provider: &str, id_token: String) -> SessionData {
         tokens_obtained_at: None,
         refresh_token: None,
         access_token: None,
-        id_token: Some(id_token),
+        id_token: None,
         idp_session: None,
         device: None,
         client_ip: None,

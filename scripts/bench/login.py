@@ -112,6 +112,16 @@ def login(browser, start, username, password, stop):
     sys.exit(f"login.py: no way through the IdP's forms (last: {url}, HTTP {status})")
 
 
+def path_matches(cookie_path, request_path):
+    """RFC 6265 5.1.4 path-match."""
+    cookie_path = cookie_path or "/"
+    if request_path == cookie_path:
+        return True
+    return request_path.startswith(cookie_path) and (
+        cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
+    )
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["session", "id-token"])
@@ -131,7 +141,14 @@ def main():
         rd = args.app_origin + "/"
         start = f"{args.app_origin}/oauth2/start?rd={urllib.parse.quote(rd, safe='')}"
         login(browser, start, args.username, args.password, stop=lambda t: t == rd)
-        cookies = [f"{c.name}={c.value}" for c in browser.jar if c.domain in (app.hostname, app.hostname + ".local")]
+        # What the browser sends to the app's `/` (and so the ingress to the auth
+        # subrequest): its host's cookies whose Path covers `/` (RFC 6265 5.1.4), not,
+        # say, Portcullis's sign-out hint (Path=/oauth2/sign_out).
+        cookies = [
+            f"{c.name}={c.value}"
+            for c in browser.jar
+            if c.domain in (app.hostname, app.hostname + ".local") and path_matches(c.path, "/")
+        ]
         if not cookies:
             sys.exit("login.py: logged in, but the auth server set no cookie")
         print("; ".join(cookies))

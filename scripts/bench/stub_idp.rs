@@ -57,13 +57,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = support::Keys::generate();
     std::fs::create_dir_all(&args.out)?;
 
-    let id_token = keys.sign_rs256(&support::token_claims(&issuer, now, 0));
     let sessions = support::session_manager(&args.cookie_secret, &args.cookie_name);
-    let cookie = support::cookie_header(
-        &sessions,
-        support::session_data(&args.provider, id_token),
-        now,
-    );
+    let cookie = support::cookie_header(&sessions, support::session_data(&args.provider), now);
     write_lines(&args.out.join("cookie.txt"), &[cookie])?;
     let claims = support::token_claims(&issuer, now, 0);
     write_lines(

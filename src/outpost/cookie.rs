@@ -17,6 +17,8 @@ pub struct CookieSpec {
     name: String,
     domain: Option<String>,
     secure: bool,
+    /// `Path`: `/` for the session, narrower for a cookie only one endpoint reads.
+    path: &'static str,
 }
 
 /// The cookies of one name found in a request.
@@ -65,6 +67,7 @@ impl CookieSpec {
             name,
             domain,
             secure: https,
+            path: "/",
         })
     }
 
@@ -80,6 +83,28 @@ impl CookieSpec {
             name,
             domain: None,
             secure: self.secure,
+            path: "/",
+        })
+    }
+
+    /// A cookie named `<this name><suffix>` with this one's `Domain` and `Secure`, sent
+    /// only to `path` (an absolute path): for data one endpoint needs and the auth
+    /// subrequest must never carry. `__Host-` demands `Path=/`, so a narrower path
+    /// takes `__Secure-` instead (same `Secure` guarantee, still host-only without a
+    /// `Domain`).
+    pub fn companion(&self, suffix: &str, path: &'static str) -> Result<Self, SessionError> {
+        if !is_token(suffix) || !path.starts_with('/') || path.contains(';') {
+            return Err(SessionError::Invalid);
+        }
+        let name = match self.name.strip_prefix("__Host-") {
+            Some(bare) if path != "/" => format!("__Secure-{bare}{suffix}"),
+            _ => format!("{}{suffix}", self.name),
+        };
+        Ok(Self {
+            name,
+            domain: self.domain.clone(),
+            secure: self.secure,
+            path,
         })
     }
 
@@ -103,7 +128,7 @@ impl CookieSpec {
     }
 
     fn attributes_for(&self, domain: Option<&str>, max_age: u64) -> String {
-        let mut a = String::from("; Path=/");
+        let mut a = format!("; Path={}", self.path);
         if let Some(d) = domain {
             a.push_str("; Domain=");
             a.push_str(d);

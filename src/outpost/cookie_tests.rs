@@ -207,3 +207,36 @@ fn expire_everywhere_covers_host_only_and_each_parent_domain() {
     let host = CookieSpec::new("s", None, true).unwrap();
     assert_eq!(host.expire_everywhere("app.example.com", &[]).len(), 1);
 }
+
+#[test]
+fn a_companion_cookie_keeps_the_scope_but_narrows_the_path() {
+    // `__Host-` cookies must have Path=/: a narrower companion becomes `__Secure-`,
+    // still Secure and host-only (no Domain).
+    let host = CookieSpec::new("s", None, true).unwrap();
+    let hint = host.companion("_idt", "/oauth2/sign_out").unwrap();
+    assert_eq!(hint.name(), "__Secure-s_idt");
+    assert_eq!(hint.domain(), None);
+    let set = hint.set_cookies("v", 60, &[]).unwrap();
+    assert_eq!(
+        set,
+        vec!["__Secure-s_idt=v; Path=/oauth2/sign_out; Max-Age=60; Secure; HttpOnly; SameSite=Lax"]
+    );
+    // An expiry names the same path, or the browser would keep the cookie.
+    assert!(
+        hint.clear_cookies(&[])[0].starts_with("__Secure-s_idt=; Path=/oauth2/sign_out; Max-Age=0")
+    );
+    // With a Domain: the same Domain; on http: no prefix and no Secure.
+    let wide = CookieSpec::new("s", Some("example.com"), true).unwrap();
+    let hint = wide.companion("_idt", "/oauth2/sign_out").unwrap();
+    assert_eq!(hint.name(), "__Secure-s_idt");
+    assert_eq!(hint.domain(), Some("example.com"));
+    let plain = CookieSpec::new("s", None, false).unwrap();
+    let hint = plain.companion("_idt", "/oauth2/sign_out").unwrap();
+    assert_eq!(hint.name(), "s_idt");
+    assert!(!hint.secure());
+    assert!(!hint.set_cookies("v", 1, &[]).unwrap()[0].contains("Secure"));
+    // A companion at Path=/ of a __Host- cookie keeps the prefix.
+    assert_eq!(host.companion("_x", "/").unwrap().name(), "__Host-s_x");
+    assert_eq!(host.companion("a;b", "/x"), Err(SessionError::Invalid));
+    assert_eq!(host.companion("_x", "x"), Err(SessionError::Invalid));
+}

@@ -27,6 +27,7 @@ mod outpost_large;
 mod outpost_logs;
 mod outpost_rate_limit;
 mod outpost_refresh;
+mod outpost_sign_out_hint;
 mod reasons;
 mod render_parity;
 mod structure;

@@ -163,10 +163,75 @@ async fn login_through_nginx(algorithm: &str) {
     assert!(r.location().unwrap_or_default().contains("/oauth2/start"));
     assert_eq!(s.app.requests().len(), before, "the app was not reached");
 
-    // Sign out ends access.
-    ua.get(&format!("{base}/oauth2/sign_out?rd={base}/bye"))
+    // The ID token is not in the session cookie the app's requests (and so the auth
+    // subrequest, which nginx gives the same headers) carry: it waits in the sign-out
+    // hint cookie, which the browser sends to /oauth2/sign_out only.
+    let sent = seen.header("cookie").unwrap_or_default();
+    let session_bytes: usize = sent
+        .split("; ")
+        .filter(|c| c.starts_with("portcullis="))
+        .map(str::len)
+        .sum();
+    assert!(
+        session_bytes > 0,
+        "the app's request carried the session: {sent}"
+    );
+    assert!(!sent.contains("_idt"), "the hint reached the app: {sent}");
+    let hint = ua
+        .jar
+        .matching(&url.join("/oauth2/sign_out").expect("url"))
+        .into_iter()
+        .find(|c| c.name.ends_with("_idt"))
+        .map(|c| c.value.len())
+        .expect("the sign-out hint cookie");
+    eprintln!("{algorithm}: session cookie {session_bytes} bytes as sent, hint value {hint} bytes");
+
+    // Sign out ends access here and, with the ID token as id_token_hint, at the IdP: its
+    // page asks to confirm, and after that the IdP asks for the password again.
+    let bye = ua
+        .get(&format!("{base}/oauth2/sign_out?rd={base}/bye"))
         .await
         .expect("sign out");
+    let end = bye
+        .hops
+        .iter()
+        .find(|h| h.url.starts_with(s.idp.base_url()))
+        .map(|h| url::Url::parse(&h.url).expect("url"))
+        .unwrap_or_else(|| panic!("RP-initiated logout at the IdP: {:?}", bye.hops));
+    let hint_sent = end
+        .query_pairs()
+        .find(|(k, _)| k == "id_token_hint")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("id_token_hint on {end}"));
+    assert!(hint_sent.starts_with("ey"), "{hint_sent}");
+    assert!(
+        !ua.jar
+            .all()
+            .iter()
+            .any(|c| c.name.ends_with("_idt") && ua.jar.get(&c.name).is_some()),
+        "sign-out expires the hint cookie"
+    );
+    let form = bye
+        .forms()
+        .into_iter()
+        .find(|f| f.pairs(None).iter().any(|(k, _)| k == "logout"))
+        .unwrap_or_else(|| panic!("the IdP's sign-out confirmation: {}", bye.body));
+    let landed = ua.submit(&bye, &form).await.expect("confirm the sign-out");
+    assert!(
+        s.idp.log().contains("end_session success"),
+        "{}",
+        s.idp.log()
+    );
+    // Back at rd, which needs a session: through sign-in to the IdP, which no longer
+    // knows the user and shows its login form instead of signing them straight in.
+    assert!(
+        landed.url.as_str().starts_with(s.idp.base_url())
+            && landed.forms().iter().any(|f| f.has_field("password")),
+        "the IdP session ended: {} {:?}\n{}",
+        landed.url,
+        landed.hops,
+        landed.body
+    );
     let after = ua
         .get_no_follow(&format!("{base}/private"))
         .await

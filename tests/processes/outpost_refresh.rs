@@ -26,13 +26,22 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with_ttl(&[]).await
+}
+
+/// The stack with more IdP token lifetimes (e.g. a short `IdToken`).
+async fn stack_with_ttl(ttl: &[(&str, u64)]) -> Stack {
     let front_port = free_port();
     let front = format!("http://127.0.0.1:{front_port}");
-    let client = IdpClient::new(
+    let mut client = IdpClient::new(
         CLIENT_ID,
         CLIENT_SECRET,
         &format!("{front}/oauth2/callback"),
     );
+    client.post_logout_redirect_uris = vec![format!("{front}/bye")];
+    let mut ttl: std::collections::BTreeMap<String, u64> =
+        ttl.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    ttl.insert("AccessToken".to_string(), ACCESS_TTL);
     let idp = Idp::start(IdpOptions {
         clients: vec![client],
         accounts: vec![IdpAccount::new(
@@ -41,7 +50,7 @@ async fn stack() -> Stack {
             "alice@example.test",
             &["admins"],
         )],
-        ttl: [("AccessToken".to_string(), ACCESS_TTL)].into(),
+        ttl,
         ..IdpOptions::default()
     })
     .expect("start the IdP");
@@ -232,5 +241,82 @@ async fn a_disabled_account_loses_access_at_the_next_refresh() {
         "not sent to sign in: {} {:?}",
         r.url,
         r.hops
+    );
+}
+
+/// The `exp` of a JWT (unverified: the test only reads what it was given).
+fn jwt_exp(token: &str) -> u64 {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    let claims: serde_json::Value = serde_json::from_slice(&json).expect("JSON claims");
+    claims["exp"].as_u64().expect("exp")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_after_a_refresh_sends_the_first_id_token_and_the_idp_accepts_it() {
+    if !require(&[Tool::Node, Tool::IdpPackages, Tool::Nginx]) {
+        return;
+    }
+    // ID tokens live 3 s: by sign-out, the one the hint cookie kept has expired.
+    let s = stack_with_ttl(&[("IdToken", 3)]).await;
+    let mut ua = signed_in(&s).await;
+    let private = format!("{}/private", s.nginx.url());
+    tokio::time::sleep(Duration::from_millis(ACCESS_TTL * 1000 / 2 + 300)).await;
+    let r = ua.get(&private).await.expect("private");
+    assert_eq!(r.status, 200, "{}", s.outpost.log());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&s, REFRESHED).await == 0 {
+        assert!(Instant::now() < deadline, "no refresh: {}", s.outpost.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let bye = ua
+        .get(&format!(
+            "{}/oauth2/sign_out?rd={}/bye",
+            s.nginx.url(),
+            s.nginx.url()
+        ))
+        .await
+        .expect("sign out");
+    let hint = bye
+        .hops
+        .iter()
+        .filter_map(|h| url::Url::parse(&h.url).ok())
+        .find_map(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "id_token_hint")
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_else(|| panic!("no id_token_hint: {:?}", bye.hops));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        jwt_exp(&hint) <= now,
+        "the hint sent has expired (the point of the test)"
+    );
+    // The IdP takes it (RP-Initiated Logout: a previously issued ID token is a valid
+    // hint even expired) and asks to confirm, instead of an error page.
+    let form = bye
+        .forms()
+        .into_iter()
+        .find(|f| f.pairs(None).iter().any(|(k, _)| k == "logout"))
+        .unwrap_or_else(|| panic!("the IdP's sign-out confirmation: {}", bye.body));
+    let landed = ua.submit(&bye, &form).await.expect("confirm");
+    assert!(
+        s.idp.log().contains("end_session success"),
+        "{}",
+        s.idp.log()
+    );
+    assert!(
+        landed.forms().iter().any(|f| f.has_field("password")),
+        "the IdP session ended, so it asks for the password: {} {}",
+        landed.url,
+        landed.body
     );
 }

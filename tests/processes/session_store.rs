@@ -196,10 +196,24 @@ async fn redis_sign_out_refuses_a_copied_cookie_on_every_replica() {
         assert_eq!(r.headers()["x-auth-request-user"], "alice");
     }
 
-    // Sign out on replica 0 (through nginx) ...
-    ua.get(&format!("{base}/oauth2/sign_out?rd={base}/bye"))
+    // The ID token stays server-side: no cookie of any path holds it (no sign-out
+    // hint cookie in Redis mode).
+    assert!(
+        !ua.jar.all().iter().any(|c| c.name.ends_with("_idt")),
+        "{:?}",
+        ua.jar.all().iter().map(|c| &c.name).collect::<Vec<_>>()
+    );
+
+    // Sign out on replica 0 (through nginx), with the ID token from Redis as the hint ...
+    let bye = ua
+        .get(&format!("{base}/oauth2/sign_out?rd={base}/bye"))
         .await
         .expect("sign out");
+    assert!(
+        bye.hops.iter().any(|h| h.url.contains("id_token_hint=ey")),
+        "{:?}",
+        bye.hops
+    );
     assert!(s.keys("portcullis:s:*").is_empty(), "the record is gone");
 
     // ... and the copy is refused by both replicas, with its own reason code.

@@ -7,6 +7,7 @@ use super::handlers::{page, redirect};
 use super::loader::load_session;
 use super::login::{absolute_rd, log_refused_rd, validated_rd};
 use super::request::{SessionData, cookie_headers, now};
+use super::sign_out_hint;
 use crate::reason::{Outcome, Reason};
 use axum::Json;
 use axum::extract::{Request, State};
@@ -42,6 +43,7 @@ pub async fn sign_out(ctx: Ctx, target: LoginTarget, req: Request) -> Response {
     }
     let now = now();
     let mut clear = route.sessions.clear(&cookies);
+    clear.extend(sign_out_hint::clear(&route.sessions, &cookies));
     clear.extend(super::login_loop::clear(route));
     // Redis mode: the session ends on the server, so a copy of the cookie is refused
     // from now on. If that cannot be done, the user is told, not shown a sign-out that
@@ -72,14 +74,25 @@ pub async fn sign_out(ctx: Ctx, target: LoginTarget, req: Request) -> Response {
             "session ended on the server"
         );
     }
-    let id_token = match ended {
-        Some(s) => s.session.data.id_token,
+    // The session's own ID token (server-side, or a cookie from before the hint cookie
+    // existed), else the hint cookie of this session's subject.
+    let session = match ended {
+        Some(s) => Some(s.session.data),
         None => route
             .sessions
             .load::<SessionData>(&cookies, now)
             .ok()
             .filter(|s| s.data.provider == route.config.provider)
-            .and_then(|s| s.data.id_token),
+            .map(|s| s.data),
+    };
+    let id_token = match session {
+        Some(SessionData {
+            id_token: Some(t), ..
+        }) => Some(t),
+        other => {
+            let sub = other.as_ref().map(|s| s.identity.sub.as_str());
+            sign_out_hint::load(&route.sessions, &cookies, &route.config.provider, sub, now)
+        }
     };
     let location = route
         .provider

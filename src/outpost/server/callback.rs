@@ -15,6 +15,7 @@ use super::request::{SessionData, cookie_headers, now};
 use super::session_budget::{
     fits, head_bytes, narrow_forwarded_groups, too_large_page, trim_groups,
 };
+use super::sign_out_hint;
 use super::state::RouteRuntime;
 use super::store::StoredSession;
 use crate::oidc::{Claims, Provider, TokenResponse};
@@ -150,6 +151,33 @@ async fn verified_tokens<'r>(
     Ok((provider, tokens, claims))
 }
 
+/// The ID token, when the IdP offers RP-initiated logout (it only feeds
+/// `id_token_hint` there).
+fn id_token_for_sign_out(provider: &Provider, tokens: &TokenResponse) -> Option<String> {
+    provider.discovery().end_session_endpoint.as_ref()?;
+    tokens.id_token.clone()
+}
+
+/// A cookie session's ID token, for the sign-out hint cookie that browsers send to
+/// sign-out only (a Redis session keeps it server-side: no cookie).
+fn hint_cookie(
+    route: &RouteRuntime,
+    provider: &Provider,
+    tokens: &TokenResponse,
+    stored: &StoredSession,
+    now: u64,
+) -> Vec<String> {
+    if !route.store.is_cookie() {
+        return Vec::new();
+    }
+    let Some(id_token) = id_token_for_sign_out(provider, tokens) else {
+        return Vec::new();
+    };
+    let (session, key) = (&stored.session, &route.config.provider);
+    let sub = &session.data.identity.sub;
+    sign_out_hint::store(&route.sessions, session, key, sub, &id_token, now).unwrap_or_default()
+}
+
 /// The new session for a verified sign-in.
 fn session_data(
     app: &App,
@@ -175,11 +203,10 @@ fn session_data(
             .access_token
             .is_some()
             .then(|| tokens.access_token.clone()),
-        id_token: provider
-            .discovery()
-            .end_session_endpoint
-            .is_some()
-            .then(|| tokens.id_token.clone())
+        // Only a server-side session keeps the ID token (for `id_token_hint`); a
+        // cookie session hands it to the sign-out hint cookie ([`sign_out_hint`]).
+        id_token: server_side
+            .then(|| id_token_for_sign_out(provider, tokens))
             .flatten(),
         // Only a server-side session can be found and ended by a back-channel logout.
         idp_session: claims
@@ -226,22 +253,17 @@ async fn sign_in<'a>(
             })
         })?;
     let (target, _) = validated_rd(route, &login.rd);
-    let with_state = |w: &[String]| [w, &cookies[..]].concat();
-    // The ID token only serves as id_token_hint at sign-out: the first thing to go
-    // when the answer would not fit the proxy's buffer (a Redis session's cookie holds
-    // only its id, so there is nothing to trim there).
-    if route.store.is_cookie()
-        && !fits(route, target.as_str(), &with_state(&written))
-        && stored.session.data.id_token.is_some()
-    {
-        stored.session.data.id_token = None;
-        written = save_session(route, &mut stored, &parts.headers, now)
-            .await
-            .unwrap_or_default();
+    let mut hint = hint_cookie(route, provider, &tokens, &stored, now);
+    let with_state = |w: &[String], hint: &[String]| [w, hint, &cookies[..]].concat();
+    // The hint only serves as id_token_hint at sign-out: the first thing to go when the
+    // answer would not fit the proxy's buffer (a sign-out without it still ends the
+    // session here, and the IdP asks the user to confirm).
+    if !hint.is_empty() && !fits(route, target.as_str(), &with_state(&written, &hint)) {
+        hint.clear();
     }
     // Then the groups a header forwards beyond those the policy names: the upstream
     // sees fewer groups, which is said in the log, rather than the user a 502.
-    if route.store.is_cookie() && !fits(route, target.as_str(), &with_state(&written)) {
+    if route.store.is_cookie() && !fits(route, target.as_str(), &with_state(&written, &hint)) {
         let dropped = narrow_forwarded_groups(&mut stored.session.data.identity, &route.config);
         if dropped > 0 {
             tracing::warn!(request_id = %rid, route = %route.config.id, user = %user, dropped, kept = stored.session.data.identity.groups.len(), "the forwarded groups do not fit the session cookie; only the groups the policy names are passed upstream (raise spec.session.maxHeaderBytes and the proxy buffer to pass all)");
@@ -250,8 +272,8 @@ async fn sign_in<'a>(
                 .unwrap_or_default();
         }
     }
-    let bytes = head_bytes(target.as_str(), &with_state(&written));
-    if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written)) {
+    let bytes = head_bytes(target.as_str(), &with_state(&written, &hint));
+    if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written, &hint)) {
         let identity = &stored.session.data.identity;
         let r = too_large_page(ctx, route, bytes, identity, &user);
         return Ok(with_cookies(r, &cookies));
@@ -274,12 +296,13 @@ async fn sign_in<'a>(
         Some(Completed::Loop { seconds_ago, clear }) => {
             let r = loop_page(ctx, route, &written, &login.rd, seconds_ago);
             cookies.push(clear);
-            return Ok(with_cookies(r, &[written, cookies].concat()));
+            return Ok(with_cookies(r, &[written, hint, cookies].concat()));
         }
         Some(Completed::Recorded(record)) => cookies.push(record),
         None => {}
     }
     let mut all = written;
+    all.append(&mut hint);
     all.append(&mut cookies);
     // The user did authenticate, so they keep the session even when the policy says no:
     // every later auth subrequest then answers 403 with the rule at once, instead of

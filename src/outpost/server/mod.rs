@@ -38,6 +38,7 @@ pub mod request;
 pub mod runtime;
 pub mod session_budget;
 pub mod shared_route;
+pub mod sign_out_hint;
 pub mod signer;
 pub mod source;
 pub mod state;

@@ -393,6 +393,9 @@ impl RefreshJob {
             }
             data.identity = identity;
             id_exp = claims.get("exp").and_then(serde_json::Value::as_u64);
+            // A session that keeps its ID token (Redis, or a cookie from before the
+            // sign-out hint cookie) keeps the newest; the hint cookie stays as it was,
+            // since an expired ID token is still a valid `id_token_hint`.
             if data.id_token.is_some() {
                 data.id_token = Some(id_token.clone());
             }

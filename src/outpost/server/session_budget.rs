@@ -2,9 +2,10 @@
 //! (status line, `Location`, every `Set-Cookie`) must fit ingress-nginx's default 4k
 //! `proxy-buffer-size`, or nginx answers a bare 502 ("upstream sent too big header").
 //! The session keeps only what the route needs (the claims its headers map; all groups
-//! when a header forwards them, else only those its policy names), drops the ID token
-//! when that is what does not fit, then narrows forwarded groups to the policy's, and
-//! otherwise ends on a page naming the size and the annotation to raise.
+//! when a header forwards them, else only those its policy names; never the ID token,
+//! which a cookie session hands to the sign-out hint cookie). The callback drops that
+//! hint cookie when it is what does not fit, then narrows forwarded groups to the
+//! policy's, and otherwise ends on a page naming the size and the annotation to raise.
 
 use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
@@ -33,7 +34,7 @@ pub fn trim_groups(identity: &mut Identity, route: &RouteConfig) {
     identity.groups.retain(|g| route.policy.groups.contains(g));
 }
 
-/// When the session does not fit even without the ID token: narrows forwarded groups to
+/// When the session does not fit even without the sign-out hint: narrows forwarded groups to
 /// those the policy names. Returns how many groups were dropped (0: nothing to narrow).
 pub fn narrow_forwarded_groups(identity: &mut Identity, route: &RouteConfig) -> usize {
     if !forwards_groups(route) || route.policy.groups.is_empty() {
