@@ -10,7 +10,7 @@ use crate::api::{ClientMode, DeletionPolicy, OAuthClient, Validate, WorkloadKind
 use crate::reconcile::Desired;
 use crate::reconcile::client::{data_of, state_secret_name, target_secret_name};
 use crate::reconcile::client_plan::{self, Observed};
-use crate::reconcile::conditions;
+use crate::reconcile::conditions::ConditionReason;
 use crate::reconcile::diff::secret_needs_apply;
 use crate::reconcile::index;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -155,7 +155,7 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
         ctx.event(
             &client.object_ref(&()),
             false,
-            conditions::reasons::ROTATED,
+            ConditionReason::Rotated.into(),
             format!(
                 "secret rotated because {why}; new fingerprint {}",
                 status.secret_fingerprint.clone().unwrap_or_default()
@@ -213,7 +213,7 @@ async fn restart_workloads(
                 ctx.event(
                     &client.object_ref(&()),
                     true,
-                    conditions::reasons::RESTART_FAILED,
+                    ConditionReason::RestartFailed.into(),
                     msg,
                 )
                 .await;

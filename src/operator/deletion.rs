@@ -6,7 +6,8 @@ use super::Error;
 use super::context::Context;
 use super::status::publish_status;
 use crate::api::OAuthClient;
-use crate::reconcile::conditions::{condition, reasons, types};
+use crate::reconcile::conditions::condition;
+use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionType};
 use kube::ResourceExt;
 
 /// Publishes `Ready=False DeletionBlocked` with the cause. Status is written only when it
@@ -22,13 +23,13 @@ pub async fn report_blocked(client: &OAuthClient, ctx: &Context, error: &Error) 
     let mut fresh: Vec<_> = status
         .conditions
         .iter()
-        .filter(|c| c.type_ != types::READY)
+        .filter(|c| !c.is(ConditionType::Ready))
         .cloned()
         .collect();
     fresh.push(condition(
-        types::READY,
+        ConditionType::Ready,
         Some(false),
-        reasons::DELETION_BLOCKED,
+        ConditionReason::DeletionBlocked,
         message,
     ));
     status.conditions = fresh;

@@ -7,7 +7,8 @@ use super::registration;
 use super::{ApiContext, Error, Result, Verb};
 use crate::api::{OAuthClient, OIDCProvider};
 use crate::reconcile::client::{STATE_CLIENT_ID_KEY, state_secret_name};
-use crate::reconcile::conditions::{condition, types};
+use crate::reconcile::conditions::condition;
+use crate::reconcile::conditions::{ConditionReason, ConditionType};
 pub use crate::reconcile::registration::Ensured;
 use crate::reconcile::registration::{STATE_TOKEN_KEY, STATE_URI_KEY};
 use crate::reconcile::registration::{state_of, sync_condition, wanted_redirects};
@@ -84,9 +85,9 @@ pub async fn ensure(
         return Ok(Ensured {
             state: BTreeMap::new(),
             redirect_condition: condition(
-                types::REDIRECT_URIS_IN_SYNC,
+                ConditionType::RedirectUrisInSync,
                 Some(false),
-                "NoRegistrationEndpoint",
+                ConditionReason::NoRegistrationEndpoint,
                 "the provider's discovery document has no registration_endpoint (or was not fetched yet); use mode Generated or Static",
             ),
             registration_client_uri: None,

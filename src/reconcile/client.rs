@@ -1,11 +1,12 @@
 //! OAuthClient → the Secrets it owns and its status. Pure: the caller passes the world
 //! and a minting function; an existing secret value is always kept byte for byte.
 
-use super::conditions::{condition, reasons, summarise, types};
+use super::conditions::{condition, summarise};
 use super::presets::{self, Credentials};
 use super::world::{World, secret_value};
 use super::{Desired, Outcome, fingerprint, owner_reference};
 use crate::api::{ClientMode, OAuthClient, OAuthClientStatus, SecretPreset, Validate};
+use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionStatus, ConditionType};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
@@ -128,9 +129,9 @@ pub fn desired(
     // or before a rule was added, must not be served: say which field is wrong instead.
     if let Err((field, message)) = client.validate() {
         conditions.push(condition(
-            types::ACCEPTED,
+            ConditionType::Accepted,
             Some(false),
-            reasons::INVALID_SPEC,
+            ConditionReason::InvalidSpec,
             format!("{field}: {message}"),
         ));
         return finish(client, conditions, None, &target, None, needed_redirects);
@@ -144,18 +145,18 @@ pub fn desired(
             provider_ref.name
         );
         conditions.push(condition(
-            types::SECRET_SYNCED,
+            ConditionType::SecretSynced,
             Some(false),
-            reasons::PROVIDER_NOT_FOUND,
+            ConditionReason::ProviderNotFound,
             missing,
         ));
         return finish(client, conditions, None, &target, None, needed_redirects);
     };
     if let Err(message) = super::reference_allowed(provider, &ns) {
         conditions.push(condition(
-            types::SECRET_SYNCED,
+            ConditionType::SecretSynced,
             Some(false),
-            reasons::REFERENCE_NOT_PERMITTED,
+            ConditionReason::ReferenceNotPermitted,
             message,
         ));
         return finish(client, conditions, None, &target, None, needed_redirects);
@@ -185,15 +186,15 @@ pub fn desired(
                             id,
                             secret,
                             condition(
-                                types::REGISTERED,
+                                ConditionType::Registered,
                                 Some(true),
-                                reasons::MANUAL,
+                                ConditionReason::Manual,
                                 "credentials are managed outside Portcullis",
                             ),
                         ),
                         None => {
                             let name = r.map(|r| r.name.as_str()).unwrap_or_default();
-                            conditions.push(condition(types::SECRET_SYNCED, Some(false), reasons::SECRET_NOT_FOUND, format!("Secret {ns}/{name} has no client id key and spec.clientID is unset")));
+                            conditions.push(condition(ConditionType::SecretSynced, Some(false), ConditionReason::SecretNotFound, format!("Secret {ns}/{name} has no client id key and spec.clientID is unset")));
                             return finish(
                                 client,
                                 conditions,
@@ -207,7 +208,7 @@ pub fn desired(
                 }
                 None => {
                     let name = r.map(|r| r.name.as_str()).unwrap_or("<unset>");
-                    conditions.push(condition(types::SECRET_SYNCED, Some(false), reasons::SECRET_NOT_FOUND, format!("Secret {ns}/{name} or its key {key:?} not found (spec.credentialsSecretRef)")));
+                    conditions.push(condition(ConditionType::SecretSynced, Some(false), ConditionReason::SecretNotFound, format!("Secret {ns}/{name} or its key {key:?} not found (spec.credentialsSecretRef)")));
                     return finish(client, conditions, None, &target, None, needed_redirects);
                 }
             }
@@ -219,9 +220,9 @@ pub fn desired(
                 id,
                 secret,
                 condition(
-                    types::REGISTERED,
+                    ConditionType::Registered,
                     None,
-                    reasons::MANUAL,
+                    ConditionReason::Manual,
                     "register this client id and secret at the IdP; Portcullis cannot check a manual registration",
                 ),
             )
@@ -234,17 +235,17 @@ pub fn desired(
                 id,
                 secret,
                 condition(
-                    types::REGISTERED,
+                    ConditionType::Registered,
                     Some(true),
-                    reasons::READY,
+                    ConditionReason::Ready,
                     "registered at the IdP",
                 ),
             ),
             _ => {
                 conditions.push(condition(
-                    types::REGISTERED,
+                    ConditionType::Registered,
                     None,
-                    reasons::AWAITING_REGISTRATION,
+                    ConditionReason::AwaitingRegistration,
                     "not yet registered at the IdP's registration endpoint",
                 ));
                 return finish(client, conditions, None, &target, None, needed_redirects);
@@ -284,9 +285,9 @@ pub fn desired(
             }
             Err(e) => {
                 conditions.push(condition(
-                    types::SECRET_SYNCED,
+                    ConditionType::SecretSynced,
                     Some(false),
-                    reasons::INVALID_SPEC,
+                    ConditionReason::InvalidSpec,
                     format!("spec.secret.templates[{key:?}]: {e}"),
                 ));
                 return finish(
@@ -346,9 +347,9 @@ pub fn desired(
         )));
     }
     conditions.push(condition(
-        types::SECRET_SYNCED,
+        ConditionType::SecretSynced,
         Some(true),
-        reasons::READY,
+        ConditionReason::Ready,
         format!("Secret {target} holds the current credentials"),
     ));
     let mut outcome = finish(
@@ -377,14 +378,14 @@ fn finish(
     redirect_uris.dedup();
     let refused = conditions
         .iter()
-        .any(|c| c.type_ == types::ACCEPTED && c.status == "False");
+        .any(|c| c.is(ConditionType::Accepted) && c.has_status(ConditionStatus::False));
     if client.spec.mode != ClientMode::Dynamic && !refused {
         // Only a Dynamic registration can be compared with the IdP; say so instead of
         // claiming a sync that nobody checked.
         conditions.push(condition(
-            types::REDIRECT_URIS_IN_SYNC,
+            ConditionType::RedirectUrisInSync,
             None,
-            reasons::MANUAL,
+            ConditionReason::Manual,
             if redirect_uris.is_empty() {
                 // An empty list reads as "nothing to do"; say what fills it.
                 "no redirect URIs yet: waiting for spec.redirectURIs or a ForwardAuthRoute whose provider uses this client".to_string()
@@ -397,9 +398,9 @@ fn finish(
         ));
     }
     conditions.push(condition(
-        types::ROTATING,
+        ConditionType::Rotating,
         Some(false),
-        reasons::NOT_ROTATING,
+        ConditionReason::NotRotating,
         "",
     ));
     conditions.push(ready(&conditions));
@@ -423,9 +424,9 @@ pub fn ready(conditions: &[Condition]) -> Condition {
     let relevant: Vec<Condition> = conditions
         .iter()
         .filter(|c| {
-            c.type_ != types::ROTATING
-                && c.type_ != types::REDIRECT_URIS_IN_SYNC
-                && c.type_ != types::READY
+            !c.is(ConditionType::Rotating)
+                && !c.is(ConditionType::RedirectUrisInSync)
+                && !c.is(ConditionType::Ready)
         })
         .cloned()
         .collect();

@@ -11,7 +11,8 @@ use crate::api::{ClientMode, OAuthClient, OAuthClientStatus, OIDCProvider};
 use crate::reconcile::client::{
     STATE_SECRET_KEY, data_of, desired as client_desired, preset_of, ready, state_secret_name,
 };
-use crate::reconcile::conditions::{self, condition, types};
+use crate::reconcile::conditions::{self, condition};
+use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionStatus, ConditionType};
 use crate::reconcile::registration::Ensured;
 use crate::reconcile::rotation::{
     self, PREVIOUS_UNTIL_KEY, Plan, ROTATED_AT_KEY, TARGET_PREVIOUS_KEY,
@@ -174,12 +175,12 @@ pub fn desired(observed: Observed<'_>, mint: &mut dyn FnMut() -> String) -> Clie
         for c in status
             .conditions
             .iter_mut()
-            .filter(|c| c.type_ == types::ROTATING)
+            .filter(|c| c.is(ConditionType::Rotating))
         {
             *c = condition(
-                types::ROTATING,
+                ConditionType::Rotating,
                 Some(true),
-                conditions::reasons::GRACE_PERIOD,
+                ConditionReason::GracePeriod,
                 format!(
                     "the previous secret ({}) stays published as {TARGET_PREVIOUS_KEY:?} until {}",
                     fingerprint(prev),
@@ -194,7 +195,7 @@ pub fn desired(observed: Observed<'_>, mint: &mut dyn FnMut() -> String) -> Clie
     if let Some(rc) = redirect_condition {
         status
             .conditions
-            .retain(|c| c.type_ != types::REDIRECT_URIS_IN_SYNC);
+            .retain(|c| !c.is(ConditionType::RedirectUrisInSync));
         status.conditions.push(rc);
     }
     ClientPlan {
@@ -230,8 +231,8 @@ pub fn credential_check(
     if client.spec.mode != ClientMode::Generated {
         return None;
     }
-    let manual = conditions::find(&plan.status.conditions, types::REGISTERED)
-        .is_some_and(|c| c.reason == conditions::reasons::MANUAL);
+    let manual = conditions::find(&plan.status.conditions, ConditionType::Registered)
+        .is_some_and(|c| c.has_reason(ConditionReason::Manual));
     let token_endpoint = provider?
         .status
         .as_ref()?
@@ -256,7 +257,7 @@ pub fn credential_check(
 pub fn with_verification(status: &mut OAuthClientStatus, registered: Condition) {
     status
         .conditions
-        .retain(|c| c.type_ != types::REGISTERED && c.type_ != types::READY);
+        .retain(|c| !c.is(ConditionType::Registered) && !c.is(ConditionType::Ready));
     status.conditions.push(registered);
     let ready = ready(&status.conditions);
     status.conditions.push(ready);
@@ -274,8 +275,8 @@ pub fn requeue_after(
 ) -> Duration {
     let requeue = plan.requeue_after.unwrap_or(RESYNC).min(RESYNC);
     let unverified = client.spec.mode == ClientMode::Generated
-        && conditions::find(&status.conditions, types::REGISTERED)
-            .is_none_or(|c| c.status != "True");
+        && conditions::find(&status.conditions, ConditionType::Registered)
+            .is_none_or(|c| !c.has_status(ConditionStatus::True));
     if client.spec.mode == ClientMode::Dynamic || unverified {
         requeue.min(idp_recheck)
     } else {

@@ -4,7 +4,8 @@
 //! reconcile).
 
 use crate::api::{ForwardAuthRouteStatus, OAuthClientStatus, OIDCProviderStatus};
-use crate::reconcile::conditions::{self, types};
+use crate::reconcile::conditions::{self};
+use crate::reconcile::conditions::{ConditionExt, ConditionStatus, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
@@ -66,11 +67,11 @@ where
     );
     *fresh.conditions_mut() = merged;
     let write = previous != Some(&fresh);
-    let warn = conditions::find(fresh.conditions(), types::READY)
-        .filter(|ready| ready.status == "False")
+    let warn = conditions::find(fresh.conditions(), ConditionType::Ready)
+        .filter(|ready| ready.has_status(ConditionStatus::False))
         .filter(|ready| {
-            !conditions::find(before, types::READY)
-                .is_some_and(|p| p.status == "False" && p.reason == ready.reason)
+            !conditions::find(before, ConditionType::Ready)
+                .is_some_and(|p| p.has_status(ConditionStatus::False) && p.reason == ready.reason)
         })
         .filter(|_| write)
         .cloned();

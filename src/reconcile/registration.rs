@@ -4,7 +4,8 @@
 
 use crate::api::{OAuthClient, TokenEndpointAuthMethod};
 use crate::reconcile::client::{STATE_CLIENT_ID_KEY, STATE_SECRET_KEY};
-use crate::reconcile::conditions::{condition, types};
+use crate::reconcile::conditions::condition;
+use crate::reconcile::conditions::{ConditionReason, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use serde::Deserialize;
@@ -150,16 +151,16 @@ pub fn sync_condition(wanted: &[String], at_idp: &[String], note: &str) -> Condi
     let missing = missing_redirects(wanted, at_idp);
     if missing.is_empty() {
         condition(
-            types::REDIRECT_URIS_IN_SYNC,
+            ConditionType::RedirectUrisInSync,
             Some(true),
-            crate::reconcile::conditions::reasons::IN_SYNC,
+            ConditionReason::InSync,
             "the IdP holds every redirect URI",
         )
     } else {
         condition(
-            types::REDIRECT_URIS_IN_SYNC,
+            ConditionType::RedirectUrisInSync,
             Some(false),
-            crate::reconcile::conditions::reasons::MISSING_AT_IDP,
+            ConditionReason::MissingAtIdp,
             format!("the IdP's registration lacks {missing:?}{note}"),
         )
     }

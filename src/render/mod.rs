@@ -11,7 +11,8 @@ pub use load::{LoadError, Loaded, load};
 pub use output::render;
 
 use crate::reconcile::compile::{Compiled, compile};
-use crate::reconcile::conditions::{find, types};
+use crate::reconcile::conditions::find;
+use crate::reconcile::conditions::{ConditionExt, ConditionStatus, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use std::process::ExitCode;
 
@@ -66,8 +67,8 @@ pub fn not_ready(compiled: &Compiled) -> Vec<String> {
     let mut out = Vec::new();
     for (kind, objects) in statuses {
         for (key, conditions) in objects {
-            if let Some(c) = find(conditions, types::READY)
-                && c.status == "False"
+            if let Some(c) = find(conditions, ConditionType::Ready)
+                && c.has_status(ConditionStatus::False)
             {
                 out.push(format!(
                     "{kind} {key}: Ready=False {}: {}",

@@ -30,9 +30,9 @@ fn provider(allowed: &[&str]) -> OIDCProvider {
     };
     p.status = Some(OIDCProviderStatus {
         conditions: vec![portcullis::reconcile::conditions::condition(
-            "Ready",
+            portcullis::reconcile::conditions::ConditionType::Ready,
             Some(true),
-            "Ready",
+            portcullis::reconcile::conditions::ConditionReason::Ready,
             "ok",
         )],
         ..Default::default()
