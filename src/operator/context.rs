@@ -64,9 +64,9 @@ pub struct Context {
     pub now: fn() -> Timestamp,
     /// Mints a new secret value.
     pub mint: fn() -> String,
-    /// Per route id: whether the writer put it into the configuration (or why not);
+    /// Per route: whether the writer put it into the configuration (or why not);
     /// `None` until the writer's first pass, so routes wait instead of flapping.
-    pub programmed: RwLock<Option<HashMap<String, Result<(), String>>>>,
+    pub programmed: RwLock<Option<crate::reconcile::writer_plan::Programmed>>,
     /// Whether every cache has its initial list. Until then what depends on other kinds
     /// (the compiled configuration, a client's needed redirect URIs) is not computed: a
     /// restarted operator would otherwise write a configuration missing the routes not

@@ -6,9 +6,10 @@ use super::Result;
 use super::context::Context;
 use super::status::publish_status;
 use crate::api::ForwardAuthRoute;
+use crate::reconcile::key::ObjectKey;
 use crate::reconcile::provider::world_with_client;
 use crate::reconcile::route::{config, status};
-use crate::reconcile::world::{World, key_of};
+use crate::reconcile::world::World;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ pub fn world_for(ctx: &Context, route: &ForwardAuthRoute) -> World {
 
 /// Reconciles one ForwardAuthRoute.
 pub async fn reconcile(route: Arc<ForwardAuthRoute>, ctx: Arc<Context>) -> Result<Action> {
-    let id = key_of(route.as_ref());
+    let id = ObjectKey::of(route.as_ref());
     let programmed = {
         let guard = ctx.programmed.read().expect("not poisoned");
         // Before the writer has judged this route (first pass, or a route newer than

@@ -9,6 +9,7 @@ use super::context::Context;
 use super::{Error, Result, Verb};
 use crate::api::ForwardAuthRoute;
 use crate::reconcile::diff::secret_needs_apply;
+use crate::reconcile::key::ObjectKey;
 use crate::reconcile::outpost_credentials::{self, Origin};
 use crate::reconcile::shard;
 use crate::reconcile::writer_plan::{changed_routes, compile, plan_writes};
@@ -31,7 +32,7 @@ pub const CREDENTIALS_RESYNC: Duration = Duration::from_secs(60);
 
 /// One pass: compile, write what changed, publish verdicts. Returns the routes to
 /// reconcile again.
-pub async fn pass(ctx: &Context, shards_cache: &Store<ConfigMap>) -> Result<Vec<String>> {
+pub async fn pass(ctx: &Context, shards_cache: &Store<ConfigMap>) -> Result<Vec<ObjectKey>> {
     if !ctx.synced() {
         // A configuration compiled from half-listed caches would drop routes from the
         // outposts until the rest arrive; the pass that follows the sync writes it.
@@ -144,10 +145,8 @@ pub async fn run(
             ctx.metrics.reconciled("writer");
             match pass(&ctx, &shards_cache).await {
                 Ok(changed) => {
-                    for id in changed {
-                        if let Some((ns, name)) = id.split_once('/') {
-                            let _ = routes_out.send(ObjectRef::new(name).within(ns));
-                        }
+                    for key in changed {
+                        let _ = routes_out.send(key.object_ref());
                     }
                     ctx.reset_backoff("writer");
                     break;

@@ -3,14 +3,14 @@
 //! and no older route already claims one of its host+path pairs (the oldest claimant
 //! keeps it, so a new route cannot silently take over a live one).
 
+use super::key::ObjectKey;
 use super::route;
-use super::world::key_of;
 use crate::api::ForwardAuthRoute;
 use crate::config::RouteConfig;
 use std::collections::BTreeMap;
 
 /// Per route `namespace/name`: served, or why not (a message naming the cause).
-pub type Verdicts = BTreeMap<String, Result<(), String>>;
+pub type Verdicts = BTreeMap<ObjectKey, Result<(), String>>;
 
 /// The served routes, in a stable order, and every route's verdict.
 #[derive(Debug, Default)]
@@ -31,7 +31,7 @@ pub fn assign<'a>(
     ordered.sort_by_cached_key(|r| {
         (
             r.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            key_of(*r),
+            ObjectKey::of(*r),
         )
     });
     let mut claimed: BTreeMap<(String, String), String> = BTreeMap::new();
@@ -56,7 +56,7 @@ pub fn assign<'a>(
             out.routes.push(rc);
             Ok(())
         });
-        out.verdicts.insert(key_of(r), verdict);
+        out.verdicts.insert(ObjectKey::of(r), verdict);
     }
     sort_routes(&mut out.routes);
     out
@@ -104,7 +104,9 @@ mod tests {
         let assignment = assign([&new, &old], &|_, _| Ok(()));
         assert_eq!(assignment.routes.len(), 1);
         assert_eq!(assignment.routes[0].id, "apps/zz-old");
-        let refused = assignment.verdicts["apps/aa-new"].clone().unwrap_err();
+        let refused = assignment.verdicts[&ObjectKey::new("apps", "aa-new")]
+            .clone()
+            .unwrap_err();
         assert!(
             refused.contains("apps/zz-old") && refused.contains("a.example.com"),
             "{refused}"
@@ -117,7 +119,7 @@ mod tests {
         let assignment = assign([&r], &|_, key| Err(format!("provider {key} is not ready")));
         assert!(assignment.routes.is_empty());
         assert_eq!(
-            assignment.verdicts["apps/r"],
+            assignment.verdicts[&ObjectKey::new("apps", "r")],
             Err("provider apps/idp is not ready".into())
         );
     }

@@ -3,7 +3,8 @@
 
 use super::assign::{Verdicts, assign};
 use super::conditions;
-use super::world::{World, key_of};
+use super::key::ObjectKey;
+use super::world::World;
 use super::{Desired, client, outpost_credentials, provider, route, shard};
 use crate::api::{
     ForwardAuthRoute, ForwardAuthRouteStatus, OAuthClientStatus, OIDCProvider, OIDCProviderStatus,
@@ -20,12 +21,12 @@ pub struct Compiled {
     pub config: OutpostConfig,
     /// Secrets and ConfigMaps, in a stable order.
     pub objects: Vec<Desired>,
-    /// Status by `namespace/name`.
-    pub provider_status: BTreeMap<String, OIDCProviderStatus>,
-    /// Status by `namespace/name`.
-    pub client_status: BTreeMap<String, OAuthClientStatus>,
-    /// Status by `namespace/name`.
-    pub route_status: BTreeMap<String, ForwardAuthRouteStatus>,
+    /// Status by object.
+    pub provider_status: BTreeMap<ObjectKey, OIDCProviderStatus>,
+    /// Status by object.
+    pub client_status: BTreeMap<ObjectKey, OAuthClientStatus>,
+    /// Status by object.
+    pub route_status: BTreeMap<ObjectKey, ForwardAuthRouteStatus>,
 }
 
 /// Compiles the world. `operator_namespace` receives the configuration shards; `now`
@@ -42,7 +43,7 @@ pub fn compile(
     for p in &world.providers {
         let (config, outcome) = provider::desired(world, p);
         if let Some(config) = config {
-            providers.insert(key_of(p), (config, p));
+            providers.insert(ObjectKey::of(p).to_string(), (config, p));
         }
         let mut status = outcome.status;
         status.conditions = stamp(
@@ -51,7 +52,7 @@ pub fn compile(
             p.metadata.generation,
             now,
         );
-        out.provider_status.insert(key_of(p), status);
+        out.provider_status.insert(ObjectKey::of(p), status);
     }
 
     let (config, verdicts) = outpost_config(&providers, &world.routes);
@@ -65,7 +66,7 @@ pub fn compile(
     for r in &world.routes {
         let provider_key = route::provider_key(r);
         let programmed = verdicts
-            .get(&key_of(r))
+            .get(&ObjectKey::of(r))
             .cloned()
             .unwrap_or_else(|| Err("not compiled".into()));
         let provider_conds = out
@@ -79,7 +80,7 @@ pub fn compile(
             r.metadata.generation,
             now,
         );
-        out.route_status.insert(key_of(r), status);
+        out.route_status.insert(ObjectKey::of(r), status);
     }
 
     // The index's relations read the operator's caches (shared objects); the same here.
@@ -109,7 +110,7 @@ pub fn compile(
             })
             .flat_map(|p| {
                 redirects_by_provider
-                    .get(&key_of(p))
+                    .get(&ObjectKey::of(p).to_string())
                     .cloned()
                     .unwrap_or_default()
             })
@@ -125,7 +126,7 @@ pub fn compile(
             c.metadata.generation,
             now,
         );
-        out.client_status.insert(key_of(c), status);
+        out.client_status.insert(ObjectKey::of(c), status);
     }
 
     out.config = config;

@@ -2,8 +2,8 @@
 //! mappers and the reconcilers use these; no client, no I/O, unit-tested on slices.
 
 use crate::api::{ClientMode, ForwardAuthRoute, OAuthClient, OIDCProvider};
+use crate::reconcile::key::ObjectKey;
 use crate::reconcile::route::{auth_url, provider_key, redirect_uri};
-use crate::reconcile::world::key_of;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use std::collections::BTreeSet;
@@ -46,7 +46,7 @@ pub fn routes_of_provider(
     routes: &[Arc<ForwardAuthRoute>],
     provider: &OIDCProvider,
 ) -> Vec<ObjectRef<ForwardAuthRoute>> {
-    let key = key_of(provider);
+    let key = ObjectKey::of(provider);
     routes
         .iter()
         .filter(|r| provider_key(r) == key)
@@ -143,17 +143,17 @@ fn routes_signing_in_with<'a>(
     routes: &'a [Arc<ForwardAuthRoute>],
     client: &OAuthClient,
 ) -> impl Iterator<Item = &'a Arc<ForwardAuthRoute>> {
-    let keys: BTreeSet<String> = providers
+    let keys: BTreeSet<ObjectKey> = providers
         .iter()
         .filter(|p| provider_uses_client(p, client))
-        .map(|p| key_of(p.as_ref()))
+        .map(|p| ObjectKey::of(p.as_ref()))
         .collect();
     routes.iter().filter(move |r| {
         let key = provider_key(r);
         keys.contains(&key)
             && providers
                 .iter()
-                .find(|p| key_of(p.as_ref()) == key)
+                .find(|p| ObjectKey::of(p.as_ref()) == key)
                 .is_some_and(|p| crate::reconcile::reference_allowed(p, &ns(r.as_ref())).is_ok())
     })
 }
@@ -166,7 +166,7 @@ pub fn needed_claims(
     routes: &[Arc<ForwardAuthRoute>],
 ) -> BTreeSet<String> {
     let names = crate::reconcile::provider::claim_names(provider);
-    let key = key_of(provider);
+    let key = ObjectKey::of(provider);
     let mut out = BTreeSet::new();
     for r in routes.iter().filter(|r| provider_key(r) == key) {
         let Some(p) = &r.spec.policy else { continue };

@@ -12,6 +12,7 @@ pub mod compile;
 pub mod conditions;
 pub mod diff;
 pub mod index;
+pub mod key;
 pub mod outpost_credentials;
 pub mod presets;
 pub mod probe;

@@ -7,7 +7,6 @@ use crate::reconcile::client::{STATE_CLIENT_ID_KEY, STATE_SECRET_KEY};
 use crate::reconcile::conditions::condition;
 use crate::reconcile::conditions::{ConditionReason, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::ResourceExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -70,13 +69,9 @@ pub fn metadata(
     backchannel_logout_uri: Option<&str>,
 ) -> Value {
     let reg = client.spec.registration.clone().unwrap_or_default();
-    let name = reg.client_name.unwrap_or_else(|| {
-        format!(
-            "{}/{}",
-            client.namespace().unwrap_or_default(),
-            client.name_any()
-        )
-    });
+    let name = reg
+        .client_name
+        .unwrap_or_else(|| crate::reconcile::key::ObjectKey::of(client).to_string());
     let method = match reg.token_endpoint_auth_method.unwrap_or_default() {
         TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
         TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",

@@ -2,6 +2,7 @@
 //! status.
 
 use super::conditions::{self, condition, summarise};
+use super::key::ObjectKey;
 use super::reference_allowed;
 use super::world::World;
 use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName, Validate};
@@ -37,12 +38,11 @@ pub fn redirect_uri(route: &ForwardAuthRoute) -> String {
 }
 
 /// `namespace/name` of the provider a route references.
-pub fn provider_key(route: &ForwardAuthRoute) -> String {
+pub fn provider_key(route: &ForwardAuthRoute) -> ObjectKey {
     let ns = route.namespace().unwrap_or_default();
-    format!(
-        "{}/{}",
+    ObjectKey::new(
         route.spec.provider_ref.namespace_or(&ns),
-        route.spec.provider_ref.name
+        &route.spec.provider_ref.name,
     )
 }
 
@@ -107,18 +107,14 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
         }
     }
     Ok(RouteConfig {
-        id: format!(
-            "{}/{}",
-            route.namespace().unwrap_or_default(),
-            route.name_any()
-        ),
+        id: ObjectKey::of(route).to_string(),
         hosts: spec.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
         paths: spec
             .paths
             .clone()
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| vec!["/".into()]),
-        provider: provider_key(route),
+        provider: provider_key(route).to_string(),
         redirect_uri: format!("{auth}/oauth2/callback"),
         auth_url: auth,
         policy: PolicyConfig {

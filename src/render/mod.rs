@@ -81,9 +81,9 @@ pub fn not_ready(compiled: &Compiled) -> Vec<String> {
 }
 
 fn status_conditions<'a, S>(
-    statuses: &'a std::collections::BTreeMap<String, S>,
+    statuses: &'a std::collections::BTreeMap<crate::reconcile::key::ObjectKey, S>,
     conditions: impl Fn(&'a S) -> &'a Vec<Condition>,
-) -> Vec<(&'a String, &'a [Condition])> {
+) -> Vec<(&'a crate::reconcile::key::ObjectKey, &'a [Condition])> {
     statuses
         .iter()
         .map(|(k, s)| (k, conditions(s).as_slice()))
