@@ -38,6 +38,7 @@ pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Ac
     let result = if needs_finalizer || has_finalizer {
         let api: Api<OAuthClient> = Api::namespaced(ctx.client.clone(), &ns);
         let ctx2 = ctx.clone();
+        let object = super::describe(client.as_ref());
         finalizer(&api, FINALIZER, client, |event| async move {
             match event {
                 Finalizer::Apply(c) => apply_client(c, ctx2).await,
@@ -48,9 +49,17 @@ pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Ac
         .map_err(|e| match e {
             kube::runtime::finalizer::Error::ApplyFailed(e)
             | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-            kube::runtime::finalizer::Error::AddFinalizer(e)
-            | kube::runtime::finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
-            other => Error::Finalizer(other.to_string()),
+            // Adding or removing the finalizer is a JSON patch of the object.
+            kube::runtime::finalizer::Error::AddFinalizer(source)
+            | kube::runtime::finalizer::Error::RemoveFinalizer(source) => Error::Api {
+                verb: Verb::Patch,
+                object,
+                source,
+            },
+            other => Error::Finalizer {
+                object,
+                source: Box::new(other),
+            },
         })
     } else {
         apply_client(client, ctx.clone()).await

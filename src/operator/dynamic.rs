@@ -3,12 +3,14 @@
 //! and delete the client at the IdP when the OAuthClient goes (finalizer).
 
 use super::context::Context;
+use super::idp_error::IdpError;
 use super::registration;
 use super::{ApiContext, Error, Result, Verb};
 use crate::api::{OAuthClient, OIDCProvider};
 use crate::reconcile::client::{STATE_CLIENT_ID_KEY, state_secret_name};
 use crate::reconcile::conditions::condition;
 use crate::reconcile::conditions::{ConditionReason, ConditionType};
+use crate::reconcile::key::ObjectKey;
 pub use crate::reconcile::registration::Ensured;
 use crate::reconcile::registration::{STATE_TOKEN_KEY, STATE_URI_KEY};
 use crate::reconcile::registration::{state_of, sync_condition, wanted_redirects};
@@ -104,9 +106,16 @@ pub async fn ensure(
                 .get_opt(&r.name)
                 .await
                 .during(Verb::Get, || format!("Secret {ns}/{}", r.name))?;
-            Some(s.as_ref().and_then(|s| secret_value(s, &r.key)).ok_or_else(|| {
-                Error::Idp(format!("Secret {ns}/{} key {:?} not found (spec.registration.initialAccessTokenRef)", r.name, r.key))
-            })?)
+            Some(
+                s.as_ref()
+                    .and_then(|s| secret_value(s, &r.key))
+                    .ok_or_else(|| {
+                        Error::from(IdpError::InitialAccessTokenMissing {
+                            secret: ObjectKey::new(&ns, &r.name),
+                            key: r.key.clone(),
+                        })
+                    })?,
+            )
         }
         None => None,
     };

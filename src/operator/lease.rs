@@ -220,10 +220,9 @@ impl Elector {
                     }
                 }
                 Ok(false) => {
-                    return Error::Lease(format!(
-                        "Lease {}/{} taken over by another replica",
-                        self.namespace, self.name
-                    ));
+                    return Error::LeaseLost {
+                        lease: crate::reconcile::key::ObjectKey::new(&self.namespace, &self.name),
+                    };
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "leader election: renew failed");
