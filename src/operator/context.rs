@@ -28,7 +28,7 @@ pub struct Stores {
 
 impl Stores {
     /// An owned Secret from the cache.
-    pub fn owned_secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+    pub(crate) fn owned_secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
         self.owned_secrets
             .get(&ObjectRef::new(name).within(namespace))
     }
@@ -136,7 +136,9 @@ impl Context {
     }
 
     /// Follows the writer's verdicts (see [`Context::programmed`]).
-    pub fn subscribe_verdicts(&self) -> tokio::sync::watch::Receiver<Option<Arc<Programmed>>> {
+    pub(crate) fn subscribe_verdicts(
+        &self,
+    ) -> tokio::sync::watch::Receiver<Option<Arc<Programmed>>> {
         self.programmed.subscribe()
     }
 
@@ -181,7 +183,7 @@ impl Context {
 
     /// When the probes of `key` started failing (kept in memory: a restarted operator
     /// starts counting again), or `None` once a probe succeeds.
-    pub fn probe_failing_since(
+    pub(crate) fn probe_failing_since(
         &self,
         key: &str,
         failed: bool,
@@ -197,14 +199,14 @@ impl Context {
     }
 
     /// Forgets the failures of `key` after a successful reconcile.
-    pub fn reset_backoff(&self, key: &str) {
+    pub(crate) fn reset_backoff(&self, key: &str) {
         self.failures.lock().expect("not poisoned").remove(key);
     }
 }
 
 /// The key an object's error backoff is kept under: kind, namespace and name (so the
 /// error policy and a successful reconcile name the same entry).
-pub fn backoff_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
+pub(crate) fn backoff_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
     format!(
         "{}/{}/{}",
         K::kind(&()),
@@ -214,7 +216,7 @@ pub fn backoff_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
 }
 
 /// 5 s · 2^(n-1), at most 5 min.
-pub fn backoff_delay(failures: u32) -> Duration {
+pub(crate) fn backoff_delay(failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(6);
     Duration::from_secs((5u64 << exp).min(300))
 }

@@ -13,7 +13,7 @@ use kube::ResourceExt;
 /// Publishes `Ready=False DeletionBlocked` with the cause. Status is written only when it
 /// changes, and the event only when the wait begins: the finalizer's retries back off,
 /// and each one would otherwise add an event.
-pub async fn report_blocked(client: &OAuthClient, ctx: &Context, error: &Error) {
+pub(crate) async fn report_blocked(client: &OAuthClient, ctx: &Context, error: &Error) {
     let message = format!(
         "being deleted, but removing the client at the IdP failed: {error}; retried with backoff until it succeeds (or set spec.deletionPolicy: Orphan to leave the client at the IdP)"
     );

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Registers or checks the client at the IdP.
-pub async fn ensure(
+pub(crate) async fn ensure(
     ctx: &Context,
     client: &OAuthClient,
     provider: Option<&OIDCProvider>,
@@ -131,7 +131,7 @@ pub async fn ensure(
 
 /// Finalizer cleanup: delete the client at the IdP (a client it does not know counts as
 /// done). A failure holds the deletion; status and one Warning event say so.
-pub async fn cleanup(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action> {
+pub(crate) async fn cleanup(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action> {
     let result = remove_at_idp(&client, &ctx).await;
     if let Err(e) = &result {
         super::deletion::report_blocked(&client, &ctx, e).await;

@@ -32,7 +32,7 @@ pub use context::Context;
 pub use run::{OperatorArgs, run};
 
 /// The one field manager every write of the operator uses.
-pub const FIELD_MANAGER: &str = "portcullis";
+pub(crate) const FIELD_MANAGER: &str = "portcullis";
 /// Finalizer that removes a Dynamic client at the IdP before the OAuthClient goes.
 pub const FINALIZER: &str = "portcullis.dev/cleanup";
 pub use crate::reconcile::rotation::ROTATE_ANNOTATION;
@@ -170,7 +170,7 @@ pub enum Verb {
 }
 
 /// Names the verb and the object of a failed API request.
-pub trait ApiContext<T> {
+pub(crate) trait ApiContext<T> {
     /// The error as [`Error::Api`] about `object` (`Kind namespace/name`).
     fn during(self, verb: Verb, object: impl FnOnce() -> String) -> Result<T>;
 }

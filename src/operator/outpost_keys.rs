@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 pub use crate::config::{COOKIE_SECRET_KEY, SIGNING_KEY_KEY};
 
 /// The keys `existing` lacks, freshly minted; empty when it has them all.
-pub fn missing_keys(existing: Option<&Secret>) -> Result<BTreeMap<String, String>> {
+pub(crate) fn missing_keys(existing: Option<&Secret>) -> Result<BTreeMap<String, String>> {
     let has = |key: &str| {
         existing
             .and_then(|s| s.data.as_ref())
@@ -68,7 +68,11 @@ fn signing_key_pem() -> Result<String> {
 
 /// Adds the missing keys to Secret `name` in `namespace` (creating it if absent).
 /// Returns the keys it added (names only).
-pub async fn ensure(client: &kube::Client, namespace: &str, name: &str) -> Result<Vec<String>> {
+pub(crate) async fn ensure(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<String>> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let object = || format!("Secret {namespace}/{name}");
     let existing = api.get_opt(name).await.during(Verb::Get, object)?;

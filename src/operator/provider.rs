@@ -19,7 +19,7 @@ use kube::runtime::controller::Action;
 use std::sync::Arc;
 
 /// The inputs of `provider::config` from the caches.
-pub fn world_for(stores: &Stores, provider: &OIDCProvider) -> World {
+pub(crate) fn world_for(stores: &Stores, provider: &OIDCProvider) -> World {
     let client = provider.spec.client_ref.as_ref().and_then(|r| {
         let ns = provider.namespace().unwrap_or_default();
         stores.client(r.namespace_or(&ns), &r.name)
@@ -28,7 +28,7 @@ pub fn world_for(stores: &Stores, provider: &OIDCProvider) -> World {
 }
 
 /// The HTTP client for a provider's IdP: the shared one, or one trusting its CA bundle.
-pub async fn http_for(ctx: &Context, provider: &OIDCProvider) -> Result<reqwest::Client> {
+pub(crate) async fn http_for(ctx: &Context, provider: &OIDCProvider) -> Result<reqwest::Client> {
     let Some(r) = &provider.spec.ca_bundle_ref else {
         return Ok(ctx.http.clone());
     };

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// The world a route's status reads: its provider and the provider's client.
-pub fn world_for(ctx: &Context, route: &ForwardAuthRoute) -> World {
+pub(crate) fn world_for(ctx: &Context, route: &ForwardAuthRoute) -> World {
     let pref = crate::reconcile::index::provider_of_route(route);
     let Some(provider) = ctx.stores.providers.get(&pref) else {
         return World::default();
@@ -35,7 +35,7 @@ pub fn world_for(ctx: &Context, route: &ForwardAuthRoute) -> World {
 /// The routes to reconcile as the writer publishes verdicts: those whose verdict
 /// differs from the last verdicts this stream saw. Values published in between are
 /// skipped, never their changes: a verdict that flipped and flipped back needs nothing.
-pub fn verdict_changes(
+pub(crate) fn verdict_changes(
     verdicts: watch::Receiver<Option<Arc<Programmed>>>,
 ) -> impl Stream<Item = ObjectRef<ForwardAuthRoute>> + Send {
     let seen: Option<Arc<Programmed>> = None;

@@ -58,7 +58,7 @@ pub struct OperatorArgs {
 }
 
 /// The operator's admin port unless `--admin-listen` says otherwise.
-pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
+pub(crate) const DEFAULT_ADMIN_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 8081);
 
 /// Reconciles in flight per controller. Unbounded (kube-runtime's default), 3,000 routes

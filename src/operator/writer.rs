@@ -23,11 +23,11 @@ use std::time::Duration;
 
 /// Quiet time after a change before recompiling (a `kubectl apply` of 10k routes
 /// becomes a handful of compiles, not 10k).
-pub const DEBOUNCE: Duration = Duration::from_millis(500);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// How often the writer re-reads users' Secrets for the outposts' copy when nothing else
 /// triggered a pass.
-pub const CREDENTIALS_RESYNC: Duration = Duration::from_secs(60);
+pub(crate) const CREDENTIALS_RESYNC: Duration = Duration::from_secs(60);
 
 /// One pass: compile, write what changed, publish verdicts. Returns the routes whose
 /// verdict changed (the route controller learns them from the published verdicts).

@@ -10,11 +10,11 @@ use crate::config::RouteConfig;
 use std::collections::BTreeMap;
 
 /// Per route `namespace/name`: served, or why not (a message naming the cause).
-pub type Verdicts = BTreeMap<ObjectKey, Result<(), String>>;
+pub(crate) type Verdicts = BTreeMap<ObjectKey, Result<(), String>>;
 
 /// The served routes, in a stable order, and every route's verdict.
 #[derive(Debug, Default)]
-pub struct Assignment {
+pub(crate) struct Assignment {
     /// Compiled routes that are served.
     pub routes: Vec<RouteConfig>,
     /// Every route's verdict.
@@ -23,7 +23,7 @@ pub struct Assignment {
 
 /// Assigns host+path pairs to routes. `provider_usable(route, provider_key)` says whether
 /// the route may use its provider (it exists, compiles, and permits the namespace).
-pub fn assign<'a>(
+pub(crate) fn assign<'a>(
     routes: impl IntoIterator<Item = &'a ForwardAuthRoute>,
     provider_usable: &dyn Fn(&ForwardAuthRoute, &str) -> Result<(), String>,
 ) -> Assignment {
@@ -63,7 +63,7 @@ pub fn assign<'a>(
 }
 
 /// A stable order (by id); matching picks the longest prefix, not the first route.
-pub fn sort_routes(routes: &mut [RouteConfig]) {
+pub(crate) fn sort_routes(routes: &mut [RouteConfig]) {
     routes.sort_by(|a, b| a.id.cmp(&b.id));
 }
 

@@ -14,21 +14,21 @@ use kube::ResourceExt;
 use std::collections::BTreeMap;
 
 /// Label on every object the operator writes.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "portcullis");
+pub(crate) const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "portcullis");
 /// Label naming the OAuthClient a Secret belongs to.
-pub const CLIENT_LABEL: &str = "portcullis.dev/oauthclient";
+pub(crate) const CLIENT_LABEL: &str = "portcullis.dev/oauthclient";
 /// Annotation with a hash of the Secret's data (workloads can roll on it).
-pub const CONTENT_HASH: &str = "portcullis.dev/content-hash";
+pub(crate) const CONTENT_HASH: &str = "portcullis.dev/content-hash";
 /// Key of the minted secret in the state Secret.
-pub const STATE_SECRET_KEY: &str = "client-secret";
+pub(crate) const STATE_SECRET_KEY: &str = "client-secret";
 /// Key of the client id in the state Secret (Dynamic registrations).
-pub const STATE_CLIENT_ID_KEY: &str = "client-id";
+pub(crate) const STATE_CLIENT_ID_KEY: &str = "client-id";
 /// Key of the minted oauth2-proxy cookie secret in the state Secret.
-pub const STATE_COOKIE_KEY: &str = "cookie-secret";
+pub(crate) const STATE_COOKIE_KEY: &str = "cookie-secret";
 
 /// The annotation client-side `kubectl apply` keeps its last input in (a second copy of
 /// the object).
-pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+pub(crate) const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Label and annotation keys (or prefixes, ending in `/`) that GitOps tools use to track
 /// what they own. Copying them onto a generated Secret makes Argo CD or Flux adopt it and
@@ -45,7 +45,7 @@ const TRACKING_KEYS: &[&str] = &[
 ];
 
 /// Whether a label or annotation key is a GitOps tracking key.
-pub fn is_tracking_key(key: &str) -> bool {
+pub(crate) fn is_tracking_key(key: &str) -> bool {
     TRACKING_KEYS.iter().any(|t| {
         if t.ends_with('/') {
             key.starts_with(t)
@@ -66,7 +66,7 @@ fn without_tracking_keys(requested: Option<&BTreeMap<String, String>>) -> BTreeM
 }
 
 /// The key layout of the Secret an application reads (`generic` unless set).
-pub fn preset_of(client: &OAuthClient) -> SecretPreset {
+pub(crate) fn preset_of(client: &OAuthClient) -> SecretPreset {
     client
         .spec
         .secret
@@ -76,7 +76,7 @@ pub fn preset_of(client: &OAuthClient) -> SecretPreset {
 }
 
 /// The name of the Secret an application reads.
-pub fn target_secret_name(client: &OAuthClient) -> String {
+pub(crate) fn target_secret_name(client: &OAuthClient) -> String {
     client
         .spec
         .secret
@@ -86,7 +86,7 @@ pub fn target_secret_name(client: &OAuthClient) -> String {
 }
 
 /// The name of the operator's own Secret that keeps minted values.
-pub fn state_secret_name(client: &OAuthClient) -> String {
+pub(crate) fn state_secret_name(client: &OAuthClient) -> String {
     format!("{}-portcullis-state", client.name_any())
 }
 
@@ -484,7 +484,7 @@ pub fn secret_data(secret: &Secret) -> BTreeMap<String, String> {
 }
 
 /// The data of a Secret as strings.
-pub fn data_of(secret: Option<&Secret>) -> BTreeMap<String, String> {
+pub(crate) fn data_of(secret: Option<&Secret>) -> BTreeMap<String, String> {
     secret.map(secret_data).unwrap_or_default()
 }
 

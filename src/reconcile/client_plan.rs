@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How often a converged client is looked at again without a trigger.
-pub const RESYNC: Duration = Duration::from_secs(3600);
+pub(crate) const RESYNC: Duration = Duration::from_secs(3600);
 
 /// Everything an OAuthClient's desired state depends on, as the operator observed it.
 pub struct Observed<'a> {
@@ -267,7 +267,7 @@ pub fn with_verification(status: &mut OAuthClientStatus, registered: Condition) 
 /// step, at most after [`RESYNC`]; as often as the IdP is re-checked while a Dynamic
 /// client depends on the IdP or a Generated one awaits its registration (`Ready` follows
 /// soon after the admin registers it).
-pub fn requeue_after(
+pub(crate) fn requeue_after(
     client: &OAuthClient,
     plan: &Plan,
     status: &OAuthClientStatus,

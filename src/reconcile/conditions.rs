@@ -216,7 +216,7 @@ fn wire(type_: ConditionType, status: ConditionStatus, reason: &str, message: St
 }
 
 /// Typed questions about a wire condition.
-pub trait ConditionExt {
+pub(crate) trait ConditionExt {
     /// Whether it is the condition of this type.
     fn is(&self, type_: ConditionType) -> bool;
     /// Whether its status is this one.
@@ -263,7 +263,7 @@ pub fn merge(
 
 /// `Ready` summarising the others: False with the first failing condition's reason and
 /// message, Unknown if any is Unknown, True otherwise.
-pub fn summarise(conditions: &[Condition], ready_message: &str) -> Condition {
+pub(crate) fn summarise(conditions: &[Condition], ready_message: &str) -> Condition {
     for status in [ConditionStatus::False, ConditionStatus::Unknown] {
         if let Some(first) = conditions.iter().find(|c| c.has_status(status)) {
             return relay(
@@ -287,8 +287,9 @@ pub fn find(conditions: &[Condition], type_: ConditionType) -> Option<&Condition
     conditions.iter().find(|c| c.is(type_))
 }
 
-/// Whether the condition of a type is True.
-pub fn is_true(conditions: &[Condition], type_: ConditionType) -> bool {
+/// Whether the condition of a type is True (the tests' shorthand).
+#[cfg(test)]
+pub(crate) fn is_true(conditions: &[Condition], type_: ConditionType) -> bool {
     find(conditions, type_).is_some_and(|c| c.has_status(ConditionStatus::True))
 }
 

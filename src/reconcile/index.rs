@@ -14,7 +14,7 @@ fn ns<K: ResourceExt>(o: &K) -> String {
 }
 
 /// Whether `provider` logs in with `client` (its `clientRef`).
-pub fn provider_uses_client(provider: &OIDCProvider, client: &OAuthClient) -> bool {
+pub(crate) fn provider_uses_client(provider: &OIDCProvider, client: &OAuthClient) -> bool {
     provider
         .spec
         .client_ref
@@ -23,14 +23,14 @@ pub fn provider_uses_client(provider: &OIDCProvider, client: &OAuthClient) -> bo
 }
 
 /// Whether `client.spec.providerRef` names `provider`.
-pub fn client_belongs_to(client: &OAuthClient, provider: &OIDCProvider) -> bool {
+pub(crate) fn client_belongs_to(client: &OAuthClient, provider: &OIDCProvider) -> bool {
     let r = &client.spec.provider_ref;
     r.name == provider.name_any() && r.namespace_or(&ns(client)) == ns(provider)
 }
 
 /// Clients to reconcile when `provider` changes: those that belong to it and the one it
 /// logs in with (its redirect URIs come from the provider's routes).
-pub fn clients_of_provider(
+pub(crate) fn clients_of_provider(
     clients: &[Arc<OAuthClient>],
     provider: &OIDCProvider,
 ) -> Vec<ObjectRef<OAuthClient>> {
@@ -42,7 +42,7 @@ pub fn clients_of_provider(
 }
 
 /// Routes to reconcile when `provider` changes.
-pub fn routes_of_provider(
+pub(crate) fn routes_of_provider(
     routes: &[Arc<ForwardAuthRoute>],
     provider: &OIDCProvider,
 ) -> Vec<ObjectRef<ForwardAuthRoute>> {
@@ -56,7 +56,7 @@ pub fn routes_of_provider(
 
 /// Providers to reconcile when `client` changes: the ones that log in with it (their
 /// status carries its client id) and the one it belongs to.
-pub fn providers_of_client(
+pub(crate) fn providers_of_client(
     providers: &[Arc<OIDCProvider>],
     client: &OAuthClient,
 ) -> Vec<ObjectRef<OIDCProvider>> {
@@ -68,14 +68,14 @@ pub fn providers_of_client(
 }
 
 /// The provider a route references, as an ObjectRef.
-pub fn provider_of_route(route: &ForwardAuthRoute) -> ObjectRef<OIDCProvider> {
+pub(crate) fn provider_of_route(route: &ForwardAuthRoute) -> ObjectRef<OIDCProvider> {
     let r = &route.spec.provider_ref;
     ObjectRef::new(&r.name).within(r.namespace_or(&ns(route)))
 }
 
 /// Clients that read the Secret `namespace/name` (Static credentials, or the initial
 /// access token of a Dynamic registration).
-pub fn clients_of_secret(
+pub(crate) fn clients_of_secret(
     clients: &[Arc<OAuthClient>],
     namespace: &str,
     name: &str,
@@ -103,7 +103,7 @@ pub fn clients_of_secret(
 
 /// The redirect URIs `client` must have because routes log in through a provider that
 /// uses it (routes whose reference the provider does not allow are left out). Sorted.
-pub fn needed_redirects(
+pub(crate) fn needed_redirects(
     providers: &[Arc<OIDCProvider>],
     routes: &[Arc<ForwardAuthRoute>],
     client: &OAuthClient,
@@ -161,7 +161,7 @@ fn routes_signing_in_with<'a>(
 /// The claims the routes of a provider rely on (so the provider can say which ones the
 /// IdP does not advertise): email for email rules, the groups claim for group rules,
 /// named claims, and the permissions claim.
-pub fn needed_claims(
+pub(crate) fn needed_claims(
     provider: &OIDCProvider,
     routes: &[Arc<ForwardAuthRoute>],
 ) -> BTreeSet<String> {

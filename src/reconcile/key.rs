@@ -34,7 +34,7 @@ impl ObjectKey {
 
     /// The reflector reference of the object of kind `K` with this key (what a
     /// controller is told to reconcile).
-    pub fn object_ref<K: Resource<DynamicType = ()>>(&self) -> ObjectRef<K> {
+    pub(crate) fn object_ref<K: Resource<DynamicType = ()>>(&self) -> ObjectRef<K> {
         ObjectRef::new(&self.name).within(&self.namespace)
     }
 

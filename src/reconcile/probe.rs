@@ -35,7 +35,7 @@ pub fn parse_http_date(value: &str) -> Option<Timestamp> {
 /// Whether a failed probe should be kept from status: the IdP answered before
 /// (`Discovered` and `JWKSAvailable` True) and the failures have lasted less than
 /// `grace`. A provider never reached is reported at once: there is nothing to keep.
-pub fn hold_last_good(
+pub(crate) fn hold_last_good(
     previous: &[Condition],
     failing_since: Timestamp,
     now: Timestamp,
@@ -56,7 +56,7 @@ pub fn hold_last_good(
 /// the wording they were first published with: the cause's text varies from attempt to
 /// attempt ("connection reset" one time, "connection closed" the next), and each
 /// variant would otherwise be a status write for nothing new.
-pub fn keep_first_wording(previous: &[Condition], conditions: &mut [Condition], note: &str) {
+pub(crate) fn keep_first_wording(previous: &[Condition], conditions: &mut [Condition], note: &str) {
     for c in conditions.iter_mut().filter(|c| c.message.contains(note)) {
         if let Some(p) = previous.iter().find(|p| p.type_ == c.type_)
             && p.status == c.status

@@ -12,10 +12,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 
 /// Default skew tolerated on `exp`/`iat`/`nbf`.
-pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
+pub(crate) const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
 
 /// The resolved claim names.
-pub fn claim_names(provider: &OIDCProvider) -> ClaimNames {
+pub(crate) fn claim_names(provider: &OIDCProvider) -> ClaimNames {
     let spec = provider.spec.claims.clone().unwrap_or_default();
     let default = ClaimNames::default();
     ClaimNames {
@@ -31,7 +31,7 @@ pub fn claim_names(provider: &OIDCProvider) -> ClaimNames {
 
 /// A CA bundle reference in namespace `ns` as the outpost reads it (a ConfigMap key or
 /// a Secret key).
-pub fn ca_bundle_source(ns: &str, r: &crate::api::CABundleRef) -> SecretSource {
+pub(crate) fn ca_bundle_source(ns: &str, r: &crate::api::CABundleRef) -> SecretSource {
     let key_ref = SecretKeyRef {
         namespace: ns.to_string(),
         name: r.name.clone(),
@@ -189,7 +189,7 @@ pub fn desired(
 /// A world of the provider and its client, whose id comes from the client's status when
 /// only the IdP or a user's Secret knows it (Static, Dynamic): the operator's caches hold
 /// no user Secrets.
-pub fn world_with_client(
+pub(crate) fn world_with_client(
     provider: &OIDCProvider,
     client: Option<&crate::api::OAuthClient>,
 ) -> World {

@@ -88,7 +88,7 @@ pub fn desired(observed: Observed<'_>) -> Verdict {
 
 /// The provider's status from its compiled config and a probe. Fields the probe could
 /// not refresh keep their previous values (the last good data survives an outage).
-pub fn diagnose(
+pub(crate) fn diagnose(
     provider: &OIDCProvider,
     compiled: &std::result::Result<ProviderConfig, Condition>,
     report: &Report,
@@ -242,7 +242,7 @@ pub fn diagnose(
 }
 
 /// `IssuerMatches`, quoting both values and naming a trailing-slash-only difference.
-pub fn issuer_condition(configured: &str, advertised: &str) -> Condition {
+pub(crate) fn issuer_condition(configured: &str, advertised: &str) -> Condition {
     if configured == advertised {
         return condition(
             ConditionType::IssuerMatches,
@@ -267,7 +267,10 @@ pub fn issuer_condition(configured: &str, advertised: &str) -> Condition {
 }
 
 /// `ClockInSync` from the IdP's `Date` and our clock.
-pub fn clock_condition(clock: Option<(Timestamp, Timestamp)>, allowed_seconds: u64) -> Condition {
+pub(crate) fn clock_condition(
+    clock: Option<(Timestamp, Timestamp)>,
+    allowed_seconds: u64,
+) -> Condition {
     let Some((idp, ours)) = clock else {
         return condition(
             ConditionType::ClockInSync,
@@ -303,7 +306,7 @@ pub fn clock_condition(clock: Option<(Timestamp, Timestamp)>, allowed_seconds: u
 
 /// Which requested scopes and needed claims the IdP does not advertise (an IdP that
 /// advertises no list at all is given the benefit of the doubt).
-pub fn support_condition(
+pub(crate) fn support_condition(
     scopes: &[String],
     claims: &BTreeSet<String>,
     scopes_supported: &[String],

@@ -37,7 +37,7 @@ with_conditions!(
 
 /// What publishing a freshly computed status amounts to.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Publication<S> {
+pub(crate) struct Publication<S> {
     /// The status with merged conditions (what the object holds afterwards).
     pub status: S,
     /// Whether it differs from the published one, so must be written.
@@ -49,7 +49,7 @@ pub struct Publication<S> {
 
 /// Merges `fresh` into `previous` (see [`conditions::merge`]) and decides the write and
 /// the event. A status equal to the published one is never written again.
-pub fn publication<S>(
+pub(crate) fn publication<S>(
     previous: Option<&S>,
     mut fresh: S,
     generation: Option<i64>,

@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// State key: the RFC 7592 registration access token.
-pub const STATE_TOKEN_KEY: &str = "registration-access-token";
+pub(crate) const STATE_TOKEN_KEY: &str = "registration-access-token";
 /// State key: the RFC 7592 client configuration URI.
-pub const STATE_URI_KEY: &str = "registration-client-uri";
+pub(crate) const STATE_URI_KEY: &str = "registration-client-uri";
 
 /// What the IdP side contributes to a reconcile.
 // No Debug: `state` holds the client secret and the registration access token.
@@ -99,7 +99,7 @@ pub fn metadata(
 }
 
 /// Redirect URIs we need that the IdP does not hold (sorted, as given).
-pub fn missing_redirects(wanted: &[String], at_idp: &[String]) -> Vec<String> {
+pub(crate) fn missing_redirects(wanted: &[String], at_idp: &[String]) -> Vec<String> {
     wanted
         .iter()
         .filter(|u| !at_idp.contains(u))
@@ -108,7 +108,7 @@ pub fn missing_redirects(wanted: &[String], at_idp: &[String]) -> Vec<String> {
 }
 
 /// The redirect URIs to register: the spec's plus what routes need, sorted.
-pub fn wanted_redirects(client: &OAuthClient, needed: &[String]) -> Vec<String> {
+pub(crate) fn wanted_redirects(client: &OAuthClient, needed: &[String]) -> Vec<String> {
     let mut all: Vec<String> = client.spec.redirect_uris.clone().unwrap_or_default();
     all.extend(needed.iter().cloned());
     all.sort();
@@ -117,7 +117,10 @@ pub fn wanted_redirects(client: &OAuthClient, needed: &[String]) -> Vec<String> 
 }
 
 /// The state Secret's keys for a registration, keeping what the IdP omitted.
-pub fn state_of(r: &Registration, previous: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub(crate) fn state_of(
+    r: &Registration,
+    previous: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut s = BTreeMap::new();
     s.insert(STATE_CLIENT_ID_KEY.to_string(), r.client_id.clone());
     // RFC 7592 lets the IdP omit unchanged values on read/update: keep what we have.
@@ -142,7 +145,7 @@ pub fn state_of(r: &Registration, previous: &BTreeMap<String, String>) -> BTreeM
 
 /// `RedirectURIsInSync`: whether the IdP holds every wanted redirect URI (`note` says
 /// why an update did not happen).
-pub fn sync_condition(wanted: &[String], at_idp: &[String], note: &str) -> Condition {
+pub(crate) fn sync_condition(wanted: &[String], at_idp: &[String], note: &str) -> Condition {
     let missing = missing_redirects(wanted, at_idp);
     if missing.is_empty() {
         condition(

@@ -38,7 +38,7 @@ pub fn redirect_uri(route: &ForwardAuthRoute) -> String {
 }
 
 /// `namespace/name` of the provider a route references.
-pub fn provider_key(route: &ForwardAuthRoute) -> ObjectKey {
+pub(crate) fn provider_key(route: &ForwardAuthRoute) -> ObjectKey {
     let ns = route.namespace().unwrap_or_default();
     ObjectKey::new(
         route.spec.provider_ref.namespace_or(&ns),

@@ -41,14 +41,14 @@ impl World {
     }
 
     /// A key of a Secret as UTF-8, from `data` or (for manifests on disk) `stringData`.
-    pub fn secret_value(&self, namespace: &str, name: &str, key: &str) -> Option<String> {
+    pub(crate) fn secret_value(&self, namespace: &str, name: &str, key: &str) -> Option<String> {
         secret_value(self.secret(namespace, name)?, key)
     }
 }
 
 /// A key of a Secret as UTF-8, from `data` or `stringData` (`stringData` wins, as on
 /// the API server).
-pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+pub(crate) fn secret_value(secret: &Secret, key: &str) -> Option<String> {
     if let Some(v) = secret.string_data.as_ref().and_then(|d| d.get(key)) {
         return Some(v.clone());
     }

@@ -41,7 +41,7 @@ pub fn compile(
 }
 
 /// The shards to apply (content changed) and the names of stale shards to delete.
-pub fn plan_writes(
+pub(crate) fn plan_writes(
     desired: Vec<ConfigMap>,
     cached: &[Arc<ConfigMap>],
 ) -> (Vec<ConfigMap>, Vec<String>) {
@@ -63,7 +63,7 @@ pub fn plan_writes(
 }
 
 /// Routes whose verdict differs between two passes (all of them after the first).
-pub fn changed_routes(before: Option<&Programmed>, after: &Programmed) -> Vec<ObjectKey> {
+pub(crate) fn changed_routes(before: Option<&Programmed>, after: &Programmed) -> Vec<ObjectKey> {
     after
         .iter()
         .filter(|(id, v)| before.and_then(|b| b.get(*id)) != Some(*v))
