@@ -76,7 +76,7 @@ pub(crate) fn preset_of(client: &OAuthClient) -> SecretPreset {
 }
 
 /// The name of the Secret an application reads.
-pub(crate) fn target_secret_name(client: &OAuthClient) -> String {
+pub fn target_secret_name(client: &OAuthClient) -> String {
     client
         .spec
         .secret
