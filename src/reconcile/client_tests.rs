@@ -33,6 +33,7 @@ fn world_with(client: OAuthClient, secrets: Vec<Secret>) -> (World, OAuthClient)
         clients: vec![client.clone()],
         routes: vec![],
         secrets,
+        ..Default::default()
     };
     (world, client)
 }

@@ -5,7 +5,7 @@ use super::assign::{Verdicts, assign};
 use super::conditions;
 use super::key::ObjectKey;
 use super::world::World;
-use super::{Desired, client, outpost_credentials, provider, route, shard};
+use super::{Desired, client, outpost_credentials, provider, provider_status, route, shard};
 use crate::api::{
     ForwardAuthRoute, ForwardAuthRouteStatus, OAuthClientStatus, OIDCProvider, OIDCProviderStatus,
 };
@@ -45,7 +45,10 @@ pub fn compile(
         if let Some(config) = config {
             providers.insert(ObjectKey::of(p).to_string(), (config, p));
         }
-        let mut status = outcome.status;
+        let mut status = match world.probes.get(&ObjectKey::of(p)) {
+            Some(report) => probed_status(world, p, report, now).unwrap_or(outcome.status),
+            None => outcome.status,
+        };
         status.conditions = stamp(
             p.status.as_ref().map(|s| s.conditions.as_slice()),
             status.conditions,
@@ -195,6 +198,39 @@ pub fn outpost_config<'a>(
         routes: assignment.routes,
     };
     (config, assignment.verdicts)
+}
+
+/// A probed provider's status, from the same [`provider_status::desired`] the operator
+/// publishes after its probe. One probe, so a failure is believed at once (the
+/// operator's grace only ever holds a status that was good before, and input on disk
+/// carries none): `None` only if that were not so.
+fn probed_status(
+    world: &World,
+    p: &OIDCProvider,
+    report: &super::probe::Report,
+    now: Timestamp,
+) -> Option<OIDCProviderStatus> {
+    let compiled = provider::config(world, p);
+    let routes: Vec<std::sync::Arc<ForwardAuthRoute>> = world
+        .routes
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
+    let needed_claims = super::index::needed_claims(p, &routes);
+    let failed = report.discovery_error.is_some() || report.jwks_error.is_some();
+    match provider_status::desired(provider_status::Observed {
+        provider: p,
+        compiled: &compiled,
+        report: report.clone(),
+        needed_claims: &needed_claims,
+        failing_since: failed.then_some(report.at.unwrap_or(now)),
+        now,
+        grace: std::time::Duration::ZERO,
+    }) {
+        provider_status::Verdict::Publish(status) => Some(*status),
+        provider_status::Verdict::HoldLastGood => None,
+    }
 }
 
 fn stamp(

@@ -1,9 +1,12 @@
 //! A snapshot of the objects a reconcile reads: what the operator's caches hold, or
 //! what `render` read from disk. The desired-state functions only read from it.
 
+use super::key::ObjectKey;
+use super::probe::Report;
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
+use std::collections::BTreeMap;
 
 /// Every input object, by kind.
 #[derive(Clone, Debug, Default)]
@@ -16,6 +19,10 @@ pub struct World {
     pub routes: Vec<ForwardAuthRoute>,
     /// Secrets (users' credentials, and what the operator wrote before).
     pub secrets: Vec<Secret>,
+    /// What a probe of each provider's IdP found, by provider (the operator probes on
+    /// every provider reconcile; `render --probe` probes once). A provider without a
+    /// report has Unknown IdP conditions: it has not been contacted.
+    pub probes: BTreeMap<ObjectKey, Report>,
 }
 
 fn find<'a, K: ResourceExt>(items: &'a [K], namespace: &str, name: &str) -> Option<&'a K> {

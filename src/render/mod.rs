@@ -25,6 +25,22 @@ pub fn run(args: &RenderArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut loaded = loaded;
+    if args.probe {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(probe_providers(
+                &mut loaded.world,
+                k8s_openapi::jiff::Timestamp::now,
+            )),
+            Err(e) => {
+                eprintln!("error: --probe: cannot start the async runtime: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let compiled = compile(
         &loaded.world,
         &args.operator_namespace,
@@ -44,6 +60,51 @@ pub fn run(args: &RenderArgs) -> ExitCode {
         return ExitCode::from(3);
     }
     ExitCode::SUCCESS
+}
+
+/// Probes every provider's IdP with the operator's probe ([`crate::operator::probe`]),
+/// recording each report in the world for [`compile`] to turn into the status the
+/// operator would publish. A CA bundle comes from a Secret among the manifests; one that
+/// is not there is reported as the operator reports it.
+pub async fn probe_providers(
+    world: &mut crate::reconcile::World,
+    now: fn() -> k8s_openapi::jiff::Timestamp,
+) {
+    use crate::operator::idp_error::IdpError;
+    use crate::reconcile::key::ObjectKey;
+    let mut probes = std::collections::BTreeMap::new();
+    for p in &world.providers {
+        let ns = p.metadata.namespace.clone().unwrap_or_default();
+        let http = match &p.spec.ca_bundle_ref {
+            None => crate::oidc::build_client(None).map_err(|e| e.to_string()),
+            Some(r) => {
+                let bundle = ObjectKey::new(&ns, &r.name);
+                let pem = match r.kind {
+                    crate::api::CABundleKind::Secret => world.secret_value(&ns, &r.name, &r.key),
+                    crate::api::CABundleKind::ConfigMap => None,
+                };
+                match pem {
+                    Some(pem) => crate::oidc::build_client(Some(&pem)).map_err(|e| e.to_string()),
+                    None => Err(IdpError::CaBundleMissing {
+                        bundle,
+                        key: r.key.clone(),
+                    }
+                    .to_string()),
+                }
+            }
+        };
+        let report = match http {
+            Ok(http) => crate::operator::probe::probe(&http, &p.spec.issuer_url, now).await,
+            // As the operator says it: the bundle is the user's to fix.
+            Err(e) => crate::reconcile::probe::Report {
+                discovery_error: Some(format!("spec.caBundleRef: {e}")),
+                at: Some(now()),
+                ..Default::default()
+            },
+        };
+        probes.insert(ObjectKey::of(p), report);
+    }
+    world.probes = probes;
 }
 
 /// Each object whose Ready would be False, with the reason and message it would show.

@@ -29,4 +29,5 @@ mod outpost_rate_limit;
 mod outpost_refresh;
 mod reasons;
 mod render_parity;
+mod render_probe_parity;
 mod structure;

@@ -10,7 +10,9 @@ use portcullis::operator::provider::reconcile;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-async fn start_idp(advertised_suffix: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+pub(crate) async fn start_idp(
+    advertised_suffix: &'static str,
+) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let doc = json!({
