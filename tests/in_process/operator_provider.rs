@@ -33,7 +33,7 @@ pub(crate) async fn start_idp(
     (base, task)
 }
 
-fn provider(issuer: &str) -> OIDCProvider {
+pub(crate) fn provider(issuer: &str) -> OIDCProvider {
     let mut p = OIDCProvider::new(
         "idp",
         OIDCProviderSpec {

@@ -3,34 +3,15 @@
 //! `reconcile::provider_status::desired`. For one provider and one IdP, the conditions
 //! `render` prints are the ones the operator publishes.
 
-use crate::operator_provider::start_idp;
+use crate::operator_provider::{provider, start_idp};
 use crate::operator_support::*;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::ObjectMeta;
 use portcullis::api::*;
 use portcullis::reconcile::World;
 use portcullis::reconcile::compile::compile;
 use portcullis::reconcile::key::ObjectKey;
 use std::sync::Arc;
-
-fn provider(issuer: &str) -> OIDCProvider {
-    let mut p = OIDCProvider::new(
-        "idp",
-        OIDCProviderSpec {
-            issuer_url: issuer.into(),
-            client_id: Some("outpost".into()),
-            ..Default::default()
-        },
-    );
-    p.metadata = ObjectMeta {
-        namespace: Some("auth".into()),
-        name: Some("idp".into()),
-        generation: Some(1),
-        ..Default::default()
-    };
-    p
-}
 
 /// What `render --probe` prints for the provider.
 async fn rendered(p: &OIDCProvider) -> Vec<Condition> {
