@@ -6,8 +6,7 @@ use super::Error;
 use super::context::Context;
 use super::status::publish_status;
 use crate::api::OAuthClient;
-use crate::reconcile::conditions::condition;
-use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionType};
+use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionType, condition};
 use kube::ResourceExt;
 
 /// Publishes `Ready=False DeletionBlocked` with the cause. Status is written only when it

@@ -4,8 +4,7 @@
 //! credentials are right and `invalid_client` that they are not (seed: "invalid_client"
 //! found only when the first user logs in). Nothing is created at the IdP.
 
-use crate::reconcile::conditions::condition;
-use crate::reconcile::conditions::{ConditionReason, ConditionType};
+use crate::reconcile::conditions::{ConditionReason, ConditionType, condition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde_json::Value;
 

@@ -1,12 +1,13 @@
 //! OAuthClient → the Secrets it owns and its status. Pure: the caller passes the world
 //! and a minting function; an existing secret value is always kept byte for byte.
 
-use super::conditions::{condition, summarise};
+use super::conditions::{
+    ConditionExt, ConditionReason, ConditionStatus, ConditionType, condition, summarise,
+};
 use super::presets::{self, Credentials};
 use super::world::{World, secret_value};
 use super::{Desired, Outcome, fingerprint, owner_reference};
 use crate::api::{ClientMode, OAuthClient, OAuthClientStatus, SecretPreset, Validate};
-use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionStatus, ConditionType};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};

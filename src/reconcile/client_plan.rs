@@ -11,8 +11,9 @@ use crate::api::{ClientMode, OAuthClient, OAuthClientStatus, OIDCProvider};
 use crate::reconcile::client::{
     STATE_SECRET_KEY, data_of, desired as client_desired, preset_of, ready, state_secret_name,
 };
-use crate::reconcile::conditions::{self, condition};
-use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionStatus, ConditionType};
+use crate::reconcile::conditions::{
+    self, ConditionExt, ConditionReason, ConditionStatus, ConditionType, condition,
+};
 use crate::reconcile::registration::Ensured;
 use crate::reconcile::rotation::{
     self, PREVIOUS_UNTIL_KEY, Plan, ROTATED_AT_KEY, TARGET_PREVIOUS_KEY,

@@ -3,8 +3,7 @@
 //! failure keeps its first wording.
 
 use crate::oidc::Discovery;
-use crate::reconcile::conditions;
-use crate::reconcile::conditions::{ConditionExt, ConditionStatus, ConditionType};
+use crate::reconcile::conditions::{self, ConditionExt, ConditionStatus, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 

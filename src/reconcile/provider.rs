@@ -3,11 +3,10 @@
 
 use super::Outcome;
 use super::client;
-use super::conditions::{condition, summarise};
+use super::conditions::{ConditionReason, ConditionType, condition, summarise};
 use super::world::World;
 use crate::api::{CABundleKind, OIDCProvider, OIDCProviderStatus, Validate};
 use crate::config::{ClaimNames, ProviderConfig, SecretKeyRef, SecretSource};
-use crate::reconcile::conditions::{ConditionReason, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 

@@ -5,8 +5,9 @@
 use crate::api::parse_duration;
 use crate::api::{OIDCProvider, OIDCProviderStatus, ProviderEndpoints};
 use crate::config::ProviderConfig;
-use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionType};
-use crate::reconcile::conditions::{condition, summarise};
+use crate::reconcile::conditions::{
+    ConditionExt, ConditionReason, ConditionType, condition, summarise,
+};
 use crate::reconcile::probe::{Report, hold_last_good, keep_first_wording};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;

@@ -4,8 +4,7 @@
 //! reconcile).
 
 use crate::api::{ForwardAuthRouteStatus, OAuthClientStatus, OIDCProviderStatus};
-use crate::reconcile::conditions::{self};
-use crate::reconcile::conditions::{ConditionExt, ConditionStatus, ConditionType};
+use crate::reconcile::conditions::{self, ConditionExt, ConditionStatus, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 

@@ -4,8 +4,7 @@
 
 use crate::api::{OAuthClient, TokenEndpointAuthMethod};
 use crate::reconcile::client::{STATE_CLIENT_ID_KEY, STATE_SECRET_KEY};
-use crate::reconcile::conditions::condition;
-use crate::reconcile::conditions::{ConditionReason, ConditionType};
+use crate::reconcile::conditions::{ConditionReason, ConditionType, condition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -1,7 +1,9 @@
 //! ForwardAuthRoute → its compiled [`RouteConfig`], the redirect URI it needs, and its
 //! status.
 
-use super::conditions::{self, condition, summarise};
+use super::conditions::{
+    self, ConditionExt, ConditionReason, ConditionStatus, ConditionType, condition, summarise,
+};
 use super::key::ObjectKey;
 use super::reference_allowed;
 use super::world::World;
@@ -10,7 +12,6 @@ use crate::config::{
     BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, LoginRateLimit, PolicyConfig,
     RouteConfig, SessionConfig,
 };
-use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionStatus, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 use std::collections::BTreeMap;

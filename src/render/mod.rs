@@ -11,8 +11,7 @@ pub use load::{LoadError, Loaded, load};
 pub use output::render;
 
 use crate::reconcile::compile::{Compiled, compile};
-use crate::reconcile::conditions::find;
-use crate::reconcile::conditions::{ConditionExt, ConditionStatus, ConditionType};
+use crate::reconcile::conditions::{ConditionExt, ConditionStatus, ConditionType, find};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use std::process::ExitCode;
 
