@@ -87,7 +87,7 @@ pub fn target_secret_name(client: &OAuthClient) -> String {
 }
 
 /// The name of the operator's own Secret that keeps minted values.
-pub(crate) fn state_secret_name(client: &OAuthClient) -> String {
+pub fn state_secret_name(client: &OAuthClient) -> String {
     format!("{}-portcullis-state", client.name_any())
 }
 

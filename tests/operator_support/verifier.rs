@@ -6,7 +6,8 @@
 
 use super::{Exchange, Handle, expect};
 use kube::Resource;
-use portcullis::api::{OAuthClient, OIDCProvider};
+use portcullis::api::{OAuthClient, OIDCProvider, WorkloadKind, WorkloadRef};
+use portcullis::reconcile::client;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -38,6 +39,14 @@ pub enum Step {
     Event {
         /// The namespace of the object the event is about.
         namespace: String,
+    },
+    /// Rolls a workload named in `restartOnRotation` (a patch of its pod template);
+    /// the server answers with the bare workload.
+    RestartWorkload {
+        /// The client's namespace (workloads are in the same one).
+        namespace: String,
+        /// The workload.
+        workload: WorkloadRef,
     },
 }
 
@@ -101,6 +110,27 @@ impl Step {
                 })
                 .await
             }
+            Self::RestartWorkload {
+                namespace,
+                workload,
+            } => {
+                let (kind, plural) = match workload.kind {
+                    WorkloadKind::Deployment => ("Deployment", "deployments"),
+                    WorkloadKind::StatefulSet => ("StatefulSet", "statefulsets"),
+                    WorkloadKind::DaemonSet => ("DaemonSet", "daemonsets"),
+                };
+                let name = workload.name;
+                let answer = serde_json::json!({"apiVersion": "apps/v1", "kind": kind,
+                    "metadata": {"name": name, "namespace": namespace}});
+                expect(
+                    handle,
+                    "PATCH",
+                    &format!("/apis/apps/v1/namespaces/{namespace}/{plural}/{name}?"),
+                    200,
+                    move |_| answer,
+                )
+                .await
+            }
             Self::Event { namespace } => {
                 expect(
                     handle,
@@ -143,6 +173,10 @@ pub enum Scenario {
     /// A client whose provider does not exist: its status says so, then a Warning
     /// event names the provider.
     ClientProviderMissing(OAuthClient),
+    /// A client's secret rotated: the target Secret applied with the new and the
+    /// previous value, the state Secret applied, the status published, a Normal event,
+    /// then each workload of `restartOnRotation` rolled.
+    ClientRotated(OAuthClient),
     /// Any other sequence of steps.
     Steps(Vec<Step>),
 }
@@ -167,7 +201,7 @@ impl Scenario {
                     .expect("a Static client names its credentials Secret")
                     .name
                     .clone();
-                let target = portcullis::reconcile::client::target_secret_name(&client);
+                let target = client::target_secret_name(&client);
                 vec![
                     Step::ReadSecret {
                         secret: (ns.clone(), source),
@@ -178,6 +212,26 @@ impl Scenario {
                     },
                     Step::apply_status(&client),
                 ]
+            }
+            Self::ClientRotated(c) => {
+                let ns = namespace_of(&c);
+                let mut steps = vec![
+                    Step::ApplySecret {
+                        secret: (ns.clone(), client::target_secret_name(&c)),
+                    },
+                    Step::ApplySecret {
+                        secret: (ns.clone(), client::state_secret_name(&c)),
+                    },
+                    Step::apply_status(&c),
+                    Step::event(&ns),
+                ];
+                for workload in c.spec.restart_on_rotation.clone().unwrap_or_default() {
+                    steps.push(Step::RestartWorkload {
+                        namespace: ns.clone(),
+                        workload,
+                    });
+                }
+                steps
             }
             Self::ClientProviderMissing(c) => {
                 vec![Step::apply_status(&c), Step::event(&namespace_of(&c))]
