@@ -5,10 +5,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A Go-style duration of whole units, e.g. `30s`, `15m`, `12h`, `1h30m`.
-pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
+pub(crate) const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
 
 /// A lower-case DNS name (RFC 1123), optionally with a `:port`.
-pub const HOST_PATTERN: &str =
+pub(crate) const HOST_PATTERN: &str =
     r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$";
 
 /// A reference to an object of a known kind, in the same namespace unless `namespace` is
@@ -26,7 +26,7 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     /// The namespace this reference resolves to from an object in `own_namespace`.
-    pub fn namespace_or<'a>(&'a self, own_namespace: &'a str) -> &'a str {
+    pub(crate) fn namespace_or<'a>(&'a self, own_namespace: &'a str) -> &'a str {
         self.namespace.as_deref().unwrap_or(own_namespace)
     }
 }
@@ -44,11 +44,11 @@ pub struct SecretKeySelector {
 }
 
 /// Common status conditions, a list-map keyed by `type`.
-pub type Conditions = Vec<Condition>;
+pub(crate) type Conditions = Vec<Condition>;
 
 /// Schema transform: marks a `conditions` list as a map keyed by `type`, so server-side
 /// apply merges conditions from different managers instead of replacing the list.
-pub fn conditions_list_map(schema: &mut schemars::Schema) {
+pub(crate) fn conditions_list_map(schema: &mut schemars::Schema) {
     schema.insert("x-kubernetes-list-type".into(), "map".into());
     schema.insert(
         "x-kubernetes-list-map-keys".into(),
@@ -57,6 +57,6 @@ pub fn conditions_list_map(schema: &mut schemars::Schema) {
 }
 
 /// Schema transform: a list of unique scalar values (a set under server-side apply).
-pub fn list_set(schema: &mut schemars::Schema) {
+pub(crate) fn list_set(schema: &mut schemars::Schema) {
     schema.insert("x-kubernetes-list-type".into(), "set".into());
 }

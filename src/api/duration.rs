@@ -7,7 +7,7 @@ use super::DURATION_PATTERN;
 /// form into whole seconds. The pattern itself decides what is a duration, so this
 /// accepts exactly what the API server admits (humantime took `1d` and `8 hours`, which
 /// the schema refuses).
-pub fn parse_duration(value: &str) -> Result<u64, String> {
+pub(crate) fn parse_duration(value: &str) -> Result<u64, String> {
     static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let pattern =
         PATTERN.get_or_init(|| regex::Regex::new(DURATION_PATTERN).expect("a valid pattern"));

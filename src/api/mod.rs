@@ -17,7 +17,7 @@ mod session_store;
 mod validation;
 
 pub use common::*;
-pub use duration::parse_duration;
+pub(crate) use duration::parse_duration;
 pub use oauth_client::*;
 pub use oidc_provider::*;
 pub use route::*;
@@ -28,7 +28,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 /// The API group of every Portcullis resource.
-pub const GROUP: &str = "portcullis.dev";
+pub(crate) const GROUP: &str = "portcullis.dev";
 
 /// All CRDs, in the order they are printed and applied.
 pub fn crds() -> Vec<CustomResourceDefinition> {

@@ -110,7 +110,7 @@ pub struct OIDCProviderSpec {
 impl OIDCProviderSpec {
     /// The scopes requested at login (spec, or `openid profile email`); `openid` is always
     /// first because without it there is no ID token.
-    pub fn requested_scopes(&self) -> Vec<String> {
+    pub(crate) fn requested_scopes(&self) -> Vec<String> {
         let mut scopes = self
             .scopes
             .clone()

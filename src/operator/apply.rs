@@ -25,7 +25,7 @@ where
 }
 
 /// Server-side applies the status subresource of a custom resource.
-pub async fn apply_status<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<()>
+pub(crate) async fn apply_status<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<()>
 where
     K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
     S: Serialize,

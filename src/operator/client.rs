@@ -10,7 +10,7 @@ use crate::api::{ClientMode, DeletionPolicy, OAuthClient, Validate, WorkloadKind
 use crate::reconcile::Desired;
 use crate::reconcile::client::{data_of, state_secret_name, target_secret_name};
 use crate::reconcile::client_plan::{self, Observed};
-use crate::reconcile::conditions;
+use crate::reconcile::conditions::ConditionReason;
 use crate::reconcile::diff::secret_needs_apply;
 use crate::reconcile::index;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -38,6 +38,7 @@ pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Ac
     let result = if needs_finalizer || has_finalizer {
         let api: Api<OAuthClient> = Api::namespaced(ctx.client.clone(), &ns);
         let ctx2 = ctx.clone();
+        let object = super::describe(client.as_ref());
         finalizer(&api, FINALIZER, client, |event| async move {
             match event {
                 Finalizer::Apply(c) => apply_client(c, ctx2).await,
@@ -48,9 +49,17 @@ pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Ac
         .map_err(|e| match e {
             kube::runtime::finalizer::Error::ApplyFailed(e)
             | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
-            kube::runtime::finalizer::Error::AddFinalizer(e)
-            | kube::runtime::finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
-            other => Error::Finalizer(other.to_string()),
+            // Adding or removing the finalizer is a JSON patch of the object.
+            kube::runtime::finalizer::Error::AddFinalizer(source)
+            | kube::runtime::finalizer::Error::RemoveFinalizer(source) => Error::Api {
+                verb: Verb::Patch,
+                object,
+                source,
+            },
+            other => Error::Finalizer {
+                object,
+                source: Box::new(other),
+            },
         })
     } else {
         apply_client(client, ctx.clone()).await
@@ -155,7 +164,7 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
         ctx.event(
             &client.object_ref(&()),
             false,
-            conditions::reasons::ROTATED,
+            ConditionReason::Rotated.into(),
             format!(
                 "secret rotated because {why}; new fingerprint {}",
                 status.secret_fingerprint.clone().unwrap_or_default()
@@ -213,7 +222,7 @@ async fn restart_workloads(
                 ctx.event(
                     &client.object_ref(&()),
                     true,
-                    conditions::reasons::RESTART_FAILED,
+                    ConditionReason::RestartFailed.into(),
                     msg,
                 )
                 .await;

@@ -3,12 +3,14 @@
 
 use super::metrics::Metrics;
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
+use crate::reconcile::key::ObjectKey;
+use crate::reconcile::writer_plan::{Programmed, changed_routes};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The reflector caches the reconcilers read from (never the API server, for these).
@@ -26,7 +28,7 @@ pub struct Stores {
 
 impl Stores {
     /// An owned Secret from the cache.
-    pub fn owned_secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
+    pub(crate) fn owned_secret(&self, namespace: &str, name: &str) -> Option<Arc<Secret>> {
         self.owned_secrets
             .get(&ObjectRef::new(name).within(namespace))
     }
@@ -64,9 +66,13 @@ pub struct Context {
     pub now: fn() -> Timestamp,
     /// Mints a new secret value.
     pub mint: fn() -> String,
-    /// Per route id: whether the writer put it into the configuration (or why not);
-    /// `None` until the writer's first pass, so routes wait instead of flapping.
-    pub programmed: RwLock<Option<HashMap<String, Result<(), String>>>>,
+    /// The writer's verdict per route, whether it put the route into the configuration
+    /// (or why not): the one channel between the writer and the route reconciler. The
+    /// route reads its verdict from the current value, and the route controller is
+    /// triggered by the routes whose verdict changed between values it saw
+    /// ([`super::route::verdict_changes`]). `None` until the writer's first pass, so
+    /// routes wait instead of flapping.
+    programmed: tokio::sync::watch::Sender<Option<Arc<Programmed>>>,
     /// Whether every cache has its initial list. Until then what depends on other kinds
     /// (the compiled configuration, a client's needed redirect URIs) is not computed: a
     /// restarted operator would otherwise write a configuration missing the routes not
@@ -103,11 +109,37 @@ impl Context {
             idp_failure_grace: Duration::from_secs(30),
             now: Timestamp::now,
             mint: crate::reconcile::mint_secret,
-            programmed: RwLock::default(),
+            programmed: tokio::sync::watch::Sender::new(None),
             caches_synced: std::sync::atomic::AtomicBool::new(true),
             failures: Mutex::default(),
             probe_failures: Mutex::default(),
         })
+    }
+
+    /// Publishes the writer's verdicts; returns the routes whose verdict differs from
+    /// the previous ones (every route, the first time).
+    pub fn publish_verdicts(&self, verdicts: Programmed) -> Vec<ObjectKey> {
+        let before = self.programmed.send_replace(Some(Arc::new(verdicts)));
+        let after = self.programmed.borrow();
+        changed_routes(before.as_deref(), after.as_deref().expect("just published"))
+    }
+
+    /// The writer's current verdict on one route; `None` before the writer judged it
+    /// (its first pass, or a route newer than the last pass).
+    pub fn verdict(&self, route: &ObjectKey) -> Option<Result<(), String>> {
+        self.programmed.borrow().as_ref()?.get(route).cloned()
+    }
+
+    /// The writer's current verdicts, `None` before its first pass.
+    pub fn verdicts(&self) -> Option<Arc<Programmed>> {
+        self.programmed.borrow().clone()
+    }
+
+    /// Follows the writer's verdicts (see [`Context::programmed`]).
+    pub(crate) fn subscribe_verdicts(
+        &self,
+    ) -> tokio::sync::watch::Receiver<Option<Arc<Programmed>>> {
+        self.programmed.subscribe()
     }
 
     /// See [`Context::caches_synced`].
@@ -151,7 +183,7 @@ impl Context {
 
     /// When the probes of `key` started failing (kept in memory: a restarted operator
     /// starts counting again), or `None` once a probe succeeds.
-    pub fn probe_failing_since(
+    pub(crate) fn probe_failing_since(
         &self,
         key: &str,
         failed: bool,
@@ -167,14 +199,14 @@ impl Context {
     }
 
     /// Forgets the failures of `key` after a successful reconcile.
-    pub fn reset_backoff(&self, key: &str) {
+    pub(crate) fn reset_backoff(&self, key: &str) {
         self.failures.lock().expect("not poisoned").remove(key);
     }
 }
 
 /// The key an object's error backoff is kept under: kind, namespace and name (so the
 /// error policy and a successful reconcile name the same entry).
-pub fn backoff_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
+pub(crate) fn backoff_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
     format!(
         "{}/{}/{}",
         K::kind(&()),
@@ -184,7 +216,7 @@ pub fn backoff_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
 }
 
 /// 5 s · 2^(n-1), at most 5 min.
-pub fn backoff_delay(failures: u32) -> Duration {
+pub(crate) fn backoff_delay(failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(6);
     Duration::from_secs((5u64 << exp).min(300))
 }

@@ -6,13 +6,13 @@ use super::Error;
 use super::context::Context;
 use super::status::publish_status;
 use crate::api::OAuthClient;
-use crate::reconcile::conditions::{condition, reasons, types};
+use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionType, condition};
 use kube::ResourceExt;
 
 /// Publishes `Ready=False DeletionBlocked` with the cause. Status is written only when it
 /// changes, and the event only when the wait begins: the finalizer's retries back off,
 /// and each one would otherwise add an event.
-pub async fn report_blocked(client: &OAuthClient, ctx: &Context, error: &Error) {
+pub(crate) async fn report_blocked(client: &OAuthClient, ctx: &Context, error: &Error) {
     let message = format!(
         "being deleted, but removing the client at the IdP failed: {error}; retried with backoff until it succeeds (or set spec.deletionPolicy: Orphan to leave the client at the IdP)"
     );
@@ -22,13 +22,13 @@ pub async fn report_blocked(client: &OAuthClient, ctx: &Context, error: &Error) 
     let mut fresh: Vec<_> = status
         .conditions
         .iter()
-        .filter(|c| c.type_ != types::READY)
+        .filter(|c| !c.is(ConditionType::Ready))
         .cloned()
         .collect();
     fresh.push(condition(
-        types::READY,
+        ConditionType::Ready,
         Some(false),
-        reasons::DELETION_BLOCKED,
+        ConditionReason::DeletionBlocked,
         message,
     ));
     status.conditions = fresh;

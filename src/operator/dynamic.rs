@@ -3,11 +3,13 @@
 //! and delete the client at the IdP when the OAuthClient goes (finalizer).
 
 use super::context::Context;
+use super::idp_error::IdpError;
 use super::registration;
 use super::{ApiContext, Error, Result, Verb};
 use crate::api::{OAuthClient, OIDCProvider};
 use crate::reconcile::client::{STATE_CLIENT_ID_KEY, state_secret_name};
-use crate::reconcile::conditions::{condition, types};
+use crate::reconcile::conditions::{ConditionReason, ConditionType, condition};
+use crate::reconcile::key::ObjectKey;
 pub use crate::reconcile::registration::Ensured;
 use crate::reconcile::registration::{STATE_TOKEN_KEY, STATE_URI_KEY};
 use crate::reconcile::registration::{state_of, sync_condition, wanted_redirects};
@@ -20,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Registers or checks the client at the IdP.
-pub async fn ensure(
+pub(crate) async fn ensure(
     ctx: &Context,
     client: &OAuthClient,
     provider: Option<&OIDCProvider>,
@@ -84,9 +86,9 @@ pub async fn ensure(
         return Ok(Ensured {
             state: BTreeMap::new(),
             redirect_condition: condition(
-                types::REDIRECT_URIS_IN_SYNC,
+                ConditionType::RedirectUrisInSync,
                 Some(false),
-                "NoRegistrationEndpoint",
+                ConditionReason::NoRegistrationEndpoint,
                 "the provider's discovery document has no registration_endpoint (or was not fetched yet); use mode Generated or Static",
             ),
             registration_client_uri: None,
@@ -103,9 +105,16 @@ pub async fn ensure(
                 .get_opt(&r.name)
                 .await
                 .during(Verb::Get, || format!("Secret {ns}/{}", r.name))?;
-            Some(s.as_ref().and_then(|s| secret_value(s, &r.key)).ok_or_else(|| {
-                Error::Idp(format!("Secret {ns}/{} key {:?} not found (spec.registration.initialAccessTokenRef)", r.name, r.key))
-            })?)
+            Some(
+                s.as_ref()
+                    .and_then(|s| secret_value(s, &r.key))
+                    .ok_or_else(|| {
+                        Error::from(IdpError::InitialAccessTokenMissing {
+                            secret: ObjectKey::new(&ns, &r.name),
+                            key: r.key.clone(),
+                        })
+                    })?,
+            )
         }
         None => None,
     };
@@ -121,7 +130,7 @@ pub async fn ensure(
 
 /// Finalizer cleanup: delete the client at the IdP (a client it does not know counts as
 /// done). A failure holds the deletion; status and one Warning event say so.
-pub async fn cleanup(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action> {
+pub(crate) async fn cleanup(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Action> {
     let result = remove_at_idp(&client, &ctx).await;
     if let Err(e) = &result {
         super::deletion::report_blocked(&client, &ctx, e).await;

@@ -10,10 +10,10 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use std::time::Duration;
 
 /// How long a lease is valid without renewal.
-pub const LEASE_DURATION: Duration = Duration::from_secs(15);
+pub(crate) const LEASE_DURATION: Duration = Duration::from_secs(15);
 pub use super::gate::RENEW_DEADLINE;
 /// How often the leader renews / a standby retries.
-pub const RETRY_PERIOD: Duration = Duration::from_secs(2);
+pub(crate) const RETRY_PERIOD: Duration = Duration::from_secs(2);
 
 /// What to do with the lease as it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub enum Decision {
 }
 
 /// Decides from the current lease (pure).
-pub fn decide(lease: Option<&Lease>, me: &str, now: Timestamp) -> Decision {
+pub(crate) fn decide(lease: Option<&Lease>, me: &str, now: Timestamp) -> Decision {
     let Some(spec) = lease.and_then(|l| l.spec.as_ref()) else {
         return Decision::Acquire;
     };
@@ -60,7 +60,7 @@ pub fn decide(lease: Option<&Lease>, me: &str, now: Timestamp) -> Decision {
 
 /// The lease to write for a decision (None for Standby). Keeps the resourceVersion so
 /// the write fails with a conflict if the lease changed since it was read.
-pub fn next_lease(
+pub(crate) fn next_lease(
     current: Option<&Lease>,
     name: &str,
     namespace: &str,
@@ -182,7 +182,7 @@ impl Elector {
     }
 
     /// Waits until this replica leads.
-    pub async fn acquire(&self) {
+    pub(crate) async fn acquire(&self) {
         loop {
             match self.try_lead().await {
                 Ok(true) => return,
@@ -220,10 +220,9 @@ impl Elector {
                     }
                 }
                 Ok(false) => {
-                    return Error::Lease(format!(
-                        "Lease {}/{} taken over by another replica",
-                        self.namespace, self.name
-                    ));
+                    return Error::LeaseLost {
+                        lease: crate::reconcile::key::ObjectKey::new(&self.namespace, &self.name),
+                    };
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "leader election: renew failed");

@@ -58,7 +58,7 @@ pub struct Metrics {
 impl Metrics {
     /// Records the outcome of a lease renewal: the API server's health as the leader
     /// sees it.
-    pub fn api_reached(&self, outcome: Result<(), String>) {
+    pub(crate) fn api_reached(&self, outcome: Result<(), String>) {
         *self.api_error.lock().unwrap_or_else(|p| p.into_inner()) = outcome.err();
     }
 }
@@ -129,7 +129,7 @@ impl Metrics {
     }
 
     /// Sets the number of cached objects of a controller's kind.
-    pub fn set_objects(&self, controller: &str, count: usize) {
+    pub(crate) fn set_objects(&self, controller: &str, count: usize) {
         self.objects
             .get_or_create(&ControllerLabels {
                 controller: controller.into(),
@@ -154,7 +154,7 @@ impl Metrics {
 }
 
 /// The admin router.
-pub fn router(metrics: Arc<Metrics>) -> Router {
+pub(crate) fn router(metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(

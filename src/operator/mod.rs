@@ -15,6 +15,7 @@ pub mod context;
 pub mod deletion;
 pub mod dynamic;
 pub mod gate;
+pub mod idp_error;
 pub mod lease;
 pub mod metrics;
 pub mod outpost_keys;
@@ -31,7 +32,7 @@ pub use context::Context;
 pub use run::{OperatorArgs, run};
 
 /// The one field manager every write of the operator uses.
-pub const FIELD_MANAGER: &str = "portcullis";
+pub(crate) const FIELD_MANAGER: &str = "portcullis";
 /// Finalizer that removes a Dynamic client at the IdP before the OAuthClient goes.
 pub const FINALIZER: &str = "portcullis.dev/cleanup";
 pub use crate::reconcile::rotation::ROTATE_ANNOTATION;
@@ -74,21 +75,49 @@ pub enum Error {
     /// An object could not be (de)serialised.
     #[error("serialisation: {0}")]
     Serde(#[from] serde_json::Error),
-    /// The IdP could not be used (registration, discovery).
+    /// The IdP could not be used (registration, its CA bundle): which call at which
+    /// URL, or which object held the missing input.
     #[error("IdP: {0}")]
-    Idp(String),
+    Idp(#[from] idp_error::IdpError),
     /// The object is missing a field the API server always sets (namespace, uid).
     #[error("object has no {0}")]
     MissingField(&'static str),
-    /// The finalizer machinery failed.
-    #[error("finalizer: {0}")]
-    Finalizer(String),
-    /// Lost or could not take the leader lease.
-    #[error("leader election: {0}")]
-    Lease(String),
+    /// The finalizer machinery failed on an object (it had no name, or its finalizer
+    /// list could not be read); kube's error is the source.
+    #[error("finalizer of {object}: {source}")]
+    Finalizer {
+        /// The object, as `Kind namespace/name`.
+        object: String,
+        /// kube's finalizer error.
+        #[source]
+        source: Box<kube::runtime::finalizer::Error<Error>>,
+    },
+    /// Another replica holds the leader Lease: this one stops writing.
+    #[error("leader election: Lease {lease} taken over by another replica")]
+    LeaseLost {
+        /// The Lease.
+        lease: crate::reconcile::key::ObjectKey,
+    },
     /// Minting the outposts' keys failed.
-    #[error("outpost keys: {0}")]
-    Keys(String),
+    #[error("outpost keys: {what} failed")]
+    Keys {
+        /// What was being made.
+        what: KeyMaterial,
+        /// aws-lc-rs's error (it says no more, by design).
+        #[source]
+        source: aws_lc_rs::error::Unspecified,
+    },
+}
+
+/// What the operator mints for the outposts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, strum::Display)]
+pub enum KeyMaterial {
+    /// The cookie secret, from the system random generator.
+    #[strum(to_string = "the system random generator")]
+    CookieSecret,
+    /// The P-256 signing key.
+    #[strum(to_string = "generating a P-256 key")]
+    SigningKey,
 }
 
 impl Error {
@@ -101,9 +130,9 @@ impl Error {
             Self::Serde(_) => "serde",
             Self::Idp(_) => "idp",
             Self::MissingField(_) => "missing_field",
-            Self::Finalizer(_) => "finalizer",
-            Self::Lease(_) => "lease",
-            Self::Keys(_) => "keys",
+            Self::Finalizer { .. } => "finalizer",
+            Self::LeaseLost { .. } => "lease",
+            Self::Keys { .. } => "keys",
         }
     }
 }
@@ -141,7 +170,7 @@ pub enum Verb {
 }
 
 /// Names the verb and the object of a failed API request.
-pub trait ApiContext<T> {
+pub(crate) trait ApiContext<T> {
     /// The error as [`Error::Api`] about `object` (`Kind namespace/name`).
     fn during(self, verb: Verb, object: impl FnOnce() -> String) -> Result<T>;
 }

@@ -7,7 +7,7 @@
 //! would log everybody out. The write is a merge patch that names only the missing keys,
 //! so it can never drop a key someone else (or an earlier run) wrote.
 
-use super::{ApiContext, Error, Result, Verb};
+use super::{ApiContext, Error, KeyMaterial, Result, Verb};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine as _;
@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 pub use crate::config::{COOKIE_SECRET_KEY, SIGNING_KEY_KEY};
 
 /// The keys `existing` lacks, freshly minted; empty when it has them all.
-pub fn missing_keys(existing: Option<&Secret>) -> Result<BTreeMap<String, String>> {
+pub(crate) fn missing_keys(existing: Option<&Secret>) -> Result<BTreeMap<String, String>> {
     let has = |key: &str| {
         existing
             .and_then(|s| s.data.as_ref())
@@ -42,14 +42,20 @@ fn cookie_secret() -> Result<String> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|_| Error::Keys("the system random generator failed".into()))?;
+        .map_err(|source| Error::Keys {
+            what: KeyMaterial::CookieSecret,
+            source,
+        })?;
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// A new P-256 key as PKCS#8 PEM (`BEGIN PRIVATE KEY`), what `--signing-key-file` reads.
 fn signing_key_pem() -> Result<String> {
     let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(|_| Error::Keys("generating a P-256 key failed".into()))?;
+        .map_err(|source| Error::Keys {
+            what: KeyMaterial::SigningKey,
+            source,
+        })?;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
     let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
     for line in b64.as_bytes().chunks(64) {
@@ -62,7 +68,11 @@ fn signing_key_pem() -> Result<String> {
 
 /// Adds the missing keys to Secret `name` in `namespace` (creating it if absent).
 /// Returns the keys it added (names only).
-pub async fn ensure(client: &kube::Client, namespace: &str, name: &str) -> Result<Vec<String>> {
+pub(crate) async fn ensure(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Vec<String>> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let object = || format!("Secret {namespace}/{name}");
     let existing = api.get_opt(name).await.during(Verb::Get, object)?;

@@ -118,7 +118,7 @@ pub fn describe(e: &OidcError) -> String {
 mod tests {
     use super::*;
     use crate::api::{OIDCProvider, OIDCProviderSpec};
-    use crate::reconcile::conditions::{find, types};
+    use crate::reconcile::conditions::{ConditionType, find};
     use crate::reconcile::provider::world_with_client;
     use crate::reconcile::provider_status::diagnose;
     use std::collections::BTreeSet;
@@ -171,14 +171,16 @@ mod tests {
         p.metadata.generation = None;
         let compiled = crate::reconcile::provider::config(&world_with_client(&p, None), &p);
         let s = diagnose(&p, &compiled, &r, &BTreeSet::new());
-        let issuer_c = find(&s.conditions, types::ISSUER_MATCHES).unwrap();
+        let issuer_c = find(&s.conditions, ConditionType::IssuerMatches).unwrap();
         assert!(
             issuer_c.message.contains("trailing slash"),
             "{}",
             issuer_c.message
         );
         assert_eq!(
-            find(&s.conditions, types::CLOCK_IN_SYNC).unwrap().status,
+            find(&s.conditions, ConditionType::ClockInSync)
+                .unwrap()
+                .status,
             "False"
         );
         // The unreachable case: a closed port.

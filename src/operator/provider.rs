@@ -2,11 +2,13 @@
 //! desired status ([`crate::reconcile::provider_status`], pure), publish it.
 
 use super::context::{Context, Stores};
+use super::idp_error::IdpError;
 use super::probe::{self, Report};
 use super::status::publish_status;
 use super::{ApiContext, Error, Result, Verb};
 use crate::api::{CABundleKind, OIDCProvider};
 use crate::reconcile::index;
+use crate::reconcile::key::ObjectKey;
 use crate::reconcile::provider::world_with_client;
 use crate::reconcile::provider_status::{Observed, Verdict, desired};
 use crate::reconcile::world::{World, secret_value};
@@ -17,7 +19,7 @@ use kube::runtime::controller::Action;
 use std::sync::Arc;
 
 /// The inputs of `provider::config` from the caches.
-pub fn world_for(stores: &Stores, provider: &OIDCProvider) -> World {
+pub(crate) fn world_for(stores: &Stores, provider: &OIDCProvider) -> World {
     let client = provider.spec.client_ref.as_ref().and_then(|r| {
         let ns = provider.namespace().unwrap_or_default();
         stores.client(r.namespace_or(&ns), &r.name)
@@ -26,7 +28,7 @@ pub fn world_for(stores: &Stores, provider: &OIDCProvider) -> World {
 }
 
 /// The HTTP client for a provider's IdP: the shared one, or one trusting its CA bundle.
-pub async fn http_for(ctx: &Context, provider: &OIDCProvider) -> Result<reqwest::Client> {
+pub(crate) async fn http_for(ctx: &Context, provider: &OIDCProvider) -> Result<reqwest::Client> {
     let Some(r) = &provider.spec.ca_bundle_ref else {
         return Ok(ctx.http.clone());
     };
@@ -45,13 +47,18 @@ pub async fn http_for(ctx: &Context, provider: &OIDCProvider) -> Result<reqwest:
             .during(Verb::Get, || format!("Secret {ns}/{}", r.name))?
             .and_then(|s| secret_value(&s, &r.key)),
     };
-    let pem = pem.ok_or_else(|| {
-        Error::Idp(format!(
-            "caBundleRef {}/{} key {:?} not found",
-            ns, r.name, r.key
-        ))
+    let bundle = ObjectKey::new(&ns, &r.name);
+    let pem = pem.ok_or_else(|| IdpError::CaBundleMissing {
+        bundle: bundle.clone(),
+        key: r.key.clone(),
     })?;
-    crate::oidc::build_client(Some(&pem)).map_err(|e| Error::Idp(e.to_string()))
+    crate::oidc::build_client(Some(&pem)).map_err(|e| {
+        IdpError::CaBundleUnusable {
+            bundle,
+            source: Box::new(e),
+        }
+        .into()
+    })
 }
 
 /// Reconciles one OIDCProvider: observe (caches, CA bundle, a probe of the IdP), the

@@ -2,7 +2,8 @@
 //! at a provider's `registration_endpoint`. Errors carry the URL, the HTTP status and the
 //! IdP's `error` code only — never a token, a secret or a response body.
 
-use super::{Error, Result};
+use super::Result;
+use super::idp_error::{IdpCall, IdpError};
 use crate::reconcile::registration::Registration;
 use serde_json::{Value, json};
 
@@ -20,20 +21,20 @@ enum Endpoint {
 
 async fn send(
     req: reqwest::RequestBuilder,
-    what: &str,
+    call: IdpCall,
     url: &str,
     endpoint: Endpoint,
 ) -> Result<Option<Registration>> {
+    let transport = |e| IdpError::Transport {
+        call,
+        url: url.to_string(),
+        detail: crate::oidc::transport_error(e),
+    };
     let resp = req
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| {
-            Error::Idp(format!(
-                "{what} at {url}: {}",
-                crate::oidc::transport_error(e)
-            ))
-        })?;
+        .map_err(transport)?;
     let status = resp.status();
     let unknown_client = status == reqwest::StatusCode::NOT_FOUND
         || (endpoint == Endpoint::Configuration && status == reqwest::StatusCode::UNAUTHORIZED);
@@ -43,29 +44,32 @@ async fn send(
     if status == reqwest::StatusCode::NO_CONTENT {
         return Ok(Some(Registration::default()));
     }
-    let body = resp.bytes().await.map_err(|e| {
-        Error::Idp(format!(
-            "{what} at {url}: {}",
-            crate::oidc::transport_error(e)
-        ))
-    })?;
+    let body = resp.bytes().await.map_err(transport)?;
     if !status.is_success() {
         // Only the RFC 7591 §3.2.2 error code, which is a fixed vocabulary.
         let code = serde_json::from_slice::<Value>(&body)
             .ok()
             .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
-            .filter(|c| c.len() < 64 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-            .unwrap_or_default();
-        return Err(Error::Idp(
-            format!("{what} at {url}: HTTP {status} {code}")
-                .trim_end()
-                .to_string(),
-        ));
+            .filter(|c| {
+                !c.is_empty()
+                    && c.len() < 64
+                    && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            });
+        return Err(IdpError::Refused {
+            call,
+            url: url.to_string(),
+            status,
+            code,
+        }
+        .into());
     }
-    serde_json::from_slice(&body).map(Some).map_err(|_| {
-        Error::Idp(format!(
-            "{what} at {url}: the response is not client information (RFC 7591 §3.2.1)"
-        ))
+    serde_json::from_slice(&body).map(Some).map_err(|source| {
+        IdpError::NotClientInformation {
+            call,
+            url: url.to_string(),
+            source,
+        }
+        .into()
     })
 }
 
@@ -85,12 +89,18 @@ pub async fn register(
 ) -> Result<Registration> {
     send(
         bearer(http.post(endpoint).json(metadata), initial_access_token),
-        "client registration",
+        IdpCall::Register,
         endpoint,
         Endpoint::Registration,
     )
     .await?
-    .ok_or_else(|| Error::Idp(format!("client registration at {endpoint}: HTTP 404")))
+    .ok_or_else(|| {
+        IdpError::NotFound {
+            call: IdpCall::Register,
+            url: endpoint.to_string(),
+        }
+        .into()
+    })
 }
 
 /// Reads the registration (RFC 7592 §2.1); `None` when the IdP no longer knows it
@@ -98,7 +108,7 @@ pub async fn register(
 pub async fn read(http: &reqwest::Client, uri: &str, token: &str) -> Result<Option<Registration>> {
     send(
         http.get(uri).bearer_auth(token),
-        "client read",
+        IdpCall::Read,
         uri,
         Endpoint::Configuration,
     )
@@ -117,7 +127,7 @@ pub async fn update(
     body["client_id"] = json!(client_id);
     send(
         http.put(uri).bearer_auth(token).json(&body),
-        "client update",
+        IdpCall::Update,
         uri,
         Endpoint::Configuration,
     )
@@ -129,7 +139,7 @@ pub async fn update(
 pub async fn delete(http: &reqwest::Client, uri: &str, token: &str) -> Result<()> {
     send(
         http.delete(uri).bearer_auth(token),
-        "client delete",
+        IdpCall::Delete,
         uri,
         Endpoint::Configuration,
     )

@@ -58,7 +58,7 @@ pub struct OperatorArgs {
 }
 
 /// The operator's admin port unless `--admin-listen` says otherwise.
-pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
+pub(crate) const DEFAULT_ADMIN_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 8081);
 
 /// Reconciles in flight per controller. Unbounded (kube-runtime's default), 3,000 routes
@@ -291,7 +291,6 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
             ctx.clone(),
         );
 
-    let (routes_tx, routes_rx) = tokio::sync::mpsc::unbounded_channel();
     let route_ctl = Controller::for_shared_stream(routes_to_r, routes.clone())
         .with_config(bounded)
         .watches_shared_stream(providers_to_r, {
@@ -309,9 +308,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
                     .collect::<Vec<_>>()
             }
         })
-        .reconcile_on(futures::stream::unfold(routes_rx, |mut rx| async move {
-            rx.recv().await.map(|r| (r, rx))
-        }))
+        .reconcile_on(route::verdict_changes(ctx.subscribe_verdicts()))
         .run(
             |o, c| {
                 c.metrics.reconciled("forwardauthroute");
@@ -344,7 +341,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         })
         .boxed(),
     ]);
-    let writer_task = writer::run(ctx.clone(), triggers, shards.clone(), routes_tx);
+    let writer_task = writer::run(ctx.clone(), triggers, shards.clone());
     let keys_task = {
         let (client, namespace) = (kube_client.clone(), args.operator_namespace.clone());
         let name = args.outpost_keys_secret.clone();

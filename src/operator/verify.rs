@@ -4,7 +4,7 @@
 //! credentials are right and `invalid_client` that they are not (seed: "invalid_client"
 //! found only when the first user logs in). Nothing is created at the IdP.
 
-use crate::reconcile::conditions::{condition, reasons, types};
+use crate::reconcile::conditions::{ConditionReason, ConditionType, condition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde_json::Value;
 
@@ -52,17 +52,17 @@ pub async fn registered(
     .unwrap_or_default();
     match error.as_str() {
         "invalid_grant" | "unauthorized_client" | "unsupported_grant_type" => condition(
-            types::REGISTERED,
+            ConditionType::Registered,
             Some(true),
-            reasons::VERIFIED_AT_IDP,
+            ConditionReason::VerifiedAtIdp,
             format!(
                 "the IdP authenticated client {client_id:?} with the published secret (asked to redeem a code that cannot exist, it answered {said:?})"
             ),
         ),
         "invalid_client" => condition(
-            types::REGISTERED,
+            ConditionType::Registered,
             Some(false),
-            reasons::INVALID_CLIENT,
+            ConditionReason::InvalidClient,
             format!(
                 "the IdP refused client {client_id:?} with the published secret: {said:?}; register this client id with the client-secret of Secret {secret_name} at the IdP"
             ),
@@ -74,5 +74,10 @@ pub async fn registered(
 }
 
 fn unknown(message: String) -> Condition {
-    condition(types::REGISTERED, None, reasons::MANUAL, message)
+    condition(
+        ConditionType::Registered,
+        None,
+        ConditionReason::Manual,
+        message,
+    )
 }

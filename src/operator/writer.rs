@@ -7,31 +7,31 @@
 use super::apply::apply;
 use super::context::Context;
 use super::{Error, Result, Verb};
-use crate::api::ForwardAuthRoute;
 use crate::reconcile::diff::secret_needs_apply;
+use crate::reconcile::key::ObjectKey;
 use crate::reconcile::outpost_credentials::{self, Origin};
 use crate::reconcile::shard;
-use crate::reconcile::writer_plan::{changed_routes, compile, plan_writes};
+use crate::reconcile::writer_plan::{compile, plan_writes};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Quiet time after a change before recompiling (a `kubectl apply` of 10k routes
 /// becomes a handful of compiles, not 10k).
-pub const DEBOUNCE: Duration = Duration::from_millis(500);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// How often the writer re-reads users' Secrets for the outposts' copy when nothing else
 /// triggered a pass.
-pub const CREDENTIALS_RESYNC: Duration = Duration::from_secs(60);
+pub(crate) const CREDENTIALS_RESYNC: Duration = Duration::from_secs(60);
 
-/// One pass: compile, write what changed, publish verdicts. Returns the routes to
-/// reconcile again.
-pub async fn pass(ctx: &Context, shards_cache: &Store<ConfigMap>) -> Result<Vec<String>> {
+/// One pass: compile, write what changed, publish verdicts. Returns the routes whose
+/// verdict changed (the route controller learns them from the published verdicts).
+pub async fn pass(ctx: &Context, shards_cache: &Store<ConfigMap>) -> Result<Vec<ObjectKey>> {
     if !ctx.synced() {
         // A configuration compiled from half-listed caches would drop routes from the
         // outposts until the rest arrive; the pass that follows the sync writes it.
@@ -79,10 +79,7 @@ pub async fn pass(ctx: &Context, shards_cache: &Store<ConfigMap>) -> Result<Vec<
             }
         }
     }
-    let mut guard = ctx.programmed.write().expect("not poisoned");
-    let changed = changed_routes(guard.as_ref(), &programmed);
-    *guard = Some(programmed);
-    Ok(changed)
+    Ok(ctx.publish_verdicts(programmed))
 }
 
 /// Reads every value the outposts need (owned Secrets from the cache, users' Secrets and
@@ -128,13 +125,12 @@ async fn write_credentials(ctx: &Context, copies: BTreeMap<String, Origin>) -> R
     Ok(())
 }
 
-/// Runs the writer: a pass after each quiet period following a trigger; route refs
-/// whose verdict changed go to `routes_out`.
+/// Runs the writer: a pass after each quiet period following a trigger. Each pass
+/// publishes its verdicts in the context, which the route controller follows.
 pub async fn run(
     ctx: Arc<Context>,
     triggers: impl Stream<Item = ()> + Send + Unpin,
     shards_cache: Store<ConfigMap>,
-    routes_out: tokio::sync::mpsc::UnboundedSender<ObjectRef<ForwardAuthRoute>>,
 ) {
     let mut triggers = triggers;
     while triggers.next().await.is_some() {
@@ -143,12 +139,7 @@ pub async fn run(
         loop {
             ctx.metrics.reconciled("writer");
             match pass(&ctx, &shards_cache).await {
-                Ok(changed) => {
-                    for id in changed {
-                        if let Some((ns, name)) = id.split_once('/') {
-                            let _ = routes_out.send(ObjectRef::new(name).within(ns));
-                        }
-                    }
+                Ok(_) => {
                     ctx.reset_backoff("writer");
                     break;
                 }

@@ -3,18 +3,18 @@
 //! and no older route already claims one of its host+path pairs (the oldest claimant
 //! keeps it, so a new route cannot silently take over a live one).
 
+use super::key::ObjectKey;
 use super::route;
-use super::world::key_of;
 use crate::api::ForwardAuthRoute;
 use crate::config::RouteConfig;
 use std::collections::BTreeMap;
 
 /// Per route `namespace/name`: served, or why not (a message naming the cause).
-pub type Verdicts = BTreeMap<String, Result<(), String>>;
+pub(crate) type Verdicts = BTreeMap<ObjectKey, Result<(), String>>;
 
 /// The served routes, in a stable order, and every route's verdict.
 #[derive(Debug, Default)]
-pub struct Assignment {
+pub(crate) struct Assignment {
     /// Compiled routes that are served.
     pub routes: Vec<RouteConfig>,
     /// Every route's verdict.
@@ -23,7 +23,7 @@ pub struct Assignment {
 
 /// Assigns host+path pairs to routes. `provider_usable(route, provider_key)` says whether
 /// the route may use its provider (it exists, compiles, and permits the namespace).
-pub fn assign<'a>(
+pub(crate) fn assign<'a>(
     routes: impl IntoIterator<Item = &'a ForwardAuthRoute>,
     provider_usable: &dyn Fn(&ForwardAuthRoute, &str) -> Result<(), String>,
 ) -> Assignment {
@@ -31,7 +31,7 @@ pub fn assign<'a>(
     ordered.sort_by_cached_key(|r| {
         (
             r.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            key_of(*r),
+            ObjectKey::of(*r),
         )
     });
     let mut claimed: BTreeMap<(String, String), String> = BTreeMap::new();
@@ -56,14 +56,14 @@ pub fn assign<'a>(
             out.routes.push(rc);
             Ok(())
         });
-        out.verdicts.insert(key_of(r), verdict);
+        out.verdicts.insert(ObjectKey::of(r), verdict);
     }
     sort_routes(&mut out.routes);
     out
 }
 
 /// A stable order (by id); matching picks the longest prefix, not the first route.
-pub fn sort_routes(routes: &mut [RouteConfig]) {
+pub(crate) fn sort_routes(routes: &mut [RouteConfig]) {
     routes.sort_by(|a, b| a.id.cmp(&b.id));
 }
 
@@ -104,7 +104,9 @@ mod tests {
         let assignment = assign([&new, &old], &|_, _| Ok(()));
         assert_eq!(assignment.routes.len(), 1);
         assert_eq!(assignment.routes[0].id, "apps/zz-old");
-        let refused = assignment.verdicts["apps/aa-new"].clone().unwrap_err();
+        let refused = assignment.verdicts[&ObjectKey::new("apps", "aa-new")]
+            .clone()
+            .unwrap_err();
         assert!(
             refused.contains("apps/zz-old") && refused.contains("a.example.com"),
             "{refused}"
@@ -117,7 +119,7 @@ mod tests {
         let assignment = assign([&r], &|_, key| Err(format!("provider {key} is not ready")));
         assert!(assignment.routes.is_empty());
         assert_eq!(
-            assignment.verdicts["apps/r"],
+            assignment.verdicts[&ObjectKey::new("apps", "r")],
             Err("provider apps/idp is not ready".into())
         );
     }

@@ -1,7 +1,9 @@
 //! OAuthClient → the Secrets it owns and its status. Pure: the caller passes the world
 //! and a minting function; an existing secret value is always kept byte for byte.
 
-use super::conditions::{condition, reasons, summarise, types};
+use super::conditions::{
+    ConditionExt, ConditionReason, ConditionStatus, ConditionType, condition, summarise,
+};
 use super::presets::{self, Credentials};
 use super::world::{World, secret_value};
 use super::{Desired, Outcome, fingerprint, owner_reference};
@@ -13,21 +15,21 @@ use kube::ResourceExt;
 use std::collections::BTreeMap;
 
 /// Label on every object the operator writes.
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "portcullis");
+pub(crate) const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "portcullis");
 /// Label naming the OAuthClient a Secret belongs to.
-pub const CLIENT_LABEL: &str = "portcullis.dev/oauthclient";
+pub(crate) const CLIENT_LABEL: &str = "portcullis.dev/oauthclient";
 /// Annotation with a hash of the Secret's data (workloads can roll on it).
-pub const CONTENT_HASH: &str = "portcullis.dev/content-hash";
+pub(crate) const CONTENT_HASH: &str = "portcullis.dev/content-hash";
 /// Key of the minted secret in the state Secret.
-pub const STATE_SECRET_KEY: &str = "client-secret";
+pub(crate) const STATE_SECRET_KEY: &str = "client-secret";
 /// Key of the client id in the state Secret (Dynamic registrations).
-pub const STATE_CLIENT_ID_KEY: &str = "client-id";
+pub(crate) const STATE_CLIENT_ID_KEY: &str = "client-id";
 /// Key of the minted oauth2-proxy cookie secret in the state Secret.
-pub const STATE_COOKIE_KEY: &str = "cookie-secret";
+pub(crate) const STATE_COOKIE_KEY: &str = "cookie-secret";
 
 /// The annotation client-side `kubectl apply` keeps its last input in (a second copy of
 /// the object).
-pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+pub(crate) const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Label and annotation keys (or prefixes, ending in `/`) that GitOps tools use to track
 /// what they own. Copying them onto a generated Secret makes Argo CD or Flux adopt it and
@@ -44,7 +46,7 @@ const TRACKING_KEYS: &[&str] = &[
 ];
 
 /// Whether a label or annotation key is a GitOps tracking key.
-pub fn is_tracking_key(key: &str) -> bool {
+pub(crate) fn is_tracking_key(key: &str) -> bool {
     TRACKING_KEYS.iter().any(|t| {
         if t.ends_with('/') {
             key.starts_with(t)
@@ -65,7 +67,7 @@ fn without_tracking_keys(requested: Option<&BTreeMap<String, String>>) -> BTreeM
 }
 
 /// The key layout of the Secret an application reads (`generic` unless set).
-pub fn preset_of(client: &OAuthClient) -> SecretPreset {
+pub(crate) fn preset_of(client: &OAuthClient) -> SecretPreset {
     client
         .spec
         .secret
@@ -128,9 +130,9 @@ pub fn desired(
     // or before a rule was added, must not be served: say which field is wrong instead.
     if let Err((field, message)) = client.validate() {
         conditions.push(condition(
-            types::ACCEPTED,
+            ConditionType::Accepted,
             Some(false),
-            reasons::INVALID_SPEC,
+            ConditionReason::InvalidSpec,
             format!("{field}: {message}"),
         ));
         return finish(client, conditions, None, &target, None, needed_redirects);
@@ -144,18 +146,18 @@ pub fn desired(
             provider_ref.name
         );
         conditions.push(condition(
-            types::SECRET_SYNCED,
+            ConditionType::SecretSynced,
             Some(false),
-            reasons::PROVIDER_NOT_FOUND,
+            ConditionReason::ProviderNotFound,
             missing,
         ));
         return finish(client, conditions, None, &target, None, needed_redirects);
     };
     if let Err(message) = super::reference_allowed(provider, &ns) {
         conditions.push(condition(
-            types::SECRET_SYNCED,
+            ConditionType::SecretSynced,
             Some(false),
-            reasons::REFERENCE_NOT_PERMITTED,
+            ConditionReason::ReferenceNotPermitted,
             message,
         ));
         return finish(client, conditions, None, &target, None, needed_redirects);
@@ -185,15 +187,15 @@ pub fn desired(
                             id,
                             secret,
                             condition(
-                                types::REGISTERED,
+                                ConditionType::Registered,
                                 Some(true),
-                                reasons::MANUAL,
+                                ConditionReason::Manual,
                                 "credentials are managed outside Portcullis",
                             ),
                         ),
                         None => {
                             let name = r.map(|r| r.name.as_str()).unwrap_or_default();
-                            conditions.push(condition(types::SECRET_SYNCED, Some(false), reasons::SECRET_NOT_FOUND, format!("Secret {ns}/{name} has no client id key and spec.clientID is unset")));
+                            conditions.push(condition(ConditionType::SecretSynced, Some(false), ConditionReason::SecretNotFound, format!("Secret {ns}/{name} has no client id key and spec.clientID is unset")));
                             return finish(
                                 client,
                                 conditions,
@@ -207,7 +209,7 @@ pub fn desired(
                 }
                 None => {
                     let name = r.map(|r| r.name.as_str()).unwrap_or("<unset>");
-                    conditions.push(condition(types::SECRET_SYNCED, Some(false), reasons::SECRET_NOT_FOUND, format!("Secret {ns}/{name} or its key {key:?} not found (spec.credentialsSecretRef)")));
+                    conditions.push(condition(ConditionType::SecretSynced, Some(false), ConditionReason::SecretNotFound, format!("Secret {ns}/{name} or its key {key:?} not found (spec.credentialsSecretRef)")));
                     return finish(client, conditions, None, &target, None, needed_redirects);
                 }
             }
@@ -219,9 +221,9 @@ pub fn desired(
                 id,
                 secret,
                 condition(
-                    types::REGISTERED,
+                    ConditionType::Registered,
                     None,
-                    reasons::MANUAL,
+                    ConditionReason::Manual,
                     "register this client id and secret at the IdP; Portcullis cannot check a manual registration",
                 ),
             )
@@ -234,17 +236,17 @@ pub fn desired(
                 id,
                 secret,
                 condition(
-                    types::REGISTERED,
+                    ConditionType::Registered,
                     Some(true),
-                    reasons::READY,
+                    ConditionReason::Ready,
                     "registered at the IdP",
                 ),
             ),
             _ => {
                 conditions.push(condition(
-                    types::REGISTERED,
+                    ConditionType::Registered,
                     None,
-                    reasons::AWAITING_REGISTRATION,
+                    ConditionReason::AwaitingRegistration,
                     "not yet registered at the IdP's registration endpoint",
                 ));
                 return finish(client, conditions, None, &target, None, needed_redirects);
@@ -284,9 +286,9 @@ pub fn desired(
             }
             Err(e) => {
                 conditions.push(condition(
-                    types::SECRET_SYNCED,
+                    ConditionType::SecretSynced,
                     Some(false),
-                    reasons::INVALID_SPEC,
+                    ConditionReason::InvalidSpec,
                     format!("spec.secret.templates[{key:?}]: {e}"),
                 ));
                 return finish(
@@ -346,9 +348,9 @@ pub fn desired(
         )));
     }
     conditions.push(condition(
-        types::SECRET_SYNCED,
+        ConditionType::SecretSynced,
         Some(true),
-        reasons::READY,
+        ConditionReason::Ready,
         format!("Secret {target} holds the current credentials"),
     ));
     let mut outcome = finish(
@@ -377,14 +379,14 @@ fn finish(
     redirect_uris.dedup();
     let refused = conditions
         .iter()
-        .any(|c| c.type_ == types::ACCEPTED && c.status == "False");
+        .any(|c| c.is(ConditionType::Accepted) && c.has_status(ConditionStatus::False));
     if client.spec.mode != ClientMode::Dynamic && !refused {
         // Only a Dynamic registration can be compared with the IdP; say so instead of
         // claiming a sync that nobody checked.
         conditions.push(condition(
-            types::REDIRECT_URIS_IN_SYNC,
+            ConditionType::RedirectUrisInSync,
             None,
-            reasons::MANUAL,
+            ConditionReason::Manual,
             if redirect_uris.is_empty() {
                 // An empty list reads as "nothing to do"; say what fills it.
                 "no redirect URIs yet: waiting for spec.redirectURIs or a ForwardAuthRoute whose provider uses this client".to_string()
@@ -397,9 +399,9 @@ fn finish(
         ));
     }
     conditions.push(condition(
-        types::ROTATING,
+        ConditionType::Rotating,
         Some(false),
-        reasons::NOT_ROTATING,
+        ConditionReason::NotRotating,
         "",
     ));
     conditions.push(ready(&conditions));
@@ -423,9 +425,9 @@ pub fn ready(conditions: &[Condition]) -> Condition {
     let relevant: Vec<Condition> = conditions
         .iter()
         .filter(|c| {
-            c.type_ != types::ROTATING
-                && c.type_ != types::REDIRECT_URIS_IN_SYNC
-                && c.type_ != types::READY
+            !c.is(ConditionType::Rotating)
+                && !c.is(ConditionType::RedirectUrisInSync)
+                && !c.is(ConditionType::Ready)
         })
         .cloned()
         .collect();
@@ -483,7 +485,7 @@ pub fn secret_data(secret: &Secret) -> BTreeMap<String, String> {
 }
 
 /// The data of a Secret as strings.
-pub fn data_of(secret: Option<&Secret>) -> BTreeMap<String, String> {
+pub(crate) fn data_of(secret: Option<&Secret>) -> BTreeMap<String, String> {
     secret.map(secret_data).unwrap_or_default()
 }
 

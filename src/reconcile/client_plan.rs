@@ -11,7 +11,9 @@ use crate::api::{ClientMode, OAuthClient, OAuthClientStatus, OIDCProvider};
 use crate::reconcile::client::{
     STATE_SECRET_KEY, data_of, desired as client_desired, preset_of, ready, state_secret_name,
 };
-use crate::reconcile::conditions::{self, condition, types};
+use crate::reconcile::conditions::{
+    self, ConditionExt, ConditionReason, ConditionStatus, ConditionType, condition,
+};
 use crate::reconcile::registration::Ensured;
 use crate::reconcile::rotation::{
     self, PREVIOUS_UNTIL_KEY, Plan, ROTATED_AT_KEY, TARGET_PREVIOUS_KEY,
@@ -27,7 +29,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How often a converged client is looked at again without a trigger.
-pub const RESYNC: Duration = Duration::from_secs(3600);
+pub(crate) const RESYNC: Duration = Duration::from_secs(3600);
 
 /// Everything an OAuthClient's desired state depends on, as the operator observed it.
 pub struct Observed<'a> {
@@ -174,12 +176,12 @@ pub fn desired(observed: Observed<'_>, mint: &mut dyn FnMut() -> String) -> Clie
         for c in status
             .conditions
             .iter_mut()
-            .filter(|c| c.type_ == types::ROTATING)
+            .filter(|c| c.is(ConditionType::Rotating))
         {
             *c = condition(
-                types::ROTATING,
+                ConditionType::Rotating,
                 Some(true),
-                conditions::reasons::GRACE_PERIOD,
+                ConditionReason::GracePeriod,
                 format!(
                     "the previous secret ({}) stays published as {TARGET_PREVIOUS_KEY:?} until {}",
                     fingerprint(prev),
@@ -194,7 +196,7 @@ pub fn desired(observed: Observed<'_>, mint: &mut dyn FnMut() -> String) -> Clie
     if let Some(rc) = redirect_condition {
         status
             .conditions
-            .retain(|c| c.type_ != types::REDIRECT_URIS_IN_SYNC);
+            .retain(|c| !c.is(ConditionType::RedirectUrisInSync));
         status.conditions.push(rc);
     }
     ClientPlan {
@@ -230,8 +232,8 @@ pub fn credential_check(
     if client.spec.mode != ClientMode::Generated {
         return None;
     }
-    let manual = conditions::find(&plan.status.conditions, types::REGISTERED)
-        .is_some_and(|c| c.reason == conditions::reasons::MANUAL);
+    let manual = conditions::find(&plan.status.conditions, ConditionType::Registered)
+        .is_some_and(|c| c.has_reason(ConditionReason::Manual));
     let token_endpoint = provider?
         .status
         .as_ref()?
@@ -256,7 +258,7 @@ pub fn credential_check(
 pub fn with_verification(status: &mut OAuthClientStatus, registered: Condition) {
     status
         .conditions
-        .retain(|c| c.type_ != types::REGISTERED && c.type_ != types::READY);
+        .retain(|c| !c.is(ConditionType::Registered) && !c.is(ConditionType::Ready));
     status.conditions.push(registered);
     let ready = ready(&status.conditions);
     status.conditions.push(ready);
@@ -266,7 +268,7 @@ pub fn with_verification(status: &mut OAuthClientStatus, registered: Condition) 
 /// step, at most after [`RESYNC`]; as often as the IdP is re-checked while a Dynamic
 /// client depends on the IdP or a Generated one awaits its registration (`Ready` follows
 /// soon after the admin registers it).
-pub fn requeue_after(
+pub(crate) fn requeue_after(
     client: &OAuthClient,
     plan: &Plan,
     status: &OAuthClientStatus,
@@ -274,8 +276,8 @@ pub fn requeue_after(
 ) -> Duration {
     let requeue = plan.requeue_after.unwrap_or(RESYNC).min(RESYNC);
     let unverified = client.spec.mode == ClientMode::Generated
-        && conditions::find(&status.conditions, types::REGISTERED)
-            .is_none_or(|c| c.status != "True");
+        && conditions::find(&status.conditions, ConditionType::Registered)
+            .is_none_or(|c| !c.has_status(ConditionStatus::True));
     if client.spec.mode == ClientMode::Dynamic || unverified {
         requeue.min(idp_recheck)
     } else {

@@ -4,6 +4,7 @@
 use super::*;
 use crate::api::*;
 use crate::reconcile::client::{STATE_CLIENT_ID_KEY, state_secret_name, target_secret_name};
+use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionType};
 use crate::reconcile::diff::secret_needs_apply;
 use crate::reconcile::rotation::{PREVIOUS_KEY, ROTATE_ANNOTATION};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -183,10 +184,10 @@ fn the_rotate_annotation_rotates_once_and_publishes_the_previous_secret() {
         rotated.status.last_rotation_time,
         Some(at(2000).to_string())
     );
-    let rotating = conditions::find(&rotated.status.conditions, types::ROTATING).unwrap();
+    let rotating = conditions::find(&rotated.status.conditions, ConditionType::Rotating).unwrap();
     assert_eq!(
         (rotating.status.as_str(), rotating.reason.as_str()),
-        ("True", conditions::reasons::GRACE_PERIOD)
+        ("True", "GracePeriod")
     );
     assert!(
         !rotating.message.contains("minted-1"),
@@ -227,9 +228,9 @@ fn a_dynamic_registration_lands_in_the_state_secret_and_its_redirect_condition_i
     let (mut c, p) = (client(ClientMode::Dynamic), provider(None));
     c.spec.registration = Some(RegistrationSpec::default());
     let drift = condition(
-        types::REDIRECT_URIS_IN_SYNC,
+        ConditionType::RedirectUrisInSync,
         Some(false),
-        conditions::reasons::MISSING_AT_IDP,
+        ConditionReason::MissingAtIdp,
         "the IdP's registration lacks [\"https://b/cb\"]",
     );
     let mut o = observed(&c, Some(&p), None, None, 1000);
@@ -253,7 +254,7 @@ fn a_dynamic_registration_lands_in_the_state_secret_and_its_redirect_condition_i
         .status
         .conditions
         .iter()
-        .filter(|x| x.type_ == types::REDIRECT_URIS_IN_SYNC)
+        .filter(|x| x.is(ConditionType::RedirectUrisInSync))
         .collect();
     assert_eq!(in_sync, [&drift], "exactly one, the IdP's");
     assert!(
@@ -284,22 +285,25 @@ fn a_credential_check_needs_a_manual_registration_and_a_token_endpoint() {
 
     // The IdP knows it: Registered and Ready turn True.
     let verified = condition(
-        types::REGISTERED,
+        ConditionType::Registered,
         Some(true),
-        conditions::reasons::VERIFIED_AT_IDP,
+        ConditionReason::VerifiedAtIdp,
         "the IdP accepted the credentials",
     );
     with_verification(&mut plan.status, verified);
     assert!(conditions::is_true(
         &plan.status.conditions,
-        types::REGISTERED
+        ConditionType::Registered
     ));
-    assert!(conditions::is_true(&plan.status.conditions, types::READY));
+    assert!(conditions::is_true(
+        &plan.status.conditions,
+        ConditionType::Ready
+    ));
     assert_eq!(
         plan.status
             .conditions
             .iter()
-            .filter(|x| x.type_ == types::READY)
+            .filter(|x| x.is(ConditionType::Ready))
             .count(),
         1
     );
@@ -323,7 +327,12 @@ fn requeue_follows_the_plan_and_the_idp_while_a_registration_is_pending() {
     let mut verified = plan.status.clone();
     with_verification(
         &mut verified,
-        condition(types::REGISTERED, Some(true), "VerifiedAtIdP", "ok"),
+        condition(
+            ConditionType::Registered,
+            Some(true),
+            ConditionReason::VerifiedAtIdp,
+            "ok",
+        ),
     );
     assert_eq!(
         requeue_after(&c, &plan.rotation, &verified, recheck),

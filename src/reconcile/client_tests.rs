@@ -3,6 +3,7 @@
 use super::*;
 use crate::api::*;
 use crate::reconcile::Desired;
+use crate::reconcile::conditions::ConditionType;
 use crate::reconcile::world::{World, secret_value};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -32,6 +33,7 @@ fn world_with(client: OAuthClient, secrets: Vec<Secret>) -> (World, OAuthClient)
         clients: vec![client.clone()],
         routes: vec![],
         secrets,
+        ..Default::default()
     };
     (world, client)
 }
@@ -238,15 +240,15 @@ fn a_plain_http_redirect_uri_on_a_public_host_is_refused_naming_the_field() {
     let (world, c) = world_with(c, vec![]);
     let outcome = desired(&world, &c, &[], &mut || "minted".into());
     assert!(outcome.objects.is_empty());
-    let find = |t: &str| outcome.status.conditions.iter().find(|c| c.type_ == t);
-    let accepted = find(types::ACCEPTED).expect("Accepted");
+    let find = |t| crate::reconcile::conditions::find(&outcome.status.conditions, t);
+    let accepted = find(ConditionType::Accepted).expect("Accepted");
     assert_eq!(accepted.status, "False");
-    assert_eq!(accepted.reason, reasons::INVALID_SPEC);
+    assert_eq!(accepted.reason, "InvalidSpec");
     assert!(
         accepted.message.contains("spec.redirectURIs[0]") && accepted.message.contains("https"),
         "{}",
         accepted.message
     );
-    assert_eq!(find(types::READY).unwrap().status, "False");
-    assert!(find(types::REDIRECT_URIS_IN_SYNC).is_none());
+    assert_eq!(find(ConditionType::Ready).unwrap().status, "False");
+    assert!(find(ConditionType::RedirectUrisInSync).is_none());
 }

@@ -3,8 +3,9 @@
 
 use super::assign::{Verdicts, assign};
 use super::conditions;
-use super::world::{World, key_of};
-use super::{Desired, client, outpost_credentials, provider, route, shard};
+use super::key::ObjectKey;
+use super::world::World;
+use super::{Desired, client, outpost_credentials, provider, provider_status, route, shard};
 use crate::api::{
     ForwardAuthRoute, ForwardAuthRouteStatus, OAuthClientStatus, OIDCProvider, OIDCProviderStatus,
 };
@@ -20,12 +21,12 @@ pub struct Compiled {
     pub config: OutpostConfig,
     /// Secrets and ConfigMaps, in a stable order.
     pub objects: Vec<Desired>,
-    /// Status by `namespace/name`.
-    pub provider_status: BTreeMap<String, OIDCProviderStatus>,
-    /// Status by `namespace/name`.
-    pub client_status: BTreeMap<String, OAuthClientStatus>,
-    /// Status by `namespace/name`.
-    pub route_status: BTreeMap<String, ForwardAuthRouteStatus>,
+    /// Status by object.
+    pub provider_status: BTreeMap<ObjectKey, OIDCProviderStatus>,
+    /// Status by object.
+    pub client_status: BTreeMap<ObjectKey, OAuthClientStatus>,
+    /// Status by object.
+    pub route_status: BTreeMap<ObjectKey, ForwardAuthRouteStatus>,
 }
 
 /// Compiles the world. `operator_namespace` receives the configuration shards; `now`
@@ -42,16 +43,19 @@ pub fn compile(
     for p in &world.providers {
         let (config, outcome) = provider::desired(world, p);
         if let Some(config) = config {
-            providers.insert(key_of(p), (config, p));
+            providers.insert(ObjectKey::of(p).to_string(), (config, p));
         }
-        let mut status = outcome.status;
+        let mut status = match world.probes.get(&ObjectKey::of(p)) {
+            Some(report) => probed_status(world, p, report, now).unwrap_or(outcome.status),
+            None => outcome.status,
+        };
         status.conditions = stamp(
             p.status.as_ref().map(|s| s.conditions.as_slice()),
             status.conditions,
             p.metadata.generation,
             now,
         );
-        out.provider_status.insert(key_of(p), status);
+        out.provider_status.insert(ObjectKey::of(p), status);
     }
 
     let (config, verdicts) = outpost_config(&providers, &world.routes);
@@ -65,7 +69,7 @@ pub fn compile(
     for r in &world.routes {
         let provider_key = route::provider_key(r);
         let programmed = verdicts
-            .get(&key_of(r))
+            .get(&ObjectKey::of(r))
             .cloned()
             .unwrap_or_else(|| Err("not compiled".into()));
         let provider_conds = out
@@ -79,7 +83,7 @@ pub fn compile(
             r.metadata.generation,
             now,
         );
-        out.route_status.insert(key_of(r), status);
+        out.route_status.insert(ObjectKey::of(r), status);
     }
 
     // The index's relations read the operator's caches (shared objects); the same here.
@@ -109,7 +113,7 @@ pub fn compile(
             })
             .flat_map(|p| {
                 redirects_by_provider
-                    .get(&key_of(p))
+                    .get(&ObjectKey::of(p).to_string())
                     .cloned()
                     .unwrap_or_default()
             })
@@ -125,7 +129,7 @@ pub fn compile(
             c.metadata.generation,
             now,
         );
-        out.client_status.insert(key_of(c), status);
+        out.client_status.insert(ObjectKey::of(c), status);
     }
 
     out.config = config;
@@ -194,6 +198,39 @@ pub fn outpost_config<'a>(
         routes: assignment.routes,
     };
     (config, assignment.verdicts)
+}
+
+/// A probed provider's status, from the same [`provider_status::desired`] the operator
+/// publishes after its probe. One probe, so a failure is believed at once (the
+/// operator's grace only ever holds a status that was good before, and input on disk
+/// carries none): `None` only if that were not so.
+fn probed_status(
+    world: &World,
+    p: &OIDCProvider,
+    report: &super::probe::Report,
+    now: Timestamp,
+) -> Option<OIDCProviderStatus> {
+    let compiled = provider::config(world, p);
+    let routes: Vec<std::sync::Arc<ForwardAuthRoute>> = world
+        .routes
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
+    let needed_claims = super::index::needed_claims(p, &routes);
+    let failed = report.discovery_error.is_some() || report.jwks_error.is_some();
+    match provider_status::desired(provider_status::Observed {
+        provider: p,
+        compiled: &compiled,
+        report: report.clone(),
+        needed_claims: &needed_claims,
+        failing_since: failed.then_some(report.at.unwrap_or(now)),
+        now,
+        grace: std::time::Duration::ZERO,
+    }) {
+        provider_status::Verdict::Publish(status) => Some(*status),
+        provider_status::Verdict::HoldLastGood => None,
+    }
 }
 
 fn stamp(

@@ -1,108 +1,239 @@
-//! Status conditions: constant types and reasons, and the one way to set them
-//! (`lastTransitionTime` moves only when the status flips).
+//! Status conditions: the vocabularies (type, status, reason) as enums whose strum names
+//! are the wire strings, and the one way to set a condition (`lastTransitionTime` moves
+//! only when the status flips). The wire type stays `k8s_openapi`'s [`Condition`], so
+//! status JSON, `kubectl` columns and events read exactly as before; a misspelt type or
+//! reason no longer compiles.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
-/// Condition types.
-pub mod types {
+/// The condition types the operator sets, each with its wire name.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+pub enum ConditionType {
     /// Summary: the object works end to end.
-    pub const READY: &str = "Ready";
+    Ready,
     /// OIDCProvider: the discovery document was fetched.
-    pub const DISCOVERED: &str = "Discovered";
+    Discovered,
     /// OIDCProvider: the JWKS was fetched and holds usable keys.
-    pub const JWKS_AVAILABLE: &str = "JWKSAvailable";
+    #[strum(serialize = "JWKSAvailable")]
+    JwksAvailable,
     /// OIDCProvider: the advertised issuer equals `spec.issuerURL` byte for byte.
-    pub const ISSUER_MATCHES: &str = "IssuerMatches";
+    IssuerMatches,
     /// OIDCProvider: the IdP's clock is within the allowed skew.
-    pub const CLOCK_IN_SYNC: &str = "ClockInSync";
+    ClockInSync,
+    /// OIDCProvider: the IdP advertises the scopes requested and the claims routes rely
+    /// on. Informational (IdPs may omit `claims_supported`), so it does not gate `Ready`.
+    ScopesAndClaimsSupported,
     /// OAuthClient: the client exists at the IdP (or is expected to, for Generated).
-    pub const REGISTERED: &str = "Registered";
+    Registered,
     /// OAuthClient: the target Secret holds the current credentials.
-    pub const SECRET_SYNCED: &str = "SecretSynced";
+    SecretSynced,
     /// OAuthClient: the IdP knows every redirect URI the routes need.
-    pub const REDIRECT_URIS_IN_SYNC: &str = "RedirectURIsInSync";
+    #[strum(serialize = "RedirectURIsInSync")]
+    RedirectUrisInSync,
     /// OAuthClient: a rotation's grace period is running.
-    pub const ROTATING: &str = "Rotating";
-    /// ForwardAuthRoute: the spec is valid and its references are allowed.
-    pub const ACCEPTED: &str = "Accepted";
+    Rotating,
+    /// ForwardAuthRoute (and OAuthClient's spec check): the spec is valid and its
+    /// references are allowed.
+    Accepted,
     /// ForwardAuthRoute: its provider is Ready.
-    pub const PROVIDER_READY: &str = "ProviderReady";
+    ProviderReady,
     /// ForwardAuthRoute: the provider's client is Ready.
-    pub const CLIENT_READY: &str = "ClientReady";
+    ClientReady,
     /// ForwardAuthRoute: the compiled configuration holds the route.
-    pub const PROGRAMMED: &str = "Programmed";
+    Programmed,
 }
 
-/// CamelCase condition reasons.
-pub mod reasons {
+/// A condition's status, as Kubernetes spells it.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+pub enum ConditionStatus {
+    /// The condition holds.
+    True,
+    /// The condition does not hold; the reason and message say why and what to do.
+    False,
+    /// Not known yet (not observed, or the observation could not be made).
+    Unknown,
+}
+
+impl From<Option<bool>> for ConditionStatus {
+    fn from(known: Option<bool>) -> Self {
+        match known {
+            Some(true) => Self::True,
+            Some(false) => Self::False,
+            None => Self::Unknown,
+        }
+    }
+}
+
+impl ConditionStatus {
+    /// The status of a wire condition; a status this operator never writes reads as
+    /// `Unknown` (the conservative answer for every caller).
+    pub fn of(condition: &Condition) -> Self {
+        condition.status.parse().unwrap_or(Self::Unknown)
+    }
+}
+
+/// The CamelCase reasons the operator writes, each with its wire name. (A condition
+/// that relays another object's `Ready`, a route's `ProviderReady`, copies that
+/// object's reason as it is: see [`relay`].)
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+pub enum ConditionReason {
     /// All is well.
-    pub const READY: &str = "Ready";
+    Ready,
     /// Not yet observed (offline render, first reconcile).
-    pub const PENDING: &str = "Pending";
-    /// A referenced object does not exist.
-    pub const PROVIDER_NOT_FOUND: &str = "ProviderNotFound";
+    Pending,
+    /// The referenced OIDCProvider does not exist.
+    ProviderNotFound,
     /// The referenced OAuthClient does not exist.
-    pub const CLIENT_NOT_FOUND: &str = "ClientNotFound";
+    ClientNotFound,
     /// A referenced Secret or key does not exist.
-    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    SecretNotFound,
     /// A cross-namespace reference the target does not allow.
-    pub const REFERENCE_NOT_PERMITTED: &str = "RefNotPermitted";
+    #[strum(serialize = "RefNotPermitted")]
+    ReferenceNotPermitted,
     /// The spec has a value that cannot be served.
-    pub const INVALID_SPEC: &str = "InvalidSpec";
+    InvalidSpec,
     /// A dependency is not Ready.
-    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    DependencyNotReady,
     /// Two routes claim the same host and path.
-    pub const CONFLICT: &str = "Conflict";
+    Conflict,
     /// The secret was minted by the operator.
-    pub const GENERATED: &str = "Generated";
+    Generated,
     /// The secret was projected from a user-owned Secret.
-    pub const PROJECTED: &str = "Projected";
+    Projected,
     /// The secret comes from a registration the operator has yet to perform.
-    pub const AWAITING_REGISTRATION: &str = "AwaitingRegistration";
+    AwaitingRegistration,
     /// The operator cannot check the IdP's registration for this mode.
-    pub const MANUAL: &str = "ManualRegistration";
+    #[strum(serialize = "ManualRegistration")]
+    Manual,
     /// Nothing to report.
-    pub const NOT_ROTATING: &str = "NotRotating";
+    NotRotating,
     /// The object is being deleted, and the finalizer's work (removing the client at
     /// the IdP) keeps failing.
-    pub const DELETION_BLOCKED: &str = "DeletionBlocked";
+    DeletionBlocked,
     /// The IdP authenticated the client's credentials.
-    pub const VERIFIED_AT_IDP: &str = "VerifiedAtIdP";
+    #[strum(serialize = "VerifiedAtIdP")]
+    VerifiedAtIdp,
     /// The IdP refused the client's credentials (`invalid_client`).
-    pub const INVALID_CLIENT: &str = "InvalidClient";
-
+    InvalidClient,
     /// The secret was rotated; the previous one is still published.
-    pub const GRACE_PERIOD: &str = "GracePeriod";
+    GracePeriod,
     /// The IdP lacks redirect URIs we need.
-    pub const MISSING_AT_IDP: &str = "MissingAtIdP";
+    #[strum(serialize = "MissingAtIdP")]
+    MissingAtIdp,
     /// The IdP holds every redirect URI.
-    pub const IN_SYNC: &str = "InSync";
+    InSync,
     /// A workload named in restartOnRotation could not be restarted.
-    pub const RESTART_FAILED: &str = "RestartFailed";
+    RestartFailed,
     /// The secret was rotated.
-    pub const ROTATED: &str = "Rotated";
+    Rotated,
+    /// Dynamic mode, but the provider's discovery document has no
+    /// `registration_endpoint` (or was not fetched yet).
+    NoRegistrationEndpoint,
+    /// Discovery could not be fetched.
+    #[strum(serialize = "IdPUnreachable")]
+    IdpUnreachable,
+    /// The advertised issuer differs from `spec.issuerURL`.
+    IssuerMismatch,
+    /// The JWKS could not be fetched or held no usable key.
+    #[strum(serialize = "JWKSUnavailable")]
+    JwksUnavailable,
+    /// The IdP's clock differs from ours by more than the allowed skew.
+    ClockSkew,
+    /// The IdP sent no usable `Date` header.
+    #[strum(serialize = "NoDateHeader")]
+    NoDate,
+    /// Scopes or claims are not advertised.
+    NotAdvertised,
+    /// No accepted signing algorithm.
+    NoAcceptedAlgorithm,
 }
 
-/// A condition with `status` True/False/Unknown.
+/// A condition of a type, with a status and one of the operator's reasons.
 pub fn condition(
-    type_: &str,
-    status: Option<bool>,
-    reason: &str,
+    type_: ConditionType,
+    status: impl Into<ConditionStatus>,
+    reason: ConditionReason,
     message: impl Into<String>,
 ) -> Condition {
+    wire(type_, status.into(), reason.into(), message.into())
+}
+
+/// A condition that relays another condition's verdict (a route's `ProviderReady`
+/// from its provider's `Ready`, an object's `Ready` from its first failing condition):
+/// the reason is copied as written there, the status is the one given.
+pub fn relay(
+    type_: ConditionType,
+    status: ConditionStatus,
+    from: &Condition,
+    message: impl Into<String>,
+) -> Condition {
+    wire(type_, status, &from.reason, message.into())
+}
+
+fn wire(type_: ConditionType, status: ConditionStatus, reason: &str, message: String) -> Condition {
     Condition {
         type_: type_.to_string(),
-        status: match status {
-            Some(true) => "True",
-            Some(false) => "False",
-            None => "Unknown",
-        }
-        .to_string(),
+        status: status.to_string(),
         reason: reason.to_string(),
-        message: message.into(),
+        message,
         observed_generation: None,
         last_transition_time: Time(Timestamp::UNIX_EPOCH),
+    }
+}
+
+/// Typed questions about a wire condition.
+pub(crate) trait ConditionExt {
+    /// Whether it is the condition of this type.
+    fn is(&self, type_: ConditionType) -> bool;
+    /// Whether its status is this one.
+    fn has_status(&self, status: ConditionStatus) -> bool;
+    /// Whether its reason is this one.
+    fn has_reason(&self, reason: ConditionReason) -> bool;
+}
+
+impl ConditionExt for Condition {
+    fn is(&self, type_: ConditionType) -> bool {
+        self.type_ == <&str>::from(type_)
+    }
+    fn has_status(&self, status: ConditionStatus) -> bool {
+        ConditionStatus::of(self) == status
+    }
+    fn has_reason(&self, reason: ConditionReason) -> bool {
+        self.reason == <&str>::from(reason)
     }
 }
 
@@ -132,87 +263,36 @@ pub fn merge(
 
 /// `Ready` summarising the others: False with the first failing condition's reason and
 /// message, Unknown if any is Unknown, True otherwise.
-pub fn summarise(conditions: &[Condition], ready_message: &str) -> Condition {
-    if let Some(bad) = conditions.iter().find(|c| c.status == "False") {
-        return condition(
-            types::READY,
-            Some(false),
-            &bad.reason,
-            format!("{}: {}", bad.type_, bad.message),
-        );
+pub(crate) fn summarise(conditions: &[Condition], ready_message: &str) -> Condition {
+    for status in [ConditionStatus::False, ConditionStatus::Unknown] {
+        if let Some(first) = conditions.iter().find(|c| c.has_status(status)) {
+            return relay(
+                ConditionType::Ready,
+                status,
+                first,
+                format!("{}: {}", first.type_, first.message),
+            );
+        }
     }
-    if let Some(unknown) = conditions.iter().find(|c| c.status == "Unknown") {
-        return condition(
-            types::READY,
-            None,
-            &unknown.reason,
-            format!("{}: {}", unknown.type_, unknown.message),
-        );
-    }
-    condition(types::READY, Some(true), reasons::READY, ready_message)
+    condition(
+        ConditionType::Ready,
+        ConditionStatus::True,
+        ConditionReason::Ready,
+        ready_message,
+    )
 }
 
 /// The condition of a type, if present.
-pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
-    conditions.iter().find(|c| c.type_ == type_)
+pub fn find(conditions: &[Condition], type_: ConditionType) -> Option<&Condition> {
+    conditions.iter().find(|c| c.is(type_))
 }
 
-/// Whether the condition of a type is True.
-pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
-    find(conditions, type_).is_some_and(|c| c.status == "True")
+/// Whether the condition of a type is True (the tests' shorthand).
+#[cfg(test)]
+pub(crate) fn is_true(conditions: &[Condition], type_: ConditionType) -> bool {
+    find(conditions, type_).is_some_and(|c| c.has_status(ConditionStatus::True))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(secs: i64) -> Timestamp {
-        Timestamp::from_second(secs).unwrap()
-    }
-
-    #[test]
-    fn transition_time_moves_only_on_a_flip() {
-        let first = merge(
-            &[],
-            vec![condition(types::READY, Some(false), "X", "m")],
-            Some(1),
-            at(100),
-        );
-        assert_eq!(first[0].last_transition_time.0, at(100));
-        assert_eq!(first[0].observed_generation, Some(1));
-        let same = merge(
-            &first,
-            vec![condition(types::READY, Some(false), "Y", "other")],
-            Some(2),
-            at(200),
-        );
-        assert_eq!(same[0].last_transition_time.0, at(100));
-        assert_eq!(same[0].observed_generation, Some(2));
-        let flipped = merge(
-            &same,
-            vec![condition(types::READY, Some(true), "Ready", "")],
-            Some(2),
-            at(300),
-        );
-        assert_eq!(flipped[0].last_transition_time.0, at(300));
-    }
-
-    #[test]
-    fn ready_names_the_first_failing_condition() {
-        let ready = summarise(
-            &[
-                condition(types::ACCEPTED, Some(true), reasons::READY, ""),
-                condition(
-                    types::PROVIDER_READY,
-                    Some(false),
-                    reasons::PROVIDER_NOT_FOUND,
-                    "OIDCProvider team/idp not found",
-                ),
-            ],
-            "ok",
-        );
-        assert_eq!(ready.status, "False");
-        assert_eq!(ready.reason, "ProviderNotFound");
-        assert!(ready.message.contains("team/idp"));
-    }
-}
+#[path = "conditions_tests.rs"]
+mod tests;

@@ -20,7 +20,7 @@ fn covers(
 
 /// Whether the cached metadata already carries what we would apply: our labels and
 /// annotations (others' keys are ignored) and, when we set them, the ownerReferences.
-pub fn meta_covers(desired: &ObjectMeta, cached: &ObjectMeta) -> bool {
+pub(crate) fn meta_covers(desired: &ObjectMeta, cached: &ObjectMeta) -> bool {
     covers(&desired.labels, &cached.labels)
         && covers(&desired.annotations, &cached.annotations)
         && (desired.owner_references.is_none()
@@ -28,7 +28,7 @@ pub fn meta_covers(desired: &ObjectMeta, cached: &ObjectMeta) -> bool {
 }
 
 /// Whether `desired` differs from the cached Secret in anything we manage.
-pub fn secret_needs_apply(desired: &Secret, cached: Option<&Secret>) -> bool {
+pub(crate) fn secret_needs_apply(desired: &Secret, cached: Option<&Secret>) -> bool {
     let Some(cached) = cached else { return true };
     !(meta_covers(&desired.metadata, &cached.metadata)
         && desired.data.clone().unwrap_or_default() == cached.data.clone().unwrap_or_default()
@@ -36,7 +36,7 @@ pub fn secret_needs_apply(desired: &Secret, cached: Option<&Secret>) -> bool {
 }
 
 /// Whether `desired` differs from the cached ConfigMap in anything we manage.
-pub fn configmap_needs_apply(desired: &ConfigMap, cached: Option<&ConfigMap>) -> bool {
+pub(crate) fn configmap_needs_apply(desired: &ConfigMap, cached: Option<&ConfigMap>) -> bool {
     let Some(cached) = cached else { return true };
     !(meta_covers(&desired.metadata, &cached.metadata)
         && desired.data.clone().unwrap_or_default() == cached.data.clone().unwrap_or_default())

@@ -2,8 +2,8 @@
 //! mappers and the reconcilers use these; no client, no I/O, unit-tested on slices.
 
 use crate::api::{ClientMode, ForwardAuthRoute, OAuthClient, OIDCProvider};
+use crate::reconcile::key::ObjectKey;
 use crate::reconcile::route::{auth_url, provider_key, redirect_uri};
-use crate::reconcile::world::key_of;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use std::collections::BTreeSet;
@@ -14,7 +14,7 @@ fn ns<K: ResourceExt>(o: &K) -> String {
 }
 
 /// Whether `provider` logs in with `client` (its `clientRef`).
-pub fn provider_uses_client(provider: &OIDCProvider, client: &OAuthClient) -> bool {
+pub(crate) fn provider_uses_client(provider: &OIDCProvider, client: &OAuthClient) -> bool {
     provider
         .spec
         .client_ref
@@ -23,14 +23,14 @@ pub fn provider_uses_client(provider: &OIDCProvider, client: &OAuthClient) -> bo
 }
 
 /// Whether `client.spec.providerRef` names `provider`.
-pub fn client_belongs_to(client: &OAuthClient, provider: &OIDCProvider) -> bool {
+pub(crate) fn client_belongs_to(client: &OAuthClient, provider: &OIDCProvider) -> bool {
     let r = &client.spec.provider_ref;
     r.name == provider.name_any() && r.namespace_or(&ns(client)) == ns(provider)
 }
 
 /// Clients to reconcile when `provider` changes: those that belong to it and the one it
 /// logs in with (its redirect URIs come from the provider's routes).
-pub fn clients_of_provider(
+pub(crate) fn clients_of_provider(
     clients: &[Arc<OAuthClient>],
     provider: &OIDCProvider,
 ) -> Vec<ObjectRef<OAuthClient>> {
@@ -42,11 +42,11 @@ pub fn clients_of_provider(
 }
 
 /// Routes to reconcile when `provider` changes.
-pub fn routes_of_provider(
+pub(crate) fn routes_of_provider(
     routes: &[Arc<ForwardAuthRoute>],
     provider: &OIDCProvider,
 ) -> Vec<ObjectRef<ForwardAuthRoute>> {
-    let key = key_of(provider);
+    let key = ObjectKey::of(provider);
     routes
         .iter()
         .filter(|r| provider_key(r) == key)
@@ -56,7 +56,7 @@ pub fn routes_of_provider(
 
 /// Providers to reconcile when `client` changes: the ones that log in with it (their
 /// status carries its client id) and the one it belongs to.
-pub fn providers_of_client(
+pub(crate) fn providers_of_client(
     providers: &[Arc<OIDCProvider>],
     client: &OAuthClient,
 ) -> Vec<ObjectRef<OIDCProvider>> {
@@ -68,14 +68,14 @@ pub fn providers_of_client(
 }
 
 /// The provider a route references, as an ObjectRef.
-pub fn provider_of_route(route: &ForwardAuthRoute) -> ObjectRef<OIDCProvider> {
+pub(crate) fn provider_of_route(route: &ForwardAuthRoute) -> ObjectRef<OIDCProvider> {
     let r = &route.spec.provider_ref;
     ObjectRef::new(&r.name).within(r.namespace_or(&ns(route)))
 }
 
 /// Clients that read the Secret `namespace/name` (Static credentials, or the initial
 /// access token of a Dynamic registration).
-pub fn clients_of_secret(
+pub(crate) fn clients_of_secret(
     clients: &[Arc<OAuthClient>],
     namespace: &str,
     name: &str,
@@ -103,7 +103,7 @@ pub fn clients_of_secret(
 
 /// The redirect URIs `client` must have because routes log in through a provider that
 /// uses it (routes whose reference the provider does not allow are left out). Sorted.
-pub fn needed_redirects(
+pub(crate) fn needed_redirects(
     providers: &[Arc<OIDCProvider>],
     routes: &[Arc<ForwardAuthRoute>],
     client: &OAuthClient,
@@ -143,17 +143,17 @@ fn routes_signing_in_with<'a>(
     routes: &'a [Arc<ForwardAuthRoute>],
     client: &OAuthClient,
 ) -> impl Iterator<Item = &'a Arc<ForwardAuthRoute>> {
-    let keys: BTreeSet<String> = providers
+    let keys: BTreeSet<ObjectKey> = providers
         .iter()
         .filter(|p| provider_uses_client(p, client))
-        .map(|p| key_of(p.as_ref()))
+        .map(|p| ObjectKey::of(p.as_ref()))
         .collect();
     routes.iter().filter(move |r| {
         let key = provider_key(r);
         keys.contains(&key)
             && providers
                 .iter()
-                .find(|p| key_of(p.as_ref()) == key)
+                .find(|p| ObjectKey::of(p.as_ref()) == key)
                 .is_some_and(|p| crate::reconcile::reference_allowed(p, &ns(r.as_ref())).is_ok())
     })
 }
@@ -161,12 +161,12 @@ fn routes_signing_in_with<'a>(
 /// The claims the routes of a provider rely on (so the provider can say which ones the
 /// IdP does not advertise): email for email rules, the groups claim for group rules,
 /// named claims, and the permissions claim.
-pub fn needed_claims(
+pub(crate) fn needed_claims(
     provider: &OIDCProvider,
     routes: &[Arc<ForwardAuthRoute>],
 ) -> BTreeSet<String> {
     let names = crate::reconcile::provider::claim_names(provider);
-    let key = key_of(provider);
+    let key = ObjectKey::of(provider);
     let mut out = BTreeSet::new();
     for r in routes.iter().filter(|r| provider_key(r) == key) {
         let Some(p) = &r.spec.policy else { continue };

@@ -12,6 +12,7 @@ pub mod compile;
 pub mod conditions;
 pub mod diff;
 pub mod index;
+pub mod key;
 pub mod outpost_credentials;
 pub mod presets;
 pub mod probe;
@@ -54,7 +55,7 @@ pub struct Outcome<S> {
 
 /// An Opaque Secret labelled as the operator's (its cache holds it, so an unchanged copy
 /// is never written again), holding `data`.
-pub fn managed_secret(
+pub(crate) fn managed_secret(
     namespace: &str,
     name: &str,
     data: std::collections::BTreeMap<String, k8s_openapi::ByteString>,
@@ -76,7 +77,7 @@ pub fn managed_secret(
 }
 
 /// An ownerReference to `owner`, when it has a uid (objects read from disk may not).
-pub fn owner_reference<K: Resource<DynamicType = ()>>(owner: &K) -> Option<OwnerReference> {
+pub(crate) fn owner_reference<K: Resource<DynamicType = ()>>(owner: &K) -> Option<OwnerReference> {
     let uid = owner.meta().uid.clone()?;
     Some(OwnerReference {
         api_version: K::api_version(&()).into_owned(),
@@ -90,7 +91,7 @@ pub fn owner_reference<K: Resource<DynamicType = ()>>(owner: &K) -> Option<Owner
 
 /// Whether an object in `namespace` may reference `provider`; the error names the
 /// provider and the field to change.
-pub fn reference_allowed(provider: &OIDCProvider, namespace: &str) -> Result<(), String> {
+pub(crate) fn reference_allowed(provider: &OIDCProvider, namespace: &str) -> Result<(), String> {
     let own = provider.namespace().unwrap_or_default();
     if own == namespace {
         return Ok(());
@@ -123,7 +124,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// A fresh client secret: 32 random bytes, base64url without padding (43 characters).
-pub fn mint_secret() -> String {
+pub(crate) fn mint_secret() -> String {
     use base64::Engine;
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system RNG works");

@@ -33,7 +33,7 @@ impl Origin {
     /// The key of the copy: `<kind>_<namespace>_<name>_<key>`. Namespaces and names
     /// cannot contain `_`, so two origins never share a key; one too long for a Secret
     /// key (253) is named by its hash instead.
-    pub fn copy_key(&self) -> String {
+    pub(crate) fn copy_key(&self) -> String {
         let (kind, r) = self.reference();
         let key = format!("{kind}_{}_{}_{}", r.namespace, r.name, r.key);
         if key.len() <= 253 {
@@ -112,7 +112,7 @@ fn localise_source(
 
 /// The Secret holding `values` (key → value), labelled as the operator's so its cache
 /// holds it and an unchanged copy is never written again.
-pub fn credentials_secret(namespace: &str, values: BTreeMap<String, String>) -> Secret {
+pub(crate) fn credentials_secret(namespace: &str, values: BTreeMap<String, String>) -> Secret {
     let data = values
         .into_iter()
         .map(|(k, v)| (k, ByteString(v.into_bytes())))

@@ -25,7 +25,7 @@ pub struct Credentials {
 }
 
 /// The key under which a preset stores the client secret (used to find an existing value).
-pub fn secret_key(preset: SecretPreset) -> &'static str {
+pub(crate) fn secret_key(preset: SecretPreset) -> &'static str {
     match preset {
         SecretPreset::Generic => "client-secret",
         SecretPreset::Grafana => "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET",
@@ -96,7 +96,7 @@ pub fn data(preset: SecretPreset, c: &Credentials) -> BTreeMap<String, String> {
 
 /// Renders a template: `{{ name }}` (spaces optional) for each credential; unknown
 /// names are an error naming them.
-pub fn render_template(template: &str, c: &Credentials) -> Result<String, String> {
+pub(crate) fn render_template(template: &str, c: &Credentials) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("{{") {

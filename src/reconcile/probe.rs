@@ -3,7 +3,7 @@
 //! failure keeps its first wording.
 
 use crate::oidc::Discovery;
-use crate::reconcile::conditions::{self, types};
+use crate::reconcile::conditions::{self, ConditionExt, ConditionStatus, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
@@ -34,15 +34,17 @@ pub fn parse_http_date(value: &str) -> Option<Timestamp> {
 /// Whether a failed probe should be kept from status: the IdP answered before
 /// (`Discovered` and `JWKSAvailable` True) and the failures have lasted less than
 /// `grace`. A provider never reached is reported at once: there is nothing to keep.
-pub fn hold_last_good(
+pub(crate) fn hold_last_good(
     previous: &[Condition],
     failing_since: Timestamp,
     now: Timestamp,
     grace: std::time::Duration,
 ) -> bool {
-    let was_good = [types::DISCOVERED, types::JWKS_AVAILABLE]
-        .iter()
-        .all(|t| conditions::find(previous, t).is_some_and(|c| c.status == "True"));
+    let was_good = [ConditionType::Discovered, ConditionType::JwksAvailable]
+        .into_iter()
+        .all(|t| {
+            conditions::find(previous, t).is_some_and(|c| c.has_status(ConditionStatus::True))
+        });
     let lasted = now
         .as_millisecond()
         .saturating_sub(failing_since.as_millisecond());
@@ -53,9 +55,9 @@ pub fn hold_last_good(
 /// the wording they were first published with: the cause's text varies from attempt to
 /// attempt ("connection reset" one time, "connection closed" the next), and each
 /// variant would otherwise be a status write for nothing new.
-pub fn keep_first_wording(previous: &[Condition], conditions: &mut [Condition], note: &str) {
+pub(crate) fn keep_first_wording(previous: &[Condition], conditions: &mut [Condition], note: &str) {
     for c in conditions.iter_mut().filter(|c| c.message.contains(note)) {
-        if let Some(p) = conditions::find(previous, &c.type_)
+        if let Some(p) = previous.iter().find(|p| p.type_ == c.type_)
             && p.status == c.status
             && p.reason == c.reason
             && p.message.contains(note)
@@ -68,7 +70,7 @@ pub fn keep_first_wording(previous: &[Condition], conditions: &mut [Condition], 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::conditions::condition;
+    use crate::reconcile::conditions::{ConditionReason, condition};
     use std::time::Duration;
 
     fn at(s: i64) -> Timestamp {
@@ -78,8 +80,18 @@ mod tests {
     #[test]
     fn a_failure_is_held_only_for_a_provider_that_answered_and_only_for_the_grace() {
         let good = [
-            condition(types::DISCOVERED, Some(true), "Ready", ""),
-            condition(types::JWKS_AVAILABLE, Some(true), "Ready", ""),
+            condition(
+                ConditionType::Discovered,
+                Some(true),
+                ConditionReason::Ready,
+                "",
+            ),
+            condition(
+                ConditionType::JwksAvailable,
+                Some(true),
+                ConditionReason::Ready,
+                "",
+            ),
         ];
         let grace = Duration::from_secs(30);
         assert!(hold_last_good(&good, at(100), at(100), grace));
@@ -88,9 +100,9 @@ mod tests {
         // Never reached: nothing to keep, say it at once.
         assert!(!hold_last_good(&[], at(100), at(100), grace));
         let down = [condition(
-            types::DISCOVERED,
+            ConditionType::Discovered,
             Some(false),
-            "IdPUnreachable",
+            ConditionReason::IdpUnreachable,
             "",
         )];
         assert!(!hold_last_good(&down, at(100), at(101), grace));
@@ -100,24 +112,24 @@ mod tests {
     fn an_ongoing_failure_keeps_its_first_wording() {
         let note = " (failing since 1970-01-01T00:01:40Z)";
         let previous = [condition(
-            types::DISCOVERED,
+            ConditionType::Discovered,
             Some(false),
-            "IdPUnreachable",
+            ConditionReason::IdpUnreachable,
             format!("connection reset{note}"),
         )];
         let mut now = [condition(
-            types::DISCOVERED,
+            ConditionType::Discovered,
             Some(false),
-            "IdPUnreachable",
+            ConditionReason::IdpUnreachable,
             format!("connection closed{note}"),
         )];
         keep_first_wording(&previous, &mut now, note);
         assert_eq!(now[0].message, previous[0].message);
         // A new outage (another instant) is worded afresh.
         let mut later = [condition(
-            types::DISCOVERED,
+            ConditionType::Discovered,
             Some(false),
-            "IdPUnreachable",
+            ConditionReason::IdpUnreachable,
             "refused (failing since 1970-01-01T00:05:00Z)",
         )];
         keep_first_wording(

@@ -3,7 +3,7 @@
 
 use super::Outcome;
 use super::client;
-use super::conditions::{condition, reasons, summarise, types};
+use super::conditions::{ConditionReason, ConditionType, condition, summarise};
 use super::world::World;
 use crate::api::{CABundleKind, OIDCProvider, OIDCProviderStatus, Validate};
 use crate::config::{ClaimNames, ProviderConfig, SecretKeyRef, SecretSource};
@@ -11,10 +11,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 
 /// Default skew tolerated on `exp`/`iat`/`nbf`.
-pub const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
+pub(crate) const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
 
 /// The resolved claim names.
-pub fn claim_names(provider: &OIDCProvider) -> ClaimNames {
+pub(crate) fn claim_names(provider: &OIDCProvider) -> ClaimNames {
     let spec = provider.spec.claims.clone().unwrap_or_default();
     let default = ClaimNames::default();
     ClaimNames {
@@ -30,7 +30,7 @@ pub fn claim_names(provider: &OIDCProvider) -> ClaimNames {
 
 /// A CA bundle reference in namespace `ns` as the outpost reads it (a ConfigMap key or
 /// a Secret key).
-pub fn ca_bundle_source(ns: &str, r: &crate::api::CABundleRef) -> SecretSource {
+pub(crate) fn ca_bundle_source(ns: &str, r: &crate::api::CABundleRef) -> SecretSource {
     let key_ref = SecretKeyRef {
         namespace: ns.to_string(),
         name: r.name.clone(),
@@ -51,19 +51,20 @@ pub fn ca_bundle_source(ns: &str, r: &crate::api::CABundleRef) -> SecretSource {
 /// The compiled provider, or the condition that says why there is none.
 pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, Condition> {
     let ns = provider.namespace().unwrap_or_default();
-    let fail =
-        |reason: &str, message: String| condition(types::READY, Some(false), reason, message);
+    let fail = |reason: ConditionReason, message: String| {
+        condition(ConditionType::Ready, Some(false), reason, message)
+    };
     // The schema's rules, checked here too: the server that admitted the object may not
     // have had them (an older server, a rule added later).
-    provider
-        .validate()
-        .map_err(|(field, message)| fail(reasons::INVALID_SPEC, format!("{field}: {message}")))?;
+    provider.validate().map_err(|(field, message)| {
+        fail(ConditionReason::InvalidSpec, format!("{field}: {message}"))
+    })?;
     let (client_id, client_secret) = match (&provider.spec.client_ref, &provider.spec.client_id) {
         (Some(r), _) => {
             let client_ns = r.namespace_or(&ns);
             let oac = world.client(client_ns, &r.name).ok_or_else(|| {
                 fail(
-                    reasons::CLIENT_NOT_FOUND,
+                    ConditionReason::ClientNotFound,
                     format!(
                         "OAuthClient {client_ns}/{} not found (spec.clientRef)",
                         r.name
@@ -72,7 +73,7 @@ pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, 
             })?;
             let id = client::client_id(world, oac).ok_or_else(|| {
                 fail(
-                    reasons::DEPENDENCY_NOT_READY,
+                    ConditionReason::DependencyNotReady,
                     format!("OAuthClient {client_ns}/{} has no client id yet", r.name),
                 )
             })?;
@@ -104,14 +105,14 @@ pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, 
         }
         (None, None) => {
             return Err(fail(
-                reasons::INVALID_SPEC,
+                ConditionReason::InvalidSpec,
                 "set spec.clientRef or spec.clientID".into(),
             ));
         }
     };
     let clock_skew_seconds = match &provider.spec.clock_skew {
         Some(s) => crate::api::parse_duration(s)
-            .map_err(|e| fail(reasons::INVALID_SPEC, format!("spec.clockSkew: {e}")))?,
+            .map_err(|e| fail(ConditionReason::InvalidSpec, format!("spec.clockSkew: {e}")))?,
         None => DEFAULT_CLOCK_SKEW_SECONDS,
     };
     let ca_bundle = provider
@@ -147,18 +148,18 @@ pub fn desired(
     let previous = provider.status.clone().unwrap_or_default();
     let compiled = config(world, provider);
     let mut conditions = Vec::new();
-    let pending = |t: &str| {
+    let pending = |t: ConditionType| {
         condition(
             t,
             None,
-            reasons::PENDING,
+            ConditionReason::Pending,
             "the IdP has not been contacted yet",
         )
     };
-    conditions.push(pending(types::DISCOVERED));
-    conditions.push(pending(types::JWKS_AVAILABLE));
-    conditions.push(pending(types::ISSUER_MATCHES));
-    conditions.push(pending(types::CLOCK_IN_SYNC));
+    conditions.push(pending(ConditionType::Discovered));
+    conditions.push(pending(ConditionType::JwksAvailable));
+    conditions.push(pending(ConditionType::IssuerMatches));
+    conditions.push(pending(ConditionType::ClockInSync));
     let ready = match &compiled {
         Ok(_) => summarise(&conditions, "discovery and keys loaded"),
         Err(c) => c.clone(),
@@ -187,7 +188,7 @@ pub fn desired(
 /// A world of the provider and its client, whose id comes from the client's status when
 /// only the IdP or a user's Secret knows it (Static, Dynamic): the operator's caches hold
 /// no user Secrets.
-pub fn world_with_client(
+pub(crate) fn world_with_client(
     provider: &OIDCProvider,
     client: Option<&crate::api::OAuthClient>,
 ) -> World {

@@ -5,36 +5,14 @@
 use crate::api::parse_duration;
 use crate::api::{OIDCProvider, OIDCProviderStatus, ProviderEndpoints};
 use crate::config::ProviderConfig;
-use crate::reconcile::conditions::{condition, summarise, types};
+use crate::reconcile::conditions::{
+    ConditionExt, ConditionReason, ConditionType, condition, summarise,
+};
 use crate::reconcile::probe::{Report, hold_last_good, keep_first_wording};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeSet;
 use std::time::Duration;
-
-/// Condition: the IdP advertises the scopes requested and the claims routes rely on.
-/// Informational (IdPs may omit `claims_supported`), so it does not gate `Ready`.
-pub const SCOPES_AND_CLAIMS_SUPPORTED: &str = "ScopesAndClaimsSupported";
-
-/// Reasons of the IdP-facing conditions.
-pub mod reasons {
-    /// Discovery could not be fetched.
-    pub const IDP_UNREACHABLE: &str = "IdPUnreachable";
-    /// The advertised issuer differs from `spec.issuerURL`.
-    pub const ISSUER_MISMATCH: &str = "IssuerMismatch";
-    /// The JWKS could not be fetched or held no usable key.
-    pub const JWKS_UNAVAILABLE: &str = "JWKSUnavailable";
-    /// The IdP's clock differs from ours by more than the allowed skew.
-    pub const CLOCK_SKEW: &str = "ClockSkew";
-    /// The IdP sent no usable `Date` header.
-    pub const NO_DATE: &str = "NoDateHeader";
-    /// Scopes or claims are not advertised.
-    pub const MISSING: &str = "NotAdvertised";
-    /// No accepted signing algorithm.
-    pub const NO_ALGORITHM: &str = "NoAcceptedAlgorithm";
-}
-
-use crate::reconcile::conditions::reasons as common;
 
 /// Everything a provider's status depends on, as the operator observed it.
 pub struct Observed<'a> {
@@ -111,7 +89,7 @@ pub fn desired(observed: Observed<'_>) -> Verdict {
 
 /// The provider's status from its compiled config and a probe. Fields the probe could
 /// not refresh keep their previous values (the last good data survives an outage).
-pub fn diagnose(
+pub(crate) fn diagnose(
     provider: &OIDCProvider,
     compiled: &std::result::Result<ProviderConfig, Condition>,
     report: &Report,
@@ -128,9 +106,9 @@ pub fn diagnose(
     match (&report.discovery, &report.discovery_error) {
         (Some(d), _) => {
             conds.push(condition(
-                types::DISCOVERED,
+                ConditionType::Discovered,
                 Some(true),
-                common::READY,
+                ConditionReason::Ready,
                 "discovery document fetched",
             ));
             status.advertised_issuer = Some(d.issuer.clone());
@@ -160,9 +138,9 @@ pub fn diagnose(
                     status.accepted_algorithms = algs.iter().map(|a| format!("{a:?}")).collect()
                 }
                 Err(e) => conds.push(condition(
-                    types::JWKS_AVAILABLE,
+                    ConditionType::JwksAvailable,
                     Some(false),
-                    reasons::NO_ALGORITHM,
+                    ConditionReason::NoAcceptedAlgorithm,
                     e.to_string(),
                 )),
             }
@@ -181,20 +159,20 @@ pub fn diagnose(
             };
             let msg = format!("{}{kept}", error.as_deref().unwrap_or("not fetched"));
             conds.push(condition(
-                types::DISCOVERED,
+                ConditionType::Discovered,
                 Some(false),
-                reasons::IDP_UNREACHABLE,
+                ConditionReason::IdpUnreachable,
                 msg,
             ));
             conds.push(condition(
-                types::ISSUER_MATCHES,
+                ConditionType::IssuerMatches,
                 None,
-                reasons::IDP_UNREACHABLE,
+                ConditionReason::IdpUnreachable,
                 "no discovery document to compare",
             ));
         }
     }
-    if !conds.iter().any(|c| c.type_ == types::JWKS_AVAILABLE) {
+    if !conds.iter().any(|c| c.is(ConditionType::JwksAvailable)) {
         conds.push(match (&report.key_ids, &report.jwks_error) {
             (Some(ids), _) if !ids.is_empty() => {
                 let previous: Option<&Vec<String>> =
@@ -206,28 +184,28 @@ pub fn diagnose(
                     status.key_ids = ids.clone();
                 }
                 condition(
-                    types::JWKS_AVAILABLE,
+                    ConditionType::JwksAvailable,
                     Some(true),
-                    common::READY,
+                    ConditionReason::Ready,
                     format!("{} signing key(s)", ids.len()),
                 )
             }
             (Some(_), _) => condition(
-                types::JWKS_AVAILABLE,
+                ConditionType::JwksAvailable,
                 Some(false),
-                reasons::JWKS_UNAVAILABLE,
+                ConditionReason::JwksUnavailable,
                 "the JWKS holds no usable signing key (RSA, EC P-256/P-384, Ed25519)",
             ),
             (None, Some(e)) => condition(
-                types::JWKS_AVAILABLE,
+                ConditionType::JwksAvailable,
                 Some(false),
-                reasons::JWKS_UNAVAILABLE,
+                ConditionReason::JwksUnavailable,
                 e.clone(),
             ),
             (None, None) => condition(
-                types::JWKS_AVAILABLE,
+                ConditionType::JwksAvailable,
                 None,
-                reasons::IDP_UNREACHABLE,
+                ConditionReason::IdpUnreachable,
                 "no discovery document, so no jwks_uri",
             ),
         });
@@ -244,16 +222,16 @@ pub fn diagnose(
         // No answer is not "no Date header": say the clocks went uncompared because
         // the IdP did not answer (the Discovered condition says why).
         (None, Some(_)) => condition(
-            types::CLOCK_IN_SYNC,
+            ConditionType::ClockInSync,
             None,
-            reasons::IDP_UNREACHABLE,
+            ConditionReason::IdpUnreachable,
             "the IdP did not answer, so clocks were not compared",
         ),
         _ => clock_condition(report.clock, skew),
     });
     let gating: Vec<Condition> = conds
         .iter()
-        .filter(|c| c.type_ != SCOPES_AND_CLAIMS_SUPPORTED)
+        .filter(|c| !c.is(ConditionType::ScopesAndClaimsSupported))
         .cloned()
         .collect();
     conds.push(match compiled {
@@ -265,12 +243,12 @@ pub fn diagnose(
 }
 
 /// `IssuerMatches`, quoting both values and naming a trailing-slash-only difference.
-pub fn issuer_condition(configured: &str, advertised: &str) -> Condition {
+pub(crate) fn issuer_condition(configured: &str, advertised: &str) -> Condition {
     if configured == advertised {
         return condition(
-            types::ISSUER_MATCHES,
+            ConditionType::IssuerMatches,
             Some(true),
-            common::READY,
+            ConditionReason::Ready,
             format!("the IdP advertises {advertised:?}"),
         );
     }
@@ -280,9 +258,9 @@ pub fn issuer_condition(configured: &str, advertised: &str) -> Condition {
         " (tokens carry the advertised value; set spec.issuerURL to it exactly)"
     };
     condition(
-        types::ISSUER_MATCHES,
+        ConditionType::IssuerMatches,
         Some(false),
-        reasons::ISSUER_MISMATCH,
+        ConditionReason::IssuerMismatch,
         format!(
             "spec.issuerURL is {configured:?} but the IdP advertises issuer {advertised:?}{hint}"
         ),
@@ -290,12 +268,15 @@ pub fn issuer_condition(configured: &str, advertised: &str) -> Condition {
 }
 
 /// `ClockInSync` from the IdP's `Date` and our clock.
-pub fn clock_condition(clock: Option<(Timestamp, Timestamp)>, allowed_seconds: u64) -> Condition {
+pub(crate) fn clock_condition(
+    clock: Option<(Timestamp, Timestamp)>,
+    allowed_seconds: u64,
+) -> Condition {
     let Some((idp, ours)) = clock else {
         return condition(
-            types::CLOCK_IN_SYNC,
+            ConditionType::ClockInSync,
             None,
-            reasons::NO_DATE,
+            ConditionReason::NoDate,
             "the IdP sent no Date header to compare clocks with",
         );
     };
@@ -303,9 +284,9 @@ pub fn clock_condition(clock: Option<(Timestamp, Timestamp)>, allowed_seconds: u
     // The Date header has one-second resolution; a difference of one second is noise.
     if diff.unsigned_abs() <= allowed_seconds.max(1) {
         condition(
-            types::CLOCK_IN_SYNC,
+            ConditionType::ClockInSync,
             Some(true),
-            common::READY,
+            ConditionReason::Ready,
             // No exact difference here: it jitters by a second between probes, and a
             // changing message would rewrite an otherwise unchanged status.
             format!("the IdP's clock is within the allowed {allowed_seconds}s"),
@@ -313,9 +294,9 @@ pub fn clock_condition(clock: Option<(Timestamp, Timestamp)>, allowed_seconds: u
     } else {
         let dir = if diff > 0 { "ahead of" } else { "behind" };
         condition(
-            types::CLOCK_IN_SYNC,
+            ConditionType::ClockInSync,
             Some(false),
-            reasons::CLOCK_SKEW,
+            ConditionReason::ClockSkew,
             format!(
                 "the IdP's clock is {}s {dir} the operator's (allowed spec.clockSkew {allowed_seconds}s); tokens will look expired or not yet valid — fix NTP on one side",
                 diff.abs()
@@ -326,7 +307,7 @@ pub fn clock_condition(clock: Option<(Timestamp, Timestamp)>, allowed_seconds: u
 
 /// Which requested scopes and needed claims the IdP does not advertise (an IdP that
 /// advertises no list at all is given the benefit of the doubt).
-pub fn support_condition(
+pub(crate) fn support_condition(
     scopes: &[String],
     claims: &BTreeSet<String>,
     scopes_supported: &[String],
@@ -350,9 +331,9 @@ pub fn support_condition(
     };
     if missing_scopes.is_empty() && missing_claims.is_empty() {
         return condition(
-            SCOPES_AND_CLAIMS_SUPPORTED,
+            ConditionType::ScopesAndClaimsSupported,
             Some(true),
-            common::READY,
+            ConditionReason::Ready,
             "requested scopes and needed claims are advertised",
         );
     }
@@ -366,9 +347,9 @@ pub fn support_condition(
         parts.push(format!("claims routes rely on but not in claims_supported: {missing_claims:?} (spec.claims or the routes' policies)"));
     }
     condition(
-        SCOPES_AND_CLAIMS_SUPPORTED,
+        ConditionType::ScopesAndClaimsSupported,
         Some(false),
-        reasons::MISSING,
+        ConditionReason::NotAdvertised,
         parts.join("; "),
     )
 }

@@ -3,7 +3,7 @@
 use super::*;
 use crate::api::{OIDCProvider, OIDCProviderSpec};
 use crate::oidc::Discovery;
-use crate::reconcile::conditions::{find, types};
+use crate::reconcile::conditions::{ConditionType, find};
 use crate::reconcile::probe::{Report, parse_http_date};
 use crate::reconcile::provider::world_with_client;
 use k8s_openapi::jiff::Timestamp;
@@ -61,7 +61,7 @@ fn healthy_idp_is_ready_and_status_lists_what_it_advertises() {
         &report("https://idp.example"),
         &BTreeSet::new(),
     );
-    let ready = find(&s.conditions, types::READY).unwrap();
+    let ready = find(&s.conditions, ConditionType::Ready).unwrap();
     assert_eq!(ready.status, "True", "{:?}", s.conditions);
     assert_eq!(s.key_ids, vec!["k1"]);
     assert_eq!(s.accepted_algorithms, vec!["RS256"]);
@@ -81,17 +81,20 @@ fn trailing_slash_mismatch_quotes_both_values() {
         &report("https://idp.example/"),
         &BTreeSet::new(),
     );
-    let c = find(&s.conditions, types::ISSUER_MATCHES).unwrap();
+    let c = find(&s.conditions, ConditionType::IssuerMatches).unwrap();
     assert_eq!(
         (c.status.as_str(), c.reason.as_str()),
-        ("False", reasons::ISSUER_MISMATCH)
+        ("False", "IssuerMismatch")
     );
     assert!(
         c.message.contains("\"https://idp.example\"")
             && c.message.contains("\"https://idp.example/\"")
     );
     assert!(c.message.contains("only by a trailing slash"));
-    assert_eq!(find(&s.conditions, types::READY).unwrap().status, "False");
+    assert_eq!(
+        find(&s.conditions, ConditionType::Ready).unwrap().status,
+        "False"
+    );
 }
 
 #[test]
@@ -99,7 +102,7 @@ fn clock_skew_beyond_the_allowance_is_reported_with_direction() {
     let c = clock_condition(Some((at(1100), at(1000))), 30);
     assert_eq!(
         (c.status.as_str(), c.reason.as_str()),
-        ("False", reasons::CLOCK_SKEW)
+        ("False", "ClockSkew")
     );
     assert!(c.message.contains("100s ahead of"));
     assert_eq!(
@@ -114,11 +117,14 @@ fn missing_scopes_and_claims_are_named_without_blocking_ready() {
     let p = provider("https://idp.example");
     let needed = BTreeSet::from(["groups".to_string()]);
     let s = diagnose(&p, &compiled(&p), &report("https://idp.example"), &needed);
-    let c = find(&s.conditions, SCOPES_AND_CLAIMS_SUPPORTED).unwrap();
+    let c = find(&s.conditions, ConditionType::ScopesAndClaimsSupported).unwrap();
     assert_eq!(c.status, "False");
     assert!(c.message.contains("\"profile\"") && c.message.contains("\"groups\""));
     assert!(!c.message.contains("\"email\""));
-    assert_eq!(find(&s.conditions, types::READY).unwrap().status, "True");
+    assert_eq!(
+        find(&s.conditions, ConditionType::Ready).unwrap().status,
+        "True"
+    );
 }
 
 #[test]
@@ -143,15 +149,18 @@ fn an_outage_keeps_the_last_good_data_and_says_so_and_a_rerun_writes_nothing() {
         ..Default::default()
     };
     let s = diagnose(&p, &compiled(&p), &down, &BTreeSet::new());
-    let d = find(&s.conditions, types::DISCOVERED).unwrap();
+    let d = find(&s.conditions, ConditionType::Discovered).unwrap();
     assert_eq!(
         (d.status.as_str(), d.reason.as_str()),
-        ("False", reasons::IDP_UNREACHABLE)
+        ("False", "IdPUnreachable")
     );
     assert!(d.message.contains("HTTP 503") && d.message.contains("last successful fetch"));
     assert_eq!(s.key_ids, vec!["k1"]);
     assert!(s.endpoints.is_some());
-    assert_eq!(find(&s.conditions, types::READY).unwrap().status, "False");
+    assert_eq!(
+        find(&s.conditions, ConditionType::Ready).unwrap().status,
+        "False"
+    );
 }
 
 #[test]
@@ -224,7 +233,7 @@ fn desired_holds_a_short_failure_of_a_good_provider_then_names_when_it_began() {
     )) else {
         panic!("a lasting failure is published");
     };
-    let discovered = find(&down.conditions, types::DISCOVERED).unwrap();
+    let discovered = find(&down.conditions, ConditionType::Discovered).unwrap();
     assert_eq!(discovered.status, "False");
     assert!(
         discovered
@@ -246,7 +255,9 @@ fn desired_holds_a_short_failure_of_a_good_provider_then_names_when_it_began() {
         panic!("still published");
     };
     assert_eq!(
-        find(&again.conditions, types::DISCOVERED).unwrap().message,
+        find(&again.conditions, ConditionType::Discovered)
+            .unwrap()
+            .message,
         discovered.message
     );
 }
@@ -266,7 +277,9 @@ fn desired_reports_a_provider_never_reached_at_once() {
         panic!("nothing good to hold: say it at once");
     };
     assert_eq!(
-        find(&status.conditions, types::READY).unwrap().status,
+        find(&status.conditions, ConditionType::Ready)
+            .unwrap()
+            .status,
         "False"
     );
 }

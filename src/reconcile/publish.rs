@@ -4,7 +4,7 @@
 //! reconcile).
 
 use crate::api::{ForwardAuthRouteStatus, OAuthClientStatus, OIDCProviderStatus};
-use crate::reconcile::conditions::{self, types};
+use crate::reconcile::conditions::{self, ConditionExt, ConditionStatus, ConditionType};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
@@ -36,7 +36,7 @@ with_conditions!(
 
 /// What publishing a freshly computed status amounts to.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Publication<S> {
+pub(crate) struct Publication<S> {
     /// The status with merged conditions (what the object holds afterwards).
     pub status: S,
     /// Whether it differs from the published one, so must be written.
@@ -48,7 +48,7 @@ pub struct Publication<S> {
 
 /// Merges `fresh` into `previous` (see [`conditions::merge`]) and decides the write and
 /// the event. A status equal to the published one is never written again.
-pub fn publication<S>(
+pub(crate) fn publication<S>(
     previous: Option<&S>,
     mut fresh: S,
     generation: Option<i64>,
@@ -66,11 +66,11 @@ where
     );
     *fresh.conditions_mut() = merged;
     let write = previous != Some(&fresh);
-    let warn = conditions::find(fresh.conditions(), types::READY)
-        .filter(|ready| ready.status == "False")
+    let warn = conditions::find(fresh.conditions(), ConditionType::Ready)
+        .filter(|ready| ready.has_status(ConditionStatus::False))
         .filter(|ready| {
-            !conditions::find(before, types::READY)
-                .is_some_and(|p| p.status == "False" && p.reason == ready.reason)
+            !conditions::find(before, ConditionType::Ready)
+                .is_some_and(|p| p.has_status(ConditionStatus::False) && p.reason == ready.reason)
         })
         .filter(|_| write)
         .cloned();

@@ -1,15 +1,20 @@
 use super::*;
-use crate::reconcile::conditions::{condition, reasons};
+use crate::reconcile::conditions::{ConditionReason, ConditionType, condition};
 
 fn at(s: i64) -> Timestamp {
     Timestamp::from_second(s).unwrap()
 }
 
-fn status(ready: Option<bool>, reason: &str, message: &str) -> ForwardAuthRouteStatus {
+fn status(ready: Option<bool>, reason: ConditionReason, message: &str) -> ForwardAuthRouteStatus {
     ForwardAuthRouteStatus {
         conditions: vec![
-            condition(types::ACCEPTED, Some(true), reasons::READY, "ok"),
-            condition(types::READY, ready, reason, message),
+            condition(
+                ConditionType::Accepted,
+                Some(true),
+                ConditionReason::Ready,
+                "ok",
+            ),
+            condition(ConditionType::Ready, ready, reason, message),
         ],
         ..Default::default()
     }
@@ -19,14 +24,14 @@ fn status(ready: Option<bool>, reason: &str, message: &str) -> ForwardAuthRouteS
 fn first_status_is_written_and_its_failure_warned_once() {
     let first = publication(
         None,
-        status(Some(false), reasons::PROVIDER_NOT_FOUND, "no idp"),
+        status(Some(false), ConditionReason::ProviderNotFound, "no idp"),
         Some(1),
         at(10),
     );
     assert!(first.write);
     assert_eq!(
         first.warn.as_ref().map(|c| c.reason.as_str()),
-        Some(reasons::PROVIDER_NOT_FOUND)
+        Some("ProviderNotFound")
     );
     // Sorted by type, stamped with the generation and the time of the flip.
     let types: Vec<&str> = first
@@ -35,7 +40,7 @@ fn first_status_is_written_and_its_failure_warned_once() {
         .iter()
         .map(|c| c.type_.as_str())
         .collect();
-    assert_eq!(types, [types::ACCEPTED, types::READY]);
+    assert_eq!(types, ["Accepted", "Ready"]);
     assert!(
         first
             .status
@@ -47,7 +52,7 @@ fn first_status_is_written_and_its_failure_warned_once() {
     // The same verdict later: no write, no second event, the transition time stays.
     let again = publication(
         Some(&first.status),
-        status(Some(false), reasons::PROVIDER_NOT_FOUND, "no idp"),
+        status(Some(false), ConditionReason::ProviderNotFound, "no idp"),
         Some(1),
         at(99),
     );
@@ -63,25 +68,29 @@ fn first_status_is_written_and_its_failure_warned_once() {
 fn a_new_failure_reason_warns_and_recovery_writes_without_warning() {
     let failing = publication(
         None,
-        status(Some(false), reasons::PROVIDER_NOT_FOUND, "no idp"),
+        status(Some(false), ConditionReason::ProviderNotFound, "no idp"),
         Some(1),
         at(10),
     )
     .status;
     let other = publication(
         Some(&failing),
-        status(Some(false), reasons::DEPENDENCY_NOT_READY, "idp not ready"),
+        status(
+            Some(false),
+            ConditionReason::DependencyNotReady,
+            "idp not ready",
+        ),
         Some(1),
         at(20),
     );
     assert!(other.write);
     assert_eq!(
         other.warn.map(|c| c.reason),
-        Some(reasons::DEPENDENCY_NOT_READY.to_string())
+        Some("DependencyNotReady".to_string())
     );
     // Same status (False), so the transition time stays that of the first failure.
     let ready = |s: &ForwardAuthRouteStatus| {
-        conditions::find(&s.conditions, types::READY)
+        conditions::find(&s.conditions, ConditionType::Ready)
             .unwrap()
             .clone()
     };
@@ -89,7 +98,7 @@ fn a_new_failure_reason_warns_and_recovery_writes_without_warning() {
 
     let healed = publication(
         Some(&other.status),
-        status(Some(true), reasons::READY, "ok"),
+        status(Some(true), ConditionReason::Ready, "ok"),
         Some(2),
         at(30),
     );
@@ -102,14 +111,14 @@ fn a_new_failure_reason_warns_and_recovery_writes_without_warning() {
 fn a_changed_message_alone_is_written_but_not_warned_again() {
     let failing = publication(
         None,
-        status(Some(false), reasons::INVALID_SPEC, "spec.a is bad"),
+        status(Some(false), ConditionReason::InvalidSpec, "spec.a is bad"),
         Some(1),
         at(10),
     )
     .status;
     let reworded = publication(
         Some(&failing),
-        status(Some(false), reasons::INVALID_SPEC, "spec.b is bad"),
+        status(Some(false), ConditionReason::InvalidSpec, "spec.b is bad"),
         Some(1),
         at(20),
     );

@@ -4,17 +4,16 @@
 
 use crate::api::{OAuthClient, TokenEndpointAuthMethod};
 use crate::reconcile::client::{STATE_CLIENT_ID_KEY, STATE_SECRET_KEY};
-use crate::reconcile::conditions::{condition, types};
+use crate::reconcile::conditions::{ConditionReason, ConditionType, condition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::ResourceExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// State key: the RFC 7592 registration access token.
-pub const STATE_TOKEN_KEY: &str = "registration-access-token";
+pub(crate) const STATE_TOKEN_KEY: &str = "registration-access-token";
 /// State key: the RFC 7592 client configuration URI.
-pub const STATE_URI_KEY: &str = "registration-client-uri";
+pub(crate) const STATE_URI_KEY: &str = "registration-client-uri";
 
 /// What the IdP side contributes to a reconcile.
 // No Debug: `state` holds the client secret and the registration access token.
@@ -69,13 +68,9 @@ pub fn metadata(
     backchannel_logout_uri: Option<&str>,
 ) -> Value {
     let reg = client.spec.registration.clone().unwrap_or_default();
-    let name = reg.client_name.unwrap_or_else(|| {
-        format!(
-            "{}/{}",
-            client.namespace().unwrap_or_default(),
-            client.name_any()
-        )
-    });
+    let name = reg
+        .client_name
+        .unwrap_or_else(|| crate::reconcile::key::ObjectKey::of(client).to_string());
     let method = match reg.token_endpoint_auth_method.unwrap_or_default() {
         TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
         TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
@@ -103,7 +98,7 @@ pub fn metadata(
 }
 
 /// Redirect URIs we need that the IdP does not hold (sorted, as given).
-pub fn missing_redirects(wanted: &[String], at_idp: &[String]) -> Vec<String> {
+pub(crate) fn missing_redirects(wanted: &[String], at_idp: &[String]) -> Vec<String> {
     wanted
         .iter()
         .filter(|u| !at_idp.contains(u))
@@ -112,7 +107,7 @@ pub fn missing_redirects(wanted: &[String], at_idp: &[String]) -> Vec<String> {
 }
 
 /// The redirect URIs to register: the spec's plus what routes need, sorted.
-pub fn wanted_redirects(client: &OAuthClient, needed: &[String]) -> Vec<String> {
+pub(crate) fn wanted_redirects(client: &OAuthClient, needed: &[String]) -> Vec<String> {
     let mut all: Vec<String> = client.spec.redirect_uris.clone().unwrap_or_default();
     all.extend(needed.iter().cloned());
     all.sort();
@@ -121,7 +116,10 @@ pub fn wanted_redirects(client: &OAuthClient, needed: &[String]) -> Vec<String> 
 }
 
 /// The state Secret's keys for a registration, keeping what the IdP omitted.
-pub fn state_of(r: &Registration, previous: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub(crate) fn state_of(
+    r: &Registration,
+    previous: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     let mut s = BTreeMap::new();
     s.insert(STATE_CLIENT_ID_KEY.to_string(), r.client_id.clone());
     // RFC 7592 lets the IdP omit unchanged values on read/update: keep what we have.
@@ -146,20 +144,20 @@ pub fn state_of(r: &Registration, previous: &BTreeMap<String, String>) -> BTreeM
 
 /// `RedirectURIsInSync`: whether the IdP holds every wanted redirect URI (`note` says
 /// why an update did not happen).
-pub fn sync_condition(wanted: &[String], at_idp: &[String], note: &str) -> Condition {
+pub(crate) fn sync_condition(wanted: &[String], at_idp: &[String], note: &str) -> Condition {
     let missing = missing_redirects(wanted, at_idp);
     if missing.is_empty() {
         condition(
-            types::REDIRECT_URIS_IN_SYNC,
+            ConditionType::RedirectUrisInSync,
             Some(true),
-            crate::reconcile::conditions::reasons::IN_SYNC,
+            ConditionReason::InSync,
             "the IdP holds every redirect URI",
         )
     } else {
         condition(
-            types::REDIRECT_URIS_IN_SYNC,
+            ConditionType::RedirectUrisInSync,
             Some(false),
-            crate::reconcile::conditions::reasons::MISSING_AT_IDP,
+            ConditionReason::MissingAtIdp,
             format!("the IdP's registration lacks {missing:?}{note}"),
         )
     }

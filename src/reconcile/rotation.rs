@@ -10,17 +10,17 @@ use std::time::Duration;
 /// Annotation that triggers a rotation when its value changes.
 pub const ROTATE_ANNOTATION: &str = "portcullis.dev/rotate";
 /// State key: the secret that was current before the last rotation.
-pub const PREVIOUS_KEY: &str = "client-secret-previous";
+pub(crate) const PREVIOUS_KEY: &str = "client-secret-previous";
 /// State key: when the previous secret stops being published (RFC 3339).
-pub const PREVIOUS_UNTIL_KEY: &str = "previous-valid-until";
+pub(crate) const PREVIOUS_UNTIL_KEY: &str = "previous-valid-until";
 /// State key: when the secret last changed (RFC 3339).
-pub const ROTATED_AT_KEY: &str = "rotated-at";
+pub(crate) const ROTATED_AT_KEY: &str = "rotated-at";
 /// State key: the value of the rotate annotation that was last acted upon.
-pub const TRIGGER_KEY: &str = "rotate-trigger";
+pub(crate) const TRIGGER_KEY: &str = "rotate-trigger";
 /// Key added to the application's Secret during the grace period.
-pub const TARGET_PREVIOUS_KEY: &str = "client-secret-previous";
+pub(crate) const TARGET_PREVIOUS_KEY: &str = "client-secret-previous";
 /// Default grace period.
-pub const DEFAULT_GRACE_SECONDS: u64 = 3600;
+pub(crate) const DEFAULT_GRACE_SECONDS: u64 = 3600;
 
 /// What the reconcile does about rotation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +43,7 @@ fn ts(s: Option<&String>) -> Option<Timestamp> {
 
 /// Plans rotation for a client whose state Secret currently holds `state` (all keys) and
 /// whose current secret is `current` (None: nothing minted yet, so nothing to rotate).
-pub fn plan(
+pub(crate) fn plan(
     client: &OAuthClient,
     state: &BTreeMap<String, String>,
     current: Option<&str>,

@@ -1,7 +1,10 @@
 //! ForwardAuthRoute → its compiled [`RouteConfig`], the redirect URI it needs, and its
 //! status.
 
-use super::conditions::{self, condition, reasons, summarise, types};
+use super::conditions::{
+    self, ConditionExt, ConditionReason, ConditionStatus, ConditionType, condition, summarise,
+};
+use super::key::ObjectKey;
 use super::reference_allowed;
 use super::world::World;
 use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName, Validate};
@@ -36,18 +39,24 @@ pub fn redirect_uri(route: &ForwardAuthRoute) -> String {
 }
 
 /// `namespace/name` of the provider a route references.
-pub fn provider_key(route: &ForwardAuthRoute) -> String {
+pub(crate) fn provider_key(route: &ForwardAuthRoute) -> ObjectKey {
     let ns = route.namespace().unwrap_or_default();
-    format!(
-        "{}/{}",
+    ObjectKey::new(
         route.spec.provider_ref.namespace_or(&ns),
-        route.spec.provider_ref.name
+        &route.spec.provider_ref.name,
     )
 }
 
 /// The compiled route, or the reason (as an `Accepted=False` condition) it has none.
 pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
-    let invalid = |m: String| condition(types::ACCEPTED, Some(false), reasons::INVALID_SPEC, m);
+    let invalid = |m: String| {
+        condition(
+            ConditionType::Accepted,
+            Some(false),
+            ConditionReason::InvalidSpec,
+            m,
+        )
+    };
     let duration = |field: &str, value: &Option<String>, default: u64| match value {
         Some(v) => crate::api::parse_duration(v).map_err(|e| invalid(format!("{field}: {e}"))),
         None => Ok(default),
@@ -99,18 +108,14 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
         }
     }
     Ok(RouteConfig {
-        id: format!(
-            "{}/{}",
-            route.namespace().unwrap_or_default(),
-            route.name_any()
-        ),
+        id: ObjectKey::of(route).to_string(),
         hosts: spec.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
         paths: spec
             .paths
             .clone()
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| vec!["/".into()]),
-        provider: provider_key(route),
+        provider: provider_key(route).to_string(),
         redirect_uri: format!("{auth}/oauth2/callback"),
         auth_url: auth,
         policy: PolicyConfig {
@@ -204,64 +209,60 @@ pub fn status(
         (Err(c), _) => c.clone(),
         (Ok(_), Some(p)) => match reference_allowed(p, &ns) {
             Ok(()) => condition(
-                types::ACCEPTED,
+                ConditionType::Accepted,
                 Some(true),
-                reasons::READY,
+                ConditionReason::Ready,
                 "route compiled",
             ),
             Err(m) => condition(
-                types::ACCEPTED,
+                ConditionType::Accepted,
                 Some(false),
-                reasons::REFERENCE_NOT_PERMITTED,
+                ConditionReason::ReferenceNotPermitted,
                 m,
             ),
         },
         (Ok(_), None) => condition(
-            types::ACCEPTED,
+            ConditionType::Accepted,
             Some(true),
-            reasons::READY,
+            ConditionReason::Ready,
             "route compiled",
         ),
     };
     conds.push(accepted);
     let provider_ready = match (provider, provider_conditions) {
         (None, _) => condition(
-            types::PROVIDER_READY,
+            ConditionType::ProviderReady,
             Some(false),
-            reasons::PROVIDER_NOT_FOUND,
+            ConditionReason::ProviderNotFound,
             format!(
                 "OIDCProvider {provider_ns}/{} not found (spec.providerRef)",
                 pref.name
             ),
         ),
-        (Some(_), Some(pc)) => match conditions::find(pc, types::READY) {
-            Some(c) if c.status == "True" => condition(
-                types::PROVIDER_READY,
+        (Some(_), Some(pc)) => match conditions::find(pc, ConditionType::Ready) {
+            Some(c) if c.has_status(ConditionStatus::True) => condition(
+                ConditionType::ProviderReady,
                 Some(true),
-                reasons::READY,
+                ConditionReason::Ready,
                 "provider ready",
             ),
-            Some(c) => condition(
-                types::PROVIDER_READY,
-                if c.status == "False" {
-                    Some(false)
-                } else {
-                    None
-                },
-                &c.reason,
+            Some(c) => conditions::relay(
+                ConditionType::ProviderReady,
+                ConditionStatus::of(c),
+                c,
                 format!("OIDCProvider {provider_ns}/{}: {}", pref.name, c.message),
             ),
             None => condition(
-                types::PROVIDER_READY,
+                ConditionType::ProviderReady,
                 None,
-                reasons::PENDING,
+                ConditionReason::Pending,
                 "provider not reconciled yet",
             ),
         },
         (Some(_), None) => condition(
-            types::PROVIDER_READY,
+            ConditionType::ProviderReady,
             None,
-            reasons::PENDING,
+            ConditionReason::Pending,
             "provider not reconciled yet",
         ),
     };
@@ -271,15 +272,15 @@ pub fn status(
             let cns = r.namespace_or(provider_ns).to_string();
             match world.client(&cns, &r.name) {
                 Some(_) => condition(
-                    types::CLIENT_READY,
+                    ConditionType::ClientReady,
                     Some(true),
-                    reasons::READY,
+                    ConditionReason::Ready,
                     format!("OAuthClient {cns}/{} exists", r.name),
                 ),
                 None => condition(
-                    types::CLIENT_READY,
+                    ConditionType::ClientReady,
                     Some(false),
-                    reasons::CLIENT_NOT_FOUND,
+                    ConditionReason::ClientNotFound,
                     format!(
                         "OAuthClient {cns}/{} (clientRef of OIDCProvider {}/{}) not found",
                         r.name,
@@ -290,22 +291,32 @@ pub fn status(
             }
         }
         None if provider.is_some() => condition(
-            types::CLIENT_READY,
+            ConditionType::ClientReady,
             Some(true),
-            reasons::READY,
+            ConditionReason::Ready,
             "provider uses a client id set by hand",
         ),
-        None => condition(types::CLIENT_READY, None, reasons::PENDING, "no provider"),
+        None => condition(
+            ConditionType::ClientReady,
+            None,
+            ConditionReason::Pending,
+            "no provider",
+        ),
     };
     conds.push(client_ready);
     conds.push(match programmed {
         Ok(()) => condition(
-            types::PROGRAMMED,
+            ConditionType::Programmed,
             Some(true),
-            reasons::READY,
+            ConditionReason::Ready,
             "in the compiled outpost configuration",
         ),
-        Err(m) => condition(types::PROGRAMMED, Some(false), reasons::CONFLICT, m),
+        Err(m) => condition(
+            ConditionType::Programmed,
+            Some(false),
+            ConditionReason::Conflict,
+            m,
+        ),
     });
     let ready = summarise(&conds, "route is served");
     conds.push(ready);

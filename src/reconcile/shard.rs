@@ -10,15 +10,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
 /// Label that outposts select configuration shards by.
-pub const CONFIG_LABEL: &str = "portcullis.dev/outpost-config";
+pub(crate) const CONFIG_LABEL: &str = "portcullis.dev/outpost-config";
 /// The key holding the shard's YAML.
-pub const CONFIG_KEY: &str = "config.yaml";
+pub(crate) const CONFIG_KEY: &str = "config.yaml";
 /// Target size of one shard; half the API server's limit leaves room for metadata and
 /// for growth before the shard count doubles.
-pub const SHARD_TARGET_BYTES: usize = 512 * 1024;
+pub(crate) const SHARD_TARGET_BYTES: usize = 512 * 1024;
 
 /// The shard a route goes to among `count` (a power of two).
-pub fn shard_of(route_id: &str, count: usize) -> usize {
+pub(crate) fn shard_of(route_id: &str, count: usize) -> usize {
     // FNV-1a: stable across processes and releases, unlike the std hasher.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for b in route_id.bytes() {

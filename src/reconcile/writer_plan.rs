@@ -6,15 +6,15 @@ use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
 use crate::config::OutpostConfig;
 use crate::reconcile::compile::outpost_config;
 use crate::reconcile::diff::configmap_needs_apply;
+use crate::reconcile::key::ObjectKey;
 use crate::reconcile::provider::world_with_client;
-use crate::reconcile::world::key_of;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Per route id: in the configuration, or why not.
-pub type Programmed = HashMap<String, std::result::Result<(), String>>;
+pub type Programmed = HashMap<ObjectKey, std::result::Result<(), String>>;
 
 /// Compiles the configuration from the caches with the same [`outpost_config`] `render`
 /// uses; only the inputs differ (the caches, and each provider's client from them).
@@ -33,7 +33,7 @@ pub fn compile(
         });
         let world = world_with_client(p, client.map(|c| c.as_ref()));
         if let Ok(config) = crate::reconcile::provider::config(&world, p) {
-            compiled_providers.insert(key_of(p.as_ref()), (config, p.as_ref()));
+            compiled_providers.insert(ObjectKey::of(p.as_ref()).to_string(), (config, p.as_ref()));
         }
     }
     let (out, verdicts) = outpost_config(&compiled_providers, routes.iter().map(|r| r.as_ref()));
@@ -41,7 +41,7 @@ pub fn compile(
 }
 
 /// The shards to apply (content changed) and the names of stale shards to delete.
-pub fn plan_writes(
+pub(crate) fn plan_writes(
     desired: Vec<ConfigMap>,
     cached: &[Arc<ConfigMap>],
 ) -> (Vec<ConfigMap>, Vec<String>) {
@@ -63,7 +63,7 @@ pub fn plan_writes(
 }
 
 /// Routes whose verdict differs between two passes (all of them after the first).
-pub fn changed_routes(before: Option<&Programmed>, after: &Programmed) -> Vec<String> {
+pub(crate) fn changed_routes(before: Option<&Programmed>, after: &Programmed) -> Vec<ObjectKey> {
     after
         .iter()
         .filter(|(id, v)| before.and_then(|b| b.get(*id)) != Some(*v))
@@ -133,24 +133,24 @@ mod tests {
         let ids: Vec<&str> = config.routes.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, vec!["auth/own", "team-a/older"]);
         assert!(
-            verdicts["team-a/newer"]
+            verdicts[&ObjectKey::new("team-a", "newer")]
                 .as_ref()
                 .unwrap_err()
                 .contains("team-a/older")
         );
         assert!(
-            verdicts["team-b/sneaky"]
+            verdicts[&ObjectKey::new("team-b", "sneaky")]
                 .as_ref()
                 .unwrap_err()
                 .contains("allowedNamespaces")
         );
-        assert_eq!(verdicts["auth/own"], Ok(()));
+        assert_eq!(verdicts[&ObjectKey::new("auth", "own")], Ok(()));
         assert!(config.providers.contains_key("auth/idp"));
         // Without a usable provider nothing is programmed and no provider is published.
         let (empty, verdicts) = compile(&[], &[], &routes);
         assert!(empty.routes.is_empty() && empty.providers.is_empty());
         assert!(
-            verdicts["auth/own"]
+            verdicts[&ObjectKey::new("auth", "own")]
                 .as_ref()
                 .unwrap_err()
                 .contains("unusable")

@@ -15,6 +15,12 @@ pub struct RenderArgs {
     /// provider or client, a refused reference. For CI pipelines.
     #[arg(long)]
     pub strict: bool,
+    /// Probe each provider's IdP (discovery, JWKS, issuer, clock) as the operator does,
+    /// and show the conditions the operator would publish, instead of Unknown. Needs
+    /// network access to the IdPs; a CA bundle is read from a Secret among the
+    /// manifests.
+    #[arg(long)]
+    pub probe: bool,
     /// Namespace of objects that name none.
     #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,

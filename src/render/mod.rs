@@ -11,7 +11,7 @@ pub use load::{LoadError, Loaded, load};
 pub use output::render;
 
 use crate::reconcile::compile::{Compiled, compile};
-use crate::reconcile::conditions::{find, types};
+use crate::reconcile::conditions::{ConditionExt, ConditionStatus, ConditionType, find};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use std::process::ExitCode;
 
@@ -24,6 +24,22 @@ pub fn run(args: &RenderArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut loaded = loaded;
+    if args.probe {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(probe_providers(
+                &mut loaded.world,
+                k8s_openapi::jiff::Timestamp::now,
+            )),
+            Err(e) => {
+                eprintln!("error: --probe: cannot start the async runtime: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let compiled = compile(
         &loaded.world,
         &args.operator_namespace,
@@ -43,6 +59,51 @@ pub fn run(args: &RenderArgs) -> ExitCode {
         return ExitCode::from(3);
     }
     ExitCode::SUCCESS
+}
+
+/// Probes every provider's IdP with the operator's probe ([`crate::operator::probe`]),
+/// recording each report in the world for [`compile`] to turn into the status the
+/// operator would publish. A CA bundle comes from a Secret among the manifests; one that
+/// is not there is reported as the operator reports it.
+pub async fn probe_providers(
+    world: &mut crate::reconcile::World,
+    now: fn() -> k8s_openapi::jiff::Timestamp,
+) {
+    use crate::operator::idp_error::IdpError;
+    use crate::reconcile::key::ObjectKey;
+    let mut probes = std::collections::BTreeMap::new();
+    for p in &world.providers {
+        let ns = p.metadata.namespace.clone().unwrap_or_default();
+        let http = match &p.spec.ca_bundle_ref {
+            None => crate::oidc::build_client(None).map_err(|e| e.to_string()),
+            Some(r) => {
+                let bundle = ObjectKey::new(&ns, &r.name);
+                let pem = match r.kind {
+                    crate::api::CABundleKind::Secret => world.secret_value(&ns, &r.name, &r.key),
+                    crate::api::CABundleKind::ConfigMap => None,
+                };
+                match pem {
+                    Some(pem) => crate::oidc::build_client(Some(&pem)).map_err(|e| e.to_string()),
+                    None => Err(IdpError::CaBundleMissing {
+                        bundle,
+                        key: r.key.clone(),
+                    }
+                    .to_string()),
+                }
+            }
+        };
+        let report = match http {
+            Ok(http) => crate::operator::probe::probe(&http, &p.spec.issuer_url, now).await,
+            // As the operator says it: the bundle is the user's to fix.
+            Err(e) => crate::reconcile::probe::Report {
+                discovery_error: Some(format!("spec.caBundleRef: {e}")),
+                at: Some(now()),
+                ..Default::default()
+            },
+        };
+        probes.insert(ObjectKey::of(p), report);
+    }
+    world.probes = probes;
 }
 
 /// Each object whose Ready would be False, with the reason and message it would show.
@@ -66,8 +127,8 @@ pub fn not_ready(compiled: &Compiled) -> Vec<String> {
     let mut out = Vec::new();
     for (kind, objects) in statuses {
         for (key, conditions) in objects {
-            if let Some(c) = find(conditions, types::READY)
-                && c.status == "False"
+            if let Some(c) = find(conditions, ConditionType::Ready)
+                && c.has_status(ConditionStatus::False)
             {
                 out.push(format!(
                     "{kind} {key}: Ready=False {}: {}",
@@ -80,9 +141,9 @@ pub fn not_ready(compiled: &Compiled) -> Vec<String> {
 }
 
 fn status_conditions<'a, S>(
-    statuses: &'a std::collections::BTreeMap<String, S>,
+    statuses: &'a std::collections::BTreeMap<crate::reconcile::key::ObjectKey, S>,
     conditions: impl Fn(&'a S) -> &'a Vec<Condition>,
-) -> Vec<(&'a String, &'a [Condition])> {
+) -> Vec<(&'a crate::reconcile::key::ObjectKey, &'a [Condition])> {
     statuses
         .iter()
         .map(|(k, s)| (k, conditions(s).as_slice()))

@@ -4,7 +4,7 @@ use super::Loaded;
 use crate::api::SecretPreset;
 use crate::reconcile::client::{CLIENT_LABEL, STATE_COOKIE_KEY, STATE_SECRET_KEY};
 use crate::reconcile::compile::Compiled;
-use crate::reconcile::{Desired, presets, world::key_of};
+use crate::reconcile::{Desired, key::ObjectKey, presets};
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,17 +37,17 @@ pub fn render(loaded: &Loaded, compiled: &Compiled, show_secrets: bool) -> Strin
     }
     for p in &loaded.world.providers {
         let mut p = p.clone();
-        p.status = compiled.provider_status.get(&key_of(&p)).cloned();
+        p.status = compiled.provider_status.get(&ObjectKey::of(&p)).cloned();
         push_doc(&mut out, &serde_json::to_value(&p).expect("serialises"));
     }
     for c in &loaded.world.clients {
         let mut c = c.clone();
-        c.status = compiled.client_status.get(&key_of(&c)).cloned();
+        c.status = compiled.client_status.get(&ObjectKey::of(&c)).cloned();
         push_doc(&mut out, &serde_json::to_value(&c).expect("serialises"));
     }
     for r in &loaded.world.routes {
         let mut r = r.clone();
-        r.status = compiled.route_status.get(&key_of(&r)).cloned();
+        r.status = compiled.route_status.get(&ObjectKey::of(&r)).cloned();
         push_doc(&mut out, &serde_json::to_value(&r).expect("serialises"));
     }
     out

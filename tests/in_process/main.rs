@@ -30,4 +30,5 @@ mod outpost_refresh;
 mod outpost_sign_out_hint;
 mod reasons;
 mod render_parity;
+mod render_probe_parity;
 mod structure;

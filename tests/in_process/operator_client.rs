@@ -79,7 +79,7 @@ fn assert_no_canary(what: &str, text: &str) {
 #[tokio::test]
 async fn static_client_projects_the_users_secret_then_converges_without_writes() {
     let (logs, _guard) = capture_logs();
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     let ctx = context(
         client,
         vec![provider()],
@@ -87,39 +87,12 @@ async fn static_client_projects_the_users_secret_then_converges_without_writes()
         vec![],
         vec![],
     );
-    let verifier = tokio::spawn(async move {
-        let get = expect(
-            &mut handle,
-            "GET",
-            "/api/v1/namespaces/team/secrets/creds",
-            200,
-            |_| user_secret(),
-        )
-        .await;
-        let apply = expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/grafana-oauth?",
-            200,
-            echo,
-        )
-        .await;
-        let status = expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
-            200,
-            |b| {
-                let mut o = serde_json::to_value(static_client("idp")).unwrap();
-                o["status"] = b["status"].clone();
-                o
-            },
-        )
-        .await;
-        (get, apply, status)
+    let verifier = ApiServerVerifier(handle).run(Scenario::StaticClientProjected {
+        client: static_client("idp"),
+        credentials: user_secret(),
     });
     let result = reconcile(Arc::new(static_client("idp")), ctx.clone()).await;
-    let (_, apply, status) = verifier.await.unwrap();
+    let [_, apply, status] = <[Exchange; 3]>::try_from(verifier.await.unwrap()).unwrap();
     result.expect("reconcile succeeds");
 
     // The projected Secret: the preset's key names, server-side applied by our manager.
@@ -163,7 +136,7 @@ async fn static_client_projects_the_users_secret_then_converges_without_writes()
     let written: Secret = serde_json::from_value(apply.body.clone()).unwrap();
     let mut converged = static_client("idp");
     converged.status = Some(serde_json::from_value(status.body["status"].clone()).unwrap());
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     let ctx = context(
         client,
         vec![provider()],
@@ -171,18 +144,12 @@ async fn static_client_projects_the_users_secret_then_converges_without_writes()
         vec![],
         vec![written],
     );
-    let verifier = tokio::spawn(async move {
-        expect(
-            &mut handle,
-            "GET",
-            "/api/v1/namespaces/team/secrets/creds",
-            200,
-            |_| user_secret(),
-        )
-        .await;
-        // Dropping the handle makes any further request fail, so a write would surface
-        // as a reconcile error below.
-    });
+    // Only the read; the verifier then drops the handle, so any further request fails
+    // and a write would surface as a reconcile error below.
+    let verifier = ApiServerVerifier(handle).run(Scenario::Steps(vec![Step::ReadSecret {
+        secret: ("team".into(), "creds".into()),
+        answer: user_secret(),
+    }]));
     let again = reconcile(Arc::new(converged), ctx.clone()).await;
     verifier.await.unwrap();
     again.expect("no request beyond the read");
@@ -196,37 +163,14 @@ async fn static_client_projects_the_users_secret_then_converges_without_writes()
 #[tokio::test]
 async fn missing_provider_sets_ready_false_and_publishes_an_event_naming_it() {
     let (logs, _guard) = capture_logs();
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     let mut c = static_client("nope");
     c.spec.mode = ClientMode::Generated;
     c.spec.credentials_secret_ref = None;
     let ctx = context(client, vec![provider()], vec![c.clone()], vec![], vec![]);
-    let c2 = c.clone();
-    let verifier = tokio::spawn(async move {
-        let status = expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
-            200,
-            move |b| {
-                let mut o = serde_json::to_value(&c2).unwrap();
-                o["status"] = b["status"].clone();
-                o
-            },
-        )
-        .await;
-        let event = expect(
-            &mut handle,
-            "POST",
-            "/apis/events.k8s.io/v1/namespaces/team/events",
-            201,
-            echo,
-        )
-        .await;
-        (status, event)
-    });
+    let verifier = ApiServerVerifier(handle).run(Scenario::ClientProviderMissing(c.clone()));
     let result = reconcile(Arc::new(c), ctx).await;
-    let (status, event) = verifier.await.unwrap();
+    let [status, event] = <[Exchange; 2]>::try_from(verifier.await.unwrap()).unwrap();
     result.unwrap();
     let ready = status.body["status"]["conditions"]
         .as_array()
@@ -438,42 +382,17 @@ async fn published_status(routes: Vec<ForwardAuthRoute>) -> Value {
         name: "grafana".into(),
         namespace: None,
     });
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     let ctx = context(client, vec![p], vec![static_client("idp")], routes, vec![]);
-    let verifier = tokio::spawn(async move {
-        expect(
-            &mut handle,
-            "GET",
-            "/api/v1/namespaces/team/secrets/creds",
-            200,
-            |_| user_secret(),
-        )
-        .await;
-        expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/grafana-oauth?",
-            200,
-            echo,
-        )
-        .await;
-        expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
-            200,
-            |b| {
-                let mut o = serde_json::to_value(static_client("idp")).unwrap();
-                o["status"] = b["status"].clone();
-                o
-            },
-        )
-        .await
+    let verifier = ApiServerVerifier(handle).run(Scenario::StaticClientProjected {
+        client: static_client("idp"),
+        credentials: user_secret(),
     });
     reconcile(Arc::new(static_client("idp")), ctx)
         .await
         .expect("reconcile succeeds");
-    verifier.await.unwrap().body["status"].clone()
+    let [_, _, status] = <[Exchange; 3]>::try_from(verifier.await.unwrap()).unwrap();
+    status.body["status"].clone()
 }
 
 #[tokio::test]
@@ -492,4 +411,23 @@ async fn a_static_client_lists_the_backchannel_logout_uri_to_paste_into_the_idp(
     // Cookie sessions only: the server cannot end them, so there is nothing to paste.
     let status = published_status(vec![route("cookie.example.com", false)]).await;
     assert!(status.get("backchannelLogoutURI").is_none(), "{status}");
+}
+
+#[tokio::test]
+async fn the_verifier_refuses_a_request_out_of_the_scenarios_order() {
+    let (client, handle) = mock();
+    let mut c = static_client("nope");
+    c.spec.mode = ClientMode::Generated;
+    // The scenario is status, then event; an event first is another conversation.
+    let verifier = ApiServerVerifier(handle).run(Scenario::ClientProviderMissing(c));
+    let event_first = http::Request::post("/apis/events.k8s.io/v1/namespaces/team/events")
+        .body(b"{}".to_vec())
+        .unwrap();
+    let answered = client.request::<Value>(event_first).await;
+    assert!(answered.is_err(), "{answered:?}");
+    let verdict = verifier.await;
+    assert!(
+        verdict.as_ref().is_err_and(|e| e.is_panic()),
+        "the verifier must fail the test: {verdict:?}"
+    );
 }

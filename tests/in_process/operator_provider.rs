@@ -10,7 +10,9 @@ use portcullis::operator::provider::reconcile;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-async fn start_idp(advertised_suffix: &'static str) -> (String, tokio::task::JoinHandle<()>) {
+pub(crate) async fn start_idp(
+    advertised_suffix: &'static str,
+) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let doc = json!({
@@ -31,7 +33,7 @@ async fn start_idp(advertised_suffix: &'static str) -> (String, tokio::task::Joi
     (base, task)
 }
 
-fn provider(issuer: &str) -> OIDCProvider {
+pub(crate) fn provider(issuer: &str) -> OIDCProvider {
     let mut p = OIDCProvider::new(
         "idp",
         OIDCProviderSpec {
@@ -55,12 +57,6 @@ fn real_clock(mut ctx: Arc<portcullis::operator::Context>) -> Arc<portcullis::op
     ctx
 }
 
-fn with_status(p: &OIDCProvider, b: &Value) -> Value {
-    let mut o = serde_json::to_value(p).unwrap();
-    o["status"] = b["status"].clone();
-    o
-}
-
 fn ready(status: &Value) -> Value {
     status["conditions"]
         .as_array()
@@ -75,21 +71,12 @@ fn ready(status: &Value) -> Value {
 async fn healthy_idp_converges_and_an_outage_keeps_the_last_good_data() {
     let (base, idp) = start_idp("").await;
     let p = provider(&base);
-    let (kc, mut handle) = mock();
+    let (kc, handle) = mock();
     let ctx = real_clock(context(kc, vec![p.clone()], vec![], vec![], vec![]));
-    let p2 = p.clone();
-    let v = tokio::spawn(async move {
-        expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/auth/oidcproviders/idp/status?",
-            200,
-            move |b| with_status(&p2, b),
-        )
-        .await
-    });
+    let v = ApiServerVerifier(handle).run(Scenario::ProviderDiscovered(p.clone()));
     reconcile(Arc::new(p.clone()), ctx).await.unwrap();
-    let status = v.await.unwrap().body["status"].clone();
+    let [published] = <[Exchange; 1]>::try_from(v.await.unwrap()).unwrap();
+    let status = published.body["status"].clone();
     // axum sends a Date header, so the clock comparison is real here.
     assert_eq!(ready(&status)["status"], "True", "{status}");
     assert_eq!(status["keyIds"], json!(["ed-1"]));
@@ -117,7 +104,7 @@ async fn healthy_idp_converges_and_an_outage_keeps_the_last_good_data() {
     // is asked again sooner than the usual re-check.
     idp.abort();
     let _ = idp.await;
-    let (kc, mut handle) = mock();
+    let (kc, handle) = mock();
     let mut ctx = real_clock(context(kc, vec![converged.clone()], vec![], vec![], vec![]));
     let action = reconcile(Arc::new(converged.clone()), ctx.clone())
         .await
@@ -129,28 +116,9 @@ async fn healthy_idp_converges_and_an_outage_keeps_the_last_good_data() {
     // Once the failures outlast the grace, status keeps the endpoints and keys and says
     // why and since when; an event.
     Arc::get_mut(&mut ctx).unwrap().idp_failure_grace = std::time::Duration::ZERO;
-    let c2 = converged.clone();
-    let v = tokio::spawn(async move {
-        let s = expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/auth/oidcproviders/idp/status?",
-            200,
-            move |b| with_status(&c2, b),
-        )
-        .await;
-        let e = expect(
-            &mut handle,
-            "POST",
-            "/apis/events.k8s.io/v1/namespaces/auth/events",
-            201,
-            |b| b.clone(),
-        )
-        .await;
-        (s, e)
-    });
+    let v = ApiServerVerifier(handle).run(Scenario::ProviderNotReady(converged.clone()));
     reconcile(Arc::new(converged), ctx).await.unwrap();
-    let (s, e) = v.await.unwrap();
+    let [s, e] = <[Exchange; 2]>::try_from(v.await.unwrap()).unwrap();
     let down = &s.body["status"];
     assert_eq!(ready(down)["status"], "False");
     assert_eq!(ready(down)["reason"], "IdPUnreachable");
@@ -177,30 +145,11 @@ async fn healthy_idp_converges_and_an_outage_keeps_the_last_good_data() {
 async fn a_trailing_slash_mismatch_is_named_in_status_and_event() {
     let (base, _idp) = start_idp("/").await;
     let p = provider(&base);
-    let (kc, mut handle) = mock();
+    let (kc, handle) = mock();
     let ctx = real_clock(context(kc, vec![p.clone()], vec![], vec![], vec![]));
-    let p2 = p.clone();
-    let v = tokio::spawn(async move {
-        let s = expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/auth/oidcproviders/idp/status?",
-            200,
-            move |b| with_status(&p2, b),
-        )
-        .await;
-        let e = expect(
-            &mut handle,
-            "POST",
-            "/apis/events.k8s.io/v1/namespaces/auth/events",
-            201,
-            |b| b.clone(),
-        )
-        .await;
-        (s, e)
-    });
+    let v = ApiServerVerifier(handle).run(Scenario::ProviderNotReady(p.clone()));
     reconcile(Arc::new(p), ctx).await.unwrap();
-    let (s, e) = v.await.unwrap();
+    let [s, e] = <[Exchange; 2]>::try_from(v.await.unwrap()).unwrap();
     let r = ready(&s.body["status"]);
     assert_eq!(r["reason"], "IssuerMismatch");
     let note = e.body["note"].as_str().unwrap();

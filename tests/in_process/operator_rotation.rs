@@ -99,52 +99,12 @@ fn data(v: &Value) -> std::collections::BTreeMap<String, String> {
 #[tokio::test]
 async fn annotation_rotates_once_keeps_the_previous_secret_and_restarts_workloads() {
     let (logs, _guard) = capture_logs();
-    let (kc, mut handle) = mock();
+    let (kc, handle) = mock();
     let ctx = context(kc, vec![provider()], vec![client()], vec![], vec![state()]);
-    let v = tokio::spawn(async move {
-        let target = expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/app-oauth?",
-            200,
-            |b| b.clone(),
-        )
-        .await;
-        let state = expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/app-portcullis-state?",
-            200,
-            |b| b.clone(),
-        )
-        .await;
-        let status = expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/app/status?",
-            200,
-            |b| {
-                let mut o = serde_json::to_value(client()).unwrap();
-                o["status"] = b["status"].clone();
-                o
-            },
-        )
-        .await;
-        let event = expect(
-            &mut handle,
-            "POST",
-            "/apis/events.k8s.io/v1/namespaces/team/events",
-            201,
-            |b| b.clone(),
-        )
-        .await;
-        let restart = expect(&mut handle, "PATCH", "/apis/apps/v1/namespaces/team/deployments/app?", 200, |_| {
-            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app", "namespace": "team"}})
-        }).await;
-        (target, state, status, event, restart)
-    });
+    let v = ApiServerVerifier(handle).run(Scenario::ClientRotated(client()));
     reconcile(Arc::new(client()), ctx).await.unwrap();
-    let (target, state_w, status, event, restart) = v.await.unwrap();
+    let [target, state_w, status, event, restart] =
+        <[Exchange; 5]>::try_from(v.await.unwrap()).unwrap();
 
     let t = data(&target.body);
     assert_eq!(t["client-secret"], CANARY, "the new value is current");

@@ -30,9 +30,9 @@ fn provider(allowed: &[&str]) -> OIDCProvider {
     };
     p.status = Some(OIDCProviderStatus {
         conditions: vec![portcullis::reconcile::conditions::condition(
-            "Ready",
+            portcullis::reconcile::conditions::ConditionType::Ready,
             Some(true),
-            "Ready",
+            portcullis::reconcile::conditions::ConditionReason::Ready,
             "ok",
         )],
         ..Default::default()
@@ -75,7 +75,7 @@ async fn compile_verdicts(ctx: &portcullis::operator::Context) {
         &ctx.stores.clients.state(),
         &ctx.stores.routes.state(),
     );
-    *ctx.programmed.write().unwrap() = Some(programmed);
+    ctx.publish_verdicts(programmed);
 }
 
 #[tokio::test]
@@ -203,7 +203,7 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
         portcullis::operator::Context::new(client, ctx.stores.clone(), "portcullis-system".into())
             .expect("an HTTP client");
     ctx2.now = now;
-    *ctx2.programmed.write().unwrap() = ctx.programmed.read().unwrap().clone();
+    ctx2.publish_verdicts(ctx.verdicts().expect("the writer passed").as_ref().clone());
     let ctx2 = Arc::new(ctx2);
     let by_name: std::collections::HashMap<String, ForwardAuthRoute> = routes
         .iter()
@@ -360,8 +360,5 @@ async fn nothing_is_written_before_the_caches_have_synced() {
     assert!(changed.is_empty());
     assert_eq!(ctx.metrics.writes_of("configmap"), 0);
     assert_eq!(ctx.metrics.writes_of("secret"), 0);
-    assert!(
-        ctx.programmed.read().unwrap().is_none(),
-        "routes keep waiting"
-    );
+    assert!(ctx.verdicts().is_none(), "routes keep waiting");
 }

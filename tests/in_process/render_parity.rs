@@ -187,7 +187,8 @@ fn render_lists_the_backchannel_logout_uri_the_operator_publishes() {
         Some("https://b.example.com/oauth2/backchannel-logout")
     );
     assert_eq!(
-        rendered.client_status["auth/static"].backchannel_logout_uri,
+        rendered.client_status[&portcullis::reconcile::key::ObjectKey::new("auth", "static")]
+            .backchannel_logout_uri,
         operator
     );
 }

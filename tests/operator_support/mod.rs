@@ -3,6 +3,9 @@
 //! expected requests in order, and a context with pre-filled caches.
 #![allow(dead_code)]
 
+mod verifier;
+pub use verifier::{ApiServerVerifier, Scenario, Step};
+
 use http::{Request, Response};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
