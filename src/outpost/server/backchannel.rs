@@ -97,9 +97,8 @@ fn routes_of<'a>(loaded: &'a Loaded, key: &'a str) -> impl Iterator<Item = &'a R
 }
 
 /// `POST /oauth2/backchannel-logout`.
-pub async fn backchannel_logout(State(app): State<Arc<App>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let ctx = Ctx::new(&parts);
+pub async fn backchannel_logout(State(app): State<Arc<App>>, ctx: Ctx, req: Request) -> Response {
+    let body = req.into_body();
     let bad = |description: &str, code: Reason| {
         tracing::warn!(request_id = %ctx.request_id, reason = %code, error = %description, "back-channel logout refused");
         let r = refused(StatusCode::BAD_REQUEST, "invalid_request", description);
