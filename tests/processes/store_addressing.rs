@@ -250,12 +250,7 @@ async fn sessions_in_a_redis_cluster_spread_over_the_nodes() {
         1,
         Some(&|_: &Redis| {
             let started = RedisCluster::start().expect("start the cluster");
-            let urls = started
-                .urls()
-                .iter()
-                .map(|u| format!("\"{u}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let urls = quoted_urls(&started);
             *cluster.lock().unwrap() = Some(started);
             format!("{{redis: {{mode: cluster, urls: [{urls}], timeoutMillis: 1000}}}}")
         }),
@@ -264,31 +259,8 @@ async fn sessions_in_a_redis_cluster_spread_over_the_nodes() {
     .await;
     let cluster = cluster.into_inner().unwrap().expect("the cluster");
     assert_eq!(readyz(&s.outposts[0]).await.0, 200);
-    let mut agents = Vec::new();
-    for _ in 0..9 {
-        agents.push(s.login().await);
-    }
-    let cookies: Vec<String> = agents.iter().map(|ua| s.cookie_header(ua)).collect();
-    for c in &cookies {
-        assert_eq!(
-            s.auth_on(0, c).await.status(),
-            200,
-            "{}\n{}",
-            s.logs(),
-            cluster.logs()
-        );
-    }
-    let per_node: Vec<usize> = cluster
-        .keys_per_node("portcullis:s:*")
-        .iter()
-        .map(Vec::len)
-        .collect();
-    assert_eq!(per_node.iter().sum::<usize>(), 9, "{per_node:?}");
     // Nine random ids all on one of three nodes: 3 in 3^9 (0.015%).
-    assert!(
-        per_node.iter().filter(|n| **n > 0).count() >= 2,
-        "records spread over the nodes: {per_node:?}"
-    );
+    let (mut agents, cookies) = sign_ins_spread_over(&s, &cluster, 9).await;
 
     // A sign-out ends one session: record gone, tombstone in its slot, indexes updated.
     let base = s.nginx.url();
@@ -313,6 +285,45 @@ async fn sessions_in_a_redis_cluster_spread_over_the_nodes() {
         .map(Vec::len)
         .sum();
     assert_eq!(left, 0);
+}
+
+/// The comma-separated, quoted seed URLs of `cluster`, for a store's `urls: [...]`.
+pub(crate) fn quoted_urls(cluster: &RedisCluster) -> String {
+    cluster
+        .urls()
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `n` sign-ins, each served, their records on the cluster and spread over at least two
+/// of its three nodes; returns the user agents and their cookie headers.
+pub(crate) async fn sign_ins_spread_over(
+    s: &Stack,
+    cluster: &RedisCluster,
+    n: usize,
+) -> (Vec<e2e::UserAgent>, Vec<String>) {
+    let mut agents = Vec::new();
+    for _ in 0..n {
+        agents.push(s.login().await);
+    }
+    let cookies: Vec<String> = agents.iter().map(|ua| s.cookie_header(ua)).collect();
+    for c in &cookies {
+        let status = s.auth_on(0, c).await.status();
+        assert_eq!(status, 200, "{}\n{}", s.logs(), cluster.logs());
+    }
+    let per_node: Vec<usize> = cluster
+        .keys_per_node("portcullis:s:*")
+        .iter()
+        .map(Vec::len)
+        .collect();
+    assert_eq!(per_node.iter().sum::<usize>(), n, "{per_node:?}");
+    assert!(
+        per_node.iter().filter(|k| **k > 0).count() >= 2,
+        "records spread over the nodes: {per_node:?}"
+    );
+    (agents, cookies)
 }
 
 fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
