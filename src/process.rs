@@ -40,6 +40,17 @@ impl ProcessArgs {
 /// Lines the background log writer queues before it drops (see [`init_logging`]).
 const LOG_QUEUE_LINES: usize = 16_384;
 
+/// The background writer of JSON logs, once [`init_logging`] installed them: lines
+/// written by hand (the outpost's decision line) go the same way as `tracing`'s.
+static JSON_LOG_WRITER: std::sync::OnceLock<tracing_appender::non_blocking::NonBlocking> =
+    std::sync::OnceLock::new();
+
+/// Where to write a hand-formatted JSON log line, when the process logs JSON through
+/// [`init_logging`]; `None` otherwise (text logs, tests), and then `tracing` it is.
+pub fn json_log_writer() -> Option<&'static tracing_appender::non_blocking::NonBlocking> {
+    JSON_LOG_WRITER.get()
+}
+
 /// Installs the log subscriber. Lines go through a background writer thread: a
 /// `write(2)` per decision on the outpost's request path cost about 7% of a cookie check
 /// (docs/benchmarks.md). The returned guard flushes what is queued when dropped, so
@@ -61,12 +72,18 @@ pub fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::Worker
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour)
-        .with_writer(writer);
+        .with_writer(writer.clone());
     // A second init (tests) is harmless; keep the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    match format {
+        LogFormat::Json => {
+            if builder.json().flatten_event(true).try_init().is_ok() {
+                let _ = JSON_LOG_WRITER.set(writer);
+            }
+        }
+        LogFormat::Text => {
+            let _ = builder.try_init();
+        }
+    }
     guard
 }
 

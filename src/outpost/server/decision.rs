@@ -3,6 +3,7 @@
 //! reason, status, user, latency) and, on a denial, the groups that were compared.
 
 use super::App;
+use super::decision_line::Line;
 use super::request::{RequestId, header_value};
 use crate::outpost::forwarded::OriginalRequest;
 use crate::reason::{Outcome, Reason};
@@ -26,19 +27,6 @@ pub struct Seen {
     pub method: Method,
     /// The client: the trusted proxy's `X-Forwarded-For`/`X-Real-IP`, else the peer.
     pub client_ip: IpAddr,
-}
-
-/// The client address as the decision line shows it (empty when unknown), formatted
-/// straight into the line instead of into a `String` first.
-struct ClientIp(Option<IpAddr>);
-
-impl std::fmt::Display for ClientIp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(ip) => ip.fmt(f),
-            None => Ok(()),
-        }
-    }
 }
 
 /// Per-request facts a handler gathers for its decision line: the request id the
@@ -200,23 +188,22 @@ impl Decision {
         let elapsed = started.elapsed().as_secs_f64();
         let seen = self.seen.as_ref();
         let route = self.route.as_deref();
-        tracing::info!(
-            target: "portcullis::decision",
-            request_id = %id,
+        Line {
+            request_id: id,
             endpoint,
-            host = seen.map_or("-", |s| s.host.as_str()),
-            path = seen.map_or("-", |s| s.path.as_str()),
-            method = seen.map_or("-", |s| s.method.as_str()),
-            client_ip = %ClientIp(seen.map(|s| s.client_ip)),
-            route = route.unwrap_or("-"),
-            result = self.result.label(),
-            reason = self.reason.code(),
+            host: seen.map_or("-", |s| s.host.as_str()),
+            path: seen.map_or("-", |s| s.path.as_str()),
+            method: seen.map_or("-", |s| s.method.as_str()),
+            client_ip: seen.map(|s| s.client_ip),
+            route: route.unwrap_or("-"),
+            result: self.result.label(),
+            reason: self.reason.code(),
             status,
-            user = self.user.as_str(),
-            groups = self.compared_groups.as_deref(),
-            latency_ms = (elapsed * 1000.0 * 1000.0).round() / 1000.0,
-            "decision"
-        );
+            user: self.user.as_str(),
+            groups: self.compared_groups.as_deref(),
+            latency_ms: (elapsed * 1000.0 * 1000.0).round() / 1000.0,
+        }
+        .emit();
         app.metrics
             .decision(route.unwrap_or("-"), endpoint, self.result, self.reason);
         app.metrics.observe(endpoint, elapsed);
@@ -229,18 +216,4 @@ pub fn stamp(response: &mut Response, id: &RequestId) {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-request-id", header_value(id));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ClientIp;
-
-    #[test]
-    fn the_client_ip_prints_as_before_and_empty_when_unknown() {
-        let v4: std::net::IpAddr = "10.1.2.3".parse().unwrap();
-        let v6: std::net::IpAddr = "fd00::1".parse().unwrap();
-        assert_eq!(ClientIp(Some(v4)).to_string(), v4.to_string());
-        assert_eq!(ClientIp(Some(v6)).to_string(), "fd00::1");
-        assert_eq!(ClientIp(None).to_string(), "");
-    }
 }

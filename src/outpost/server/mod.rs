@@ -19,6 +19,7 @@ pub mod cluster_source;
 pub mod cookie_trouble;
 pub mod decision;
 pub mod decision_layer;
+pub mod decision_line;
 pub mod ended;
 pub mod extract;
 pub mod handlers;
