@@ -41,6 +41,51 @@ fn ts(s: Option<&String>) -> Option<Timestamp> {
     s.and_then(|v| v.parse().ok())
 }
 
+/// The rotation period of `spec.rotation` in seconds, when one is set (and positive).
+fn period_of(client: &OAuthClient) -> Option<u64> {
+    client
+        .spec
+        .rotation
+        .as_ref()
+        .and_then(|s| parse_duration(&s.period).ok())
+        .filter(|p| *p > 0)
+}
+
+/// When the period next calls for a rotation: the last rotation the state Secret
+/// records (`state`, all keys) plus `spec.rotation.period`. `None`: no period, or no
+/// rotation recorded yet.
+pub(crate) fn next_due(
+    client: &OAuthClient,
+    state: &BTreeMap<String, String>,
+) -> Option<Timestamp> {
+    let (period, at) = (period_of(client)?, ts(state.get(ROTATED_AT_KEY))?);
+    Timestamp::from_second(at.as_second().saturating_add(period as i64)).ok()
+}
+
+/// What a plan means for people, without the secret values: what `render` shows of the
+/// rotation the operator would carry out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outlook {
+    /// Why a new secret is minted now (`None`: it is not).
+    pub rotating_because: Option<&'static str>,
+    /// When the period calls for the next rotation, after this reconcile.
+    pub next_due: Option<Timestamp>,
+    /// Until when the previous secret stays published, while it does.
+    pub previous_until: Option<Timestamp>,
+}
+
+impl Plan {
+    /// The plan as people read it. `rotated`: whether the reconcile carries the rotation
+    /// out (see `client_plan::ClientPlan::rotated`).
+    pub fn outlook(&self, client: &OAuthClient, rotated: bool) -> Outlook {
+        Outlook {
+            rotating_because: self.why.filter(|_| rotated),
+            next_due: next_due(client, &self.state),
+            previous_until: ts(self.state.get(PREVIOUS_UNTIL_KEY)),
+        }
+    }
+}
+
 /// Plans rotation for a client whose state Secret currently holds `state` (all keys) and
 /// whose current secret is `current` (None: nothing minted yet, so nothing to rotate).
 pub(crate) fn plan(
@@ -65,9 +110,6 @@ pub(crate) fn plan(
     };
     let rotated_at = ts(state.get(ROTATED_AT_KEY));
     let seen_trigger = state.get(TRIGGER_KEY).cloned();
-    let period = spec
-        .and_then(|s| parse_duration(&s.period).ok())
-        .filter(|p| *p > 0);
     let grace = spec
         .and_then(|s| s.grace.as_deref())
         .and_then(|g| parse_duration(g).ok())
@@ -75,10 +117,7 @@ pub(crate) fn plan(
 
     if current.is_some() {
         let manual = trigger.is_some() && trigger != seen_trigger;
-        let due = match (period, rotated_at) {
-            (Some(p), Some(at)) => now.as_second() >= at.as_second().saturating_add(p as i64),
-            _ => false,
-        };
+        let due = next_due(client, state).is_some_and(|due| now >= due);
         if manual || due {
             out.rotate = true;
             out.why = Some(if manual {
@@ -117,8 +156,8 @@ pub(crate) fn plan(
             (until.as_second() - now.as_second()).max(1) as u64,
         ));
     }
-    if let (Some(p), Some(at)) = (period, rotated_at) {
-        let next = (at.as_second().saturating_add(p as i64) - now.as_second()).max(1) as u64;
+    if let Some(due) = next_due(client, &out.state) {
+        let next = (due.as_second() - now.as_second()).max(1) as u64;
         out.requeue_after = Some(out.requeue_after.map_or(Duration::from_secs(next), |d| {
             d.min(Duration::from_secs(next))
         }));
