@@ -232,6 +232,42 @@ mod tests {
     }
 
     #[test]
+    fn outlook_says_when_the_next_rotation_is_due_and_how_long_the_previous_is_kept() {
+        let c = client(Some("24h"), None);
+        let state = BTreeMap::from([(ROTATED_AT_KEY.to_string(), at(0).to_string())]);
+        let waiting = plan(&c, &state, Some("old"), at(100));
+        assert_eq!(
+            waiting.outlook(&c, false),
+            Outlook {
+                rotating_because: None,
+                next_due: Some(at(86400)),
+                previous_until: None,
+            }
+        );
+        let due = plan(&c, &state, Some("old"), at(90000));
+        assert_eq!(
+            due.outlook(&c, true),
+            Outlook {
+                rotating_because: Some("spec.rotation.period elapsed"),
+                next_due: Some(at(90000 + 86400)),
+                previous_until: Some(at(90000 + 3600)),
+            }
+        );
+        // A rotation the reconcile does not carry out (nothing written) is not announced.
+        assert_eq!(due.outlook(&c, false).rotating_because, None);
+        // Without a period nothing is ever due.
+        let manual = client(None, None);
+        assert_eq!(
+            plan(&manual, &state, Some("old"), at(90000)).outlook(&manual, false),
+            Outlook {
+                rotating_because: None,
+                next_due: None,
+                previous_until: None,
+            }
+        );
+    }
+
+    #[test]
     fn annotation_rotates_once_per_new_value() {
         let c = client(None, Some("2026-01-01"));
         let p = plan(&c, &BTreeMap::new(), Some("s"), at(10));

@@ -160,3 +160,7 @@ fn reorder(v: serde_json::Value) -> serde_json::Value {
     }
     serde_json::Value::Object(map)
 }
+
+#[cfg(test)]
+#[path = "output_tests.rs"]
+mod tests;
