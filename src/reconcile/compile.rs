@@ -35,7 +35,8 @@ pub struct Compiled {
 }
 
 /// Compiles the world. `operator_namespace` receives the configuration shards; `now`
-/// stamps conditions that flipped; `mint` makes a new secret value where none exists yet.
+/// stamps conditions that flipped and decides which secret rotations are due; `mint`
+/// makes a new secret value where none exists yet or a rotation is due.
 pub fn compile(
     world: &World,
     operator_namespace: &str,
