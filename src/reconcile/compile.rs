@@ -2,12 +2,15 @@
 //! status. This is the one function `render` prints and the operator applies.
 
 use super::assign::{Verdicts, assign};
+use super::client::{state_secret_name, target_secret_name};
+use super::client_plan::{self, ClientPlan};
 use super::conditions;
 use super::key::ObjectKey;
 use super::world::World;
-use super::{Desired, client, outpost_credentials, provider, provider_status, route, shard};
+use super::{Desired, outpost_credentials, provider, provider_status, rotation, route, shard};
 use crate::api::{
-    ForwardAuthRoute, ForwardAuthRouteStatus, OAuthClientStatus, OIDCProvider, OIDCProviderStatus,
+    ClientMode, ForwardAuthRoute, ForwardAuthRouteStatus, OAuthClient, OAuthClientStatus,
+    OIDCProvider, OIDCProviderStatus,
 };
 use crate::config::{OutpostConfig, ProviderConfig};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -27,10 +30,13 @@ pub struct Compiled {
     pub client_status: BTreeMap<ObjectKey, OAuthClientStatus>,
     /// Status by object.
     pub route_status: BTreeMap<ObjectKey, ForwardAuthRouteStatus>,
+    /// What the operator would do about each client's secret rotation.
+    pub client_rotation: BTreeMap<ObjectKey, rotation::Outlook>,
 }
 
 /// Compiles the world. `operator_namespace` receives the configuration shards; `now`
-/// stamps conditions that flipped; `mint` makes a new secret value where none exists yet.
+/// stamps conditions that flipped and decides which secret rotations are due; `mint`
+/// makes a new secret value where none exists yet or a rotation is due.
 pub fn compile(
     world: &World,
     operator_namespace: &str,
@@ -118,11 +124,13 @@ pub fn compile(
                     .unwrap_or_default()
             })
             .collect();
-        let outcome = client::desired(world, c, &needed, mint);
-        out.objects.extend(outcome.objects);
-        let mut status = outcome.status;
-        status.backchannel_logout_uri =
+        let logout_uri =
             super::index::needed_backchannel_logout_uri(&shared_providers, &shared_routes, c);
+        let plan = client_plan(world, c, &needed, logout_uri, now, mint);
+        out.client_rotation
+            .insert(ObjectKey::of(c), plan.rotation.outlook(c, plan.rotated));
+        out.objects.extend(plan.objects);
+        let mut status = plan.status;
         status.conditions = stamp(
             c.status.as_ref().map(|s| s.conditions.as_slice()),
             status.conditions,
@@ -198,6 +206,45 @@ pub fn outpost_config<'a>(
         routes: assignment.routes,
     };
     (config, assignment.verdicts)
+}
+
+/// A client's plan from the same [`client_plan::desired`] the operator applies, observed
+/// in the world instead of the operator's caches: the state and application Secrets
+/// among the manifests (so a state Secret records the last rotation), a Static client's
+/// credentials. A Dynamic client is not registered at the IdP (`render` asks no one).
+fn client_plan(
+    world: &World,
+    c: &OAuthClient,
+    needed_redirects: &[String],
+    backchannel_logout_uri: Option<String>,
+    now: Timestamp,
+    mint: &mut dyn FnMut() -> String,
+) -> ClientPlan {
+    let ns = c.namespace_or_default();
+    let provider_ref = &c.spec.provider_ref;
+    let credentials = match c.spec.mode {
+        ClientMode::Static => c
+            .spec
+            .credentials_secret_ref
+            .as_ref()
+            .and_then(|r| world.secret(&ns, &r.name))
+            .cloned(),
+        ClientMode::Generated | ClientMode::Dynamic => None,
+    };
+    client_plan::desired(
+        client_plan::Observed {
+            client: c,
+            provider: world.provider(provider_ref.namespace_or(&ns), &provider_ref.name),
+            needed_redirects,
+            cached_state: world.secret(&ns, &state_secret_name(c)),
+            cached_target: world.secret(&ns, &target_secret_name(c)),
+            credentials,
+            registration: None,
+            backchannel_logout_uri,
+            now,
+        },
+        mint,
+    )
 }
 
 /// A probed provider's status, from the same [`provider_status::desired`] the operator

@@ -41,6 +41,51 @@ fn ts(s: Option<&String>) -> Option<Timestamp> {
     s.and_then(|v| v.parse().ok())
 }
 
+/// The rotation period of `spec.rotation` in seconds, when one is set (and positive).
+fn period_of(client: &OAuthClient) -> Option<u64> {
+    client
+        .spec
+        .rotation
+        .as_ref()
+        .and_then(|s| parse_duration(&s.period).ok())
+        .filter(|p| *p > 0)
+}
+
+/// When the period next calls for a rotation: the last rotation the state Secret
+/// records (`state`, all keys) plus `spec.rotation.period`. `None`: no period, or no
+/// rotation recorded yet.
+pub(crate) fn next_due(
+    client: &OAuthClient,
+    state: &BTreeMap<String, String>,
+) -> Option<Timestamp> {
+    let (period, at) = (period_of(client)?, ts(state.get(ROTATED_AT_KEY))?);
+    Timestamp::from_second(at.as_second().saturating_add(period as i64)).ok()
+}
+
+/// What a plan means for people, without the secret values: what `render` shows of the
+/// rotation the operator would carry out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outlook {
+    /// Why a new secret is minted now (`None`: it is not).
+    pub rotating_because: Option<&'static str>,
+    /// When the period calls for the next rotation, after this reconcile.
+    pub next_due: Option<Timestamp>,
+    /// Until when the previous secret stays published, while it does.
+    pub previous_until: Option<Timestamp>,
+}
+
+impl Plan {
+    /// The plan as people read it. `rotated`: whether the reconcile carries the rotation
+    /// out (see `client_plan::ClientPlan::rotated`).
+    pub fn outlook(&self, client: &OAuthClient, rotated: bool) -> Outlook {
+        Outlook {
+            rotating_because: self.why.filter(|_| rotated),
+            next_due: next_due(client, &self.state),
+            previous_until: ts(self.state.get(PREVIOUS_UNTIL_KEY)),
+        }
+    }
+}
+
 /// Plans rotation for a client whose state Secret currently holds `state` (all keys) and
 /// whose current secret is `current` (None: nothing minted yet, so nothing to rotate).
 pub(crate) fn plan(
@@ -65,9 +110,6 @@ pub(crate) fn plan(
     };
     let rotated_at = ts(state.get(ROTATED_AT_KEY));
     let seen_trigger = state.get(TRIGGER_KEY).cloned();
-    let period = spec
-        .and_then(|s| parse_duration(&s.period).ok())
-        .filter(|p| *p > 0);
     let grace = spec
         .and_then(|s| s.grace.as_deref())
         .and_then(|g| parse_duration(g).ok())
@@ -75,10 +117,7 @@ pub(crate) fn plan(
 
     if current.is_some() {
         let manual = trigger.is_some() && trigger != seen_trigger;
-        let due = match (period, rotated_at) {
-            (Some(p), Some(at)) => now.as_second() >= at.as_second().saturating_add(p as i64),
-            _ => false,
-        };
+        let due = next_due(client, state).is_some_and(|due| now >= due);
         if manual || due {
             out.rotate = true;
             out.why = Some(if manual {
@@ -117,8 +156,8 @@ pub(crate) fn plan(
             (until.as_second() - now.as_second()).max(1) as u64,
         ));
     }
-    if let (Some(p), Some(at)) = (period, rotated_at) {
-        let next = (at.as_second().saturating_add(p as i64) - now.as_second()).max(1) as u64;
+    if let Some(due) = next_due(client, &out.state) {
+        let next = (due.as_second() - now.as_second()).max(1) as u64;
         out.requeue_after = Some(out.requeue_after.map_or(Duration::from_secs(next), |d| {
             d.min(Duration::from_secs(next))
         }));
@@ -190,6 +229,42 @@ mod tests {
         let after = plan(&c, &later, Some("new"), at(86400 + 3600));
         assert_eq!(after.previous, None);
         assert!(!after.state.contains_key(PREVIOUS_KEY));
+    }
+
+    #[test]
+    fn outlook_says_when_the_next_rotation_is_due_and_how_long_the_previous_is_kept() {
+        let c = client(Some("24h"), None);
+        let state = BTreeMap::from([(ROTATED_AT_KEY.to_string(), at(0).to_string())]);
+        let waiting = plan(&c, &state, Some("old"), at(100));
+        assert_eq!(
+            waiting.outlook(&c, false),
+            Outlook {
+                rotating_because: None,
+                next_due: Some(at(86400)),
+                previous_until: None,
+            }
+        );
+        let due = plan(&c, &state, Some("old"), at(90000));
+        assert_eq!(
+            due.outlook(&c, true),
+            Outlook {
+                rotating_because: Some("spec.rotation.period elapsed"),
+                next_due: Some(at(90000 + 86400)),
+                previous_until: Some(at(90000 + 3600)),
+            }
+        );
+        // A rotation the reconcile does not carry out (nothing written) is not announced.
+        assert_eq!(due.outlook(&c, false).rotating_because, None);
+        // Without a period nothing is ever due.
+        let manual = client(None, None);
+        assert_eq!(
+            plan(&manual, &state, Some("old"), at(90000)).outlook(&manual, false),
+            Outlook {
+                rotating_because: None,
+                next_due: None,
+                previous_until: None,
+            }
+        );
     }
 
     #[test]

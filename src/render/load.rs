@@ -3,6 +3,7 @@
 
 use crate::api::Validate;
 use crate::reconcile::World;
+use k8s_openapi::api::core::v1::Secret;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -189,12 +190,25 @@ fn load_value(
                 ),
             ));
         }
-        (false, "Secret") if api_version == "v1" => {
-            loaded.world.secrets.push(typed(value, namespace, invalid)?)
-        }
+        (false, "Secret") if api_version == "v1" => loaded
+            .world
+            .secrets
+            .push(as_stored(typed(value, namespace, invalid)?)),
         _ => loaded.ignored += 1,
     }
     Ok(())
+}
+
+/// A Secret as the API server stores it, so as the operator's cache holds it:
+/// `stringData` folded into `data` (`stringData` wins).
+fn as_stored(mut secret: Secret) -> Secret {
+    if let Some(strings) = secret.string_data.take() {
+        let data = secret.data.get_or_insert_with(Default::default);
+        for (k, v) in strings {
+            data.insert(k, k8s_openapi::ByteString(v.into_bytes()));
+        }
+    }
+    secret
 }
 
 /// Deserialises a document into its type, defaulting the namespace and checking it as

@@ -4,6 +4,7 @@ use super::Loaded;
 use crate::api::SecretPreset;
 use crate::reconcile::client::{CLIENT_LABEL, STATE_COOKIE_KEY, STATE_SECRET_KEY};
 use crate::reconcile::compile::Compiled;
+use crate::reconcile::rotation::{Outlook, TARGET_PREVIOUS_KEY};
 use crate::reconcile::{Desired, key::ObjectKey, presets};
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,8 +43,17 @@ pub fn render(loaded: &Loaded, compiled: &Compiled, show_secrets: bool) -> Strin
     }
     for c in &loaded.world.clients {
         let mut c = c.clone();
-        c.status = compiled.client_status.get(&ObjectKey::of(&c)).cloned();
-        push_doc(&mut out, &serde_json::to_value(&c).expect("serialises"));
+        let key = ObjectKey::of(&c);
+        c.status = compiled.client_status.get(&key).cloned();
+        // The rotation outlook heads the client's document, where people read its status.
+        out.push_str("---\n");
+        if let Some(line) = compiled.client_rotation.get(&key).and_then(rotation_line) {
+            out.push_str(&format!("# OAuthClient {key}: {line}\n"));
+        }
+        out.push_str(
+            &serde_yaml::to_string(&serde_json::to_value(&c).expect("serialises"))
+                .expect("YAML serialises"),
+        );
     }
     for r in &loaded.world.routes {
         let mut r = r.clone();
@@ -51,6 +61,25 @@ pub fn render(loaded: &Loaded, compiled: &Compiled, show_secrets: bool) -> Strin
         push_doc(&mut out, &serde_json::to_value(&r).expect("serialises"));
     }
     out
+}
+
+/// What the operator would do about a client's secret rotation, in one sentence:
+/// `None` when it has nothing to do (no period, no previous secret published).
+pub(crate) fn rotation_line(outlook: &Outlook) -> Option<String> {
+    let next = outlook.next_due.map(|t| format!("next due {t}"));
+    let line = match (outlook.rotating_because, outlook.previous_until) {
+        (Some(why), until) => format!(
+            "secret rotation due now ({why}): a new secret would be minted, the previous kept until {}{}",
+            until.map_or_else(|| "the grace period ends".to_string(), |t| t.to_string()),
+            next.map(|n| format!("; {n}")).unwrap_or_default()
+        ),
+        (None, Some(until)) => format!(
+            "secret rotation: the previous secret is kept until {until}{}",
+            next.map(|n| format!("; {n}")).unwrap_or_default()
+        ),
+        (None, None) => format!("secret rotation: {}", next?),
+    };
+    Some(line)
 }
 
 fn push_doc(out: &mut String, value: &serde_json::Value) {
@@ -72,6 +101,7 @@ fn sensitive_values(objects: &[Desired]) -> BTreeSet<String> {
     .collect();
     keys.extend([
         STATE_SECRET_KEY,
+        TARGET_PREVIOUS_KEY,
         STATE_COOKIE_KEY,
         "OAUTH2_PROXY_COOKIE_SECRET",
     ]);
@@ -130,3 +160,7 @@ fn reorder(v: serde_json::Value) -> serde_json::Value {
     }
     serde_json::Value::Object(map)
 }
+
+#[cfg(test)]
+#[path = "output_tests.rs"]
+mod tests;

@@ -31,4 +31,5 @@ mod outpost_sign_out_hint;
 mod reasons;
 mod render_parity;
 mod render_probe_parity;
+mod render_rotation_parity;
 mod structure;

@@ -29,6 +29,7 @@ mod outpost_reload;
 mod own_sessions;
 mod refresh_replicas;
 mod render;
+mod render_rotation;
 mod render_strict;
 mod session_store;
 mod store_addressing;
