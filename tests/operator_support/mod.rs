@@ -3,8 +3,10 @@
 //! expected requests in order, and a context with pre-filled caches.
 #![allow(dead_code)]
 
+mod scenario;
 mod verifier;
-pub use verifier::{ApiServerVerifier, Scenario, Step};
+pub use scenario::Scenario;
+pub use verifier::{ApiServerVerifier, Step};
 
 use http::{Request, Response};
 use k8s_openapi::api::core::v1::Secret;

@@ -1,0 +1,154 @@
+//! The conversations the operator has with the API server, named by what happens; each
+//! is a list of [`Step`]s the verifier answers in order.
+
+use super::verifier::Step;
+use kube::Resource;
+use portcullis::api::{OAuthClient, OIDCProvider};
+use portcullis::reconcile::client;
+use serde_json::Value;
+
+/// The conversations the operator's reconcilers have with the API server.
+pub enum Scenario {
+    /// A provider whose IdP answered as configured: its status is published, and no
+    /// event (nothing went wrong).
+    ProviderDiscovered(OIDCProvider),
+    /// A provider that is not Ready (IdP unreachable, issuer mismatch): its status says
+    /// why, then a Warning event repeats it.
+    ProviderNotReady(OIDCProvider),
+    /// A Static client's credentials projected: the user's Secret read, the target
+    /// Secret applied, the status published.
+    StaticClientProjected {
+        /// The client.
+        client: OAuthClient,
+        /// The user's credentials Secret, as the server returns it.
+        credentials: Value,
+    },
+    /// A client whose provider does not exist: its status says so, then a Warning
+    /// event names the provider.
+    ClientProviderMissing(OAuthClient),
+    /// A client's secret rotated: the target Secret applied with the new and the
+    /// previous value, the state Secret applied, the status published, a Normal event,
+    /// then each workload of `restartOnRotation` rolled.
+    ClientRotated(OAuthClient),
+    /// The first replica to start finds no leader-election Lease (404) and creates one.
+    LeaseCreated {
+        /// The Lease's namespace.
+        namespace: String,
+        /// The Lease's name.
+        name: String,
+    },
+    /// A replica reads a Lease another replica holds and still renews, and stands by
+    /// without writing.
+    LeaseHeldElsewhere(Value),
+    /// A replica reads an expired Lease and tries to take it with a conditional update,
+    /// but another replica updated it first (409 Conflict).
+    LeaseTakeoverLost(Value),
+    /// Any other sequence of steps.
+    Steps(Vec<Step>),
+}
+
+impl Scenario {
+    /// The requests this scenario consists of, in order.
+    pub fn steps(self) -> Vec<Step> {
+        match self {
+            Self::ProviderDiscovered(p) => vec![Step::apply_status(&p)],
+            Self::ProviderNotReady(p) => {
+                vec![Step::apply_status(&p), Step::event(&namespace_of(&p))]
+            }
+            Self::StaticClientProjected {
+                client,
+                credentials,
+            } => {
+                let ns = namespace_of(&client);
+                let source = client
+                    .spec
+                    .credentials_secret_ref
+                    .as_ref()
+                    .expect("a Static client names its credentials Secret")
+                    .name
+                    .clone();
+                let target = client::target_secret_name(&client);
+                vec![
+                    Step::ReadSecret {
+                        secret: (ns.clone(), source),
+                        answer: credentials,
+                    },
+                    Step::ApplySecret {
+                        secret: (ns, target),
+                    },
+                    Step::apply_status(&client),
+                ]
+            }
+            Self::ClientRotated(c) => {
+                let ns = namespace_of(&c);
+                let mut steps = vec![
+                    Step::ApplySecret {
+                        secret: (ns.clone(), client::target_secret_name(&c)),
+                    },
+                    Step::ApplySecret {
+                        secret: (ns.clone(), client::state_secret_name(&c)),
+                    },
+                    Step::apply_status(&c),
+                    Step::event(&ns),
+                ];
+                for workload in c.spec.restart_on_rotation.clone().unwrap_or_default() {
+                    steps.push(Step::RestartWorkload {
+                        namespace: ns.clone(),
+                        workload,
+                    });
+                }
+                steps
+            }
+            Self::ClientProviderMissing(c) => {
+                vec![Step::apply_status(&c), Step::event(&namespace_of(&c))]
+            }
+            Self::LeaseCreated { namespace, name } => vec![
+                Step::ReadLease {
+                    path: lease_path(&namespace, &name),
+                    answer: Value::Null,
+                }
+                .refused(404, "NotFound"),
+                Step::CreateLease {
+                    path: lease_path(&namespace, ""),
+                },
+            ],
+            Self::LeaseHeldElsewhere(lease) => vec![Step::ReadLease {
+                path: lease_path_of(&lease),
+                answer: lease,
+            }],
+            Self::LeaseTakeoverLost(lease) => vec![
+                Step::ReadLease {
+                    path: lease_path_of(&lease),
+                    answer: lease.clone(),
+                },
+                Step::ReplaceLease {
+                    path: lease_path_of(&lease),
+                }
+                .refused(409, "Conflict"),
+            ],
+            Self::Steps(steps) => steps,
+        }
+    }
+}
+
+fn namespace_of<K: Resource>(object: &K) -> String {
+    object.meta().namespace.clone().unwrap()
+}
+
+/// The path of the Lease `name` in `namespace` (with an empty name, of the collection).
+fn lease_path(namespace: &str, name: &str) -> String {
+    let collection = format!("/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases");
+    if name.is_empty() {
+        collection
+    } else {
+        format!("{collection}/{name}")
+    }
+}
+
+fn lease_path_of(lease: &Value) -> String {
+    let meta = &lease["metadata"];
+    lease_path(
+        meta["namespace"].as_str().expect("a Lease's namespace"),
+        meta["name"].as_str().expect("a Lease's name"),
+    )
+}
