@@ -26,6 +26,13 @@ pub enum Scenario {
     /// A client whose provider does not exist: its status says so, then a Warning
     /// event names the provider.
     ClientProviderMissing(OAuthClient),
+    /// A Generated client's Secrets written: the target Secret applied with the
+    /// client secret (minted, or kept from the state Secret), the state Secret applied
+    /// with the rotation bookkeeping, the status published.
+    GeneratedClientProjected(OAuthClient),
+    /// As [`Scenario::GeneratedClientProjected`], but the API server refuses the status
+    /// write (500 InternalError).
+    GeneratedClientStatusRefused(OAuthClient),
     /// A client's secret rotated: the target Secret applied with the new and the
     /// previous value, the state Secret applied, the status published, a Normal event,
     /// then each workload of `restartOnRotation` rolled.
@@ -79,18 +86,17 @@ impl Scenario {
                     Step::apply_status(&client),
                 ]
             }
+            Self::GeneratedClientProjected(c) => generated_client_projected(&c),
+            Self::GeneratedClientStatusRefused(c) => {
+                let mut steps = generated_client_projected(&c);
+                let status = steps.pop().expect("the status write");
+                steps.push(status.refused(500, "InternalError"));
+                steps
+            }
             Self::ClientRotated(c) => {
                 let ns = namespace_of(&c);
-                let mut steps = vec![
-                    Step::ApplySecret {
-                        secret: (ns.clone(), client::target_secret_name(&c)),
-                    },
-                    Step::ApplySecret {
-                        secret: (ns.clone(), client::state_secret_name(&c)),
-                    },
-                    Step::apply_status(&c),
-                    Step::event(&ns),
-                ];
+                let mut steps = generated_client_projected(&c);
+                steps.push(Step::event(&ns));
                 for workload in c.spec.restart_on_rotation.clone().unwrap_or_default() {
                     steps.push(Step::RestartWorkload {
                         namespace: ns.clone(),
@@ -129,6 +135,20 @@ impl Scenario {
             Self::Steps(steps) => steps,
         }
     }
+}
+
+/// The target Secret, the state Secret, the status.
+fn generated_client_projected(c: &OAuthClient) -> Vec<Step> {
+    let ns = namespace_of(c);
+    vec![
+        Step::ApplySecret {
+            secret: (ns.clone(), client::target_secret_name(c)),
+        },
+        Step::ApplySecret {
+            secret: (ns, client::state_secret_name(c)),
+        },
+        Step::apply_status(c),
+    ]
 }
 
 fn namespace_of<K: Resource>(object: &K) -> String {
