@@ -33,6 +33,24 @@ pub enum Scenario {
     /// As [`Scenario::GeneratedClientProjected`], but the API server refuses the status
     /// write (500 InternalError).
     GeneratedClientStatusRefused(OAuthClient),
+    /// A client seen for the first time: the operator's finalizer added (a patch of the
+    /// client's metadata), nothing else.
+    FinalizerAdded(OAuthClient),
+    /// A Dynamic client registered at the IdP (RFC 7591): the initial access token's
+    /// Secret read, then the target Secret, the state Secret (client secret and
+    /// registration access token) and the status written.
+    DynamicClientRegistered {
+        /// The client.
+        client: OAuthClient,
+        /// The initial access token's Secret, as the server returns it.
+        initial_access_token: Value,
+    },
+    /// A Dynamic client whose redirect URIs drifted at the IdP, which refused the
+    /// update: only the status changes (no Secret written, no event).
+    RegistrationUpdateRefused(OAuthClient),
+    /// A deleted client let go: the operator's finalizer removed (a patch of the
+    /// client's metadata) once the IdP side is cleaned up.
+    FinalizerRemoved(OAuthClient),
     /// A client's secret rotated: the target Secret applied with the new and the
     /// previous value, the state Secret applied, the status published, a Normal event,
     /// then each workload of `restartOnRotation` rolled.
@@ -93,6 +111,37 @@ impl Scenario {
                 steps.push(status.refused(500, "InternalError"));
                 steps
             }
+            Self::FinalizerAdded(c) => {
+                let mut finalized = c.clone();
+                finalized.metadata.finalizers =
+                    Some(vec![portcullis::operator::FINALIZER.to_string()]);
+                vec![Step::patch_object(&c, &finalized)]
+            }
+            Self::DynamicClientRegistered {
+                client,
+                initial_access_token,
+            } => {
+                let source = client
+                    .spec
+                    .registration
+                    .as_ref()
+                    .and_then(|r| r.initial_access_token_ref.as_ref())
+                    .expect("a Dynamic client names its initial access token Secret")
+                    .name
+                    .clone();
+                let mut steps = vec![Step::ReadSecret {
+                    secret: (namespace_of(&client), source),
+                    answer: initial_access_token,
+                }];
+                steps.extend(generated_client_projected(&client));
+                steps
+            }
+            Self::RegistrationUpdateRefused(c) => vec![Step::apply_status(&c)],
+            Self::FinalizerRemoved(c) => {
+                let mut released = c.clone();
+                released.metadata.finalizers = None;
+                vec![Step::patch_object(&c, &released)]
+            }
             Self::ClientRotated(c) => {
                 let ns = namespace_of(&c);
                 let mut steps = generated_client_projected(&c);
@@ -137,7 +186,7 @@ impl Scenario {
     }
 }
 
-/// The target Secret, the state Secret, the status.
+/// The target Secret, the state Secret, the status (of a Generated or Dynamic client).
 fn generated_client_projected(c: &OAuthClient) -> Vec<Step> {
     let ns = namespace_of(c);
     vec![
