@@ -3,7 +3,7 @@
 
 use super::verifier::Step;
 use kube::Resource;
-use portcullis::api::{OAuthClient, OIDCProvider};
+use portcullis::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
 use portcullis::reconcile::client;
 use serde_json::Value;
 
@@ -68,6 +68,18 @@ pub enum Scenario {
     /// A replica reads an expired Lease and tries to take it with a conditional update,
     /// but another replica updated it first (409 Conflict).
     LeaseTakeoverLost(Value),
+    /// A route the writer refused (a reference its provider does not permit): its
+    /// status says why, then a Warning event repeats it.
+    RouteRefused(ForwardAuthRoute),
+    /// Routes the writer programmed, reconciled one after the other: each one's status
+    /// published once, in this order.
+    RoutesProgrammed(Vec<ForwardAuthRoute>),
+    /// The writer's first pass: the outposts' credentials copy applied in the
+    /// operator's namespace, then each of `shards` configuration shards applied once.
+    ConfigurationWritten {
+        /// How many shards the configuration compiles to.
+        shards: usize,
+    },
     /// Any other sequence of steps.
     Steps(Vec<Step>),
 }
@@ -181,6 +193,18 @@ impl Scenario {
                 }
                 .refused(409, "Conflict"),
             ],
+            Self::RouteRefused(r) => vec![Step::apply_status(&r), Step::event(&namespace_of(&r))],
+            Self::RoutesProgrammed(routes) => routes.iter().map(Step::apply_status).collect(),
+            Self::ConfigurationWritten { shards } => {
+                let mut steps = vec![Step::ApplySecret {
+                    secret: (
+                        "portcullis-system".into(),
+                        "portcullis-outpost-credentials".into(),
+                    ),
+                }];
+                steps.extend(std::iter::repeat_n(Step::ApplyConfigShard, shards));
+                steps
+            }
             Self::Steps(steps) => steps,
         }
     }
