@@ -90,6 +90,10 @@ pub enum Step {
     },
 }
 
+/// How long the verifier waits for the next request: generous, since the writer
+/// compiles 10k routes (in a debug build, on a shared machine) before its first one.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// What the mock server answers, given the request's body.
 type Responder = Box<dyn FnOnce(&Value) -> Value + Send>;
 
@@ -209,10 +213,14 @@ impl Step {
         }
     }
 
-    /// Answers this step's request, asserting it is the one expected.
+    /// Answers this step's request, asserting it is the one expected. A request that
+    /// never comes fails the test after [`PATIENCE`] instead of hanging it (the
+    /// operator's context, which holds the client, often outlives the conversation).
     async fn answer(self, handle: &mut Handle) -> Exchange {
         let (method, path, status, respond) = self.request();
-        expect(handle, method, &path, status, respond).await
+        tokio::time::timeout(PATIENCE, expect(handle, method, &path, status, respond))
+            .await
+            .unwrap_or_else(|_| panic!("no {method} {path} within {PATIENCE:?}"))
     }
 }
 
