@@ -142,10 +142,10 @@ async fn static_client_projects_the_users_secret_then_converges_without_writes()
     );
     // Only the read; the verifier then drops the handle, so any further request fails
     // and a write would surface as a reconcile error below.
-    let verifier = ApiServerVerifier(handle).run(Scenario::Steps(vec![Step::ReadSecret {
-        secret: ("team".into(), "creds".into()),
-        answer: user_secret(),
-    }]));
+    let verifier = ApiServerVerifier(handle).run(Scenario::StaticClientConverged {
+        client: converged.clone(),
+        credentials: user_secret(),
+    });
     let again = reconcile(Arc::new(converged), ctx.clone()).await;
     verifier.await.unwrap();
     again.expect("no request beyond the read");

@@ -6,7 +6,7 @@
 mod scenario;
 mod verifier;
 pub use scenario::Scenario;
-pub use verifier::{ApiServerVerifier, Step};
+pub use verifier::ApiServerVerifier;
 
 use http::{Request, Response};
 use k8s_openapi::api::core::v1::Secret;

@@ -23,6 +23,13 @@ pub enum Scenario {
         /// The user's credentials Secret, as the server returns it.
         credentials: Value,
     },
+    /// A Static client already projected: the user's Secret read, nothing written.
+    StaticClientConverged {
+        /// The client.
+        client: OAuthClient,
+        /// The user's credentials Secret, as the server returns it.
+        credentials: Value,
+    },
     /// A client whose provider does not exist: its status says so, then a Warning
     /// event names the provider.
     ClientProviderMissing(OAuthClient),
@@ -80,8 +87,6 @@ pub enum Scenario {
         /// How many shards the configuration compiles to.
         shards: usize,
     },
-    /// Any other sequence of steps.
-    Steps(Vec<Step>),
 }
 
 impl Scenario {
@@ -97,25 +102,19 @@ impl Scenario {
                 credentials,
             } => {
                 let ns = namespace_of(&client);
-                let source = client
-                    .spec
-                    .credentials_secret_ref
-                    .as_ref()
-                    .expect("a Static client names its credentials Secret")
-                    .name
-                    .clone();
                 let target = client::target_secret_name(&client);
                 vec![
-                    Step::ReadSecret {
-                        secret: (ns.clone(), source),
-                        answer: credentials,
-                    },
+                    read_static_credentials(&client, credentials),
                     Step::ApplySecret {
                         secret: (ns, target),
                     },
                     Step::apply_status(&client),
                 ]
             }
+            Self::StaticClientConverged {
+                client,
+                credentials,
+            } => vec![read_static_credentials(&client, credentials)],
             Self::GeneratedClientProjected(c) => generated_client_projected(&c),
             Self::GeneratedClientStatusRefused(c) => {
                 let mut steps = generated_client_projected(&c);
@@ -205,8 +204,22 @@ impl Scenario {
                 steps.extend(std::iter::repeat_n(Step::ApplyConfigShard, shards));
                 steps
             }
-            Self::Steps(steps) => steps,
         }
+    }
+}
+
+/// The read of a Static client's credentials Secret, answered with `credentials`.
+fn read_static_credentials(c: &OAuthClient, credentials: Value) -> Step {
+    let source = c
+        .spec
+        .credentials_secret_ref
+        .as_ref()
+        .expect("a Static client names its credentials Secret")
+        .name
+        .clone();
+    Step::ReadSecret {
+        secret: (namespace_of(c), source),
+        answer: credentials,
     }
 }
 
