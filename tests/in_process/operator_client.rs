@@ -68,10 +68,6 @@ fn base64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-fn echo(body: &Value) -> Value {
-    body.clone()
-}
-
 fn assert_no_canary(what: &str, text: &str) {
     assert!(!leaks(text), "the secret value leaked into {what}: {text}");
 }
@@ -146,10 +142,10 @@ async fn static_client_projects_the_users_secret_then_converges_without_writes()
     );
     // Only the read; the verifier then drops the handle, so any further request fails
     // and a write would surface as a reconcile error below.
-    let verifier = ApiServerVerifier(handle).run(Scenario::Steps(vec![Step::ReadSecret {
-        secret: ("team".into(), "creds".into()),
-        answer: user_secret(),
-    }]));
+    let verifier = ApiServerVerifier(handle).run(Scenario::StaticClientConverged {
+        client: converged.clone(),
+        credentials: user_secret(),
+    });
     let again = reconcile(Arc::new(converged), ctx.clone()).await;
     verifier.await.unwrap();
     again.expect("no request beyond the read");
@@ -217,7 +213,7 @@ async fn generated_secret_survives_a_deleted_target_and_errors_do_not_leak_it() 
         ),
         ..Default::default()
     };
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     let ctx = context(
         client,
         vec![provider()],
@@ -225,36 +221,10 @@ async fn generated_secret_survives_a_deleted_target_and_errors_do_not_leak_it() 
         vec![],
         vec![state],
     );
-    let verifier = tokio::spawn(async move {
-        let target = expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/grafana-oauth?",
-            200,
-            echo,
-        )
-        .await;
-        let state = expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/grafana-portcullis-state?",
-            200,
-            echo,
-        )
-        .await;
-        // The status write fails: the error must not carry the secret.
-        expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
-            500,
-            |_| api_error(500, "InternalError"),
-        )
-        .await;
-        (target, state)
-    });
+    // The status write fails: the error must not carry the secret.
+    let verifier = ApiServerVerifier(handle).run(Scenario::GeneratedClientStatusRefused(c.clone()));
     let result = reconcile(Arc::new(c), ctx).await;
-    let (target, state) = verifier.await.unwrap();
+    let [target, state, _] = <[Exchange; 3]>::try_from(verifier.await.unwrap()).unwrap();
     assert_eq!(
         target.body["data"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"],
         base64("earlier-minted-value")
@@ -279,42 +249,11 @@ async fn generated_client_is_created_in_one_round_and_then_converges() {
         period: "720h".into(),
         grace: None,
     });
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     let ctx = context(client, vec![provider()], vec![c.clone()], vec![], vec![]);
-    let c2 = c.clone();
-    let verifier = tokio::spawn(async move {
-        let target = expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/grafana-oauth?",
-            200,
-            echo,
-        )
-        .await;
-        let state = expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/grafana-portcullis-state?",
-            200,
-            echo,
-        )
-        .await;
-        let status = expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/grafana/status?",
-            200,
-            move |b| {
-                let mut o = serde_json::to_value(&c2).unwrap();
-                o["status"] = b["status"].clone();
-                o
-            },
-        )
-        .await;
-        (target, state, status)
-    });
+    let verifier = ApiServerVerifier(handle).run(Scenario::GeneratedClientProjected(c.clone()));
     reconcile(Arc::new(c.clone()), ctx).await.unwrap();
-    let (target, state, status) = verifier.await.unwrap();
+    let [target, state, status] = <[Exchange; 3]>::try_from(verifier.await.unwrap()).unwrap();
     assert_eq!(
         target.body["data"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"],
         base64(CANARY)

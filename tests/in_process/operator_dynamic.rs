@@ -197,12 +197,6 @@ fn client(finalized: bool) -> OAuthClient {
     c
 }
 
-fn with_status(c: &OAuthClient, b: &Value) -> Value {
-    let mut o = serde_json::to_value(c).unwrap();
-    o["status"] = b["status"].clone();
-    o
-}
-
 fn condition<'a>(status: &'a Value, t: &str) -> &'a Value {
     status["conditions"]
         .as_array()
@@ -219,7 +213,7 @@ async fn register_detect_drift_and_delete_at_the_idp() {
     let base = idp.lock().unwrap().base.clone();
 
     // 1. No finalizer yet: the first reconcile only adds it.
-    let (kc, mut handle) = mock();
+    let (kc, handle) = mock();
     let ctx = context(
         kc,
         vec![provider(&base)],
@@ -227,18 +221,9 @@ async fn register_detect_drift_and_delete_at_the_idp() {
         vec![route()],
         vec![],
     );
-    let v = tokio::spawn(async move {
-        expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/app?",
-            200,
-            |_| serde_json::to_value(client(true)).unwrap(),
-        )
-        .await
-    });
+    let v = ApiServerVerifier(handle).run(Scenario::FinalizerAdded(client(false)));
     reconcile(Arc::new(client(false)), ctx).await.unwrap();
-    let patch = v.await.unwrap();
+    let [patch] = <[Exchange; 1]>::try_from(v.await.unwrap()).unwrap();
     assert!(
         patch
             .body
@@ -247,7 +232,7 @@ async fn register_detect_drift_and_delete_at_the_idp() {
     );
 
     // 2. Registration: initial access token read, RFC 7591 POST, Secrets and status.
-    let (kc, mut handle) = mock();
+    let (kc, handle) = mock();
     let ctx = context(
         kc,
         vec![provider(&base)],
@@ -255,47 +240,14 @@ async fn register_detect_drift_and_delete_at_the_idp() {
         vec![route()],
         vec![],
     );
-    let v = tokio::spawn(async move {
-        expect(
-            &mut handle,
-            "GET",
-            "/api/v1/namespaces/team/secrets/iat",
-            200,
-            |_| {
-                json!({
+    let v = ApiServerVerifier(handle).run(Scenario::DynamicClientRegistered {
+        client: client(true),
+        initial_access_token: json!({
             "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "iat", "namespace": "team"},
-            "data": {"token": "aW5pdGlhbC10b2tlbg=="}})
-            },
-        )
-        .await;
-        let target = expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/app-oauth?",
-            200,
-            |b| b.clone(),
-        )
-        .await;
-        let state = expect(
-            &mut handle,
-            "PATCH",
-            "/api/v1/namespaces/team/secrets/app-portcullis-state?",
-            200,
-            |b| b.clone(),
-        )
-        .await;
-        let status = expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/app/status?",
-            200,
-            |b| with_status(&client(true), b),
-        )
-        .await;
-        (target, state, status)
+            "data": {"token": "aW5pdGlhbC10b2tlbg=="}}),
     });
     reconcile(Arc::new(client(true)), ctx).await.unwrap();
-    let (target, state, status) = v.await.unwrap();
+    let [_, target, state, status] = <[Exchange; 4]>::try_from(v.await.unwrap()).unwrap();
     assert_eq!(
         idp.lock().unwrap().redirect_uris.clone().unwrap(),
         vec![
@@ -327,7 +279,7 @@ async fn register_detect_drift_and_delete_at_the_idp() {
     idp.lock().unwrap().refuse_updates = true;
     let mut converged = client(true);
     converged.status = Some(serde_json::from_value(st.clone()).unwrap());
-    let (kc, mut handle) = mock();
+    let (kc, handle) = mock();
     let ctx = context(
         kc,
         vec![provider(&base)],
@@ -335,19 +287,9 @@ async fn register_detect_drift_and_delete_at_the_idp() {
         vec![route()],
         vec![target_secret.clone(), state_secret.clone()],
     );
-    let c2 = converged.clone();
-    let v = tokio::spawn(async move {
-        expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/app/status?",
-            200,
-            move |b| with_status(&c2, b),
-        )
-        .await
-    });
+    let v = ApiServerVerifier(handle).run(Scenario::RegistrationUpdateRefused(converged.clone()));
     reconcile(Arc::new(converged.clone()), ctx).await.unwrap();
-    let status = v.await.unwrap();
+    let [status] = <[Exchange; 1]>::try_from(v.await.unwrap()).unwrap();
     let sync = condition(&status.body["status"], "RedirectURIsInSync").clone();
     assert_eq!(sync["status"], "False");
     let msg = sync["message"].as_str().unwrap();
@@ -389,7 +331,7 @@ async fn register_detect_drift_and_delete_at_the_idp() {
     let mut deleted = converged.clone();
     deleted.metadata.deletion_timestamp =
         Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now()));
-    let (kc, mut handle) = mock();
+    let (kc, handle) = mock();
     let ctx = context(
         kc,
         vec![provider(&base)],
@@ -397,20 +339,11 @@ async fn register_detect_drift_and_delete_at_the_idp() {
         vec![route()],
         vec![target_secret, state_secret],
     );
-    let v = tokio::spawn(async move {
-        expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team/oauthclients/app?",
-            200,
-            |_| serde_json::to_value(client(false)).unwrap(),
-        )
-        .await
-    });
+    let v = ApiServerVerifier(handle).run(Scenario::FinalizerRemoved(deleted.clone()));
     reconcile(Arc::new(deleted.clone()), ctx.clone())
         .await
         .unwrap();
-    let remove = v.await.unwrap();
+    let [remove] = <[Exchange; 1]>::try_from(v.await.unwrap()).unwrap();
     assert!(
         remove.body.to_string().contains("remove")
             || remove.body.to_string().contains("finalizers")

@@ -2,7 +2,7 @@
 
 use crate::operator_support;
 
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::ObjectMeta;
 use kube::runtime::{reflector, watcher};
@@ -10,7 +10,6 @@ use operator_support::*;
 use portcullis::api::*;
 use portcullis::operator::{route, writer};
 use portcullis::reconcile::writer_plan;
-use serde_json::Value;
 use std::sync::Arc;
 
 fn provider(allowed: &[&str]) -> OIDCProvider {
@@ -63,10 +62,15 @@ fn route_obj(ns: &str, name: &str, i: i64) -> ForwardAuthRoute {
     r
 }
 
-fn with_status(route: &ForwardAuthRoute, body: &Value) -> Value {
-    let mut o = serde_json::to_value(route).unwrap();
-    o["status"] = body["status"].clone();
-    o
+/// The credentials copy and the shards, as the writer applied them (to cache for the
+/// next pass).
+fn credentials_and_shards(written: Vec<Exchange>) -> (Secret, Vec<ConfigMap>) {
+    let mut written = written.into_iter().map(|e| e.body);
+    let credentials = serde_json::from_value(written.next().expect("the credentials copy"));
+    let shards = written
+        .map(|b| serde_json::from_value(b).unwrap())
+        .collect();
+    (credentials.unwrap(), shards)
 }
 
 async fn compile_verdicts(ctx: &portcullis::operator::Context) {
@@ -80,7 +84,7 @@ async fn compile_verdicts(ctx: &portcullis::operator::Context) {
 
 #[tokio::test]
 async fn a_refused_cross_namespace_reference_is_reported_on_the_route() {
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     let r = route_obj("team-b", "app", 1);
     let ctx = context(
         client,
@@ -90,28 +94,9 @@ async fn a_refused_cross_namespace_reference_is_reported_on_the_route() {
         vec![],
     );
     compile_verdicts(&ctx).await;
-    let r2 = r.clone();
-    let verifier = tokio::spawn(async move {
-        let status = expect(
-            &mut handle,
-            "PATCH",
-            "/apis/portcullis.dev/v1alpha1/namespaces/team-b/forwardauthroutes/app/status?",
-            200,
-            move |b| with_status(&r2, b),
-        )
-        .await;
-        let event = expect(
-            &mut handle,
-            "POST",
-            "/apis/events.k8s.io/v1/namespaces/team-b/events",
-            201,
-            |b| b.clone(),
-        )
-        .await;
-        (status, event)
-    });
+    let verifier = ApiServerVerifier(handle).run(Scenario::RouteRefused(r.clone()));
     route::reconcile(Arc::new(r), ctx).await.unwrap();
-    let (status, event) = verifier.await.unwrap();
+    let [status, event] = <[Exchange; 2]>::try_from(verifier.await.unwrap()).unwrap();
     let conds = status.body["status"]["conditions"]
         .as_array()
         .unwrap()
@@ -150,7 +135,7 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
     let routes: Vec<ForwardAuthRoute> = (0..N)
         .map(|i| route_obj("apps", &format!("r{i}"), i))
         .collect();
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     // Routes live in another namespace than the provider, which allows them.
     let ctx = context(
         client,
@@ -169,77 +154,41 @@ async fn many_routes_converge_and_a_second_round_writes_nothing() {
     let (shards_store, mut shards_writer) = reflector::store::<ConfigMap>();
 
     // Round 1: the writer applies the credentials copy, then every shard once.
-    let verifier =
-        tokio::spawn(async move {
-            let credentials = answer_credentials_apply(&mut handle).await;
-            let mut shards = Vec::new();
-            for _ in 0..expected_shards {
-                let (request, send) = handle.next_request().await.unwrap();
-                assert_eq!(request.method(), "PATCH");
-                assert!(request.uri().path().starts_with(
-                    "/api/v1/namespaces/portcullis-system/configmaps/portcullis-config-"
-                ));
-                let body = request.into_body().collect_bytes().await.unwrap();
-                shards.push(serde_json::from_slice::<ConfigMap>(&body).unwrap());
-                send.send_response(
-                    http::Response::builder()
-                        .body(kube::client::Body::from(body.to_vec()))
-                        .unwrap(),
-                );
-            }
-            (credentials, shards)
-        });
+    let verifier = ApiServerVerifier(handle).run(Scenario::ConfigurationWritten {
+        shards: expected_shards,
+    });
     let changed = writer::pass(&ctx, &shards_store).await.unwrap();
     assert_eq!(changed.len(), N as usize);
-    let (credentials, shards) = verifier.await.unwrap();
+    let (credentials, shards) = credentials_and_shards(verifier.await.unwrap());
     assert!(!shards.is_empty());
     for s in shards {
         shards_writer.apply_watcher_event(&watcher::Event::Apply(s));
     }
 
     // Round 1 of route statuses: one status write per route.
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     let mut ctx2 =
         portcullis::operator::Context::new(client, ctx.stores.clone(), "portcullis-system".into())
             .expect("an HTTP client");
     ctx2.now = now;
     ctx2.publish_verdicts(ctx.verdicts().expect("the writer passed").as_ref().clone());
     let ctx2 = Arc::new(ctx2);
-    let by_name: std::collections::HashMap<String, ForwardAuthRoute> = routes
-        .iter()
-        .map(|r| (r.metadata.name.clone().unwrap(), r.clone()))
-        .collect();
-    let verifier = tokio::spawn(async move {
-        let mut statuses = Vec::new();
-        for _ in 0..N {
-            let (request, send) = handle.next_request().await.unwrap();
-            let path = request.uri().path().to_string();
-            let name = path
-                .trim_end_matches("/status")
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string();
-            let body: Value =
-                serde_json::from_slice(&request.into_body().collect_bytes().await.unwrap())
-                    .unwrap();
-            let mut r = by_name[&name].clone();
-            r.status = Some(serde_json::from_value(body["status"].clone()).unwrap());
-            send.send_response(
-                http::Response::builder()
-                    .body(kube::client::Body::from(serde_json::to_vec(&r).unwrap()))
-                    .unwrap(),
-            );
-            statuses.push(r);
-        }
-        statuses
-    });
+    let verifier = ApiServerVerifier(handle).run(Scenario::RoutesProgrammed(routes.clone()));
     for r in &routes {
         route::reconcile(Arc::new(r.clone()), ctx2.clone())
             .await
             .unwrap();
     }
-    let converged = verifier.await.unwrap();
+    let converged: Vec<ForwardAuthRoute> = routes
+        .iter()
+        .zip(verifier.await.unwrap())
+        .map(|(r, status)| {
+            let mut r = r.clone();
+            r.status = Some(serde_json::from_value(status.body["status"].clone()).unwrap());
+            r
+        })
+        .collect();
+    assert_eq!(converged.len(), N as usize, "one status write per route");
     assert!(converged.iter().all(|r| {
         r.status
             .as_ref()
@@ -300,7 +249,7 @@ async fn ten_thousand_routes_write_each_shard_once() {
     let routes: Vec<ForwardAuthRoute> = (0..N)
         .map(|i| route_obj("apps", &format!("r{i}"), i))
         .collect();
-    let (client, mut handle) = mock();
+    let (client, handle) = mock();
     let ctx = context(client, vec![provider(&["apps"])], vec![], routes, vec![]);
     let (config, _) = writer_plan::compile(
         &ctx.stores.providers.state(),
@@ -310,25 +259,15 @@ async fn ten_thousand_routes_write_each_shard_once() {
     assert_eq!(config.routes.len(), N as usize);
     let expected = portcullis::reconcile::shard::shards(&config, "portcullis-system").len();
     assert!(expected > 1, "10k routes need more than one shard");
-    let verifier = tokio::spawn(async move {
-        let credentials = answer_credentials_apply(&mut handle).await;
-        let mut written = Vec::new();
-        for _ in 0..expected {
-            let (request, send) = handle.next_request().await.unwrap();
-            let body = request.into_body().collect_bytes().await.unwrap();
-            assert!(body.len() < 1024 * 1024, "a shard of {} bytes", body.len());
-            written.push(serde_json::from_slice::<ConfigMap>(&body).unwrap());
-            send.send_response(
-                http::Response::builder()
-                    .body(kube::client::Body::from(body.to_vec()))
-                    .unwrap(),
-            );
-        }
-        (credentials, written)
-    });
+    let verifier =
+        ApiServerVerifier(handle).run(Scenario::ConfigurationWritten { shards: expected });
     let (shards_store, mut shards_writer) = reflector::store::<ConfigMap>();
     writer::pass(&ctx, &shards_store).await.unwrap();
-    let (credentials, written) = verifier.await.unwrap();
+    let exchanges = verifier.await.unwrap();
+    for shard in &exchanges[1..] {
+        assert!(shard.size < 1024 * 1024, "a shard of {} bytes", shard.size);
+    }
+    let (credentials, written) = credentials_and_shards(exchanges);
     for s in written {
         shards_writer.apply_watcher_event(&watcher::Event::Apply(s));
     }

@@ -3,8 +3,10 @@
 //! expected requests in order, and a context with pre-filled caches.
 #![allow(dead_code)]
 
+mod scenario;
 mod verifier;
-pub use verifier::{ApiServerVerifier, Scenario, Step};
+pub use scenario::Scenario;
+pub use verifier::ApiServerVerifier;
 
 use http::{Request, Response};
 use k8s_openapi::api::core::v1::Secret;
@@ -39,6 +41,8 @@ pub struct Exchange {
     pub uri: String,
     /// The JSON body (Null when empty).
     pub body: Value,
+    /// The body's length in bytes, as sent.
+    pub size: usize,
 }
 
 /// Answers the next request with `status` and `respond(body)`; panics if the request is
@@ -78,6 +82,7 @@ pub async fn expect(
         method: m,
         uri,
         body,
+        size: bytes.len(),
     }
 }
 
@@ -125,20 +130,6 @@ pub fn context(
     ctx.now = now;
     ctx.mint = mint;
     Arc::new(ctx)
-}
-
-/// Answers the writer's apply of the outposts' credentials copy (the first request of
-/// its first pass) and returns the Secret as applied, to cache for later passes.
-pub async fn answer_credentials_apply(handle: &mut Handle) -> Secret {
-    let (request, send) = handle.next_request().await.expect("a request");
-    assert_eq!(request.method(), "PATCH");
-    assert_eq!(
-        request.uri().path(),
-        "/api/v1/namespaces/portcullis-system/secrets/portcullis-outpost-credentials"
-    );
-    let body = request.into_body().collect_bytes().await.unwrap();
-    send.send_response(Response::builder().body(Body::from(body.to_vec())).unwrap());
-    serde_json::from_slice(&body).unwrap()
 }
 
 /// The same caches as `ctx`, with `owned` Secrets added, over another client.

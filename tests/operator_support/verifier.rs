@@ -2,14 +2,16 @@
 //! `ApiServerVerifier`: a test says which [`Scenario`] it expects ("the provider was
 //! discovered", "the client's provider is missing"), the verifier answers the requests
 //! that scenario consists of and asserts they come in that order, and the test reads the
-//! [`Exchange`]s for what the operator sent.
+//! [`Exchange`]s for what the operator sent. The scenarios themselves are in
+//! `scenario.rs`; this file holds the requests they are made of.
 
-use super::{Exchange, Handle, expect};
+use super::{Exchange, Handle, api_error, expect};
 use kube::Resource;
-use portcullis::api::{OAuthClient, OIDCProvider, WorkloadKind, WorkloadRef};
-use portcullis::reconcile::client;
+use portcullis::api::{WorkloadKind, WorkloadRef};
 use serde::Serialize;
 use serde_json::Value;
+
+use super::scenario::Scenario;
 
 /// One request the operator is expected to make, named by what it does, with the
 /// answer the mock API server gives.
@@ -27,6 +29,9 @@ pub enum Step {
         /// `namespace/name`.
         secret: (String, String),
     },
+    /// Server-side applies one shard of the outposts' configuration (a ConfigMap in the
+    /// operator's namespace, named `portcullis-config-*`); the server echoes it.
+    ApplyConfigShard,
     /// Server-side applies an object's status; the server answers with the object
     /// carrying the applied status.
     ApplyStatus {
@@ -34,6 +39,13 @@ pub enum Step {
         path: String,
         /// The object as cached, to carry the status in the answer.
         object: Value,
+    },
+    /// Patches an object's metadata (its finalizers); the server answers with `answer`.
+    PatchObject {
+        /// The object's path (up to the query).
+        path: String,
+        /// The object the server returns.
+        answer: Value,
     },
     /// Publishes an event in a namespace; the server echoes it.
     Event {
@@ -48,7 +60,42 @@ pub enum Step {
         /// The workload.
         workload: WorkloadRef,
     },
+    /// Reads the leader-election Lease at `path` (`.../leases/<name>`); answered with
+    /// `answer`.
+    ReadLease {
+        /// The Lease's path.
+        path: String,
+        /// The Lease the server returns.
+        answer: Value,
+    },
+    /// Creates a Lease in the collection at `path` (`.../leases`); the server echoes it.
+    CreateLease {
+        /// The collection's path.
+        path: String,
+    },
+    /// Replaces the Lease at `path` (a conditional update on its resourceVersion); the
+    /// server echoes it.
+    ReplaceLease {
+        /// The Lease's path.
+        path: String,
+    },
+    /// `step`'s request, answered with an API error instead (a `Status` body).
+    Refused {
+        /// The request expected.
+        step: Box<Step>,
+        /// The HTTP status of the error.
+        code: u16,
+        /// The `reason` of the `Status` body (`NotFound`, `Conflict`, ...).
+        reason: &'static str,
+    },
 }
+
+/// How long the verifier waits for the next request: generous, since the writer
+/// compiles 10k routes (in a debug build, on a shared machine) before its first one.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What the mock server answers, given the request's body.
+type Responder = Box<dyn FnOnce(&Value) -> Value + Send>;
 
 impl Step {
     /// The status write of `object`.
@@ -56,16 +103,20 @@ impl Step {
     where
         K: Resource<DynamicType = ()> + Serialize,
     {
-        let meta = object.meta();
         Self::ApplyStatus {
-            path: format!(
-                "{}/namespaces/{}/{}/{}/status?",
-                api_root::<K>(),
-                meta.namespace.as_deref().unwrap(),
-                K::plural(&()),
-                meta.name.as_deref().unwrap()
-            ),
+            path: format!("{}/status?", object_path(object)),
             object: serde_json::to_value(object).unwrap(),
+        }
+    }
+
+    /// A patch of `object`'s metadata, answered with `answer`.
+    pub fn patch_object<K>(object: &K, answer: &K) -> Self
+    where
+        K: Resource<DynamicType = ()> + Serialize,
+    {
+        Self::PatchObject {
+            path: format!("{}?", object_path(object)),
+            answer: serde_json::to_value(answer).unwrap(),
         }
     }
 
@@ -76,40 +127,52 @@ impl Step {
         }
     }
 
-    /// Answers this step's request, asserting it is the one expected.
-    async fn answer(self, handle: &mut Handle) -> Exchange {
+    /// This step's request, answered with the API error `code`/`reason`.
+    pub fn refused(self, code: u16, reason: &'static str) -> Self {
+        Self::Refused {
+            step: Box::new(self),
+            code,
+            reason,
+        }
+    }
+
+    /// The request expected (method, path prefix), the HTTP status of the answer and
+    /// the answer.
+    fn request(self) -> (&'static str, String, u16, Responder) {
+        let echo: Responder = Box::new(Value::clone);
         match self {
             Self::ReadSecret {
                 secret: (ns, name),
                 answer,
-            } => {
-                expect(
-                    handle,
-                    "GET",
-                    &format!("/api/v1/namespaces/{ns}/secrets/{name}"),
-                    200,
-                    move |_| answer,
-                )
-                .await
-            }
-            Self::ApplySecret { secret: (ns, name) } => {
-                expect(
-                    handle,
-                    "PATCH",
-                    &format!("/api/v1/namespaces/{ns}/secrets/{name}?"),
-                    200,
-                    Value::clone,
-                )
-                .await
-            }
-            Self::ApplyStatus { path, object } => {
-                expect(handle, "PATCH", &path, 200, move |b| {
+            } => (
+                "GET",
+                format!("/api/v1/namespaces/{ns}/secrets/{name}"),
+                200,
+                Box::new(move |_| answer),
+            ),
+            Self::ApplySecret { secret: (ns, name) } => (
+                "PATCH",
+                format!("/api/v1/namespaces/{ns}/secrets/{name}?"),
+                200,
+                echo,
+            ),
+            Self::ApplyConfigShard => (
+                "PATCH",
+                "/api/v1/namespaces/portcullis-system/configmaps/portcullis-config-".into(),
+                200,
+                echo,
+            ),
+            Self::ApplyStatus { path, object } => (
+                "PATCH",
+                path,
+                200,
+                Box::new(move |b| {
                     let mut o = object;
                     o["status"] = b["status"].clone();
                     o
-                })
-                .await
-            }
+                }),
+            ),
+            Self::PatchObject { path, answer } => ("PATCH", path, 200, Box::new(move |_| answer)),
             Self::RestartWorkload {
                 namespace,
                 workload,
@@ -122,127 +185,60 @@ impl Step {
                 let name = workload.name;
                 let answer = serde_json::json!({"apiVersion": "apps/v1", "kind": kind,
                     "metadata": {"name": name, "namespace": namespace}});
-                expect(
-                    handle,
+                (
                     "PATCH",
-                    &format!("/apis/apps/v1/namespaces/{namespace}/{plural}/{name}?"),
+                    format!("/apis/apps/v1/namespaces/{namespace}/{plural}/{name}?"),
                     200,
-                    move |_| answer,
+                    Box::new(move |_| answer),
                 )
-                .await
             }
-            Self::Event { namespace } => {
-                expect(
-                    handle,
-                    "POST",
-                    &format!("/apis/events.k8s.io/v1/namespaces/{namespace}/events"),
-                    201,
-                    Value::clone,
+            Self::Event { namespace } => (
+                "POST",
+                format!("/apis/events.k8s.io/v1/namespaces/{namespace}/events"),
+                201,
+                echo,
+            ),
+            Self::ReadLease { path, answer } => ("GET", path, 200, Box::new(move |_| answer)),
+            Self::CreateLease { path } => ("POST", path, 201, echo),
+            Self::ReplaceLease { path } => ("PUT", path, 200, echo),
+            Self::Refused { step, code, reason } => {
+                let (method, path, _, _) = step.request();
+                (
+                    method,
+                    path,
+                    code,
+                    Box::new(move |_| api_error(code, reason)),
                 )
-                .await
             }
         }
     }
+
+    /// Answers this step's request, asserting it is the one expected. A request that
+    /// never comes fails the test after [`PATIENCE`] instead of hanging it (the
+    /// operator's context, which holds the client, often outlives the conversation).
+    async fn answer(self, handle: &mut Handle) -> Exchange {
+        let (method, path, status, respond) = self.request();
+        tokio::time::timeout(PATIENCE, expect(handle, method, &path, status, respond))
+            .await
+            .unwrap_or_else(|_| panic!("no {method} {path} within {PATIENCE:?}"))
+    }
 }
 
-fn api_root<K: Resource<DynamicType = ()>>() -> String {
+/// `/api[s]/<group>/<version>/namespaces/<ns>/<plural>/<name>` of a namespaced object.
+fn object_path<K: Resource<DynamicType = ()>>(object: &K) -> String {
+    let meta = object.meta();
     let (group, version) = (K::group(&()), K::version(&()));
-    if group.is_empty() {
+    let root = if group.is_empty() {
         format!("/api/{version}")
     } else {
         format!("/apis/{group}/{version}")
-    }
-}
-
-/// The conversations the operator's reconcilers have with the API server.
-pub enum Scenario {
-    /// A provider whose IdP answered as configured: its status is published, and no
-    /// event (nothing went wrong).
-    ProviderDiscovered(OIDCProvider),
-    /// A provider that is not Ready (IdP unreachable, issuer mismatch): its status says
-    /// why, then a Warning event repeats it.
-    ProviderNotReady(OIDCProvider),
-    /// A Static client's credentials projected: the user's Secret read, the target
-    /// Secret applied, the status published.
-    StaticClientProjected {
-        /// The client.
-        client: OAuthClient,
-        /// The user's credentials Secret, as the server returns it.
-        credentials: Value,
-    },
-    /// A client whose provider does not exist: its status says so, then a Warning
-    /// event names the provider.
-    ClientProviderMissing(OAuthClient),
-    /// A client's secret rotated: the target Secret applied with the new and the
-    /// previous value, the state Secret applied, the status published, a Normal event,
-    /// then each workload of `restartOnRotation` rolled.
-    ClientRotated(OAuthClient),
-    /// Any other sequence of steps.
-    Steps(Vec<Step>),
-}
-
-impl Scenario {
-    /// The requests this scenario consists of, in order.
-    pub fn steps(self) -> Vec<Step> {
-        match self {
-            Self::ProviderDiscovered(p) => vec![Step::apply_status(&p)],
-            Self::ProviderNotReady(p) => {
-                vec![Step::apply_status(&p), Step::event(&namespace_of(&p))]
-            }
-            Self::StaticClientProjected {
-                client,
-                credentials,
-            } => {
-                let ns = namespace_of(&client);
-                let source = client
-                    .spec
-                    .credentials_secret_ref
-                    .as_ref()
-                    .expect("a Static client names its credentials Secret")
-                    .name
-                    .clone();
-                let target = client::target_secret_name(&client);
-                vec![
-                    Step::ReadSecret {
-                        secret: (ns.clone(), source),
-                        answer: credentials,
-                    },
-                    Step::ApplySecret {
-                        secret: (ns, target),
-                    },
-                    Step::apply_status(&client),
-                ]
-            }
-            Self::ClientRotated(c) => {
-                let ns = namespace_of(&c);
-                let mut steps = vec![
-                    Step::ApplySecret {
-                        secret: (ns.clone(), client::target_secret_name(&c)),
-                    },
-                    Step::ApplySecret {
-                        secret: (ns.clone(), client::state_secret_name(&c)),
-                    },
-                    Step::apply_status(&c),
-                    Step::event(&ns),
-                ];
-                for workload in c.spec.restart_on_rotation.clone().unwrap_or_default() {
-                    steps.push(Step::RestartWorkload {
-                        namespace: ns.clone(),
-                        workload,
-                    });
-                }
-                steps
-            }
-            Self::ClientProviderMissing(c) => {
-                vec![Step::apply_status(&c), Step::event(&namespace_of(&c))]
-            }
-            Self::Steps(steps) => steps,
-        }
-    }
-}
-
-fn namespace_of<K: Resource>(object: &K) -> String {
-    object.meta().namespace.clone().unwrap()
+    };
+    format!(
+        "{root}/namespaces/{}/{}/{}",
+        meta.namespace.as_deref().unwrap(),
+        K::plural(&()),
+        meta.name.as_deref().unwrap()
+    )
 }
 
 /// The mock API server's side, answering one scenario at a time.
