@@ -29,6 +29,7 @@ NGX_OUTPOST_PORT=${NGX_OUTPOST_PORT:-18280}
 NGX_NULL_PORT=${NGX_NULL_PORT:-18281}
 NGX_NULLAUTH_PORT=${NGX_NULLAUTH_PORT:-18282}
 NGX_APP_PORT=${NGX_APP_PORT:-18283}
+# shellcheck disable=SC2034 # read by stub_outpost.sh (sourced below)
 SECRET="a-load-test-cookie-secret-of-enough-length"
 
 # shellcheck source=scripts/bench/lib.sh

@@ -18,6 +18,7 @@ POOL=${POOL:-12000} # > the bearer cache's 4096 entries, so the uncached share s
 IDP_PORT=${IDP_PORT:-18091}
 OUTPOST_PORT=${OUTPOST_PORT:-18181}
 ADMIN_PORT=${ADMIN_PORT:-18191}
+# shellcheck disable=SC2034 # read by stub_outpost.sh (sourced below)
 SECRET="a-soak-test-cookie-secret-of-enough-length"
 STUB_SERVE_SECONDS=${STUB_SERVE_SECONDS:-86400}
 
