@@ -59,6 +59,8 @@ expect_status 401 -H "$orig" "$auth_url"
 expect_status 200 -H "$orig" -H "Cookie: $cookie" "$auth_url"
 expect_status 200 -H "$orig" -H "Authorization: Bearer $bearer_rs" "$auth_url"
 
+# The build measured: the commit checked out when it was built, not when the run ends.
+commit=$(git rev-parse --short HEAD)
 started=$(date +%s)
 samples=("{\"requests\": 0, \"seconds\": 0, \"rss_kb\": $(rss_kb), \"non2xx\": 0, \"errors\": 0}")
 rows=("| 0 | 0 | $(rss_kb) | 0 | 0 |")
@@ -96,7 +98,7 @@ warm = [x["rss_kb"] for x in s if x["requests"] >= last / 10]
 print(f"{min(warm)} {max(warm)} {max(warm) - min(warm)}")')
 read -r lo hi diff <<<"$spread"
 {
-    echo "## Outpost memory soak $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD)"
+    echo "## Outpost memory soak $(date -u +%Y-%m-%dT%H:%MZ), commit $commit"
     echo
     echo "$total requests (4 cookie : 2 no cookie : 2 cached bearer : 1 uncached RS256 : 1 uncached ES256),"
     echo "wrk -t1 -c$CONNECTIONS on core 1, the outpost on core 0, decision log on (to a file)."
