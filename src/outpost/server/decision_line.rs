@@ -117,9 +117,7 @@ impl Line<'_> {
         out.extend_from_slice(b"{\"timestamp\":");
         string(out, scratch);
         out.extend_from_slice(b",\"level\":\"INFO\",\"message\":\"decision\"");
-        scratch.clear();
-        let _ = write!(scratch, "{}", self.request_id);
-        field(out, "request_id", scratch);
+        field(out, "request_id", self.request_id.as_str());
         field(out, "endpoint", self.endpoint);
         field(out, "host", self.host);
         field(out, "path", self.path);

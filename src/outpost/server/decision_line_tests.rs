@@ -158,3 +158,12 @@ fn a_filtered_out_decision_target_writes_nothing() {
         1
     );
 }
+
+#[test]
+fn the_client_ip_prints_as_before_and_empty_when_unknown() {
+    let v4: std::net::IpAddr = "10.1.2.3".parse().unwrap();
+    let v6: std::net::IpAddr = "fd00::1".parse().unwrap();
+    assert_eq!(ClientIp(Some(v4)).to_string(), v4.to_string());
+    assert_eq!(ClientIp(Some(v6)).to_string(), "fd00::1");
+    assert_eq!(ClientIp(None).to_string(), "");
+}
