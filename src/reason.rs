@@ -328,10 +328,146 @@ impl Reason {
         }
     }
 
-    /// What to do about a code, for the page's "What to do", when a person can act.
+    /// What to do about a code, for the page's "What to do", the reference and
+    /// `portcullis reasons`. Exhaustive, so a new code needs a decision here: every
+    /// refusal and failure names a fix; only answers that are not failures (let through,
+    /// sent on, signed out, a duplicate logout delivery already acted on) have none.
     pub fn fix(self) -> Option<&'static str> {
         use Reason::*;
         Some(match self {
+            Authenticated | PublicPath | PublicMethod | CorsPreflight | SessionRefreshed
+            | ExternalUrl | LoginStarted | SignedOut | BackchannelLogout | LogoutTokenReplayed => {
+                return None;
+            }
+            NoSession => {
+                "Sign in. If you are sent back here right after signing in, your browser did not keep the session cookie: allow cookies for this site. Whoever runs the site: see login_loop (portcullis reasons login_loop)."
+            }
+            SessionExpired => {
+                "Sign in again. Whoever runs the site: the session lifetime is spec.session.lifetime on the ForwardAuthRoute (default 12h)."
+            }
+            SessionIdle => {
+                "Sign in again. Whoever runs the site: the idle timeout is spec.session.idleTimeout on the ForwardAuthRoute."
+            }
+            SessionInvalid => {
+                "Sign in again; the unreadable cookie is replaced. Whoever runs the site: if everybody gets this at once, the outpost's cookie secret was replaced without keeping the previous one; keep the old secret in the key ring (a second --cookie-secret-file, newest first) while sessions sealed with it are alive."
+            }
+            SessionRevoked => {
+                "Sign in again. If you did not sign out, an administrator or your identity provider ended the session."
+            }
+            SessionUnknown => {
+                "Sign in again. Whoever runs the site: if this happens to everybody at once, the Redis session store was emptied (a restart without persistence, a flush, or maxmemory eviction); enable persistence and the noeviction policy on it."
+            }
+            IdpUnreachableGrace => {
+                "Nothing to do on your side. Whoever runs the site: the outpost cannot reach the identity provider's token endpoint (the outpost log names the error); sessions are served on their last identity for spec.session.refreshGrace, then end."
+            }
+            CrossSiteRequest => {
+                "End sessions from this site's own sessions page (/oauth2/sessions), not from a link or form on another site."
+            }
+            FormTokenInvalid => {
+                "Open the sessions page (/oauth2/sessions) again in this browser and send the form from there."
+            }
+            SessionKeyConfig => {
+                "Whoever runs the site: give the outpost a cookie secret of at least 16 bytes (--cookie-secret-file, PORTCULLIS_COOKIE_SECRETS, or the keys Secret the operator manages, --keys-secret); its log at start-up names what is wrong."
+            }
+            SessionCookieConfig => {
+                "Whoever runs the site: set spec.session.cookieName to letters, digits, '_' and '-' only, and spec.session.cookieDomain to a parent domain of every host of the ForwardAuthRoute."
+            }
+            SessionSealFailed => {
+                "Try again. Whoever runs the site: the outpost log line with this request id names the error."
+            }
+            PolicyDeniedEmail => {
+                "Sign in with an account whose address is allowed, or ask whoever runs the site to add your address (spec.policy.emails) or its domain (spec.policy.emailDomains) to the ForwardAuthRoute."
+            }
+            PolicyDeniedGroup => {
+                "Ask whoever runs your identity provider to add you to one of the allowed groups, then sign out and in again (groups are read at sign-in). Whoever runs the site: if the user is in the group, check that the OIDCProvider's spec.claims.groups names the claim the IdP puts groups in, and that spec.scopes requests the scope that carries it."
+            }
+            PolicyDeniedClaim => {
+                "Ask whoever runs your identity provider to give your account the claim value the route requires, then sign in again. Whoever runs the site: the IdP must put the claim in the ID token; request the scope that carries it in the OIDCProvider's spec.scopes."
+            }
+            PolicyDeniedPermission => {
+                "Ask whoever grants permissions at your identity provider for the one named above, then sign in again. Whoever runs the site: the OIDCProvider's spec.claims.permissions names the claim permissions are read from."
+            }
+            BearerInvalid => {
+                "Send a current access token the route's provider issued for this service (Authorization: Bearer <JWT>); the outpost log line with this request id says which check failed."
+            }
+            RouteNotFound => {
+                "Whoever runs the site: add the host to a ForwardAuthRoute's spec.hosts (and the path to spec.paths), or make the proxy send the original host in the auth request (X-Forwarded-Host, X-Original-URL; see docs/ingress.md)."
+            }
+            MalformedForwardedHeaders => {
+                "Whoever runs the site: the proxy's X-Forwarded-* or X-Original-URL headers do not parse (the outpost log names the header); use the auth-request configuration of docs/ingress.md."
+            }
+            RedirectRefused => {
+                "Nothing to do on your side: you are sent to the site's home page instead. Whoever runs the site: links that start a sign-in (rd=) must point at a host of the ForwardAuthRoute (spec.hosts), over https when the site is https."
+            }
+            IdpError => {
+                "Read the identity provider's message above: usually you declined consent, or your account may not use this application. Whoever runs the site: check the client's registration at the IdP (redirect URI, allowed users, scopes)."
+            }
+            MissingCode => {
+                "Open the page you wanted again to start a new sign-in. Whoever runs the site: the IdP sent the browser back without a code or an error; check that the client is registered for the authorization code flow with this redirect URI."
+            }
+            MissingIdToken => {
+                "Whoever runs the site: the IdP must return an ID token: keep openid in the OIDCProvider's spec.scopes and register the client for OpenID Connect, not plain OAuth 2.0."
+            }
+            ProviderNotReady => {
+                "Reload in a moment. Whoever runs the site: if it persists, kubectl describe oidcprovider says why the provider is not Ready."
+            }
+            ProviderConfig => {
+                "Whoever runs the site: kubectl describe oidcprovider names the field at fault in its Ready condition (portcullis render shows it without a cluster)."
+            }
+            IdpUnreachable => {
+                "Try again shortly. Whoever runs the site: check that the outpost can reach the identity provider: DNS, egress NetworkPolicy, HTTP proxy, and TLS trust (spec.caBundleRef on the OIDCProvider for a private CA)."
+            }
+            IdpInvalidResponse => {
+                "Whoever runs the site: the outpost log names what the IdP answered; check that the OIDCProvider's spec.issuerURL points at the identity provider itself, not at a login page or a proxy in front of it."
+            }
+            MalformedToken => {
+                "Send the token the identity provider issued, unchanged: a JWT of three dot-separated base64url parts (opaque access tokens are not accepted here)."
+            }
+            AlgNotAllowed => {
+                "Whoever runs the site: add the IdP's signing algorithm to the OIDCProvider's spec.allowedAlgorithms, or have the IdP sign with an allowed one (HS* and none are never accepted)."
+            }
+            UnknownKid => {
+                "Retry in a minute: the outpost fetches the provider's keys again when a token names a new key. Whoever runs the site: if it persists, the token was issued by another issuer or tenant than spec.issuerURL."
+            }
+            KeyAlgMismatch => {
+                "Whoever runs the site: the IdP publishes the key for another algorithm than it signs with; fix the key's alg in the IdP's signing key settings."
+            }
+            BadSignature => {
+                "Get a fresh token from the identity provider; do not alter it. Whoever runs the site: a token that does not verify was changed in transit or signed by another issuer's keys."
+            }
+            AudienceMismatch => {
+                "Request the token for this service: its aud must be the route's client id, one of the ForwardAuthRoute's spec.bearer.audiences, or one of the OIDCProvider's spec.audiences."
+            }
+            AzpMismatch => {
+                "Request the token with this route's client. Whoever runs the site: the token's azp names another client of the identity provider."
+            }
+            TokenExpired => {
+                "Get a new token from the identity provider (in a browser: sign in again). Whoever runs the site: if fresh tokens are refused, synchronise the clocks of the IdP and the outpost (NTP), or raise spec.clockSkew on the OIDCProvider."
+            }
+            MissingClaim => {
+                "Whoever runs the site: have the IdP put the claim in its tokens (request the scope that carries it in the OIDCProvider's spec.scopes, or add a claim mapping to the client at the IdP)."
+            }
+            InvalidClaim => {
+                "Whoever runs the site: the outpost log names the claim; have the IdP send it with the type OpenID Connect gives it (groups as a list of strings, email_verified as a boolean)."
+            }
+            NonceMismatch => {
+                "Open the page you wanted again and sign in once, in one tab. Whoever runs the site: if it repeats, the IdP does not return the nonce it was sent, which OpenID Connect requires."
+            }
+            AtHashMismatch => {
+                "Sign in again. Whoever runs the site: the IdP's ID token does not match the access token it came with; a proxy in between mixing responses or an IdP bug."
+            }
+            CallbackIssMismatch => {
+                "Open the page you wanted again and sign in once more. If it repeats, tell whoever runs the site: another identity provider answered this sign-in (a mix-up attack, or two providers sharing one redirect URI)."
+            }
+            SubjectChanged => {
+                "Sign in again. Whoever runs the site: the IdP now names the user by another subject; check whether its subject type (public or pairwise) or the user's account changed."
+            }
+            InvalidGrant => {
+                "Open the page you wanted again to start a new sign-in: a sign-in code is used once and expires within minutes. Whoever runs the site: if it repeats, check the clocks and that the callback is not followed twice (a proxy retrying it)."
+            }
+            TokenExchangeFailed => {
+                "Try again shortly. Whoever runs the site: the outpost log line with this request id names the token endpoint's answer."
+            }
             SessionTooLarge => {
                 "Whoever runs the site: raise nginx.ingress.kubernetes.io/proxy-buffer-size on the Ingress (e.g. \"16k\") and spec.session.maxHeaderBytes on the ForwardAuthRoute to match, or name in the route's policy only the groups it needs (the session then keeps only those)."
             }
@@ -383,7 +519,6 @@ impl Reason {
             IatInFuture | TokenNotYetValid => {
                 "Whoever runs the site: synchronise the clocks of the IdP and the outpost (NTP), or raise spec.clockSkew on the OIDCProvider."
             }
-            _ => return None,
         })
     }
 }

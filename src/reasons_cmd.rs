@@ -75,7 +75,12 @@ mod tests {
                 .unwrap()
                 .starts_with("session_idle: ")
         );
-        assert!(!explain("no_session").unwrap().contains("what to do"));
+        assert!(!explain("authenticated").unwrap().contains("what to do"));
+        assert!(
+            explain("no_session")
+                .unwrap()
+                .contains("what to do: Sign in.")
+        );
     }
 
     #[test]

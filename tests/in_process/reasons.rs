@@ -92,3 +92,97 @@ fn codes_named_in_the_troubleshooting_guide_exist() {
         "the guide links the reason reference"
     );
 }
+
+/// Every `spec.` field a reason's explanation or fix tells people to set, as a path in
+/// one of the three CRDs' schemas.
+fn crd_field_paths() -> std::collections::BTreeSet<String> {
+    fn walk(
+        schema: &serde_json::Value,
+        prefix: &str,
+        out: &mut std::collections::BTreeSet<String>,
+    ) {
+        let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+            if let Some(items) = schema.get("items") {
+                walk(items, prefix, out);
+            }
+            return;
+        };
+        for (name, child) in properties {
+            let path = format!("{prefix}.{name}");
+            out.insert(path.clone());
+            walk(child, &path, out);
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for crd in portcullis::api::crds() {
+        for version in &crd.spec.versions {
+            let schema = serde_json::to_value(&version.schema).unwrap();
+            if let Some(spec) = schema.pointer("/openAPIV3Schema/properties/spec") {
+                walk(spec, "spec", &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// A fix that names a field the resources do not have sends people looking for nothing:
+/// every `spec.…` a page text names is a field of an OIDCProvider, OAuthClient or
+/// ForwardAuthRoute, and every `--flag` is one the outpost accepts.
+#[test]
+fn every_field_and_flag_a_reason_names_exists() {
+    let fields = crd_field_paths();
+    assert!(fields.contains("spec.session.cookieDomain"), "{fields:?}");
+    let field = Regex::new(r"\bspec(\.[A-Za-z]+)+").unwrap();
+    let flag = Regex::new(r"(?:^|[\s(])(--[a-z][a-z-]+)").unwrap();
+    let help = {
+        use clap::CommandFactory;
+        let mut cli = portcullis::cli::Cli::command();
+        let outpost = cli
+            .find_subcommand_mut("outpost")
+            .expect("outpost subcommand");
+        outpost.render_long_help().to_string()
+    };
+    let mut wrong = Vec::new();
+    for reason in Reason::all() {
+        let texts = [reason.explain(), reason.fix().unwrap_or("")];
+        for text in texts {
+            for m in field.find_iter(text) {
+                if !fields.contains(m.as_str()) {
+                    wrong.push(format!("{}: {}", reason.code(), m.as_str()));
+                }
+            }
+            for c in flag.captures_iter(text) {
+                if !help.contains(&c[1]) {
+                    wrong.push(format!("{}: {}", reason.code(), &c[1]));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "fields or flags that do not exist: {wrong:#?}"
+    );
+}
+
+/// Every refusal and failure tells people what to do; only answers that are not
+/// failures go without.
+#[test]
+fn every_refusal_has_a_fix() {
+    let not_failures = [
+        Reason::Authenticated,
+        Reason::PublicPath,
+        Reason::PublicMethod,
+        Reason::CorsPreflight,
+        Reason::SessionRefreshed,
+        Reason::ExternalUrl,
+        Reason::LoginStarted,
+        Reason::SignedOut,
+        Reason::BackchannelLogout,
+        Reason::LogoutTokenReplayed,
+    ];
+    let missing: Vec<&str> = Reason::all()
+        .filter(|r| r.fix().is_none() && !not_failures.contains(r))
+        .map(Reason::code)
+        .collect();
+    assert!(missing.is_empty(), "reasons without a fix: {missing:?}");
+}
