@@ -222,6 +222,12 @@ fn rules(schema: &JSONSchemaProps) -> String {
     if let Some(v) = schema.maximum {
         out.push(format!("maximum {v}"));
     }
+    if let Some(JSONSchemaPropsOrBool::Schema(values)) = &schema.additional_properties {
+        let values = rules(values);
+        if !values.is_empty() {
+            out.push(format!("values: {values}"));
+        }
+    }
     for rule in schema.x_kubernetes_validations.iter().flatten() {
         out.push(format!(
             "{} (`{}`)",

@@ -192,6 +192,10 @@ pub struct HeadersSpec {
     /// Header name → `user`, `email`, `groups`, `preferred_username`, `name`, `sub` or
     /// `claim:<name>`; added to the preset's headers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend(
+        "maxProperties" = 64,
+        "additionalProperties" = {"type": "string", "pattern": crate::config::IDENTITY_FIELD_PATTERN}
+    ))]
     pub map: Option<BTreeMap<String, String>>,
     /// Header that carries the access token. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -142,6 +142,31 @@ fn policy(policy: Option<&PolicySpec>) -> Result<(), FieldError> {
     }
 }
 
+/// Header names that are HTTP tokens, and fields the outpost knows: a typo is refused
+/// here, not served as an empty header.
+fn headers(h: &super::HeadersSpec) -> Result<(), FieldError> {
+    let name = |field: String, value: &str| {
+        crate::config::check_header_name(value).map_err(|message| (field, message))
+    };
+    for (header, field) in h.map.iter().flatten() {
+        let at = format!("spec.headers.map[{header:?}]");
+        name(at.clone(), header)?;
+        if let Err(e) = field.parse::<crate::config::IdentityField>() {
+            return err(at, e.to_string());
+        }
+    }
+    if let Some(header) = &h.access_token_header {
+        name("spec.headers.accessTokenHeader".into(), header)?;
+    }
+    if let Some(j) = &h.identity_jwt {
+        if let Some(header) = &j.header {
+            name("spec.headers.identityJWT.header".into(), header)?;
+        }
+        duration("spec.headers.identityJWT.lifetime", &j.lifetime)?;
+    }
+    Ok(())
+}
+
 impl Validate for ForwardAuthRoute {
     fn validate(&self) -> Result<(), FieldError> {
         // authURL: https, or http on loopback (with the schema's pattern).
@@ -167,8 +192,8 @@ impl Validate for ForwardAuthRoute {
             duration("spec.session.refreshLead", &sess.refresh_lead)?;
             duration("spec.session.refreshGrace", &sess.refresh_grace)?;
         }
-        if let Some(j) = s.headers.as_ref().and_then(|h| h.identity_jwt.as_ref()) {
-            duration("spec.headers.identityJWT.lifetime", &j.lifetime)?;
+        if let Some(h) = &s.headers {
+            headers(h)?;
         }
         policy(s.policy.as_ref())?;
         for (i, p) in s
@@ -243,5 +268,30 @@ mod tests {
         assert!(host("h", "-bad.example.com").is_err());
         assert!(host("h", "a..b").is_err());
         assert!(host("h", "a.b:0").is_err());
+    }
+
+    #[test]
+    fn a_misspelt_identity_field_or_a_bad_header_name_is_refused_naming_the_header() {
+        let check = |yaml: &str| {
+            let h: super::super::HeadersSpec = serde_yaml::from_str(yaml).unwrap();
+            headers(&h)
+        };
+        assert_eq!(
+            check("{map: {X-User: user, X-Tenant: 'claim:tenant'}}"),
+            Ok(())
+        );
+        let (field, message) = check("{map: {X-User: emial}}").unwrap_err();
+        assert_eq!(field, r#"spec.headers.map["X-User"]"#);
+        assert!(
+            message.contains(r#""emial" is not an identity field"#),
+            "{message}"
+        );
+        let (field, message) = check("{map: {'X User': user}}").unwrap_err();
+        assert_eq!(field, r#"spec.headers.map["X User"]"#);
+        assert!(message.contains("not an HTTP header name"), "{message}");
+        let (field, _) = check("{accessTokenHeader: 'X-Token:'}").unwrap_err();
+        assert_eq!(field, "spec.headers.accessTokenHeader");
+        let (field, _) = check("{identityJWT: {audience: app, header: 'X Id'}}").unwrap_err();
+        assert_eq!(field, "spec.headers.identityJWT.header");
     }
 }

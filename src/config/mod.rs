@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 pub(crate) mod fixture;
+mod identity_field;
 mod limits;
 mod public;
 mod route_index;
@@ -18,6 +19,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use identity_field::{
+    IDENTITY_FIELD_PATTERN, IdentityField, UnknownIdentityField, check_header_name,
+};
 pub use limits::{DEFAULT_LOGIN_BURST, DEFAULT_LOGIN_RATE_PER_MINUTE, LoginRateLimit};
 pub use public::{HttpMethod, PublicRequest};
 pub use route_index::RouteIndex;
@@ -232,7 +236,7 @@ impl PolicyConfig {
 pub struct HeaderConfig {
     /// Header name → identity field (`user`, `email`, `groups`, `preferred_username`,
     /// `name`, `sub`) or `claim:<name>` for any claim.
-    pub map: BTreeMap<String, String>,
+    pub map: BTreeMap<String, IdentityField>,
     /// Header carrying the access token, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token: Option<String>,
@@ -264,32 +268,30 @@ pub enum HeaderPreset {
 
 impl HeaderPreset {
     /// The header → identity field map of the preset.
-    pub fn headers(self) -> BTreeMap<String, String> {
-        let pairs: &[(&str, &str)] = match self {
-            Self::OAuth2Proxy => &[
-                ("X-Auth-Request-User", "user"),
-                ("X-Auth-Request-Email", "email"),
-                ("X-Auth-Request-Groups", "groups"),
-                ("X-Auth-Request-Preferred-Username", "preferred_username"),
+    pub fn headers(self) -> BTreeMap<String, IdentityField> {
+        use IdentityField::*;
+        let pairs = match self {
+            Self::OAuth2Proxy => vec![
+                ("X-Auth-Request-User", User),
+                ("X-Auth-Request-Email", Email),
+                ("X-Auth-Request-Groups", Groups),
+                ("X-Auth-Request-Preferred-Username", PreferredUsername),
             ],
-            Self::Authentik => &[
-                ("X-authentik-username", "user"),
-                ("X-authentik-email", "email"),
-                ("X-authentik-groups", "groups"),
-                ("X-authentik-name", "name"),
-                ("X-authentik-uid", "sub"),
+            Self::Authentik => vec![
+                ("X-authentik-username", User),
+                ("X-authentik-email", Email),
+                ("X-authentik-groups", Groups),
+                ("X-authentik-name", Name),
+                ("X-authentik-uid", Sub),
             ],
-            Self::RemoteUser => &[
-                ("Remote-User", "user"),
-                ("Remote-Email", "email"),
-                ("Remote-Groups", "groups"),
-                ("Remote-Name", "name"),
+            Self::RemoteUser => vec![
+                ("Remote-User", User),
+                ("Remote-Email", Email),
+                ("Remote-Groups", Groups),
+                ("Remote-Name", Name),
             ],
         };
-        pairs
-            .iter()
-            .map(|(h, f)| ((*h).to_string(), (*f).to_string()))
-            .collect()
+        pairs.into_iter().map(|(h, f)| (h.to_string(), f)).collect()
     }
 }
 
@@ -427,7 +429,7 @@ mod tests {
     #[test]
     fn presets_name_the_oauth2_proxy_headers() {
         let map = HeaderPreset::OAuth2Proxy.headers();
-        assert_eq!(map["X-Auth-Request-User"], "user");
-        assert_eq!(map["X-Auth-Request-Groups"], "groups");
+        assert_eq!(map["X-Auth-Request-User"], IdentityField::User);
+        assert_eq!(map["X-Auth-Request-Groups"], IdentityField::Groups);
     }
 }

@@ -152,6 +152,26 @@ impl OutpostConfig {
                 }
                 _ => {}
             }
+            let headers = &route.headers;
+            let named = headers
+                .map
+                .keys()
+                .map(|h| (format!("headers.map[{h:?}]"), h))
+                .chain(
+                    headers
+                        .access_token
+                        .iter()
+                        .map(|h| ("headers.accessToken".into(), h)),
+                )
+                .chain(
+                    headers
+                        .identity_jwt
+                        .iter()
+                        .map(|j| ("headers.identityJwt.header".into(), &j.header)),
+                );
+            for (field, header) in named {
+                super::check_header_name(header).map_err(|m| invalid(at(&field), m))?;
+            }
             if route.session.lifetime_seconds == 0 {
                 return Err(invalid(
                     at("session.lifetimeSeconds"),
@@ -254,6 +274,39 @@ mod tests {
         assert!(err.to_string().contains("routes[0].provider"), "{err}");
         let err = OutpostConfig::from_yaml(&format!("{}\nextra: 1\n", valid()), "f").unwrap_err();
         assert!(err.to_string().contains("extra"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_identity_field_or_header_name_names_the_file_route_and_header() {
+        let with = |headers: &str| {
+            let text = config_yaml(
+                &[provider("team/idp", "https://idp.example.com/")
+                    .client_secret("{ env: CLIENT_SECRET }")],
+                &[route("team/app", "team/idp", "{ groups: [staff] }").extra(headers)],
+            );
+            OutpostConfig::from_yaml(&text, "outpost.yaml").map(|_| ())
+        };
+        assert!(with("    headers: { map: { X-User: user, X-Tenant: 'claim:tenant' } }\n").is_ok());
+        let err = with("    headers: { map: { X-User: emial } }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("outpost.yaml"), "{err}");
+        assert!(err.contains("routes[0]"), "{err}");
+        assert!(
+            err.contains("\"emial\" is not an identity field: use user, email"),
+            "{err}"
+        );
+        let err = with("    headers: { map: { 'X User': user } }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(r#"outpost.yaml: routes[0].headers.map["X User"]"#),
+            "{err}"
+        );
+        let err = with("    headers: { map: {}, accessToken: 'X-Token:' }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("routes[0].headers.accessToken"), "{err}");
     }
 
     /// The YAML the refusal tells the user to write (the one quoted in backticks).

@@ -5,7 +5,7 @@
 //! the upstream looking like ours (the proxy copies our value over the client's).
 
 use super::subject::{Subject, claim_strings};
-use crate::config::HeaderConfig;
+use crate::config::{HeaderConfig, IdentityField};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UpstreamHeaderNames {
     /// Identity header → identity field, in the map's order; invalid names left out.
-    pub identity: Vec<(HeaderName, String)>,
+    pub identity: Vec<(HeaderName, IdentityField)>,
     /// The access-token header, when configured and valid.
     pub access_token: Option<HeaderName>,
     /// The identity JWT's header, when configured and valid.
@@ -39,13 +39,11 @@ impl UpstreamHeaderNames {
 }
 
 /// The headers for `subject` from a header → field map (see
-/// [`crate::config::HeaderConfig::map`]). Fields: `user`, `email`, `groups` (joined with
-/// `,`), `preferred_username`, `name`, `sub`, or `claim:<name>` (arrays joined with `,`,
-/// numbers and bools in their JSON spelling). Unknown fields give an empty value.
-/// Header names that are not valid HTTP names are skipped; configuration validation is
+/// [`crate::config::HeaderConfig::map`]); see [`field_value`] for the values. Header
+/// names that are not valid HTTP names are skipped; configuration validation is
 /// where such a name should have been refused.
 pub fn identity_headers(
-    map: &BTreeMap<String, String>,
+    map: &BTreeMap<String, IdentityField>,
     subject: &Subject,
 ) -> Vec<(HeaderName, HeaderValue)> {
     map.iter()
@@ -59,7 +57,7 @@ pub fn identity_headers(
 /// [`identity_headers`] with the names parsed at load ([`UpstreamHeaderNames::identity`]);
 /// `extra` reserves room for the access-token and identity-JWT headers.
 pub fn named_identity_headers(
-    names: &[(HeaderName, String)],
+    names: &[(HeaderName, IdentityField)],
     subject: &Subject,
     extra: usize,
 ) -> Vec<(HeaderName, HeaderValue)> {
@@ -72,27 +70,25 @@ pub fn named_identity_headers(
     out
 }
 
-/// The raw string value of one identity field.
-pub fn field_value(field: &str, subject: &Subject) -> String {
-    if let Some(claim) = field.strip_prefix("claim:") {
-        return subject
-            .claim(claim)
+/// The raw string value of one identity field: `groups` joined with `,`; a claim's
+/// array joined with `,`, numbers and booleans in their JSON spelling; empty when the
+/// identity lacks it.
+pub fn field_value(field: &IdentityField, subject: &Subject) -> String {
+    let claim = |name: &str| {
+        subject
+            .claim(name)
             .map(claim_strings)
             .unwrap_or_default()
-            .join(",");
-    }
+            .join(",")
+    };
     match field {
-        "user" => subject.user.clone(),
-        "email" => subject.email.clone().unwrap_or_default(),
-        "groups" => subject.groups.join(","),
-        "name" => subject.name.clone().unwrap_or_default(),
-        "sub" => subject.sub.clone(),
-        "preferred_username" => subject
-            .claim("preferred_username")
-            .map(claim_strings)
-            .unwrap_or_default()
-            .join(","),
-        _ => String::new(),
+        IdentityField::User => subject.user.clone(),
+        IdentityField::Email => subject.email.clone().unwrap_or_default(),
+        IdentityField::Groups => subject.groups.join(","),
+        IdentityField::Name => subject.name.clone().unwrap_or_default(),
+        IdentityField::Sub => subject.sub.clone(),
+        IdentityField::PreferredUsername => claim("preferred_username"),
+        IdentityField::Claim(name) => claim(name),
     }
 }
 
@@ -164,10 +160,10 @@ mod tests {
         }
     }
 
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, IdentityField> {
         pairs
             .iter()
-            .map(|(h, f)| (h.to_string(), f.to_string()))
+            .map(|(h, f)| (h.to_string(), f.parse().unwrap()))
             .collect()
     }
 
@@ -214,10 +210,9 @@ mod tests {
             ("Remote-Name", "name"),
             ("X-Pref", "preferred_username"),
             ("X-Tenant", "claim:tenant"),
-            ("X-Unknown", "no_such_field"),
         ]);
         let got = as_pairs(identity_headers(&m, &bare));
-        assert_eq!(got.len(), 6, "every configured header is emitted");
+        assert_eq!(got.len(), 5, "every configured header is emitted");
         assert!(got.iter().all(|(_, v)| v.is_empty()), "{got:?}");
     }
 
@@ -236,7 +231,7 @@ mod tests {
             ("name", "Ada Lovelace"),
         ];
         for (field, want) in cases {
-            assert_eq!(field_value(field, &s), want, "{field}");
+            assert_eq!(field_value(&field.parse().unwrap(), &s), want, "{field}");
         }
     }
 
@@ -273,7 +268,7 @@ mod tests {
                 ("bad header", "user"),
                 ("X-Roles", "claim:roles"),
                 ("X-Evil", "claim:evil"),
-                ("x-none", "nonsense"),
+                ("x-none", "claim:absent"),
             ]),
             ..HeaderConfig::default()
         };

@@ -80,7 +80,12 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
         None if headers.map.is_some() => BTreeMap::new(),
         None => HeaderPreset::OAuth2Proxy.headers(),
     };
-    map.extend(headers.map.clone().unwrap_or_default());
+    for (header, field) in headers.map.iter().flatten() {
+        let field = field
+            .parse()
+            .map_err(|e| invalid(format!("spec.headers.map[{header:?}]: {e}")))?;
+        map.insert(header.clone(), field);
+    }
     let identity_jwt = match &headers.identity_jwt {
         Some(j) => Some(IdentityJwtConfig {
             header: j

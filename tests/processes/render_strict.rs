@@ -60,6 +60,16 @@ fn table() -> Vec<(String, bool, &'static str)> {
             false,
             "apiVersion",
         ),
+        (
+            route("  headers: {map: {X-User: emial}}\n"),
+            false,
+            "spec.headers.map",
+        ),
+        (
+            route("  headers: {map: {X-User: user, X-Tenant: 'claim:tenant'}}\n"),
+            true,
+            "",
+        ),
         (format!("{CLIENT}  mode: Sometimes\n"), false, "spec.mode"),
         (
             format!("{PROVIDER}  clockSkew: 1d\n"),

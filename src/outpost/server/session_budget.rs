@@ -9,7 +9,7 @@
 
 use super::handlers::{Ctx, page};
 use super::state::RouteRuntime;
-use crate::config::RouteConfig;
+use crate::config::{IdentityField, RouteConfig};
 use crate::oidc::Identity;
 use crate::reason::{Outcome, Reason};
 use axum::http::StatusCode;
@@ -21,7 +21,11 @@ const FIXED_HEAD_BYTES: usize = 160;
 
 /// Whether one of the route's headers passes the groups upstream.
 fn forwards_groups(route: &RouteConfig) -> bool {
-    route.headers.map.values().any(|field| field == "groups")
+    route
+        .headers
+        .map
+        .values()
+        .any(|field| *field == IdentityField::Groups)
 }
 
 /// Keeps every group when a header forwards them (the upstream maps roles from them:
@@ -112,9 +116,15 @@ mod tests {
             ..RouteConfig::default()
         };
         route.headers.map.clear();
-        route.headers.map.insert("X-User".into(), "user".into());
+        route
+            .headers
+            .map
+            .insert("X-User".into(), IdentityField::User);
         if header_forwards_groups {
-            route.headers.map.insert("X-Groups".into(), "groups".into());
+            route
+                .headers
+                .map
+                .insert("X-Groups".into(), IdentityField::Groups);
         }
         route
     }

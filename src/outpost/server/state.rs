@@ -10,7 +10,9 @@ use super::shared_route::SharedRoute;
 use super::source::{ProviderSecrets, Snapshot};
 use super::store::redis_client::RedisStore;
 use super::store::{Scope, SessionStore};
-use crate::config::{OutpostConfig, ProviderConfig, RouteConfig, RouteIndex, external_url};
+use crate::config::{
+    IdentityField, OutpostConfig, ProviderConfig, RouteConfig, RouteIndex, external_url,
+};
 use crate::oidc::Provider;
 use crate::outpost::identity_headers::UpstreamHeaderNames;
 use crate::outpost::session::{KeyRing, SessionManager};
@@ -256,14 +258,10 @@ fn strip_port(host: &str) -> &str {
 pub fn keep_claims(route: &RouteConfig) -> Vec<String> {
     let mut keep = vec!["preferred_username".to_string()];
     keep.extend(route.policy.claims.keys().cloned());
-    keep.extend(
-        route
-            .headers
-            .map
-            .values()
-            .filter_map(|f| f.strip_prefix("claim:"))
-            .map(str::to_string),
-    );
+    keep.extend(route.headers.map.values().filter_map(|f| match f {
+        IdentityField::Claim(name) => Some(name.clone()),
+        _ => None,
+    }));
     keep.sort();
     keep.dedup();
     keep
