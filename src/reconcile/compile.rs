@@ -65,13 +65,6 @@ pub fn compile(
     }
 
     let (config, verdicts) = outpost_config(&providers, &world.routes);
-    let mut redirects_by_provider: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for rc in &config.routes {
-        redirects_by_provider
-            .entry(rc.provider.clone())
-            .or_default()
-            .push(rc.redirect_uri.clone());
-    }
     for r in &world.routes {
         let provider_key = route::provider_key(r);
         let programmed = verdicts
@@ -106,24 +99,10 @@ pub fn compile(
         .map(std::sync::Arc::new)
         .collect();
     for c in &world.clients {
-        // The redirect URIs of every route whose provider logs in with this client.
-        let needed: Vec<String> = world
-            .providers
-            .iter()
-            .filter(|p| {
-                p.spec.client_ref.as_ref().is_some_and(|r| {
-                    let pns = p.namespace_or_default();
-                    r.name == kube::ResourceExt::name_any(c)
-                        && r.namespace_or(&pns) == c.namespace_or_default()
-                })
-            })
-            .flat_map(|p| {
-                redirects_by_provider
-                    .get(&ObjectKey::of(p).to_string())
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect();
+        // The redirect URIs of every route whose provider logs in with this client, as
+        // the operator computes them: whether or not the route is served yet (a Dynamic
+        // client registers them before its provider, and so its routes, can be Ready).
+        let needed = super::index::needed_redirects(&shared_providers, &shared_routes, c);
         let logout_uri =
             super::index::needed_backchannel_logout_uri(&shared_providers, &shared_routes, c);
         let plan = client_plan(world, c, &needed, logout_uri, now, mint);
@@ -299,3 +278,7 @@ impl<K: kube::ResourceExt> NamespaceOrDefault for K {
         self.namespace().unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+#[path = "compile_tests.rs"]
+mod tests;
