@@ -365,6 +365,16 @@ pub fn desired(
     outcome
 }
 
+/// The redirect URIs a client must have (the status shows them; a Dynamic client
+/// registers them): the spec's plus what routes need, sorted.
+pub(crate) fn wanted_redirects(client: &OAuthClient, needed: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = client.spec.redirect_uris.clone().unwrap_or_default();
+    all.extend(needed.iter().cloned());
+    all.sort();
+    all.dedup();
+    all
+}
+
 fn finish(
     client: &OAuthClient,
     mut conditions: Vec<Condition>,
@@ -373,10 +383,7 @@ fn finish(
     secret: Option<&String>,
     needed: &[String],
 ) -> Outcome<OAuthClientStatus> {
-    let mut redirect_uris: Vec<String> = client.spec.redirect_uris.clone().unwrap_or_default();
-    redirect_uris.extend(needed.iter().cloned());
-    redirect_uris.sort();
-    redirect_uris.dedup();
+    let redirect_uris = wanted_redirects(client, needed);
     let refused = conditions
         .iter()
         .any(|c| c.is(ConditionType::Accepted) && c.has_status(ConditionStatus::False));

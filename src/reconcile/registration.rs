@@ -106,15 +106,6 @@ pub(crate) fn missing_redirects(wanted: &[String], at_idp: &[String]) -> Vec<Str
         .collect()
 }
 
-/// The redirect URIs to register: the spec's plus what routes need, sorted.
-pub(crate) fn wanted_redirects(client: &OAuthClient, needed: &[String]) -> Vec<String> {
-    let mut all: Vec<String> = client.spec.redirect_uris.clone().unwrap_or_default();
-    all.extend(needed.iter().cloned());
-    all.sort();
-    all.dedup();
-    all
-}
-
 /// The state Secret's keys for a registration, keeping what the IdP omitted.
 pub(crate) fn state_of(
     r: &Registration,
