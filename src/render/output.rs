@@ -1,9 +1,12 @@
 //! Printing the compiled result as YAML, with secret values redacted by default.
 
 use super::Loaded;
-use crate::api::SecretPreset;
+use crate::api::{ClientMode, OAuthClient, SecretPreset};
 use crate::reconcile::client::{CLIENT_LABEL, STATE_COOKIE_KEY, STATE_SECRET_KEY};
 use crate::reconcile::compile::Compiled;
+use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionType, find};
+use crate::reconcile::index::needed_backchannel_logout_uri;
+use crate::reconcile::registration;
 use crate::reconcile::rotation::{Outlook, TARGET_PREVIOUS_KEY};
 use crate::reconcile::{Desired, key::ObjectKey, presets};
 use k8s_openapi::api::core::v1::Secret;
@@ -47,7 +50,13 @@ pub fn render(loaded: &Loaded, compiled: &Compiled, show_secrets: bool) -> Strin
         c.status = compiled.client_status.get(&key).cloned();
         // The rotation outlook heads the client's document, where people read its status.
         out.push_str("---\n");
-        if let Some(line) = compiled.client_rotation.get(&key).and_then(rotation_line) {
+        let rotation = compiled.client_rotation.get(&key);
+        let lines = rotation
+            .and_then(rotation_line)
+            .into_iter()
+            .chain(restart_line(&c, rotation))
+            .chain(registration_line(loaded, compiled, &c));
+        for line in lines {
             out.push_str(&format!("# OAuthClient {key}: {line}\n"));
         }
         out.push_str(
@@ -80,6 +89,63 @@ pub(crate) fn rotation_line(outlook: &Outlook) -> Option<String> {
         (None, None) => format!("secret rotation: {}", next?),
     };
     Some(line)
+}
+
+/// The workloads `spec.restartOnRotation` names, and whether this reconcile restarts
+/// them (it does when it rotates the secret): `None` when none are named.
+pub(crate) fn restart_line(client: &OAuthClient, outlook: Option<&Outlook>) -> Option<String> {
+    let workloads: Vec<String> = client
+        .spec
+        .restart_on_rotation
+        .iter()
+        .flatten()
+        .map(|w| format!("{:?} {}", w.kind, w.name))
+        .collect();
+    if workloads.is_empty() {
+        return None;
+    }
+    let workloads = workloads.join(", ");
+    Some(match outlook.and_then(|o| o.rotating_because) {
+        Some(_) => {
+            format!("would restart {workloads} now, as the secret rotates (spec.restartOnRotation)")
+        }
+        None => format!(
+            "restarts {workloads} whenever a rotation changes the secret (spec.restartOnRotation)"
+        ),
+    })
+}
+
+/// For a Dynamic client not registered yet: the registration request the operator would
+/// send (RFC 7591), and where. `render` itself registers nothing.
+fn registration_line(loaded: &Loaded, compiled: &Compiled, client: &OAuthClient) -> Option<String> {
+    let status = client.status.as_ref()?;
+    let awaiting = find(&status.conditions, ConditionType::Registered)
+        .is_some_and(|c| c.has_reason(ConditionReason::AwaitingRegistration));
+    if client.spec.mode != ClientMode::Dynamic || !awaiting {
+        return None;
+    }
+    let world = &loaded.world;
+    let own = ObjectKey::of(client);
+    let provider_ns = client.spec.provider_ref.namespace_or(&own.namespace);
+    let endpoint = compiled
+        .provider_status
+        .get(&ObjectKey::new(provider_ns, &client.spec.provider_ref.name))
+        .and_then(|s| s.endpoints.as_ref())
+        .and_then(|e| e.registration.clone())
+        .unwrap_or_else(|| {
+            "the provider's registration endpoint (run with --probe to discover it)".into()
+        });
+    let logout =
+        needed_backchannel_logout_uri(&shared(&world.providers), &shared(&world.routes), client);
+    let body = registration::metadata(client, &status.redirect_uris, logout.as_deref());
+    Some(format!(
+        "would register (RFC 7591) at {endpoint} with {body}"
+    ))
+}
+
+/// Shared copies, as the operator's index functions take them from its reflectors.
+fn shared<K: Clone>(items: &[K]) -> Vec<std::sync::Arc<K>> {
+    items.iter().cloned().map(std::sync::Arc::new).collect()
 }
 
 fn push_doc(out: &mut String, value: &serde_json::Value) {

@@ -99,3 +99,63 @@ fn a_due_rotation_heads_the_client_and_neither_secret_is_printed() {
         "{shown}"
     );
 }
+
+/// The operator's side effects beyond objects, shown where people read the client:
+/// which workloads a rotation restarts, and what a Dynamic client would register.
+#[test]
+fn restarts_and_a_pending_registration_head_the_client() {
+    let due = DUE.replace(
+        "  rotation: {period: 1h, grace: 30m}",
+        "  rotation: {period: 1h, grace: 30m}\n  restartOnRotation: [{kind: Deployment, name: web}, {kind: StatefulSet, name: worker}]",
+    );
+    let compile_at = |text: &str, seconds: i64| {
+        let mut loaded = Loaded::default();
+        crate::render::load::load_text(text, "in.yaml", "default", &mut loaded).unwrap();
+        let compiled = compile(&loaded.world, "portcullis-system", at(seconds), &mut || {
+            "minted".into()
+        });
+        render(&loaded, &compiled, false)
+    };
+    let now = compile_at(&due, 7200);
+    assert!(
+        now.contains("# OAuthClient team/app: would restart Deployment web, StatefulSet worker now, as the secret rotates (spec.restartOnRotation)\n"),
+        "{now}"
+    );
+    let later = compile_at(&due, 1800);
+    assert!(
+        later.contains("# OAuthClient team/app: restarts Deployment web, StatefulSet worker whenever a rotation changes the secret"),
+        "{later}"
+    );
+    assert!(!compile_at(DUE, 7200).contains("restartOnRotation)"));
+
+    let dynamic = format!(
+        "{}\n---\napiVersion: portcullis.dev/v1alpha1\nkind: ForwardAuthRoute\nmetadata: {{name: r, namespace: team}}\nspec: {{hosts: [app.example.com], providerRef: {{name: idp}}, policy: {{groups: [admins]}}, session: {{store: {{redis: {{urls: ['redis://redis:6379']}}}}}}}}\n",
+        DUE.replace(
+            "  mode: Generated\n  clientID: app\n",
+            "  mode: Dynamic\n  registration: {clientName: App}\n"
+        )
+        .split("\n---\napiVersion: v1\nkind: Secret")
+        .next()
+        .unwrap()
+    );
+    let text = compile_at(&dynamic, 7200);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("# OAuthClient team/app: would register (RFC 7591) at the provider's registration endpoint"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let body: serde_json::Value =
+        serde_json::from_str(&line[line.find(" with {").unwrap() + 6..]).unwrap();
+    assert_eq!(body["client_name"], "App");
+    assert_eq!(
+        body["redirect_uris"],
+        serde_json::json!([
+            "https://app.example.com/cb",
+            "https://app.example.com/oauth2/callback"
+        ])
+    );
+    assert_eq!(
+        body["backchannel_logout_uri"],
+        "https://app.example.com/oauth2/backchannel-logout"
+    );
+    assert!(!text.contains("minted"), "{text}");
+}
