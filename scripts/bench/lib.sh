@@ -69,6 +69,10 @@ expect_status() {
     fi
 }
 
+# json_string TEXT: TEXT as a JSON string literal, quotes included (a label may hold a
+# path or any other character).
+json_string() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
+
 # shellcheck disable=SC2034 # used by the scripts that source this
 clk_tck=$(getconf CLK_TCK)
 rss_of() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }   # kB
