@@ -84,10 +84,10 @@ ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }       # user + system, i
 # profile perf could not record or report is said loudly on stderr, with perf's words
 # and exit status, and in perf-NAME.txt, and the run goes on without it. The report is
 # bounded by PERF_REPORT_TIMEOUT seconds (default 900) and skips inlined frames
-# (--no-inline): resolving them took perf 6.1 47 s for 5 s of ES256 samples with call
-# graphs, against 0.2 s without, for the same percentages (glibc's inner aliases aside);
-# PERF_INLINE=1 keeps them, minutes per scenario in silence, which is what made a
-# PERF_CALLGRAPH=1 run look stopped after the uncached RS256 scenario.
+# (--no-inline): resolving them took perf 6.1 75-88 s per uncached-bearer scenario of
+# 10 s with call graphs, against 0.2 s without, for the same percentages (glibc's inner
+# aliases aside); PERF_INLINE=1 keeps them. Minutes of silence after the uncached RS256
+# line are what made a PERF_CALLGRAPH=1 run look stopped there.
 perf_pid=
 if [ -n "${PERF_CALLGRAPH:-}" ] && [ -z "${PERF_SCENARIOS:-}" ]; then
     echo "WARNING: PERF_CALLGRAPH=1 without PERF_SCENARIOS profiles nothing; name the scenarios," \
