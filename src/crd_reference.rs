@@ -103,6 +103,12 @@ pub fn outpost_config_markdown() -> String {
          never inline in a shared file: use `file`, `env` or, in a cluster, \
          `secretKeyRef`.\n\n",
     );
+    out.push_str(
+        "The smallest file that serves a route names the provider, the route and who may \
+         pass; every field it leaves out takes the default in the table below (the same \
+         default an `OIDCProvider` or `ForwardAuthRoute` that leaves it out gets):\n\n",
+    );
+    let _ = writeln!(out, "```yaml\n{}```\n", crate::config::MINIMAL_EXAMPLE);
     out.push_str("| field | type | required | default | rules | description |\n");
     out.push_str("|---|---|---|---|---|---|\n");
     let mut rows = Vec::new();
@@ -271,6 +277,100 @@ mod tests {
         assert!(page.contains("one of "), "{page}");
         assert!(page.contains("pattern `"), "{page}");
         assert!(page.contains("must be an https URL"), "{page}");
+    }
+
+    #[test]
+    fn the_config_page_opens_with_the_minimal_file_and_shows_the_defaults() {
+        let page = outpost_config_markdown();
+        let example = format!("```yaml\n{}```", crate::config::MINIMAL_EXAMPLE);
+        let at = page.find(&example).expect("the minimal file");
+        assert!(at < page.find("| field |").unwrap(), "before the table");
+        // Each defaulted field: optional, with its default value in the table.
+        for (field, default) in [
+            (
+                "providers.<key>.scopes",
+                r#"`["openid","profile","email"]`"#,
+            ),
+            ("providers.<key>.clockSkewSeconds", "`30`"),
+            ("providers.<key>.claims.permissions", r#"`"permissions"`"#),
+            ("providers.<key>.claims.groups", r#"`"groups"`"#),
+            ("providers.<key>.claims.email", r#"`"email"`"#),
+            (
+                "providers.<key>.claims.username",
+                r#"`["preferred_username","email"]`"#,
+            ),
+            ("routes[].paths", r#"`["/"]`"#),
+        ] {
+            let row = page
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{field}` |")))
+                .unwrap_or_else(|| panic!("no row for {field}"));
+            let cells: Vec<&str> = row.split(" | ").collect();
+            assert_eq!(cells[2], "", "{field} is optional: {row}");
+            assert_eq!(cells[3], default, "{row}");
+        }
+        // Who may pass has no default.
+        let policy = page
+            .lines()
+            .find(|l| l.starts_with("| `routes[].policy` |"))
+            .unwrap();
+        assert!(
+            policy.starts_with("| `routes[].policy` | object | yes |  |"),
+            "{policy}"
+        );
+    }
+
+    /// The values the description of `kind`'s `spec.<path>` names after `Default:`.
+    fn documented_default(kind: &str, path: &[&str]) -> Vec<String> {
+        let crd = crate::api::crds()
+            .into_iter()
+            .find(|c| c.spec.names.kind == kind)
+            .unwrap();
+        let mut schema = crd.spec.versions[0]
+            .schema
+            .clone()
+            .unwrap()
+            .open_api_v3_schema
+            .unwrap();
+        for name in std::iter::once("spec").chain(path.iter().copied()) {
+            schema = schema.properties.unwrap()[name].clone();
+        }
+        let description = schema.description.unwrap();
+        let after = &description[description.find("Default:").expect("names a default")..];
+        after
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_kinds_document_the_defaults_the_file_format_and_the_compiler_share() {
+        use crate::config::{
+            ClaimNames, DEFAULT_CLOCK_SKEW_SECONDS, default_paths, default_scopes,
+        };
+        let claims = ClaimNames::default();
+        let cases: [(&str, &[&str], Vec<String>); 7] = [
+            ("OIDCProvider", &["scopes"], default_scopes()),
+            (
+                "OIDCProvider",
+                &["clockSkew"],
+                vec![format!("{DEFAULT_CLOCK_SKEW_SECONDS}s")],
+            ),
+            ("OIDCProvider", &["claims", "username"], claims.username),
+            ("OIDCProvider", &["claims", "email"], vec![claims.email]),
+            ("OIDCProvider", &["claims", "groups"], vec![claims.groups]),
+            (
+                "OIDCProvider",
+                &["claims", "permissions"],
+                vec![claims.permissions],
+            ),
+            ("ForwardAuthRoute", &["paths"], default_paths()),
+        ];
+        for (kind, path, default) in cases {
+            assert_eq!(documented_default(kind, path), default, "{kind} {path:?}");
+        }
     }
 
     #[test]

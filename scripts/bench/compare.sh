@@ -67,6 +67,10 @@ echo "building (release) and the benchmark tools..." >&2
 # BENCH_PROFILE=debug: the debug build (the smoke test's; its numbers mean nothing).
 # PORTCULLIS_BIN: another build to measure (e.g. a copy of the previous commit's).
 BENCH_PROFILE=${BENCH_PROFILE:-release}
+# The report names what ran: a build made here by the commit it was built from (taken
+# now, not when the run ends: the checkout may move meanwhile); PORTCULLIS_BIN by its own
+# `--version`, its path and digest, since the binary does not carry its commit
+# (PORTCULLIS_LABEL, e.g. "abc1234 (before)", says which build it is).
 if [ -z "${PORTCULLIS_BIN:-}" ]; then
     if [ "$BENCH_PROFILE" = release ]; then
         cargo build --release --quiet --bin portcullis
@@ -74,7 +78,16 @@ if [ -z "${PORTCULLIS_BIN:-}" ]; then
         cargo build --quiet --bin portcullis
     fi
     PORTCULLIS_BIN=target/$BENCH_PROFILE/portcullis
+    portcullis_label="$(git describe --always --dirty) ($("$PORTCULLIS_BIN" --version), built here)"
+else
+    if [ ! -x "$PORTCULLIS_BIN" ]; then
+        echo "PORTCULLIS_BIN=$PORTCULLIS_BIN is not an executable file" >&2
+        exit 1
+    fi
+    portcullis_label="${PORTCULLIS_LABEL:+$PORTCULLIS_LABEL, }$("$PORTCULLIS_BIN" --version), \
+PORTCULLIS_BIN=$PORTCULLIS_BIN sha256:$(sha256sum "$PORTCULLIS_BIN" | cut -c1-12)"
 fi
+echo "measuring portcullis: $portcullis_label" >&2
 oauth2_proxy="$(tools/build oauth2-proxy)/oauth2-proxy"
 vegeta="$(tools/build vegeta)/vegeta"
 [ -d tests/idp/node_modules ] || (cd tests/idp && npm ci --silent)
@@ -436,8 +449,8 @@ done
     printf '{"machine":"%s cores, %s, kernel %s",' "$(nproc)" \
         "$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')" "$(uname -r)"
     printf '"load_average_at_start":"%s",' "$LOAD_AT_START"
-    printf '"versions":{"portcullis":"%s","oauth2_proxy":"%s","nginx":"%s","wrk":"%s","vegeta":"%s","rustc":"%s","go":"%s","oidc_provider":"%s"},' \
-        "$(git describe --always --dirty)" "$("$oauth2_proxy" --version 2>&1 | awk '{print $2}')" \
+    printf '"versions":{"portcullis":%s,"oauth2_proxy":"%s","nginx":"%s","wrk":"%s","vegeta":"%s","rustc":"%s","go":"%s","oidc_provider":"%s"},' \
+        "$(json_string "$portcullis_label")" "$("$oauth2_proxy" --version 2>&1 | awk '{print $2}')" \
         "$(nginx -v 2>&1 | sed 's|.*/||')" "$(wrk -v 2>&1 | awk 'NR == 1 {print $2}')" \
         "$("$vegeta" -version | awk '/Version/ {print $2}')" "$(rustc --version | awk '{print $2}')" \
         "$(go env GOVERSION)" "$(node -p 'require("./tests/idp/node_modules/oidc-provider/package.json").version')"

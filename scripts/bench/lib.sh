@@ -69,6 +69,10 @@ expect_status() {
     fi
 }
 
+# json_string TEXT: TEXT as a JSON string literal, quotes included (a label may hold a
+# path or any other character).
+json_string() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
+
 # shellcheck disable=SC2034 # used by the scripts that source this
 clk_tck=$(getconf CLK_TCK)
 rss_of() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }   # kB
@@ -76,26 +80,80 @@ ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }       # user + system, i
 
 # perf_start NAME PID: when NAME is in $PERF_SCENARIOS, profile PID (perf on core 1) for
 # $DURATION seconds; PERF_CALLGRAPH=1 records call graphs. perf_finish NAME writes the
-# report to $results_dir/perf-NAME.txt.
+# report to $results_dir/perf-NAME.txt. perf's own messages go to $work/perf-NAME.log; a
+# profile perf could not record or report is said loudly on stderr, with perf's words
+# and exit status, and in perf-NAME.txt, and the run goes on without it. The report is
+# bounded by PERF_REPORT_TIMEOUT seconds (default 900) and skips inlined frames
+# (--no-inline): resolving them took perf 6.1 75-88 s per uncached-bearer scenario of
+# 10 s with call graphs, against 0.2 s without, for the same percentages (glibc's inner
+# aliases aside); PERF_INLINE=1 keeps them. Minutes of silence after the uncached RS256
+# line are what made a PERF_CALLGRAPH=1 run look stopped there.
 perf_pid=
+if [ -n "${PERF_CALLGRAPH:-}" ] && [ -z "${PERF_SCENARIOS:-}" ]; then
+    echo "WARNING: PERF_CALLGRAPH=1 without PERF_SCENARIOS profiles nothing; name the scenarios," \
+        "e.g. PERF_SCENARIOS=\"auth_cookie auth_bearer_uncached_rs256\"" >&2
+fi
 perf_start() {
     perf_pid=
     [[ " ${PERF_SCENARIOS:-} " == *" $1 "* ]] || return 0
+    if ! command -v perf >/dev/null 2>&1; then
+        perf_failed "$1" "perf is not installed (sudo apt-get install -y linux-perf)" /dev/null
+        return 0
+    fi
     local graph=()
     # shellcheck disable=SC2054 # "dwarf,16384" is one argument of perf
     [ -n "${PERF_CALLGRAPH:-}" ] && graph=(--call-graph dwarf,16384)
-    taskset -c 1 perf record -q -F 499 "${graph[@]}" -p "$2" -o "${results_dir:?}/perf-$1.data" \
-        -- sleep "$DURATION" >/dev/null 2>&1 &
+    rm -f "${results_dir:?}/perf-$1.data" "$results_dir/perf-$1.txt"
+    taskset -c 1 perf record -q -F 499 "${graph[@]}" -p "$2" -o "$results_dir/perf-$1.data" \
+        -- sleep "$DURATION" >"$work/perf-$1.log" 2>&1 &
     perf_pid=$!
 }
 perf_finish() {
     [ -n "$perf_pid" ] || return 0
-    wait "$perf_pid" || true
+    local name=$1 data="$results_dir/perf-$1.data" status=0 started
+    wait "$perf_pid" || status=$?
+    perf_pid=
+    if [ "$status" -ne 0 ] || [ ! -s "$data" ]; then
+        perf_failed "$name" "perf record exited $status$(perf_paranoid_hint)" "$work/perf-$name.log"
+        return 0
+    fi
     local mode=--no-children
     [ -n "${PERF_CALLGRAPH:-}" ] && mode="--children -g none"
+    [ -n "${PERF_INLINE:-}" ] || mode="$mode --no-inline"
+    started=$(date +%s)
+    echo "perf report of $name ($(du -h "$data" | cut -f1) of samples)..." >&2
     # shellcheck disable=SC2086 # $mode is two words on purpose
-    perf report -i "$results_dir/perf-$1.data" --stdio $mode --sort symbol 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | sed 's/ *$//' | head -120 >"$results_dir/perf-$1.txt" || true
+    timeout "${PERF_REPORT_TIMEOUT:-900}" perf report -i "$data" --stdio $mode --sort symbol \
+        >"$work/perf-$name.report" 2>>"$work/perf-$name.log" || status=$?
+    case $status in
+        0) ;;
+        124) perf_failed "$name" "perf report timed out after ${PERF_REPORT_TIMEOUT:-900} s (PERF_REPORT_TIMEOUT)" "$work/perf-$name.log"; return 0 ;;
+        137) perf_failed "$name" "perf report was killed (SIGKILL: out of memory? see dmesg)" "$work/perf-$name.log"; return 0 ;;
+        *) perf_failed "$name" "perf report exited $status" "$work/perf-$name.log"; return 0 ;;
+    esac
+    grep -v '^#' "$work/perf-$name.report" | grep -v '^$' | sed 's/ *$//' | head -120 \
+        >"$results_dir/perf-$name.txt" || true
+    if [ ! -s "$results_dir/perf-$name.txt" ]; then
+        perf_failed "$name" "perf report found no samples" "$work/perf-$name.log"
+        return 0
+    fi
+    echo "perf report of $name: $(($(date +%s) - started)) s, $results_dir/perf-$name.txt" >&2
+}
+# perf_failed NAME WHY LOG: says on stderr (and in perf-NAME.txt) that NAME has no
+# profile, why, and the last lines perf wrote.
+perf_failed() {
+    {
+        echo "WARNING: no perf profile for $1: $2"
+        tail -n 5 "$3" 2>/dev/null | sed 's/^/  perf: /'
+    } | tee "$results_dir/perf-$1.txt" >&2
+}
+# perf_paranoid_hint: why perf may not attach to another process here.
+perf_paranoid_hint() {
+    local level
+    level=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo '?')
+    if [ "$level" != '?' ] && [ "$level" -gt 1 ] && [ "$(id -u)" != 0 ]; then
+        echo "; kernel.perf_event_paranoid is $level (sudo sysctl kernel.perf_event_paranoid=1)"
+    fi
 }
 
 # auth_location UPSTREAM: ingress-nginx's auth-url location (keep-alive to the auth

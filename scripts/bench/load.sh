@@ -50,7 +50,17 @@ run() {
     local t0 t1 out rps p99 non2xx cpu
     perf_start "$name" "$outpost_pid"
     t0=$(cpu_ticks)
-    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" 2>&1)
+    # wrk's output is captured: when it fails, say so (with the outpost's state) before
+    # set -e ends the run, or the run would stop without a word.
+    local status=0
+    out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" 2>&1) || status=$?
+    if [ "$status" -ne 0 ] || ! kill -0 "$outpost_pid" 2>/dev/null; then
+        echo "scenario $name failed: wrk exited $status; the outpost (pid $outpost_pid) is" \
+            "$(kill -0 "$outpost_pid" 2>/dev/null && echo running || echo gone)" >&2
+        echo "$out" | tail -n 5 | sed 's/^/  wrk: /' >&2
+        tail -n 5 "$work/outpost.log" | sed 's/^/  outpost: /' >&2
+        exit 1
+    fi
     t1=$(cpu_ticks)
     perf_finish "$name"
     rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' <<<"$out")

@@ -114,7 +114,7 @@ impl OIDCProviderSpec {
         let mut scopes = self
             .scopes
             .clone()
-            .unwrap_or_else(|| vec!["openid".into(), "profile".into(), "email".into()]);
+            .unwrap_or_else(crate::config::default_scopes);
         scopes.retain(|s| s != "openid");
         scopes.insert(0, "openid".into());
         scopes

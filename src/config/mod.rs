@@ -6,10 +6,12 @@
 //! seconds. The outpost validates it once more on load ([`OutpostConfig::validate`]) so a
 //! hand-written file gets the same clear errors as an operator-written one.
 
+mod example;
 #[cfg(test)]
 pub(crate) mod fixture;
 mod identity_field;
 mod limits;
+mod provider;
 mod public;
 mod route_index;
 mod store;
@@ -19,10 +21,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use example::MINIMAL_EXAMPLE;
 pub use identity_field::{
     IDENTITY_FIELD_PATTERN, IdentityField, UnknownIdentityField, check_header_name,
 };
 pub use limits::{DEFAULT_LOGIN_BURST, DEFAULT_LOGIN_RATE_PER_MINUTE, LoginRateLimit};
+pub use provider::{
+    ClaimNames, DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_SCOPES, ProviderConfig, default_scopes,
+};
 pub use public::{HttpMethod, PublicRequest};
 pub use route_index::RouteIndex;
 pub use store::{RedisConfig, RedisMode, StoreConfig};
@@ -84,61 +90,6 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
-/// One upstream OpenID provider and the client the outpost uses at it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ProviderConfig {
-    /// The issuer exactly as the IdP advertises it (compared byte for byte with `iss`).
-    #[serde(rename = "issuerURL")]
-    pub issuer_url: String,
-    /// OAuth client id at the IdP.
-    #[serde(rename = "clientID")]
-    pub client_id: String,
-    /// OAuth client secret (absent for public clients using PKCE only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<SecretSource>,
-    /// Scopes requested at login.
-    pub scopes: Vec<String>,
-    /// Which claims carry identity.
-    pub claims: ClaimNames,
-    /// Accepted JWS algorithms; empty means "what discovery advertises".
-    #[serde(default)]
-    pub allowed_algorithms: Vec<String>,
-    /// Leeway for `exp`/`iat`/`nbf`, in seconds.
-    pub clock_skew_seconds: u64,
-    /// Extra accepted `aud` values for bearer tokens (the client id is always accepted).
-    #[serde(default)]
-    pub audiences: Vec<String>,
-    /// PEM bundle of CAs trusted for the IdP's TLS, in addition to the system roots.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_bundle: Option<SecretSource>,
-}
-
-/// The claim names that make up an identity.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ClaimNames {
-    /// Claims tried in order for the username; `email` falls back to its local part.
-    pub username: Vec<String>,
-    /// The email claim.
-    pub email: String,
-    /// The groups claim (a list of strings, or one string).
-    pub groups: String,
-    /// The claim that lists `resource:action` permissions.
-    pub permissions: String,
-}
-
-impl Default for ClaimNames {
-    fn default() -> Self {
-        Self {
-            username: vec!["preferred_username".into(), "email".into()],
-            email: "email".into(),
-            groups: "groups".into(),
-            permissions: "permissions".into(),
-        }
-    }
-}
-
 /// One protected route: hosts and path prefixes that need a login.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -148,6 +99,7 @@ pub struct RouteConfig {
     /// Lower-case host names (an optional `:port` is part of the name).
     pub hosts: Vec<String>,
     /// Path prefixes that belong to the route (`/` for all).
+    #[serde(default = "default_paths")]
     pub paths: Vec<String>,
     /// Key of the provider in [`OutpostConfig::providers`].
     pub provider: String,
@@ -172,6 +124,11 @@ pub struct RouteConfig {
     /// Abuse limit on `/oauth2/start` and `/oauth2/callback` per client address.
     #[serde(default)]
     pub login_rate_limit: LoginRateLimit,
+}
+
+/// Default of [`RouteConfig::paths`] and of `ForwardAuthRoute` `spec.paths`: every path.
+pub fn default_paths() -> Vec<String> {
+    vec!["/".into()]
 }
 
 /// Allow rules. A user passes when every non-empty rule family matches

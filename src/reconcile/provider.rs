@@ -6,12 +6,11 @@ use super::client;
 use super::conditions::{ConditionReason, ConditionType, condition, summarise};
 use super::world::World;
 use crate::api::{CABundleKind, OIDCProvider, OIDCProviderStatus, Validate};
-use crate::config::{ClaimNames, ProviderConfig, SecretKeyRef, SecretSource};
+use crate::config::{
+    ClaimNames, DEFAULT_CLOCK_SKEW_SECONDS, ProviderConfig, SecretKeyRef, SecretSource,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
-
-/// Default skew tolerated on `exp`/`iat`/`nbf`.
-pub(crate) const DEFAULT_CLOCK_SKEW_SECONDS: u64 = 30;
 
 /// The resolved claim names.
 pub(crate) fn claim_names(provider: &OIDCProvider) -> ClaimNames {

@@ -4,7 +4,7 @@
 
 use crate::api::parse_duration;
 use crate::api::{OIDCProvider, OIDCProviderStatus, ProviderEndpoints};
-use crate::config::ProviderConfig;
+use crate::config::{DEFAULT_CLOCK_SKEW_SECONDS, ProviderConfig};
 use crate::reconcile::conditions::{
     ConditionExt, ConditionReason, ConditionType, condition, summarise,
 };
@@ -217,7 +217,7 @@ pub(crate) fn diagnose(
         .transpose()
         .ok()
         .flatten()
-        .unwrap_or(crate::reconcile::provider::DEFAULT_CLOCK_SKEW_SECONDS);
+        .unwrap_or(DEFAULT_CLOCK_SKEW_SECONDS);
     conds.push(match (&report.clock, &report.discovery_error) {
         // No answer is not "no Date header": say the clocks went uncompared because
         // the IdP did not answer (the Discovered condition says why).

@@ -10,7 +10,7 @@ use super::world::World;
 use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName, Validate};
 use crate::config::{
     BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, LoginRateLimit, PolicyConfig,
-    RouteConfig, SessionConfig,
+    RouteConfig, SessionConfig, default_paths,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -119,7 +119,7 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
             .paths
             .clone()
             .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| vec!["/".into()]),
+            .unwrap_or_else(default_paths),
         provider: provider_key(route).to_string(),
         redirect_uri: format!("{auth}/oauth2/callback"),
         auth_url: auth,

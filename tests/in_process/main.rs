@@ -11,6 +11,7 @@ mod operator_support;
 #[path = "../outpost_support/mod.rs"]
 mod outpost_support;
 
+mod config_defaults;
 mod crds;
 mod operator_client;
 mod operator_dynamic;

@@ -23,6 +23,7 @@ mod image;
 mod install;
 mod logging;
 mod outpost_e2e;
+mod outpost_minimal_config;
 mod outpost_paths;
 mod outpost_refresh;
 mod outpost_reload;

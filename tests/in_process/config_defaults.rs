@@ -1,0 +1,59 @@
+//! A field left out means the same thing in a hand-written `--config` file as in the
+//! kinds the operator compiles: an `OIDCProvider` without `scopes`, `claims` or
+//! `clockSkew` and a `ForwardAuthRoute` without `paths` compile to the very values the
+//! minimal file loads with. Both read one definition (`portcullis::config`); this proves
+//! they still do.
+
+use k8s_openapi::jiff::Timestamp;
+use portcullis::config::{MINIMAL_EXAMPLE, OutpostConfig};
+use portcullis::reconcile::compile::compile;
+use portcullis::render::Loaded;
+use portcullis::render::load::load_text;
+
+/// The kinds behind the minimal file, every defaulted field left out.
+const OBJECTS: &str = r#"
+apiVersion: portcullis.dev/v1alpha1
+kind: OIDCProvider
+metadata: {name: idp, namespace: team, creationTimestamp: "2026-01-01T00:00:00Z"}
+spec:
+  issuerURL: https://idp.example.com/
+  clientID: portcullis
+  clientSecretRef: {name: idp-secret, key: client-secret}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: idp-secret, namespace: team}
+stringData: {client-secret: s3cr3t}
+---
+apiVersion: portcullis.dev/v1alpha1
+kind: ForwardAuthRoute
+metadata: {name: app, namespace: team, creationTimestamp: "2026-01-02T00:00:00Z"}
+spec:
+  hosts: [app.example.com]
+  providerRef: {name: idp}
+  policy: {groups: [staff]}
+"#;
+
+#[test]
+fn a_field_left_out_of_a_file_or_a_kind_means_the_same() {
+    let mut loaded = Loaded::default();
+    load_text(OBJECTS, "defaults.yaml", "default", &mut loaded).expect("objects load");
+    let compiled = compile(
+        &loaded.world,
+        "portcullis-system",
+        Timestamp::UNIX_EPOCH,
+        &mut || "minted".into(),
+    )
+    .config;
+    let file = OutpostConfig::from_yaml(MINIMAL_EXAMPLE, "minimal.yaml").expect("loads");
+
+    let (from_kind, from_file) = (&compiled.providers["team/idp"], &file.providers["team/idp"]);
+    assert_eq!(from_kind.scopes, from_file.scopes);
+    assert_eq!(from_kind.claims, from_file.claims);
+    assert_eq!(from_kind.clock_skew_seconds, from_file.clock_skew_seconds);
+    assert_eq!(compiled.routes.len(), 1, "{compiled:?}");
+    assert_eq!(compiled.routes[0].paths, file.routes[0].paths);
+    // The rest of the route is the same too: the file is what the operator would write
+    // for these objects, less the fields it may leave out.
+    assert_eq!(compiled.routes[0], file.routes[0]);
+}
