@@ -11,6 +11,7 @@ pub mod client_plan;
 pub mod compile;
 pub mod conditions;
 pub mod diff;
+pub mod events;
 pub mod index;
 pub mod key;
 pub mod outpost_credentials;
