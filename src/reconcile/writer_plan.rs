@@ -33,11 +33,11 @@ pub fn compile(
         });
         let world = world_with_client(p, client.map(|c| c.as_ref()));
         if let Ok(config) = crate::reconcile::provider::config(&world, p) {
-            compiled_providers.insert(ObjectKey::of(p.as_ref()).to_string(), (config, p.as_ref()));
+            compiled_providers.insert(ObjectKey::of(p.as_ref()), (config, p.as_ref()));
         }
     }
-    let (out, verdicts) = outpost_config(&compiled_providers, routes.iter().map(|r| r.as_ref()));
-    (out, verdicts.into_iter().collect())
+    let served = outpost_config(&compiled_providers, routes.iter().map(|r| r.as_ref()));
+    (served.config, served.verdicts.into_iter().collect())
 }
 
 /// The shards to apply (content changed) and the names of stale shards to delete.
