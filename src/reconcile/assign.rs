@@ -82,29 +82,11 @@ pub(crate) fn sort_routes(routes: &mut [RouteConfig]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ForwardAuthRouteSpec, ObjectRef, PolicySpec};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-    use k8s_openapi::jiff::Timestamp;
+    use crate::reconcile::fixtures::{self as fx, Fixture};
 
+    /// The route `apps/<name>` of `apps/idp` on `host`, created at `created`.
     fn route(name: &str, created: i64, host: &str) -> ForwardAuthRoute {
-        ForwardAuthRoute {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some("apps".into()),
-                creation_timestamp: Some(Time(Timestamp::from_second(created).unwrap())),
-                ..Default::default()
-            },
-            spec: ForwardAuthRouteSpec {
-                hosts: vec![host.into()],
-                provider_ref: ObjectRef {
-                    name: "idp".into(),
-                    namespace: None,
-                },
-                policy: Some(PolicySpec::any_authenticated()),
-                ..Default::default()
-            },
-            status: None,
-        }
+        fx::route("apps", name, host, "idp", None).created_at(created)
     }
 
     #[test]
