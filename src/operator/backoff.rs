@@ -1,5 +1,5 @@
 //! Per-object error backoff: what a failure is counted against ([`BackoffKey`]) and how
-//! long the next retry waits ([`backoff_delay`]).
+//! long the next retry waits (`backoff_delay`).
 
 use crate::reconcile::key::ObjectKey;
 use kube::Resource;

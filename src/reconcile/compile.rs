@@ -179,7 +179,7 @@ pub fn compile(
 /// resolved, and it permits the route's namespace) and whose hosts and paths no older
 /// route claims, with only the providers they use; and every route's verdict. The one
 /// definition `compile` (so `render`) and the operator's writer share.
-pub(crate) fn outpost_config<'a>(
+pub fn outpost_config<'a>(
     providers: &BTreeMap<ObjectKey, (ProviderConfig, &'a OIDCProvider)>,
     routes: impl IntoIterator<Item = &'a ForwardAuthRoute>,
 ) -> Served {
@@ -205,7 +205,7 @@ pub(crate) fn outpost_config<'a>(
 }
 
 /// What the outposts serve ([`outpost_config`]).
-pub(crate) struct Served {
+pub struct Served {
     /// The outposts' configuration.
     pub config: OutpostConfig,
     /// Every route's verdict.
