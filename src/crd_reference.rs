@@ -24,6 +24,7 @@ pub fn markdown(crds: &[CustomResourceDefinition]) -> String {
     for crd in crds {
         kind_section(&mut out, crd);
     }
+    out.push_str(&crate::reconcile::events::markdown());
     out
 }
 

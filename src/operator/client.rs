@@ -3,6 +3,7 @@
 //! apply what differs, publish status.
 
 use super::apply::apply;
+use super::backoff::BackoffKey;
 use super::context::Context;
 use super::status::publish_status;
 use super::{ApiContext, Error, FINALIZER, RESTARTED_AT_ANNOTATION, Result, Verb, dynamic};
@@ -10,8 +11,8 @@ use crate::api::{ClientMode, DeletionPolicy, OAuthClient, Validate, WorkloadKind
 use crate::reconcile::Desired;
 use crate::reconcile::client::{data_of, state_secret_name, target_secret_name};
 use crate::reconcile::client_plan::{self, Observed};
-use crate::reconcile::conditions::ConditionReason;
 use crate::reconcile::diff::secret_needs_apply;
+use crate::reconcile::events::EventReason;
 use crate::reconcile::index;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Secret;
@@ -34,7 +35,7 @@ pub async fn reconcile(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Ac
     let needs_finalizer = client.spec.mode == ClientMode::Dynamic
         && client.spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Delete;
     let has_finalizer = client.finalizers().iter().any(|f| f == FINALIZER);
-    let key = super::context::backoff_key(client.as_ref());
+    let key = BackoffKey::of(client.as_ref());
     let result = if needs_finalizer || has_finalizer {
         let api: Api<OAuthClient> = Api::namespaced(ctx.client.clone(), &ns);
         let ctx2 = ctx.clone();
@@ -163,8 +164,7 @@ async fn apply_client(client: Arc<OAuthClient>, ctx: Arc<Context>) -> Result<Act
         let why = plan.rotation.why.unwrap_or("rotation");
         ctx.event(
             &client.object_ref(&()),
-            false,
-            ConditionReason::Rotated.into(),
+            EventReason::Rotated,
             format!(
                 "secret rotated because {why}; new fingerprint {}",
                 status.secret_fingerprint.clone().unwrap_or_default()
@@ -219,13 +219,8 @@ async fn restart_workloads(
                     w.name,
                     super::Error::from(e).metric_label()
                 );
-                ctx.event(
-                    &client.object_ref(&()),
-                    true,
-                    ConditionReason::RestartFailed.into(),
-                    msg,
-                )
-                .await;
+                ctx.event(&client.object_ref(&()), EventReason::RestartFailed, msg)
+                    .await;
             }
         }
     }

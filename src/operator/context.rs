@@ -1,13 +1,15 @@
 //! What every reconcile shares: the client, the reflector stores, the event recorder,
 //! metrics, the last IdP probe per provider, and per-object error backoff.
 
+use super::backoff::{BackoffKey, backoff_delay};
 use super::metrics::Metrics;
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
+use crate::reconcile::events::EventReason;
 use crate::reconcile::key::ObjectKey;
 use crate::reconcile::writer_plan::{Programmed, changed_routes};
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -80,8 +82,8 @@ pub struct Context {
     /// caches up front); `run` clears it until the caches have synced.
     pub caches_synced: std::sync::atomic::AtomicBool,
     recorder: Recorder,
-    failures: Mutex<HashMap<String, u32>>,
-    probe_failures: Mutex<HashMap<String, Timestamp>>,
+    failures: Mutex<HashMap<BackoffKey, u32>>,
+    probe_failures: Mutex<HashMap<ObjectKey, Timestamp>>,
 }
 
 impl Context {
@@ -150,48 +152,38 @@ impl Context {
 
     /// Publishes an event about `regarding`. A failed publish is logged, not returned:
     /// an event is a courtesy, the status is the record.
-    pub async fn event(
-        &self,
-        regarding: &ObjectReference,
-        warning: bool,
-        reason: &str,
-        note: String,
-    ) {
+    pub async fn event(&self, regarding: &ObjectReference, reason: EventReason, note: String) {
         let ev = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
+            type_: reason.event_type(),
             reason: reason.to_string(),
             note: Some(note),
             action: "Reconcile".into(),
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&ev, regarding).await {
-            tracing::warn!(error = %e, reason, "could not publish event");
+            tracing::warn!(error = %e, %reason, "could not publish event");
         }
     }
 
     /// The delay before retrying `key` after an error: 5 s doubling to 5 min.
-    pub fn backoff(&self, key: &str) -> Duration {
+    pub fn backoff(&self, key: &BackoffKey) -> Duration {
         let mut failures = self.failures.lock().expect("not poisoned");
-        let n = failures.entry(key.to_string()).or_insert(0);
+        let n = failures.entry(key.clone()).or_insert(0);
         *n = n.saturating_add(1);
         backoff_delay(*n)
     }
 
-    /// When the probes of `key` started failing (kept in memory: a restarted operator
+    /// When the probes of the provider `key` started failing (kept in memory: a restarted operator
     /// starts counting again), or `None` once a probe succeeds.
     pub(crate) fn probe_failing_since(
         &self,
-        key: &str,
+        key: &ObjectKey,
         failed: bool,
         now: Timestamp,
     ) -> Option<Timestamp> {
         let mut since = self.probe_failures.lock().expect("not poisoned");
         if failed {
-            Some(*since.entry(key.to_string()).or_insert(now))
+            Some(*since.entry(key.clone()).or_insert(now))
         } else {
             since.remove(key);
             None
@@ -199,26 +191,9 @@ impl Context {
     }
 
     /// Forgets the failures of `key` after a successful reconcile.
-    pub(crate) fn reset_backoff(&self, key: &str) {
+    pub(crate) fn reset_backoff(&self, key: &BackoffKey) {
         self.failures.lock().expect("not poisoned").remove(key);
     }
-}
-
-/// The key an object's error backoff is kept under: kind, namespace and name (so the
-/// error policy and a successful reconcile name the same entry).
-pub(crate) fn backoff_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
-    format!(
-        "{}/{}/{}",
-        K::kind(&()),
-        object.meta().namespace.as_deref().unwrap_or_default(),
-        object.meta().name.as_deref().unwrap_or_default()
-    )
-}
-
-/// 5 s · 2^(n-1), at most 5 min.
-pub(crate) fn backoff_delay(failures: u32) -> Duration {
-    let exp = failures.saturating_sub(1).min(6);
-    Duration::from_secs((5u64 << exp).min(300))
 }
 
 #[cfg(test)]
@@ -249,21 +224,15 @@ mod tests {
         .expect("an HTTP client");
         let mut p = OIDCProvider::new("idp", Default::default());
         p.metadata.namespace = Some("ns".into());
-        let key = backoff_key(&p);
-        assert_eq!(key, "OIDCProvider/ns/idp");
+        let key = BackoffKey::of(&p);
         assert_eq!(ctx.backoff(&key), Duration::from_secs(5));
         assert_eq!(ctx.backoff(&key), Duration::from_secs(10));
-        assert_eq!(ctx.backoff("OAuthClient/ns/idp"), Duration::from_secs(5));
+        let mut c = OAuthClient::new("idp", Default::default());
+        c.metadata.namespace = Some("ns".into());
+        assert_eq!(ctx.backoff(&BackoffKey::of(&c)), Duration::from_secs(5));
+        assert_eq!(ctx.backoff(&BackoffKey::Writer), Duration::from_secs(5));
         ctx.reset_backoff(&key);
         assert_eq!(ctx.backoff(&key), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        assert_eq!(backoff_delay(1), Duration::from_secs(5));
-        assert_eq!(backoff_delay(2), Duration::from_secs(10));
-        assert_eq!(backoff_delay(6), Duration::from_secs(160));
-        assert_eq!(backoff_delay(7), Duration::from_secs(300));
-        assert_eq!(backoff_delay(100), Duration::from_secs(300));
+        assert_eq!(ctx.backoff(&BackoffKey::Writer), Duration::from_secs(10));
     }
 }

@@ -10,6 +10,7 @@ use crate::api::{OAuthClient, OIDCProvider};
 use crate::reconcile::client::wanted_redirects;
 use crate::reconcile::client::{STATE_CLIENT_ID_KEY, state_secret_name};
 use crate::reconcile::conditions::{ConditionReason, ConditionType, condition};
+use crate::reconcile::events::EventReason;
 use crate::reconcile::key::ObjectKey;
 pub use crate::reconcile::registration::Ensured;
 use crate::reconcile::registration::{STATE_TOKEN_KEY, STATE_URI_KEY};
@@ -74,7 +75,7 @@ pub(crate) async fn ensure(
                 });
             }
             None => {
-                ctx.event(&client.object_ref(&()), true, "DeletedAtIdP",
+                ctx.event(&client.object_ref(&()), EventReason::DeletedAtIdp,
                     format!("the IdP no longer knows client {id:?} (its RFC 7592 configuration endpoint {uri} answered 401 or 404); registering again")).await;
             }
         }

@@ -10,6 +10,7 @@
 //! written by one task ([`writer`]) from the stores, never by the per-object reconcilers.
 
 pub mod apply;
+pub mod backoff;
 pub mod client;
 pub mod context;
 pub mod deletion;

@@ -117,7 +117,7 @@ pub fn describe(e: &OidcError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{OIDCProvider, OIDCProviderSpec};
+    use crate::api::OIDCProvider;
     use crate::reconcile::conditions::{ConditionType, find};
     use crate::reconcile::provider::world_with_client;
     use crate::reconcile::provider_status::diagnose;
@@ -189,15 +189,6 @@ mod tests {
     }
 
     fn provider(issuer: &str) -> OIDCProvider {
-        let mut p = OIDCProvider::new(
-            "idp",
-            OIDCProviderSpec {
-                issuer_url: issuer.into(),
-                client_id: Some("c".into()),
-                ..Default::default()
-            },
-        );
-        p.metadata.namespace = Some("auth".into());
-        p
+        crate::reconcile::fixtures::provider("auth", "idp", issuer)
     }
 }

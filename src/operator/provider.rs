@@ -1,6 +1,7 @@
 //! OIDCProvider: observe (the caches, the CA bundle, a probe of the IdP), compute the
 //! desired status ([`crate::reconcile::provider_status`], pure), publish it.
 
+use super::backoff::BackoffKey;
 use super::context::{Context, Stores};
 use super::idp_error::IdpError;
 use super::probe::{self, Report};
@@ -64,7 +65,7 @@ pub(crate) async fn http_for(ctx: &Context, provider: &OIDCProvider) -> Result<r
 /// Reconciles one OIDCProvider: observe (caches, CA bundle, a probe of the IdP), the
 /// pure [`desired`], publish.
 pub async fn reconcile(provider: Arc<OIDCProvider>, ctx: Arc<Context>) -> Result<Action> {
-    let key = super::context::backoff_key(provider.as_ref());
+    let key = ObjectKey::of(provider.as_ref());
     let world = world_for(&ctx.stores, &provider);
     let compiled = crate::reconcile::provider::config(&world, &provider);
     let report = match http_for(&ctx, &provider).await {
@@ -104,7 +105,7 @@ pub async fn reconcile(provider: Arc<OIDCProvider>, ctx: Arc<Context>) -> Result
         }
         Verdict::Publish(status) => {
             publish_status(&ctx, provider.as_ref(), *status).await?;
-            ctx.reset_backoff(&key);
+            ctx.reset_backoff(&BackoffKey::of(provider.as_ref()));
             Ok(Action::requeue(ctx.idp_recheck))
         }
     }

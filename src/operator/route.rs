@@ -78,7 +78,7 @@ pub async fn reconcile(route: Arc<ForwardAuthRoute>, ctx: Arc<Context>) -> Resul
         programmed,
     );
     publish_status(&ctx, route.as_ref(), st).await?;
-    ctx.reset_backoff(&super::context::backoff_key(route.as_ref()));
+    ctx.reset_backoff(&super::backoff::BackoffKey::of(route.as_ref()));
     Ok(Action::await_change())
 }
 

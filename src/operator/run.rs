@@ -117,7 +117,7 @@ fn error_policy<K: Resource<DynamicType = ()>>(
 ) -> impl Fn(Arc<K>, &Error, Arc<Context>) -> Action {
     move |obj, error, ctx| {
         ctx.metrics.failed(controller, error.metric_label());
-        let key = super::context::backoff_key(obj.as_ref());
+        let key = super::backoff::BackoffKey::of(obj.as_ref());
         tracing::warn!(controller, object = %key, reason = error.metric_label(), error = %error, "reconcile failed");
         Action::requeue(ctx.backoff(&key))
     }

@@ -6,6 +6,7 @@ use super::apply::apply_status;
 use super::context::Context;
 use super::{Error, Result};
 use crate::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
+use crate::reconcile::events::EventReason;
 use crate::reconcile::publish::{WithConditions, publication};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::Api;
@@ -65,7 +66,8 @@ pub async fn publish_status<K: HasStatus>(
         ctx.metrics.write(K::STATUS_METRIC);
     }
     if let Some(ready) = out.warn {
-        ctx.event(&object.object_ref(&()), true, &ready.reason, ready.message)
+        let reason = EventReason::not_ready(&ready);
+        ctx.event(&object.object_ref(&()), reason, ready.message)
             .await;
     }
     Ok(out.status)

@@ -140,13 +140,13 @@ pub async fn run(
             ctx.metrics.reconciled("writer");
             match pass(&ctx, &shards_cache).await {
                 Ok(_) => {
-                    ctx.reset_backoff("writer");
+                    ctx.reset_backoff(&super::backoff::BackoffKey::Writer);
                     break;
                 }
                 Err(e) => {
                     ctx.metrics.failed("writer", e.metric_label());
                     tracing::warn!(error = %e, "writing the outpost configuration failed");
-                    tokio::time::sleep(ctx.backoff("writer")).await;
+                    tokio::time::sleep(ctx.backoff(&super::backoff::BackoffKey::Writer)).await;
                 }
             }
         }

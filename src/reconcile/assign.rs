@@ -19,13 +19,16 @@ pub(crate) struct Assignment {
     pub routes: Vec<RouteConfig>,
     /// Every route's verdict.
     pub verdicts: Verdicts,
+    /// Per provider a served route uses: the redirect URIs of its served routes, in the
+    /// routes' order.
+    pub redirects: BTreeMap<ObjectKey, Vec<String>>,
 }
 
-/// Assigns host+path pairs to routes. `provider_usable(route, provider_key)` says whether
+/// Assigns host+path pairs to routes. `provider_usable(route, provider)` says whether
 /// the route may use its provider (it exists, compiles, and permits the namespace).
 pub(crate) fn assign<'a>(
     routes: impl IntoIterator<Item = &'a ForwardAuthRoute>,
-    provider_usable: &dyn Fn(&ForwardAuthRoute, &str) -> Result<(), String>,
+    provider_usable: &dyn Fn(&ForwardAuthRoute, &ObjectKey) -> Result<(), String>,
 ) -> Assignment {
     let mut ordered: Vec<&ForwardAuthRoute> = routes.into_iter().collect();
     ordered.sort_by_cached_key(|r| {
@@ -36,9 +39,11 @@ pub(crate) fn assign<'a>(
     });
     let mut claimed: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut out = Assignment::default();
+    let mut served: Vec<(ObjectKey, RouteConfig)> = Vec::new();
     for r in ordered {
         let verdict = route::config(r).map_err(|c| c.message).and_then(|rc| {
-            provider_usable(r, &rc.provider)?;
+            let provider = route::provider_key(r);
+            provider_usable(r, &provider)?;
             let pairs: Vec<(String, String)> = rc
                 .hosts
                 .iter()
@@ -53,12 +58,19 @@ pub(crate) fn assign<'a>(
             for k in pairs {
                 claimed.insert(k, rc.id.clone());
             }
-            out.routes.push(rc);
+            served.push((provider, rc));
             Ok(())
         });
         out.verdicts.insert(ObjectKey::of(r), verdict);
     }
-    sort_routes(&mut out.routes);
+    served.sort_by(|(_, a), (_, b)| a.id.cmp(&b.id));
+    for (provider, rc) in served {
+        out.redirects
+            .entry(provider)
+            .or_default()
+            .push(rc.redirect_uri.clone());
+        out.routes.push(rc);
+    }
     out
 }
 
@@ -70,29 +82,11 @@ pub(crate) fn sort_routes(routes: &mut [RouteConfig]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ForwardAuthRouteSpec, ObjectRef, PolicySpec};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-    use k8s_openapi::jiff::Timestamp;
+    use crate::reconcile::fixtures::{self as fx, Fixture};
 
+    /// The route `apps/<name>` of `apps/idp` on `host`, created at `created`.
     fn route(name: &str, created: i64, host: &str) -> ForwardAuthRoute {
-        ForwardAuthRoute {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some("apps".into()),
-                creation_timestamp: Some(Time(Timestamp::from_second(created).unwrap())),
-                ..Default::default()
-            },
-            spec: ForwardAuthRouteSpec {
-                hosts: vec![host.into()],
-                provider_ref: ObjectRef {
-                    name: "idp".into(),
-                    namespace: None,
-                },
-                policy: Some(PolicySpec::any_authenticated()),
-                ..Default::default()
-            },
-            status: None,
-        }
+        fx::route("apps", name, host, "idp", None).created_at(created)
     }
 
     #[test]
@@ -104,6 +98,14 @@ mod tests {
         let assignment = assign([&new, &old], &|_, _| Ok(()));
         assert_eq!(assignment.routes.len(), 1);
         assert_eq!(assignment.routes[0].id, "apps/zz-old");
+        // Only the served route's redirect URI counts for its provider.
+        assert_eq!(
+            assignment.redirects,
+            BTreeMap::from([(
+                ObjectKey::new("apps", "idp"),
+                vec!["https://a.example.com/oauth2/callback".to_string()]
+            )])
+        );
         let refused = assignment.verdicts[&ObjectKey::new("apps", "aa-new")]
             .clone()
             .unwrap_err();
@@ -118,6 +120,7 @@ mod tests {
         let r = route("r", 100, "b.example.com");
         let assignment = assign([&r], &|_, key| Err(format!("provider {key} is not ready")));
         assert!(assignment.routes.is_empty());
+        assert!(assignment.redirects.is_empty());
         assert_eq!(
             assignment.verdicts[&ObjectKey::new("apps", "r")],
             Err("provider apps/idp is not ready".into())

@@ -6,54 +6,31 @@ use crate::api::*;
 use crate::reconcile::client::{STATE_CLIENT_ID_KEY, state_secret_name, target_secret_name};
 use crate::reconcile::conditions::{ConditionExt, ConditionReason, ConditionType};
 use crate::reconcile::diff::secret_needs_apply;
+use crate::reconcile::fixtures::{self as fx, meta};
 use crate::reconcile::rotation::{PREVIOUS_KEY, ROTATE_ANNOTATION};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 fn at(s: i64) -> Timestamp {
     Timestamp::from_second(s).unwrap()
 }
 
-fn meta(ns: &str, name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.into()),
-        namespace: Some(ns.into()),
-        uid: Some(format!("uid-{name}")),
-        generation: Some(1),
-        ..Default::default()
-    }
-}
-
+/// The provider `auth/idp`, its token endpoint discovered or not.
 fn provider(token_endpoint: Option<&str>) -> OIDCProvider {
-    OIDCProvider {
-        metadata: meta("auth", "idp"),
-        spec: OIDCProviderSpec {
-            issuer_url: "https://idp.example.com".into(),
-            client_id: Some("x".into()),
-            ..Default::default()
-        },
-        status: token_endpoint.map(|t| OIDCProviderStatus {
-            endpoints: Some(ProviderEndpoints {
+    let p = fx::provider("auth", "idp", "https://idp.example.com");
+    match token_endpoint {
+        Some(t) => fx::discovered(
+            p,
+            ProviderEndpoints {
                 token: Some(t.into()),
                 ..Default::default()
-            }),
-            ..Default::default()
-        }),
+            },
+        ),
+        None => p,
     }
 }
 
+/// The client `auth/app` of the provider `auth/idp`.
 fn client(mode: ClientMode) -> OAuthClient {
-    OAuthClient {
-        metadata: meta("auth", "app"),
-        spec: OAuthClientSpec {
-            provider_ref: ObjectRef {
-                name: "idp".into(),
-                namespace: Some("auth".into()),
-            },
-            mode,
-            ..Default::default()
-        },
-        status: None,
-    }
+    fx::client("auth", "app", mode, "idp", Some("auth"))
 }
 
 fn counting_mint() -> impl FnMut() -> String {

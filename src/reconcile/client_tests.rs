@@ -4,32 +4,14 @@ use super::*;
 use crate::api::*;
 use crate::reconcile::Desired;
 use crate::reconcile::conditions::ConditionType;
+use crate::reconcile::fixtures::{self as fx, meta};
 use crate::reconcile::world::{World, secret_value};
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::BTreeMap;
 
-fn meta(ns: &str, name: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.into()),
-        namespace: Some(ns.into()),
-        uid: Some(format!("uid-{name}")),
-        ..Default::default()
-    }
-}
-
 fn world_with(client: OAuthClient, secrets: Vec<Secret>) -> (World, OAuthClient) {
-    let provider = OIDCProvider {
-        metadata: meta("auth", "idp"),
-        spec: OIDCProviderSpec {
-            issuer_url: "https://idp.example.com".into(),
-            client_id: Some("x".into()),
-            ..Default::default()
-        },
-        status: None,
-    };
     let world = World {
-        providers: vec![provider],
+        providers: vec![fx::provider("auth", "idp", "https://idp.example.com")],
         clients: vec![client.clone()],
         routes: vec![],
         secrets,
@@ -38,19 +20,9 @@ fn world_with(client: OAuthClient, secrets: Vec<Secret>) -> (World, OAuthClient)
     (world, client)
 }
 
+/// The client `ns/app` of the provider `auth/idp`.
 fn client(ns: &str, mode: ClientMode) -> OAuthClient {
-    OAuthClient {
-        metadata: meta(ns, "app"),
-        spec: OAuthClientSpec {
-            provider_ref: ObjectRef {
-                name: "idp".into(),
-                namespace: Some("auth".into()),
-            },
-            mode,
-            ..Default::default()
-        },
-        status: None,
-    }
+    fx::client(ns, "app", mode, "idp", Some("auth"))
 }
 
 fn secrets(objects: &[Desired]) -> Vec<&Secret> {

@@ -49,7 +49,7 @@ pub fn compile(
     for p in &world.providers {
         let (config, outcome) = provider::desired(world, p);
         if let Some(config) = config {
-            providers.insert(ObjectKey::of(p).to_string(), (config, p));
+            providers.insert(ObjectKey::of(p), (config, p));
         }
         let mut status = match world.probes.get(&ObjectKey::of(p)) {
             Some(report) => probed_status(world, p, report, now).unwrap_or(outcome.status),
@@ -64,7 +64,9 @@ pub fn compile(
         out.provider_status.insert(ObjectKey::of(p), status);
     }
 
-    let (config, verdicts) = outpost_config(&providers, &world.routes);
+    let Served {
+        config, verdicts, ..
+    } = outpost_config(&providers, &world.routes);
     for r in &world.routes {
         let provider_key = route::provider_key(r);
         let programmed = verdicts
@@ -162,29 +164,35 @@ pub fn compile(
 /// route claims, with only the providers they use; and every route's verdict. The one
 /// definition `compile` (so `render`) and the operator's writer share.
 pub fn outpost_config<'a>(
-    providers: &BTreeMap<String, (ProviderConfig, &'a OIDCProvider)>,
+    providers: &BTreeMap<ObjectKey, (ProviderConfig, &'a OIDCProvider)>,
     routes: impl IntoIterator<Item = &'a ForwardAuthRoute>,
-) -> (OutpostConfig, Verdicts) {
+) -> Served {
     let assignment = assign(routes, &|r, provider_key| {
         let (_, provider) = providers.get(provider_key).ok_or_else(|| {
             format!("provider {provider_key} is unusable; see ProviderReady and Accepted")
         })?;
         super::reference_allowed(provider, &r.namespace_or_default())
     });
-    let used: std::collections::BTreeSet<&str> = assignment
-        .routes
-        .iter()
-        .map(|r| r.provider.as_str())
-        .collect();
     let config = OutpostConfig {
         providers: providers
             .iter()
-            .filter(|(k, _)| used.contains(k.as_str()))
-            .map(|(k, (c, _))| (k.clone(), c.clone()))
+            .filter(|(k, _)| assignment.redirects.contains_key(k))
+            .map(|(k, (c, _))| (k.to_string(), c.clone()))
             .collect(),
         routes: assignment.routes,
     };
-    (config, assignment.verdicts)
+    Served {
+        config,
+        verdicts: assignment.verdicts,
+    }
+}
+
+/// What the outposts serve ([`outpost_config`]).
+pub struct Served {
+    /// The outposts' configuration.
+    pub config: OutpostConfig,
+    /// Every route's verdict.
+    pub verdicts: Verdicts,
 }
 
 /// A client's plan from the same [`client_plan::desired`] the operator applies, observed

@@ -156,10 +156,6 @@ pub enum ConditionReason {
     MissingAtIdp,
     /// The IdP holds every redirect URI.
     InSync,
-    /// A workload named in restartOnRotation could not be restarted.
-    RestartFailed,
-    /// The secret was rotated.
-    Rotated,
     /// Dynamic mode, but the provider's discovery document has no
     /// `registration_endpoint` (or was not fetched yet).
     NoRegistrationEndpoint,

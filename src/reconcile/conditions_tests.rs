@@ -119,8 +119,6 @@ fn wire_names_are_the_published_ones() {
             "GracePeriod",
             "MissingAtIdP",
             "InSync",
-            "RestartFailed",
-            "Rotated",
             "NoRegistrationEndpoint",
             "IdPUnreachable",
             "IssuerMismatch",

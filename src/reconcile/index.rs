@@ -191,70 +191,38 @@ pub(crate) fn needed_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ObjectRef as Ref, *};
+    use crate::api::*;
 
-    fn meta(ns: &str, name: &str) -> kube::api::ObjectMeta {
-        kube::api::ObjectMeta {
-            namespace: Some(ns.into()),
-            name: Some(name.into()),
-            ..Default::default()
-        }
-    }
+    use crate::reconcile::fixtures;
 
+    /// The provider `ns/name` signing in with `client` (of its namespace), referable
+    /// from the `allowed` namespaces.
     fn provider(ns: &str, name: &str, client: &str, allowed: &[&str]) -> Arc<OIDCProvider> {
-        let mut p = OIDCProvider::new(
-            name,
-            OIDCProviderSpec {
-                issuer_url: "https://idp.example".into(),
-                client_ref: Some(Ref {
-                    name: client.into(),
-                    namespace: None,
-                }),
-                allowed_namespaces: Some(allowed.iter().map(|s| s.to_string()).collect()),
-                ..Default::default()
-            },
-        );
-        p.metadata = meta(ns, name);
+        let mut p = fixtures::provider(ns, name, "https://idp.example");
+        p.spec.client_id = None;
+        p.spec.client_ref = Some(fixtures::reference(client, None));
+        p.spec.allowed_namespaces = Some(allowed.iter().map(|s| s.to_string()).collect());
         Arc::new(p)
     }
 
+    /// The route `ns/name` on `host` of the provider `idp` (in `pns`, or its own
+    /// namespace), for the group `admins`.
     fn route(ns: &str, name: &str, host: &str, pns: Option<&str>) -> Arc<ForwardAuthRoute> {
-        let mut r = ForwardAuthRoute::new(
-            name,
-            ForwardAuthRouteSpec {
-                hosts: vec![host.into()],
-                provider_ref: Ref {
-                    name: "idp".into(),
-                    namespace: pns.map(str::to_string),
-                },
-                policy: Some(PolicySpec {
-                    groups: Some(vec!["admins".into()]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        );
-        r.metadata = meta(ns, name);
+        let mut r = fixtures::route(ns, name, host, "idp", pns);
+        r.spec.policy = Some(PolicySpec {
+            groups: Some(vec!["admins".into()]),
+            ..Default::default()
+        });
         Arc::new(r)
     }
 
+    /// The Static client `ns/name` of the provider `idp` of its namespace.
     fn client(ns: &str, name: &str) -> Arc<OAuthClient> {
-        let mut c = OAuthClient::new(
-            name,
-            OAuthClientSpec {
-                provider_ref: Ref {
-                    name: "idp".into(),
-                    namespace: None,
-                },
-                mode: ClientMode::Static,
-                credentials_secret_ref: Some(CredentialsSecretRef {
-                    name: "creds".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        );
-        c.metadata = meta(ns, name);
+        let mut c = fixtures::client(ns, name, ClientMode::Static, "idp", None);
+        c.spec.credentials_secret_ref = Some(CredentialsSecretRef {
+            name: "creds".into(),
+            ..Default::default()
+        });
         Arc::new(c)
     }
 

@@ -11,6 +11,9 @@ pub mod client_plan;
 pub mod compile;
 pub mod conditions;
 pub mod diff;
+pub mod events;
+#[cfg(any(test, feature = "testkit"))]
+pub mod fixtures;
 pub mod index;
 pub mod key;
 pub mod outpost_credentials;

@@ -1,26 +1,18 @@
 //! Tests of the provider's desired status.
 
 use super::*;
-use crate::api::{OIDCProvider, OIDCProviderSpec};
+use crate::api::OIDCProvider;
 use crate::oidc::Discovery;
 use crate::reconcile::conditions::{ConditionType, find};
+use crate::reconcile::fixtures::{self as fx, Fixture};
 use crate::reconcile::probe::{Report, parse_http_date};
 use crate::reconcile::provider::world_with_client;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeSet;
 
+/// The provider `auth/idp` at `issuer`, in its third generation.
 fn provider(issuer: &str) -> OIDCProvider {
-    let mut p = OIDCProvider::new(
-        "idp",
-        OIDCProviderSpec {
-            issuer_url: issuer.into(),
-            client_id: Some("c".into()),
-            ..Default::default()
-        },
-    );
-    p.metadata.namespace = Some("auth".into());
-    p.metadata.generation = Some(3);
-    p
+    fx::provider("auth", "idp", issuer).generation(3)
 }
 
 fn at(s: i64) -> Timestamp {

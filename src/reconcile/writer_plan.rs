@@ -33,11 +33,11 @@ pub fn compile(
         });
         let world = world_with_client(p, client.map(|c| c.as_ref()));
         if let Ok(config) = crate::reconcile::provider::config(&world, p) {
-            compiled_providers.insert(ObjectKey::of(p.as_ref()).to_string(), (config, p.as_ref()));
+            compiled_providers.insert(ObjectKey::of(p.as_ref()), (config, p.as_ref()));
         }
     }
-    let (out, verdicts) = outpost_config(&compiled_providers, routes.iter().map(|r| r.as_ref()));
-    (out, verdicts.into_iter().collect())
+    let served = outpost_config(&compiled_providers, routes.iter().map(|r| r.as_ref()));
+    (served.config, served.verdicts.into_iter().collect())
 }
 
 /// The shards to apply (content changed) and the names of stale shards to delete.
@@ -76,48 +76,19 @@ mod tests {
     use super::*;
     use crate::api::*;
     use crate::reconcile::shard;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-    fn meta(ns: &str, name: &str, created: i64) -> kube::api::ObjectMeta {
-        kube::api::ObjectMeta {
-            namespace: Some(ns.into()),
-            name: Some(name.into()),
-            creation_timestamp: Some(Time(
-                k8s_openapi::jiff::Timestamp::from_second(created).unwrap(),
-            )),
-            ..Default::default()
-        }
-    }
+    use crate::reconcile::fixtures::{self as fx, Fixture};
 
+    /// The provider `auth/idp`, referable from the `allowed` namespaces.
     fn provider(allowed: &[&str]) -> Arc<OIDCProvider> {
-        let mut p = OIDCProvider::new(
-            "idp",
-            OIDCProviderSpec {
-                issuer_url: "https://idp.example".into(),
-                client_id: Some("outpost".into()),
-                allowed_namespaces: Some(allowed.iter().map(|s| s.to_string()).collect()),
-                ..Default::default()
-            },
-        );
-        p.metadata = meta("auth", "idp", 0);
+        let mut p = fx::provider("auth", "idp", "https://idp.example").created_at(0);
+        p.spec.allowed_namespaces = Some(allowed.iter().map(|s| s.to_string()).collect());
         Arc::new(p)
     }
 
+    /// A route of `auth/idp` on `host`, created at `created`.
     fn route(ns: &str, name: &str, host: &str, created: i64) -> Arc<ForwardAuthRoute> {
-        let mut r = ForwardAuthRoute::new(
-            name,
-            ForwardAuthRouteSpec {
-                hosts: vec![host.into()],
-                provider_ref: crate::api::ObjectRef {
-                    name: "idp".into(),
-                    namespace: Some("auth".into()),
-                },
-                policy: Some(PolicySpec::any_authenticated()),
-                ..Default::default()
-            },
-        );
-        r.metadata = meta(ns, name, created);
-        Arc::new(r)
+        Arc::new(fx::route(ns, name, host, "idp", Some("auth")).created_at(created))
     }
 
     #[test]

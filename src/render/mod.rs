@@ -72,23 +72,40 @@ pub async fn probe_providers(
     use crate::operator::idp_error::IdpError;
     use crate::reconcile::key::ObjectKey;
     let mut probes = std::collections::BTreeMap::new();
+    // The client for IdPs without a bundle, built once (as the operator's context has
+    // one); when even that fails, no IdP can be asked and each report says why.
+    let shared = crate::oidc::build_client(None);
     for p in &world.providers {
         let ns = p.metadata.namespace.clone().unwrap_or_default();
-        let http = match &p.spec.ca_bundle_ref {
-            None => crate::oidc::build_client(None).map_err(|e| e.to_string()),
-            Some(r) => {
+        let http: Result<reqwest::Client, IdpError> = match (&p.spec.ca_bundle_ref, &shared) {
+            (None, Ok(client)) => Ok(client.clone()),
+            (None, Err(e)) => {
+                let report = crate::reconcile::probe::Report {
+                    discovery_error: Some(e.to_string()),
+                    at: Some(now()),
+                    ..Default::default()
+                };
+                probes.insert(ObjectKey::of(p), report);
+                continue;
+            }
+            (Some(r), _) => {
                 let bundle = ObjectKey::new(&ns, &r.name);
                 let pem = match r.kind {
                     crate::api::CABundleKind::Secret => world.secret_value(&ns, &r.name, &r.key),
                     crate::api::CABundleKind::ConfigMap => None,
                 };
                 match pem {
-                    Some(pem) => crate::oidc::build_client(Some(&pem)).map_err(|e| e.to_string()),
+                    // The operator's error, so render says what the operator would.
+                    Some(pem) => crate::oidc::build_client(Some(&pem)).map_err(|e| {
+                        IdpError::CaBundleUnusable {
+                            bundle,
+                            source: Box::new(e),
+                        }
+                    }),
                     None => Err(IdpError::CaBundleMissing {
                         bundle,
                         key: r.key.clone(),
-                    }
-                    .to_string()),
+                    }),
                 }
             }
         };
@@ -149,3 +166,7 @@ fn status_conditions<'a, S>(
         .map(|(k, s)| (k, conditions(s).as_slice()))
         .collect()
 }
+
+#[cfg(test)]
+#[path = "probe_tests.rs"]
+mod probe_tests;

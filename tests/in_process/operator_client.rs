@@ -8,53 +8,26 @@ use kube::api::ObjectMeta;
 use operator_support::*;
 use portcullis::api::*;
 use portcullis::operator::client::reconcile;
+use portcullis::reconcile::fixtures as fx;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-fn meta(ns: &str, name: &str) -> ObjectMeta {
-    ObjectMeta {
-        namespace: Some(ns.into()),
-        name: Some(name.into()),
-        uid: Some(format!("uid-{name}")),
-        generation: Some(1),
-        ..Default::default()
-    }
-}
-
+/// The provider `team/idp`.
 fn provider() -> OIDCProvider {
-    let mut p = OIDCProvider::new(
-        "idp",
-        OIDCProviderSpec {
-            issuer_url: "https://idp.example".into(),
-            client_id: Some("outpost".into()),
-            ..Default::default()
-        },
-    );
-    p.metadata = meta("team", "idp");
-    p
+    fx::provider("team", "idp", "https://idp.example")
 }
 
+/// The Static client `team/grafana` of `provider`, reading Secret `creds`, for Grafana.
 fn static_client(provider: &str) -> OAuthClient {
-    let mut c = OAuthClient::new(
-        "grafana",
-        OAuthClientSpec {
-            provider_ref: portcullis::api::ObjectRef {
-                name: provider.into(),
-                namespace: None,
-            },
-            mode: ClientMode::Static,
-            credentials_secret_ref: Some(CredentialsSecretRef {
-                name: "creds".into(),
-                ..Default::default()
-            }),
-            secret: Some(ClientSecretSpec {
-                preset: Some(SecretPreset::Grafana),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    );
-    c.metadata = meta("team", "grafana");
+    let mut c = fx::client("team", "grafana", ClientMode::Static, provider, None);
+    c.spec.credentials_secret_ref = Some(CredentialsSecretRef {
+        name: "creds".into(),
+        ..Default::default()
+    });
+    c.spec.secret = Some(ClientSecretSpec {
+        preset: Some(SecretPreset::Grafana),
+        ..Default::default()
+    });
     c
 }
 
@@ -289,28 +262,17 @@ async fn generated_client_is_created_in_one_round_and_then_converges() {
 
 /// A route of `provider` in namespace `team` on `host`, its sessions in Redis or not.
 fn route(host: &str, redis: bool) -> ForwardAuthRoute {
-    let mut r = ForwardAuthRoute::new(
-        host,
-        ForwardAuthRouteSpec {
-            hosts: vec![host.into()],
-            provider_ref: portcullis::api::ObjectRef {
-                name: "idp".into(),
-                namespace: None,
-            },
-            policy: Some(PolicySpec {
-                groups: Some(vec!["admins".into()]),
-                ..Default::default()
-            }),
-            session: redis.then(|| SessionSpec {
-                store: Some(SessionStoreSpec {
-                    redis: Some(Default::default()),
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    );
-    r.metadata = meta("team", host);
+    let mut r = fx::route("team", host, host, "idp", None);
+    r.spec.policy = Some(PolicySpec {
+        groups: Some(vec!["admins".into()]),
+        ..Default::default()
+    });
+    r.spec.session = redis.then(|| SessionSpec {
+        store: Some(SessionStoreSpec {
+            redis: Some(Default::default()),
+        }),
+        ..Default::default()
+    });
     r
 }
 

@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::ObjectMeta;
 use operator_support::*;
 use portcullis::api::*;
 use portcullis::operator::client::reconcile;
+use portcullis::reconcile::fixtures as fx;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
@@ -118,82 +118,38 @@ async fn start_idp() -> Shared {
     idp
 }
 
+/// The provider `team/idp` at `base`, signing in with client `app`, its registration
+/// endpoint discovered.
 fn provider(base: &str) -> OIDCProvider {
-    let mut p = OIDCProvider::new(
-        "idp",
-        OIDCProviderSpec {
-            issuer_url: base.into(),
-            client_ref: Some(portcullis::api::ObjectRef {
-                name: "app".into(),
-                namespace: None,
-            }),
-            ..Default::default()
-        },
-    );
-    p.metadata = ObjectMeta {
-        namespace: Some("team".into()),
-        name: Some("idp".into()),
-        ..Default::default()
-    };
-    p.status = Some(OIDCProviderStatus {
-        endpoints: Some(ProviderEndpoints {
+    let mut p = fx::provider("team", "idp", base);
+    p.spec.client_id = None;
+    p.spec.client_ref = Some(fx::reference("app", None));
+    fx::discovered(
+        p,
+        ProviderEndpoints {
             registration: Some(format!("{base}/register")),
             ..Default::default()
+        },
+    )
+}
+
+/// The route `team/web` of `team/idp`.
+fn route() -> ForwardAuthRoute {
+    fx::route("team", "web", "web.example.com", "idp", None)
+}
+
+/// The Dynamic client `team/app` with an initial access token, its finalizer set or not.
+fn client(finalized: bool) -> OAuthClient {
+    let mut c = fx::client("team", "app", ClientMode::Dynamic, "idp", None);
+    c.spec.redirect_uris = Some(vec!["https://app.example.com/cb".into()]);
+    c.spec.registration = Some(RegistrationSpec {
+        initial_access_token_ref: Some(SecretKeySelector {
+            name: "iat".into(),
+            key: "token".into(),
         }),
         ..Default::default()
     });
-    p
-}
-
-fn route() -> ForwardAuthRoute {
-    let mut r = ForwardAuthRoute::new(
-        "web",
-        ForwardAuthRouteSpec {
-            hosts: vec!["web.example.com".into()],
-            provider_ref: portcullis::api::ObjectRef {
-                name: "idp".into(),
-                namespace: None,
-            },
-            policy: Some(PolicySpec::any_authenticated()),
-            ..Default::default()
-        },
-    );
-    r.metadata = ObjectMeta {
-        namespace: Some("team".into()),
-        name: Some("web".into()),
-        ..Default::default()
-    };
-    r
-}
-
-fn client(finalized: bool) -> OAuthClient {
-    let mut c = OAuthClient::new(
-        "app",
-        OAuthClientSpec {
-            provider_ref: portcullis::api::ObjectRef {
-                name: "idp".into(),
-                namespace: None,
-            },
-            mode: ClientMode::Dynamic,
-            redirect_uris: Some(vec!["https://app.example.com/cb".into()]),
-            registration: Some(RegistrationSpec {
-                initial_access_token_ref: Some(SecretKeySelector {
-                    name: "iat".into(),
-                    key: "token".into(),
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
-    );
-    c.metadata = ObjectMeta {
-        namespace: Some("team".into()),
-        name: Some("app".into()),
-        uid: Some("uid-app".into()),
-        generation: Some(1),
-        finalizers: finalized.then(|| vec![portcullis::operator::FINALIZER.to_string()]),
-        ..Default::default()
-    };
+    c.metadata.finalizers = finalized.then(|| vec![portcullis::operator::FINALIZER.to_string()]);
     c
 }
 

@@ -3,10 +3,10 @@
 use crate::operator_support;
 
 use axum::routing::get;
-use kube::api::ObjectMeta;
 use operator_support::*;
 use portcullis::api::*;
 use portcullis::operator::provider::reconcile;
+use portcullis::reconcile::fixtures::{self as fx, Fixture};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -33,22 +33,9 @@ pub(crate) async fn start_idp(
     (base, task)
 }
 
+/// The provider `auth/idp` at `issuer`, in its second generation.
 pub(crate) fn provider(issuer: &str) -> OIDCProvider {
-    let mut p = OIDCProvider::new(
-        "idp",
-        OIDCProviderSpec {
-            issuer_url: issuer.into(),
-            client_id: Some("outpost".into()),
-            ..Default::default()
-        },
-    );
-    p.metadata = ObjectMeta {
-        namespace: Some("auth".into()),
-        name: Some("idp".into()),
-        generation: Some(2),
-        ..Default::default()
-    };
-    p
+    fx::provider("auth", "idp", issuer).generation(2)
 }
 
 /// A context on the real clock: the probe compares it with the IdP's `Date` header.

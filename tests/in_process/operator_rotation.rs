@@ -9,60 +9,34 @@ use kube::api::ObjectMeta;
 use operator_support::*;
 use portcullis::api::*;
 use portcullis::operator::client::reconcile;
+use portcullis::reconcile::fixtures as fx;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// The provider `team/idp`.
 fn provider() -> OIDCProvider {
-    let mut p = OIDCProvider::new(
-        "idp",
-        OIDCProviderSpec {
-            issuer_url: "https://idp.example".into(),
-            client_id: Some("x".into()),
-            ..Default::default()
-        },
-    );
-    p.metadata = ObjectMeta {
-        namespace: Some("team".into()),
-        name: Some("idp".into()),
-        ..Default::default()
-    };
-    p
+    fx::provider("team", "idp", "https://idp.example")
 }
 
+/// The Generated client `team/app`: rotated every 720h with 2h of grace, restarting
+/// Deployment `app`, and annotated to rotate now.
 fn client() -> OAuthClient {
-    let mut c = OAuthClient::new(
-        "app",
-        OAuthClientSpec {
-            provider_ref: portcullis::api::ObjectRef {
-                name: "idp".into(),
-                namespace: None,
-            },
-            mode: ClientMode::Generated,
-            rotation: Some(RotationSpec {
-                period: "720h".into(),
-                grace: Some("2h".into()),
-            }),
-            restart_on_rotation: Some(vec![WorkloadRef {
-                kind: WorkloadKind::Deployment,
-                name: "app".into(),
-            }]),
-            ..Default::default()
-        },
+    let mut c = fx::client("team", "app", ClientMode::Generated, "idp", None);
+    c.spec.rotation = Some(RotationSpec {
+        period: "720h".into(),
+        grace: Some("2h".into()),
+    });
+    c.spec.restart_on_rotation = Some(vec![WorkloadRef {
+        kind: WorkloadKind::Deployment,
+        name: "app".into(),
+    }]);
+    c.metadata.annotations = Some(
+        [(
+            portcullis::operator::ROTATE_ANNOTATION.to_string(),
+            "please".to_string(),
+        )]
+        .into(),
     );
-    c.metadata = ObjectMeta {
-        namespace: Some("team".into()),
-        name: Some("app".into()),
-        uid: Some("uid-app".into()),
-        generation: Some(1),
-        annotations: Some(
-            [(
-                portcullis::operator::ROTATE_ANNOTATION.to_string(),
-                "please".to_string(),
-            )]
-            .into(),
-        ),
-        ..Default::default()
-    };
     c
 }
 

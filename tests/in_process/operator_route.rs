@@ -3,63 +3,31 @@
 use crate::operator_support;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::ObjectMeta;
 use kube::runtime::{reflector, watcher};
 use operator_support::*;
 use portcullis::api::*;
 use portcullis::operator::{route, writer};
+use portcullis::reconcile::fixtures::{self as fx, Fixture};
 use portcullis::reconcile::writer_plan;
 use std::sync::Arc;
 
+/// The Ready provider `auth/idp`, referable from the `allowed` namespaces.
 fn provider(allowed: &[&str]) -> OIDCProvider {
-    let mut p = OIDCProvider::new(
-        "idp",
-        OIDCProviderSpec {
-            issuer_url: "https://idp.example".into(),
-            client_id: Some("outpost".into()),
-            allowed_namespaces: Some(allowed.iter().map(|s| s.to_string()).collect()),
-            ..Default::default()
-        },
-    );
-    p.metadata = ObjectMeta {
-        namespace: Some("auth".into()),
-        name: Some("idp".into()),
-        ..Default::default()
-    };
-    p.status = Some(OIDCProviderStatus {
-        conditions: vec![portcullis::reconcile::conditions::condition(
-            portcullis::reconcile::conditions::ConditionType::Ready,
-            Some(true),
-            portcullis::reconcile::conditions::ConditionReason::Ready,
-            "ok",
-        )],
-        ..Default::default()
-    });
+    let mut p = fx::ready(fx::provider("auth", "idp", "https://idp.example"));
+    p.spec.allowed_namespaces = Some(allowed.iter().map(|s| s.to_string()).collect());
     p
 }
 
+/// The route `ns/name` of `auth/idp` on `<name>.example.com`, created at `i`.
 fn route_obj(ns: &str, name: &str, i: i64) -> ForwardAuthRoute {
-    let mut r = ForwardAuthRoute::new(
+    fx::route(
+        ns,
         name,
-        ForwardAuthRouteSpec {
-            hosts: vec![format!("{name}.example.com")],
-            provider_ref: portcullis::api::ObjectRef {
-                name: "idp".into(),
-                namespace: Some("auth".into()),
-            },
-            policy: Some(PolicySpec::any_authenticated()),
-            ..Default::default()
-        },
-    );
-    r.metadata = ObjectMeta {
-        namespace: Some(ns.into()),
-        name: Some(name.into()),
-        generation: Some(1),
-        creation_timestamp: Some(Time(k8s_openapi::jiff::Timestamp::from_second(i).unwrap())),
-        ..Default::default()
-    };
-    r
+        &format!("{name}.example.com"),
+        "idp",
+        Some("auth"),
+    )
+    .created_at(i)
 }
 
 /// The credentials copy and the shards, as the writer applied them (to cache for the

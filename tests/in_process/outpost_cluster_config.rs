@@ -8,7 +8,6 @@ use operator_support::*;
 use portcullis::config::{OutpostConfig, PolicyConfig, ProviderConfig, RouteConfig};
 use portcullis::outpost::server::cluster_config;
 use portcullis::reconcile::shard::shards;
-use serde_json::json;
 
 fn config(issuer: &str, routes: usize) -> OutpostConfig {
     let mut c = OutpostConfig::default();
@@ -38,51 +37,73 @@ fn config(issuer: &str, routes: usize) -> OutpostConfig {
     c
 }
 
-fn list(items: &[ConfigMap], rv: &str) -> serde_json::Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": rv}, "items": items})
+/// The configuration's shards in `sys`, as the operator writes them.
+fn shards_of(config: &OutpostConfig) -> Vec<ConfigMap> {
+    shards(config, "sys")
 }
 
-const PATH: &str = "/api/v1/namespaces/sys/configmaps?";
+/// `shard` with text in place of its configuration that no YAML parser accepts.
+fn broken(mut shard: ConfigMap) -> ConfigMap {
+    for text in shard.data.get_or_insert_with(Default::default).values_mut() {
+        *text = "routes: [unclosed".into();
+    }
+    shard
+}
 
 #[tokio::test]
 async fn load_lists_label_selected_shards_and_merges_them() {
     let expected = config("https://idp.example", 3);
-    let items = shards(&expected, "sys");
-    let (kc, mut handle) = mock();
-    let v = tokio::spawn(async move {
-        expect(&mut handle, "GET", PATH, 200, move |_| list(&items, "1")).await
+    let (kc, handle) = mock();
+    let verifier = ApiServerVerifier(handle).run(Scenario::ConfigShardsListed {
+        namespace: "sys".into(),
+        shards: shards_of(&expected),
     });
     let loaded = cluster_config::load(kc, "sys").await.unwrap();
-    let req = v.await.unwrap();
+    let exchanges = verifier.await.unwrap();
+    // The step asserts the selector too; said here as what this test is about.
     assert!(
-        req.uri
+        exchanges[0]
+            .uri
             .contains("labelSelector=portcullis.dev%2Foutpost-config%3Dtrue"),
         "{}",
-        req.uri
+        exchanges[0].uri
     );
     assert_eq!(loaded, expected);
+}
+
+#[tokio::test]
+async fn load_refuses_a_shard_it_cannot_parse_and_names_it() {
+    let good = config("https://idp.example", 3);
+    let mut items = shards_of(&good);
+    let name = items[0].metadata.name.clone().unwrap();
+    items[0] = broken(items[0].clone());
+    let (kc, handle) = mock();
+    let verifier = ApiServerVerifier(handle).run(Scenario::ConfigShardsListed {
+        namespace: "sys".into(),
+        shards: items,
+    });
+    let err = cluster_config::load(kc, "sys")
+        .await
+        .expect_err("a shard that does not parse is refused, not skipped");
+    verifier.await.unwrap();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("configmaps in sys/{name}")),
+        "the error names the shard: {text}"
+    );
 }
 
 #[tokio::test]
 async fn watch_yields_the_initial_config_then_each_change() {
     let first = config("https://idp.example", 2);
     let second = config("https://idp.example", 3);
-    let items = shards(&first, "sys");
-    let mut changed = shards(&second, "sys").remove(0);
-    changed.metadata.resource_version = Some("2".into());
-    let (kc, mut handle) = mock();
-    let server = tokio::spawn(async move {
-        expect(&mut handle, "GET", PATH, 200, move |_| list(&items, "1")).await;
-        let (request, send) = handle.next_request().await.unwrap();
-        assert!(request.uri().to_string().contains("watch=true"));
-        let line = serde_json::to_vec(&json!({"type": "MODIFIED", "object": changed})).unwrap();
-        send.send_response(
-            http::Response::builder()
-                .body(kube::client::Body::from(line))
-                .unwrap(),
-        );
-        // Keep the handle until the test has read both configurations.
-        handle
+    let mut modified = shards_of(&second).remove(0);
+    modified.metadata.resource_version = Some("2".into());
+    let (kc, handle) = mock();
+    let verifier = ApiServerVerifier(handle).run(Scenario::ConfigShardModified {
+        namespace: "sys".into(),
+        shards: shards_of(&first),
+        modified,
     });
     let mut stream = Box::pin(cluster_config::watch(kc, "sys"));
     let a = stream.next().await.unwrap().unwrap();
@@ -92,5 +113,37 @@ async fn watch_yields_the_initial_config_then_each_change() {
         Err(e) => panic!("unexpected watch error: {e}"),
     };
     assert_eq!(b, second);
-    drop(server);
+    let exchanges = verifier.await.unwrap();
+    assert!(
+        exchanges[1].uri.contains("resourceVersion=1"),
+        "{}",
+        exchanges[1].uri
+    );
+}
+
+#[tokio::test]
+async fn watch_reports_a_shard_that_turned_bad_and_names_it() {
+    let first = config("https://idp.example", 2);
+    let mut modified = broken(shards_of(&first).remove(0));
+    let name = modified.metadata.name.clone().unwrap();
+    modified.metadata.resource_version = Some("2".into());
+    let (kc, handle) = mock();
+    let verifier = ApiServerVerifier(handle).run(Scenario::ConfigShardModified {
+        namespace: "sys".into(),
+        shards: shards_of(&first),
+        modified,
+    });
+    let mut stream = Box::pin(cluster_config::watch(kc, "sys"));
+    assert_eq!(stream.next().await.unwrap().unwrap(), first);
+    let err = stream
+        .next()
+        .await
+        .unwrap()
+        .expect_err("a shard that no longer parses is an error (the last good one is kept)");
+    assert!(
+        err.to_string()
+            .contains(&format!("configmaps in sys/{name}")),
+        "{err}"
+    );
+    verifier.await.unwrap();
 }

@@ -1,13 +1,16 @@
-//! The conversations the operator has with the API server, named by what happens; each
-//! is a list of [`Step`]s the verifier answers in order.
+//! The conversations the operator (and the outpost's cluster loader) have with the API
+//! server, named by what happens; each is a list of [`Step`]s the verifier answers in
+//! order.
 
 use super::verifier::Step;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Resource;
 use portcullis::api::{ForwardAuthRoute, OAuthClient, OIDCProvider};
 use portcullis::reconcile::client;
 use serde_json::Value;
 
-/// The conversations the operator's reconcilers have with the API server.
+/// The conversations the operator's reconcilers and the outpost's loader have with the
+/// API server.
 pub enum Scenario {
     /// A provider whose IdP answered as configured: its status is published, and no
     /// event (nothing went wrong).
@@ -86,6 +89,24 @@ pub enum Scenario {
     ConfigurationWritten {
         /// How many shards the configuration compiles to.
         shards: usize,
+    },
+    /// The outpost loads its configuration: one list of the label-selected shards in
+    /// `namespace`, answered with `shards`.
+    ConfigShardsListed {
+        /// The namespace the outpost reads.
+        namespace: String,
+        /// The shards the server holds.
+        shards: Vec<ConfigMap>,
+    },
+    /// The outpost watches its configuration: the list of `shards`, then a watch from
+    /// that list's resourceVersion that delivers one MODIFIED event for `modified`.
+    ConfigShardModified {
+        /// The namespace the outpost reads.
+        namespace: String,
+        /// The shards the server holds at first.
+        shards: Vec<ConfigMap>,
+        /// A shard as it is after the change.
+        modified: ConfigMap,
     },
 }
 
@@ -194,6 +215,27 @@ impl Scenario {
             ],
             Self::RouteRefused(r) => vec![Step::apply_status(&r), Step::event(&namespace_of(&r))],
             Self::RoutesProgrammed(routes) => routes.iter().map(Step::apply_status).collect(),
+            Self::ConfigShardsListed { namespace, shards } => vec![Step::ListConfigShards {
+                namespace,
+                shards,
+                version: "1".into(),
+            }],
+            Self::ConfigShardModified {
+                namespace,
+                shards,
+                modified,
+            } => vec![
+                Step::ListConfigShards {
+                    namespace: namespace.clone(),
+                    shards,
+                    version: "1".into(),
+                },
+                Step::WatchConfigShards {
+                    namespace,
+                    kind: "MODIFIED",
+                    shard: Box::new(modified),
+                },
+            ],
             Self::ConfigurationWritten { shards } => {
                 let mut steps = vec![Step::ApplySecret {
                     secret: (

@@ -1,11 +1,13 @@
 //! Named API-server conversations, in the manner of kube-rs controller-rs's
-//! `ApiServerVerifier`: a test says which [`Scenario`] it expects ("the provider was
+//! `ApiServerVerifier` (the operator's, and the outpost's cluster loader's): a test says
+//! which [`Scenario`] it expects ("the provider was
 //! discovered", "the client's provider is missing"), the verifier answers the requests
 //! that scenario consists of and asserts they come in that order, and the test reads the
 //! [`Exchange`]s for what the operator sent. The scenarios themselves are in
 //! `scenario.rs`; this file holds the requests they are made of.
 
 use super::{Exchange, Handle, api_error, expect};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Resource;
 use portcullis::api::{WorkloadKind, WorkloadRef};
 use serde::Serialize;
@@ -78,6 +80,26 @@ pub enum Step {
     ReplaceLease {
         /// The Lease's path.
         path: String,
+    },
+    /// Lists the outposts' configuration shards in `namespace`, selected by their label;
+    /// answered with `shards` at resourceVersion `version`.
+    ListConfigShards {
+        /// The namespace the outpost reads.
+        namespace: String,
+        /// The shards the server returns.
+        shards: Vec<ConfigMap>,
+        /// The list's resourceVersion.
+        version: String,
+    },
+    /// Watches the shards in `namespace` (label-selected, as listed); answered with one
+    /// watch event, `{"type": ..., "object": shard}`.
+    WatchConfigShards {
+        /// The namespace the outpost reads.
+        namespace: String,
+        /// `ADDED`, `MODIFIED` or `DELETED`.
+        kind: &'static str,
+        /// The shard the event carries.
+        shard: Box<ConfigMap>,
     },
     /// `step`'s request, answered with an API error instead (a `Status` body).
     Refused {
@@ -201,6 +223,33 @@ impl Step {
             Self::ReadLease { path, answer } => ("GET", path, 200, Box::new(move |_| answer)),
             Self::CreateLease { path } => ("POST", path, 201, echo),
             Self::ReplaceLease { path } => ("PUT", path, 200, echo),
+            Self::ListConfigShards {
+                namespace,
+                shards,
+                version,
+            } => {
+                let answer = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMapList",
+                    "metadata": {"resourceVersion": version}, "items": shards});
+                (
+                    "GET",
+                    format!("/api/v1/namespaces/{namespace}/configmaps?"),
+                    200,
+                    Box::new(move |_| answer),
+                )
+            }
+            Self::WatchConfigShards {
+                namespace,
+                kind,
+                shard,
+            } => {
+                let event = serde_json::json!({"type": kind, "object": shard});
+                (
+                    "GET",
+                    format!("/api/v1/namespaces/{namespace}/configmaps?"),
+                    200,
+                    Box::new(move |_| event),
+                )
+            }
             Self::Refused { step, code, reason } => {
                 let (method, path, _, _) = step.request();
                 (
@@ -217,10 +266,33 @@ impl Step {
     /// never comes fails the test after [`PATIENCE`] instead of hanging it (the
     /// operator's context, which holds the client, often outlives the conversation).
     async fn answer(self, handle: &mut Handle) -> Exchange {
+        let query = self.query();
         let (method, path, status, respond) = self.request();
-        tokio::time::timeout(PATIENCE, expect(handle, method, &path, status, respond))
-            .await
-            .unwrap_or_else(|_| panic!("no {method} {path} within {PATIENCE:?}"))
+        let exchange =
+            tokio::time::timeout(PATIENCE, expect(handle, method, &path, status, respond))
+                .await
+                .unwrap_or_else(|_| panic!("no {method} {path} within {PATIENCE:?}"));
+        for needed in query {
+            assert!(
+                exchange.uri.contains(needed),
+                "expected {needed} in the query of {method} {}",
+                exchange.uri
+            );
+        }
+        exchange
+    }
+
+    /// What the request's query must hold beyond its path: the shards' label selector
+    /// (an outpost reading every ConfigMap would merge foreign data), and for a watch,
+    /// `watch=true`.
+    fn query(&self) -> Vec<&'static str> {
+        const SHARD_SELECTOR: &str = "labelSelector=portcullis.dev%2Foutpost-config%3Dtrue";
+        match self {
+            Self::ListConfigShards { .. } => vec![SHARD_SELECTOR],
+            Self::WatchConfigShards { .. } => vec![SHARD_SELECTOR, "watch=true"],
+            Self::Refused { step, .. } => step.query(),
+            _ => vec![],
+        }
     }
 }
 

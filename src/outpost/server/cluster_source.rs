@@ -5,7 +5,7 @@
 //! sidecar in another namespace (the ingress controller's pod, an app's pod) cannot
 //! mount a Secret of this one.
 
-use super::cluster_config;
+use super::cluster_config::{self, ClusterConfigError};
 use super::source::{
     BoxFuture, ConfigSource, FileSource, Snapshot, SourceError, resolve_file_mode,
 };
@@ -22,7 +22,7 @@ use tokio::sync::watch;
 type References = BTreeMap<(bool, SecretKeyRef), Result<String, String>>;
 
 /// The latest merged configuration the watch produced, or why there is none.
-type Latest = Option<Result<OutpostConfig, String>>;
+type Latest = Option<Result<OutpostConfig, Arc<ClusterConfigError>>>;
 
 /// Reads the compiled configuration the operator writes into `namespace`.
 pub struct ClusterSource {
@@ -55,7 +55,7 @@ impl ClusterSource {
             let mut stream = std::pin::pin!(stream);
             while let Some(item) = stream.next().await {
                 // The error text names ConfigMaps and fields, never secret values.
-                let _ = tx.send(Some(item.map_err(|e| e.to_string())));
+                let _ = tx.send(Some(item.map_err(Arc::new)));
             }
         });
         Self {
@@ -106,9 +106,9 @@ impl ClusterSource {
             })?;
         match latest.clone().expect("waited for Some") {
             Ok(config) => Ok(config),
-            Err(message) => Err(SourceError::Read {
-                path: self.describe(),
-                message,
+            Err(source) => Err(SourceError::Cluster {
+                origin: self.describe(),
+                source,
             }),
         }
     }

@@ -29,6 +29,16 @@ pub enum SourceError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The cluster's configuration shards could not be listed, watched or merged.
+    #[error("cannot read {origin}: {source}")]
+    Cluster {
+        /// Where the shards are (`configmaps -l ... in <namespace>`).
+        origin: String,
+        /// What went wrong (shared: every reload until the next watch event reports
+        /// the same one).
+        #[source]
+        source: std::sync::Arc<super::cluster_config::ClusterConfigError>,
+    },
     /// A secret reference cannot be resolved.
     #[error("{field}: {message}")]
     Secret {
@@ -48,6 +58,12 @@ impl SourceError {
         match self {
             Self::Read { .. } => "read",
             Self::Config(e) => e.metric_label(),
+            // Shards that merge into an invalid configuration count as one from a
+            // file does; the API server's failures count as a failed read.
+            Self::Cluster { source, .. } => match source.as_ref() {
+                super::cluster_config::ClusterConfigError::Config(e) => e.metric_label(),
+                _ => "read",
+            },
             Self::Secret { .. } => "secret",
             Self::CookieSecrets(_) => "cookie_secrets",
         }

@@ -249,3 +249,36 @@ fn a_redis_stores_password_and_ca_bundle_are_read_and_fingerprinted() {
         "{err}"
     );
 }
+
+#[test]
+fn a_cluster_failure_keeps_its_cause_and_counts_as_what_it_is() {
+    use super::super::cluster_config::ClusterConfigError;
+    let shard_unparsable = SourceError::Cluster {
+        origin: "configmaps in sys".into(),
+        source: std::sync::Arc::new(ClusterConfigError::Config(ConfigError::Parse {
+            origin: "configmaps in sys/portcullis-config-0-of-1".into(),
+            message: "did not find expected node content".into(),
+        })),
+    };
+    assert_eq!(shard_unparsable.metric_label(), "parse");
+    let text = shard_unparsable.to_string();
+    assert!(
+        text.starts_with("cannot read configmaps in sys: ")
+            && text.contains("portcullis-config-0-of-1"),
+        "{text}"
+    );
+    // The cause is reachable as an error, not only as text.
+    let cause = std::error::Error::source(&shard_unparsable).expect("a source");
+    assert!(
+        cause
+            .to_string()
+            .contains("did not find expected node content")
+    );
+    let api_down = SourceError::Cluster {
+        origin: "configmaps in sys".into(),
+        source: std::sync::Arc::new(ClusterConfigError::Kube(
+            kube::Error::LinesCodecMaxLineLengthExceeded,
+        )),
+    };
+    assert_eq!(api_down.metric_label(), "read");
+}
