@@ -8,6 +8,8 @@
 //! `cargo test --benches` runs each function once, untimed. No timing is asserted anywhere:
 //! the budgets in DESIGN.md are compared by hand in docs/benchmarks.md.
 
+// Not `benches/auth_path.rs`: cargo would take that for a bench target of its own.
+#[path = "outpost_parts/auth_path.rs"]
 mod auth_path;
 mod support;
 

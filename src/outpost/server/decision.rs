@@ -102,7 +102,7 @@ impl Seen {
 }
 
 /// The groups a denial compared, as the line shows them: comma-separated, at most
-/// [`MAX_LOGGED_GROUPS`] and a count of the rest.
+/// 32 and a count of the rest.
 pub fn compared_groups(groups: &[String]) -> String {
     let shown: Vec<&str> = groups
         .iter()
