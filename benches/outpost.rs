@@ -1,12 +1,16 @@
 //! Micro-benchmarks of the outpost's per-request work: opening and sealing the session
 //! cookie, the policy, identity headers, redirect checks, bearer-cache lookups, the
 //! identity JWT, and ID/access token verification (RS256, ES256) through
-//! [`portcullis::oidc::Provider`] against a JWKS served on 127.0.0.1.
+//! [`portcullis::oidc::Provider`] against a JWKS served on 127.0.0.1; and the auth
+//! subrequest through the outpost's router ([`auth_path`]).
 //!
 //! `cargo bench --bench outpost` measures (a few minutes at most: small samples);
 //! `cargo test --benches` runs each function once, untimed. No timing is asserted anywhere:
 //! the budgets in DESIGN.md are compared by hand in docs/benchmarks.md.
 
+// Not `benches/auth_path.rs`: cargo would take that for a bench target of its own.
+#[path = "outpost_parts/auth_path.rs"]
+mod auth_path;
 mod support;
 
 use axum::Router;
@@ -209,6 +213,7 @@ fn benches(c: &mut Criterion) {
     session_benches(c);
     policy_and_header_benches(c);
     token_benches(c, &keys);
+    auth_path::benches(c);
 }
 
 criterion_group! {

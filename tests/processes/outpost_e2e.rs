@@ -415,14 +415,19 @@ fn screenshot_path(png: &str, dir: &tempfile::TempDir) -> std::path::PathBuf {
         .unwrap_or_else(|| dir.path().join(png))
 }
 
-/// Chromium through nginx to `/private`, signing in with the IdP's real form; the
-/// result and the screenshot's bytes (kept as `$E2E_ARTIFACTS/<png>` when set, to be
-/// looked at). `None` when a tool is missing.
-async fn chromium_signs_in(
-    user: &str,
-    password: &str,
-    png: &str,
-) -> Option<(Stack, Nginx, BrowserResult, Vec<u8>)> {
+/// What a Chromium test through nginx starts with: the stack (IdP, app, outpost), nginx
+/// in front of it, and where its screenshot goes.
+struct ChromiumStack {
+    s: Stack,
+    nginx: Nginx,
+    /// `$E2E_ARTIFACTS/<png>` when set, else in `_dir`.
+    screenshot: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// The [`ChromiumStack`] for a test whose screenshot is `png`; `None` (the test skips)
+/// when a tool is missing.
+async fn chromium_stack(png: &str) -> Option<ChromiumStack> {
     if !require(&[
         Tool::Node,
         Tool::IdpPackages,
@@ -435,7 +440,29 @@ async fn chromium_signs_in(
     let s = stack("RS256").await;
     let nginx = nginx_for(&s);
     let dir = tempfile::tempdir().expect("dir");
-    let path = screenshot_path(png, &dir);
+    let screenshot = screenshot_path(png, &dir);
+    Some(ChromiumStack {
+        s,
+        nginx,
+        screenshot,
+        _dir: dir,
+    })
+}
+
+/// Chromium through nginx to `/private`, signing in with the IdP's real form; the
+/// result and the screenshot's bytes (kept as `$E2E_ARTIFACTS/<png>` when set, to be
+/// looked at). `None` when a tool is missing.
+async fn chromium_signs_in(
+    user: &str,
+    password: &str,
+    png: &str,
+) -> Option<(Stack, Nginx, BrowserResult, Vec<u8>)> {
+    let ChromiumStack {
+        s,
+        nginx,
+        screenshot: path,
+        _dir,
+    } = chromium_stack(png).await?;
     let url = format!("{}/private", nginx.url());
     let result = Browser::run(BrowserOptions::login(&url, user, password, path.clone()))
         .await
@@ -565,20 +592,16 @@ async fn underscore_spellings_of_identity_headers_never_name_the_user() {
 /// The second completed sign-in ends on the page naming the cookie, not another round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_in_a_cookie_loop_ends_on_a_page_naming_the_cookie() {
-    if !require(&[
-        Tool::Node,
-        Tool::IdpPackages,
-        Tool::Nginx,
-        Tool::Chromium,
-        Tool::BrowserPackages,
-    ]) {
+    // Bound by name, not `..`: nginx and the folder must live until the test ends.
+    let Some(ChromiumStack {
+        s,
+        nginx: _nginx,
+        screenshot: path,
+        _dir,
+    }) = chromium_stack("outpost-login-loop.png").await
+    else {
         return;
-    }
-    let s = stack("RS256").await;
-    let _nginx = nginx_for(&s);
-    let dir = tempfile::tempdir().expect("dir");
-    let png = "outpost-login-loop.png";
-    let path = screenshot_path(png, &dir);
+    };
     let url = format!("http://localhost:{}/private", s.front_port);
     let result = Browser::run(BrowserOptions::login(&url, "alice", "wonderland", path))
         .await
@@ -680,19 +703,15 @@ async fn chromium_shows_the_sessions_page_a_person_can_act_on() {
 /// not keep the cookie. Chromium shows the page that says so and how to go on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_shows_the_failed_sign_in_page_a_person_can_act_on() {
-    if !require(&[
-        Tool::Node,
-        Tool::IdpPackages,
-        Tool::Nginx,
-        Tool::Chromium,
-        Tool::BrowserPackages,
-    ]) {
+    let Some(ChromiumStack {
+        s,
+        nginx,
+        screenshot: path,
+        _dir,
+    }) = chromium_stack("outpost-callback-failed.png").await
+    else {
         return;
-    }
-    let s = stack("RS256").await;
-    let nginx = nginx_for(&s);
-    let dir = tempfile::tempdir().expect("dir");
-    let path = screenshot_path("outpost-callback-failed.png", &dir);
+    };
     let url = format!("{}/oauth2/callback?code=abc&state=not-ours", nginx.url());
     let result = Browser::run(BrowserOptions {
         url,

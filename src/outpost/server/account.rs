@@ -1,14 +1,15 @@
 //! `/oauth2/sign_out`, `/oauth2/userinfo` and `/.well-known/jwks.json`.
 
 use super::App;
-use super::decision::Ctx;
+use super::decision::Decided;
 use super::extract::{HostRoute, LoginTarget};
 use super::handlers::{page, redirect};
 use super::loader::load_session;
 use super::login::{absolute_rd, log_refused_rd, validated_rd};
-use super::request::{SessionData, cookie_headers, now};
+use super::request::{RequestId, SessionData, cookie_headers, now};
 use super::sign_out_hint;
-use crate::reason::{Outcome, Reason};
+use super::state::RouteRuntime;
+use crate::reason::Reason;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -19,13 +20,17 @@ use std::sync::Arc;
 /// `/oauth2/sign_out?rd=`: clears the session cookies; RP-initiated logout at the IdP
 /// when discovery offers an `end_session_endpoint`, else straight to the validated `rd`.
 /// On another host than the external URL, it clears what it can and moves there.
-pub async fn sign_out(ctx: Ctx, target: LoginTarget, req: Request) -> Response {
+pub async fn sign_out(
+    id: RequestId,
+    target: LoginTarget,
+    req: Request,
+) -> Result<Decided, Decided> {
     let (parts, _) = req.into_parts();
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
     let rd = absolute_rd(route, host, rd);
     let (target, refused) = validated_rd(route, &rd);
     if let Some(label) = refused {
-        log_refused_rd(&ctx, route, label);
+        log_refused_rd(&id, route, label);
     }
     let cookies = cookie_headers(&parts.headers);
     if host != route.authority {
@@ -33,13 +38,7 @@ pub async fn sign_out(ctx: Ctx, target: LoginTarget, req: Request) -> Response {
         let rd: String = url::form_urlencoded::byte_serialize(target.as_str().as_bytes()).collect();
         let location = format!("{}?rd={rd}", route.url("/oauth2/sign_out"));
         let r = redirect(&location, &route.sessions.clear(&cookies));
-        return ctx.finish(
-            Some(&route.config.id),
-            Outcome::Redirect,
-            Reason::ExternalUrl,
-            "",
-            r,
-        );
+        return Ok(Decided::redirect(route, Reason::ExternalUrl, r));
     }
     let now = now();
     let mut clear = route.sessions.clear(&cookies);
@@ -48,26 +47,12 @@ pub async fn sign_out(ctx: Ctx, target: LoginTarget, req: Request) -> Response {
     // Redis mode: the session ends on the server, so a copy of the cookie is refused
     // from now on. If that cannot be done, the user is told, not shown a sign-out that
     // did not happen.
-    let ended = match route.store.end(route.scope(), &parts.headers, now).await {
-        Ok(ended) => ended,
-        Err(code) => {
-            tracing::warn!(request_id = %ctx.request_id, route = %route.config.id, reason = %code, "sign-out could not end the session in the session store");
-            let r = page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                code,
-                "the session store did not answer, so your session could not be ended on the server; the cookie was removed from this browser, try signing out again in a moment",
-                "",
-                &ctx.request_id,
-                Some(route),
-            );
-            let r = with_cookies(r, &clear);
-            return ctx.finish(Some(&route.config.id), Outcome::Error, code, "", r);
-        }
-    };
+    let ended = (route.store.end(route.scope(), &parts.headers, now).await)
+        .map_err(|code| not_ended(&id, route, code).with_cookies(&clear))?;
     if let Some(ended) = &ended {
         tracing::info!(
             audit = "session_ended",
-            request_id = %ctx.request_id,
+            request_id = %id,
             route = %route.config.id,
             user = %ended.session.data.identity.username,
             by = "sign_out",
@@ -99,21 +84,31 @@ pub async fn sign_out(ctx: Ctx, target: LoginTarget, req: Request) -> Response {
         .get()
         .and_then(|p| p.end_session_url(id_token.as_deref(), Some(target.as_str())))
         .map_or_else(|| target.to_string(), |u| u.to_string());
-    let r = redirect(&location, &clear);
-    ctx.finish(
-        Some(&route.config.id),
-        Outcome::SignOut,
+    Ok(Decided::signed_out(
+        route,
         Reason::SignedOut,
+        redirect(&location, &clear),
+    ))
+}
+
+/// The page for a sign-out whose session the store could not end.
+fn not_ended(id: &RequestId, route: &RouteRuntime, code: Reason) -> Decided {
+    tracing::warn!(request_id = %id, route = %route.config.id, reason = %code, "sign-out could not end the session in the session store");
+    let r = page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        code,
+        "the session store did not answer, so your session could not be ended on the server; the cookie was removed from this browser, try signing out again in a moment",
         "",
-        r,
-    )
+        id,
+        Some(route),
+    );
+    Decided::error(route, code, r)
 }
 
 /// `/oauth2/userinfo`: the session's identity as JSON; 401 without a session.
-pub async fn userinfo(ctx: Ctx, target: HostRoute, req: Request) -> Response {
+pub async fn userinfo(target: HostRoute, req: Request) -> Decided {
     let (parts, _) = req.into_parts();
     let route = target.route();
-    let id = Some(route.config.id.as_str());
     let session = load_session(route, &parts.headers, now())
         .await
         .map(|s| s.session);
@@ -128,29 +123,18 @@ pub async fn userinfo(ctx: Ctx, target: HostRoute, req: Request) -> Response {
                 "groups": i.groups,
                 "sub": i.sub,
             });
-            let user = i.username.clone();
-            ctx.finish(
-                id,
-                Outcome::Allow,
-                Reason::Authenticated,
-                &user,
-                Json(body).into_response(),
-            )
+            let r = Json(body).into_response();
+            Decided::allow(route, Reason::Authenticated, r).by(i.username.as_str())
         }
         Err(code) => {
             let mut r = Json(json!({"error": code})).into_response();
-            let unavailable = code == Reason::SessionStoreUnavailable;
-            *r.status_mut() = if unavailable {
-                StatusCode::SERVICE_UNAVAILABLE
+            if code == Reason::SessionStoreUnavailable {
+                *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                Decided::error(route, code, r)
             } else {
-                StatusCode::UNAUTHORIZED
-            };
-            let outcome = if unavailable {
-                Outcome::Error
-            } else {
-                Outcome::Unauthenticated
-            };
-            ctx.finish(id, outcome, code, "", r)
+                *r.status_mut() = StatusCode::UNAUTHORIZED;
+                Decided::unauthenticated(route, code, r)
+            }
         }
     }
 }
@@ -162,14 +146,5 @@ pub async fn jwks(State(app): State<Arc<App>>) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
     );
-    r
-}
-
-/// Appends `Set-Cookie` headers to a response.
-fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
-    for c in cookies {
-        r.headers_mut()
-            .append(header::SET_COOKIE, super::request::header_value(c));
-    }
     r
 }

@@ -1,42 +1,44 @@
 //! The auth subrequest's endpoint: `/oauth2/auth` and its per-proxy variants. The
 //! decision is [`super::auth::decide`]; this turns its verdict into the answer each
-//! proxy understands, and hands the decision to the layer.
+//! proxy understands and returns it as a [`Decided`] for the layer to log. The hot
+//! path: the decision takes the user, the original request and the compared groups by
+//! move, never by copy.
 
 use super::App;
 use super::auth::{Flavor, Verdict, decide};
-use super::decision::Ctx;
+use super::decision::{Decided, Seen, client_ip, compared_groups};
 use super::ended;
-use super::extract::{NO_ROUTE_BODY, Refusal};
+use super::extract::Refusal;
 use super::handlers::{original_resolved, page, peer_ip, redirect, text};
-use super::request::{header_value, is_browser_navigation};
+use super::request::{RequestId, header_value, is_browser_navigation};
 use super::state::RouteRuntime;
 use crate::outpost::forwarded::OriginalRequest;
 use crate::reason::Reason;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::sync::Arc;
 
 /// `/oauth2/auth` and its variants.
-pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> Response {
+pub async fn auth(
+    flavor: Flavor,
+    State(app): State<Arc<App>>,
+    id: RequestId,
+    req: Request,
+) -> Result<Decided, Refusal> {
     let (parts, _) = req.into_parts();
-    let mut ctx = Ctx::new(&parts);
     let strip = (flavor == Flavor::Envoy).then_some("/oauth2/auth/envoy");
-    let resolved = match original_resolved(&app, &parts, strip) {
-        Ok(o) => o,
-        Err(reason) => return Refusal::MalformedForwardedHeaders(reason).into_response(),
-    };
+    let resolved =
+        original_resolved(&app, &parts, strip).map_err(Refusal::MalformedForwardedHeaders)?;
     let original = resolved.request;
-    ctx.saw(
-        &original,
-        super::decision::client_ip(&app, &parts, peer_ip(&parts)),
-    );
+    let seen = Seen::of(&original, client_ip(&app, &parts, peer_ip(&parts)));
     let loaded = app.loaded();
     let (route, verdict) = decide(&app, &loaded, &original, &parts.headers).await;
-    if let Verdict::Denied { groups, .. } = &verdict {
-        ctx.compared(groups);
-    }
+    let compared = match &verdict {
+        Verdict::Denied { groups, .. } => Some(compared_groups(groups)),
+        _ => None,
+    };
     let route_id = route.map(|r| r.config.id.as_str());
     let (result, mut reason_code) = (verdict.result(), verdict.reason());
     let (response, user) = match verdict {
@@ -59,7 +61,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
         Verdict::Unauthenticated { reason, bearer } => {
             if let Some(why) = &bearer {
                 tracing::info!(
-                    request_id = %ctx.request_id,
+                    request_id = %id,
                     route = route_id.unwrap_or_default(),
                     reason = reason.code(),
                     detail = %why,
@@ -79,7 +81,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
             let r = match route {
                 Some(route) if flavor.redirects() && browser => {
                     let status = ended::status_for(reason);
-                    let r = page(status, reason, &detail, &user, &ctx.request_id, Some(route));
+                    let r = page(status, reason, &detail, &user, &id, Some(route));
                     ended::finish(r, &clear_cookies)
                 }
                 // nginx passes a 401's Set-Cookie on to its sign-in redirect: the cookie
@@ -105,14 +107,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
         Verdict::Denied {
             reason, rule, user, ..
         } => (
-            page(
-                StatusCode::FORBIDDEN,
-                reason,
-                &rule,
-                &user,
-                &ctx.request_id,
-                route,
-            ),
+            page(StatusCode::FORBIDDEN, reason, &rule, &user, &id, route),
             user,
         ),
         // As for a denial: nginx shows an auth subrequest's 503 as a bare 500, so a
@@ -133,7 +128,7 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
                 Reason::SessionStoreUnavailable,
                 "the session store did not answer; reload in a moment",
                 "",
-                &ctx.request_id,
+                &id,
                 route,
             ),
             String::new(),
@@ -156,15 +151,17 @@ pub async fn auth(flavor: Flavor, State(app): State<Arc<App>>, req: Request) -> 
         }
         Verdict::NoRoute => {
             tracing::warn!(
-                request_id = %ctx.request_id,
+                request_id = %id,
                 host = %original.host,
                 reason = %Reason::RouteNotFound,
                 "no route for this host and path"
             );
-            (text(StatusCode::FORBIDDEN, NO_ROUTE_BODY), String::new())
+            // The same answer as at the login endpoints, with what was asked for.
+            return Ok(Decided::from(Refusal::NoRoute).seen(seen));
         }
     };
-    ctx.finish_owned(route_id, result, reason_code, user, response)
+    let decided = Decided::new(route, result, reason_code, response);
+    Ok(decided.by(user).seen(seen).compared(compared))
 }
 
 /// 401 (nginx, API clients) or a 302 to the login (a browser behind other proxies).

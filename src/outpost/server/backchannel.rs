@@ -7,13 +7,13 @@
 //! The token itself is never logged.
 
 use super::App;
-use super::decision::Ctx;
-use super::request::now;
+use super::decision::Decided;
+use super::request::{RequestId, now};
 use super::state::{Loaded, RouteRuntime};
 use super::store::logout::{LogoutTarget, end_matching, first_use};
 use super::store::{SessionStore, distinct_redis};
 use crate::oidc::{LogoutToken, OidcError, Provider, jwt};
-use crate::reason::{Outcome, Reason};
+use crate::reason::Reason;
 use axum::Json;
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -96,50 +96,40 @@ fn routes_of<'a>(loaded: &'a Loaded, key: &'a str) -> impl Iterator<Item = &'a R
         .filter(move |r| r.config.provider == key)
 }
 
+/// The 400 for a logout request that cannot be honoured, and its log line.
+fn bad(id: &RequestId, description: &str, code: Reason) -> Decided {
+    tracing::warn!(request_id = %id, reason = %code, error = %description, "back-channel logout refused");
+    let r = refused(StatusCode::BAD_REQUEST, "invalid_request", description);
+    Decided::bad_request(None, code, r)
+}
+
 /// `POST /oauth2/backchannel-logout`.
-pub async fn backchannel_logout(State(app): State<Arc<App>>, ctx: Ctx, req: Request) -> Response {
-    let body = req.into_body();
-    let bad = |description: &str, code: Reason| {
-        tracing::warn!(request_id = %ctx.request_id, reason = %code, error = %description, "back-channel logout refused");
-        let r = refused(StatusCode::BAD_REQUEST, "invalid_request", description);
-        ctx.finish(None, Outcome::BadRequest, code, "", r)
-    };
-    let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        return bad(
-            "the request body is unreadable or larger than 64 KiB",
-            Reason::LogoutTokenInvalid,
-        );
-    };
-    let token = match logout_token(&body) {
-        Ok(t) => t,
-        Err(description) => return bad(description, Reason::LogoutTokenInvalid),
-    };
+pub async fn backchannel_logout(
+    State(app): State<Arc<App>>,
+    id: RequestId,
+    req: Request,
+) -> Result<Decided, Decided> {
+    let invalid = |description: &str| bad(&id, description, Reason::LogoutTokenInvalid);
+    let body = (to_bytes(req.into_body(), MAX_BODY).await)
+        .map_err(|_| invalid("the request body is unreadable or larger than 64 KiB"))?;
+    let token = logout_token(&body).map_err(invalid)?;
     let loaded = app.loaded();
-    let candidates = match providers_for(&loaded, &token) {
-        Ok(c) => c,
-        Err(description) => return bad(&description, Reason::LogoutTokenInvalid),
-    };
-    let (key, logout) = match verify(&candidates, &token).await {
-        Ok(v) => v,
-        Err(e) => {
-            let description = format!("logout token refused ({}): {e}", e.reason());
-            return bad(&description, Reason::LogoutTokenInvalid);
-        }
-    };
+    let candidates = providers_for(&loaded, &token).map_err(|d| invalid(&d))?;
+    let (key, logout) = verify(&candidates, &token)
+        .await
+        .map_err(|e| invalid(&format!("logout token refused ({}): {e}", e.reason())))?;
     let stores = distinct_redis(routes_of(&loaded, &key).map(|r| &r.store));
     let Some(route) = routes_of(&loaded, &key).find(|r| !r.store.is_cookie()) else {
         let description = format!(
             "no route of provider {key:?} keeps sessions in Redis: cookie sessions cannot be ended from the server (set session.store.redis on its routes, or do not register a backchannel_logout_uri)"
         );
-        tracing::warn!(request_id = %ctx.request_id, provider = %key, reason = %Reason::BackchannelLogoutUnsupported, "back-channel logout for cookie-only sessions");
+        tracing::warn!(request_id = %id, provider = %key, reason = %Reason::BackchannelLogoutUnsupported, "back-channel logout for cookie-only sessions");
         let r = refused(StatusCode::NOT_IMPLEMENTED, "invalid_request", &description);
-        return ctx.finish(
+        return Err(Decided::bad_request(
             None,
-            Outcome::BadRequest,
             Reason::BackchannelLogoutUnsupported,
-            "",
             r,
-        );
+        ));
     };
     let now = now();
     if let (Some(jti), SessionStore::Redis(first)) = (&logout.jti, &route.store) {
@@ -149,15 +139,12 @@ pub async fn backchannel_logout(State(app): State<Arc<App>>, ctx: Ctx, req: Requ
                 u64::try_from(exp).unwrap_or(0).saturating_sub(now)
             })
             .saturating_add(route.provider.config.clock_skew_seconds);
-        match first_use(first, &key, jti, Duration::from_secs(fresh_for.max(1))).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return bad(
-                    "this logout token (jti) was already used",
-                    Reason::LogoutTokenReplayed,
-                );
-            }
-            Err(e) => return unavailable(&ctx, &e.to_string()),
+        let fresh_for = Duration::from_secs(fresh_for.max(1));
+        let first_time = (first_use(first, &key, jti, fresh_for).await)
+            .map_err(|e| unavailable(&id, &e.to_string()))?;
+        if !first_time {
+            let replayed = "this logout token (jti) was already used";
+            return Err(bad(&id, replayed, Reason::LogoutTokenReplayed));
         }
     }
     let target = LogoutTarget {
@@ -167,42 +154,34 @@ pub async fn backchannel_logout(State(app): State<Arc<App>>, ctx: Ctx, req: Requ
     };
     let mut count = 0;
     for store in stores {
-        match end_matching(&store, route.sessions.keys(), target, now).await {
-            Ok(ended) => {
-                for e in ended {
-                    count += 1;
-                    tracing::info!(
-                        audit = "session_ended",
-                        request_id = %ctx.request_id,
-                        provider = %key,
-                        user = %e.user,
-                        by = "backchannel_logout",
-                        "session ended by the identity provider"
-                    );
-                }
-            }
-            Err(e) => return unavailable(&ctx, &e.to_string()),
+        let ended = (end_matching(&store, route.sessions.keys(), target, now).await)
+            .map_err(|e| unavailable(&id, &e.to_string()))?;
+        for e in ended {
+            count += 1;
+            tracing::info!(
+                audit = "session_ended",
+                request_id = %id,
+                provider = %key,
+                user = %e.user,
+                by = "backchannel_logout",
+                "session ended by the identity provider"
+            );
         }
     }
-    tracing::info!(request_id = %ctx.request_id, provider = %key, sessions = count, by_sid = logout.sid.is_some(), "back-channel logout");
-    ctx.finish(
-        None,
-        Outcome::SignOut,
-        Reason::BackchannelLogout,
-        "",
-        StatusCode::OK.into_response(),
-    )
+    tracing::info!(request_id = %id, provider = %key, sessions = count, by_sid = logout.sid.is_some(), "back-channel logout");
+    let r = StatusCode::OK.into_response();
+    Ok(Decided::signed_out(None, Reason::BackchannelLogout, r))
 }
 
 /// 503: the store did not answer, so nothing is known to be ended; the IdP may retry.
-fn unavailable(ctx: &Ctx, error: &str) -> Response {
-    tracing::warn!(request_id = %ctx.request_id, reason = %Reason::SessionStoreUnavailable, error = %error, "back-channel logout could not reach the session store");
+fn unavailable(id: &RequestId, error: &str) -> Decided {
+    tracing::warn!(request_id = %id, reason = %Reason::SessionStoreUnavailable, error = %error, "back-channel logout could not reach the session store");
     let r = refused(
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily_unavailable",
         "the session store did not answer; no session was ended",
     );
-    ctx.finish(None, Outcome::Error, Reason::SessionStoreUnavailable, "", r)
+    Decided::error(None, Reason::SessionStoreUnavailable, r)
 }
 
 #[cfg(test)]

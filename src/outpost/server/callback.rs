@@ -4,14 +4,14 @@
 
 use super::App;
 use super::auth::{Verdict, authorize};
-use super::decision::{Ctx, client_ip};
+use super::decision::{Decided, client_ip};
 use super::extract::OriginalHost;
-use super::handlers::{page, peer_ip, query_param, redirect};
+use super::handlers::{page, peer_ip, query_param, redirect, with_cookies};
 use super::loader::save_session;
 use super::login::{rate_limited, validated_rd};
 use super::login_error::{LoginError, LoginFailure, StateCause};
 use super::login_loop::{self, Completed, loop_page};
-use super::request::{SessionData, cookie_headers, now};
+use super::request::{RequestId, SessionData, cookie_headers, now};
 use super::session_budget::{
     fits, head_bytes, narrow_forwarded_groups, too_large_page, trim_groups,
 };
@@ -20,11 +20,10 @@ use super::state::RouteRuntime;
 use super::store::StoredSession;
 use crate::oidc::{Claims, Provider, TokenResponse};
 use crate::outpost::session::{LoginState, SessionError};
-use crate::reason::{Outcome, Reason};
+use crate::reason::Reason;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// Text an IdP sent back (`error`, `error_description`), made safe to show: printable
@@ -90,29 +89,19 @@ fn find_login<'a>(
 /// ID token, session, loop check, policy); a failure is its own page ([`LoginFailure`]).
 pub async fn callback(
     State(app): State<Arc<App>>,
-    ctx: Ctx,
+    id: RequestId,
     OriginalHost(host): OriginalHost,
     req: Request,
-) -> Response {
+) -> Result<Decided, Decided> {
     let (parts, _) = req.into_parts();
     let now = now();
     let loaded = app.loaded();
     let state = query_param(&parts, "state").unwrap_or_default();
-    let (route, login) = match find_login(&loaded, &host, &parts, &state, now) {
-        Ok(found) => found,
-        Err(cause) => {
-            return LoginError::StateInvalid(cause)
-                .of(&ctx, None, &[])
-                .into_response();
-        }
-    };
-    if let Some(r) = rate_limited(&app, &ctx, route, &parts) {
-        return r;
-    }
+    let (route, login) = find_login(&loaded, &host, &parts, &state, now)
+        .map_err(|cause| LoginError::StateInvalid(cause).of(id, None, &[]))?;
+    rate_limited(&app, &id, route, &parts)?;
     let cookies: Vec<String> = route.sessions.clear_state(&state).into_iter().collect();
-    sign_in(&app, &ctx, route, &login, &parts, cookies, now)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    Ok(sign_in(&app, id, route, &login, &parts, cookies, now).await?)
 }
 
 /// The callback's authorization response checked, the code exchanged and the ID token
@@ -225,16 +214,15 @@ fn session_data(
 /// login loop checked, the policy applied, and the browser sent back to its target.
 async fn sign_in<'a>(
     app: &App,
-    ctx: &Ctx,
+    id: RequestId,
     route: &'a RouteRuntime,
     login: &LoginState,
     parts: &Parts,
     mut cookies: Vec<String>,
     now: u64,
-) -> Result<Response, LoginFailure<'a>> {
-    let rid = &ctx.request_id;
-    let id = Some(route.config.id.as_str());
-    let fail = |e: LoginError| e.of(ctx, Some(route), &cookies);
+) -> Result<Decided, LoginFailure<'a>> {
+    let rid = &id;
+    let fail = |e: LoginError| e.of(id, Some(route), &cookies);
     let (provider, tokens, claims) = verified_tokens(route, login, parts).await.map_err(fail)?;
     let data = session_data(app, route, parts, provider, &tokens, &claims, now);
     let user = data.identity.username.clone();
@@ -275,8 +263,8 @@ async fn sign_in<'a>(
     let bytes = head_bytes(target.as_str(), &with_state(&written, &hint));
     if !written.is_empty() && !fits(route, target.as_str(), &with_state(&written, &hint)) {
         let identity = &stored.session.data.identity;
-        let r = too_large_page(ctx, route, bytes, identity, &user);
-        return Ok(with_cookies(r, &cookies));
+        let r = too_large_page(rid, route, bytes, identity, &user);
+        return Ok(r.with_cookies(&cookies));
     }
     if written.is_empty() {
         return Err(fail(LoginError::TooLarge { user }));
@@ -294,9 +282,9 @@ async fn sign_in<'a>(
     let subject = stored.session.data.identity.sub.clone();
     match login_loop::record(route, &request_cookies, &subject, &login.rd, now, came_back) {
         Some(Completed::Loop { seconds_ago, clear }) => {
-            let r = loop_page(ctx, route, &written, &login.rd, seconds_ago);
+            let r = loop_page(rid, route, &written, &login.rd, seconds_ago);
             cookies.push(clear);
-            return Ok(with_cookies(r, &[written, hint, cookies].concat()));
+            return Ok(r.with_cookies(&[written, hint, cookies].concat()));
         }
         Some(Completed::Recorded(record)) => cookies.push(record),
         None => {}
@@ -321,19 +309,8 @@ async fn sign_in<'a>(
             Some(route),
         );
         let r = with_cookies(r, &all);
-        return Ok(ctx.finish(id, Outcome::Denied, reason, &user, r));
+        return Ok(Decided::denied(route, reason, r).by(user));
     }
     let r = redirect(target.as_str(), &all);
-    Ok(ctx.finish(id, Outcome::Allow, Reason::Authenticated, &user, r))
-}
-
-/// Appends `Set-Cookie` headers to a response.
-fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
-    for c in cookies {
-        r.headers_mut().append(
-            axum::http::header::SET_COOKIE,
-            super::request::header_value(c),
-        );
-    }
-    r
+    Ok(Decided::allow(route, Reason::Authenticated, r).by(user))
 }

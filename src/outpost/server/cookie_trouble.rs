@@ -1,25 +1,30 @@
 //! Pages for a session cookie the browser mishandles, shown at `/oauth2/start` instead
 //! of another round trip to the IdP (which could not help and would loop).
 
-use super::handlers::{Ctx, page};
+use super::decision::Decided;
+use super::handlers::page;
+use super::request::RequestId;
 use super::state::RouteRuntime;
-use crate::reason::{Outcome, Reason};
+use crate::reason::Reason;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
 
 /// When the session cookie came twice with different values: the page naming the
 /// cookie and how to clear it, with expiries for every copy the outpost can name, and a
-/// log line saying the same. `None` when the cookie is not duplicated.
+/// log line saying the same. `Ok` when the cookie is not duplicated.
+#[expect(
+    clippy::result_large_err,
+    reason = "an early answer is the whole response, moved once to the layer; boxing it would allocate"
+)]
 pub fn duplicated_session(
-    ctx: &Ctx,
+    id: &RequestId,
     route: &RouteRuntime,
     host: &str,
     cookies: &[&str],
-) -> Option<Response> {
+) -> Result<(), Decided> {
     let spec = route.sessions.cookie();
     let found = spec.find(cookies);
     if !found.duplicated {
-        return None;
+        return Ok(());
     }
     let scope = spec
         .domain()
@@ -30,7 +35,7 @@ pub fn duplicated_session(
         present = found.present.join(", "),
     );
     tracing::warn!(
-        request_id = %ctx.request_id,
+        request_id = %id,
         route = %route.config.id,
         reason = %Reason::SessionCookieDuplicated,
         cookie = spec.name(),
@@ -42,7 +47,7 @@ pub fn duplicated_session(
         Reason::SessionCookieDuplicated,
         &detail,
         "",
-        &ctx.request_id,
+        id,
         Some(route),
     );
     for expiry in spec.expire_everywhere(host, &found.present) {
@@ -50,6 +55,5 @@ pub fn duplicated_session(
             r.headers_mut().append(header::SET_COOKIE, v);
         }
     }
-    let id = Some(route.config.id.as_str());
-    Some(ctx.finish(id, Outcome::Error, Reason::SessionCookieDuplicated, "", r))
+    Err(Decided::error(route, Reason::SessionCookieDuplicated, r))
 }

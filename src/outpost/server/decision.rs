@@ -1,15 +1,34 @@
-//! The one decision log line per request: who asked (client IP from trusted forwarding
-//! only), for what (host, path without the query, method), the answer (route, result,
-//! reason, status, user, latency) and, on a denial, the groups that were compared.
+//! How a handler reports its outcome, and the one decision log line per request.
+//!
+//! A deciding handler returns a [`Decided`]: its answer (the response) together with
+//! what it decided (a [`Decision`]: route, result, reason, user). The constructors say
+//! what happened: [`Decided::allow`], [`Decided::denied`], [`Decided::redirect`],
+//! [`Decided::error`] and so on; [`Decided::by`] names the user. Early exits are
+//! `Err(Decided)`, so a handler is a chain of `?` ending in `Ok(Decided::..)`:
+//!
+//! ```ignore
+//! pub async fn start(..) -> Result<Decided, Decided> {
+//!     rate_limited(&app, &id, route, &parts)?;   // 429 page, logged as denied
+//!     ...
+//!     Ok(Decided::redirect(route, Reason::LoginStarted, redirect(url, &[cookie])))
+//! }
+//! ```
+//!
+//! Turned into a response, a [`Decided`] puts its [`Decision`] in the response's
+//! extensions; the [`DecisionLayer`](super::decision_layer::DecisionLayer) around every
+//! deciding endpoint takes it from there and writes the line (who asked, for what, the
+//! answer, the latency and, on a denial, the groups compared), counts it in the metrics
+//! and stamps the common headers. No handler logs its decision itself.
 
 use super::App;
 use super::decision_line::Line;
 use super::request::{RequestId, header_value};
+use super::state::RouteRuntime;
 use crate::outpost::forwarded::OriginalRequest;
 use crate::reason::{Outcome, Reason};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -27,20 +46,6 @@ pub struct Seen {
     pub method: Method,
     /// The client: the trusted proxy's `X-Forwarded-For`/`X-Real-IP`, else the peer.
     pub client_ip: IpAddr,
-}
-
-/// Per-request facts a handler gathers for its decision line: the request id the
-/// [`DecisionLayer`](super::decision_layer::DecisionLayer) assigned, the original
-/// request once worked out and, on a denial, the groups compared. The handler ends
-/// with [`Ctx::finish`], which hands them to the layer with the response; the layer
-/// writes the line.
-pub struct Ctx {
-    /// The request id.
-    pub request_id: RequestId,
-    /// The original request, once worked out.
-    pub seen: Option<Seen>,
-    /// On a denial: the user's groups that the policy compared.
-    pub compared_groups: Option<String>,
 }
 
 /// What a handler decided, carried to the [`DecisionLayer`](super::decision_layer::DecisionLayer)
@@ -83,88 +88,165 @@ pub fn client_ip(app: &App, parts: &Parts, peer: IpAddr) -> IpAddr {
         .unwrap_or(peer)
 }
 
-impl Ctx {
-    /// Starts a handler's context: the id the layer assigned (worked out here only when
-    /// the handler runs without the layer, which the router never does).
-    pub fn new(parts: &Parts) -> Self {
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(|| RequestId::of(&parts.headers));
-        Self {
-            request_id,
-            seen: None,
-            compared_groups: None,
-        }
-    }
-
-    /// Records the original request for the log line.
-    pub fn saw(&mut self, original: &OriginalRequest, client_ip: IpAddr) {
+impl Seen {
+    /// What the line shows of `original`, asked by `client_ip`.
+    pub fn of(original: &OriginalRequest, client_ip: IpAddr) -> Self {
         let end = original.uri.find(['?', '#']).unwrap_or(original.uri.len());
-        self.seen = Some(Seen {
+        Self {
             host: original.host.clone(),
             path: original.uri[..end].to_string(),
             method: original.method.clone(),
             client_ip,
-        });
-    }
-
-    /// Records the groups a denial compared.
-    pub fn compared(&mut self, groups: &[String]) {
-        let shown: Vec<&str> = groups
-            .iter()
-            .take(MAX_LOGGED_GROUPS)
-            .map(String::as_str)
-            .collect();
-        let more = groups.len().saturating_sub(MAX_LOGGED_GROUPS);
-        let mut text = shown.join(",");
-        if more > 0 {
-            text.push_str(&format!(",... ({more} more)"));
         }
-        self.compared_groups = Some(text);
     }
+}
 
-    /// Hands the decision to the layer with the response (the layer logs, counts and
-    /// stamps it). Copies what the context saw; [`Ctx::finish_owned`] moves it.
-    pub fn finish(
-        &self,
-        route: Option<&str>,
+/// The groups a denial compared, as the line shows them: comma-separated, at most
+/// 32 and a count of the rest.
+pub fn compared_groups(groups: &[String]) -> String {
+    let shown: Vec<&str> = groups
+        .iter()
+        .take(MAX_LOGGED_GROUPS)
+        .map(String::as_str)
+        .collect();
+    let more = groups.len().saturating_sub(MAX_LOGGED_GROUPS);
+    let mut text = shown.join(",");
+    if more > 0 {
+        text.push_str(&format!(",... ({more} more)"));
+    }
+    text
+}
+
+/// What a deciding handler returns: the response and the [`Decision`] it carries to the
+/// [`DecisionLayer`](super::decision_layer::DecisionLayer). Build one with the
+/// constructor that says what happened; name the user with [`Decided::by`].
+#[must_use = "a decision is logged only when the handler returns it"]
+#[derive(Debug)]
+pub struct Decided {
+    decision: Decision,
+    response: Response,
+}
+
+impl Decided {
+    /// `response` answers a request on `route` (`None`: no route is known) with `result`
+    /// for `reason`; nobody signed in until [`Decided::by`] says who.
+    pub fn new<'r>(
+        route: impl Into<Option<&'r RouteRuntime>>,
         result: Outcome,
         reason: Reason,
-        user: &str,
         response: Response,
-    ) -> Response {
-        let decision = Decision {
-            route: route.map(str::to_string),
-            result,
-            reason,
-            user: user.to_string(),
-            seen: self.seen.clone(),
-            compared_groups: self.compared_groups.clone(),
-        };
-        decision.attach(response)
+    ) -> Self {
+        Self {
+            decision: Decision {
+                route: route.into().map(|r| r.config.id.clone()),
+                result,
+                reason,
+                user: String::new(),
+                seen: None,
+                compared_groups: None,
+            },
+            response,
+        }
     }
 
-    /// [`Ctx::finish`] for the last use of a context: moves instead of copying (the auth
-    /// subrequest's path, where every allocation shows).
-    pub fn finish_owned(
-        self,
-        route: Option<&str>,
-        result: Outcome,
+    /// Let through: a session or token that the policy allows.
+    pub fn allow<'r>(
+        route: impl Into<Option<&'r RouteRuntime>>,
         reason: Reason,
-        user: String,
         response: Response,
-    ) -> Response {
-        let decision = Decision {
-            route: route.map(str::to_string),
-            result,
-            reason,
-            user,
-            seen: self.seen,
-            compared_groups: self.compared_groups,
-        };
-        decision.attach(response)
+    ) -> Self {
+        Self::new(route, Outcome::Allow, reason, response)
+    }
+
+    /// Nobody (usable) is signed in: a 401, or a page saying why the session ended.
+    pub fn unauthenticated<'r>(
+        route: impl Into<Option<&'r RouteRuntime>>,
+        reason: Reason,
+        response: Response,
+    ) -> Self {
+        Self::new(route, Outcome::Unauthenticated, reason, response)
+    }
+
+    /// Refused: the policy, the IdP, the rate limit or a forged form said no.
+    pub fn denied<'r>(
+        route: impl Into<Option<&'r RouteRuntime>>,
+        reason: Reason,
+        response: Response,
+    ) -> Self {
+        Self::new(route, Outcome::Denied, reason, response)
+    }
+
+    /// The request itself is malformed (400).
+    pub fn bad_request<'r>(
+        route: impl Into<Option<&'r RouteRuntime>>,
+        reason: Reason,
+        response: Response,
+    ) -> Self {
+        Self::new(route, Outcome::BadRequest, reason, response)
+    }
+
+    /// Sent on as part of the flow: to the IdP, the external URL, back to the app.
+    pub fn redirect<'r>(
+        route: impl Into<Option<&'r RouteRuntime>>,
+        reason: Reason,
+        response: Response,
+    ) -> Self {
+        Self::new(route, Outcome::Redirect, reason, response)
+    }
+
+    /// A session ended: signed out here, by the user or by the IdP.
+    pub fn signed_out<'r>(
+        route: impl Into<Option<&'r RouteRuntime>>,
+        reason: Reason,
+        response: Response,
+    ) -> Self {
+        Self::new(route, Outcome::SignOut, reason, response)
+    }
+
+    /// Something on our side, the store's or the IdP's failed (5xx, or a page that
+    /// breaks a loop).
+    pub fn error<'r>(
+        route: impl Into<Option<&'r RouteRuntime>>,
+        reason: Reason,
+        response: Response,
+    ) -> Self {
+        Self::new(route, Outcome::Error, reason, response)
+    }
+
+    /// Who asked (moved in: the auth subrequest's user costs no copy).
+    pub fn by(mut self, user: impl Into<String>) -> Self {
+        self.decision.user = user.into();
+        self
+    }
+
+    /// The original request, for the line's host, path, method and client.
+    pub fn seen(mut self, seen: Seen) -> Self {
+        self.decision.seen = Some(seen);
+        self
+    }
+
+    /// On a denial: the groups the policy compared ([`compared_groups`]).
+    pub fn compared(mut self, groups: Option<String>) -> Self {
+        self.decision.compared_groups = groups;
+        self
+    }
+
+    /// The answer with `Set-Cookie` headers appended (cookies the page's cause set,
+    /// such as the cleared login state).
+    pub fn with_cookies(mut self, cookies: &[String]) -> Self {
+        self.response = super::handlers::with_cookies(self.response, cookies);
+        self
+    }
+
+    /// What was decided.
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+}
+
+impl IntoResponse for Decided {
+    fn into_response(self) -> Response {
+        self.decision.attach(self.response)
     }
 }
 
@@ -217,3 +299,7 @@ pub fn stamp(response: &mut Response, id: &RequestId) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-request-id", header_value(id));
 }
+
+#[cfg(test)]
+#[path = "decision_tests.rs"]
+mod tests;

@@ -1,9 +1,13 @@
-//! The one place a request is logged: [`DecisionLayer`] wraps every deciding endpoint.
-//! Before the handler it assigns the request id (into the request's extensions, where
-//! [`Ctx::new`](super::decision::Ctx::new) finds it); after, it takes the [`Decision`]
-//! the handler attached to its response, writes the decision line, counts it in the
-//! metrics and sets the common response headers (`Cache-Control: no-store`,
-//! `X-Request-Id`).
+//! The one place a request is logged: [`DecisionLayer`] wraps every deciding endpoint
+//! (see [`App::router`](super::App::router)).
+//!
+//! Before the handler it assigns the request id and puts it in the request's extensions,
+//! where the handler's [`RequestId`] extractor finds it (pages and other log lines quote
+//! it). The handler returns a [`Decided`](super::decision::Decided), whose response
+//! carries the [`Decision`] in its extensions. After the handler the layer takes the
+//! decision out, writes the decision line ([`Decision::log`]), counts it in the metrics
+//! and sets the common response headers (`Cache-Control: no-store`, `X-Request-Id`).
+//! The decision never leaves the outpost.
 //!
 //! A hand-written service and future rather than `axum::middleware::from_fn`: that one
 //! boxes a future per request, and the auth subrequest is the hot path.
@@ -66,7 +70,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Decided<S::Future>;
+    type Future = DecisionFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -76,7 +80,7 @@ where
         let started = Instant::now();
         let id = RequestId::of(request.headers());
         request.extensions_mut().insert(id);
-        Decided {
+        DecisionFuture {
             inner: self.inner.call(request),
             app: self.app.clone(),
             endpoint: self.endpoint,
@@ -88,7 +92,7 @@ where
 
 pin_project! {
     /// The handler's future; on completion, logs the decision its response carries.
-    pub struct Decided<F> {
+    pub struct DecisionFuture<F> {
         #[pin]
         inner: F,
         app: Arc<App>,
@@ -98,7 +102,7 @@ pin_project! {
     }
 }
 
-impl<F> Future for Decided<F>
+impl<F> Future for DecisionFuture<F>
 where
     F: Future<Output = Result<Response, Infallible>>,
 {

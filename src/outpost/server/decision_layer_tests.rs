@@ -5,12 +5,13 @@
 use super::DecisionLayer;
 use crate::outpost::server::App;
 use crate::outpost::server::auth::tests::app;
-use crate::outpost::server::decision::Ctx;
+use crate::outpost::server::decision::Decided;
 use crate::outpost::server::handlers::text;
-use crate::reason::{Outcome, Reason};
+use crate::outpost::server::request::RequestId;
+use crate::reason::Reason;
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -18,17 +19,10 @@ use std::sync::Arc;
 use tower::ServiceExt;
 
 /// A handler that denies and echoes the request id it was given.
-async fn denies(req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let ctx = Ctx::new(&parts);
-    let r = text(StatusCode::FORBIDDEN, &ctx.request_id);
-    ctx.finish(
-        Some("t/app"),
-        Outcome::Denied,
-        Reason::PolicyDeniedGroup,
-        "jane",
-        r,
-    )
+async fn denies(State(app): State<Arc<App>>, id: RequestId) -> Decided {
+    let loaded = app.loaded();
+    let r = text(StatusCode::FORBIDDEN, &id);
+    Decided::denied(loaded.route_by_id("t/app"), Reason::PolicyDeniedGroup, r).by("jane")
 }
 
 /// A handler that makes no decision.
@@ -46,6 +40,7 @@ fn router(app: &Arc<App>) -> Router {
             "/plain",
             get(undecided).layer(DecisionLayer::new(app, "userinfo")),
         )
+        .with_state(app.clone())
 }
 
 async fn call(app: &Arc<App>, path: &str, id: Option<&str>) -> (Response, String) {

@@ -1,5 +1,5 @@
 //! What the handlers work on, as axum extractors whose rejections are the responses:
-//! the decision context ([`Ctx`]), the original host behind trusted proxies
+//! the request id the decision layer assigned ([`RequestId`]), the original host behind trusted proxies
 //! ([`OriginalHost`]), the client address ([`ClientAddr`]), the route a host's login
 //! endpoints serve ([`HostRoute`]) and a login endpoint's target ([`LoginTarget`]).
 //! "Malformed request headers" and "no route for this host" are answered here, once
@@ -7,8 +7,9 @@
 //! like every other decision.
 
 use super::App;
-use super::decision::{Ctx, Decision, client_ip};
+use super::decision::{Decided, client_ip};
 use super::handlers::{original, peer_ip, query_param, text};
+use super::request::RequestId;
 use super::state::{Loaded, RouteRuntime};
 use crate::reason::{Outcome, Reason};
 use axum::extract::FromRequestParts;
@@ -33,45 +34,50 @@ pub enum Refusal {
     NoRoute,
 }
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        let (status, body, result, reason) = match self {
-            Self::MalformedHeaders(reason) => (
+impl From<Refusal> for Decided {
+    fn from(refusal: Refusal) -> Self {
+        let (status, body, result, reason) = match refusal {
+            Refusal::MalformedHeaders(reason) => (
                 StatusCode::BAD_REQUEST,
                 "malformed request headers\n",
                 Outcome::BadRequest,
                 reason,
             ),
-            Self::MalformedForwardedHeaders(reason) => (
+            Refusal::MalformedForwardedHeaders(reason) => (
                 StatusCode::BAD_REQUEST,
                 "malformed forwarded request headers\n",
                 Outcome::BadRequest,
                 reason,
             ),
-            Self::NoRoute => (
+            Refusal::NoRoute => (
                 StatusCode::FORBIDDEN,
                 NO_ROUTE_BODY,
                 Outcome::Denied,
                 Reason::RouteNotFound,
             ),
         };
-        Decision {
-            route: None,
-            result,
-            reason,
-            user: String::new(),
-            seen: None,
-            compared_groups: None,
-        }
-        .attach(text(status, body))
+        Decided::new(None, result, reason, text(status, body))
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        Decided::from(self).into_response()
+    }
+}
+
+/// The id the [`DecisionLayer`](super::decision_layer::DecisionLayer) assigned (worked
+/// out from the headers only when a handler runs without the layer, which the router
+/// never does).
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(Ctx::new(parts))
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .copied()
+            .unwrap_or_else(|| RequestId::of(&parts.headers)))
     }
 }
 

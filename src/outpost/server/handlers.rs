@@ -2,7 +2,6 @@
 //! trusted proxies, for every handler and extractor.
 
 use super::App;
-pub use super::decision::Ctx;
 use super::request::header_value;
 use super::state::RouteRuntime;
 use crate::outpost::denied_page::{DeniedPage, render};
@@ -135,6 +134,14 @@ pub fn redirect(location: &str, cookies: &[String]) -> Response {
     h.insert(header::LOCATION, header_value(location));
     for c in cookies {
         h.append(header::SET_COOKIE, header_value(c));
+    }
+    r
+}
+
+/// `r` with `Set-Cookie` headers appended.
+pub fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        r.headers_mut().append(header::SET_COOKIE, header_value(c));
     }
     r
 }

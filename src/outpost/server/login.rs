@@ -5,21 +5,20 @@
 use super::App;
 use super::auth::{Verdict, authorize, spoofed_identity_header};
 use super::cookie_trouble::duplicated_session;
-use super::decision::client_ip;
+use super::decision::{Decided, client_ip};
 use super::ended;
 use super::extract::LoginTarget;
-use super::handlers::{Ctx, page, peer_ip, redirect, text};
+use super::handlers::{page, peer_ip, redirect, text};
 use super::loader::{load_session, save_session};
 use super::renewal::{Renewed, renew};
-use super::request::{cookie_headers, now};
+use super::request::{RequestId, cookie_headers, now};
 use super::state::RouteRuntime;
 use crate::outpost::redirect::{base_root, check_redirect};
 use crate::outpost::session::LoginState;
-use crate::reason::{Outcome, Reason};
+use crate::reason::Reason;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
 use std::sync::Arc;
 use url::Url;
 
@@ -57,67 +56,68 @@ pub fn absolute_rd(route: &RouteRuntime, host: &str, rd: &str) -> String {
 }
 
 /// The log line for a refused `rd` (start and sign-out alike).
-pub fn log_refused_rd(ctx: &Ctx, route: &RouteRuntime, label: &str) {
-    tracing::info!(request_id = %ctx.request_id, route = %route.config.id, reason = %Reason::RedirectRefused, refused = label, "rd refused; using the route's root");
+pub fn log_refused_rd(id: &RequestId, route: &RouteRuntime, label: &str) {
+    tracing::info!(request_id = %id, route = %route.config.id, reason = %Reason::RedirectRefused, refused = label, "rd refused; using the route's root");
 }
 
 /// `/oauth2/start?rd=`. On a host other than the route's external URL it first moves
-/// the browser there, so the login-state cookie lands where the callback arrives.
+/// the browser there, so the login-state cookie lands where the callback arrives. Else
+/// a page when another login could not help (rate limit, duplicated cookie, a denied
+/// session, a renewal the IdP refused), a renewal straight back to `rd`, or the login.
 pub async fn start(
     State(app): State<Arc<App>>,
-    ctx: Ctx,
+    id: RequestId,
     target: LoginTarget,
     req: Request,
-) -> Response {
+) -> Result<Decided, Decided> {
     let (parts, _) = req.into_parts();
     let (route, host, rd) = (target.route(), target.host.as_str(), target.rd.as_str());
-    if let Some(r) = rate_limited(&app, &ctx, route, &parts) {
-        return r;
-    }
-    let id = Some(route.config.id.as_str());
-    let rd = absolute_rd(route, host, rd);
-    let (target, refused) = validated_rd(route, &rd);
+    rate_limited(&app, &id, route, &parts)?;
+    let (target, refused) = validated_rd(route, &absolute_rd(route, host, rd));
     if let Some(label) = refused {
-        log_refused_rd(&ctx, route, label);
+        log_refused_rd(&id, route, label);
     }
     if host != route.authority {
         // The state cookie must be set where the callback arrives: the external URL.
         let r = redirect(&route.start_url(target.as_str()), &[]);
-        return ctx.finish(id, Outcome::Redirect, Reason::ExternalUrl, "", r);
+        return Ok(Decided::redirect(route, Reason::ExternalUrl, r));
     }
-    let cookies = cookie_headers(&parts.headers);
-    if let Some(r) = duplicated_session(&ctx, route, host, &cookies) {
-        return r;
-    }
-    if let Some(r) = already_denied(&app, &ctx, route, &parts).await {
-        return r;
-    }
-    if let Some(r) = renew_at_start(&app, &ctx, route, &parts, target.as_str()).await {
-        return r;
-    }
+    duplicated_session(&id, route, host, &cookie_headers(&parts.headers))?;
+    already_denied(&app, &id, route, &parts).await?;
+    renew_at_start(&app, &id, route, &parts, target.as_str()).await?;
+    login_redirect(&id, route, &target)
+}
+
+/// The redirect to the IdP with the login's state cookie, or the page saying why the
+/// login cannot start.
+#[expect(
+    clippy::result_large_err,
+    reason = "an early answer is the whole response, moved once to the layer; boxing it would allocate"
+)]
+fn login_redirect(id: &RequestId, route: &RouteRuntime, target: &Url) -> Result<Decided, Decided> {
     let Some(provider) = route.provider.get() else {
         let mut r = page(
             StatusCode::SERVICE_UNAVAILABLE,
             Reason::ProviderNotReady,
             "the identity provider has not been reached yet; try again shortly",
             "",
-            &ctx.request_id,
+            id,
             None,
         );
         r.headers_mut()
-            .insert("retry-after", axum::http::HeaderValue::from_static("5"));
-        return ctx.finish(id, Outcome::Error, Reason::ProviderNotReady, "", r);
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return Err(Decided::error(route, Reason::ProviderNotReady, r));
     };
-    let login = match provider.login_request(&route.config.redirect_uri) {
-        Ok(l) => l,
-        Err(e) => {
-            let r = text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot start the sign-in\n",
-            );
-            return ctx.finish(id, Outcome::Error, e.reason(), "", r);
-        }
+    let cannot_start = |reason: Reason| {
+        let r = text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot start the sign-in\n",
+        );
+        Decided::error(route, reason, r)
     };
+    let login = provider
+        .login_request(&route.config.redirect_uri)
+        .map_err(|e| cannot_start(e.reason()))?;
     let state = LoginState {
         state: login.state.clone(),
         pkce_verifier: login.pkce_verifier.clone(),
@@ -125,31 +125,26 @@ pub async fn start(
         rd: target.to_string(),
         route: route.config.id.clone(),
     };
-    let cookie = match route.sessions.store_state(&state, now()) {
-        Ok(c) => c,
-        Err(e) => {
-            let r = text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot start the sign-in\n",
-            );
-            return ctx.finish(id, Outcome::Error, e.reason(), "", r);
-        }
-    };
+    let cookie = route
+        .sessions
+        .store_state(&state, now())
+        .map_err(|e| cannot_start(e.reason()))?;
     let r = redirect(login.url.as_str(), &[cookie]);
-    ctx.finish(id, Outcome::Redirect, Reason::LoginStarted, "", r)
+    Ok(Decided::redirect(route, Reason::LoginStarted, r))
 }
 
 /// A browser sent here (by nginx's 401) with a live session the route's policy denies,
 /// or with an underscore spelling of an identity header, gets the page naming the rule:
 /// signing in again would give the same answer. One whose session cannot be checked
 /// because the session store is down gets the 503 page (nginx turns an auth
-/// subrequest's 503 into a bare 500, so its 401 leads here).
+/// subrequest's 503 into a bare 500, so its 401 leads here). `Ok` when the login may go
+/// ahead.
 async fn already_denied(
     app: &App,
-    ctx: &Ctx,
+    id: &RequestId,
     route: &RouteRuntime,
     parts: &Parts,
-) -> Option<Response> {
+) -> Result<(), Decided> {
     let now = now();
     let verdict = match spoofed_identity_header(route, &parts.headers) {
         Some(spoofed) => spoofed,
@@ -157,12 +152,12 @@ async fn already_denied(
             let session = match load_session(route, &parts.headers, now).await {
                 Ok(s) => s.session,
                 Err(Reason::SessionStoreUnavailable) => {
-                    return Some(store_unavailable_page(ctx, route));
+                    return Err(store_unavailable_page(id, route));
                 }
-                Err(_) => return None,
+                Err(_) => return Ok(()),
             };
             if session.data.token_expires_at.is_some_and(|exp| now >= exp) {
-                return None;
+                return Ok(());
             }
             authorize(app, route, &session.data.identity, None, Vec::new(), now)
         }
@@ -171,50 +166,41 @@ async fn already_denied(
         reason, rule, user, ..
     } = verdict
     else {
-        return None;
+        return Ok(());
     };
-    let r = page(
-        StatusCode::FORBIDDEN,
-        reason,
-        &rule,
-        &user,
-        &ctx.request_id,
-        Some(route),
-    );
-    let id = Some(route.config.id.as_str());
-    Some(ctx.finish(id, Outcome::Denied, reason, &user, r))
+    let r = page(StatusCode::FORBIDDEN, reason, &rule, &user, id, Some(route));
+    Err(Decided::denied(route, reason, r).by(user))
 }
 
 /// The 503 page for a session that cannot be checked because the store did not answer.
-pub fn store_unavailable_page(ctx: &Ctx, route: &RouteRuntime) -> Response {
+pub fn store_unavailable_page(id: &RequestId, route: &RouteRuntime) -> Decided {
     let r = page(
         StatusCode::SERVICE_UNAVAILABLE,
         Reason::SessionStoreUnavailable,
         "the session store did not answer; reload in a moment",
         "",
-        &ctx.request_id,
+        id,
         Some(route),
     );
-    let id = Some(route.config.id.as_str());
-    ctx.finish(id, Outcome::Error, Reason::SessionStoreUnavailable, "", r)
+    Decided::error(route, Reason::SessionStoreUnavailable, r)
 }
 
 /// At `/oauth2/start`: a session whose tokens need renewal is renewed first. Refused or
 /// past the grace, the page says so (another login at a refusing or absent IdP would
 /// not help, or would only loop); renewed, the browser goes straight back to `target`
-/// with the new session. Else `None`: the login goes ahead.
+/// with the new session. Else `Ok`: the login goes ahead.
 pub async fn renew_at_start(
     app: &App,
-    ctx: &Ctx,
+    id: &RequestId,
     route: &RouteRuntime,
     parts: &Parts,
     target: &str,
-) -> Option<Response> {
+) -> Result<(), Decided> {
     let now = now();
-    let mut stored = load_session(route, &parts.headers, now).await.ok()?;
-    let id = Some(route.config.id.as_str());
+    let Ok(mut stored) = load_session(route, &parts.headers, now).await else {
+        return Ok(());
+    };
     let user = stored.session.data.identity.username.clone();
-    let cookies = super::request::cookie_headers(&parts.headers);
     match renew(app, route, &mut stored.session, now).await {
         Ok(Renewed::Refreshed) => {
             stored.session.last_seen = now;
@@ -222,38 +208,41 @@ pub async fn renew_at_start(
                 .await
                 .unwrap_or_default();
             if set.is_empty() && route.store.is_cookie() {
-                return None;
+                return Ok(());
             }
             let r = redirect(target, &set);
-            let reason = Reason::SessionRefreshed;
-            Some(ctx.finish(id, Outcome::Redirect, reason, &user, r))
+            Err(Decided::redirect(route, Reason::SessionRefreshed, r).by(user))
         }
-        Ok(_) => None,
+        Ok(_) => Ok(()),
         // An expired session without a refresh token is the ordinary case: sign in.
-        Err(ended) if !ended.needs_page() => None,
+        Err(ended) if !ended.needs_page() => Ok(()),
         Err(ended) => {
-            let clear = route.sessions.clear(&cookies);
+            let clear = route.sessions.clear(&cookie_headers(&parts.headers));
             let status = ended::status_for(ended.reason);
-            let r = page(
-                status,
-                ended.reason,
-                &ended.detail,
-                &user,
-                &ctx.request_id,
-                Some(route),
-            );
+            let r = page(status, ended.reason, &ended.detail, &user, id, Some(route));
             let r = ended::finish(r, &clear);
-            Some(ctx.finish(id, Outcome::Unauthenticated, ended.reason, &user, r))
+            Err(Decided::unauthenticated(route, ended.reason, r).by(user))
         }
     }
 }
 
 /// The 429 page when `parts`' client address went past the route's sign-in rate (the
 /// address after trusted forwarding: an untrusted peer's `X-Forwarded-For` is not read).
-pub fn rate_limited(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -> Option<Response> {
+#[expect(
+    clippy::result_large_err,
+    reason = "an early answer is the whole response, moved once to the layer; boxing it would allocate"
+)]
+pub fn rate_limited(
+    app: &App,
+    id: &RequestId,
+    route: &RouteRuntime,
+    parts: &Parts,
+) -> Result<(), Decided> {
     let ip = client_ip(app, parts, peer_ip(parts));
     let limit = &route.config.login_rate_limit;
-    let wait = app.login_limiter.check(&route.config.id, ip, limit).err()?;
+    let Err(wait) = app.login_limiter.check(&route.config.id, ip, limit) else {
+        return Ok(());
+    };
     let rule = format!(
         "at most {} sign-in requests a minute from one address ({} at once); try again in {wait} s",
         limit.requests_per_minute, limit.burst
@@ -263,11 +252,10 @@ pub fn rate_limited(app: &App, ctx: &Ctx, route: &RouteRuntime, parts: &Parts) -
         Reason::RateLimited,
         &rule,
         "",
-        &ctx.request_id,
+        id,
         Some(route),
     );
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-    let id = Some(route.config.id.as_str());
-    Some(ctx.finish(id, Outcome::Denied, Reason::RateLimited, "", r))
+    Err(Decided::denied(route, Reason::RateLimited, r))
 }

@@ -1,9 +1,9 @@
 //! Why a sign-in at `/oauth2/callback` ends on a page instead of back at the app: one
 //! [`LoginError`] variant per case, each with its status, result, reason, rule and log
-//! line. A [`LoginFailure`] (the error with the request it ends) is a response, so the
-//! callback is a chain of `?`.
+//! line. A [`LoginFailure`] (the error with the request it ends) is a [`Decided`] (and
+//! so a response), so the callback is a chain of `?`.
 
-use super::decision::Ctx;
+use super::decision::Decided;
 use super::handlers::page;
 use super::request::{RequestId, header_value};
 use super::state::RouteRuntime;
@@ -188,25 +188,25 @@ impl LoginError {
         }
     }
 
-    /// The failure of the request `ctx` on `route` (none before the login state names
-    /// one), clearing `cookies` (the login's state cookie).
+    /// The failure of request `request_id` on `route` (none before the login state
+    /// names one), clearing `cookies` (the login's state cookie).
     pub fn of<'a>(
         self,
-        ctx: &Ctx,
+        request_id: RequestId,
         route: Option<&'a RouteRuntime>,
         cookies: &[String],
     ) -> LoginFailure<'a> {
         LoginFailure {
             error: self,
-            request_id: ctx.request_id,
+            request_id,
             route,
             cookies: cookies.to_vec(),
         }
     }
 }
 
-/// A [`LoginError`] with the request it ends: its response is the page naming the
-/// reason and rule, with the state cookie cleared and the decision for the layer.
+/// A [`LoginError`] with the request it ends: its [`Decided`] is the page naming the
+/// reason and rule, with the state cookie cleared.
 #[derive(Debug)]
 pub struct LoginFailure<'a> {
     /// What went wrong.
@@ -219,29 +219,27 @@ pub struct LoginFailure<'a> {
     pub cookies: Vec<String>,
 }
 
-impl IntoResponse for LoginFailure<'_> {
-    fn into_response(self) -> Response {
-        let Self {
+impl From<LoginFailure<'_>> for Decided {
+    fn from(failure: LoginFailure<'_>) -> Self {
+        let LoginFailure {
             error,
             request_id,
             route,
             cookies,
-        } = self;
+        } = failure;
         error.log(&request_id, route);
         let (status, result, reason) = error.answer();
         let mut r = page(status, reason, &error.rule(), "", &request_id, route);
         for c in &cookies {
             r.headers_mut().append(header::SET_COOKIE, header_value(c));
         }
-        super::decision::Decision {
-            route: route.map(|r| r.config.id.clone()),
-            result,
-            reason,
-            user: error.user().to_string(),
-            seen: None,
-            compared_groups: None,
-        }
-        .attach(r)
+        Decided::new(route, result, reason, r).by(error.user())
+    }
+}
+
+impl IntoResponse for LoginFailure<'_> {
+    fn into_response(self) -> Response {
+        Decided::from(self).into_response()
     }
 }
 

@@ -9,13 +9,14 @@
 //! session, means the session cookie did not come back: the callback then ends on a
 //! page naming the cookie instead of redirecting into the next round.
 
-use super::handlers::{Ctx, page};
+use super::decision::Decided;
+use super::handlers::page;
+use super::request::RequestId;
 use super::state::RouteRuntime;
 use crate::outpost::cookie::CookieSpec;
-use crate::reason::{Outcome, Reason};
+use crate::reason::Reason;
 use aws_lc_rs::digest;
 use axum::http::StatusCode;
-use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -164,15 +165,15 @@ fn describe(route: &RouteRuntime, written: &[String], rd: &str, seconds_ago: u64
 
 /// The page that ends the loop, and its log line.
 pub fn loop_page(
-    ctx: &Ctx,
+    id: &RequestId,
     route: &RouteRuntime,
     written: &[String],
     rd: &str,
     seconds_ago: u64,
-) -> Response {
+) -> Decided {
     let detail = describe(route, written, rd, seconds_ago);
     tracing::warn!(
-        request_id = %ctx.request_id,
+        request_id = %id,
         route = %route.config.id,
         reason = %Reason::LoginLoop,
         cookie = route.sessions.cookie().name(),
@@ -184,9 +185,8 @@ pub fn loop_page(
         Reason::LoginLoop,
         &detail,
         "",
-        &ctx.request_id,
+        id,
         Some(route),
     );
-    let id = Some(route.config.id.as_str());
-    ctx.finish(id, Outcome::Error, Reason::LoginLoop, "", r)
+    Decided::error(route, Reason::LoginLoop, r)
 }

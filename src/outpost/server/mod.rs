@@ -52,6 +52,7 @@ use axum::extract::{Request, State};
 use axum::routing::{any, get};
 use decision_layer::DecisionLayer;
 use metrics::Metrics;
+use request::RequestId;
 use signer::Signer;
 use source::ConfigSource;
 use state::Loaded;
@@ -203,8 +204,10 @@ impl App {
     pub fn router(self: &Arc<Self>) -> Router {
         let logged = |endpoint: &'static str| DecisionLayer::new(self, endpoint);
         let auth = |f: Flavor| {
-            any(move |s: State<Arc<App>>, r: Request| auth_endpoint::auth(f, s, r))
-                .layer(logged(f.endpoint()))
+            any(move |s: State<Arc<App>>, id: RequestId, r: Request| {
+                auth_endpoint::auth(f, s, id, r)
+            })
+            .layer(logged(f.endpoint()))
         };
         Router::new()
             .route("/oauth2/auth", auth(Flavor::Nginx))

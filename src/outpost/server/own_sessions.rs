@@ -4,16 +4,16 @@
 //! the session cookie is `SameSite=Lax`, so a cross-site POST carries no session anyway.
 //! Each ended session is an audit line (`by` = `user`).
 
-use super::decision::Ctx;
+use super::decision::Decided;
 use super::extract::HostRoute;
 use super::handlers::{page, redirect};
 use super::loader::load_session;
-use super::request::{cookie_headers, now};
+use super::request::{RequestId, cookie_headers, now};
 use super::state::RouteRuntime;
 use super::store::own::{self, Own};
 use super::store::{SessionStore, StoredSession};
 use crate::outpost::sessions_page::{Row, SessionsPage, render, render_cookie_mode};
-use crate::reason::{Outcome, Reason};
+use crate::reason::Reason;
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::http::request::Parts;
@@ -32,32 +32,24 @@ fn html(status: StatusCode, body: String) -> Response {
     r
 }
 
-/// The route on the request's host and the request's session, or the response to send.
+/// The request's session on `route`, or the page asking to sign in first.
 async fn signed_in(
-    ctx: &Ctx,
+    id: &RequestId,
     parts: &Parts,
     route: &RouteRuntime,
-) -> Result<StoredSession, Box<Response>> {
-    let id = Some(route.config.id.as_str());
-    match load_session(route, &parts.headers, now()).await {
-        Ok(s) => Ok(s),
-        Err(code) => {
+) -> Result<StoredSession, Decided> {
+    load_session(route, &parts.headers, now())
+        .await
+        .map_err(|code| {
             let status = if code == Reason::SessionStoreUnavailable {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::UNAUTHORIZED
             };
             let rule = "sign in first: the sessions page shows the sessions of the signed-in user";
-            let r = page(status, code, rule, "", &ctx.request_id, Some(route));
-            Err(Box::new(ctx.finish(
-                id,
-                Outcome::Unauthenticated,
-                code,
-                "",
-                r,
-            )))
-        }
-    }
+            let r = page(status, code, rule, "", id, Some(route));
+            Decided::unauthenticated(route, code, r)
+        })
 }
 
 fn rows<'a>(sessions: &'a [Own], current: &str) -> Vec<Row<'a>> {
@@ -76,25 +68,19 @@ fn rows<'a>(sessions: &'a [Own], current: &str) -> Vec<Row<'a>> {
 }
 
 /// `GET /oauth2/sessions`.
-pub async fn list(ctx: Ctx, target: HostRoute, req: Request) -> Response {
+pub async fn list(id: RequestId, target: HostRoute, req: Request) -> Result<Decided, Decided> {
     let (parts, _) = req.into_parts();
     let route = target.route();
-    let stored = match signed_in(&ctx, &parts, route).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let id = Some(route.config.id.as_str());
+    let stored = signed_in(&id, &parts, route).await?;
     let user = stored.session.data.identity.username.clone();
     let (SessionStore::Redis(redis), Some(sid)) = (&route.store, &stored.id) else {
         let r = html(StatusCode::OK, render_cookie_mode(&user));
-        return ctx.finish(id, Outcome::Allow, Reason::Authenticated, &user, r);
+        return Ok(Decided::allow(route, Reason::Authenticated, r).by(user));
     };
     let provider = &route.config.provider;
     let sub = &stored.session.data.identity.sub;
-    let sessions = match own::list(redis, route.sessions.keys(), provider, sub).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(&ctx, route, &e.to_string()),
-    };
+    let sessions = (own::list(redis, route.sessions.keys(), provider, sub).await)
+        .map_err(|e| unavailable(&id, route, &e.to_string()))?;
     let token = own::form_token(provider, sid);
     let body = render(&SessionsPage {
         user: &user,
@@ -102,13 +88,8 @@ pub async fn list(ctx: Ctx, target: HostRoute, req: Request) -> Response {
         form_token: &token,
         action: PATH,
     });
-    ctx.finish(
-        id,
-        Outcome::Allow,
-        Reason::Authenticated,
-        &user,
-        html(StatusCode::OK, body),
-    )
+    let r = html(StatusCode::OK, body);
+    Ok(Decided::allow(route, Reason::Authenticated, r).by(user))
 }
 
 /// Whether a POST comes from this site: `Sec-Fetch-Site` (when the browser sends it)
@@ -122,33 +103,29 @@ pub fn same_site(parts: &Parts, host: &str) -> bool {
 }
 
 /// `POST /oauth2/sessions` (form: `token`, `end` = a handle, `others` or `all`).
-pub async fn end(ctx: Ctx, target: HostRoute, req: Request) -> Response {
+pub async fn end(id: RequestId, target: HostRoute, req: Request) -> Result<Decided, Decided> {
     let (parts, body) = req.into_parts();
     let (route, host) = (target.route(), target.host.as_str());
-    let stored = match signed_in(&ctx, &parts, route).await {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let id = Some(route.config.id.as_str());
+    let stored = signed_in(&id, &parts, route).await?;
     let user = stored.session.data.identity.username.clone();
     let refuse = |status: StatusCode, code: Reason, rule: &str| {
-        tracing::warn!(request_id = %ctx.request_id, route = %route.config.id, reason = %code, "sessions form refused");
-        let r = page(status, code, rule, &user, &ctx.request_id, Some(route));
-        ctx.finish(id, Outcome::Denied, code, &user, r)
+        tracing::warn!(request_id = %id, route = %route.config.id, reason = %code, "sessions form refused");
+        let r = page(status, code, rule, &user, &id, Some(route));
+        Decided::denied(route, code, r).by(user.as_str())
     };
     if !same_site(&parts, host) {
-        return refuse(
+        return Err(refuse(
             StatusCode::FORBIDDEN,
             Reason::CrossSiteRequest,
             "sessions can only be ended from this site's own sessions page",
-        );
+        ));
     }
     let (SessionStore::Redis(redis), Some(sid)) = (&route.store, &stored.id) else {
-        return refuse(
+        return Err(refuse(
             StatusCode::BAD_REQUEST,
             Reason::FormTokenInvalid,
             "this site keeps sessions only in cookies; there are no server sessions to end",
-        );
+        ));
     };
     let body = to_bytes(body, 16 * 1024).await.unwrap_or_default();
     let field = |name: &str| {
@@ -159,17 +136,15 @@ pub async fn end(ctx: Ctx, target: HostRoute, req: Request) -> Response {
     };
     let provider = &route.config.provider;
     if field("token") != own::form_token(provider, sid) {
-        return refuse(
+        return Err(refuse(
             StatusCode::FORBIDDEN,
             Reason::FormTokenInvalid,
             "the form was not issued to this session; open the sessions page again",
-        );
+        ));
     }
     let sub = &stored.session.data.identity.sub;
-    let sessions = match own::list(redis, route.sessions.keys(), provider, sub).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(&ctx, route, &e.to_string()),
-    };
+    let sessions = (own::list(redis, route.sessions.keys(), provider, sub).await)
+        .map_err(|e| unavailable(&id, route, &e.to_string()))?;
     let which = field("end");
     let chosen: Vec<&Own> = sessions
         .iter()
@@ -180,13 +155,11 @@ pub async fn end(ctx: Ctx, target: HostRoute, req: Request) -> Response {
         })
         .collect();
     let now = now();
-    if let Err(e) = own::end(redis, &chosen, now).await {
-        return unavailable(&ctx, route, &e.to_string());
-    }
+    (own::end(redis, &chosen, now).await).map_err(|e| unavailable(&id, route, &e.to_string()))?;
     for o in &chosen {
         tracing::info!(
             audit = "session_ended",
-            request_id = %ctx.request_id,
+            request_id = %id,
             route = %route.config.id,
             user = %o.session.data.identity.username,
             this_browser = o.sid == *sid,
@@ -200,22 +173,23 @@ pub async fn end(ctx: Ctx, target: HostRoute, req: Request) -> Response {
     } else {
         redirect(PATH, &[])
     };
-    ctx.finish(id, Outcome::SignOut, Reason::Authenticated, &user, r)
+    Ok(Decided::signed_out(route, Reason::Authenticated, r).by(user))
 }
 
-fn unavailable(ctx: &Ctx, route: &RouteRuntime, error: &str) -> Response {
+/// The 503 page when the store did not answer.
+fn unavailable(id: &RequestId, route: &RouteRuntime, error: &str) -> Decided {
     let code = Reason::SessionStoreUnavailable;
-    tracing::warn!(request_id = %ctx.request_id, route = %route.config.id, reason = %code, error = %error, "session store did not answer");
+    tracing::warn!(request_id = %id, route = %route.config.id, reason = %code, error = %error, "session store did not answer");
     let rule = "the session store did not answer; try again in a moment";
     let r = page(
         StatusCode::SERVICE_UNAVAILABLE,
         code,
         rule,
         "",
-        &ctx.request_id,
+        id,
         Some(route),
     );
-    ctx.finish(Some(&route.config.id), Outcome::Error, code, "", r)
+    Decided::error(route, code, r)
 }
 
 #[cfg(test)]

@@ -7,13 +7,14 @@
 //! hint cookie when it is what does not fit, then narrows forwarded groups to the
 //! policy's, and otherwise ends on a page naming the size and the annotation to raise.
 
-use super::handlers::{Ctx, page};
+use super::decision::Decided;
+use super::handlers::page;
+use super::request::RequestId;
 use super::state::RouteRuntime;
 use crate::config::{IdentityField, RouteConfig};
 use crate::oidc::Identity;
-use crate::reason::{Outcome, Reason};
+use crate::reason::Reason;
 use axum::http::StatusCode;
-use axum::response::Response;
 
 /// Headers every callback answer carries besides `Location` and `Set-Cookie`
 /// (`content-length`, `cache-control`, `x-request-id`, `date`), with room to spare.
@@ -70,19 +71,19 @@ pub fn fits(route: &RouteRuntime, location: &str, cookies: &[String]) -> bool {
 
 /// The page for an identity that does not fit even trimmed; sets no session cookie.
 pub fn too_large_page(
-    ctx: &Ctx,
+    id: &RequestId,
     route: &RouteRuntime,
     bytes: usize,
     identity: &Identity,
     user: &str,
-) -> Response {
+) -> Decided {
     let budget = route.config.session.max_header_bytes;
     let detail = format!(
         "signing you in needs a {bytes}-byte response head (the session cookie carries {groups} groups and the tokens this route forwards) but the proxy in front is expected to buffer {budget} bytes. Raise nginx.ingress.kubernetes.io/proxy-buffer-size on the Ingress (e.g. \"16k\") and the route's spec.session.maxHeaderBytes to match, or have the route's policy name the groups it needs.",
         groups = identity.groups.len(),
     );
     tracing::warn!(
-        request_id = %ctx.request_id,
+        request_id = %id,
         route = %route.config.id,
         reason = %Reason::SessionTooLarge,
         bytes,
@@ -95,11 +96,10 @@ pub fn too_large_page(
         Reason::SessionTooLarge,
         &detail,
         user,
-        &ctx.request_id,
+        id,
         Some(route),
     );
-    let id = Some(route.config.id.as_str());
-    ctx.finish(id, Outcome::Error, Reason::SessionTooLarge, user, r)
+    Decided::error(route, Reason::SessionTooLarge, r).by(user)
 }
 
 #[cfg(test)]
