@@ -127,7 +127,7 @@ pub struct RouteConfig {
 }
 
 /// Default of [`RouteConfig::paths`] and of `ForwardAuthRoute` `spec.paths`: every path.
-pub fn default_paths() -> Vec<String> {
+pub(crate) fn default_paths() -> Vec<String> {
     vec!["/".into()]
 }
 
@@ -214,7 +214,7 @@ impl Default for HeaderConfig {
 
 /// The named header sets other forward-auth products use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HeaderPreset {
+pub(crate) enum HeaderPreset {
     /// `X-Auth-Request-*` (oauth2-proxy, ingress-nginx docs).
     OAuth2Proxy,
     /// `X-authentik-*` (Authentik's outpost).
@@ -300,9 +300,9 @@ fn default_max_header_bytes() -> usize {
 }
 
 /// Default of [`SessionConfig::refresh_lead_seconds`].
-pub const DEFAULT_REFRESH_LEAD_SECONDS: u64 = 60;
+pub(crate) const DEFAULT_REFRESH_LEAD_SECONDS: u64 = 60;
 /// Default of [`SessionConfig::refresh_grace_seconds`].
-pub const DEFAULT_REFRESH_GRACE_SECONDS: u64 = 300;
+pub(crate) const DEFAULT_REFRESH_GRACE_SECONDS: u64 = 300;
 
 fn default_refresh_lead() -> u64 {
     DEFAULT_REFRESH_LEAD_SECONDS
@@ -360,7 +360,7 @@ impl OutpostConfig {
 }
 
 /// Prefix match on path segments: `/api` matches `/api` and `/api/x`, not `/apix`.
-pub fn path_has_prefix(path: &str, prefix: &str) -> bool {
+pub(crate) fn path_has_prefix(path: &str, prefix: &str) -> bool {
     if prefix == "/" || prefix.is_empty() {
         return true;
     }

@@ -19,7 +19,7 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     /// Whether this is the default cookie store (left out of serialised configuration).
-    pub fn is_cookie(&self) -> bool {
+    pub(crate) fn is_cookie(&self) -> bool {
         self.redis.is_none()
     }
 }

@@ -30,7 +30,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// A short label for metrics.
-    pub fn metric_label(&self) -> &'static str {
+    pub(crate) fn metric_label(&self) -> &'static str {
         match self {
             Self::Parse { .. } => "parse",
             Self::Invalid { .. } => "invalid",

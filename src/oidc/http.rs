@@ -83,7 +83,7 @@ pub fn transport_error(e: reqwest::Error) -> String {
 }
 
 /// Reads at most [`MAX_BODY`] bytes of a response body.
-pub async fn read_limited(
+pub(crate) async fn read_limited(
     mut response: reqwest::Response,
     what: &'static str,
     url: &str,

@@ -35,7 +35,7 @@ pub struct Identity {
 
 /// A claim by name; a name with dots that is not itself a claim is a path into nested
 /// objects (`realm_access.roles`, as Keycloak sends roles).
-pub fn lookup<'a>(claims: &'a Claims, name: &str) -> Option<&'a Value> {
+pub(crate) fn lookup<'a>(claims: &'a Claims, name: &str) -> Option<&'a Value> {
     if let Some(v) = claims.get(name) {
         return Some(v);
     }
@@ -71,7 +71,7 @@ fn string_list(v: Option<&Value>, split: bool) -> Vec<String> {
 impl Identity {
     /// Extracts the identity from verified claims. `keep` names the extra claims that
     /// policies and headers read (`claim:<name>`); only those are stored.
-    pub fn from_claims(claims: &Claims, names: &ClaimNames, keep: &[String]) -> Self {
+    pub(crate) fn from_claims(claims: &Claims, names: &ClaimNames, keep: &[String]) -> Self {
         let sub = non_empty_str(claims.get("sub")).unwrap_or_default();
         let email = non_empty_str(lookup(claims, &names.email));
         let username = names
@@ -119,7 +119,7 @@ impl Identity {
 
     /// A claim as header text: strings as is, lists joined with `,`, other scalars as
     /// JSON; None when absent or an object.
-    pub fn claim_text(&self, name: &str) -> Option<String> {
+    pub(crate) fn claim_text(&self, name: &str) -> Option<String> {
         match self.claim(name)? {
             Value::String(s) => Some(s),
             Value::Array(items) => Some(

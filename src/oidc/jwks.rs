@@ -1,7 +1,7 @@
 //! The provider's signing keys, fetched only from the discovered `jwks_uri`.
 //!
 //! Keys are swapped atomically; readers never wait for a fetch. An unknown `kid` causes
-//! at most one refetch per [`JwksCache::min_refetch_interval`] (concurrent misses wait
+//! at most one refetch per minimum refetch interval (`JwksCache::with_min_refetch_interval`) (concurrent misses wait
 //! for the same fetch), and a failed fetch keeps the last good keys.
 
 use super::OidcError;
@@ -99,7 +99,7 @@ impl KeySet {
     }
 
     /// The key ids in the set (keys without a kid are listed as an empty string).
-    pub fn key_ids(&self) -> Vec<String> {
+    pub(crate) fn key_ids(&self) -> Vec<String> {
         self.keys
             .iter()
             .map(|k| k.kid.clone().unwrap_or_default())
@@ -107,7 +107,12 @@ impl KeySet {
     }
 
     /// Keys with this `kid`; for a kid-less token, the keys that accept its algorithm.
-    pub fn candidates(&self, kid: Option<&str>, alg: Algorithm, alg_name: &str) -> Vec<Arc<Key>> {
+    pub(crate) fn candidates(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+        alg_name: &str,
+    ) -> Vec<Arc<Key>> {
         self.keys
             .iter()
             .filter(|k| match kid {
@@ -222,13 +227,8 @@ impl JwksCache {
         self
     }
 
-    /// The least time between two refetches caused by unknown key ids.
-    pub fn min_refetch_interval(&self) -> Duration {
-        self.min_refetch_interval
-    }
-
     /// The current key set (cheap: an `Arc` clone).
-    pub fn snapshot(&self) -> Arc<KeySet> {
+    pub(crate) fn snapshot(&self) -> Arc<KeySet> {
         match self.current.read() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -236,7 +236,8 @@ impl JwksCache {
     }
 
     /// Counters and state for metrics.
-    pub fn stats(&self) -> JwksStats {
+    #[cfg(test)] // Only tests use it; the product does not.
+    pub(crate) fn stats(&self) -> JwksStats {
         let set = self.snapshot();
         JwksStats {
             fetched_at: set.fetched_at,
@@ -300,7 +301,7 @@ impl JwksCache {
 
     /// The keys that may verify a token with this `kid` and `alg`. When none is known,
     /// refetches once (rate-limited, shared by concurrent callers) and looks again.
-    pub async fn candidates(
+    pub(crate) async fn candidates(
         &self,
         kid: Option<&str>,
         alg: Algorithm,

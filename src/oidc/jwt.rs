@@ -78,7 +78,7 @@ pub fn parse(token: &str) -> Result<Parsed<'_>, OidcError> {
 }
 
 /// Parses an algorithm name we support for asymmetric providers (never `none` or HS*).
-pub fn asymmetric_alg(name: &str) -> Option<Algorithm> {
+pub(crate) fn asymmetric_alg(name: &str) -> Option<Algorithm> {
     let alg = Algorithm::from_str(name).ok()?;
     (!matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)).then_some(alg)
 }
@@ -197,7 +197,7 @@ pub fn check_common(
 
 /// Which time claims a kind of token must carry.
 #[derive(Clone, Copy, Debug)]
-pub struct Required {
+pub(crate) struct Required {
     /// `exp` (ID and access tokens); a logout token may omit it.
     pub exp: bool,
     /// `iat` (ID and logout tokens).
@@ -205,7 +205,7 @@ pub struct Required {
 }
 
 /// Checks `iss`, `aud`, `exp`, `nbf` and `iat`; `required` says which times must be there.
-pub fn check_claims(
+pub(crate) fn check_claims(
     claims: &Claims,
     want: &Expectations<'_>,
     required: Required,
@@ -285,7 +285,7 @@ pub enum UntrustedAudiences {
 
 impl UntrustedAudiences {
     /// The rule for a route whose `bearer.allowMultipleAudiences` is `allowed`.
-    pub fn from_allowed(allowed: bool) -> Self {
+    pub(crate) fn from_allowed(allowed: bool) -> Self {
         if allowed { Self::Allow } else { Self::Refuse }
     }
 }

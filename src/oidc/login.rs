@@ -46,7 +46,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
 impl Provider {
     /// Starts a login: fresh state, nonce and PKCE verifier, and the authorization URL
     /// for `redirect_uri` (the exact URI registered at the IdP).
-    pub fn login_request(&self, redirect_uri: &str) -> Result<LoginRequest, OidcError> {
+    pub(crate) fn login_request(&self, redirect_uri: &str) -> Result<LoginRequest, OidcError> {
         let state = random_token()?;
         let nonce = random_token()?;
         let pkce_verifier = random_token()?;
@@ -84,7 +84,10 @@ impl Provider {
     /// RFC 9207: checks the `iss` parameter of the authorization response. Required when
     /// discovery advertises `authorization_response_iss_parameter_supported`; checked
     /// whenever present.
-    pub fn check_authorization_response_iss(&self, iss: Option<&str>) -> Result<(), OidcError> {
+    pub(crate) fn check_authorization_response_iss(
+        &self,
+        iss: Option<&str>,
+    ) -> Result<(), OidcError> {
         let expected = &self.discovery().issuer;
         let required = self
             .discovery()
@@ -100,7 +103,7 @@ impl Provider {
     }
 
     /// The RP-initiated logout URL, when the IdP offers one.
-    pub fn end_session_url(
+    pub(crate) fn end_session_url(
         &self,
         id_token_hint: Option<&str>,
         post_logout_redirect_uri: Option<&str>,

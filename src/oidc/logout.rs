@@ -39,7 +39,7 @@ fn optional_text(claims: &Claims, claim: &'static str) -> Result<Option<String>,
 /// The logout-token-only rules: `events` names the back-channel logout event (as a JSON
 /// object), no `nonce` (so an ID token cannot be replayed as a logout token), and `sub`
 /// or `sid` (or both) say whom to sign out.
-pub fn check_logout_token(claims: &Claims) -> Result<LogoutToken, OidcError> {
+pub(crate) fn check_logout_token(claims: &Claims) -> Result<LogoutToken, OidcError> {
     let events = claims
         .get("events")
         .ok_or(OidcError::MissingClaim("events"))?;

@@ -65,7 +65,7 @@ impl std::fmt::Debug for Provider {
 /// The algorithms a provider accepts: the configured list (an unsupported or symmetric
 /// name is an error), else what discovery advertises (unsupported names skipped), else
 /// RS256 (the OpenID Connect default). `none` and HS* are never accepted.
-pub fn allowed_algorithms(
+pub(crate) fn allowed_algorithms(
     configured: &[String],
     discovered: &[String],
 ) -> Result<Vec<Algorithm>, OidcError> {
@@ -105,7 +105,7 @@ fn unix_now() -> i64 {
 impl Provider {
     /// Fetches discovery, then the JWKS. `client_secret` and `ca_bundle_pem` are the
     /// resolved values of `config.client_secret` and `config.ca_bundle`.
-    pub async fn discover(
+    pub(crate) async fn discover(
         config: ProviderConfig,
         client_secret: Option<String>,
         ca_bundle_pem: Option<&str>,
@@ -141,7 +141,8 @@ impl Provider {
     }
 
     /// Replaces the JWKS cache (e.g. with another refetch interval).
-    pub fn with_jwks(mut self, jwks: JwksCache) -> Self {
+    #[cfg(test)] // Only tests use it; the product does not.
+    pub(crate) fn with_jwks(mut self, jwks: JwksCache) -> Self {
         self.jwks = jwks;
         self
     }
@@ -244,12 +245,12 @@ impl Provider {
     /// algorithms), `iss` exactly, `aud` containing the client id, `iat` present and not
     /// in the future beyond the clock skew, `exp` when present, then the logout rules
     /// (the `events` member, no `nonce`, `sub` or `sid`).
-    pub async fn verify_logout_token(&self, token: &str) -> Result<LogoutToken, OidcError> {
+    pub(crate) async fn verify_logout_token(&self, token: &str) -> Result<LogoutToken, OidcError> {
         self.verify_logout_token_at(token, unix_now()).await
     }
 
     /// [`Self::verify_logout_token`] at a given time (Unix seconds).
-    pub async fn verify_logout_token_at(
+    pub(crate) async fn verify_logout_token_at(
         &self,
         token: &str,
         now: i64,

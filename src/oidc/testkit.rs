@@ -13,16 +13,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 pub const CLIENT_ID: &str = "portcullis-test";
-pub const NOW: i64 = 1_800_000_000;
+pub(crate) const NOW: i64 = 1_800_000_000;
 
 // RSA key generation is slow; every test shares these.
-pub static RSA_A: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
-pub static RSA_B: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
+pub(crate) static RSA_A: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
+pub(crate) static RSA_B: LazyLock<TestKey> = LazyLock::new(TestKey::rsa);
 pub static EC: LazyLock<TestKey> = LazyLock::new(TestKey::ec256);
-pub static ED: LazyLock<TestKey> = LazyLock::new(TestKey::ed25519);
+pub(crate) static ED: LazyLock<TestKey> = LazyLock::new(TestKey::ed25519);
 
 /// Claims of a valid ID token for `issuer` at [`NOW`].
-pub fn id_claims(issuer: &str) -> Value {
+pub(crate) fn id_claims(issuer: &str) -> Value {
     json!({
         "iss": issuer, "sub": "user-1", "aud": CLIENT_ID,
         "exp": NOW + 300, "iat": NOW - 10, "nonce": "n-0S6_WzA2Mj",
@@ -90,13 +90,13 @@ impl TestIdp {
             .unwrap()
     }
 
-    pub fn jwks_hits(&self) -> usize {
+    pub(crate) fn jwks_hits(&self) -> usize {
         self.state.jwks_hits.load(Ordering::SeqCst)
     }
 }
 
 impl IdpState {
-    pub fn set_keys(&self, keys: Vec<Value>) {
+    pub(crate) fn set_keys(&self, keys: Vec<Value>) {
         *self.jwks.lock().unwrap() = json!({ "keys": keys });
     }
 }

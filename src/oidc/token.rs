@@ -102,7 +102,7 @@ pub(crate) fn scrub(text: Option<String>, secrets: &[&str]) -> Option<String> {
 
 impl Provider {
     /// Exchanges an authorization code (with its PKCE verifier) for tokens.
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         code: &str,
         redirect_uri: &str,
@@ -118,7 +118,10 @@ impl Provider {
     }
 
     /// Uses a refresh token for new tokens.
-    pub async fn refresh_tokens(&self, refresh_token: &str) -> Result<TokenResponse, OidcError> {
+    pub(crate) async fn refresh_tokens(
+        &self,
+        refresh_token: &str,
+    ) -> Result<TokenResponse, OidcError> {
         let form = [
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
@@ -193,7 +196,7 @@ impl Provider {
     }
 
     /// The client authentication this provider uses at the token endpoint.
-    pub fn client_auth(&self) -> ClientAuth {
+    pub(crate) fn client_auth(&self) -> ClientAuth {
         choose_client_auth(
             self.client_secret().is_some(),
             &self.discovery().token_endpoint_auth_methods_supported,

@@ -7,9 +7,9 @@
 use super::session_error::SessionError;
 
 /// Longest `Set-Cookie` value (name, value and attributes) emitted, exclusive.
-pub const MAX_SET_COOKIE_LEN: usize = 4096;
+pub(crate) const MAX_SET_COOKIE_LEN: usize = 4096;
 /// Most chunks one cookie may be split into; also bounds the work of reading.
-pub const MAX_CHUNKS: usize = 12;
+pub(crate) const MAX_CHUNKS: usize = 12;
 
 /// How one route's cookie is named and scoped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl CookieSpec {
     /// subrequest must never carry. `__Host-` demands `Path=/`, so a narrower path
     /// takes `__Secure-` instead (same `Secure` guarantee, still host-only without a
     /// `Domain`).
-    pub fn companion(&self, suffix: &str, path: &'static str) -> Result<Self, SessionError> {
+    pub(crate) fn companion(&self, suffix: &str, path: &'static str) -> Result<Self, SessionError> {
         if !is_token(suffix) || !path.starts_with('/') || path.contains(';') {
             return Err(SessionError::Invalid);
         }
@@ -147,7 +147,7 @@ impl CookieSpec {
     /// `Set-Cookie` values storing `value` (cookie-safe characters only, e.g. base64url)
     /// for `max_age` seconds, split into chunks when needed, plus expiries for every
     /// previously `present` cookie of this name the new set does not overwrite.
-    pub fn set_cookies(
+    pub(crate) fn set_cookies(
         &self,
         value: &str,
         max_age: u64,
@@ -182,7 +182,7 @@ impl CookieSpec {
     }
 
     /// Expiries for the base name and every cookie of this name that was present.
-    pub fn clear_cookies(&self, present: &[String]) -> Vec<String> {
+    pub(crate) fn clear_cookies(&self, present: &[String]) -> Vec<String> {
         let mut names = vec![self.name.clone()];
         names.extend(present.iter().filter(|p| **p != self.name).cloned());
         names.iter().map(|n| self.expire(n)).collect()
@@ -192,7 +192,7 @@ impl CookieSpec {
     /// can name from `host` (`host[:port]`): host-only and on the host and each parent
     /// domain, where a copy set for a wider domain or tossed from a sibling host lives.
     /// `__Host-` cookies exist host-only by the browser's rule.
-    pub fn expire_everywhere(&self, host: &str, present: &[String]) -> Vec<String> {
+    pub(crate) fn expire_everywhere(&self, host: &str, present: &[String]) -> Vec<String> {
         let mut names = vec![self.name.as_str()];
         names.extend(
             present

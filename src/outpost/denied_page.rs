@@ -52,7 +52,7 @@ fn detail_label(reason: Reason) -> &'static str {
 
 /// Escapes the five HTML-significant characters, so text is safe in element content
 /// and in quoted attribute values.
-pub fn html_escape(text: &str) -> String {
+pub(crate) fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

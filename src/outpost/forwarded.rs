@@ -14,7 +14,7 @@ use std::str::FromStr;
 use thiserror::Error;
 
 /// Longest original URI accepted.
-pub const MAX_URI_LEN: usize = 8192;
+pub(crate) const MAX_URI_LEN: usize = 8192;
 
 /// Why the original request could not be worked out. Names headers, never their values.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl ForwardedError {
 
 /// An IPv4 or IPv6 network, `10.0.0.0/8` or `fd00::/8`; a bare address is a /32 or /128.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
+pub(crate) struct Cidr {
     network: IpAddr,
     prefix: u8,
 }
@@ -352,7 +352,7 @@ fn check_uri(uri: &str) -> Option<String> {
 
 /// Lower-cases a `host[:port]`, removes a trailing dot and the scheme's default port, and
 /// refuses anything that is not a plausible host name or IP literal.
-pub fn normalize_host(raw: &str, scheme: &str) -> Option<String> {
+pub(crate) fn normalize_host(raw: &str, scheme: &str) -> Option<String> {
     let raw = raw.trim().to_ascii_lowercase();
     let (host, port) = if raw.starts_with('[') {
         let end = raw.find(']')?;

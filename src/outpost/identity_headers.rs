@@ -56,7 +56,7 @@ pub fn identity_headers(
 
 /// [`identity_headers`] with the names parsed at load ([`UpstreamHeaderNames::identity`]);
 /// `extra` reserves room for the access-token and identity-JWT headers.
-pub fn named_identity_headers(
+pub(crate) fn named_identity_headers(
     names: &[(HeaderName, IdentityField)],
     subject: &Subject,
     extra: usize,
@@ -96,7 +96,7 @@ pub fn field_value(field: &IdentityField, subject: &Subject) -> String {
 /// (CR, LF, NUL, tab, DEL...). Dropping rather than stripping, because a value with a
 /// control character removed is a different identity. Non-ASCII UTF-8 is kept: names
 /// like `José` are legitimate and `HeaderValue` carries them as opaque bytes.
-pub fn safe_value(value: &str) -> HeaderValue {
+pub(crate) fn safe_value(value: &str) -> HeaderValue {
     if value.chars().any(char::is_control) {
         return HeaderValue::from_static("");
     }
@@ -111,7 +111,10 @@ pub fn safe_value(value: &str) -> HeaderValue {
 /// variable. nginx drops such headers by default; where it is configured to pass them
 /// (`underscores_in_headers on`, ingress-nginx `enable-underscores-in-headers`), the
 /// request is refused instead of letting a client name the user.
-pub fn underscore_spelling(config: &HeaderConfig, request: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn underscore_spelling(
+    config: &HeaderConfig,
+    request: &HeaderMap,
+) -> Option<(String, String)> {
     // Only a request that carries an underscore header at all pays for the comparison.
     request
         .keys()

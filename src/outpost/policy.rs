@@ -95,7 +95,7 @@ fn list(items: &[String]) -> String {
 /// matches `example.com` and every sub-domain on a label boundary (the same meaning as
 /// in the redirect allow-list). `a@evil-example.com` never matches `example.com`, and an
 /// address without exactly one `@` or with an empty part never matches anything.
-pub fn email_allowed(policy: &PolicyConfig, email: Option<&str>) -> bool {
+pub(crate) fn email_allowed(policy: &PolicyConfig, email: Option<&str>) -> bool {
     let Some(email) = email else { return false };
     let email = email.trim().to_ascii_lowercase();
     let mut parts = email.split('@');
@@ -130,7 +130,7 @@ pub fn email_allowed(policy: &PolicyConfig, email: Option<&str>) -> bool {
 /// Whether `grant` (which may use `*` for a whole segment: `*:*`, `docs:*`, `*:read`)
 /// covers the literal permission `required`. Segment counts must agree, so a bare `*`
 /// grants nothing; a `*` in `required` is compared literally.
-pub fn grant_covers(grant: &str, required: &str) -> bool {
+pub(crate) fn grant_covers(grant: &str, required: &str) -> bool {
     let mut g = grant.split(':');
     let mut r = required.split(':');
     loop {
@@ -188,7 +188,8 @@ pub fn public_access(policy: &PolicyConfig, req: &RequestFacts<'_>) -> Option<Re
 }
 
 /// Shorthand for `public_access(..).is_some()`.
-pub fn is_public(policy: &PolicyConfig, req: &RequestFacts<'_>) -> bool {
+#[cfg(test)] // Only tests use it; the product does not.
+pub(crate) fn is_public(policy: &PolicyConfig, req: &RequestFacts<'_>) -> bool {
     public_access(policy, req).is_some()
 }
 

@@ -37,7 +37,7 @@ pub enum RedirectError {
 
 impl RedirectError {
     /// A short label for logs and metrics.
-    pub fn metric_label(self) -> &'static str {
+    pub(crate) fn metric_label(self) -> &'static str {
         match self {
             Self::TooLong => "too_long",
             Self::Unparseable => "unparseable",
@@ -56,7 +56,7 @@ pub fn safe_redirect(rd: &str, base: &Url, allowed_hosts: &[String]) -> Url {
 }
 
 /// The root (`/`) of the base URL: the fallback target.
-pub fn base_root(base: &Url) -> Url {
+pub(crate) fn base_root(base: &Url) -> Url {
     let mut root = base.clone();
     root.set_path("/");
     root.set_query(None);

@@ -24,7 +24,7 @@ const HEADER_LEN: usize = 2 + NONCE_LEN;
 /// Configured secrets shorter than this are refused: a cookie is an offline oracle.
 pub const MIN_SECRET_LEN: usize = 16;
 /// Lifetime of a per-login state cookie.
-pub const STATE_LIFETIME_SECONDS: u64 = 600;
+pub(crate) const STATE_LIFETIME_SECONDS: u64 = 600;
 /// Largest sealed value read; bounds decoding work on hostile input.
 const MAX_SEALED_LEN: usize = 64 * 1024;
 
@@ -124,7 +124,7 @@ impl KeyRing {
 
 /// Derives a 256-bit key from a configured secret (HKDF-SHA256, fixed salt and info, so
 /// every replica derives the same key from the same secret).
-pub fn derive_key(secret: &[u8]) -> Result<[u8; 32], SessionError> {
+pub(crate) fn derive_key(secret: &[u8]) -> Result<[u8; 32], SessionError> {
     if secret.len() < MIN_SECRET_LEN {
         return Err(SessionError::KeyConfig);
     }
@@ -213,7 +213,7 @@ impl SessionManager {
     }
 
     /// The key ring, shared (for work that outlives a request: a refresh task).
-    pub fn key_ring(&self) -> Arc<KeyRing> {
+    pub(crate) fn key_ring(&self) -> Arc<KeyRing> {
         self.keys.clone()
     }
 
@@ -241,7 +241,7 @@ impl SessionManager {
 
     /// Reads the cookie and checks only its absolute expiry (for a cookie that holds a
     /// server-side session's id: the idle time is the server-side session's).
-    pub fn load_within_lifetime<T: DeserializeOwned>(
+    pub(crate) fn load_within_lifetime<T: DeserializeOwned>(
         &self,
         cookie_headers: &[&str],
         now: u64,
@@ -254,7 +254,11 @@ impl SessionManager {
     }
 
     /// Checks a session's absolute lifetime and idle timeout at `now`.
-    pub fn check_times<T>(&self, session: &Session<T>, now: u64) -> Result<(), SessionError> {
+    pub(crate) fn check_times<T>(
+        &self,
+        session: &Session<T>,
+        now: u64,
+    ) -> Result<(), SessionError> {
         if now >= session.expires_at {
             return Err(SessionError::Expired);
         }
@@ -272,7 +276,7 @@ impl SessionManager {
     /// Whether a loaded session should be re-written to move `last_seen` forward: only
     /// with an idle timeout, and at most every quarter of it, so most requests send no
     /// `Set-Cookie` (a user is thus logged out after 3/4 to 4/4 of the idle time).
-    pub fn needs_touch<T>(&self, session: &Session<T>, now: u64) -> bool {
+    pub(crate) fn needs_touch<T>(&self, session: &Session<T>, now: u64) -> bool {
         self.idle_timeout > 0
             && now.saturating_sub(session.last_seen) >= (self.idle_timeout / 4).max(1)
     }
@@ -317,7 +321,7 @@ impl SessionManager {
     }
 
     /// The `Set-Cookie` value for a login's state, valid [`STATE_LIFETIME_SECONDS`].
-    pub fn store_state(&self, login: &LoginState, now: u64) -> Result<String, SessionError> {
+    pub(crate) fn store_state(&self, login: &LoginState, now: u64) -> Result<String, SessionError> {
         let spec = self.state_cookie(&login.state)?;
         let envelope = Session {
             data: login,
@@ -354,7 +358,7 @@ impl SessionManager {
     }
 
     /// The `Set-Cookie` value expiring a login's state cookie.
-    pub fn clear_state(&self, state: &str) -> Result<String, SessionError> {
+    pub(crate) fn clear_state(&self, state: &str) -> Result<String, SessionError> {
         let spec = self.state_cookie(state)?;
         Ok(spec.clear_cookies(&[]).remove(0))
     }

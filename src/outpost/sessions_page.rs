@@ -112,7 +112,7 @@ pub fn render(page: &SessionsPage<'_>) -> String {
 }
 
 /// The page for a route whose sessions live only in cookies.
-pub fn render_cookie_mode(user: &str) -> String {
+pub(crate) fn render_cookie_mode(user: &str) -> String {
     let body = format!(
         "<p>Signed in as <b>{}</b>.</p>\n<p>Sessions are not listed without Redis: this site keeps your session only in this browser's cookie, so the server cannot list or end sessions of other browsers. Sign out in each browser instead.</p>\n",
         html_escape(user)

@@ -44,7 +44,7 @@ impl Subject {
 /// The scalar values of a claim as strings: a string as is, bools and numbers in their
 /// JSON spelling, each scalar element of an array. Objects and nulls yield nothing,
 /// because there is no unambiguous string form to compare or emit.
-pub fn claim_strings(value: &Value) -> Vec<String> {
+pub(crate) fn claim_strings(value: &Value) -> Vec<String> {
     fn scalar(v: &Value) -> Option<String> {
         match v {
             Value::String(s) => Some(s.clone()),

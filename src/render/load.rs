@@ -43,7 +43,7 @@ pub struct Loaded {
 }
 
 /// Lists manifest files under the given paths (directories recursively, sorted).
-pub fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+pub(crate) fn manifest_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut files = Vec::new();
     for path in paths {
         collect(path, &mut files)?;

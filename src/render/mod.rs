@@ -126,7 +126,7 @@ pub async fn probe_providers(
 /// Each object whose Ready would be False, with the reason and message it would show.
 /// Unknown is not False: what only the cluster can tell (the IdP's answer to a probe)
 /// does not fail a render.
-pub fn not_ready(compiled: &Compiled) -> Vec<String> {
+pub(crate) fn not_ready(compiled: &Compiled) -> Vec<String> {
     let statuses = [
         (
             "OIDCProvider",

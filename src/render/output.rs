@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Secret;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What redacted values print as.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// The YAML stream `render` prints: created objects, then each resource with status.
 pub fn render(loaded: &Loaded, compiled: &Compiled, show_secrets: bool) -> String {

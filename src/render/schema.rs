@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// The `openAPIV3Schema` of `kind` at the version `api_version` names; an error naming
 /// `apiVersion` when that version is not served (kubectl says "no matches for kind").
-pub fn for_kind(api_version: &str, kind: &str) -> Result<Value, FieldError> {
+pub(crate) fn for_kind(api_version: &str, kind: &str) -> Result<Value, FieldError> {
     let crd = crate::api::crds()
         .into_iter()
         .find(|c| c.spec.names.kind == kind)

@@ -45,7 +45,7 @@ pub async fn readyz(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `/metrics`.
-pub async fn metrics_text(State(app): State<Arc<App>>) -> Response {
+pub(crate) async fn metrics_text(State(app): State<Arc<App>>) -> Response {
     app.update_ready_gauge();
     (
         [(

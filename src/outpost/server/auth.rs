@@ -127,7 +127,7 @@ impl Verdict {
 /// The path used to pick a route: the RFC 3986 reading nginx routes on (so
 /// `/api/../admin` is `/admin`), the raw path when unreadable. The public-path check
 /// refuses ambiguous paths on its own.
-pub fn route_path(uri: &str) -> String {
+pub(crate) fn route_path(uri: &str) -> String {
     RequestPath::read(uri).resolved
 }
 
@@ -199,7 +199,10 @@ pub async fn decide<'a>(
 /// underscores (see [`underscore_spelling`]); checked before anything else, public
 /// paths included, and again by `/oauth2/start` so a browser sent there by nginx gets
 /// the page rather than a new sign-in.
-pub fn spoofed_identity_header(route: &RouteRuntime, headers: &HeaderMap) -> Option<Verdict> {
+pub(crate) fn spoofed_identity_header(
+    route: &RouteRuntime,
+    headers: &HeaderMap,
+) -> Option<Verdict> {
     let (sent, ours) = underscore_spelling(&route.config.headers, headers)?;
     Some(Verdict::Denied {
         reason: Reason::IdentityHeaderSpoofed,
@@ -327,7 +330,7 @@ pub fn authorize(
 
 /// Every configured identity header (empty when unknown), the access-token header and
 /// the identity JWT when configured.
-pub fn upstream_headers(
+pub(crate) fn upstream_headers(
     app: &App,
     route: &RouteRuntime,
     subject: &Subject,

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 /// Most entries kept; when full, expired ones are dropped, then everything. At about
 /// 1.25 kB an entry (docs/benchmarks.md) a full cache costs ~5 MB, which keeps the
 /// outpost under its 25 MB RSS budget.
-pub const MAX_ENTRIES: usize = 4_096;
+pub(crate) const MAX_ENTRIES: usize = 4_096;
 /// Longest time a verified token is trusted without re-verification.
 pub const MAX_TTL: u64 = 300;
 

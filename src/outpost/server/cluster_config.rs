@@ -26,7 +26,7 @@ pub enum ClusterConfigError {
 }
 
 /// `(index, count)` of a shard named `portcullis-config-<i>-of-<n>`.
-pub fn shard_position(name: &str) -> Option<(usize, usize)> {
+pub(crate) fn shard_position(name: &str) -> Option<(usize, usize)> {
     let rest = name.strip_prefix("portcullis-config-")?;
     let (i, n) = rest.split_once("-of-")?;
     Some((i.parse().ok()?, n.parse().ok()?))
@@ -35,7 +35,10 @@ pub fn shard_position(name: &str) -> Option<(usize, usize)> {
 /// Merges shards into one configuration. During a resize old and new shard sets exist
 /// side by side: complete sets go first, newest first, so each route comes from the
 /// newest complete set (merge keeps a route's first copy).
-pub fn from_shards(shards: &[ConfigMap], origin: &str) -> Result<OutpostConfig, ConfigError> {
+pub(crate) fn from_shards(
+    shards: &[ConfigMap],
+    origin: &str,
+) -> Result<OutpostConfig, ConfigError> {
     let mut groups: BTreeMap<usize, Vec<&ConfigMap>> = BTreeMap::new();
     for cm in shards {
         let count = shard_position(&cm.name_any()).map_or(0, |(_, n)| n);

@@ -25,7 +25,7 @@ type References = BTreeMap<(bool, SecretKeyRef), Result<String, String>>;
 type Latest = Option<Result<OutpostConfig, Arc<ClusterConfigError>>>;
 
 /// Reads the compiled configuration the operator writes into `namespace`.
-pub struct ClusterSource {
+pub(crate) struct ClusterSource {
     client: kube::Client,
     namespace: String,
     latest: watch::Receiver<Latest>,
@@ -70,13 +70,13 @@ impl ClusterSource {
 
     /// Reads the cookie secret (and the signing key) from the Secret `name` in the
     /// watched namespace at every reload, before any file.
-    pub fn with_keys_secret(mut self, name: Option<String>) -> Self {
+    pub(crate) fn with_keys_secret(mut self, name: Option<String>) -> Self {
         self.keys_secret = name;
         self
     }
 
     /// The keys Secret's `key`, if a keys Secret is configured.
-    pub async fn keys_secret_value(&self, key: &str) -> Result<Option<String>, SourceError> {
+    pub(crate) async fn keys_secret_value(&self, key: &str) -> Result<Option<String>, SourceError> {
         let Some(name) = &self.keys_secret else {
             return Ok(None);
         };

@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
     clippy::result_large_err,
     reason = "an early answer is the whole response, moved once to the layer; boxing it would allocate"
 )]
-pub fn duplicated_session(
+pub(crate) fn duplicated_session(
     id: &RequestId,
     route: &RouteRuntime,
     host: &str,

@@ -177,7 +177,7 @@ impl Decided {
     }
 
     /// The request itself is malformed (400).
-    pub fn bad_request<'r>(
+    pub(crate) fn bad_request<'r>(
         route: impl Into<Option<&'r RouteRuntime>>,
         reason: Reason,
         response: Response,
@@ -195,7 +195,7 @@ impl Decided {
     }
 
     /// A session ended: signed out here, by the user or by the IdP.
-    pub fn signed_out<'r>(
+    pub(crate) fn signed_out<'r>(
         route: impl Into<Option<&'r RouteRuntime>>,
         reason: Reason,
         response: Response,
@@ -233,7 +233,7 @@ impl Decided {
 
     /// The answer with `Set-Cookie` headers appended (cookies the page's cause set,
     /// such as the cleared login state).
-    pub fn with_cookies(mut self, cookies: &[String]) -> Self {
+    pub(crate) fn with_cookies(mut self, cookies: &[String]) -> Self {
         self.response = super::handlers::with_cookies(self.response, cookies);
         self
     }
@@ -252,7 +252,7 @@ impl IntoResponse for Decided {
 
 impl Decision {
     /// The response, carrying this decision to the layer.
-    pub fn attach(self, mut response: Response) -> Response {
+    pub(crate) fn attach(self, mut response: Response) -> Response {
         response.extensions_mut().insert(self);
         response
     }
@@ -294,7 +294,7 @@ impl Decision {
 
 /// The headers every decided response carries: never cached (it depends on the
 /// session), and the request id to quote.
-pub fn stamp(response: &mut Response, id: &RequestId) {
+pub(crate) fn stamp(response: &mut Response, id: &RequestId) {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-request-id", header_value(id));

@@ -15,11 +15,11 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 /// The `target` of the decision line (what `RUST_LOG` filters on).
-pub const TARGET: &str = "portcullis::decision";
+pub(crate) const TARGET: &str = "portcullis::decision";
 
 /// One decision line's fields, in the order the line shows them.
 #[derive(Clone, Copy, Debug)]
-pub struct Line<'a> {
+pub(crate) struct Line<'a> {
     /// The request id.
     pub request_id: &'a RequestId,
     /// The endpoint that answered.
@@ -69,7 +69,7 @@ thread_local! {
 impl Line<'_> {
     /// Writes the line: by hand onto the JSON log writer when the process logs JSON, else
     /// through `tracing`. Nothing when `RUST_LOG` filters the decision target out.
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         if !tracing::enabled!(target: TARGET, tracing::Level::INFO) {
             return;
         }
@@ -87,7 +87,7 @@ impl Line<'_> {
     }
 
     /// The line through `tracing` (the text format, and the reference for [`Line::json`]).
-    pub fn trace(&self) {
+    pub(crate) fn trace(&self) {
         tracing::info!(
             target: TARGET,
             request_id = %self.request_id,

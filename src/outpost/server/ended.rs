@@ -11,7 +11,7 @@ use axum::response::Response;
 
 /// The page's status: 503 while the IdP is unreachable (with `Retry-After`), else 401.
 /// nginx's `auth_request` understands only 401, so it always gets [`PLAIN_STATUS`].
-pub fn status_for(reason: Reason) -> StatusCode {
+pub(crate) fn status_for(reason: Reason) -> StatusCode {
     if reason == Reason::RefreshGraceExpired {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
@@ -20,10 +20,10 @@ pub fn status_for(reason: Reason) -> StatusCode {
 }
 
 /// The status of the short answer for nginx and API clients.
-pub const PLAIN_STATUS: StatusCode = StatusCode::UNAUTHORIZED;
+pub(crate) const PLAIN_STATUS: StatusCode = StatusCode::UNAUTHORIZED;
 
 /// The body of the short answer.
-pub const PLAIN_BODY: &str = "the session ended; sign in again\n";
+pub(crate) const PLAIN_BODY: &str = "the session ended; sign in again\n";
 
 /// Seconds a browser is asked to wait while the IdP is unreachable.
 const RETRY_AFTER_SECONDS: &str = "30";

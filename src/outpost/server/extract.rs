@@ -1,14 +1,14 @@
 //! What the handlers work on, as axum extractors whose rejections are the responses:
 //! the request id the decision layer assigned ([`RequestId`]), the original host behind trusted proxies
-//! ([`OriginalHost`]), the client address ([`ClientAddr`]), the route a host's login
+//! ([`OriginalHost`]), the route a host's login
 //! endpoints serve ([`HostRoute`]) and a login endpoint's target ([`LoginTarget`]).
 //! "Malformed request headers" and "no route for this host" are answered here, once
 //! ([`Refusal`]), and logged by the [`DecisionLayer`](super::decision_layer::DecisionLayer)
 //! like every other decision.
 
 use super::App;
-use super::decision::{Decided, client_ip};
-use super::handlers::{original, peer_ip, query_param, text};
+use super::decision::Decided;
+use super::handlers::{original, query_param, text};
 use super::request::RequestId;
 use super::state::{Loaded, RouteRuntime};
 use crate::reason::{Outcome, Reason};
@@ -17,11 +17,10 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
-use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The body of every "no route for this host" answer (the auth subrequest's as well).
-pub const NO_ROUTE_BODY: &str = "no route is configured for this host\n";
+pub(crate) const NO_ROUTE_BODY: &str = "no route is configured for this host\n";
 
 /// Why a request is answered before any route is known. Each is its own response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,18 +91,6 @@ impl FromRequestParts<Arc<App>> for OriginalHost {
         original(app, parts, None)
             .map(|o| Self(o.host))
             .map_err(Refusal::MalformedHeaders)
-    }
-}
-
-/// The client address: the trusted proxy's `X-Forwarded-For`/`X-Real-IP`, else the peer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientAddr(pub IpAddr);
-
-impl FromRequestParts<Arc<App>> for ClientAddr {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Infallible> {
-        Ok(Self(client_ip(app, parts, peer_ip(parts))))
     }
 }
 

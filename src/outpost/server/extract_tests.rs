@@ -1,7 +1,7 @@
 //! The extractors' rejections are the responses the handlers used to write out by
 //! hand, logged through the layer; driven through a router as the outpost does.
 
-use super::{ClientAddr, HostRoute, LoginTarget, OriginalHost, Refusal};
+use super::{HostRoute, LoginTarget, OriginalHost, Refusal};
 use crate::outpost::server::App;
 use crate::outpost::server::auth::tests::app;
 use crate::outpost::server::decision_layer::DecisionLayer;
@@ -33,10 +33,6 @@ fn router(app: &Arc<App>) -> Router {
             "/userinfo",
             get(|t: HostRoute| async move { format!("{} {}", t.route().config.id, t.host) })
                 .layer(DecisionLayer::new(app, "userinfo")),
-        )
-        .route(
-            "/ip",
-            get(|ClientAddr(ip): ClientAddr| async move { ip.to_string() }),
         )
         .with_state(app.clone())
 }
@@ -108,9 +104,14 @@ async fn no_route_and_malformed_headers_are_answered_and_counted_once() {
 #[tokio::test]
 async fn an_untrusted_peers_forwarded_for_is_not_believed() {
     let app = Arc::new(app());
-    // No trusted proxies in the test app, and no peer: the unspecified address.
-    let (_, ip) = get_with(&app, "/ip", &[("x-forwarded-for", "203.0.113.9")]).await;
-    assert_eq!(ip, "0.0.0.0");
+    // No trusted proxies in the test app: the peer's address, whatever it forwards.
+    let (parts, ()) = Request::get("/")
+        .header("x-forwarded-for", "203.0.113.9")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let peer = std::net::IpAddr::from([192, 0, 2, 1]);
+    assert_eq!(super::super::decision::client_ip(&app, &parts, peer), peer);
 }
 
 #[test]

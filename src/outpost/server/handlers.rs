@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use url::form_urlencoded;
 
 /// The TCP peer (unspecified, hence untrusted, when unknown).
-pub fn peer_ip(parts: &Parts) -> IpAddr {
+pub(crate) fn peer_ip(parts: &Parts) -> IpAddr {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -36,7 +36,7 @@ pub fn original(
 /// peer's forwarded headers are ignored it is logged at warning level with the fix:
 /// behind an ingress whose address is not trusted, every request is judged by the
 /// outpost's own Host (its Service name) and no route matches.
-pub fn original_resolved(
+pub(crate) fn original_resolved(
     app: &App,
     parts: &Parts,
     strip_prefix: Option<&str>,
@@ -73,14 +73,14 @@ impl UntrustedPeers {
     const BOUND: usize = 1024;
 
     /// True the first time `peer` is seen.
-    pub fn first_time(&self, peer: IpAddr) -> bool {
+    pub(crate) fn first_time(&self, peer: IpAddr) -> bool {
         let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
         seen.len() < Self::BOUND && seen.insert(peer)
     }
 }
 
 /// A query parameter (first occurrence).
-pub fn query_param(parts: &Parts, name: &str) -> Option<String> {
+pub(crate) fn query_param(parts: &Parts, name: &str) -> Option<String> {
     form_urlencoded::parse(parts.uri.query()?.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
@@ -139,7 +139,7 @@ pub fn redirect(location: &str, cookies: &[String]) -> Response {
 }
 
 /// `r` with `Set-Cookie` headers appended.
-pub fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
+pub(crate) fn with_cookies(mut r: Response, cookies: &[String]) -> Response {
     for c in cookies {
         r.headers_mut().append(header::SET_COOKIE, header_value(c));
     }

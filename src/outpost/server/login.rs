@@ -23,12 +23,12 @@ use std::sync::Arc;
 use url::Url;
 
 /// Longest redirect target carried through a login.
-pub const MAX_RD_LEN: usize = 2048;
+pub(crate) const MAX_RD_LEN: usize = 2048;
 
 /// The validated redirect target for `rd` on `route`: the route's origin or one of its
 /// hosts, never a path under `/oauth2/` (a loop); else the route's root. The second
 /// value is the refusal label, when refused.
-pub fn validated_rd(route: &RouteRuntime, rd: &str) -> (Url, Option<&'static str>) {
+pub(crate) fn validated_rd(route: &RouteRuntime, rd: &str) -> (Url, Option<&'static str>) {
     match check_redirect(rd, &route.base, route.allowed_hosts()) {
         Ok(url) if url.path().starts_with("/oauth2/") || url.path() == "/oauth2" => {
             (base_root(&route.base), Some("oauth2_path"))
@@ -43,7 +43,7 @@ pub fn validated_rd(route: &RouteRuntime, rd: &str) -> (Url, Option<&'static str
 
 /// A relative `rd` sent to one of the route's own hosts means that host (as the browser
 /// sees it), not the external URL's; absolute ones are left for [`validated_rd`].
-pub fn absolute_rd(route: &RouteRuntime, host: &str, rd: &str) -> String {
+pub(crate) fn absolute_rd(route: &RouteRuntime, host: &str, rd: &str) -> String {
     if Url::parse(rd).is_ok()
         || host == route.authority
         || !route.config.hosts.iter().any(|h| h == host)
@@ -56,7 +56,7 @@ pub fn absolute_rd(route: &RouteRuntime, host: &str, rd: &str) -> String {
 }
 
 /// The log line for a refused `rd` (start and sign-out alike).
-pub fn log_refused_rd(id: &RequestId, route: &RouteRuntime, label: &str) {
+pub(crate) fn log_refused_rd(id: &RequestId, route: &RouteRuntime, label: &str) {
     tracing::info!(request_id = %id, route = %route.config.id, reason = %Reason::RedirectRefused, refused = label, "rd refused; using the route's root");
 }
 
@@ -173,7 +173,7 @@ async fn already_denied(
 }
 
 /// The 503 page for a session that cannot be checked because the store did not answer.
-pub fn store_unavailable_page(id: &RequestId, route: &RouteRuntime) -> Decided {
+pub(crate) fn store_unavailable_page(id: &RequestId, route: &RouteRuntime) -> Decided {
     let r = page(
         StatusCode::SERVICE_UNAVAILABLE,
         Reason::SessionStoreUnavailable,
@@ -189,7 +189,7 @@ pub fn store_unavailable_page(id: &RequestId, route: &RouteRuntime) -> Decided {
 /// past the grace, the page says so (another login at a refusing or absent IdP would
 /// not help, or would only loop); renewed, the browser goes straight back to `target`
 /// with the new session. Else `Ok`: the login goes ahead.
-pub async fn renew_at_start(
+pub(crate) async fn renew_at_start(
     app: &App,
     id: &RequestId,
     route: &RouteRuntime,

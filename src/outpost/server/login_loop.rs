@@ -103,7 +103,7 @@ pub fn record(
 /// Whether the browser sends the route's session cookie to the app at `rd`: its Domain
 /// covers the app's host, or it is host-only on the app's own host. (Not `Secure` over
 /// http either.) When it does not, a session the callback host sees proves nothing.
-pub fn cookie_reaches(route: &RouteRuntime, rd: &str) -> bool {
+pub(crate) fn cookie_reaches(route: &RouteRuntime, rd: &str) -> bool {
     let Ok(app) = url::Url::parse(rd) else {
         return true;
     };
@@ -164,7 +164,7 @@ fn describe(route: &RouteRuntime, written: &[String], rd: &str, seconds_ago: u64
 }
 
 /// The page that ends the loop, and its log line.
-pub fn loop_page(
+pub(crate) fn loop_page(
     id: &RequestId,
     route: &RouteRuntime,
     written: &[String],

@@ -40,7 +40,7 @@ pub struct Metrics {
 
 /// A handle on the token-refresh counter, for refresh tasks that outlive a request.
 #[derive(Clone, Debug)]
-pub struct RefreshCounter(Family<Labels, Counter>);
+pub(crate) struct RefreshCounter(Family<Labels, Counter>);
 
 impl RefreshCounter {
     /// Counts one refresh attempt (`success`, `refused`, `unreachable`, `ended`).
@@ -156,7 +156,7 @@ impl Metrics {
     }
 
     /// Records how long an endpoint took.
-    pub fn observe(&self, endpoint: &'static str, seconds: f64) {
+    pub(crate) fn observe(&self, endpoint: &'static str, seconds: f64) {
         let cache = &self.hot.latency;
         if let Some(histogram) = read(cache).get(endpoint) {
             histogram.observe(seconds);
@@ -171,7 +171,7 @@ impl Metrics {
     }
 
     /// Counts a periodic JWKS refresh.
-    pub fn jwks_refresh(&self, provider: &str, ok: bool) {
+    pub(crate) fn jwks_refresh(&self, provider: &str, ok: bool) {
         let result = if ok { "success" } else { "failure" };
         self.jwks_refreshes
             .get_or_create(&vec![
@@ -182,25 +182,25 @@ impl Metrics {
     }
 
     /// Counts a configuration load (`success`, or the error's metric label).
-    pub fn config_reload(&self, result: &str) {
+    pub(crate) fn config_reload(&self, result: &str) {
         self.config_reloads
             .get_or_create(&vec![("result", result.to_string())])
             .inc();
     }
 
     /// Sets the number of ready providers.
-    pub fn set_providers_ready(&self, n: usize) {
+    pub(crate) fn set_providers_ready(&self, n: usize) {
         self.providers_ready
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// The token-refresh counter, to move into a refresh task.
-    pub fn token_refreshes(&self) -> RefreshCounter {
+    pub(crate) fn token_refreshes(&self) -> RefreshCounter {
         RefreshCounter(self.token_refreshes.clone())
     }
 
     /// Counts a request served within the refresh grace (IdP unreachable).
-    pub fn served_in_refresh_grace(&self, route: &str) {
+    pub(crate) fn served_in_refresh_grace(&self, route: &str) {
         self.refresh_grace
             .get_or_create(&vec![("route", route.to_string())])
             .inc();

@@ -183,13 +183,13 @@ impl App {
     }
 
     /// Swaps in a new configuration; requests holding the old `Arc` finish on it.
-    pub fn swap(&self, loaded: Arc<Loaded>) {
+    pub(crate) fn swap(&self, loaded: Arc<Loaded>) {
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = loaded;
         self.update_ready_gauge();
     }
 
     /// Updates the ready-providers gauge.
-    pub fn update_ready_gauge(&self) {
+    pub(crate) fn update_ready_gauge(&self) {
         let loaded = self.loaded();
         let ready = loaded
             .providers
@@ -302,7 +302,7 @@ impl Running {
     }
 
     /// Whether a server ended (they only end on a listener error or after a stop).
-    pub fn server_ended(&self) -> bool {
+    pub(crate) fn server_ended(&self) -> bool {
         self.servers.iter().any(|t| t.is_finished())
     }
 }

@@ -64,7 +64,7 @@ impl LoginLimiter {
     }
 
     /// [`LoginLimiter::check`] at `now` nanoseconds since the limiter's epoch.
-    pub fn check_at(
+    pub(crate) fn check_at(
         &self,
         route: &str,
         ip: IpAddr,

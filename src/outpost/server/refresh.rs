@@ -38,7 +38,7 @@ pub const FLIGHT_TTL: u64 = 60;
 /// outage grace still running).
 pub const REFRESH_WAIT: Duration = Duration::from_secs(3);
 /// At most one "IdP unreachable" warning per session in this many seconds.
-pub const WARN_INTERVAL: u64 = 60;
+pub(crate) const WARN_INTERVAL: u64 = 60;
 /// Outage records kept at most (one per session whose refresh failed); past it the
 /// oldest are dropped, so a flood of sessions cannot grow memory without bound.
 const MAX_OUTAGES: usize = 65_536;
@@ -46,7 +46,7 @@ const MAX_OUTAGES: usize = 65_536;
 const OUTAGE_MEMORY: u64 = 3600;
 
 /// What a refresh came to.
-pub type Outcome = Result<SessionData, RefreshFailure>;
+pub(crate) type Outcome = Result<SessionData, RefreshFailure>;
 
 struct Flight {
     started: u64,
@@ -82,7 +82,7 @@ impl std::fmt::Debug for Refreshes {
 }
 
 /// The single-flight key of a session: route and refresh token, hashed.
-pub fn flight_key(route: &RouteRuntime, refresh_token: &str) -> [u8; 32] {
+pub(crate) fn flight_key(route: &RouteRuntime, refresh_token: &str) -> [u8; 32] {
     cache_key(&route.config.id, refresh_token)
 }
 
@@ -192,7 +192,7 @@ impl Refreshes {
 
     /// Whether to log the "IdP unreachable" warning for this session now (at most once
     /// per [`WARN_INTERVAL`]); marks it logged.
-    pub fn should_warn(&self, route: &RouteRuntime, refresh_token: &str, now: u64) -> bool {
+    pub(crate) fn should_warn(&self, route: &RouteRuntime, refresh_token: &str, now: u64) -> bool {
         let key = flight_key(route, refresh_token);
         let mut outages = lock(&self.outages);
         if outages.len() >= MAX_OUTAGES && !outages.contains_key(&key) {
@@ -221,11 +221,6 @@ impl Refreshes {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Number of sessions with an outage record (for tests and the bound).
-    pub fn outages(&self) -> usize {
-        lock(&self.outages).len()
-    }
 }
 
 /// The metric label of an attempt's outcome.
@@ -246,7 +241,7 @@ fn unreachable_task() -> Outcome {
 
 /// Records the end of one attempt in the session's outage record: cleared when the IdP
 /// answered (either way), extended with the next backoff when it did not.
-pub fn record_attempt(
+pub(crate) fn record_attempt(
     outages: &Mutex<HashMap<[u8; 32], Outage>>,
     key: [u8; 32],
     outcome: &Outcome,

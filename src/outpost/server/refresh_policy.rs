@@ -28,7 +28,7 @@ pub enum Due {
 
 /// The refresh lead actually used: the configured one, but at most half of the tokens'
 /// lifetime when it is known, so short-lived tokens are not refreshed on every request.
-pub fn effective_lead(lead: u64, obtained_at: Option<u64>, expires_at: u64) -> u64 {
+pub(crate) fn effective_lead(lead: u64, obtained_at: Option<u64>, expires_at: u64) -> u64 {
     match obtained_at {
         Some(t) if t < expires_at => lead.min((expires_at - t) / 2),
         _ => lead,
@@ -81,7 +81,7 @@ pub enum RefreshFailure {
 
 impl RefreshFailure {
     /// Sorts a token endpoint error: the IdP refusing, or the IdP not answering.
-    pub fn from_token_error(e: &OidcError) -> Self {
+    pub(crate) fn from_token_error(e: &OidcError) -> Self {
         match e {
             OidcError::IdpUnreachable { detail, .. } => Self::Unreachable {
                 detail: detail.clone(),
@@ -117,7 +117,7 @@ impl RefreshFailure {
     }
 
     /// Whether the IdP was merely unreachable (the session may ride out the outage).
-    pub fn is_outage(&self) -> bool {
+    pub(crate) fn is_outage(&self) -> bool {
         matches!(self, Self::Unreachable { .. })
     }
 }
@@ -129,7 +129,7 @@ fn transient_status(status: u16) -> bool {
 
 /// What to do with a session whose refresh failed because the IdP is unreachable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutageVerdict {
+pub(crate) enum OutageVerdict {
     /// The tokens are still valid: serve the session as it is.
     StillValid,
     /// Expired, but within the grace: serve it on its last identity.
@@ -140,7 +140,7 @@ pub enum OutageVerdict {
 
 /// The outage rule: a session outlives its tokens by at most `grace` seconds while the
 /// IdP cannot be reached (the absolute session lifetime still applies on its own).
-pub fn outage_verdict(expires_at: u64, grace: u64, now: u64) -> OutageVerdict {
+pub(crate) fn outage_verdict(expires_at: u64, grace: u64, now: u64) -> OutageVerdict {
     if now < expires_at {
         OutageVerdict::StillValid
     } else if now < expires_at.saturating_add(grace) {

@@ -25,18 +25,18 @@ use std::time::Duration;
 
 /// How long a claim holds: past it, a replica that died while refreshing no longer
 /// blocks the others.
-pub const CLAIM_TTL: Duration = Duration::from_secs(60);
+pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(60);
 /// How long a published outcome stays (longer than the claim, so nobody who saw the
 /// claim misses the outcome).
-pub const RESULT_TTL: Duration = Duration::from_secs(120);
+pub(crate) const RESULT_TTL: Duration = Duration::from_secs(120);
 /// Longest a replica waits for another one's refresh (the IdP client's own timeout is
 /// 15 s; past this the request is handled as "IdP unreachable": the grace applies).
-pub const WAIT_FOR_OTHER: Duration = Duration::from_secs(20);
+pub(crate) const WAIT_FOR_OTHER: Duration = Duration::from_secs(20);
 /// How often a waiting replica looks for the outcome.
 const POLL: Duration = Duration::from_millis(50);
 
 /// What a refresh came to.
-pub type Outcome = Result<SessionData, RefreshFailure>;
+pub(crate) type Outcome = Result<SessionData, RefreshFailure>;
 
 /// An outcome as other replicas read it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -86,7 +86,7 @@ impl Published {
 
 /// Who does the refresh of one refresh token among the replicas.
 #[derive(Clone)]
-pub struct SharedFlight {
+pub(crate) struct SharedFlight {
     redis: Arc<RedisStore>,
     keys: Arc<KeyRing>,
     /// The claim's name: a hash of route and refresh token (never the token).
@@ -103,7 +103,7 @@ impl std::fmt::Debug for SharedFlight {
 
 /// What the caller of [`SharedFlight::claim`] is to do.
 #[derive(Debug)]
-pub enum Turn {
+pub(crate) enum Turn {
     /// Refresh at the IdP, then [`SharedFlight::publish`] the outcome.
     Mine,
     /// Another replica refreshed: its outcome (boxed: session data is large).
@@ -149,7 +149,7 @@ impl SharedFlight {
 
     /// Publishes the outcome of the refresh this replica claimed. An unreachable IdP is
     /// not published: the claim is dropped so the next attempt may be anyone's.
-    pub async fn publish(&self, outcome: &Outcome) {
+    pub(crate) async fn publish(&self, outcome: &Outcome) {
         let result = match Published::of(outcome) {
             Some(p) => self.seal(&p).map(|sealed| {
                 let mut set = redis::cmd("SET");

@@ -26,7 +26,7 @@ impl Ended {
     /// the grace, so a new sign-in would be refused too or could not happen. Otherwise
     /// (tokens expired without a refresh token, a renewed ID token that does not
     /// verify) the ordinary "sign in" answer is right.
-    pub fn needs_page(&self) -> bool {
+    pub(crate) fn needs_page(&self) -> bool {
         self.reason == Reason::RefreshRefused || self.reason == Reason::RefreshGraceExpired
     }
 }

@@ -175,7 +175,7 @@ pub fn request_id(headers: &HeaderMap) -> String {
 }
 
 /// The `Cookie` header values (non-UTF-8 ones are skipped: they hold no cookie of ours).
-pub fn cookie_headers(headers: &HeaderMap) -> Vec<&str> {
+pub(crate) fn cookie_headers(headers: &HeaderMap) -> Vec<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -185,7 +185,7 @@ pub fn cookie_headers(headers: &HeaderMap) -> Vec<&str> {
 
 /// Whether a login redirect makes sense: a top-level browser navigation. GET (or HEAD)
 /// whose `Accept` names `text/html`, not an XHR, not a CORS preflight.
-pub fn is_browser_navigation(method: &Method, headers: &HeaderMap) -> bool {
+pub(crate) fn is_browser_navigation(method: &Method, headers: &HeaderMap) -> bool {
     let accepts_html = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -200,7 +200,7 @@ pub fn is_browser_navigation(method: &Method, headers: &HeaderMap) -> bool {
 
 /// The `Authorization: Bearer` token: `None` when there is no bearer authorization,
 /// `Some(Err(()))` when the header is malformed.
-pub fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
     let value = headers.get(header::AUTHORIZATION)?;
     let Ok(text) = value.to_str() else {
         return Some(Err(()));
@@ -217,7 +217,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ()>> {
 }
 
 /// A header value from trusted text (URLs we built); empty when it cannot be one.
-pub fn header_value(text: &str) -> HeaderValue {
+pub(crate) fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Starts discovery for every slot of `loaded` that has none running yet.
-pub fn spawn_discovery(app: &Arc<App>, loaded: &Loaded) {
+pub(crate) fn spawn_discovery(app: &Arc<App>, loaded: &Loaded) {
     for slot in loaded.providers.values() {
         if slot.get().is_none() && slot.claim_start() {
             tokio::spawn(discover(Arc::downgrade(slot), Arc::downgrade(app)));
@@ -53,7 +53,7 @@ async fn discover(slot: Weak<ProviderSlot>, app: Weak<App>) {
 }
 
 /// Refreshes every ready provider's JWKS every `interval`.
-pub async fn jwks_loop(app: Weak<App>, interval: Duration) {
+pub(crate) async fn jwks_loop(app: Weak<App>, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.tick().await;
     loop {
@@ -71,7 +71,7 @@ pub async fn jwks_loop(app: Weak<App>, interval: Duration) {
 
 /// Polls `source` every `interval`; a changed, valid configuration is swapped in, an
 /// invalid one is logged (once per distinct error) and the served one kept.
-pub async fn reload_loop(app: Weak<App>, source: Arc<dyn ConfigSource>, interval: Duration) {
+pub(crate) async fn reload_loop(app: Weak<App>, source: Arc<dyn ConfigSource>, interval: Duration) {
     let mut last_error: Option<String> = None;
     loop {
         tokio::time::sleep(interval).await;

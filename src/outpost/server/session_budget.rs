@@ -32,7 +32,7 @@ fn forwards_groups(route: &RouteConfig) -> bool {
 /// Keeps every group when a header forwards them (the upstream maps roles from them:
 /// Grafana's admin group need not be one the policy names); otherwise only those the
 /// route's policy names, none when it names none.
-pub fn trim_groups(identity: &mut Identity, route: &RouteConfig) {
+pub(crate) fn trim_groups(identity: &mut Identity, route: &RouteConfig) {
     if forwards_groups(route) {
         return;
     }
@@ -41,7 +41,7 @@ pub fn trim_groups(identity: &mut Identity, route: &RouteConfig) {
 
 /// When the session does not fit even without the sign-out hint: narrows forwarded groups to
 /// those the policy names. Returns how many groups were dropped (0: nothing to narrow).
-pub fn narrow_forwarded_groups(identity: &mut Identity, route: &RouteConfig) -> usize {
+pub(crate) fn narrow_forwarded_groups(identity: &mut Identity, route: &RouteConfig) -> usize {
     if !forwards_groups(route) || route.policy.groups.is_empty() {
         return 0;
     }
@@ -70,7 +70,7 @@ pub fn fits(route: &RouteRuntime, location: &str, cookies: &[String]) -> bool {
 }
 
 /// The page for an identity that does not fit even trimmed; sets no session cookie.
-pub fn too_large_page(
+pub(crate) fn too_large_page(
     id: &RequestId,
     route: &RouteRuntime,
     bytes: usize,

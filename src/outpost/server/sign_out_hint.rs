@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 /// Appended to the session cookie's name.
 const SUFFIX: &str = "_idt";
 /// The only path the browser sends the hint to.
-pub const SIGN_OUT_PATH: &str = "/oauth2/sign_out";
+pub(crate) const SIGN_OUT_PATH: &str = "/oauth2/sign_out";
 
 /// What the hint cookie holds.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]

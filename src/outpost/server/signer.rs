@@ -69,7 +69,7 @@ impl Signer {
     }
 
     /// A key from PKCS#8 bytes, PEM or DER; `name` says where they came from in errors.
-    pub fn from_pkcs8(bytes: Vec<u8>, name: String) -> Result<Self, SignerError> {
+    pub(crate) fn from_pkcs8(bytes: Vec<u8>, name: String) -> Result<Self, SignerError> {
         let der = match std::str::from_utf8(&bytes) {
             Ok(text) if text.contains("-----BEGIN") => {
                 let body: String = text

@@ -54,7 +54,7 @@ pub enum SourceError {
 
 impl SourceError {
     /// A short label for metrics.
-    pub fn metric_label(&self) -> &'static str {
+    pub(crate) fn metric_label(&self) -> &'static str {
         match self {
             Self::Read { .. } => "read",
             Self::Config(e) => e.metric_label(),
@@ -117,7 +117,7 @@ impl std::fmt::Debug for Snapshot {
 }
 
 /// A boxed future, so [`ConfigSource`] stays object-safe.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Something that yields the outpost's configuration; polled by the reload loop.
 pub trait ConfigSource: Send + Sync + 'static {
@@ -194,7 +194,7 @@ impl ConfigSource for FileSource {
 
 impl FileSource {
     /// The synchronous load behind [`ConfigSource::load`].
-    pub fn load_now(&self) -> Result<Snapshot, SourceError> {
+    pub(crate) fn load_now(&self) -> Result<Snapshot, SourceError> {
         let origin = self.path.display().to_string();
         let text = read(&self.path)?;
         let config = self.parsed.parse(&text, &origin)?;
@@ -309,7 +309,7 @@ fn trim_newline(mut s: String) -> String {
 
 /// Resolves a secret in file mode: `value`, `file` (trailing newline trimmed) or `env`.
 /// Kubernetes references need the cluster source and are refused with a clear message.
-pub fn resolve_file_mode(source: &SecretSource) -> Result<String, String> {
+pub(crate) fn resolve_file_mode(source: &SecretSource) -> Result<String, String> {
     if let Some(v) = &source.value {
         return Ok(v.clone());
     }

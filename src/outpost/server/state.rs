@@ -96,17 +96,17 @@ impl ProviderSlot {
     }
 
     /// Marks discovery as started; true only for the first caller.
-    pub fn claim_start(&self) -> bool {
+    pub(crate) fn claim_start(&self) -> bool {
         !self.started.swap(true, Ordering::SeqCst)
     }
 
     /// Records why discovery failed (shown by `/readyz`).
-    pub fn set_error(&self, message: String) {
+    pub(crate) fn set_error(&self, message: String) {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
     }
 
     /// The last discovery error.
-    pub fn last_error(&self) -> Option<String> {
+    pub(crate) fn last_error(&self) -> Option<String> {
         self.last_error
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -150,18 +150,18 @@ impl RouteRuntime {
     }
 
     /// `/oauth2/start?rd=` on the route's external URL.
-    pub fn start_url(&self, rd: &str) -> String {
+    pub(crate) fn start_url(&self, rd: &str) -> String {
         let rd: String = url::form_urlencoded::byte_serialize(rd.as_bytes()).collect();
         self.url(&format!("/oauth2/start?rd={rd}"))
     }
 
     /// Whether this route answers on `host` (a route host or its external URL's host).
-    pub fn serves_host(&self, host: &str) -> bool {
+    pub(crate) fn serves_host(&self, host: &str) -> bool {
         self.authority == host || self.config.hosts.iter().any(|h| h == host)
     }
 
     /// The redirect allow-list: the route's hosts.
-    pub fn allowed_hosts(&self) -> &[String] {
+    pub(crate) fn allowed_hosts(&self) -> &[String] {
         &self.config.hosts
     }
 }
@@ -185,7 +185,7 @@ pub struct Loaded {
 
 /// Checks a route's external URL: absolute, a real host, https unless loopback and
 /// `allow_http_loopback`. Every message says what to set.
-pub fn check_auth_url(value: &str, allow_http_loopback: bool) -> Result<Url, String> {
+pub(crate) fn check_auth_url(value: &str, allow_http_loopback: bool) -> Result<Url, String> {
     if value.trim().is_empty() {
         return Err("is not set; set authURL to the external https URL browsers use for this route (e.g. https://app.example.com)".into());
     }
@@ -226,7 +226,7 @@ pub fn authority(url: &Url) -> String {
 /// The route hosts a session cookie set at the external URL never reaches: the cookie
 /// is host-only unless `cookieDomain` is set, and then it reaches that domain and its
 /// sub-domains. Such hosts loop through the login forever, so the loader warns.
-pub fn hosts_without_cookie(route: &RouteConfig, base: &Url) -> Vec<String> {
+pub(crate) fn hosts_without_cookie(route: &RouteConfig, base: &Url) -> Vec<String> {
     let auth_host = base.host_str().unwrap_or_default().to_ascii_lowercase();
     let within = |host: &str, domain: &str| {
         let domain = domain.trim_start_matches('.').to_ascii_lowercase();
@@ -255,7 +255,7 @@ fn strip_port(host: &str) -> &str {
 }
 
 /// The claims an identity must keep for `route`: those its policy and headers read.
-pub fn keep_claims(route: &RouteConfig) -> Vec<String> {
+pub(crate) fn keep_claims(route: &RouteConfig) -> Vec<String> {
     let mut keep = vec!["preferred_username".to_string()];
     keep.extend(route.policy.claims.keys().cloned());
     keep.extend(route.headers.map.values().filter_map(|f| match f {
@@ -367,7 +367,7 @@ impl Loaded {
 
     /// The route for an original request's host (any case) and path: the longest
     /// matching path prefix among the routes listing the host.
-    pub fn route_for(&self, host: &str, path: &str) -> Option<&RouteRuntime> {
+    pub(crate) fn route_for(&self, host: &str, path: &str) -> Option<&RouteRuntime> {
         self.routes.get(self.index.find(host, path)?)
     }
 
@@ -380,7 +380,7 @@ impl Loaded {
     /// `host`: a lookup among configured hosts and external URLs, never a URL built from
     /// `Host`. `rd` (when it parses) refines the choice among the routes on this host;
     /// when no route serves the host, a route matching `rd`'s host is used.
-    pub fn route_for_login(&self, host: &str, rd: Option<&str>) -> Option<&RouteRuntime> {
+    pub(crate) fn route_for_login(&self, host: &str, rd: Option<&str>) -> Option<&RouteRuntime> {
         let target = rd.and_then(|rd| {
             let base = Url::parse(&format!("http://{host}/")).ok()?;
             let url = base.join(rd).ok()?;
@@ -415,12 +415,12 @@ impl Loaded {
     }
 
     /// The distinct Redis session stores the routes use.
-    pub fn redis_stores(&self) -> Vec<Arc<RedisStore>> {
+    pub(crate) fn redis_stores(&self) -> Vec<Arc<RedisStore>> {
         super::store::distinct_redis(self.routes.iter().map(|r| &r.store))
     }
 
     /// Providers without discovery and keys yet, with the last error.
-    pub fn unready_providers(&self) -> Vec<(String, String)> {
+    pub(crate) fn unready_providers(&self) -> Vec<(String, String)> {
         self.providers
             .values()
             .filter(|p| p.get().is_none())

@@ -23,18 +23,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 /// Bytes of randomness in a session id (256 bits; at least 128 are required).
-pub const SESSION_ID_BYTES: usize = 32;
+pub(crate) const SESSION_ID_BYTES: usize = 32;
 
 /// What the session cookie holds in Redis mode: only the id (sealed by the cookie code).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pointer {
+pub(crate) struct Pointer {
     /// The session id.
     pub sid: String,
 }
 
 /// A fresh, unguessable session id: [`SESSION_ID_BYTES`] random bytes, base64url.
 /// `None` when the system's random source fails (no session is started then).
-pub fn new_session_id() -> Option<String> {
+pub(crate) fn new_session_id() -> Option<String> {
     let mut bytes = [0u8; SESSION_ID_BYTES];
     aws_lc_rs::rand::fill(&mut bytes).ok()?;
     Some(URL_SAFE_NO_PAD.encode(bytes))
@@ -42,7 +42,7 @@ pub fn new_session_id() -> Option<String> {
 
 /// Whether `sid` has the shape of an id we issue (it comes out of a sealed cookie, so
 /// this only guards key names against anything odd).
-pub fn is_session_id(sid: &str) -> bool {
+pub(crate) fn is_session_id(sid: &str) -> bool {
     URL_SAFE_NO_PAD
         .decode(sid)
         .is_ok_and(|b| b.len() == SESSION_ID_BYTES)
@@ -50,18 +50,18 @@ pub fn is_session_id(sid: &str) -> bool {
 
 /// The `KeyRing` context a session record is sealed under: the id is bound, so a record
 /// moved to another key does not open.
-pub fn record_context(sid: &str) -> String {
+pub(crate) fn record_context(sid: &str) -> String {
     format!("portcullis redis session\0{sid}")
 }
 
 /// The user index's name for a provider's `sub`: a hash, so index keys name nobody.
-pub fn user_key_part(provider: &str, sub: &str) -> String {
+pub(crate) fn user_key_part(provider: &str, sub: &str) -> String {
     hashed("user", provider, sub)
 }
 
 /// A key part for `value` of `provider`, hashed under `kind` (index keys name nobody,
 /// and two kinds never share a key).
-pub fn hashed(kind: &str, provider: &str, value: &str) -> String {
+pub(crate) fn hashed(kind: &str, provider: &str, value: &str) -> String {
     let d = digest::digest(
         &digest::SHA256,
         format!("portcullis {kind}\0{provider}\0{value}").as_bytes(),
@@ -103,7 +103,7 @@ impl Keys {
 
     /// The set of session ids of a user name, across providers (what an administrator
     /// names when ending someone's sessions).
-    pub fn user_name(&self, username: &str) -> String {
+    pub(crate) fn user_name(&self, username: &str) -> String {
         let d = digest::digest(
             &digest::SHA256,
             format!("portcullis user name\0{username}").as_bytes(),

@@ -71,7 +71,9 @@ fn unavailable(scope: &Scope<'_>, e: &RedisError) -> Reason {
 }
 
 /// The distinct Redis stores among `stores`.
-pub fn distinct_redis<'a>(stores: impl Iterator<Item = &'a SessionStore>) -> Vec<Arc<RedisStore>> {
+pub(crate) fn distinct_redis<'a>(
+    stores: impl Iterator<Item = &'a SessionStore>,
+) -> Vec<Arc<RedisStore>> {
     let mut out: Vec<Arc<RedisStore>> = Vec::new();
     for store in stores {
         if let SessionStore::Redis(s) = store
@@ -104,7 +106,7 @@ impl SessionStore {
     }
 
     /// Whether sessions live in the cookie.
-    pub fn is_cookie(&self) -> bool {
+    pub(crate) fn is_cookie(&self) -> bool {
         matches!(self, Self::Cookie)
     }
 
@@ -152,7 +154,7 @@ impl SessionStore {
 
     /// Whether the request carries a readable session cookie of this route (no store
     /// lookup: the login-loop check only asks whether the browser kept the cookie).
-    pub fn cookie_came_back(&self, scope: Scope<'_>, headers: &HeaderMap, now: u64) -> bool {
+    pub(crate) fn cookie_came_back(&self, scope: Scope<'_>, headers: &HeaderMap, now: u64) -> bool {
         let cookies = cookie_headers(headers);
         match self {
             Self::Cookie => scope.sessions.load::<SessionData>(&cookies, now).is_ok(),

@@ -122,7 +122,7 @@ impl RedisStore {
     }
 
     /// Whether this store was built from `config` and `secrets` (reused across reloads).
-    pub fn is_for(&self, config: &RedisConfig, secrets: &StoreSecrets) -> bool {
+    pub(crate) fn is_for(&self, config: &RedisConfig, secrets: &StoreSecrets) -> bool {
         self.config == *config && self.secrets == *secrets
     }
 
@@ -247,7 +247,7 @@ impl RedisStore {
     }
 
     /// `PING`: whether the store answers now (for `/readyz`).
-    pub async fn ping(&self) -> Result<(), RedisError> {
+    pub(crate) async fn ping(&self) -> Result<(), RedisError> {
         let pong: String = self.query("PING", redis::cmd("PING")).await?;
         if pong == "PONG" {
             Ok(())

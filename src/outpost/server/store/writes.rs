@@ -35,7 +35,7 @@ impl Writes {
     }
 
     /// One transaction per slot group, in order (for a Redis Cluster).
-    pub fn per_slot(&self) -> Vec<Pipeline> {
+    pub(crate) fn per_slot(&self) -> Vec<Pipeline> {
         self.groups
             .iter()
             .map(|(_, cmds)| transaction(cmds.iter()))
