@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use std::fmt::Debug;
 
 /// Server-side applies a whole object (with `force`: the operator owns these fields).
-pub async fn apply<K>(api: &Api<K>, object: &K) -> Result<K>
+pub(crate) async fn apply<K>(api: &Api<K>, object: &K) -> Result<K>
 where
     K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
 {

@@ -24,7 +24,7 @@ pub enum BackoffKey {
 impl BackoffKey {
     /// The key of an object (so the error policy and a successful reconcile name the
     /// same entry).
-    pub fn of<K: Resource<DynamicType = ()>>(object: &K) -> Self {
+    pub(crate) fn of<K: Resource<DynamicType = ()>>(object: &K) -> Self {
         Self::Object {
             kind: K::kind(&()).into_owned(),
             key: ObjectKey::of(object),

@@ -36,12 +36,12 @@ impl Stores {
     }
 
     /// A provider from the cache.
-    pub fn provider(&self, namespace: &str, name: &str) -> Option<Arc<OIDCProvider>> {
+    pub(crate) fn provider(&self, namespace: &str, name: &str) -> Option<Arc<OIDCProvider>> {
         self.providers.get(&ObjectRef::new(name).within(namespace))
     }
 
     /// A client from the cache.
-    pub fn client(&self, namespace: &str, name: &str) -> Option<Arc<OAuthClient>> {
+    pub(crate) fn client(&self, namespace: &str, name: &str) -> Option<Arc<OAuthClient>> {
         self.clients.get(&ObjectRef::new(name).within(namespace))
     }
 }
@@ -128,7 +128,7 @@ impl Context {
 
     /// The writer's current verdict on one route; `None` before the writer judged it
     /// (its first pass, or a route newer than the last pass).
-    pub fn verdict(&self, route: &ObjectKey) -> Option<Result<(), String>> {
+    pub(crate) fn verdict(&self, route: &ObjectKey) -> Option<Result<(), String>> {
         self.programmed.borrow().as_ref()?.get(route).cloned()
     }
 
@@ -145,14 +145,19 @@ impl Context {
     }
 
     /// See [`Context::caches_synced`].
-    pub fn synced(&self) -> bool {
+    pub(crate) fn synced(&self) -> bool {
         self.caches_synced
             .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Publishes an event about `regarding`. A failed publish is logged, not returned:
     /// an event is a courtesy, the status is the record.
-    pub async fn event(&self, regarding: &ObjectReference, reason: EventReason, note: String) {
+    pub(crate) async fn event(
+        &self,
+        regarding: &ObjectReference,
+        reason: EventReason,
+        note: String,
+    ) {
         let ev = Event {
             type_: reason.event_type(),
             reason: reason.to_string(),
@@ -166,7 +171,7 @@ impl Context {
     }
 
     /// The delay before retrying `key` after an error: 5 s doubling to 5 min.
-    pub fn backoff(&self, key: &BackoffKey) -> Duration {
+    pub(crate) fn backoff(&self, key: &BackoffKey) -> Duration {
         let mut failures = self.failures.lock().expect("not poisoned");
         let n = failures.entry(key.clone()).or_insert(0);
         *n = n.saturating_add(1);

@@ -21,16 +21,16 @@ pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 
 /// When this replica last confirmed that it holds the Lease.
 #[derive(Clone, Debug, Default)]
-pub struct WriteGate(Arc<Mutex<Option<Instant>>>);
+pub(crate) struct WriteGate(Arc<Mutex<Option<Instant>>>);
 
 impl WriteGate {
     /// A renewal succeeded: writes may go for the next [`RENEW_DEADLINE`].
-    pub fn confirm(&self) {
+    pub(crate) fn confirm(&self) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
     }
 
     /// Whether a write may go now.
-    pub fn open(&self) -> bool {
+    pub(crate) fn open(&self) -> bool {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -59,7 +59,7 @@ impl<S> Layer<S> for WriteGate {
 
 /// The gated client service.
 #[derive(Clone, Debug)]
-pub struct Gated<S> {
+pub(crate) struct Gated<S> {
     inner: S,
     gate: WriteGate,
 }

@@ -17,7 +17,7 @@ pub(crate) const RETRY_PERIOD: Duration = Duration::from_secs(2);
 
 /// What to do with the lease as it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Nobody (valid) holds it: take it.
     Acquire,
     /// We hold it: renew.
@@ -101,7 +101,7 @@ pub(crate) fn next_lease(
 
 /// The lease after a graceful step-down: no holder, so a standby takes over at once
 /// instead of waiting out the duration. `None` when we do not hold it.
-pub fn released(current: &Lease, me: &str) -> Option<Lease> {
+pub(crate) fn released(current: &Lease, me: &str) -> Option<Lease> {
     let spec = current.spec.as_ref()?;
     if spec.holder_identity.as_deref() != Some(me) {
         return None;
@@ -163,7 +163,7 @@ impl Elector {
     }
 
     /// Steps down if we hold the lease (on shutdown); errors are only logged.
-    pub async fn release(&self) {
+    pub(crate) async fn release(&self) {
         let result = async {
             let Some(current) = self.api.get_opt(&self.name).await? else {
                 return Ok(());
@@ -198,7 +198,7 @@ impl Elector {
     /// is unreachable) the gate closes by itself, the caches stay, and `metrics` tells
     /// `/readyz` why. Whether this replica still leads is settled by the first renewal
     /// that reaches the server again.
-    pub async fn hold(
+    pub(crate) async fn hold(
         &self,
         metrics: &super::metrics::Metrics,
         gate: &super::gate::WriteGate,

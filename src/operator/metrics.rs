@@ -103,7 +103,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts a reconcile.
-    pub fn reconciled(&self, controller: &str) {
+    pub(crate) fn reconciled(&self, controller: &str) {
         self.reconciles
             .get_or_create(&ControllerLabels {
                 controller: controller.into(),
@@ -112,7 +112,7 @@ impl Metrics {
     }
 
     /// Counts a failed reconcile.
-    pub fn failed(&self, controller: &str, reason: &str) {
+    pub(crate) fn failed(&self, controller: &str, reason: &str) {
         self.errors
             .get_or_create(&ErrorLabels {
                 controller: controller.into(),
@@ -122,7 +122,7 @@ impl Metrics {
     }
 
     /// Counts a write.
-    pub fn write(&self, kind: &str) {
+    pub(crate) fn write(&self, kind: &str) {
         self.writes
             .get_or_create(&WriteLabels { kind: kind.into() })
             .inc();
@@ -145,7 +145,7 @@ impl Metrics {
     }
 
     /// The text exposition.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

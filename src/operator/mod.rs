@@ -187,7 +187,7 @@ impl<T> ApiContext<T> for std::result::Result<T, kube::Error> {
 }
 
 /// `Kind namespace/name` of an object, for errors.
-pub fn describe<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
+pub(crate) fn describe<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
     format!(
         "{} {}/{}",
         K::kind(&()),
@@ -197,7 +197,7 @@ pub fn describe<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
 }
 
 /// Result of a reconcile step.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 #[path = "error_tests.rs"]

@@ -73,7 +73,7 @@ const RETRY_PAUSES: [std::time::Duration; 2] = [
 ];
 
 /// Probes the IdP of `issuer`, each fetch tried up to three times.
-pub async fn probe(http: &reqwest::Client, issuer: &str, now: fn() -> Timestamp) -> Report {
+pub(crate) async fn probe(http: &reqwest::Client, issuer: &str, now: fn() -> Timestamp) -> Report {
     let mut report = Report {
         at: Some(now()),
         ..Default::default()
@@ -110,7 +110,7 @@ pub async fn probe(http: &reqwest::Client, issuer: &str, now: fn() -> Timestamp)
 }
 
 /// An IdP error as status text (OidcError never carries a secret; it names URLs).
-pub fn describe(e: &OidcError) -> String {
+pub(crate) fn describe(e: &OidcError) -> String {
     e.to_string()
 }
 

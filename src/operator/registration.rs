@@ -81,7 +81,7 @@ fn bearer(req: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::Request
 }
 
 /// Registers a client (RFC 7591 §3.1).
-pub async fn register(
+pub(crate) async fn register(
     http: &reqwest::Client,
     endpoint: &str,
     initial_access_token: Option<&str>,
@@ -105,7 +105,11 @@ pub async fn register(
 
 /// Reads the registration (RFC 7592 §2.1); `None` when the IdP no longer knows it
 /// (401 or 404).
-pub async fn read(http: &reqwest::Client, uri: &str, token: &str) -> Result<Option<Registration>> {
+pub(crate) async fn read(
+    http: &reqwest::Client,
+    uri: &str,
+    token: &str,
+) -> Result<Option<Registration>> {
     send(
         http.get(uri).bearer_auth(token),
         IdpCall::Read,
@@ -116,7 +120,7 @@ pub async fn read(http: &reqwest::Client, uri: &str, token: &str) -> Result<Opti
 }
 
 /// Updates the registration (RFC 7592 §2.2); the body carries the client id.
-pub async fn update(
+pub(crate) async fn update(
     http: &reqwest::Client,
     uri: &str,
     token: &str,
@@ -136,7 +140,7 @@ pub async fn update(
 
 /// Deletes the registration (RFC 7592 §2.3); a client the IdP does not know (401 or
 /// 404) is already gone, so that counts as done.
-pub async fn delete(http: &reqwest::Client, uri: &str, token: &str) -> Result<()> {
+pub(crate) async fn delete(http: &reqwest::Client, uri: &str, token: &str) -> Result<()> {
     send(
         http.delete(uri).bearer_auth(token),
         IdpCall::Delete,

@@ -128,7 +128,7 @@ fn drain<S: Stream + Send + 'static>(s: S) -> impl std::future::Future<Output = 
 }
 
 /// `portcullis operator`: logging, the runtime, and the exit code.
-pub fn main(args: OperatorArgs) -> ExitCode {
+pub(crate) fn main(args: OperatorArgs) -> ExitCode {
     let _log_writer = process::init_logging(args.process.log_format);
     process::block_on("operator", async {
         match run(args).await {

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde_json::Value;
 
 /// The `Registered` condition from the IdP's answer, quoting it.
-pub async fn registered(
+pub(crate) async fn registered(
     http: &reqwest::Client,
     token_endpoint: &str,
     client_id: &str,

@@ -92,7 +92,7 @@ pub fn state_secret_name(client: &OAuthClient) -> String {
 }
 
 /// The client id of a client, where it can be known without the IdP.
-pub fn client_id(world: &World, client: &OAuthClient) -> Option<String> {
+pub(crate) fn client_id(world: &World, client: &OAuthClient) -> Option<String> {
     let ns = client.namespace().unwrap_or_default();
     if let Some(id) = &client.spec.client_id {
         return Some(id.clone());
@@ -114,7 +114,7 @@ pub fn client_id(world: &World, client: &OAuthClient) -> Option<String> {
 }
 
 /// What the operator writes for one OAuthClient.
-pub fn desired(
+pub(crate) fn desired(
     world: &World,
     client: &OAuthClient,
     needed_redirects: &[String],
@@ -428,7 +428,7 @@ fn finish(
 
 /// A client's `Ready` from its other conditions (Rotating and RedirectURIsInSync
 /// inform, they do not gate).
-pub fn ready(conditions: &[Condition]) -> Condition {
+pub(crate) fn ready(conditions: &[Condition]) -> Condition {
     let relevant: Vec<Condition> = conditions
         .iter()
         .filter(|c| {

@@ -32,7 +32,7 @@ use std::time::Duration;
 pub(crate) const RESYNC: Duration = Duration::from_secs(3600);
 
 /// Everything an OAuthClient's desired state depends on, as the operator observed it.
-pub struct Observed<'a> {
+pub(crate) struct Observed<'a> {
     /// The client.
     pub client: &'a OAuthClient,
     /// Its provider, when it exists.
@@ -79,7 +79,7 @@ fn put(secret: &mut Secret, key: &str, value: &str) {
 
 /// The client's desired Secrets and status. `mint` makes a new secret value (a first
 /// Generated secret, a rotation).
-pub fn desired(observed: Observed<'_>, mint: &mut dyn FnMut() -> String) -> ClientPlan {
+pub(crate) fn desired(observed: Observed<'_>, mint: &mut dyn FnMut() -> String) -> ClientPlan {
     let Observed {
         client,
         provider,

@@ -90,7 +90,7 @@ impl From<Option<bool>> for ConditionStatus {
 impl ConditionStatus {
     /// The status of a wire condition; a status this operator never writes reads as
     /// `Unknown` (the conservative answer for every caller).
-    pub fn of(condition: &Condition) -> Self {
+    pub(crate) fn of(condition: &Condition) -> Self {
         condition.status.parse().unwrap_or(Self::Unknown)
     }
 }
@@ -179,7 +179,7 @@ pub enum ConditionReason {
 }
 
 /// A condition of a type, with a status and one of the operator's reasons.
-pub fn condition(
+pub(crate) fn condition(
     type_: ConditionType,
     status: impl Into<ConditionStatus>,
     reason: ConditionReason,
@@ -236,7 +236,7 @@ impl ConditionExt for Condition {
 /// Merges freshly computed conditions into the previous ones: each keeps its previous
 /// `lastTransitionTime` unless its status flipped (then `now`), and carries `generation`.
 /// The result is sorted by type, so an unchanged status serialises identically.
-pub fn merge(
+pub(crate) fn merge(
     previous: &[Condition],
     fresh: Vec<Condition>,
     generation: Option<i64>,
@@ -279,7 +279,7 @@ pub(crate) fn summarise(conditions: &[Condition], ready_message: &str) -> Condit
 }
 
 /// The condition of a type, if present.
-pub fn find(conditions: &[Condition], type_: ConditionType) -> Option<&Condition> {
+pub(crate) fn find(conditions: &[Condition], type_: ConditionType) -> Option<&Condition> {
     conditions.iter().find(|c| c.is(type_))
 }
 

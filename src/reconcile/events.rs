@@ -20,7 +20,7 @@ use kube::runtime::events::EventType;
     strum::EnumDiscriminants,
 )]
 #[strum_discriminants(name(EventKind), derive(strum::EnumIter, strum::IntoStaticStr))]
-pub enum EventReason {
+pub(crate) enum EventReason {
     /// An object's `Ready` turned False, or changed its reason while False: the event
     /// repeats the failing condition's reason and message.
     #[strum(transparent)]
@@ -42,7 +42,7 @@ impl EventReason {
     /// `ProviderReady`); a reason this operator does not write (an older version's, or
     /// a hand-edited status) reads as `DependencyNotReady`, which is what a relayed
     /// verdict is.
-    pub fn not_ready(ready: &Condition) -> Self {
+    pub(crate) fn not_ready(ready: &Condition) -> Self {
         Self::NotReady(
             ready
                 .reason
@@ -52,14 +52,14 @@ impl EventReason {
     }
 
     /// The event type, fixed by the reason.
-    pub fn event_type(self) -> EventType {
+    pub(crate) fn event_type(self) -> EventType {
         EventKind::from(self).event_type()
     }
 }
 
 impl EventKind {
     /// The event type every event of this kind has.
-    pub fn event_type(self) -> EventType {
+    pub(crate) fn event_type(self) -> EventType {
         match self {
             Self::Rotated => EventType::Normal,
             Self::NotReady | Self::RestartFailed | Self::DeletedAtIdp => EventType::Warning,
@@ -67,7 +67,7 @@ impl EventKind {
     }
 
     /// The `reason` as `kubectl get events` shows it.
-    pub fn wire(self) -> &'static str {
+    pub(crate) fn wire(self) -> &'static str {
         match self {
             Self::NotReady => "the failing condition's reason",
             Self::Rotated => EventReason::Rotated.into(),
@@ -77,7 +77,7 @@ impl EventKind {
     }
 
     /// When the operator publishes it, and what its note says (the reference's text).
-    pub fn explain(self) -> &'static str {
+    pub(crate) fn explain(self) -> &'static str {
         match self {
             Self::NotReady => {
                 "An object's `Ready` condition turned False, or changed its reason while \
@@ -104,7 +104,7 @@ impl EventKind {
 }
 
 /// The Events section of the resource reference.
-pub fn markdown() -> String {
+pub(crate) fn markdown() -> String {
     use strum::IntoEnumIterator;
     let mut out = String::from(
         "## Events\n\nThe events the operator publishes about the objects above (`kubectl \

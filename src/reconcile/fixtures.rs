@@ -15,7 +15,7 @@ use kube::Resource;
 
 /// `namespace/name` with a uid (`uid-<name>`, so owner references resolve) and
 /// generation 1, as the API server returns a created object.
-pub fn meta(namespace: &str, name: &str) -> ObjectMeta {
+pub(crate) fn meta(namespace: &str, name: &str) -> ObjectMeta {
     ObjectMeta {
         namespace: Some(namespace.into()),
         name: Some(name.into()),

@@ -28,7 +28,7 @@ impl ObjectKey {
     }
 
     /// The key of an object.
-    pub fn of<K: ResourceExt>(object: &K) -> Self {
+    pub(crate) fn of<K: ResourceExt>(object: &K) -> Self {
         Self::new(object.namespace().unwrap_or_default(), object.name_any())
     }
 

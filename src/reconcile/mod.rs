@@ -116,13 +116,13 @@ pub(crate) fn reference_allowed(provider: &OIDCProvider, namespace: &str) -> Res
 
 /// `sha256:` and the first 16 hex digits of the value's hash: enough to tell two
 /// secrets apart in status, useless for recovering one.
-pub fn fingerprint(secret: &str) -> String {
+pub(crate) fn fingerprint(secret: &str) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
     format!("sha256:{}", &hex(digest.as_ref())[..16])
 }
 
 /// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 /// Everything a preset or template may put into the Secret.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     /// The client id.
     pub client_id: String,
     /// The client secret.
@@ -35,7 +35,7 @@ pub(crate) fn secret_key(preset: SecretPreset) -> &'static str {
 }
 
 /// Labels a preset needs on the Secret for the application to find it.
-pub fn labels(preset: SecretPreset) -> BTreeMap<String, String> {
+pub(crate) fn labels(preset: SecretPreset) -> BTreeMap<String, String> {
     match preset {
         // Argo CD resolves `$secret:key` references only in Secrets it labels as its own.
         SecretPreset::Argocd => [(
@@ -48,7 +48,7 @@ pub fn labels(preset: SecretPreset) -> BTreeMap<String, String> {
 }
 
 /// The data of the Secret for a preset.
-pub fn data(preset: SecretPreset, c: &Credentials) -> BTreeMap<String, String> {
+pub(crate) fn data(preset: SecretPreset, c: &Credentials) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut put = |k: &str, v: &str| {
         out.insert(k.to_string(), v.to_string());

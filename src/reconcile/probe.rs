@@ -25,7 +25,7 @@ pub struct Report {
 }
 
 /// Parses an HTTP `Date` header (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`).
-pub fn parse_http_date(value: &str) -> Option<Timestamp> {
+pub(crate) fn parse_http_date(value: &str) -> Option<Timestamp> {
     k8s_openapi::jiff::fmt::rfc2822::parse(value)
         .ok()
         .map(|z| z.timestamp())

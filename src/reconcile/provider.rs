@@ -48,7 +48,7 @@ pub(crate) fn ca_bundle_source(ns: &str, r: &crate::api::CABundleRef) -> SecretS
 }
 
 /// The compiled provider, or the condition that says why there is none.
-pub fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, Condition> {
+pub(crate) fn config(world: &World, provider: &OIDCProvider) -> Result<ProviderConfig, Condition> {
     let ns = provider.namespace().unwrap_or_default();
     let fail = |reason: ConditionReason, message: String| {
         condition(ConditionType::Ready, Some(false), reason, message)

@@ -29,7 +29,7 @@ pub struct Ensured {
 
 /// What the IdP returned for a registration.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct Registration {
+pub(crate) struct Registration {
     /// `client_id`.
     pub client_id: String,
     /// `client_secret`, when issued.
@@ -62,7 +62,7 @@ impl std::fmt::Debug for Registration {
 
 /// The client metadata to register (RFC 7591 §2), with `backchannel_logout_uri` (OpenID
 /// Connect Back-Channel Logout 1.0 §2.2, sid required) when routes can end sessions.
-pub fn metadata(
+pub(crate) fn metadata(
     client: &OAuthClient,
     redirect_uris: &[String],
     backchannel_logout_uri: Option<&str>,

@@ -77,7 +77,7 @@ pub struct Outlook {
 impl Plan {
     /// The plan as people read it. `rotated`: whether the reconcile carries the rotation
     /// out (see `client_plan::ClientPlan::rotated`).
-    pub fn outlook(&self, client: &OAuthClient, rotated: bool) -> Outlook {
+    pub(crate) fn outlook(&self, client: &OAuthClient, rotated: bool) -> Outlook {
         Outlook {
             rotating_because: self.why.filter(|_| rotated),
             next_due: next_due(client, &self.state),

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 /// The external URL of a route: `spec.authURL` without a trailing slash, or
 /// `https://<first host>`.
-pub fn auth_url(route: &ForwardAuthRoute) -> String {
+pub(crate) fn auth_url(route: &ForwardAuthRoute) -> String {
     match &route.spec.auth_url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => format!(
@@ -34,7 +34,7 @@ pub fn auth_url(route: &ForwardAuthRoute) -> String {
 }
 
 /// The redirect URI the route needs registered at the IdP.
-pub fn redirect_uri(route: &ForwardAuthRoute) -> String {
+pub(crate) fn redirect_uri(route: &ForwardAuthRoute) -> String {
     format!("{}/oauth2/callback", auth_url(route))
 }
 
@@ -48,7 +48,7 @@ pub(crate) fn provider_key(route: &ForwardAuthRoute) -> ObjectKey {
 }
 
 /// The compiled route, or the reason (as an `Accepted=False` condition) it has none.
-pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
+pub(crate) fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
     let invalid = |m: String| {
         condition(
             ConditionType::Accepted,
@@ -198,7 +198,7 @@ pub fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition> {
 /// The route's status given its inputs. `provider_ready`/`client_ready` come from the
 /// provider's and client's computed Ready conditions; `programmed` says whether the
 /// compiled configuration holds the route.
-pub fn status(
+pub(crate) fn status(
     world: &World,
     route: &ForwardAuthRoute,
     compiled: &Result<RouteConfig, Condition>,

@@ -68,7 +68,7 @@ pub fn shards(config: &OutpostConfig, namespace: &str) -> Vec<ConfigMap> {
 
 /// Merges shards back into one configuration (what an outpost does after reading them).
 /// A route or provider listed twice (a stale shard during a resize) keeps the first copy.
-pub fn merge(parts: impl IntoIterator<Item = OutpostConfig>) -> OutpostConfig {
+pub(crate) fn merge(parts: impl IntoIterator<Item = OutpostConfig>) -> OutpostConfig {
     let mut merged = OutpostConfig::default();
     let mut seen = std::collections::BTreeSet::new();
     for part in parts {

@@ -33,17 +33,17 @@ fn find<'a, K: ResourceExt>(items: &'a [K], namespace: &str, name: &str) -> Opti
 
 impl World {
     /// The provider `namespace/name`.
-    pub fn provider(&self, namespace: &str, name: &str) -> Option<&OIDCProvider> {
+    pub(crate) fn provider(&self, namespace: &str, name: &str) -> Option<&OIDCProvider> {
         find(&self.providers, namespace, name)
     }
 
     /// The client `namespace/name`.
-    pub fn client(&self, namespace: &str, name: &str) -> Option<&OAuthClient> {
+    pub(crate) fn client(&self, namespace: &str, name: &str) -> Option<&OAuthClient> {
         find(&self.clients, namespace, name)
     }
 
     /// The Secret `namespace/name`.
-    pub fn secret(&self, namespace: &str, name: &str) -> Option<&Secret> {
+    pub(crate) fn secret(&self, namespace: &str, name: &str) -> Option<&Secret> {
         find(&self.secrets, namespace, name)
     }
 

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Per route id: in the configuration, or why not.
-pub type Programmed = HashMap<ObjectKey, std::result::Result<(), String>>;
+pub(crate) type Programmed = HashMap<ObjectKey, std::result::Result<(), String>>;
 
 /// Compiles the configuration from the caches with the same [`outpost_config`] `render`
 /// uses; only the inputs differ (the caches, and each provider's client from them).
