@@ -2,12 +2,13 @@
 
 use crate::operator_support;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use operator_support::*;
 use portcullis::config::{OutpostConfig, PolicyConfig, ProviderConfig, RouteConfig};
 use portcullis::outpost::server::cluster_config;
 use portcullis::reconcile::shard::shards;
+use std::pin::Pin;
 
 fn config(issuer: &str, routes: usize) -> OutpostConfig {
     let mut c = OutpostConfig::default();
@@ -48,6 +49,25 @@ fn broken(mut shard: ConfigMap) -> ConfigMap {
         *text = "routes: [unclosed".into();
     }
     shard
+}
+
+/// The loader's watch against an API server that lists `first`'s shards, then sends
+/// `modified` (at resourceVersion 2) as a MODIFIED event.
+fn watch_until_modified(
+    first: &OutpostConfig,
+    mut modified: ConfigMap,
+) -> (
+    Pin<Box<impl Stream<Item = Result<OutpostConfig, cluster_config::ClusterConfigError>>>>,
+    tokio::task::JoinHandle<Vec<Exchange>>,
+) {
+    modified.metadata.resource_version = Some("2".into());
+    let (kc, handle) = mock();
+    let verifier = ApiServerVerifier(handle).run(Scenario::ConfigShardModified {
+        namespace: "sys".into(),
+        shards: shards_of(first),
+        modified,
+    });
+    (Box::pin(cluster_config::watch(kc, "sys")), verifier)
 }
 
 #[tokio::test]
@@ -97,15 +117,8 @@ async fn load_refuses_a_shard_it_cannot_parse_and_names_it() {
 async fn watch_yields_the_initial_config_then_each_change() {
     let first = config("https://idp.example", 2);
     let second = config("https://idp.example", 3);
-    let mut modified = shards_of(&second).remove(0);
-    modified.metadata.resource_version = Some("2".into());
-    let (kc, handle) = mock();
-    let verifier = ApiServerVerifier(handle).run(Scenario::ConfigShardModified {
-        namespace: "sys".into(),
-        shards: shards_of(&first),
-        modified,
-    });
-    let mut stream = Box::pin(cluster_config::watch(kc, "sys"));
+    let modified = shards_of(&second).remove(0);
+    let (mut stream, verifier) = watch_until_modified(&first, modified);
     let a = stream.next().await.unwrap().unwrap();
     assert_eq!(a, first);
     let b = match stream.next().await.unwrap() {
@@ -124,16 +137,9 @@ async fn watch_yields_the_initial_config_then_each_change() {
 #[tokio::test]
 async fn watch_reports_a_shard_that_turned_bad_and_names_it() {
     let first = config("https://idp.example", 2);
-    let mut modified = broken(shards_of(&first).remove(0));
+    let modified = broken(shards_of(&first).remove(0));
     let name = modified.metadata.name.clone().unwrap();
-    modified.metadata.resource_version = Some("2".into());
-    let (kc, handle) = mock();
-    let verifier = ApiServerVerifier(handle).run(Scenario::ConfigShardModified {
-        namespace: "sys".into(),
-        shards: shards_of(&first),
-        modified,
-    });
-    let mut stream = Box::pin(cluster_config::watch(kc, "sys"));
+    let (mut stream, verifier) = watch_until_modified(&first, modified);
     assert_eq!(stream.next().await.unwrap().unwrap(), first);
     let err = stream
         .next()
