@@ -3,7 +3,8 @@
 //! a user copies first is one the outpost accepts.
 
 /// One provider and one route; everything left out takes its documented default
-/// (scopes `openid profile email`, the usual claim names, 30 s clock skew, every path).
+/// (scopes `openid profile email`, the usual claim names, 30 s clock skew, every path,
+/// the redirect URI `authURL` + `/oauth2/callback`, the session and header defaults).
 pub const MINIMAL_EXAMPLE: &str = "\
 providers:
   team/idp:
@@ -15,6 +16,5 @@ routes:
     hosts: [app.example.com]
     provider: team/idp
     authURL: https://app.example.com
-    redirectURI: https://app.example.com/oauth2/callback
     policy: { groups: [staff] }
 ";

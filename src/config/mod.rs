@@ -106,8 +106,10 @@ pub struct RouteConfig {
     /// External base URL of the outpost for this route (scheme, host, optional port).
     #[serde(rename = "authURL")]
     pub auth_url: String,
-    /// The exact redirect URI registered at the IdP (`authURL` + `/oauth2/callback`).
-    #[serde(rename = "redirectURI")]
+    /// The exact redirect URI registered at the IdP: `authURL` + `/oauth2/callback`,
+    /// which is also its default (a file may leave it out; a different value is refused).
+    #[serde(rename = "redirectURI", default)]
+    #[schemars(transform = derived_default)]
     pub redirect_uri: String,
     /// Who may pass: at least one allow rule, or `allowAnyAuthenticated: true`.
     #[serde(default)]
@@ -124,6 +126,12 @@ pub struct RouteConfig {
     /// Abuse limit on `/oauth2/start` and `/oauth2/callback` per client address.
     #[serde(default)]
     pub login_rate_limit: LoginRateLimit,
+}
+
+/// For a field whose default is computed from another field at load: the schema shows no
+/// literal default (an empty string would read as "none"); its description says which.
+fn derived_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
 
 /// Default of [`RouteConfig::paths`] and of `ForwardAuthRoute` `spec.paths`: every path.
@@ -189,10 +197,13 @@ impl PolicyConfig {
 
 /// Identity headers for the upstream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+// Container default: a `headers:` block that sets only `accessToken` keeps the default
+// map, as a ForwardAuthRoute without `spec.headers.map` does.
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct HeaderConfig {
     /// Header name → identity field (`user`, `email`, `groups`, `preferred_username`,
-    /// `name`, `sub`) or `claim:<name>` for any claim.
+    /// `name`, `sub`) or `claim:<name>` for any claim. Default: the `X-Auth-Request-*`
+    /// set (user, email, groups, preferred username).
     pub map: BTreeMap<String, IdentityField>,
     /// Header carrying the access token, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,27 +267,42 @@ impl HeaderPreset {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IdentityJwtConfig {
-    /// Header that carries it.
+    /// Header that carries it. Default: `X-Portcullis-Identity`.
+    #[serde(default = "default_identity_jwt_header")]
     pub header: String,
     /// `aud` of the token.
     pub audience: String,
-    /// Lifetime in seconds.
+    /// Lifetime in seconds. Default: 300.
+    #[serde(default = "default_identity_jwt_lifetime")]
     pub lifetime_seconds: u64,
+}
+
+/// Default of [`IdentityJwtConfig::header`] and of `spec.headers.identityJWT.header`.
+pub(crate) fn default_identity_jwt_header() -> String {
+    "X-Portcullis-Identity".into()
+}
+
+/// Default of [`IdentityJwtConfig::lifetime_seconds`] and of
+/// `spec.headers.identityJWT.lifetime` (5m).
+pub(crate) fn default_identity_jwt_lifetime() -> u64 {
+    300
 }
 
 /// The session cookie of a route.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+// Container default: a field left out takes `SessionConfig::default()`'s value, the
+// same default a ForwardAuthRoute's `spec.session` gets.
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct SessionConfig {
-    /// Cookie name; `__Host-` is added when there is no domain and the URL is https,
-    /// `__Secure-` when there is a domain.
+    /// Cookie name (default `portcullis`); `__Host-` is added when there is no domain and
+    /// the URL is https, `__Secure-` when there is a domain.
     pub cookie_name: String,
     /// Cookie `Domain` (for a session shared by sub-domains), when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie_domain: Option<String>,
-    /// Absolute lifetime in seconds.
+    /// Absolute lifetime in seconds. Default: 43200 (12 h).
     pub lifetime_seconds: u64,
-    /// Idle timeout in seconds (0: none).
+    /// Idle timeout in seconds (0, the default: none).
     pub idle_timeout_seconds: u64,
     /// Largest callback response head (status, `Location`, `Set-Cookie`s) the proxy in
     /// front buffers: ingress-nginx's default `proxy-buffer-size` is 4k.
@@ -351,6 +377,12 @@ impl OutpostConfig {
             origin: origin.to_string(),
             message: e.to_string(),
         })?;
+        for route in &mut config.routes {
+            if route.redirect_uri.is_empty() {
+                route.redirect_uri =
+                    format!("{}/oauth2/callback", route.auth_url.trim_end_matches('/'));
+            }
+        }
         config.validate(origin)?;
         // The parser grows the list by doubling: with 10,000 routes (900 bytes each) the
         // spare capacity was 5.8 MB, kept for as long as this configuration is served.

@@ -105,6 +105,12 @@ impl OutpostConfig {
                     ));
                 }
             }
+            if route.paths.is_empty() {
+                return Err(invalid(
+                    at("paths"),
+                    "an empty list would protect no path, so the route would never be served; leave `paths` out to protect every path, or list the prefixes (for example `paths: [/app]`)".into(),
+                ));
+            }
             for (j, path) in route.paths.iter().enumerate() {
                 if !path.starts_with('/') {
                     return Err(invalid(
@@ -437,6 +443,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown field `group`"), "{err}");
+    }
+
+    #[test]
+    fn a_left_out_redirect_uri_follows_the_auth_url() {
+        let text = valid()
+            .replace(
+                "    redirectURI: https://app.example.com/oauth2/callback\n",
+                "",
+            )
+            .replace(
+                "authURL: https://app.example.com",
+                "authURL: https://app.example.com/",
+            );
+        assert!(!text.contains("redirectURI"), "{text}");
+        let config = OutpostConfig::from_yaml(&text, "f").unwrap();
+        assert_eq!(
+            config.routes[0].redirect_uri,
+            "https://app.example.com/oauth2/callback"
+        );
+    }
+
+    #[test]
+    fn an_empty_paths_list_is_refused_with_both_ways_out() {
+        let text = valid().replace("paths: [/]", "paths: []");
+        assert!(text.contains("paths: []"), "{text}");
+        let err = OutpostConfig::from_yaml(&text, "f")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("f: routes[0].paths"), "{err}");
+        assert!(err.contains("leave `paths` out"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,8 @@ use super::world::World;
 use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName, Validate};
 use crate::config::{
     BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, LoginRateLimit, PolicyConfig,
-    RouteConfig, SessionConfig, default_paths,
+    RouteConfig, SessionConfig, default_identity_jwt_header, default_identity_jwt_lifetime,
+    default_paths,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -88,12 +89,13 @@ pub(crate) fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition>
     }
     let identity_jwt = match &headers.identity_jwt {
         Some(j) => Some(IdentityJwtConfig {
-            header: j
-                .header
-                .clone()
-                .unwrap_or_else(|| "X-Portcullis-Identity".into()),
+            header: j.header.clone().unwrap_or_else(default_identity_jwt_header),
             audience: j.audience.clone(),
-            lifetime_seconds: duration("spec.headers.identityJWT.lifetime", &j.lifetime, 300)?,
+            lifetime_seconds: duration(
+                "spec.headers.identityJWT.lifetime",
+                &j.lifetime,
+                default_identity_jwt_lifetime(),
+            )?,
         }),
         None => None,
     };

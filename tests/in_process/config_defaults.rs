@@ -57,3 +57,39 @@ fn a_field_left_out_of_a_file_or_a_kind_means_the_same() {
     // for these objects, less the fields it may leave out.
     assert_eq!(compiled.routes[0], file.routes[0]);
 }
+
+/// A route's `session`, `headers` and `identityJWT` blocks that set one field each: the
+/// fields left out take the same defaults in the file as in the kind.
+#[test]
+fn a_block_that_sets_one_field_keeps_the_defaults_of_the_others() {
+    let route_blocks = "  session: {cookieName: app}\n  headers: {accessTokenHeader: X-Token, identityJWT: {audience: api}}\n";
+    let objects = format!("{OBJECTS}{route_blocks}");
+    let mut loaded = Loaded::default();
+    load_text(&objects, "defaults.yaml", "default", &mut loaded).expect("objects load");
+    let compiled = compile(
+        &loaded.world,
+        "portcullis-system",
+        Timestamp::UNIX_EPOCH,
+        &mut || "minted".into(),
+    )
+    .config;
+    let file_text = format!(
+        "{MINIMAL_EXAMPLE}    session: {{cookieName: app}}\n    headers: {{accessToken: X-Token, identityJwt: {{audience: api}}}}\n"
+    );
+    let file = OutpostConfig::from_yaml(&file_text, "blocks.yaml").expect("loads");
+    let route = &file.routes[0];
+    assert_eq!(route.session.cookie_name, "app");
+    assert_eq!(route.session.lifetime_seconds, 12 * 3600);
+    assert_eq!(route.headers.access_token.as_deref(), Some("X-Token"));
+    assert!(
+        route.headers.map.contains_key("X-Auth-Request-User"),
+        "{:?}",
+        route.headers.map
+    );
+    let jwt = route.headers.identity_jwt.as_ref().expect("identity JWT");
+    assert_eq!(
+        (jwt.header.as_str(), jwt.lifetime_seconds),
+        ("X-Portcullis-Identity", 300)
+    );
+    assert_eq!(compiled.routes[0], *route);
+}

@@ -51,15 +51,16 @@ fn broken(mut shard: ConfigMap) -> ConfigMap {
     shard
 }
 
+/// The loader's watch, as the outpost consumes it.
+type ConfigStream =
+    Pin<Box<dyn Stream<Item = Result<OutpostConfig, cluster_config::ClusterConfigError>> + Send>>;
+
 /// The loader's watch against an API server that lists `first`'s shards, then sends
 /// `modified` (at resourceVersion 2) as a MODIFIED event.
 fn watch_until_modified(
     first: &OutpostConfig,
     mut modified: ConfigMap,
-) -> (
-    Pin<Box<impl Stream<Item = Result<OutpostConfig, cluster_config::ClusterConfigError>>>>,
-    tokio::task::JoinHandle<Vec<Exchange>>,
-) {
+) -> (ConfigStream, tokio::task::JoinHandle<Vec<Exchange>>) {
     modified.metadata.resource_version = Some("2".into());
     let (kc, handle) = mock();
     let verifier = ApiServerVerifier(handle).run(Scenario::ConfigShardModified {
