@@ -24,7 +24,7 @@ fn default_clock_skew_seconds() -> u64 {
 }
 
 /// One upstream OpenID provider and the client the outpost uses at it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProviderConfig {
     /// The issuer exactly as the IdP advertises it (compared byte for byte with `iss`).
@@ -55,6 +55,25 @@ pub struct ProviderConfig {
     /// PEM bundle of CAs trusted for the IdP's TLS, in addition to the system roots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_bundle: Option<SecretSource>,
+}
+
+/// The defaults a file gets for what it leaves out (scopes, claims, clock skew), so code
+/// that builds a provider with `..Default::default()` means what a file would; the
+/// issuer and client id, which have none, are empty.
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            issuer_url: String::new(),
+            client_id: String::new(),
+            client_secret: None,
+            scopes: default_scopes(),
+            claims: ClaimNames::default(),
+            allowed_algorithms: Vec::new(),
+            clock_skew_seconds: DEFAULT_CLOCK_SKEW_SECONDS,
+            audiences: Vec::new(),
+            ca_bundle: None,
+        }
+    }
 }
 
 /// The claim names that make up an identity.

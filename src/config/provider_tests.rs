@@ -3,7 +3,7 @@
 //! full form would, and a wrong type in one of them is still refused naming the file
 //! and the field.
 
-use crate::config::{ClaimNames, MINIMAL_EXAMPLE, OutpostConfig};
+use crate::config::{ClaimNames, MINIMAL_EXAMPLE, OutpostConfig, ProviderConfig};
 
 /// [`MINIMAL_EXAMPLE`] with every defaulted field written out, as the operator writes it.
 fn full_form() -> String {
@@ -169,4 +169,11 @@ fn the_minimal_file_still_says_who_may_pass() {
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("f: routes[0].policy:"), "{err}");
+}
+
+#[test]
+fn the_default_provider_is_what_a_file_that_leaves_everything_out_loads() {
+    let from_file: ProviderConfig =
+        serde_yaml::from_str("issuerURL: \"\"\nclientID: \"\"\n").expect("parses");
+    assert_eq!(ProviderConfig::default(), from_file);
 }
