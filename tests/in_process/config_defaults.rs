@@ -34,17 +34,22 @@ spec:
   policy: {groups: [staff]}
 "#;
 
-#[test]
-fn a_field_left_out_of_a_file_or_a_kind_means_the_same() {
+/// The configuration the operator compiles from `objects`.
+fn compiled(objects: &str) -> OutpostConfig {
     let mut loaded = Loaded::default();
-    load_text(OBJECTS, "defaults.yaml", "default", &mut loaded).expect("objects load");
-    let compiled = compile(
+    load_text(objects, "defaults.yaml", "default", &mut loaded).expect("objects load");
+    compile(
         &loaded.world,
         "portcullis-system",
         Timestamp::UNIX_EPOCH,
         &mut || "minted".into(),
     )
-    .config;
+    .config
+}
+
+#[test]
+fn a_field_left_out_of_a_file_or_a_kind_means_the_same() {
+    let compiled = compiled(OBJECTS);
     let file = OutpostConfig::from_yaml(MINIMAL_EXAMPLE, "minimal.yaml").expect("loads");
 
     let (from_kind, from_file) = (&compiled.providers["team/idp"], &file.providers["team/idp"]);
@@ -64,15 +69,7 @@ fn a_field_left_out_of_a_file_or_a_kind_means_the_same() {
 fn a_block_that_sets_one_field_keeps_the_defaults_of_the_others() {
     let route_blocks = "  session: {cookieName: app}\n  headers: {accessTokenHeader: X-Token, identityJWT: {audience: api}}\n";
     let objects = format!("{OBJECTS}{route_blocks}");
-    let mut loaded = Loaded::default();
-    load_text(&objects, "defaults.yaml", "default", &mut loaded).expect("objects load");
-    let compiled = compile(
-        &loaded.world,
-        "portcullis-system",
-        Timestamp::UNIX_EPOCH,
-        &mut || "minted".into(),
-    )
-    .config;
+    let compiled = compiled(&objects);
     let file_text = format!(
         "{MINIMAL_EXAMPLE}    session: {{cookieName: app}}\n    headers: {{accessToken: X-Token, identityJwt: {{audience: api}}}}\n"
     );
