@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 /// Forward-auth for Kubernetes: OpenID Connect login in front of any app, from Git.
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about, long_about = None)]
+#[command(name = "portcullis", version = crate::process::VERSION, about, long_about = None)]
 pub struct Cli {
     /// What to run.
     #[command(subcommand)]

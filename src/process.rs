@@ -94,14 +94,27 @@ fn wants_colour(stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) ->
     stdout_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-/// Runs `main` on a multi-threaded runtime and returns its exit code; a runtime that
-/// cannot start is reported on stderr as `portcullis <role>: ...`.
+/// The release and the commit this binary was built from (`build.rs`), as
+/// `portcullis --version` prints it and each role's first log line says it.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("PORTCULLIS_COMMIT"),
+    ")"
+);
+
+/// Runs `main` on a multi-threaded runtime and returns its exit code, after a first log
+/// line naming the role and the build ([`VERSION`]); a runtime that cannot start is
+/// reported on stderr as `portcullis <role>: ...`.
 pub fn block_on<F: Future<Output = ExitCode>>(role: &str, main: F) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(main),
+        Ok(runtime) => {
+            tracing::info!(role, version = VERSION, "starting portcullis {role}");
+            runtime.block_on(main)
+        }
         Err(e) => {
             eprintln!("portcullis {role}: cannot start the async runtime: {e}");
             ExitCode::FAILURE

@@ -69,8 +69,9 @@ echo "building (release) and the benchmark tools..." >&2
 BENCH_PROFILE=${BENCH_PROFILE:-release}
 # The report names what ran: a build made here by the commit it was built from (taken
 # now, not when the run ends: the checkout may move meanwhile); PORTCULLIS_BIN by its own
-# `--version`, its path and digest, since the binary does not carry its commit
-# (PORTCULLIS_LABEL, e.g. "abc1234 (before)", says which build it is).
+# `--version` (its release and the commit it was built from), its path and digest, since
+# the commit does not say whether the tree was dirty (PORTCULLIS_LABEL, e.g. "before",
+# says more of which build it is).
 if [ -z "${PORTCULLIS_BIN:-}" ]; then
     if [ "$BENCH_PROFILE" = release ]; then
         cargo build --release --quiet --bin portcullis
