@@ -122,25 +122,38 @@ pub fn block_on<F: Future<Output = ExitCode>>(role: &str, main: F) -> ExitCode {
     }
 }
 
-/// Resolves on SIGTERM (what the kubelet sends) or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM (what the kubelet sends) or Ctrl-C. The handlers are installed
+/// when this is called, not when the future is first polled: once tokio handles a signal
+/// its default action (ending the process) is gone for good, so a SIGTERM between a role
+/// saying it is up and its first poll of a lazily made future was swallowed, and the pod
+/// waited out its grace period. Make it once, before saying "listening" or "waiting",
+/// and poll the same future at every wait.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // A handler that cannot be installed (never seen on Linux) leaves that signal's
+        // default action in place, which also ends the process.
+        let term = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            let recv = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = recv(term) => {}
+                () = recv(interrupt) => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -153,6 +166,22 @@ mod tests {
     struct Role {
         #[command(flatten)]
         process: ProcessArgs,
+    }
+
+    /// A SIGTERM that arrives after the future is made and before it is first polled
+    /// is not lost. (Were the handler installed on first poll, as before, this signal
+    /// would end the test process with "signal: 15".)
+    #[tokio::test]
+    async fn a_sigterm_before_the_first_wait_still_stops() {
+        let stop = shutdown_signal();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        tokio::time::timeout(std::time::Duration::from_secs(10), stop)
+            .await
+            .expect("the SIGTERM sent before the first poll ends the wait");
     }
 
     #[test]

@@ -175,6 +175,9 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         &args.lease_name,
         &identity,
     );
+    // One future for every wait below, made before the first: a SIGTERM at any point
+    // from here on is seen (see process::shutdown_signal).
+    let mut stop = std::pin::pin!(process::shutdown_signal());
     tracing::info!(identity, "waiting for the leader lease");
     // A standby is ready: it is healthy and can take over. Were it not, a rolling
     // update would wait forever for a new pod that waits for the old one's lease.
@@ -183,7 +186,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         .store(true, std::sync::atomic::Ordering::Relaxed);
     tokio::select! {
         () = elector.acquire() => {}
-        () = process::shutdown_signal() => return Ok(()),
+        () = &mut stop => return Ok(()),
     }
     metrics
         .ready
@@ -394,7 +397,7 @@ pub async fn run(args: OperatorArgs) -> Result<()> {
         _ = writer_task => Ok(()),
         () = keys_task => Ok(()),
         _ = ready => Ok(()),
-        () = process::shutdown_signal() => {
+        () = &mut stop => {
             // Step down so a standby takes over without waiting out the lease.
             elector.release().await;
             metrics.leader.set(0);

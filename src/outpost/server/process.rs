@@ -116,6 +116,7 @@ async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
     } else {
         String::new()
     };
+    let stop = process::shutdown_signal();
     tracing::info!(
         listen = %running.addr,
         admin = %running.admin_addr,
@@ -129,7 +130,7 @@ async fn run_async(args: &OutpostArgs) -> Result<(), StartError> {
     );
     tokio::select! {
         () = running_wait(&running) => {}
-        () = process::shutdown_signal() => {
+        () = stop => {
             tracing::info!("shutting down: no new connections, finishing requests in flight");
         }
     }
