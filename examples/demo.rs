@@ -170,32 +170,16 @@ async fn main() -> Result<(), Error> {
     // Listen before saying so: a SIGTERM sent on reading the line below (as a supervisor
     // or the demo's test does) found no handler yet and killed the demo, its children
     // and temporary folders left behind.
-    let stop = shutdown_signal()?;
+    let stop = portcullis::process::shutdown_signal();
     println!();
     println!("  Ctrl-C (or SIGTERM) stops everything.");
-    stop.await?;
+    stop.await;
     println!("stopping nginx, the outpost, the app and the IdP; removing their temporary folders");
     drop(nginx);
     drop(serving);
     drop(app);
     drop(idp);
     Ok(())
-}
-
-/// Ctrl-C or SIGTERM (what `kill`, systemd and CI runners send) end the demo the same
-/// way: returning from the future drops every child process and temporary folder. Both
-/// handlers are installed when this returns, before the future is first polled.
-fn shutdown_signal() -> std::io::Result<impl Future<Output = std::io::Result<()>>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = term.recv() => {}
-        }
-        Ok(())
-    })
 }
 
 /// A control plane with the chart installed and both roles running as their pod specs

@@ -128,6 +128,12 @@ pub struct RouteConfig {
     pub login_rate_limit: LoginRateLimit,
 }
 
+/// The redirect URI of a route whose outpost answers at `auth_url`: `/oauth2/callback`
+/// under it. One definition for the file's default and check and for the compiler.
+pub(crate) fn callback_uri(auth_url: &str) -> String {
+    format!("{}/oauth2/callback", auth_url.trim_end_matches('/'))
+}
+
 /// For a field whose default is computed from another field at load: the schema shows no
 /// literal default (an empty string would read as "none"); its description says which.
 fn derived_default(schema: &mut schemars::Schema) {
@@ -379,8 +385,7 @@ impl OutpostConfig {
         })?;
         for route in &mut config.routes {
             if route.redirect_uri.is_empty() {
-                route.redirect_uri =
-                    format!("{}/oauth2/callback", route.auth_url.trim_end_matches('/'));
+                route.redirect_uri = callback_uri(&route.auth_url);
             }
         }
         config.validate(origin)?;

@@ -120,7 +120,7 @@ impl OutpostConfig {
                 }
             }
             let auth = external_url(&route.auth_url).map_err(|m| invalid(at("authURL"), m))?;
-            let expected = format!("{}/oauth2/callback", auth.as_str().trim_end_matches('/'));
+            let expected = super::callback_uri(auth.as_str());
             if route.redirect_uri != expected {
                 return Err(invalid(
                     at("redirectURI"),

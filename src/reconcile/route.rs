@@ -10,8 +10,8 @@ use super::world::World;
 use crate::api::{ForwardAuthRoute, ForwardAuthRouteStatus, HeaderPresetName, Validate};
 use crate::config::{
     BearerConfig, HeaderConfig, HeaderPreset, IdentityJwtConfig, LoginRateLimit, PolicyConfig,
-    RouteConfig, SessionConfig, default_identity_jwt_header, default_identity_jwt_lifetime,
-    default_paths,
+    RouteConfig, SessionConfig, callback_uri, default_identity_jwt_header,
+    default_identity_jwt_lifetime, default_paths,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
@@ -36,7 +36,7 @@ pub(crate) fn auth_url(route: &ForwardAuthRoute) -> String {
 
 /// The redirect URI the route needs registered at the IdP.
 pub(crate) fn redirect_uri(route: &ForwardAuthRoute) -> String {
-    format!("{}/oauth2/callback", auth_url(route))
+    callback_uri(&auth_url(route))
 }
 
 /// `namespace/name` of the provider a route references.
@@ -123,7 +123,7 @@ pub(crate) fn config(route: &ForwardAuthRoute) -> Result<RouteConfig, Condition>
             .filter(|p| !p.is_empty())
             .unwrap_or_else(default_paths),
         provider: provider_key(route).to_string(),
-        redirect_uri: format!("{auth}/oauth2/callback"),
+        redirect_uri: callback_uri(&auth),
         auth_url: auth,
         policy: PolicyConfig {
             emails: policy.emails.unwrap_or_default(),
